@@ -1,0 +1,3 @@
+//! lvsd: a control plane for Linux Virtual Server (IPVS).
+
+pub mod model;

@@ -1,0 +1,26 @@
+//! Validated domain types: everything ipvsadm can express about a cluster.
+//!
+//! Values enter through the `*Doc` types (the JSON shape clients send) and
+//! become validated types only through `validate`, so code past the edge never
+//! sees an invalid service, real server or spec.
+
+mod error;
+mod key;
+mod scheduler;
+mod server;
+mod service;
+mod spec;
+
+pub use error::ValidationError;
+pub use key::{AddressFamily, Protocol, ServerKey, ServiceKey};
+pub use scheduler::{SchedFlags, Scheduler};
+pub use server::{Forwarding, ForwardingMethod, RealServer, RealServerDoc, Tunnel, TunnelChecksum, TunnelType};
+pub use service::{
+    Persistence, PersistenceDoc, PersistenceEngine, VirtualService, VirtualServiceDoc,
+};
+pub use spec::{DaemonRole, Spec, SpecDoc, SyncDaemon, SyncDaemonDoc, Timeouts};
+
+/// Longest timeout IPVS accepts, in seconds (31 days); `--set` and `-p` share it.
+pub const MAX_TIMEOUT_SECS: u32 = 2_678_400;
+/// Persistence timeout ipvsadm uses for `-p` without a value.
+pub const DEFAULT_PERSISTENCE_SECS: u32 = 300;

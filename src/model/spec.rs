@@ -1,0 +1,288 @@
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use super::{ServiceKey, ValidationError, VirtualService, VirtualServiceDoc, MAX_TIMEOUT_SECS};
+
+/// IPVS connection timeouts (`--set tcp tcpfin udp`); a missing one is left
+/// as the kernel has it (the kernel reads 0 as "unchanged", so 0 is not a value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Timeouts {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcpfin: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub udp: Option<u32>,
+}
+
+impl Timeouts {
+    pub fn is_empty(&self) -> bool {
+        self.tcp.is_none() && self.tcpfin.is_none() && self.udp.is_none()
+    }
+
+    fn validate(&self) -> Result<(), ValidationError> {
+        for (value, field) in [(self.tcp, "tcp"), (self.tcpfin, "tcpfin"), (self.udp, "udp")] {
+            if let Some(secs) = value {
+                if secs == 0 || secs > MAX_TIMEOUT_SECS {
+                    return Err(ValidationError::new(
+                        field,
+                        format!("{secs} is out of range: timeouts go from 1 to {MAX_TIMEOUT_SECS} seconds (leave it out to keep the kernel's)"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DaemonRole {
+    Master,
+    Backup,
+}
+
+impl DaemonRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DaemonRole::Master => "master",
+            DaemonRole::Backup => "backup",
+        }
+    }
+}
+
+/// The connection synchronisation daemon (`--start-daemon`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SyncDaemonDoc {
+    pub role: DaemonRole,
+    /// Multicast interface (`--mcast-interface`).
+    pub interface: String,
+    /// 0 to 255 (`--syncid`); 0 when left out, as the kernel.
+    #[serde(default)]
+    pub syncid: u32,
+    /// Largest sync message payload in bytes (`--sync-maxlen`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_maxlen: Option<u16>,
+    /// Multicast group (`--mcast-group`); the kernel's default 224.0.0.81 when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub mcast_group: Option<IpAddr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mcast_port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mcast_ttl: Option<u8>,
+}
+
+/// A validated sync daemon.
+pub type SyncDaemon = SyncDaemonDoc;
+
+impl SyncDaemonDoc {
+    fn validate(&self) -> Result<SyncDaemon, ValidationError> {
+        let name = &self.interface;
+        let valid_name = !name.is_empty()
+            && name.len() < 16
+            && name != "."
+            && name != ".."
+            && !name.chars().any(|c| c == '/' || c == ':' || c.is_whitespace());
+        if !valid_name {
+            return Err(ValidationError::new(
+                "interface",
+                format!("`{name}` is not an interface name: 1 to 15 characters, no '/', ':' or spaces"),
+            ));
+        }
+        if self.syncid > 255 {
+            return Err(ValidationError::new("syncid", format!("{} is out of range: sync ids go from 0 to 255", self.syncid)));
+        }
+        if let Some(group) = self.mcast_group {
+            if !group.is_multicast() {
+                return Err(ValidationError::new("mcast_group", format!("{group} is not a multicast address")));
+            }
+        }
+        if self.mcast_ttl == Some(0) {
+            return Err(ValidationError::new("mcast_ttl", "0 is out of range: ttl goes from 1 to 255"));
+        }
+        if self.mcast_port == Some(0) {
+            return Err(ValidationError::new("mcast_port", "0 is not a port"));
+        }
+        Ok(self.clone())
+    }
+}
+
+/// A cluster's full desired state as clients send and receive it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SpecDoc {
+    #[serde(default)]
+    pub services: Vec<VirtualServiceDoc>,
+    #[serde(default, skip_serializing_if = "Timeouts::is_empty")]
+    pub timeouts: Timeouts,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sync_daemons: Vec<SyncDaemonDoc>,
+}
+
+/// A validated spec: services sorted by id and unique, every value in range.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Spec {
+    services: Vec<VirtualService>,
+    pub timeouts: Timeouts,
+    sync_daemons: Vec<SyncDaemon>,
+}
+
+impl SpecDoc {
+    pub fn validate(&self) -> Result<Spec, ValidationError> {
+        let services = self
+            .services
+            .iter()
+            .enumerate()
+            .map(|(i, doc)| doc.validate().map_err(|e| e.within(format!("services[{i}]"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.timeouts.validate().map_err(|e| e.within("timeouts"))?;
+        let daemons = self
+            .sync_daemons
+            .iter()
+            .enumerate()
+            .map(|(i, doc)| doc.validate().map_err(|e| e.within(format!("sync_daemons[{i}]"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        Spec::new(services, self.timeouts, daemons)
+    }
+}
+
+impl Spec {
+    pub fn new(
+        mut services: Vec<VirtualService>,
+        timeouts: Timeouts,
+        mut sync_daemons: Vec<SyncDaemon>,
+    ) -> Result<Self, ValidationError> {
+        services.sort_by_key(|s| s.key);
+        if let Some(pair) = services.windows(2).find(|w| w[0].key == w[1].key) {
+            return Err(ValidationError::new("services", format!("service {} is listed twice", pair[0].key)));
+        }
+        sync_daemons.sort_by_key(|d| d.role);
+        if let Some(pair) = sync_daemons.windows(2).find(|w| w[0].role == w[1].role) {
+            return Err(ValidationError::new(
+                "sync_daemons",
+                format!("a director runs one {} sync daemon at most", pair[0].role.as_str()),
+            ));
+        }
+        Ok(Spec { services, timeouts, sync_daemons })
+    }
+
+    /// Parses and validates a spec in its JSON form.
+    pub fn from_json(json: &[u8]) -> Result<Self, ValidationError> {
+        ValidationError::from_json::<SpecDoc>(json)?.validate()
+    }
+
+    pub fn services(&self) -> &[VirtualService] {
+        &self.services
+    }
+
+    pub fn sync_daemons(&self) -> &[SyncDaemon] {
+        &self.sync_daemons
+    }
+
+    pub fn service(&self, key: &ServiceKey) -> Option<&VirtualService> {
+        self.services.binary_search_by(|s| s.key.cmp(key)).ok().map(|i| &self.services[i])
+    }
+
+    pub fn server_count(&self) -> usize {
+        self.services.iter().map(|s| s.servers().len()).sum()
+    }
+
+    /// This spec with `service` added, or replacing the one with its key.
+    pub fn with_service(&self, service: VirtualService) -> Self {
+        let mut spec = self.clone();
+        match spec.services.binary_search_by(|s| s.key.cmp(&service.key)) {
+            Ok(i) => spec.services[i] = service,
+            Err(i) => spec.services.insert(i, service),
+        }
+        spec
+    }
+
+    /// This spec without the service `key`, or `None` when it has no such service.
+    pub fn without_service(&self, key: &ServiceKey) -> Option<Self> {
+        let i = self.services.binary_search_by(|s| s.key.cmp(key)).ok()?;
+        let mut spec = self.clone();
+        spec.services.remove(i);
+        Some(spec)
+    }
+
+    pub fn with_sync_daemons(&self, daemons: Vec<SyncDaemon>) -> Result<Self, ValidationError> {
+        Spec::new(self.services.clone(), self.timeouts, daemons)
+    }
+
+    pub fn to_doc(&self) -> SpecDoc {
+        SpecDoc {
+            services: self.services.iter().map(VirtualService::to_doc).collect(),
+            timeouts: self.timeouts,
+            sync_daemons: self.sync_daemons.clone(),
+        }
+    }
+
+    /// Canonical JSON: services and servers sorted, fields in a fixed order.
+    pub fn to_canonical_json(&self) -> String {
+        serde_json::to_string(self).expect("a spec always serializes")
+    }
+
+    /// SHA-256 of the canonical JSON, hex: equal specs have equal hashes.
+    pub fn content_hash(&self) -> String {
+        hex::encode(Sha256::digest(self.to_canonical_json().as_bytes()))
+    }
+}
+
+impl Serialize for Spec {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_doc().serialize(serializer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NAT: &str = r#"{
+        "services": [{
+            "protocol": "tcp", "address": "192.168.31.100", "port": 80, "scheduler": "wrr",
+            "servers": [
+                {"address": "172.25.0.33", "forwarding": "nat", "weight": 3},
+                {"address": "172.25.0.31", "forwarding": "nat", "weight": 1},
+                {"address": "172.25.0.32", "forwarding": "nat", "weight": 2}
+            ]
+        }],
+        "timeouts": {"tcp": 900, "tcpfin": 120, "udp": 300},
+        "sync_daemons": [{"role": "master", "interface": "eth0", "syncid": 7}]
+    }"#;
+
+    #[test]
+    fn canonical_form_is_order_independent() {
+        let spec = Spec::from_json(NAT.as_bytes()).unwrap();
+        let servers: Vec<_> = spec.services()[0].servers().iter().map(|s| s.key.to_string()).collect();
+        assert_eq!(servers, ["172.25.0.31:80", "172.25.0.32:80", "172.25.0.33:80"]);
+        let again = Spec::from_json(spec.to_canonical_json().as_bytes()).unwrap();
+        assert_eq!(again, spec);
+        assert_eq!(again.content_hash(), spec.content_hash());
+    }
+
+    #[test]
+    fn refusals_name_the_field() {
+        let cases = [
+            (r#"{"services":[{"id":"tcp:1.1.1.1:80"},{"id":"tcp:1.1.1.1:80"}]}"#, "services"),
+            (r#"{"timeouts":{"tcp":0}}"#, "timeouts.tcp"),
+            (r#"{"timeouts":{"udp":2678401}}"#, "timeouts.udp"),
+            (r#"{"sync_daemons":[{"role":"master","interface":"eth0"},{"role":"master","interface":"eth1"}]}"#, "sync_daemons"),
+            (r#"{"sync_daemons":[{"role":"backup","interface":"a/b"}]}"#, "sync_daemons[0].interface"),
+            (r#"{"sync_daemons":[{"role":"backup","interface":"eth0","syncid":256}]}"#, "sync_daemons[0].syncid"),
+            (r#"{"sync_daemons":[{"role":"slave","interface":"eth0"}]}"#, "sync_daemons[0].role"),
+            (r#"{"services":[{"id":"tcp:1.1.1.1:80","servers":[{"address":"nope"}]}]}"#, "services[0].servers[0].address"),
+            (r#"{"services":{}}"#, "services"),
+        ];
+        for (json, field) in cases {
+            let err = Spec::from_json(json.as_bytes()).unwrap_err();
+            assert_eq!(err.field, field, "{json}: {err}");
+        }
+    }
+}
