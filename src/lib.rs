@@ -1,3 +1,7 @@
 //! lvsd: a control plane for Linux Virtual Server (IPVS).
 
+pub mod cli;
+pub mod ipvs;
+pub mod ipvsadm;
 pub mod model;
+pub mod plan;

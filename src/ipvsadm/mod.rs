@@ -1,0 +1,1 @@
+//! ipvsadm text: `ipvsadm -S` output and ipvsadm command scripts, read and written.

@@ -1,0 +1,1 @@
+//! Planning: the ordered operations that turn an actual IPVS table into a desired spec.
