@@ -1,5 +1,9 @@
 //! The IPVS table of a Linux kernel, driven over generic netlink.
 
+pub mod error;
+pub mod table;
 pub mod types;
 
+pub use error::{BatchError, Error, Outcome};
+pub use table::{IpvsTable, Snapshot};
 pub use types::*;

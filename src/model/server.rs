@@ -111,7 +111,7 @@ pub struct RealServerDoc {
     /// Stop sending new connections above this many (`-x`); 0 means no limit.
     #[serde(default, skip_serializing_if = "is_default")]
     pub upper_threshold: u32,
-    /// Resume below this many (`-y`); 0 lets the kernel pick 3/4 of the upper one.
+    /// Resume below this many (`-y`), at most the upper threshold; 0 lets the kernel pick 3/4 of the upper one.
     #[serde(default, skip_serializing_if = "is_default")]
     pub lower_threshold: u32,
 }
@@ -192,11 +192,12 @@ impl RealServerDoc {
         let weight = u16::try_from(self.weight).map_err(|_| {
             ValidationError::new("weight", format!("{} is out of range: weights go from 0 to 65535", self.weight))
         })?;
-        if self.upper_threshold != 0 && self.lower_threshold > self.upper_threshold {
+        if self.lower_threshold > self.upper_threshold {
+            // The kernel refuses this too (ERANGE), even with no upper threshold.
             return Err(ValidationError::new(
                 "lower_threshold",
                 format!(
-                    "{} is above the upper threshold {}: the server would never leave the overloaded state",
+                    "{} is above the upper threshold {}: the lower threshold may not exceed the upper one",
                     self.lower_threshold, self.upper_threshold
                 ),
             ));
