@@ -4,8 +4,10 @@
 //! become validated types only through `validate`, so code past the edge never
 //! sees an invalid service, real server or spec.
 
+pub mod diff;
 mod error;
 mod key;
+pub mod patch;
 mod scheduler;
 mod server;
 mod service;
