@@ -1,0 +1,3 @@
+//! Transports: thin translations between the wire and `crate::core`.
+
+pub mod rest;
