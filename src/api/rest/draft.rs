@@ -8,7 +8,7 @@ use axum::Json;
 use serde_json::Value;
 
 use super::error::{ApiError, ErrorBody};
-use super::extract::{body_bytes, etag_header, JsonBody};
+use super::extract::{etag_header, read_body, JsonBody};
 use crate::core::{Caller, Core, DraftView, Precondition};
 use crate::model::{RealServerDoc, SpecDoc, ValidationError, VirtualServiceDoc};
 
@@ -31,8 +31,7 @@ pub async fn replace(
     Path(cluster): Path<String>,
     JsonBody(doc): JsonBody<SpecDoc>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let spec = doc.validate()?;
-    let draft = core.replace_draft(&caller, &cluster, spec, &precondition).await?;
+    let draft = core.replace_draft(&caller, &cluster, &doc, &precondition).await?;
     Ok((etag_header(&draft.etag), Json(draft)))
 }
 
@@ -68,16 +67,6 @@ pub async fn get_service(State(core): State<Core>, Path((cluster, service)): Pat
     Ok((etag_header(&found.etag), Json(found.value.to_doc())))
 }
 
-/// Splits a body into its JSON value and whether it has a given key.
-async fn json_value(req: Request, state: &Core) -> Result<Value, ApiError> {
-    let bytes = body_bytes(req, state).await?;
-    Ok(ValidationError::from_json::<Value>(&bytes)?)
-}
-
-fn doc_from<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, ApiError> {
-    Ok(ValidationError::from_json(value.to_string().as_bytes())?)
-}
-
 #[utoipa::path(put, path = "/v1/clusters/{cluster}/draft/services/{service}", tag = "draft",
     params(("cluster" = String, Path), ("service" = String, Path), ("If-Match" = Option<String>, Header)),
     request_body(content = VirtualServiceDoc, description = "The whole service; without `servers` its real servers stay as they are"),
@@ -89,9 +78,13 @@ pub async fn put_service(
     Path((cluster, service)): Path<(String, String)>,
     req: Request,
 ) -> Result<impl IntoResponse, ApiError> {
-    let value = json_value(req, &core).await?;
-    let keep_servers = value.get("servers").is_none();
-    let doc: VirtualServiceDoc = doc_from(&value)?;
+    // A body without `servers` keeps the service's real servers.
+    let (doc, keep_servers) = read_body(req, &core, |bytes| {
+        let value: Value = ValidationError::from_json(bytes)?;
+        let doc: VirtualServiceDoc = ValidationError::from_json(value.to_string().as_bytes())?;
+        Ok((doc, value.get("servers").is_none()))
+    })
+    .await?;
     let edited = core.put_service(&caller, &cluster, &service, &doc, keep_servers, &precondition).await?;
     Ok((etag_header(&edited.etag), Json(edited.value.to_doc())))
 }

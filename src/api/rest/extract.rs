@@ -8,25 +8,47 @@ use axum::http::{header, HeaderValue};
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
-use crate::core::{Caller, Error, Precondition};
+use crate::core::{Caller, Core, Error, Precondition};
 use crate::model::ValidationError;
 
 /// A JSON body parsed with field paths in its errors.
 pub struct JsonBody<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+impl<T: DeserializeOwned + Send> FromRequest<Core> for JsonBody<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = body_bytes(req, state).await?;
-        Ok(JsonBody(ValidationError::from_json(&bytes)?))
+    async fn from_request(req: Request, core: &Core) -> Result<Self, Self::Rejection> {
+        read_body(req, core, |bytes| ValidationError::from_json(bytes).map_err(Error::from)).await.map(JsonBody)
     }
 }
 
-pub(crate) async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
-    Bytes::from_request(req, state)
-        .await
-        .map_err(|rejection| Error::invalid("body", rejection.body_text()).into())
+/// Reads the body and parses it with `parse`. A body that cannot be read
+/// (too large, cut short) or parsed is refused, and the refusal audited.
+pub(crate) async fn read_body<T: Send>(
+    req: Request,
+    core: &Core,
+    parse: impl FnOnce(&[u8]) -> Result<T, Error> + Send,
+) -> Result<T, ApiError> {
+    let (mut parts, body) = req.into_parts();
+    let caller = Caller::from_request_parts(&mut parts, core).await?;
+    let target = format!("{} {}", parts.method, parts.uri.path());
+    let result = match Bytes::from_request(Request::from_parts(parts, body), core).await {
+        Ok(bytes) => parse(&bytes),
+        Err(rejection) => Err(Error::invalid("body", rejection.body_text())),
+    };
+    match result {
+        Ok(value) => Ok(value),
+        Err(err) => {
+            core.record_rejected(&caller, cluster_of(&target), &target, &err).await;
+            Err(err.into())
+        }
+    }
+}
+
+/// The cluster named in a `/v1/clusters/{cluster}/...` path.
+fn cluster_of(target: &str) -> Option<&str> {
+    let path = target.split_once(' ').map_or(target, |(_, path)| path);
+    path.strip_prefix("/v1/clusters/")?.split('/').next().filter(|name| !name.is_empty())
 }
 
 /// Query parameters, with a 400 naming the parameter on bad input.

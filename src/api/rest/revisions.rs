@@ -88,13 +88,12 @@ pub async fn commit(
     Path(cluster): Path<String>,
     JsonBody(body): JsonBody<CommitBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let spec = body.spec.as_ref().map(|doc| doc.validate().map_err(|e| e.within("spec"))).transpose()?;
     let request = CommitRequest {
         message: body.message,
         author: body.author,
         expected_base: body.expected_base,
         activate: body.activate,
-        spec,
+        spec: body.spec,
         precondition,
     };
     Ok(committed(core.commit(&caller, &cluster, request).await?))
