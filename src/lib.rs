@@ -1,5 +1,6 @@
 //! lvsd: a control plane for Linux Virtual Server (IPVS).
 
+pub mod api;
 pub mod cli;
 pub mod core;
 pub mod ipvs;
