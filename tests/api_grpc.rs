@@ -873,6 +873,32 @@ async fn bad_input_is_refused_naming_the_field_and_nothing_is_written() {
         revisions.revisions.is_empty(),
         "no refused commit made a revision"
     );
+
+    // Every refusal is audited, those caught in conversion included.
+    let audit = client
+        .list_audit(pb::ListAuditRequest {
+            cluster: Some("bad".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let refused: Vec<_> = audit
+        .entries
+        .iter()
+        .filter(|e| e.outcome == "refused")
+        .collect();
+    assert!(refused.len() >= 14, "{refused:#?}");
+    assert!(
+        refused
+            .iter()
+            .any(|e| e.action == "request.rejected" && e.target == "/lvs.v1.LvsService/AddService"),
+        "{refused:#?}"
+    );
+    assert!(
+        refused.iter().any(|e| e.action == "draft.server.add"),
+        "{refused:#?}"
+    );
 }
 
 #[tokio::test]

@@ -73,6 +73,20 @@ impl Core {
         result
     }
 
+    /// Records a request refused before it reached an operation (an
+    /// unreadable body, say), with the reason.
+    pub async fn record_rejected(&self, caller: &Caller, cluster: Option<&str>, target: &str, err: &Error) {
+        let change = Change {
+            cluster,
+            action: "request.rejected",
+            target: target.to_string(),
+            detail: json!({ "code": err.code(), "field": err.field(), "reason": err.message() }),
+        };
+        if let Err(log_err) = self.append_refusal(caller, &change).await {
+            tracing::error!(error = %log_err, "could not audit a rejected request");
+        }
+    }
+
     async fn append_refusal(&self, caller: &Caller, change: &Change<'_>) -> Result<()> {
         let mut tx = self.store().begin().await?;
         store::append_audit(&mut *tx, &row(caller, change, "refused")).await?;

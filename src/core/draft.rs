@@ -9,7 +9,9 @@ use super::clusters::{etag, not_found, parse_spec};
 use super::{now, Caller, Core, DraftView, Error, Result};
 use crate::model::diff::SpecDiff;
 use crate::model::patch::merge_patch;
-use crate::model::{RealServer, RealServerDoc, ServerKey, ServiceKey, Spec, ValidationError, VirtualService, VirtualServiceDoc};
+use crate::model::{
+    RealServer, RealServerDoc, ServerKey, ServiceKey, Spec, SpecDoc, ValidationError, VirtualService, VirtualServiceDoc,
+};
 use crate::store::{self, ClusterRow};
 
 /// A write condition on the draft: `If-Match` with the ETag a client read.
@@ -142,15 +144,15 @@ impl Core {
         .await
     }
 
-    /// Replaces the whole draft.
+    /// Replaces the whole draft with `doc`, validated here so that a refusal is audited.
     pub async fn replace_draft(
         &self,
         caller: &Caller,
         cluster: &str,
-        spec: Spec,
+        doc: &SpecDoc,
         precondition: &Precondition,
     ) -> Result<DraftView> {
-        self.edit_draft(caller, cluster, precondition, "draft.replace", cluster.to_string(), |_| Ok((spec, ())))
+        self.edit_draft(caller, cluster, precondition, "draft.replace", cluster.to_string(), |_| Ok((doc.validate()?, ())))
             .await?;
         self.get_draft(cluster).await
     }
@@ -194,8 +196,8 @@ impl Core {
         keep_servers: bool,
         precondition: &Precondition,
     ) -> Result<Edited<VirtualService>> {
-        let key = parse_service_id(id)?;
-        self.edit_draft(caller, cluster, precondition, "draft.service.replace", key.to_string(), |spec| {
+        self.edit_draft(caller, cluster, precondition, "draft.service.replace", id.to_string(), |spec| {
+            let key = parse_service_id(id)?;
             let service = validate_service_at(doc, &key)?;
             let service = match (keep_servers, spec.service(&key)) {
                 (true, Some(existing)) => service.with_servers(existing.servers().to_vec())?,
@@ -215,8 +217,8 @@ impl Core {
         patch: &Value,
         precondition: &Precondition,
     ) -> Result<Edited<VirtualService>> {
-        let key = parse_service_id(id)?;
-        self.edit_draft(caller, cluster, precondition, "draft.service.patch", key.to_string(), |spec| {
+        self.edit_draft(caller, cluster, precondition, "draft.service.patch", id.to_string(), |spec| {
+            let key = parse_service_id(id)?;
             let existing = spec.service(&key).ok_or_else(|| no_service(cluster, &key))?;
             let mut doc = serde_json::to_value(existing.to_doc()).expect("docs serialize");
             merge_patch(&mut doc, patch);
@@ -228,8 +230,8 @@ impl Core {
     }
 
     pub async fn delete_service(&self, caller: &Caller, cluster: &str, id: &str, precondition: &Precondition) -> Result<Edited<()>> {
-        let key = parse_service_id(id)?;
-        self.edit_draft(caller, cluster, precondition, "draft.service.delete", key.to_string(), |spec| {
+        self.edit_draft(caller, cluster, precondition, "draft.service.delete", id.to_string(), |spec| {
+            let key = parse_service_id(id)?;
             let spec = spec.without_service(&key).ok_or_else(|| no_service(cluster, &key))?;
             Ok((spec, ()))
         })
@@ -244,7 +246,7 @@ impl Core {
         Ok(Edited { value: server, etag: draft.etag })
     }
 
-    /// Applies `edit` to the real servers of one service of the draft.
+    /// Applies `edit` to the real servers of service `service` of the draft.
     async fn edit_servers<T>(
         &self,
         caller: &Caller,
@@ -252,11 +254,11 @@ impl Core {
         service: &str,
         precondition: &Precondition,
         action: &str,
-        target: impl FnOnce(&ServiceKey) -> String,
+        target: String,
         edit: impl FnOnce(&VirtualService, &mut Vec<RealServer>) -> Result<T>,
     ) -> Result<Edited<T>> {
-        let key = parse_service_id(service)?;
-        self.edit_draft(caller, cluster, precondition, action, target(&key), |spec| {
+        self.edit_draft(caller, cluster, precondition, action, format!("{service}/{target}"), |spec| {
+            let key = parse_service_id(service)?;
             let existing = spec.service(&key).ok_or_else(|| no_service(cluster, &key))?;
             let mut servers = existing.servers().to_vec();
             let value = edit(existing, &mut servers)?;
@@ -273,7 +275,7 @@ impl Core {
         doc: &RealServerDoc,
         precondition: &Precondition,
     ) -> Result<Edited<RealServer>> {
-        let target = |key: &ServiceKey| format!("{key}/{}", doc.address.map(|a| a.to_string()).unwrap_or_default());
+        let target = doc.id.clone().or(doc.address.map(|a| a.to_string())).unwrap_or_default();
         self.edit_servers(caller, cluster, service, precondition, "draft.server.add", target, |svc, servers| {
             let server = doc.validate(&svc.key)?;
             if svc.server(&server.key).is_some() {
@@ -298,9 +300,8 @@ impl Core {
         doc: &RealServerDoc,
         precondition: &Precondition,
     ) -> Result<Edited<RealServer>> {
-        let server_key = parse_server_id(id)?;
-        let target = |key: &ServiceKey| format!("{key}/{server_key}");
-        self.edit_servers(caller, cluster, service, precondition, "draft.server.replace", target, |svc, servers| {
+        self.edit_servers(caller, cluster, service, precondition, "draft.server.replace", id.to_string(), |svc, servers| {
+            let server_key = parse_server_id(id)?;
             let server = validate_server_at(doc, &svc.key, &server_key)?;
             servers.retain(|s| s.key != server_key);
             servers.push(server);
@@ -318,9 +319,8 @@ impl Core {
         patch: &Value,
         precondition: &Precondition,
     ) -> Result<Edited<RealServer>> {
-        let server_key = parse_server_id(id)?;
-        let target = |key: &ServiceKey| format!("{key}/{server_key}");
-        self.edit_servers(caller, cluster, service, precondition, "draft.server.patch", target, |svc, servers| {
+        self.edit_servers(caller, cluster, service, precondition, "draft.server.patch", id.to_string(), |svc, servers| {
+            let server_key = parse_server_id(id)?;
             let existing = svc.server(&server_key).ok_or_else(|| no_server(&svc.key, &server_key))?;
             let mut doc = serde_json::to_value(RealServerDoc::from(existing)).expect("docs serialize");
             merge_patch(&mut doc, patch);
@@ -341,9 +341,8 @@ impl Core {
         id: &str,
         precondition: &Precondition,
     ) -> Result<Edited<()>> {
-        let server_key = parse_server_id(id)?;
-        let target = |key: &ServiceKey| format!("{key}/{server_key}");
-        self.edit_servers(caller, cluster, service, precondition, "draft.server.delete", target, |svc, servers| {
+        self.edit_servers(caller, cluster, service, precondition, "draft.server.delete", id.to_string(), |svc, servers| {
+            let server_key = parse_server_id(id)?;
             let before = servers.len();
             servers.retain(|s| s.key != server_key);
             if servers.len() == before {

@@ -6,7 +6,7 @@ use super::audit::{record, Change};
 use super::clusters::{not_found, parse_spec};
 use super::{now, Caller, CommitOutcome, Core, Error, Precondition, Result, RevisionKind, RevisionView};
 use crate::model::diff::SpecDiff;
-use crate::model::Spec;
+use crate::model::{Spec, SpecDoc};
 use crate::store::{self, ClusterRow, RevisionRow, Tx};
 
 /// A commit: of the draft, or of a whole spec given in the request.
@@ -20,7 +20,7 @@ pub struct CommitRequest {
     /// Make the new revision the active one (the default).
     pub activate: bool,
     /// Commit this spec (and make it the draft) instead of the draft.
-    pub spec: Option<Spec>,
+    pub spec: Option<SpecDoc>,
     /// With a draft commit: commit only this version of the draft.
     pub precondition: Precondition,
 }
@@ -184,8 +184,8 @@ impl Core {
             validate_message(&request.message)?;
             let mut tx = self.store().begin().await?;
             let mut row = store::cluster(&mut *tx, cluster).await?.ok_or_else(|| not_found(cluster))?;
-            let spec = match request.spec {
-                Some(spec) => spec,
+            let spec = match &request.spec {
+                Some(doc) => doc.validate().map_err(|e| e.within("spec"))?,
                 None => {
                     request.precondition.check_row(&row)?;
                     parse_spec(&row.draft_spec)?

@@ -7,12 +7,12 @@ use serde_json::Value as Json;
 use tonic::metadata::{MetadataMap, MetadataValue};
 use tonic::{Request, Response, Status};
 
+use super::SERVICE_NAME;
 use super::convert;
 use super::error::{self, REQUEST_ID_KEY};
 use super::pb;
 use super::pb::lvs_service_server::LvsService;
 use crate::core::{AuditQuery, Caller, CommitRequest, Core, Error, Precondition, Result};
-use crate::model::ValidationError;
 
 /// The gRPC transport over the service core.
 #[derive(Clone)]
@@ -40,18 +40,26 @@ fn caller(metadata: &MetadataMap) -> Caller {
     }
 }
 
-/// Runs one request: the caller from the metadata, the core call in `call`,
-/// the request id echoed back, core errors mapped to statuses.
+/// One call: who makes it, and which method (`/lvs.v1.LvsService/AddService`).
+struct Call {
+    caller: Caller,
+    method: String,
+}
+
+/// Runs one request: the caller from the metadata, the work in `call`, the
+/// request id echoed back, core errors mapped to statuses.
 async fn handle<Req, Resp, Fut>(
+    method: &str,
     request: Request<Req>,
-    call: impl FnOnce(Caller, Req) -> Fut,
+    call: impl FnOnce(Call, Req) -> Fut,
 ) -> Result<Response<Resp>, Status>
 where
     Fut: Future<Output = Result<Resp>>,
 {
     let caller = caller(request.metadata());
     let request_id = caller.request_id.clone();
-    match call(caller, request.into_inner()).await {
+    let method = format!("/{SERVICE_NAME}/{method}");
+    match call(Call { caller, method }, request.into_inner()).await {
         Ok(body) => {
             let mut response = Response::new(body);
             if let Ok(value) = MetadataValue::try_from(request_id.as_str()) {
@@ -60,6 +68,29 @@ where
             Ok(response)
         }
         Err(err) => Err(error::status(&err, &request_id)),
+    }
+}
+
+impl LvsApi {
+    /// Input refused before it reaches the core (an unparsable address, an
+    /// UNSPECIFIED enum): audited like the core's own refusals.
+    async fn admit<T, E: Into<Error>>(
+        &self,
+        call: &Call,
+        cluster: &str,
+        parsed: Result<T, E>,
+    ) -> Result<T> {
+        match parsed {
+            Ok(value) => Ok(value),
+            Err(err) => {
+                let err = err.into();
+                let cluster = Some(cluster).filter(|c| !c.is_empty());
+                self.core
+                    .record_rejected(&call.caller, cluster, &call.method, &err)
+                    .await;
+                Err(err)
+            }
+        }
     }
 }
 
@@ -117,10 +148,10 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::CreateClusterRequest>,
     ) -> Result<Response<pb::Cluster>, Status> {
-        handle(request, |caller, req| async move {
+        handle("CreateCluster", request, |call, req| async move {
             let view = self
                 .core
-                .create_cluster(&caller, &req.name, &req.description)
+                .create_cluster(&call.caller, &req.name, &req.description)
                 .await?;
             Ok(convert::cluster(view))
         })
@@ -131,7 +162,7 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::ListClustersRequest>,
     ) -> Result<Response<pb::ListClustersResponse>, Status> {
-        handle(request, |_, _| async move {
+        handle("ListClusters", request, |_, _| async move {
             let clusters = self.core.list_clusters().await?;
             Ok(pb::ListClustersResponse {
                 clusters: clusters.into_iter().map(convert::cluster).collect(),
@@ -144,7 +175,7 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::GetClusterRequest>,
     ) -> Result<Response<pb::Cluster>, Status> {
-        handle(request, |_, req| async move {
+        handle("GetCluster", request, |_, req| async move {
             Ok(convert::cluster(self.core.get_cluster(&req.name).await?))
         })
         .await
@@ -154,9 +185,9 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::DeleteClusterRequest>,
     ) -> Result<Response<pb::DeleteClusterResponse>, Status> {
-        handle(request, |caller, req| async move {
+        handle("DeleteCluster", request, |call, req| async move {
             self.core
-                .delete_cluster(&caller, &req.name, req.force)
+                .delete_cluster(&call.caller, &req.name, req.force)
                 .await?;
             Ok(pb::DeleteClusterResponse {})
         })
@@ -167,7 +198,7 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::GetDraftRequest>,
     ) -> Result<Response<pb::Draft>, Status> {
-        handle(request, |_, req| async move {
+        handle("GetDraft", request, |_, req| async move {
             Ok(convert::draft(self.core.get_draft(&req.cluster).await?))
         })
         .await
@@ -177,11 +208,22 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::ReplaceDraftRequest>,
     ) -> Result<Response<pb::Draft>, Status> {
-        handle(request, |caller, req| async move {
-            let spec = convert::spec(required(&req.spec, "spec")?)?;
+        handle("ReplaceDraft", request, |call, req| async move {
+            let doc = self
+                .admit(
+                    &call,
+                    &req.cluster,
+                    required(&req.spec, "spec").and_then(|s| Ok(convert::spec_doc(s)?)),
+                )
+                .await?;
             let view = self
                 .core
-                .replace_draft(&caller, &req.cluster, spec, &precondition(&req.if_match))
+                .replace_draft(
+                    &call.caller,
+                    &req.cluster,
+                    &doc,
+                    &precondition(&req.if_match),
+                )
                 .await?;
             Ok(convert::draft(view))
         })
@@ -192,11 +234,18 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::AddServiceRequest>,
     ) -> Result<Response<pb::AddServiceResponse>, Status> {
-        handle(request, |caller, req| async move {
-            let doc = convert::service_doc(required(&req.service, "service")?)?;
+        handle("AddService", request, |call, req| async move {
+            let parsed =
+                required(&req.service, "service").and_then(|s| Ok(convert::service_doc(s)?));
+            let doc = self.admit(&call, &req.cluster, parsed).await?;
             let edited = self
                 .core
-                .add_service(&caller, &req.cluster, &doc, &precondition(&req.if_match))
+                .add_service(
+                    &call.caller,
+                    &req.cluster,
+                    &doc,
+                    &precondition(&req.if_match),
+                )
                 .await?;
             Ok(pb::AddServiceResponse {
                 service: Some(convert::service(&edited.value)),
@@ -210,7 +259,7 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::GetServiceRequest>,
     ) -> Result<Response<pb::GetServiceResponse>, Status> {
-        handle(request, |_, req| async move {
+        handle("GetService", request, |_, req| async move {
             let found = self.core.get_service(&req.cluster, &req.service_id).await?;
             Ok(pb::GetServiceResponse {
                 service: Some(convert::service(&found.value)),
@@ -224,22 +273,24 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::UpdateServiceRequest>,
     ) -> Result<Response<pb::UpdateServiceResponse>, Status> {
-        handle(request, |caller, req| async move {
-            let service = required(&req.service, "service")?;
-            let keep_servers = match req.keep_servers {
-                Some(true) if !service.servers.is_empty() => {
-                    return Err(Error::invalid(
-                        "keep_servers",
-                        "true, but the service lists real servers: leave them out to keep the current ones, or set keep_servers false to replace them",
-                    ));
-                }
-                Some(keep) => keep,
-                None => service.servers.is_empty(),
-            };
-            let doc = convert::service_doc(service)?;
+        handle("UpdateService", request, |call, req| async move {
+            let parsed = required(&req.service, "service").and_then(|service| {
+                let keep_servers = match req.keep_servers {
+                    Some(true) if !service.servers.is_empty() => {
+                        return Err(Error::invalid(
+                            "keep_servers",
+                            "true, but the service lists real servers: leave them out to keep the current ones, or set keep_servers false to replace them",
+                        ));
+                    }
+                    Some(keep) => keep,
+                    None => service.servers.is_empty(),
+                };
+                Ok((convert::service_doc(service)?, keep_servers))
+            });
+            let (doc, keep_servers) = self.admit(&call, &req.cluster, parsed).await?;
             let edited = self
                 .core
-                .put_service(&caller, &req.cluster, &req.service_id, &doc, keep_servers, &precondition(&req.if_match))
+                .put_service(&call.caller, &req.cluster, &req.service_id, &doc, keep_servers, &precondition(&req.if_match))
                 .await?;
             Ok(pb::UpdateServiceResponse { service: Some(convert::service(&edited.value)), etag: edited.etag })
         })
@@ -250,12 +301,14 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::PatchServiceRequest>,
     ) -> Result<Response<pb::PatchServiceResponse>, Status> {
-        handle(request, |caller, req| async move {
-            let patch = service_patch(&req.patch)?;
+        handle("PatchService", request, |call, req| async move {
+            let patch = self
+                .admit(&call, &req.cluster, service_patch(&req.patch))
+                .await?;
             let edited = self
                 .core
                 .patch_service(
-                    &caller,
+                    &call.caller,
                     &req.cluster,
                     &req.service_id,
                     &patch,
@@ -274,11 +327,11 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::DeleteServiceRequest>,
     ) -> Result<Response<pb::DeleteServiceResponse>, Status> {
-        handle(request, |caller, req| async move {
+        handle("DeleteService", request, |call, req| async move {
             let edited = self
                 .core
                 .delete_service(
-                    &caller,
+                    &call.caller,
                     &req.cluster,
                     &req.service_id,
                     &precondition(&req.if_match),
@@ -293,12 +346,13 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::AddServerRequest>,
     ) -> Result<Response<pb::AddServerResponse>, Status> {
-        handle(request, |caller, req| async move {
-            let doc = convert::server_doc(required(&req.server, "server")?)?;
+        handle("AddServer", request, |call, req| async move {
+            let parsed = required(&req.server, "server").and_then(|s| Ok(convert::server_doc(s)?));
+            let doc = self.admit(&call, &req.cluster, parsed).await?;
             let edited = self
                 .core
                 .add_server(
-                    &caller,
+                    &call.caller,
                     &req.cluster,
                     &req.service_id,
                     &doc,
@@ -317,7 +371,7 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::GetServerRequest>,
     ) -> Result<Response<pb::GetServerResponse>, Status> {
-        handle(request, |_, req| async move {
+        handle("GetServer", request, |_, req| async move {
             let found = self
                 .core
                 .get_server(&req.cluster, &req.service_id, &req.server_id)
@@ -334,17 +388,19 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::UpdateServerRequest>,
     ) -> Result<Response<pb::UpdateServerResponse>, Status> {
-        handle(request, |caller, req| async move {
-            let doc = convert::server_doc(required(&req.server, "server")?)?;
+        handle("UpdateServer", request, |call, req| async move {
+            let parsed = required(&req.server, "server").and_then(|s| Ok(convert::server_doc(s)?));
+            let doc = self.admit(&call, &req.cluster, parsed).await?;
+            let precondition = precondition(&req.if_match);
             let edited = self
                 .core
                 .put_server(
-                    &caller,
+                    &call.caller,
                     &req.cluster,
                     &req.service_id,
                     &req.server_id,
                     &doc,
-                    &precondition(&req.if_match),
+                    &precondition,
                 )
                 .await?;
             Ok(pb::UpdateServerResponse {
@@ -359,17 +415,20 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::PatchServerRequest>,
     ) -> Result<Response<pb::PatchServerResponse>, Status> {
-        handle(request, |caller, req| async move {
-            let patch = server_patch(&req.patch)?;
+        handle("PatchServer", request, |call, req| async move {
+            let patch = self
+                .admit(&call, &req.cluster, server_patch(&req.patch))
+                .await?;
+            let precondition = precondition(&req.if_match);
             let edited = self
                 .core
                 .patch_server(
-                    &caller,
+                    &call.caller,
                     &req.cluster,
                     &req.service_id,
                     &req.server_id,
                     &patch,
-                    &precondition(&req.if_match),
+                    &precondition,
                 )
                 .await?;
             Ok(pb::PatchServerResponse {
@@ -384,15 +443,16 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::DeleteServerRequest>,
     ) -> Result<Response<pb::DeleteServerResponse>, Status> {
-        handle(request, |caller, req| async move {
+        handle("DeleteServer", request, |call, req| async move {
+            let precondition = precondition(&req.if_match);
             let edited = self
                 .core
                 .delete_server(
-                    &caller,
+                    &call.caller,
                     &req.cluster,
                     &req.service_id,
                     &req.server_id,
-                    &precondition(&req.if_match),
+                    &precondition,
                 )
                 .await?;
             Ok(pb::DeleteServerResponse { etag: edited.etag })
@@ -404,12 +464,15 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::CommitRequest>,
     ) -> Result<Response<pb::CommitResponse>, Status> {
-        handle(request, |caller, req| async move {
-            let spec = req
+        handle("Commit", request, |call, req| async move {
+            // The core validates the spec and names its fields `spec.…`; what
+            // fails before it, in conversion, is named the same way.
+            let parsed = req
                 .spec
                 .as_ref()
-                .map(|spec| convert::spec(spec).map_err(|e: ValidationError| e.within("spec")))
-                .transpose()?;
+                .map(|spec| convert::spec_doc(spec).map_err(|e| e.within("spec")))
+                .transpose();
+            let spec = self.admit(&call, &req.cluster, parsed).await?;
             let commit = CommitRequest {
                 message: req.message,
                 author: non_empty(req.author),
@@ -419,7 +482,7 @@ impl LvsService for LvsApi {
                 precondition: precondition(&req.if_match),
             };
             Ok(convert::commit_outcome(
-                self.core.commit(&caller, &req.cluster, commit).await?,
+                self.core.commit(&call.caller, &req.cluster, commit).await?,
             ))
         })
         .await
@@ -429,7 +492,7 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::ListRevisionsRequest>,
     ) -> Result<Response<pb::ListRevisionsResponse>, Status> {
-        handle(request, |_, req| async move {
+        handle("ListRevisions", request, |_, req| async move {
             let page = self
                 .core
                 .list_revisions(&req.cluster, req.before, req.limit)
@@ -446,7 +509,7 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::GetRevisionRequest>,
     ) -> Result<Response<pb::Revision>, Status> {
-        handle(request, |_, req| async move {
+        handle("GetRevision", request, |_, req| async move {
             Ok(convert::revision(
                 self.core.get_revision(&req.cluster, req.number).await?,
             ))
@@ -458,7 +521,7 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::DiffRevisionsRequest>,
     ) -> Result<Response<pb::DiffRevisionsResponse>, Status> {
-        handle(request, |_, req| async move {
+        handle("DiffRevisions", request, |_, req| async move {
             let (from, diff) = self
                 .core
                 .diff_revisions(&req.cluster, req.number, req.against)
@@ -476,15 +539,16 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::RollbackRequest>,
     ) -> Result<Response<pb::CommitResponse>, Status> {
-        handle(request, |caller, req| async move {
+        handle("Rollback", request, |call, req| async move {
+            let message = non_empty(req.message);
             let outcome = self
                 .core
                 .rollback(
-                    &caller,
+                    &call.caller,
                     &req.cluster,
                     req.to,
                     req.expected_base,
-                    non_empty(req.message),
+                    message,
                 )
                 .await?;
             Ok(convert::commit_outcome(outcome))
@@ -496,10 +560,10 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::ActivateRequest>,
     ) -> Result<Response<pb::Revision>, Status> {
-        handle(request, |caller, req| async move {
+        handle("Activate", request, |call, req| async move {
             Ok(convert::revision(
                 self.core
-                    .activate(&caller, &req.cluster, req.number)
+                    .activate(&call.caller, &req.cluster, req.number)
                     .await?,
             ))
         })
@@ -510,7 +574,7 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::ListAuditRequest>,
     ) -> Result<Response<pb::ListAuditResponse>, Status> {
-        handle(request, |_, req| async move {
+        handle("ListAudit", request, |_, req| async move {
             let query = AuditQuery {
                 cluster: non_empty(req.cluster),
                 actor: non_empty(req.actor),
