@@ -8,7 +8,7 @@ use clap::{Args, ValueEnum};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::api::rest;
+use crate::api::{grpc, rest};
 use crate::core::Core;
 use crate::store::Store;
 
@@ -77,10 +77,12 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let store = Store::open(&args.db).await.with_context(|| format!("opening database {}", args.db))?;
     let core = Core::new(store.clone());
     let http = TcpListener::bind(args.http).await.with_context(|| format!("binding the REST API to {}", args.http))?;
+    let grpc = TcpListener::bind(args.grpc).await.with_context(|| format!("binding the gRPC API to {}", args.grpc))?;
 
     // Printed on stdout, one line each, for people and for scripts that start lvsd.
     println!("lvsd: database {}", args.db);
     println!("lvsd: REST API on http://{}", http.local_addr()?);
+    println!("lvsd: gRPC API on {}", grpc.local_addr()?);
     println!("lvsd: applying to the kernel is off: this server stores and serves revisions only");
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -88,11 +90,13 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
         let _ = rx.wait_for(|stop| *stop).await;
     };
     let rest = tokio::spawn(rest::serve(core.clone(), http, rest::Options { cors_origins }, stopped(stop_rx.clone())));
+    let grpc = tokio::spawn(grpc::serve(core.clone(), grpc, stopped(stop_rx.clone())));
 
     shutdown_signal().await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
     rest.await.context("REST task")?.context("REST API")?;
+    grpc.await.context("gRPC task")?.context("gRPC API")?;
     store.close().await;
     Ok(())
 }
