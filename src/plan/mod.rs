@@ -31,6 +31,9 @@ mod drift;
 mod globals;
 mod services;
 
+#[cfg(test)]
+mod tests;
+
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
