@@ -32,8 +32,11 @@ mod globals;
 mod services;
 
 #[cfg(test)]
+mod arbitrary;
+#[cfg(test)]
+mod props;
+#[cfg(test)]
 mod tests;
-
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
