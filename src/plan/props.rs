@@ -156,7 +156,7 @@ proptest! {
     ) {
         // The kernel refuses real servers of mixed families while any sync
         // daemon runs, and lvsd may not stop one the spec does not list: no
-        // plan can reach such a spec, so the table runs none.
+        // plan can reach such a spec, so the table runs no daemon it does not list.
         if desired.services().iter().any(has_mixed_families) {
             actual.daemons.retain(|d| desired.sync_daemons().iter().any(|w| w.role == d.role));
         }
