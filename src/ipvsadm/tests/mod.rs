@@ -1,0 +1,4 @@
+//! Tests across the module: reading (`parse`), writing (`save`, `list`)
+//! against ipvsadm's own output, and the round trip between them.
+
+mod parse;
