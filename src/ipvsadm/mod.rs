@@ -15,8 +15,11 @@
 mod apply;
 mod command;
 mod lexer;
+mod list;
 mod options;
 mod ports;
+mod render;
+mod save;
 
 #[cfg(test)]
 mod tests;
@@ -24,6 +27,8 @@ mod tests;
 use std::collections::BTreeMap;
 use std::fmt;
 
+pub use list::{ListOptions, ListView, list, sort_like_ipvsadm};
+pub use save::{save, save_entries, to_restore};
 
 use crate::model::{ServiceKey, Spec, ValidationError};
 
