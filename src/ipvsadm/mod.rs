@@ -22,6 +22,8 @@ mod render;
 mod save;
 
 #[cfg(test)]
+pub mod arbitrary;
+#[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;

@@ -3,3 +3,4 @@
 
 mod output;
 mod parse;
+mod round_trip;
