@@ -102,7 +102,10 @@ pub(super) fn interpret(inv: &Invocation) -> Result<Command, ParseError> {
             Command::StopDaemon(inv.command.clone(), daemon_role(&inv.command)?)
         }
         Opt::List | Opt::Save | Opt::Zero => {
-            let named = inv.options.iter().any(|o| o.opt.group() == Some("service-address"));
+            let named = inv
+                .options
+                .iter()
+                .any(|o| o.opt.group() == Some("service-address"));
             Command::NoChange(if named { Some(target(inv)?) } else { None })
         }
         Opt::Restore => {

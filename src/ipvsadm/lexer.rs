@@ -23,6 +23,8 @@ pub(super) struct CommandLine {
 /// Splits `text` into commands, dropping comments, blank lines and a leading
 /// `ipvsadm` (scripts have it, `ipvsadm -S` output does not).
 pub(super) fn split(text: &str) -> Result<Vec<CommandLine>, ParseError> {
+    // Scripts saved on Windows: a `\` before CRLF still continues the line.
+    let text = text.replace("\r\n", "\n");
     let mut lexer = Lexer {
         chars: text.chars().peekable(),
         line: 1,
@@ -229,7 +231,7 @@ mod tests {
     #[test]
     fn continuations_and_quotes() {
         let text =
-            "ipvsadm -A \\\n  -t '10.0.0.1:80' \\\n  -s \"wrr\"\n-a -t 10.0.0.1:80 -r\\ 1 x#y";
+            "ipvsadm -A \\\r\n  -t '10.0.0.1:80' \\\n  -s \"wrr\"\r\n-a -t 10.0.0.1:80 -r\\ 1 x#y";
         assert_eq!(
             words(text),
             vec![

@@ -71,7 +71,7 @@ impl From<ParseError> for ValidationError {
 /// be numeric; ports may be numbers or common service names. The first bad
 /// line is reported and nothing is returned.
 pub fn parse(text: &str) -> Result<Spec, ParseError> {
-    let mut spec = Spec::default();
+    let mut table = apply::Table::default();
     // The last line to change each service, and the last line of all.
     let mut service_lines = BTreeMap::new();
     let mut last_line = 0;
@@ -82,17 +82,22 @@ pub fn parse(text: &str) -> Result<Spec, ParseError> {
             service_lines.insert(key, line.line);
         }
         last_line = line.line;
-        spec = apply::apply(spec, command)?;
+        table.apply(command)?;
     }
     // Each line's values already passed the model's checks; this applies the
     // rules that span a whole spec, blaming the last line that touched the
     // service at fault.
-    spec.to_doc().validate().map_err(|err| {
-        let line = service_at_fault(&spec, &err)
+    let blame = |spec: Option<&Spec>, err: ValidationError| {
+        let line = spec
+            .and_then(|spec| service_at_fault(spec, &err))
             .and_then(|key| service_lines.get(&key).copied())
             .unwrap_or(last_line);
         ParseError::new(line, err.to_string())
-    })
+    };
+    let spec = table.into_spec().map_err(|err| blame(None, err))?;
+    spec.to_doc()
+        .validate()
+        .map_err(|err| blame(Some(&spec), err))
 }
 
 /// The service a spec-level error's field points into (`services[3].…`).

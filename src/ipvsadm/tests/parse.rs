@@ -324,8 +324,16 @@ fn refusals_name_the_line_and_the_words() {
             "`-t 10.0.0.1:80`: no such service tcp:10.0.0.1:80",
         ),
         ("-D -f 1", 1, "`-f 1`: no such service fwmark:1"),
-        ("-A -f 1\n-Z -f 1\n-Z -f 1 -6", 3, "`-f 1`: no such service fwmark6:1"),
-        ("-L -n -u 10.0.0.1:53", 1, "`-u 10.0.0.1:53`: no such service udp:10.0.0.1:53"),
+        (
+            "-A -f 1\n-Z -f 1\n-Z -f 1 -6",
+            3,
+            "`-f 1`: no such service fwmark6:1",
+        ),
+        (
+            "-L -n -u 10.0.0.1:53",
+            1,
+            "`-u 10.0.0.1:53`: no such service udp:10.0.0.1:53",
+        ),
         (
             "-A -f 1\n-a -f 1 -6 -r [::2]:0",
             2,
@@ -722,4 +730,19 @@ fn refusals_become_field_errors() {
     let field: crate::model::ValidationError = err.clone().into();
     assert_eq!(field.field, "line 2");
     assert_eq!(field.message, err.message);
+}
+
+/// Big directors keep thousands of servers: reading stays linear-ish.
+#[test]
+fn reads_large_scripts() {
+    let mut text = String::new();
+    for s in 0..500 {
+        let vip = format!("10.0.{}.{}:80", s / 250, s % 250 + 1);
+        text += &format!("-A -t {vip} -s wrr\n");
+        for r in 0..20 {
+            text += &format!("-a -t {vip} -r 172.16.{}.{} -m -w {r}\n", s % 250, r + 1);
+        }
+    }
+    let spec = parse(&text).unwrap();
+    assert_eq!((spec.services().len(), spec.server_count()), (500, 10_000));
 }
