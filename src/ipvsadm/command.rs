@@ -1,6 +1,13 @@
 //! What one ipvsadm command line means: ipvsadm's own checks (which options
 //! go with which command, value ranges, its defaults and silent fix-ups),
 //! then lvsd's model rules, each error pinned to the option at fault.
+//!
+//! ipvsadm applies some options as it meets them: `-M` is read as IPv4 or
+//! IPv6 by the service given *before* it, and `-r` without a port takes the
+//! port of the service given before it (0 when none was). lvsd reads the line
+//! as a whole instead, which gives the same result for every line written
+//! service first, as ipvsadm's usage and `-S` write them. `-6` keeps its
+//! order rule (after `-f`), since ipvsadm refuses the other order outright.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -16,7 +23,7 @@ use crate::model::{
 
 /// ipvsadm's timeout for `-p` without a value: `IPVS_SVC_PERSISTENT_TIMEOUT`
 /// in libipvs is 6 minutes, although its manual page says 300 seconds.
-pub(super) const IPVSADM_PERSISTENCE_SECS: u32 = 360;
+const IPVSADM_PERSISTENCE_SECS: u32 = 360;
 
 /// The multicast interface `--start-daemon` uses when none is given.
 const IPVSADM_MCAST_INTERFACE: &str = "eth0";
@@ -72,8 +79,14 @@ pub(super) fn interpret(inv: &Invocation) -> Result<Command, ParseError> {
     check_options(inv)?;
     check_args(inv)?;
     Ok(match inv.command.opt {
-        Opt::AddService => Command::AddService(target(inv)?, service(inv)?),
-        Opt::EditService => Command::EditService(target(inv)?, service(inv)?),
+        Opt::AddService => {
+            let (target, service) = service(inv)?;
+            Command::AddService(target, service)
+        }
+        Opt::EditService => {
+            let (target, service) = service(inv)?;
+            Command::EditService(target, service)
+        }
         Opt::DeleteService => Command::DeleteService(target(inv)?),
         Opt::Clear => Command::Clear,
         Opt::AddServer => {
@@ -407,7 +420,7 @@ fn port_number(text: &str, protocol: Protocol) -> Result<u16, String> {
 }
 
 /// The service of `-A`/`-E`: every option not given takes ipvsadm's default.
-fn service(inv: &Invocation) -> Result<VirtualService, ParseError> {
+fn service(inv: &Invocation) -> Result<(Target, VirtualService), ParseError> {
     let target = target(inv)?;
     let scheduler = match inv.find(Opt::Scheduler) {
         Some(at) => Some(
@@ -455,7 +468,8 @@ fn service(inv: &Invocation) -> Result<VirtualService, ParseError> {
         persistence_engine,
         servers: Vec::new(),
     };
-    doc.validate().map_err(|e| blame(inv, e, SERVICE_FIELDS))
+    let service = doc.validate().map_err(|e| blame(inv, e, SERVICE_FIELDS))?;
+    Ok((target, service))
 }
 
 /// `-b` names, with ipvsadm's generic `flag-1`/`flag-2` read as the names
