@@ -157,6 +157,22 @@ impl Core {
         self.get_draft(cluster).await
     }
 
+    /// Replaces the draft with a spec read from ipvsadm text (`-S` output or a script).
+    pub async fn import_draft(
+        &self,
+        caller: &Caller,
+        cluster: &str,
+        text: &str,
+        precondition: &Precondition,
+    ) -> Result<DraftView> {
+        self.edit_draft(caller, cluster, precondition, "draft.import", cluster.to_string(), |_| {
+            let spec = crate::ipvsadm::parse(text).map_err(|err| Error::Invalid(err.into()))?;
+            Ok((spec, ()))
+        })
+        .await?;
+        self.get_draft(cluster).await
+    }
+
     pub async fn get_service(&self, cluster: &str, id: &str) -> Result<Edited<VirtualService>> {
         let key = parse_service_id(id)?;
         let draft = self.get_draft(cluster).await?;

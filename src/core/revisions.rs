@@ -303,6 +303,11 @@ impl Core {
         Ok((from_number, SpecDiff::between(&from_spec, &to.spec.unwrap_or_default())))
     }
 
+    /// Revision `number` as `ipvsadm -R` input.
+    pub async fn export_revision(&self, cluster: &str, number: i64) -> Result<String> {
+        Ok(crate::ipvsadm::to_restore(&self.revision_spec(cluster, number).await?))
+    }
+
     /// The spec of revision `number`.
     pub async fn revision_spec(&self, cluster: &str, number: i64) -> Result<Spec> {
         Ok(self.get_revision(cluster, number).await?.spec.unwrap_or_default())

@@ -21,9 +21,8 @@ use crate::model::{
     ValidationError, VirtualService, VirtualServiceDoc,
 };
 
-/// ipvsadm's timeout for `-p` without a value: `IPVS_SVC_PERSISTENT_TIMEOUT`
-/// in libipvs is 6 minutes, although its manual page says 300 seconds.
-const IPVSADM_PERSISTENCE_SECS: u32 = 360;
+/// ipvsadm's timeout for `-p` without a value (the model's default too).
+const IPVSADM_PERSISTENCE_SECS: u32 = crate::model::DEFAULT_PERSISTENCE_SECS;
 
 /// The multicast interface `--start-daemon` uses when none is given.
 const IPVSADM_MCAST_INTERFACE: &str = "eth0";

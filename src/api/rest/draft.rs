@@ -35,6 +35,25 @@ pub async fn replace(
     Ok((etag_header(&draft.etag), Json(draft)))
 }
 
+#[utoipa::path(post, path = "/v1/clusters/{cluster}/draft/import", tag = "draft",
+    params(("cluster" = String, Path), ("If-Match" = Option<String>, Header)),
+    request_body(content = String, description = "`ipvsadm -S`/`-Sn` output, or a script of ipvsadm command lines (-A -E -D -C -a -e -d --set --start-daemon --stop-daemon)", content_type = "text/plain"),
+    responses((status = 200, body = DraftView, headers(("ETag" = String))), (status = 400, description = "A bad line, named as `line N` in `field`", body = ErrorBody), (status = 412, body = ErrorBody)))]
+pub async fn import(
+    State(core): State<Core>,
+    caller: Caller,
+    precondition: Precondition,
+    Path(cluster): Path<String>,
+    req: Request,
+) -> Result<impl IntoResponse, ApiError> {
+    let text = read_body(req, &core, |bytes| {
+        String::from_utf8(bytes.to_vec()).map_err(|_| crate::core::Error::invalid("body", "not UTF-8 text"))
+    })
+    .await?;
+    let draft = core.import_draft(&caller, &cluster, &text, &precondition).await?;
+    Ok((etag_header(&draft.etag), Json(draft)))
+}
+
 #[utoipa::path(get, path = "/v1/clusters/{cluster}/draft/services", tag = "draft",
     params(("cluster" = String, Path)),
     responses((status = 200, body = [VirtualServiceDoc], headers(("ETag" = String))), (status = 404, body = ErrorBody)))]

@@ -28,10 +28,10 @@ use crate::core::Core;
     info(title = "lvsd", description = "Control plane for Linux Virtual Server (IPVS): versioned cluster definitions."),
     paths(
         clusters::list, clusters::create, clusters::get, clusters::delete,
-        draft::get, draft::replace,
+        draft::get, draft::replace, draft::import,
         draft::list_services, draft::add_service, draft::get_service, draft::put_service, draft::patch_service, draft::delete_service,
         draft::list_servers, draft::add_server, draft::get_server, draft::put_server, draft::patch_server, draft::delete_server,
-        revisions::commit, revisions::list, revisions::get, revisions::diff, revisions::activate, revisions::rollback,
+        revisions::commit, revisions::list, revisions::get, revisions::diff, revisions::export, revisions::activate, revisions::rollback,
         audit::list,
     ),
     tags(
@@ -64,6 +64,7 @@ pub fn router(core: Core, options: &Options) -> Router {
         .route("/v1/clusters", get(clusters::list).post(clusters::create))
         .route("/v1/clusters/{cluster}", get(clusters::get).delete(clusters::delete))
         .route(draft, get(draft::get).put(draft::replace))
+        .route(&format!("{draft}/import"), post(draft::import))
         .route(&format!("{draft}/services"), get(draft::list_services).post(draft::add_service))
         .route(
             service,
@@ -77,6 +78,7 @@ pub fn router(core: Core, options: &Options) -> Router {
         .route("/v1/clusters/{cluster}/revisions", get(revisions::list).post(revisions::commit))
         .route("/v1/clusters/{cluster}/revisions/{number}", get(revisions::get))
         .route("/v1/clusters/{cluster}/revisions/{number}/diff", get(revisions::diff))
+        .route("/v1/clusters/{cluster}/revisions/{number}/export", get(revisions::export))
         .route("/v1/clusters/{cluster}/revisions/{number}/activate", post(revisions::activate))
         .route("/v1/clusters/{cluster}/rollback", post(revisions::rollback))
         .route("/v1/audit", get(audit::list));

@@ -131,6 +131,15 @@ pub async fn diff(
     Ok(Json(DiffView { from, to: number, diff }))
 }
 
+#[utoipa::path(get, path = "/v1/clusters/{cluster}/revisions/{number}/export", tag = "revisions",
+    params(("cluster" = String, Path), ("number" = i64, Path)),
+    responses((status = 200, description = "`ipvsadm -R` input for the revision", body = String, content_type = "text/plain"), (status = 404, body = ErrorBody)))]
+pub async fn export(State(core): State<Core>, Path((cluster, number)): Path<(String, String)>) -> Result<impl IntoResponse, ApiError> {
+    let number = path_number("number", &number)?;
+    let text = core.export_revision(&cluster, number).await?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")], text))
+}
+
 #[utoipa::path(post, path = "/v1/clusters/{cluster}/revisions/{number}/activate", tag = "revisions",
     params(("cluster" = String, Path), ("number" = i64, Path)),
     responses((status = 200, body = RevisionView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
