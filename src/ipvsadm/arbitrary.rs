@@ -43,11 +43,14 @@ fn spec_with(fullnat: bool) -> impl Strategy<Value = Spec> {
                 .into_iter()
                 .filter(|doc| seen.insert(doc.key().expect("a valid key")))
                 .collect();
-            let doc = SpecDoc {
-                services,
-                timeouts,
-                sync_daemons: master.into_iter().chain(backup).collect(),
-            };
+            let services: Vec<VirtualServiceDoc> = services;
+            // The kernel's sync daemon cannot carry real servers of another family.
+            let crosses_families = services.iter().any(|svc| {
+                let family = svc.key().expect("a valid key").family();
+                svc.servers.iter().any(|rs| rs.address.is_some_and(|a| AddressFamily::of(a) != family))
+            });
+            let sync_daemons = if crosses_families { Vec::new() } else { master.into_iter().chain(backup).collect() };
+            let doc = SpecDoc { services, timeouts, sync_daemons };
             doc.validate()
                 .unwrap_or_else(|e| panic!("the strategy built an invalid spec: {e}\n{doc:#?}"))
         })

@@ -159,7 +159,7 @@ fn sync_daemon(role: DaemonRole) -> impl Strategy<Value = SyncDaemon> {
     (
         select(&["eth0", "eth1"][..]),
         prop_oneof![Just(0u32), 0u32..=255],
-        prop::option::of(prop_oneof![Just(0u16), 1500u16..9000]),
+        prop::option::of(1500u16..9000),
         prop::option::of(select(&["224.0.0.81", "239.1.2.3"][..]).prop_map(|g| g.parse::<IpAddr>().unwrap())),
         prop::option::of(prop_oneof![Just(8848u16), 1u16..]),
         prop::option::of(1u8..),

@@ -553,7 +553,6 @@ fn daemon_settings_the_spec_leaves_out_match_anything() {
     let actual = Snapshot { daemons: vec![running], ..Snapshot::default() };
     for (json, restarts) in [
         (r#"{"role": "master", "interface": "eth0"}"#, false),
-        (r#"{"role": "master", "interface": "eth0", "sync_maxlen": 0}"#, false),
         (r#"{"role": "master", "interface": "eth0", "mcast_group": "224.0.0.81", "mcast_ttl": 1}"#, false),
         (r#"{"role": "master", "interface": "eth0", "mcast_ttl": 2}"#, true),
         (r#"{"role": "master", "interface": "eth0", "syncid": 1}"#, true),
