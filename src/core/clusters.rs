@@ -116,6 +116,7 @@ impl Core {
             };
             record(&mut tx, caller, change).await?;
             tx.commit().await.map_err(store::StoreError::from)?;
+            self.activation_committed();
             Ok(())
         })
         .await

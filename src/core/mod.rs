@@ -49,15 +49,29 @@ pub struct Core {
 
 struct Inner {
     store: Store,
+    /// Bumped after every committed change of an active revision.
+    activations: tokio::sync::watch::Sender<u64>,
 }
 
 impl Core {
     pub fn new(store: Store) -> Self {
-        Core { inner: Arc::new(Inner { store }) }
+        let (activations, _) = tokio::sync::watch::channel(0);
+        Core { inner: Arc::new(Inner { store, activations }) }
     }
 
     fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// Notifies whenever some cluster's active revision changes (a commit,
+    /// rollback, activation or cluster deletion has been committed); readers
+    /// then look up the clusters they follow.
+    pub fn activations(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.activations.subscribe()
+    }
+
+    fn activation_committed(&self) {
+        self.inner.activations.send_modify(|n| *n += 1);
     }
 }
 

@@ -203,6 +203,7 @@ impl Core {
             };
             let outcome = self.add_revision(&mut tx, caller, &mut row, new).await?;
             tx.commit().await.map_err(store::StoreError::from)?;
+            self.activation_committed();
             Ok(outcome)
         })
         .await
@@ -234,6 +235,7 @@ impl Core {
             };
             let outcome = self.add_revision(&mut tx, caller, &mut row, new).await?;
             tx.commit().await.map_err(store::StoreError::from)?;
+            self.activation_committed();
             Ok(outcome)
         })
         .await
@@ -263,6 +265,7 @@ impl Core {
                 record(&mut tx, caller, change).await?;
             }
             tx.commit().await.map_err(store::StoreError::from)?;
+            self.activation_committed();
             view(revision, Some(number), true)
         })
         .await
