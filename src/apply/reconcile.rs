@@ -47,7 +47,9 @@ pub struct Actual<'a> {
 #[derive(Debug, Clone, Copy)]
 pub struct Context {
     pub now: SystemTime,
-    /// Apply now, past the removal limit, even a revision already applied or blocked.
+    /// Apply now, even a revision already applied or blocked (an operator asked).
+    pub apply_now: bool,
+    /// Apply now as `apply_now`, and past the removal limit.
     pub force: bool,
     /// Earlier attempts at this revision that failed transiently.
     pub attempt: u32,
@@ -151,12 +153,13 @@ pub fn reconcile(
     events: &mut Vec<Event>,
 ) -> Result<Action, ApplyError> {
     let state = &mut *actual.state;
-    if state.blocked == Some(desired.revision) && !ctx.force {
+    let asked = ctx.force || ctx.apply_now;
+    if state.blocked == Some(desired.revision) && !asked {
         return Ok(Action::AwaitChange);
     }
     let run = |cause, read| Run { cause, force: ctx.force, now: ctx.now, read };
 
-    if state.applied == Some(desired.revision) && !ctx.force {
+    if state.applied == Some(desired.revision) && !asked {
         if ctx.drift_due {
             let check = actual
                 .engine
@@ -178,10 +181,11 @@ pub fn reconcile(
         return Ok(Action::Requeue(next_step(actual.state, ctx)));
     }
 
-    let (cause, read) = match (ctx.force, ctx.attempt) {
-        (true, _) => (Cause::Forced, Read::Full),
-        (false, 0) => (Cause::Activation, Read::Cached),
-        (false, _) => (Cause::Retry, Read::Full),
+    let (cause, read) = match (ctx.force, ctx.apply_now, ctx.attempt) {
+        (true, _, _) => (Cause::Forced, Read::Full),
+        (false, true, _) => (Cause::Requested, Read::Full),
+        (false, false, 0) => (Cause::Activation, Read::Cached),
+        (false, false, _) => (Cause::Retry, Read::Full),
     };
     apply(desired, actual, run(cause, read), ctx, events)
 }

@@ -55,6 +55,8 @@ pub enum Cause {
     Drift,
     /// A drain ended (connections gone or deadline passed).
     Drain,
+    /// An operator asked for it.
+    Requested,
     /// An operator asked for it, past the removal limit if need be.
     Forced,
 }

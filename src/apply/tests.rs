@@ -208,6 +208,7 @@ fn step(
 ) -> (Result<Action, ApplyError>, Vec<Event>) {
     let ctx = Context {
         now,
+        apply_now: false,
         force: false,
         attempt: 0,
         drift_due,

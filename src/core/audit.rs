@@ -44,7 +44,12 @@ fn row(caller: &Caller, change: &Change<'_>, outcome: &str) -> AuditRow {
 
 /// Records a change inside the transaction that makes it.
 pub(crate) async fn record(tx: &mut Tx, caller: &Caller, change: Change<'_>) -> Result<()> {
-    store::append_audit(&mut **tx, &row(caller, &change, "ok")).await?;
+    record_outcome(tx, caller, change, "ok").await
+}
+
+/// Records something that happened with its outcome (`ok`, `refused`, `failed`).
+pub(crate) async fn record_outcome(tx: &mut Tx, caller: &Caller, change: Change<'_>, outcome: &str) -> Result<()> {
+    store::append_audit(&mut **tx, &row(caller, &change, outcome)).await?;
     Ok(())
 }
 

@@ -5,11 +5,15 @@
 //! SQLite-specific settings stay in this module so that a PostgreSQL backend
 //! can sit beside it.
 
+mod apply;
+
 use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{SqliteExecutor, SqlitePool};
+
+pub use apply::*;
 
 pub type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
 
