@@ -127,6 +127,10 @@ pub struct Reply {
 }
 
 impl Reply {
+    pub async fn from_response(response: reqwest::Response) -> Self {
+        Self::from(response).await
+    }
+
     async fn from(response: reqwest::Response) -> Self {
         let status = response.status().as_u16();
         let etag = response.headers().get("etag").map(|v| v.to_str().unwrap().to_string());
