@@ -387,6 +387,7 @@ fn drift_is_detected_reported_and_restored() {
     // Report only.
     let ctx = Context {
         now: at(10),
+        apply_now: false,
         force: false,
         attempt: 0,
         drift_due: true,
@@ -476,6 +477,7 @@ fn the_error_policy_retries_transient_errors_and_blocks_permanent_ones() {
     // The retry reads everything and succeeds.
     let ctx = Context {
         now: at(1),
+        apply_now: false,
         force: false,
         attempt: 1,
         drift_due: false,
