@@ -260,3 +260,100 @@ impl Core {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::core::{CommitRequest, Precondition};
+    use crate::model::SpecDoc;
+    use crate::store::Store;
+
+    fn spec(weight: u32) -> SpecDoc {
+        let json = format!(
+            r#"{{"services": [{{"id": "tcp:192.168.31.100:80", "scheduler": "wrr",
+                "servers": [{{"address": "172.25.0.31", "forwarding": "nat", "weight": {weight}}}]}}]}}"#
+        );
+        serde_json::from_str(&json).unwrap()
+    }
+
+    fn commit(weight: u32, confirm_within: Option<Duration>) -> CommitRequest {
+        CommitRequest {
+            message: format!("weight {weight}"),
+            author: None,
+            expected_base: None,
+            activate: true,
+            spec: Some(spec(weight)),
+            precondition: Precondition::default(),
+            confirm_within,
+        }
+    }
+
+    async fn active(core: &Core) -> Option<i64> {
+        core.get_cluster("web").await.unwrap().active_revision
+    }
+
+    #[tokio::test]
+    async fn an_unconfirmed_commit_rolls_back_when_its_deadline_passes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("lvsd.db").to_str().unwrap()).await.unwrap();
+        let core = Core::new(store);
+        let caller = Caller::anonymous();
+        core.create_cluster(&caller, "web", "").await.unwrap();
+        core.commit(&caller, "web", commit(1, None)).await.unwrap();
+        let outcome = core.commit(&caller, "web", commit(2, Some(Duration::from_secs(300)))).await.unwrap();
+        let pending = outcome.confirm.unwrap();
+        assert_eq!((pending.revision, pending.fallback), (2, 1));
+
+        // The watchdog reads the pending confirmation, then time stands still
+        // and moves only as the test says (nothing else may wait on a timer
+        // meanwhile, or the paused clock would jump to it).
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let watchdog = tokio::spawn(core.clone().watch_confirms(async {
+            let _ = stopped.await;
+        }));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let mut activations = core.activations();
+        activations.mark_unchanged();
+        tokio::time::pause();
+
+        tokio::time::advance(Duration::from_secs(290)).await;
+        assert!(!activations.has_changed().unwrap(), "nothing happens before the deadline");
+
+        // The timer fires; the rollback itself talks to SQLite, whose pool
+        // has timeouts of its own: let real time run again for it.
+        tokio::time::advance(Duration::from_secs(15)).await;
+        tokio::time::resume();
+        tokio::time::timeout(Duration::from_secs(10), activations.changed()).await.unwrap().unwrap();
+        assert_eq!(active(&core).await, Some(3));
+        let rollback = core.get_revision("web", 3).await.unwrap();
+        assert_eq!((rollback.kind, rollback.rollback_of, rollback.author.as_str()), (RevisionKind::Rollback, Some(1), "lvsd"));
+        assert_eq!(core.pending_confirm("web").await.unwrap().map(|p| p.revision), None);
+        let query = crate::core::AuditQuery { action: Some("revision.confirm.expired".into()), ..Default::default() };
+        let audited = core.audit(query).await.unwrap();
+        assert_eq!(audited[0].detail["reason"], "no confirmation arrived before the deadline");
+        assert_eq!(audited[0].detail["rollback_revision"], 3);
+
+        // Confirmed in time, it stays.
+        core.commit(&caller, "web", commit(4, Some(Duration::from_secs(60)))).await.unwrap();
+        let confirmed = core.confirm(&caller, "web").await.unwrap();
+        assert_eq!(confirmed.revision, 4);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::pause();
+        tokio::time::advance(Duration::from_secs(3600)).await;
+        tokio::time::resume();
+        assert_eq!(active(&core).await, Some(4));
+        let _ = stop.send(());
+        watchdog.await.unwrap();
+    }
+
+    #[test]
+    fn confirmation_windows_are_durations_within_a_day() {
+        assert_eq!(parse_confirm_within("5m").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_confirm_within(" 1h 30m ").unwrap(), Duration::from_secs(5400));
+        for bad in ["", "soon", "0s", "2d"] {
+            assert_eq!(parse_confirm_within(bad).unwrap_err().field(), Some("confirm_within"), "{bad}");
+        }
+    }
+}
