@@ -65,6 +65,7 @@ async fn commits_are_applied_verified_and_previewed() {
     assert_eq!(report["cause"], "activation");
     assert_eq!(report["ops"], 4, "one service, three real servers: {report}");
     assert_eq!(report["plan"][0], "+ service tcp 192.168.31.100:80 wrr");
+    assert!(report["timings"]["commit_to_kernel_ms"].as_f64().unwrap() > 0.0, "{report}");
     let listed = server.get("/v1/clusters/web/directors").await.expect(200);
     assert_eq!(listed.body[0]["name"], "d1");
 

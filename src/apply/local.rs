@@ -250,6 +250,8 @@ impl Runner {
             interval: self.options.interval,
         };
         let before = run.state.clone();
+        let step_started = std::time::Instant::now();
+        let commit_started = self.core.activation_started(cluster, desired.revision);
         let mut director = self.director.take().ok_or_else(stopped)?;
         let mut state = run.state.clone();
         let desired_in = desired.clone();
@@ -260,7 +262,7 @@ impl Runner {
             (director, state, result, events)
         })
         .await;
-        let (director, state, result, events) = match joined {
+        let (director, state, result, mut events) = match joined {
             Ok(done) => done,
             Err(err) => {
                 // The table went down with the task: nothing more can be applied.
@@ -269,6 +271,18 @@ impl Runner {
             }
         };
         self.director = Some(director);
+        if let Some(commit_started) = commit_started {
+            for event in &mut events {
+                if let Event::Applied(report) = event
+                    && report.cause == super::report::Cause::Activation
+                {
+                    let t = &report.timings;
+                    let waited = step_started.saturating_duration_since(commit_started);
+                    let sent = super::report::ms(waited) + t.read_ms + t.plan_ms + t.apply_ms;
+                    report.timings.commit_to_kernel_ms = Some((sent * 1e3).round() / 1e3);
+                }
+            }
+        }
         let run = self.runs.get_mut(cluster).expect("still there");
         if drift_due {
             run.checked = Some(Instant::now());

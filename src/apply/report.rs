@@ -121,6 +121,11 @@ pub struct Timings {
     /// Reading back and comparing with the spec.
     pub verify_ms: f64,
     pub total_ms: f64,
+    /// For the apply of a new active revision: from the start of the commit
+    /// (rollback, activation) in lvsd to the kernel's acknowledgment of the
+    /// last operation. Known where the commit and the apply run in one process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit_to_kernel_ms: Option<f64>,
 }
 
 pub(crate) fn ms(d: Duration) -> f64 {

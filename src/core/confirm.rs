@@ -170,6 +170,7 @@ impl Core {
     /// its fallback revision. Returns the new revision, or `None` when the
     /// confirmation was settled meanwhile.
     pub async fn expire_confirm(&self, cluster: &str) -> Result<Option<i64>> {
+        let started = std::time::Instant::now();
         let caller = Caller::new("lvsd", uuid::Uuid::new_v4().to_string());
         let mut tx = self.store().begin().await?;
         let Some(pending) = store::pending_confirm(&mut *tx, cluster).await? else { return Ok(None) };
@@ -207,7 +208,7 @@ impl Core {
         record(&mut tx, &caller, change).await?;
         tx.commit().await.map_err(store::StoreError::from)?;
         tracing::warn!(cluster, revision = pending.revision, fallback = pending.fallback, "commit not confirmed in time: rolled back");
-        self.remember_outcome(cluster, &outcome);
+        self.remember_outcome(cluster, &outcome, started);
         self.activation_committed();
         Ok(Some(outcome.revision.number))
     }

@@ -70,6 +70,8 @@ struct Inner {
     confirms: tokio::sync::watch::Sender<u64>,
     /// The spec of each cluster's active revision, once parsed: `(revision, spec)`.
     specs: Mutex<HashMap<String, (i64, Arc<Spec>)>>,
+    /// When the change that activated each cluster's revision began: `(revision, instant)`.
+    activated: Mutex<HashMap<String, (i64, std::time::Instant)>>,
     /// This server's own director, with `serve --apply-local`.
     local: OnceLock<Arc<dyn LocalDirector>>,
 }
@@ -85,6 +87,7 @@ impl Core {
                 recorded: channel(),
                 confirms: channel(),
                 specs: Mutex::new(HashMap::new()),
+                activated: Mutex::new(HashMap::new()),
                 local: OnceLock::new(),
             }),
         }
@@ -132,11 +135,21 @@ impl Core {
         self.inner.specs.lock().expect("spec cache lock").insert(cluster.to_string(), (revision, spec));
     }
 
-    /// Keeps the spec of a revision a commit just made active.
-    fn remember_outcome(&self, cluster: &str, outcome: &CommitOutcome) {
+    /// Keeps the spec of a revision a commit (begun at `started`) just made
+    /// active, and when that commit began.
+    fn remember_outcome(&self, cluster: &str, outcome: &CommitOutcome, started: std::time::Instant) {
         if let (true, Some(spec)) = (outcome.revision.active, &outcome.revision.spec) {
             self.remember_spec(cluster, outcome.revision.number, Arc::new(spec.clone()));
+            let mut activated = self.inner.activated.lock().expect("activation times lock");
+            activated.insert(cluster.to_string(), (outcome.revision.number, started));
         }
+    }
+
+    /// When the commit, rollback or activation that made `revision` the
+    /// active one of `cluster` began in this process, if it did.
+    pub fn activation_started(&self, cluster: &str, revision: i64) -> Option<std::time::Instant> {
+        let activated = self.inner.activated.lock().expect("activation times lock");
+        activated.get(cluster).filter(|(number, _)| *number == revision).map(|(_, at)| *at)
     }
 
     fn store(&self) -> &Store {

@@ -184,6 +184,7 @@ impl Core {
 
     /// Commits the draft (or the request's spec) as the next revision.
     pub async fn commit(&self, caller: &Caller, cluster: &str, request: CommitRequest) -> Result<CommitOutcome> {
+        let started = std::time::Instant::now();
         self.audited(caller, Some(cluster), "revision.commit", cluster, async {
             validate_message(&request.message)?;
             let mut tx = self.store().begin().await?;
@@ -209,7 +210,7 @@ impl Core {
             let mut outcome = self.add_revision(&mut tx, caller, &mut row, new).await?;
             self.settle_confirm(&mut tx, caller, cluster, previous_active, &mut outcome, request.confirm_within).await?;
             tx.commit().await.map_err(store::StoreError::from)?;
-            self.remember_outcome(cluster, &outcome);
+            self.remember_outcome(cluster, &outcome, started);
             self.activation_committed();
             if request.confirm_within.is_some() || outcome.confirm.is_some() || previous_active != row.active_revision {
                 self.confirms_changed();
@@ -230,6 +231,7 @@ impl Core {
         message: Option<String>,
         confirm_within: Option<std::time::Duration>,
     ) -> Result<CommitOutcome> {
+        let started = std::time::Instant::now();
         self.audited(caller, Some(cluster), "revision.rollback", to.to_string(), async {
             let mut tx = self.store().begin().await?;
             let mut row = store::cluster(&mut *tx, cluster).await?.ok_or_else(|| not_found(cluster))?;
@@ -249,7 +251,7 @@ impl Core {
             let mut outcome = self.add_revision(&mut tx, caller, &mut row, new).await?;
             self.settle_confirm(&mut tx, caller, cluster, previous_active, &mut outcome, confirm_within).await?;
             tx.commit().await.map_err(store::StoreError::from)?;
-            self.remember_outcome(cluster, &outcome);
+            self.remember_outcome(cluster, &outcome, started);
             self.activation_committed();
             self.confirms_changed();
             Ok(outcome)
@@ -260,6 +262,7 @@ impl Core {
     /// Points the cluster's active revision at an existing revision (one
     /// committed without activation). Going back in history is a rollback.
     pub async fn activate(&self, caller: &Caller, cluster: &str, number: i64) -> Result<RevisionView> {
+        let started = std::time::Instant::now();
         self.audited(caller, Some(cluster), "revision.activate", number.to_string(), async {
             let mut tx = self.store().begin().await?;
             let row = store::cluster(&mut *tx, cluster).await?.ok_or_else(|| not_found(cluster))?;
@@ -283,7 +286,7 @@ impl Core {
             let mut outcome = CommitOutcome { created: false, revision: view(revision, Some(number), true)?, confirm: None };
             self.settle_confirm(&mut tx, caller, cluster, row.active_revision, &mut outcome, None).await?;
             tx.commit().await.map_err(store::StoreError::from)?;
-            self.remember_outcome(cluster, &outcome);
+            self.remember_outcome(cluster, &outcome, started);
             self.activation_committed();
             self.confirms_changed();
             Ok(outcome.revision)

@@ -134,6 +134,7 @@ pub fn report(r: Report) -> pb::ApplyReport {
             restore_ms: r.timings.restore_ms,
             verify_ms: r.timings.verify_ms,
             total_ms: r.timings.total_ms,
+            commit_to_kernel_ms: r.timings.commit_to_kernel_ms,
         }),
     }
 }
