@@ -204,6 +204,20 @@ impl LvsService for LvsApi {
         .await
     }
 
+    async fn import_draft(
+        &self,
+        request: Request<pb::ImportDraftRequest>,
+    ) -> Result<Response<pb::Draft>, Status> {
+        handle("ImportDraft", request, |call, req| async move {
+            let view = self
+                .core
+                .import_draft(&call.caller, &req.cluster, &req.text, &precondition(&req.if_match))
+                .await?;
+            Ok(convert::draft(view))
+        })
+        .await
+    }
+
     async fn replace_draft(
         &self,
         request: Request<pb::ReplaceDraftRequest>,
@@ -501,6 +515,17 @@ impl LvsService for LvsApi {
                 revisions: page.revisions.into_iter().map(convert::revision).collect(),
                 next_before: page.next_before,
             })
+        })
+        .await
+    }
+
+    async fn export_revision(
+        &self,
+        request: Request<pb::ExportRevisionRequest>,
+    ) -> Result<Response<pb::ExportRevisionResponse>, Status> {
+        handle("ExportRevision", request, |_, req| async move {
+            let text = self.core.export_revision(&req.cluster, req.number).await?;
+            Ok(pb::ExportRevisionResponse { text })
         })
         .await
     }
