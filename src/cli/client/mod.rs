@@ -26,8 +26,8 @@ macro_rules! exit_codes {
     () => {
         "Exit status:
   0  done
-  1  refused: the server said no (a bad value, no such cluster, service or revision),
-     or a local file could not be read
+  1  refused: the server said no (a bad value; no such cluster, service or revision;
+     a missing or weak token), or a local file could not be read
   2  usage: the command line is wrong (unknown option, bad address, missing -t)
   3  the server cannot be reached, or it failed (HTTP 5xx)
   4  conflict: someone changed the draft or committed first (HTTP 412),
@@ -258,7 +258,15 @@ fn dispatch(command: ClientCommand) -> Result<(), Failure> {
         ClientCommand::Export(args) => revisions::export(&client, args),
         ClientCommand::Completions { .. } => unreachable!("handled before connecting"),
     };
-    result.map_err(|failure| failure.cluster_hint(&client.cluster))
+    result.map_err(|failure| {
+        failure
+            .cluster_hint(&client.cluster)
+            .hint_if(
+                |err| err.status == 401,
+                "this server wants a token: pass --token TOKEN, set LVSD_TOKEN, or put token = \"...\" in ~/.config/lvsd/config.toml",
+            )
+            .hint_if(|err| err.status == 403, "your token's role may not do this: ask an admin for one that may")
+    })
 }
 
 /// Why a client command failed, with what to do about it.
