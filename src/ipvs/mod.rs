@@ -1,9 +1,11 @@
 //! The IPVS table of a Linux kernel, driven over generic netlink.
 
 pub mod error;
+pub mod netlink;
 pub mod table;
 pub mod types;
 
 pub use error::{BatchError, Error, Outcome};
+pub use netlink::NetlinkTable;
 pub use table::{IpvsTable, Snapshot};
 pub use types::*;
