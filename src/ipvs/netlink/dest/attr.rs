@@ -5,8 +5,9 @@ use netlink_packet_core::{
 };
 
 use crate::ipvs::netlink::constants::*;
-use crate::ipvs::netlink::nla::{emit_nested, nested_len, parse_nested, InetAddr};
-use crate::ipvs::netlink::stats::StatsAttr;
+use crate::ipvs::netlink::nla::InetAddr;
+use crate::ipvs::netlink::stats;
+use crate::ipvs::types::Stats;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DestAttr {
@@ -21,11 +22,13 @@ pub enum DestAttr {
     ActiveConns(u32),
     InactConns(u32),
     PersistConns(u32),
-    Stats(Vec<StatsAttr>),
+    /// `STATS`: packet and connection counters truncated to 32 bits.
+    Stats(Stats),
     /// The real server's own family, which may differ from the service's
     /// (IPv6 real servers behind an IPv4 service, through tunnels).
     AddrFamily(u16),
-    Stats64(Vec<StatsAttr>),
+    /// `STATS64`: every counter 64-bit.
+    Stats64(Stats),
     /// `IP_VS_CONN_F_TUNNEL_TYPE_*`.
     TunType(u8),
     /// GUE destination port: host order here, network order on the wire.
@@ -49,7 +52,8 @@ impl Nla for DestAttr {
             | DestAttr::InactConns(_)
             | DestAttr::PersistConns(_) => 4,
             DestAttr::TunType(_) => 1,
-            DestAttr::Stats(s) | DestAttr::Stats64(s) => nested_len(s),
+            DestAttr::Stats(_) => stats::block_len(false),
+            DestAttr::Stats64(_) => stats::block_len(true),
             DestAttr::Other(nla) => nla.value_len(),
         }
     }
@@ -88,7 +92,8 @@ impl Nla for DestAttr {
             | DestAttr::InactConns(v)
             | DestAttr::PersistConns(v) => buffer.copy_from_slice(&v.to_ne_bytes()),
             DestAttr::TunType(v) => buffer[0] = *v,
-            DestAttr::Stats(s) | DestAttr::Stats64(s) => emit_nested(s, buffer),
+            DestAttr::Stats(s) => stats::emit(s, false, buffer),
+            DestAttr::Stats64(s) => stats::emit(s, true, buffer),
             DestAttr::Other(nla) => nla.emit_value(buffer),
         }
     }
@@ -108,12 +113,12 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for DestAttr {
             IPVS_DEST_ATTR_ACTIVE_CONNS => DestAttr::ActiveConns(u32_attr("IPVS_DEST_ATTR_ACTIVE_CONNS")?),
             IPVS_DEST_ATTR_INACT_CONNS => DestAttr::InactConns(u32_attr("IPVS_DEST_ATTR_INACT_CONNS")?),
             IPVS_DEST_ATTR_PERSIST_CONNS => DestAttr::PersistConns(u32_attr("IPVS_DEST_ATTR_PERSIST_CONNS")?),
-            IPVS_DEST_ATTR_STATS => DestAttr::Stats(parse_nested(payload).context("invalid IPVS_DEST_ATTR_STATS")?),
+            IPVS_DEST_ATTR_STATS => DestAttr::Stats(stats::parse(payload).context("invalid IPVS_DEST_ATTR_STATS")?),
             IPVS_DEST_ATTR_ADDR_FAMILY => {
                 DestAttr::AddrFamily(parse_u16(payload).context("invalid IPVS_DEST_ATTR_ADDR_FAMILY")?)
             }
             IPVS_DEST_ATTR_STATS64 => {
-                DestAttr::Stats64(parse_nested(payload).context("invalid IPVS_DEST_ATTR_STATS64")?)
+                DestAttr::Stats64(stats::parse(payload).context("invalid IPVS_DEST_ATTR_STATS64")?)
             }
             IPVS_DEST_ATTR_TUN_TYPE => DestAttr::TunType(parse_u8(payload).context("invalid IPVS_DEST_ATTR_TUN_TYPE")?),
             IPVS_DEST_ATTR_TUN_PORT => {

@@ -7,7 +7,6 @@ pub use attr::DestAttr;
 use netlink_packet_core::DecodeError;
 
 use super::nla::{af_of, InetAddr};
-use super::stats::{self, StatsAttr};
 use crate::ipvs::types::{fwd, Dest, DestEntry, DestKey, Stats};
 
 /// What identifies a real server within its service (DEL_DEST). The family
@@ -59,7 +58,7 @@ pub fn parse_entry(attrs: &[DestAttr], service_af: u16) -> Result<DestEntry, Dec
         persist_conns: 0,
         stats: Stats::default(),
     };
-    let (mut stats32, mut stats64): (Option<&[StatsAttr]>, Option<&[StatsAttr]>) = (None, None);
+    let (mut stats32, mut stats64) = (None, None);
     let dest = &mut entry.dest;
     for attr in attrs {
         match attr {
@@ -76,15 +75,15 @@ pub fn parse_entry(attrs: &[DestAttr], service_af: u16) -> Result<DestEntry, Dec
             DestAttr::ActiveConns(v) => entry.active_conns = *v,
             DestAttr::InactConns(v) => entry.inact_conns = *v,
             DestAttr::PersistConns(v) => entry.persist_conns = *v,
-            DestAttr::Stats(v) => stats32 = Some(v),
-            DestAttr::Stats64(v) => stats64 = Some(v),
+            DestAttr::Stats(v) => stats32 = Some(*v),
+            DestAttr::Stats64(v) => stats64 = Some(*v),
             DestAttr::Other(_) => {}
         }
     }
     let addr = addr.ok_or_else(|| DecodeError::from("real server without IPVS_DEST_ATTR_ADDR"))?;
     let port = port.ok_or_else(|| DecodeError::from("real server without IPVS_DEST_ATTR_PORT"))?;
     entry.dest.key = DestKey { addr: addr.to_ip(af.unwrap_or(service_af))?, port };
-    entry.stats = stats64.or(stats32).map(stats::to_stats).unwrap_or_default();
+    entry.stats = stats64.or(stats32).unwrap_or_default();
     Ok(entry)
 }
 
@@ -105,7 +104,7 @@ pub fn entry_attrs(entry: &DestEntry) -> Vec<DestAttr> {
         DestAttr::InactConns(entry.inact_conns),
         DestAttr::PersistConns(entry.persist_conns),
         DestAttr::AddrFamily(af_of(d.key.addr)),
-        DestAttr::Stats(stats::stats32_attrs(&entry.stats)),
-        DestAttr::Stats64(stats::stats64_attrs(&entry.stats)),
+        DestAttr::Stats(entry.stats),
+        DestAttr::Stats64(entry.stats),
     ]
 }

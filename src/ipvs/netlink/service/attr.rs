@@ -5,8 +5,9 @@ use netlink_packet_core::{
 };
 
 use crate::ipvs::netlink::constants::*;
-use crate::ipvs::netlink::nla::{emit_nested, emit_string, fixed, nested_len, parse_nested, parse_string, InetAddr};
-use crate::ipvs::netlink::stats::StatsAttr;
+use crate::ipvs::netlink::nla::{emit_string, fixed, parse_string, InetAddr};
+use crate::ipvs::netlink::stats;
+use crate::ipvs::types::Stats;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServiceAttr {
@@ -26,10 +27,12 @@ pub enum ServiceAttr {
     /// The four bytes as the kernel keeps them (`__be32`): for IPv4 a mask in
     /// network order, for IPv6 a prefix length in host order.
     Netmask([u8; 4]),
-    Stats(Vec<StatsAttr>),
+    /// `STATS`: packet and connection counters truncated to 32 bits.
+    Stats(Stats),
     /// Persistence engine (`sip`).
     PeName(String),
-    Stats64(Vec<StatsAttr>),
+    /// `STATS64`: every counter 64-bit.
+    Stats64(Stats),
     /// An attribute of a newer kernel: kept, never interpreted.
     Other(DefaultNla),
 }
@@ -42,7 +45,8 @@ impl Nla for ServiceAttr {
             ServiceAttr::Fwmark(_) | ServiceAttr::Timeout(_) | ServiceAttr::Netmask(_) => 4,
             ServiceAttr::SchedName(s) | ServiceAttr::PeName(s) => s.len() + 1,
             ServiceAttr::Flags { .. } => 8,
-            ServiceAttr::Stats(s) | ServiceAttr::Stats64(s) => nested_len(s),
+            ServiceAttr::Stats(_) => stats::block_len(false),
+            ServiceAttr::Stats64(_) => stats::block_len(true),
             ServiceAttr::Other(nla) => nla.value_len(),
         }
     }
@@ -77,7 +81,8 @@ impl Nla for ServiceAttr {
                 buffer[4..].copy_from_slice(&mask.to_ne_bytes());
             }
             ServiceAttr::Netmask(raw) => buffer.copy_from_slice(raw),
-            ServiceAttr::Stats(s) | ServiceAttr::Stats64(s) => emit_nested(s, buffer),
+            ServiceAttr::Stats(s) => stats::emit(s, false, buffer),
+            ServiceAttr::Stats64(s) => stats::emit(s, true, buffer),
             ServiceAttr::Other(nla) => nla.emit_value(buffer),
         }
     }
@@ -106,10 +111,10 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for ServiceAttr {
             }
             IPVS_SVC_ATTR_TIMEOUT => ServiceAttr::Timeout(parse_u32(payload).context("invalid IPVS_SVC_ATTR_TIMEOUT")?),
             IPVS_SVC_ATTR_NETMASK => ServiceAttr::Netmask(fixed(payload, "IPVS_SVC_ATTR_NETMASK")?),
-            IPVS_SVC_ATTR_STATS => ServiceAttr::Stats(parse_nested(payload).context("invalid IPVS_SVC_ATTR_STATS")?),
+            IPVS_SVC_ATTR_STATS => ServiceAttr::Stats(stats::parse(payload).context("invalid IPVS_SVC_ATTR_STATS")?),
             IPVS_SVC_ATTR_PE_NAME => ServiceAttr::PeName(parse_string(payload).context("invalid IPVS_SVC_ATTR_PE_NAME")?),
             IPVS_SVC_ATTR_STATS64 => {
-                ServiceAttr::Stats64(parse_nested(payload).context("invalid IPVS_SVC_ATTR_STATS64")?)
+                ServiceAttr::Stats64(stats::parse(payload).context("invalid IPVS_SVC_ATTR_STATS64")?)
             }
             _ => ServiceAttr::Other(DefaultNla::parse(buf)?),
         })

@@ -10,7 +10,6 @@ use netlink_packet_core::DecodeError;
 
 use super::constants::*;
 use super::nla::{af_of, InetAddr};
-use super::stats::{self, StatsAttr};
 use crate::ipvs::types::{svc_flags, Service, Stats};
 use crate::model::{AddressFamily, Protocol, ServiceKey};
 
@@ -81,7 +80,7 @@ pub fn parse_entry(attrs: &[ServiceAttr]) -> Result<(Service, Stats), DecodeErro
     let mut af = None;
     let (mut protocol, mut addr, mut port, mut fwmark) = (None, None, None, None);
     let (mut scheduler, mut pe_name, mut flags, mut timeout, mut netmask) = (None, None, 0, 0, [0u8; 4]);
-    let (mut stats32, mut stats64): (Option<&[StatsAttr]>, Option<&[StatsAttr]>) = (None, None);
+    let (mut stats32, mut stats64) = (None, None);
     for attr in attrs {
         match attr {
             ServiceAttr::Af(v) => af = Some(*v),
@@ -95,8 +94,8 @@ pub fn parse_entry(attrs: &[ServiceAttr]) -> Result<(Service, Stats), DecodeErro
             ServiceAttr::Flags { flags: f, .. } => flags = f & svc_flags::SETTABLE,
             ServiceAttr::Timeout(v) => timeout = *v,
             ServiceAttr::Netmask(v) => netmask = *v,
-            ServiceAttr::Stats(v) => stats32 = Some(v),
-            ServiceAttr::Stats64(v) => stats64 = Some(v),
+            ServiceAttr::Stats(v) => stats32 = Some(*v),
+            ServiceAttr::Stats64(v) => stats64 = Some(*v),
             ServiceAttr::Other(_) => {}
         }
     }
@@ -132,7 +131,7 @@ pub fn parse_entry(attrs: &[ServiceAttr]) -> Result<(Service, Stats), DecodeErro
         netmask: netmask_value(family, netmask),
         pe_name,
     };
-    let stats = stats64.or(stats32).map(stats::to_stats).unwrap_or_default();
+    let stats = stats64.or(stats32).unwrap_or_default();
     Ok((service, stats))
 }
 
@@ -147,7 +146,7 @@ pub fn entry_attrs(svc: &Service, counters: &Stats) -> Vec<ServiceAttr> {
     attrs.push(ServiceAttr::Flags { flags: svc.flags | svc_flags::HASHED, mask: u32::MAX });
     attrs.push(ServiceAttr::Timeout(svc.timeout));
     attrs.push(ServiceAttr::Netmask(netmask_bytes(svc.key.family(), svc.netmask)));
-    attrs.push(ServiceAttr::Stats(stats::stats32_attrs(counters)));
-    attrs.push(ServiceAttr::Stats64(stats::stats64_attrs(counters)));
+    attrs.push(ServiceAttr::Stats(*counters));
+    attrs.push(ServiceAttr::Stats64(*counters));
     attrs
 }
