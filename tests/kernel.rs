@@ -21,6 +21,7 @@ use lvsd::ipvs::{
 use lvsd::model::{AddressFamily, DaemonRole, Protocol, ServiceKey};
 
 type TestResult = Result<(), Failed>;
+type Test = (&'static str, fn() -> TestResult);
 
 fn main() {
     let mut args = Arguments::from_args();
@@ -35,7 +36,7 @@ fn main() {
     if let Some(reason) = &skip {
         eprintln!("kernel tests skipped: {reason}");
     }
-    let tests: Vec<(&str, fn() -> TestResult)> = vec![
+    let tests: Vec<Test> = vec![
         ("info_reports_version_and_table_size", info_reports_version_and_table_size),
         ("services_of_every_protocol_and_family", services_of_every_protocol_and_family),
         ("every_scheduler_the_kernel_offers", every_scheduler_the_kernel_offers),
@@ -54,7 +55,7 @@ fn main() {
     ];
     let trials = tests
         .into_iter()
-        .map(|(name, f)| Trial::test(name, move || f()).with_ignored_flag(skip.is_some()))
+        .map(|(name, f)| Trial::test(name, f).with_ignored_flag(skip.is_some()))
         .collect();
     libtest_mimic::run(&args, trials).exit();
 }

@@ -7,7 +7,8 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use clap::{Args, Subcommand};
+use clap::{ArgGroup, Args, Subcommand};
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::ipvs::{
@@ -49,19 +50,20 @@ pub struct ShowArgs {
 
 /// One service, as ipvsadm names it; none means every service.
 #[derive(Debug, Args)]
-#[group(multiple = false)]
+#[group(skip)]
+#[command(group = ArgGroup::new("service").multiple(false))]
 pub struct ZeroArgs {
     /// A TCP service, VIP:PORT (`[IPv6]:PORT`).
-    #[arg(short = 't', long = "tcp-service", value_name = "VIP:PORT")]
+    #[arg(short = 't', long = "tcp-service", value_name = "VIP:PORT", group = "service")]
     pub tcp: Option<SocketAddr>,
     /// A UDP service.
-    #[arg(short = 'u', long = "udp-service", value_name = "VIP:PORT")]
+    #[arg(short = 'u', long = "udp-service", value_name = "VIP:PORT", group = "service")]
     pub udp: Option<SocketAddr>,
     /// An SCTP service.
-    #[arg(long = "sctp-service", value_name = "VIP:PORT")]
+    #[arg(long = "sctp-service", value_name = "VIP:PORT", group = "service")]
     pub sctp: Option<SocketAddr>,
     /// A firewall-mark service.
-    #[arg(short = 'f', long = "fwmark-service", value_name = "MARK")]
+    #[arg(short = 'f', long = "fwmark-service", value_name = "MARK", group = "service")]
     pub fwmark: Option<u32>,
     /// The firewall-mark service is IPv6 (`-f MARK -6`).
     #[arg(short = '6', long = "ipv6", requires = "fwmark")]
@@ -202,48 +204,115 @@ fn schedulers() -> (Vec<String>, Option<Vec<String>>) {
     (loaded, available)
 }
 
-fn snapshot_json(snapshot: &Snapshot) -> Value {
-    let t = &snapshot.timeouts;
-    json!({
-        "services": snapshot.services.iter().map(service_json).collect::<Vec<_>>(),
-        "timeouts": {"tcp": t.tcp, "tcpfin": t.tcp_fin, "udp": t.udp},
-        "sync_daemons": snapshot.daemons.iter().map(daemon_json).collect::<Vec<_>>(),
-    })
+/// `lvsd show --json`: the kernel's table in lvsd's words, fields in a fixed
+/// order (the service's own counters before its real servers).
+#[derive(Serialize)]
+struct TableJson {
+    services: Vec<ServiceJson>,
+    timeouts: TimeoutsJson,
+    sync_daemons: Vec<DaemonJson>,
 }
 
-fn service_json(entry: &ServiceEntry) -> Value {
+#[derive(Serialize)]
+struct ServiceJson {
+    id: String,
+    scheduler: String,
+    sched_flags: Vec<String>,
+    persistence: Option<PersistenceJson>,
+    one_packet: bool,
+    persistence_engine: Option<String>,
+    stats: Stats,
+    servers: Vec<ServerJson>,
+}
+
+#[derive(Serialize)]
+struct PersistenceJson {
+    timeout: u32,
+    /// A dotted mask for IPv4, a prefix length for IPv6 (as ipvsadm shows them).
+    netmask: Value,
+}
+
+#[derive(Serialize)]
+struct ServerJson {
+    id: String,
+    forwarding: &'static str,
+    tunnel: Option<TunnelJson>,
+    weight: u32,
+    upper_threshold: u32,
+    lower_threshold: u32,
+    active_conns: u32,
+    inactive_conns: u32,
+    persistent_conns: u32,
+    stats: Stats,
+}
+
+#[derive(Serialize)]
+struct TunnelJson {
+    #[serde(rename = "type")]
+    kind: String,
+    port: u16,
+    checksum: &'static str,
+}
+
+#[derive(Serialize)]
+struct TimeoutsJson {
+    tcp: u32,
+    tcpfin: u32,
+    udp: u32,
+}
+
+#[derive(Serialize)]
+struct DaemonJson {
+    role: &'static str,
+    interface: String,
+    syncid: u32,
+    sync_maxlen: Option<u16>,
+    mcast_group: Option<String>,
+    mcast_port: Option<u16>,
+    mcast_ttl: Option<u8>,
+}
+
+fn snapshot_json(snapshot: &Snapshot) -> TableJson {
+    let t = &snapshot.timeouts;
+    TableJson {
+        services: snapshot.services.iter().map(service_json).collect(),
+        timeouts: TimeoutsJson { tcp: t.tcp, tcpfin: t.tcp_fin, udp: t.udp },
+        sync_daemons: snapshot.daemons.iter().map(daemon_json).collect(),
+    }
+}
+
+fn service_json(entry: &ServiceEntry) -> ServiceJson {
     let svc = &entry.service;
-    let family = svc.key.family();
-    let persistence = (svc.flags & svc_flags::PERSISTENT != 0).then(|| {
-        let netmask = match family {
+    let persistence = (svc.flags & svc_flags::PERSISTENT != 0).then(|| PersistenceJson {
+        timeout: svc.timeout,
+        netmask: match svc.key.family() {
             AddressFamily::Ipv4 => json!(std::net::Ipv4Addr::from(svc.netmask).to_string()),
             AddressFamily::Ipv6 => json!(svc.netmask),
-        };
-        json!({"timeout": svc.timeout, "netmask": netmask})
+        },
     });
-    let mut flags = Vec::new();
+    // ipvsadm's names: sh-fallback, mh-port; other schedulers do not read the bits.
     let prefix = match svc.scheduler.as_str() {
         s @ ("sh" | "mh") => s,
-        _ => "",
+        _ => "sched",
     };
-    for (bit, name) in [(svc_flags::SCHED1, "fallback"), (svc_flags::SCHED2, "port"), (svc_flags::SCHED3, "flag-3")] {
-        if svc.flags & bit != 0 {
-            flags.push(if prefix.is_empty() { format!("sched-{name}") } else { format!("{prefix}-{name}") });
-        }
+    let sched_flags = [(svc_flags::SCHED1, "fallback"), (svc_flags::SCHED2, "port"), (svc_flags::SCHED3, "flag-3")]
+        .into_iter()
+        .filter(|(bit, _)| svc.flags & bit != 0)
+        .map(|(_, name)| format!("{prefix}-{name}"))
+        .collect();
+    ServiceJson {
+        id: svc.key.to_string(),
+        scheduler: svc.scheduler.clone(),
+        sched_flags,
+        persistence,
+        one_packet: svc.flags & svc_flags::ONEPACKET != 0,
+        persistence_engine: svc.pe_name.clone(),
+        stats: entry.stats,
+        servers: entry.dests.iter().map(dest_json).collect(),
     }
-    json!({
-        "id": svc.key.to_string(),
-        "scheduler": svc.scheduler,
-        "sched_flags": flags,
-        "persistence": persistence,
-        "one_packet": svc.flags & svc_flags::ONEPACKET != 0,
-        "persistence_engine": svc.pe_name,
-        "stats": stats_json(&entry.stats),
-        "servers": entry.dests.iter().map(dest_json).collect::<Vec<_>>(),
-    })
 }
 
-fn dest_json(entry: &DestEntry) -> Value {
+fn dest_json(entry: &DestEntry) -> ServerJson {
     let d = &entry.dest;
     let forwarding = match d.fwd_method & fwd::MASK {
         fwd::MASQ => "nat",
@@ -253,46 +322,42 @@ fn dest_json(entry: &DestEntry) -> Value {
         fwd::BYPASS => "bypass",
         _ => "unknown",
     };
-    let tunnel = (d.fwd_method & fwd::MASK == fwd::TUNNEL).then(|| {
-        let kind = match d.tun_type {
+    let tunnel = (d.fwd_method & fwd::MASK == fwd::TUNNEL).then(|| TunnelJson {
+        kind: match d.tun_type {
             tun::IPIP => "ipip".to_string(),
             tun::GUE => "gue".to_string(),
             tun::GRE => "gre".to_string(),
             other => other.to_string(),
-        };
-        let checksum = match d.tun_flags {
+        },
+        port: d.tun_port,
+        checksum: match d.tun_flags {
             0 => "none",
             f if f & tun::FLAG_REMCSUM != 0 => "remcsum",
             _ => "csum",
-        };
-        json!({"type": kind, "port": d.tun_port, "checksum": checksum})
+        },
     });
-    json!({
-        "id": d.key.to_string(),
-        "forwarding": forwarding,
-        "tunnel": tunnel,
-        "weight": d.weight,
-        "upper_threshold": d.u_threshold,
-        "lower_threshold": d.l_threshold,
-        "active_conns": entry.active_conns,
-        "inactive_conns": entry.inact_conns,
-        "persistent_conns": entry.persist_conns,
-        "stats": stats_json(&entry.stats),
-    })
+    ServerJson {
+        id: d.key.to_string(),
+        forwarding,
+        tunnel,
+        weight: d.weight,
+        upper_threshold: d.u_threshold,
+        lower_threshold: d.l_threshold,
+        active_conns: entry.active_conns,
+        inactive_conns: entry.inact_conns,
+        persistent_conns: entry.persist_conns,
+        stats: entry.stats,
+    }
 }
 
-fn stats_json(stats: &Stats) -> Value {
-    serde_json::to_value(stats).unwrap_or(Value::Null)
-}
-
-fn daemon_json(d: &Daemon) -> Value {
-    json!({
-        "role": d.role.as_str(),
-        "interface": d.mcast_ifn,
-        "syncid": d.syncid,
-        "sync_maxlen": d.sync_maxlen,
-        "mcast_group": d.mcast_group.map(|g| g.to_string()),
-        "mcast_port": d.mcast_port,
-        "mcast_ttl": d.mcast_ttl,
-    })
+fn daemon_json(d: &Daemon) -> DaemonJson {
+    DaemonJson {
+        role: d.role.as_str(),
+        interface: d.mcast_ifn.clone(),
+        syncid: d.syncid,
+        sync_maxlen: d.sync_maxlen,
+        mcast_group: d.mcast_group.map(|g| g.to_string()),
+        mcast_port: d.mcast_port,
+        mcast_ttl: d.mcast_ttl,
+    }
 }
