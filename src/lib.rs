@@ -1,7 +1,10 @@
 //! lvsd: a control plane for Linux Virtual Server (IPVS).
 
+pub mod api;
 pub mod cli;
+pub mod core;
 pub mod ipvs;
 pub mod ipvsadm;
 pub mod model;
 pub mod plan;
+pub mod store;

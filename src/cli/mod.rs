@@ -2,6 +2,7 @@
 //! client commands that talk to a server.
 
 mod local;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -17,6 +18,13 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the control-plane server: REST and gRPC APIs on an SQLite store.
+    Serve(serve::ServeArgs),
+    /// Create or upgrade the database schema, then exit.
+    Migrate(serve::MigrateArgs),
+    /// Print the OpenAPI document of the REST API.
+    #[command(hide = true)]
+    Openapi,
     #[command(flatten)]
     Local(local::LocalCommand),
 }
@@ -25,6 +33,12 @@ enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Serve(args) => serve::serve(args),
+        Command::Migrate(args) => serve::migrate(args),
+        Command::Openapi => {
+            print!("{}", crate::api::rest::openapi_json());
+            ExitCode::SUCCESS
+        }
         Command::Local(cmd) => local::run(cmd),
     }
 }

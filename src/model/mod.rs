@@ -4,8 +4,12 @@
 //! become validated types only through `validate`, so code past the edge never
 //! sees an invalid service, real server or spec.
 
+pub mod diff;
+#[cfg(any(test, feature = "testing"))]
+pub mod arbitrary;
 mod error;
 mod key;
+pub mod patch;
 mod scheduler;
 mod server;
 mod service;
@@ -22,5 +26,6 @@ pub use spec::{DaemonRole, Spec, SpecDoc, SyncDaemon, SyncDaemonDoc, Timeouts};
 
 /// Longest timeout IPVS accepts, in seconds (31 days); `--set` and `-p` share it.
 pub const MAX_TIMEOUT_SECS: u32 = 2_678_400;
-/// Persistence timeout ipvsadm uses for `-p` without a value.
-pub const DEFAULT_PERSISTENCE_SECS: u32 = 300;
+/// Persistence timeout of `-p` without a value: libipvs's
+/// `IPVS_SVC_PERSISTENT_TIMEOUT` (6 * 60; ipvsadm's man page says 300).
+pub const DEFAULT_PERSISTENCE_SECS: u32 = 360;

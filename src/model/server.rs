@@ -116,6 +116,9 @@ pub struct RealServerDoc {
     pub lower_threshold: u32,
 }
 
+/// Largest connection threshold the kernel and ipvsadm accept (`INT_MAX`).
+const MAX_THRESHOLD: u32 = i32::MAX as u32;
+
 fn default_weight() -> u32 {
     1
 }
@@ -192,6 +195,11 @@ impl RealServerDoc {
         let weight = u16::try_from(self.weight).map_err(|_| {
             ValidationError::new("weight", format!("{} is out of range: weights go from 0 to 65535", self.weight))
         })?;
+        for (value, field) in [(self.upper_threshold, "upper_threshold"), (self.lower_threshold, "lower_threshold")] {
+            if value > MAX_THRESHOLD {
+                return Err(ValidationError::new(field, format!("{value} is out of range: thresholds go from 0 to {MAX_THRESHOLD}")));
+            }
+        }
         if self.lower_threshold > self.upper_threshold {
             // The kernel refuses this too (ERANGE), even with no upper threshold.
             return Err(ValidationError::new(
@@ -227,6 +235,9 @@ pub(crate) fn check_unicast(address: IpAddr) -> Result<(), ValidationError> {
         a if a.is_unspecified() => Some("the unspecified address"),
         a if a.is_multicast() => Some("a multicast address"),
         IpAddr::V4(v4) if v4.is_broadcast() => Some("the broadcast address"),
+        IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80 => {
+            Some("link-local, which needs an interface scope that IPVS cannot carry")
+        }
         _ => None,
     };
     match why {
@@ -311,6 +322,8 @@ mod tests {
             (r#"{"address":"172.25.0.31","forwarding":"tun","tunnel":{"type":"ipip","port":1}}"#, "tunnel.port"),
             (r#"{"address":"172.25.0.31","upper_threshold":10,"lower_threshold":11}"#, "lower_threshold"),
             (r#"{"port":80}"#, "address"),
+            (r#"{"address":"fe80::1","forwarding":"tun"}"#, "address"),
+            (r#"{"address":"172.25.0.31","upper_threshold":2147483648}"#, "upper_threshold"),
             (r#"{"id":"172.25.0.31:80","port":81,"forwarding":"nat"}"#, "port"),
         ];
         for (json, field) in cases {

@@ -53,7 +53,7 @@ pub enum NetmaskDoc {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PersistenceDoc {
-    /// 1 to 2678400 seconds; 300 when left out, as `ipvsadm -p`.
+    /// 1 to 2678400 seconds; 360 when left out, as `ipvsadm -p`.
     #[serde(default = "default_persistence")]
     pub timeout: u32,
     /// Prefix length (0-32 for IPv4, 1-128 for IPv6) or an IPv4 mask such as
@@ -222,14 +222,13 @@ impl VirtualServiceDoc {
                 let protocol = protocol.ok_or_else(|| missing("protocol"))?;
                 let address = address.ok_or_else(|| missing("address"))?;
                 let port = port.ok_or_else(|| missing("port"))?;
-                if let Some(family) = self.family {
-                    if family != AddressFamily::of(address) {
+                if let Some(family) = self.family
+                    && family != AddressFamily::of(address) {
                         return Err(ValidationError::new(
                             "family",
                             format!("{} disagrees with the address {address}", family.as_str()),
                         ));
                     }
-                }
                 if address.is_unspecified() || address.is_multicast() {
                     return Err(ValidationError::new("address", format!("{address} cannot be a virtual address")));
                 }
@@ -338,7 +337,7 @@ mod tests {
     fn persistence_netmasks() {
         let svc = parse(r#"{"id":"tcp:10.0.0.1:0","persistence":{"netmask":"255.255.255.0"}}"#).unwrap();
         let p = svc.persistence.unwrap();
-        assert_eq!((p.timeout, p.netmask), (300, 24));
+        assert_eq!((p.timeout, p.netmask), (360, 24));
         assert_eq!(p.ipv4_netmask().to_string(), "255.255.255.0");
         let svc = parse(r#"{"id":"udp:[2001:db8::1]:53","persistence":{"timeout":60,"netmask":64}}"#).unwrap();
         assert_eq!(svc.persistence.unwrap().netmask, 64);

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
-use super::{ServiceKey, ValidationError, VirtualService, VirtualServiceDoc, MAX_TIMEOUT_SECS};
+use super::{AddressFamily, ServiceKey, ValidationError, VirtualService, VirtualServiceDoc, MAX_TIMEOUT_SECS};
 
 /// IPVS connection timeouts (`--set tcp tcpfin udp`); a missing one is left
 /// as the kernel has it (the kernel reads 0 as "unchanged", so 0 is not a value).
@@ -26,14 +26,13 @@ impl Timeouts {
 
     fn validate(&self) -> Result<(), ValidationError> {
         for (value, field) in [(self.tcp, "tcp"), (self.tcpfin, "tcpfin"), (self.udp, "udp")] {
-            if let Some(secs) = value {
-                if secs == 0 || secs > MAX_TIMEOUT_SECS {
+            if let Some(secs) = value
+                && (secs == 0 || secs > MAX_TIMEOUT_SECS) {
                     return Err(ValidationError::new(
                         field,
                         format!("{secs} is out of range: timeouts go from 1 to {MAX_TIMEOUT_SECS} seconds (leave it out to keep the kernel's)"),
                     ));
                 }
-            }
         }
         Ok(())
     }
@@ -98,11 +97,14 @@ impl SyncDaemonDoc {
         if self.syncid > 255 {
             return Err(ValidationError::new("syncid", format!("{} is out of range: sync ids go from 0 to 255", self.syncid)));
         }
-        if let Some(group) = self.mcast_group {
-            if !group.is_multicast() {
+        if let Some(group) = self.mcast_group
+            && !group.is_multicast() {
                 return Err(ValidationError::new("mcast_group", format!("{group} is not a multicast address")));
             }
-        }
+        if let Some(len) = self.sync_maxlen
+            && !(1..=65507).contains(&len) {
+                return Err(ValidationError::new("sync_maxlen", format!("{len} is out of range: 1 to 65507 bytes")));
+            }
         if self.mcast_ttl == Some(0) {
             return Err(ValidationError::new("mcast_ttl", "0 is out of range: ttl goes from 1 to 255"));
         }
@@ -161,6 +163,18 @@ impl Spec {
         services.sort_by_key(|s| s.key);
         if let Some(pair) = services.windows(2).find(|w| w[0].key == w[1].key) {
             return Err(ValidationError::new("services", format!("service {} is listed twice", pair[0].key)));
+        }
+        if !sync_daemons.is_empty() {
+            let crossing = services.iter().find_map(|svc| {
+                svc.servers().iter().find(|rs| AddressFamily::of(rs.key.ip()) != svc.key.family()).map(|rs| (svc.key, rs.key))
+            });
+            if let Some((service, server)) = crossing {
+                // The kernel refuses the combination (EINVAL) in either order.
+                return Err(ValidationError::new(
+                    "sync_daemons",
+                    format!("real server {server} of {service} is in another address family, which the sync daemon cannot carry: drop the daemon or that server"),
+                ));
+            }
         }
         sync_daemons.sort_by_key(|d| d.role);
         if let Some(pair) = sync_daemons.windows(2).find(|w| w[0].role == w[1].role) {
@@ -279,6 +293,11 @@ mod tests {
             (r#"{"sync_daemons":[{"role":"slave","interface":"eth0"}]}"#, "sync_daemons[0].role"),
             (r#"{"services":[{"id":"tcp:1.1.1.1:80","servers":[{"address":"nope"}]}]}"#, "services[0].servers[0].address"),
             (r#"{"services":{}}"#, "services"),
+            (r#"{"sync_daemons":[{"role":"backup","interface":"eth0","sync_maxlen":0}]}"#, "sync_daemons[0].sync_maxlen"),
+            (
+                r#"{"services":[{"id":"tcp:10.0.0.1:80","servers":[{"address":"2001:db8::1","forwarding":"tun"}]}],"sync_daemons":[{"role":"master","interface":"eth0"}]}"#,
+                "sync_daemons",
+            ),
         ];
         for (json, field) in cases {
             let err = Spec::from_json(json.as_bytes()).unwrap_err();

@@ -4,10 +4,11 @@
 
 use std::fmt::Debug;
 use std::io;
+use std::time::Duration;
 
 use netlink_packet_core::{
-    DecodeError, NetlinkBuffer, NetlinkDeserializable, NetlinkHeader, NetlinkMessage, NetlinkPayload,
-    NetlinkSerializable, NlasIterator, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST,
+    DecodeError, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NetlinkBuffer, NetlinkDeserializable,
+    NetlinkHeader, NetlinkMessage, NetlinkPayload, NetlinkSerializable, NlasIterator,
 };
 use netlink_packet_generic::constants::{CTRL_ATTR_FAMILY_ID, GENL_HDRLEN};
 use netlink_packet_generic::ctrl::nlas::GenlCtrlAttrs;
@@ -15,9 +16,10 @@ use netlink_packet_generic::ctrl::{GenlCtrl, GenlCtrlCmd};
 use netlink_packet_generic::{GenlFamily, GenlMessage};
 use netlink_sys::protocols::NETLINK_GENERIC;
 use netlink_sys::{Socket, SocketAddr};
+use rustix::net::sockopt::Timeout;
 
-use super::message::IpvsMessage;
-use crate::ipvs::error::{errno, Error};
+use super::message::{IpvsCmd, IpvsMessage};
+use crate::ipvs::error::{Error, errno};
 
 /// Requests awaiting their acknowledgement at most. The kernel handles a
 /// whole datagram inside `send` and queues one ACK per request; 256 of them
@@ -29,6 +31,11 @@ const MAX_DATAGRAM: usize = 64 * 1024;
 const RECV_BUF: usize = 64 * 1024;
 /// Socket receive buffer asked for, so a window of ACKs never overflows it.
 const SO_RCVBUF_WANTED: usize = 4 * 1024 * 1024;
+/// How long the kernel may take to answer before lvsd gives up rather than
+/// hang: each request is handled inside `send`, so answers are already
+/// queued when `recv` waits; only a kernel that sends none (see `pipeline`)
+/// makes it wait.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
 /// `MSG_TRUNC`: `recv` then returns the datagram's real length.
 const MSG_TRUNC: i32 = 0x20;
 
@@ -62,7 +69,15 @@ impl Connection {
         socket.bind_auto()?;
         socket.connect(&SocketAddr::new(0, 0))?;
         grow_receive_buffer(&socket);
-        let mut conn = Connection { socket, family_id: 0, next_seq: 1, send_buf: Vec::new(), recv_buf: Vec::new() };
+        rustix::net::sockopt::set_socket_timeout(&socket, Timeout::Recv, Some(ANSWER_TIMEOUT))
+            .map_err(io::Error::from)?;
+        let mut conn = Connection {
+            socket,
+            family_id: 0,
+            next_seq: 1,
+            send_buf: Vec::new(),
+            recv_buf: Vec::new(),
+        };
         conn.family_id = conn.resolve_family()?;
         Ok(conn)
     }
@@ -70,9 +85,14 @@ impl Connection {
     fn resolve_family(&mut self) -> Result<u16, Error> {
         let request = GenlCtrl {
             cmd: GenlCtrlCmd::GetFamily,
-            nlas: vec![GenlCtrlAttrs::FamilyName(IpvsMessage::family_name().to_string())],
+            nlas: vec![GenlCtrlAttrs::FamilyName(
+                IpvsMessage::family_name().to_string(),
+            )],
         };
-        let seq = self.send(NLM_F_REQUEST | NLM_F_ACK, [GenlMessage::from_payload(request)])?;
+        let seq = self.send(
+            NLM_F_REQUEST | NLM_F_ACK,
+            [GenlMessage::from_payload(request)],
+        )?;
         let mut family = None;
         loop {
             for (reply_seq, reply) in self.recv::<FamilyId>()? {
@@ -83,7 +103,9 @@ impl Connection {
                     Reply::Message(FamilyId(id)) => family = id,
                     Reply::Ack | Reply::Done(_) => {
                         return family.ok_or_else(|| {
-                            Error::Decode("the generic netlink controller gave no id for IPVS".to_string())
+                            Error::Decode(
+                                "the generic netlink controller gave no id for IPVS".to_string(),
+                            )
                         });
                     }
                     Reply::Errno(errno::ENOENT) => {
@@ -95,7 +117,9 @@ impl Connection {
                     Reply::Errno(code) => {
                         return Err(Error::Io(io::Error::from_raw_os_error(code)));
                     }
-                    Reply::Undecodable(e) => return Err(Error::Decode(format!("generic netlink controller: {e}"))),
+                    Reply::Undecodable(e) => {
+                        return Err(Error::Decode(format!("generic netlink controller: {e}")));
+                    }
                 }
             }
         }
@@ -103,7 +127,11 @@ impl Connection {
 
     /// The one send path: `payloads` become consecutive requests with `flags`,
     /// in one datagram. Returns the sequence number of the first.
-    fn send<P: NetlinkSerializable>(&mut self, flags: u16, payloads: impl IntoIterator<Item = P>) -> Result<u32, Error> {
+    fn send<P: NetlinkSerializable>(
+        &mut self,
+        flags: u16,
+        payloads: impl IntoIterator<Item = P>,
+    ) -> Result<u32, Error> {
         let first = self.next_seq;
         self.send_buf.clear();
         for payload in payloads {
@@ -120,7 +148,10 @@ impl Connection {
         tracing::trace!(target: "lvsd::netlink", "send {}", hex::encode(&self.send_buf));
         let sent = self.socket.send(&self.send_buf, 0)?;
         if sent != self.send_buf.len() {
-            return Err(Error::Io(io::Error::new(io::ErrorKind::WriteZero, "netlink datagram sent in part")));
+            return Err(Error::Io(io::Error::new(
+                io::ErrorKind::WriteZero,
+                "netlink datagram sent in part",
+            )));
         }
         Ok(first)
     }
@@ -133,6 +164,15 @@ impl Connection {
             match self.socket.recv(&mut self.recv_buf, MSG_TRUNC) {
                 Ok(len) => break len,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return Err(Error::Io(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!(
+                            "the kernel did not answer within {} s",
+                            ANSWER_TIMEOUT.as_secs()
+                        ),
+                    )));
+                }
                 Err(e) if e.raw_os_error() == Some(105) => {
                     // ENOBUFS: the kernel dropped messages for us; which ones is unknowable.
                     return Err(Error::Io(io::Error::new(
@@ -144,7 +184,10 @@ impl Connection {
             }
         };
         if len > self.recv_buf.len() {
-            return Err(Error::Decode(format!("netlink datagram of {len} bytes truncated to {}", self.recv_buf.len())));
+            return Err(Error::Decode(format!(
+                "netlink datagram of {len} bytes truncated to {}",
+                self.recv_buf.len()
+            )));
         }
         tracing::trace!(target: "lvsd::netlink", "recv {}", hex::encode(&self.recv_buf));
         parse_datagram(&self.recv_buf)
@@ -193,46 +236,92 @@ impl Connection {
     /// Returns, per request, `Some(Ok)` (took effect), `Some(Err(errno))`, or
     /// `None` (never sent). Requests already sent when one fails still run:
     /// their own results say how they ended.
-    pub fn pipeline(&mut self, requests: Vec<IpvsMessage>) -> Result<Vec<Option<Result<(), i32>>>, PipelineError> {
+    ///
+    /// DEL_DAEMON may get no answer at all: when the daemon's threads had not
+    /// run yet, `kthread_stop` returns -EINTR, and netlink sends no ACK for
+    /// -EINTR (it means "restart" there), although the daemon is stopped. So a
+    /// GET_INFO probe follows each DEL_DAEMON in the same datagram: requests
+    /// are answered in order, and a probe answered before its DEL_DAEMON
+    /// means the daemon stopped silently.
+    pub fn pipeline(
+        &mut self,
+        requests: Vec<IpvsMessage>,
+    ) -> Result<Vec<Option<Result<(), i32>>>, PipelineError> {
+        enum Slot {
+            Request(usize),
+            /// The probe after the DEL_DAEMON request of that index.
+            Probe(usize),
+        }
         let total = requests.len();
         let mut results: Vec<Option<Result<(), i32>>> = vec![None; total];
-        let mut pending = requests.into_iter().map(Some).collect::<Vec<_>>();
+        let mut requests = requests.into_iter().enumerate();
         let base = self.next_seq;
-        let (mut sent, mut answered, mut failed) = (0usize, 0usize, false);
+        // What each sequence number from `base` on was sent for.
+        let mut slots = Vec::with_capacity(total);
+        let (mut sent, mut unanswered, mut failed) = (0usize, 0usize, false);
         loop {
-            if !failed && sent < total && sent - answered <= WINDOW / 2 {
-                let mut chunk = Vec::new();
-                let mut bytes = 0;
-                while sent + chunk.len() < total && sent + chunk.len() - answered < WINDOW && bytes < MAX_DATAGRAM {
-                    let Some(msg) = pending[sent + chunk.len()].take() else { break };
+            if !failed && sent < total && unanswered <= WINDOW / 2 {
+                let (mut chunk, mut bytes, sent_before) = (Vec::new(), 0, sent);
+                while unanswered + chunk.len() + 1 < WINDOW && bytes < MAX_DATAGRAM {
+                    let Some((index, msg)) = requests.next() else {
+                        break;
+                    };
                     bytes += msg_len(&msg);
+                    let silent_on_eintr = msg.cmd == IpvsCmd::DelDaemon;
                     chunk.push(self.genl(msg));
+                    slots.push(Slot::Request(index));
+                    sent = index + 1;
+                    if silent_on_eintr {
+                        chunk.push(self.genl(IpvsMessage::new(IpvsCmd::GetInfo, vec![])));
+                        slots.push(Slot::Probe(index));
+                    }
                 }
                 let count = chunk.len();
                 self.send(NLM_F_REQUEST | NLM_F_ACK, chunk)
-                    .map_err(|error| PipelineError { error, results: results.clone(), sent })?;
-                sent += count;
+                    .map_err(|error| PipelineError {
+                        error,
+                        results: results.clone(),
+                        sent: sent_before,
+                    })?;
+                unanswered += count;
             }
-            if answered == sent {
+            if unanswered == 0 {
                 return Ok(results);
             }
-            let replies = self
-                .recv::<GenlMessage<IpvsMessage>>()
-                .map_err(|error| PipelineError { error, results: results.clone(), sent })?;
+            let replies =
+                self.recv::<GenlMessage<IpvsMessage>>()
+                    .map_err(|error| PipelineError {
+                        error,
+                        results: results.clone(),
+                        sent,
+                    })?;
             for (seq, reply) in replies {
-                let index = seq.wrapping_sub(base) as usize;
-                if index >= sent || results[index].is_some() {
+                let Some(slot) = slots.get(seq.wrapping_sub(base) as usize) else {
                     continue;
-                }
+                };
+                // A set command answers with an ACK or an errno only; the
+                // probe's GET_INFO reply comes before its ACK and is ignored.
                 let result = match reply {
                     Reply::Ack => Ok(()),
                     Reply::Errno(code) => Err(code),
-                    // A set command answers with an ACK only; anything else is not its answer.
                     _ => continue,
                 };
-                failed |= result.is_err();
-                results[index] = Some(result);
-                answered += 1;
+                match *slot {
+                    Slot::Request(index) if results[index].is_none() => {
+                        failed |= result.is_err();
+                        results[index] = Some(result);
+                        unanswered -= 1;
+                    }
+                    Slot::Request(_) => {}
+                    Slot::Probe(index) => {
+                        unanswered -= 1;
+                        if results[index].is_none() {
+                            // The DEL_DAEMON before it went unanswered: -EINTR, stopped.
+                            results[index] = Some(Ok(()));
+                            unanswered -= 1;
+                        }
+                    }
+                }
             }
         }
     }
@@ -268,7 +357,9 @@ fn grow_receive_buffer(socket: &Socket) {
 }
 
 /// Splits a datagram into its netlink messages.
-pub fn parse_datagram<P: NetlinkDeserializable>(data: &[u8]) -> Result<Vec<(u32, Reply<P>)>, Error> {
+pub fn parse_datagram<P: NetlinkDeserializable>(
+    data: &[u8],
+) -> Result<Vec<(u32, Reply<P>)>, Error> {
     let mut replies = Vec::new();
     let mut offset = 0;
     while offset < data.len() {
@@ -305,12 +396,16 @@ impl NetlinkDeserializable for FamilyId {
     type Error = DecodeError;
 
     fn deserialize(_header: &NetlinkHeader, payload: &[u8]) -> Result<Self, DecodeError> {
-        let attrs = payload.get(GENL_HDRLEN..).ok_or_else(|| DecodeError::from("short controller message"))?;
+        let attrs = payload
+            .get(GENL_HDRLEN..)
+            .ok_or_else(|| DecodeError::from("short controller message"))?;
         for nla in NlasIterator::new(attrs) {
             let nla = nla?;
             if nla.kind() == CTRL_ATTR_FAMILY_ID {
-                let value: [u8; 2] =
-                    nla.value().try_into().map_err(|_| DecodeError::from("CTRL_ATTR_FAMILY_ID is not 2 bytes"))?;
+                let value: [u8; 2] = nla
+                    .value()
+                    .try_into()
+                    .map_err(|_| DecodeError::from("CTRL_ATTR_FAMILY_ID is not 2 bytes"))?;
                 return Ok(FamilyId(Some(u16::from_ne_bytes(value))));
             }
         }

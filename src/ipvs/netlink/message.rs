@@ -1,6 +1,9 @@
 //! The IPVS generic netlink message: a command and its first-level attributes.
 
-use netlink_packet_core::{DecodeError, DefaultNla, Emitable, ErrorContext, Nla, NlaBuffer, NlasIterator, Parseable, ParseableParametrized};
+use netlink_packet_core::{
+    DecodeError, DefaultNla, Emitable, ErrorContext, Nla, NlaBuffer, NlasIterator, Parseable,
+    ParseableParametrized,
+};
 use netlink_packet_generic::{GenlFamily, GenlHeader};
 
 use super::config::ConfigAttr;
@@ -146,9 +149,15 @@ impl<'a, T: AsRef<[u8]> + ?Sized> ParseableParametrized<NlaBuffer<&'a T>, IpvsCm
             });
         }
         Ok(match kind {
-            IPVS_CMD_ATTR_SERVICE => IpvsAttr::Service(parse_nested(payload).context("invalid IPVS_CMD_ATTR_SERVICE")?),
-            IPVS_CMD_ATTR_DEST => IpvsAttr::Dest(parse_nested(payload).context("invalid IPVS_CMD_ATTR_DEST")?),
-            IPVS_CMD_ATTR_DAEMON => IpvsAttr::Daemon(parse_nested(payload).context("invalid IPVS_CMD_ATTR_DAEMON")?),
+            IPVS_CMD_ATTR_SERVICE => {
+                IpvsAttr::Service(parse_nested(payload).context("invalid IPVS_CMD_ATTR_SERVICE")?)
+            }
+            IPVS_CMD_ATTR_DEST => {
+                IpvsAttr::Dest(parse_nested(payload).context("invalid IPVS_CMD_ATTR_DEST")?)
+            }
+            IPVS_CMD_ATTR_DAEMON => {
+                IpvsAttr::Daemon(parse_nested(payload).context("invalid IPVS_CMD_ATTR_DAEMON")?)
+            }
             _ => match ConfigAttr::parse(kind, payload)? {
                 Some(attr) => IpvsAttr::Config(attr),
                 None => IpvsAttr::Other(DefaultNla::parse(buf)?),

@@ -12,7 +12,9 @@ pub fn parse_nested<A>(payload: &[u8]) -> Result<Vec<A>, DecodeError>
 where
     A: for<'a> Parseable<NlaBuffer<&'a [u8]>>,
 {
-    NlasIterator::new(payload).map(|nla| nla.and_then(|nla| A::parse(&nla))).collect()
+    NlasIterator::new(payload)
+        .map(|nla| nla.and_then(|nla| A::parse(&nla)))
+        .collect()
 }
 
 /// The value length of a nested list.
@@ -33,8 +35,12 @@ pub fn emit_string(s: &str, buffer: &mut [u8]) {
 
 /// Reads a NUL-terminated string, refusing text that is not UTF-8.
 pub fn parse_string(payload: &[u8]) -> Result<String, DecodeError> {
-    let end = payload.iter().position(|&b| b == 0).unwrap_or(payload.len());
-    String::from_utf8(payload[..end].to_vec()).map_err(|e| DecodeError::from(format!("invalid name: {e}")))
+    let end = payload
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(payload.len());
+    String::from_utf8(payload[..end].to_vec())
+        .map_err(|e| DecodeError::from(format!("invalid name: {e}")))
 }
 
 /// `union nf_inet_addr`: 16 bytes whatever the family; an IPv4 address sits
@@ -58,7 +64,10 @@ pub struct InetAddr {
 
 impl InetAddr {
     pub fn new(addr: IpAddr) -> Self {
-        InetAddr { bytes: inet_addr_bytes(addr), len: 16 }
+        InetAddr {
+            bytes: inet_addr_bytes(addr),
+            len: 16,
+        }
     }
 
     pub fn parse(payload: &[u8]) -> Result<Self, DecodeError> {
@@ -66,9 +75,14 @@ impl InetAddr {
             4 | 16 => {
                 let mut bytes = [0u8; 16];
                 bytes[..payload.len()].copy_from_slice(payload);
-                Ok(InetAddr { bytes, len: payload.len() })
+                Ok(InetAddr {
+                    bytes,
+                    len: payload.len(),
+                })
             }
-            len => Err(DecodeError::from(format!("address has {len} bytes, expected 4 or 16"))),
+            len => Err(DecodeError::from(format!(
+                "address has {len} bytes, expected 4 or 16"
+            ))),
         }
     }
 
@@ -79,7 +93,12 @@ impl InetAddr {
     /// The address as `family` (`AF_INET`/`AF_INET6`) reads it.
     pub fn to_ip(self, family: u16) -> Result<IpAddr, DecodeError> {
         match family {
-            AF_INET => Ok(IpAddr::V4(Ipv4Addr::new(self.bytes[0], self.bytes[1], self.bytes[2], self.bytes[3]))),
+            AF_INET => Ok(IpAddr::V4(Ipv4Addr::new(
+                self.bytes[0],
+                self.bytes[1],
+                self.bytes[2],
+                self.bytes[3],
+            ))),
             AF_INET6 if self.len == 16 => Ok(IpAddr::V6(Ipv6Addr::from(self.bytes))),
             AF_INET6 => Err(DecodeError::from("IPv6 address with only 4 bytes")),
             other => Err(DecodeError::from(format!("unknown address family {other}"))),

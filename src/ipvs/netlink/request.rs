@@ -7,15 +7,42 @@ use crate::model::ServiceKey;
 
 pub fn for_op(op: &Op) -> IpvsMessage {
     let (cmd, attrs) = match op {
-        Op::AddService(svc) => (IpvsCmd::NewService, vec![IpvsAttr::Service(service::full_attrs(svc))]),
-        Op::EditService(svc) => (IpvsCmd::SetService, vec![IpvsAttr::Service(service::full_attrs(svc))]),
+        Op::AddService(svc) => (
+            IpvsCmd::NewService,
+            vec![IpvsAttr::Service(service::full_attrs(svc))],
+        ),
+        Op::EditService(svc) => (
+            IpvsCmd::SetService,
+            vec![IpvsAttr::Service(service::full_attrs(svc))],
+        ),
         Op::DelService(key) => (IpvsCmd::DelService, vec![service_key(key)]),
-        Op::AddDest(key, d) => (IpvsCmd::NewDest, vec![service_key(key), IpvsAttr::Dest(dest::full_attrs(d))]),
-        Op::EditDest(key, d) => (IpvsCmd::SetDest, vec![service_key(key), IpvsAttr::Dest(dest::full_attrs(d))]),
-        Op::DelDest(key, d) => (IpvsCmd::DelDest, vec![service_key(key), IpvsAttr::Dest(dest::key_attrs(d))]),
-        Op::SetTimeouts(t) => (IpvsCmd::SetConfig, config::set_attrs(t).into_iter().map(IpvsAttr::Config).collect()),
-        Op::StartDaemon(d) => (IpvsCmd::NewDaemon, vec![IpvsAttr::Daemon(daemon::start_attrs(d))]),
-        Op::StopDaemon(role) => (IpvsCmd::DelDaemon, vec![IpvsAttr::Daemon(daemon::stop_attrs(*role))]),
+        Op::AddDest(key, d) => (
+            IpvsCmd::NewDest,
+            vec![service_key(key), IpvsAttr::Dest(dest::full_attrs(d))],
+        ),
+        Op::EditDest(key, d) => (
+            IpvsCmd::SetDest,
+            vec![service_key(key), IpvsAttr::Dest(dest::full_attrs(d))],
+        ),
+        Op::DelDest(key, d) => (
+            IpvsCmd::DelDest,
+            vec![service_key(key), IpvsAttr::Dest(dest::key_attrs(d))],
+        ),
+        Op::SetTimeouts(t) => (
+            IpvsCmd::SetConfig,
+            config::set_attrs(t)
+                .into_iter()
+                .map(IpvsAttr::Config)
+                .collect(),
+        ),
+        Op::StartDaemon(d) => (
+            IpvsCmd::NewDaemon,
+            vec![IpvsAttr::Daemon(daemon::start_attrs(d))],
+        ),
+        Op::StopDaemon(role) => (
+            IpvsCmd::DelDaemon,
+            vec![IpvsAttr::Daemon(daemon::stop_attrs(*role))],
+        ),
         Op::Flush => (IpvsCmd::Flush, vec![]),
         Op::Zero(Some(key)) => (IpvsCmd::Zero, vec![service_key(key)]),
         // ZERO without a service zeroes every counter.

@@ -65,7 +65,10 @@ fn is_wide(wide_block: bool, kind: u16) -> bool {
 
 /// The value length of a block as the kernel writes it.
 pub fn block_len(wide_block: bool) -> usize {
-    fields(&Stats::default()).iter().map(|(kind, _)| if is_wide(wide_block, *kind) { 12 } else { 8 }).sum()
+    fields(&Stats::default())
+        .iter()
+        .map(|(kind, _)| if is_wide(wide_block, *kind) { 12 } else { 8 })
+        .sum()
 }
 
 /// Writes a block as the kernel does (`block_len` bytes).

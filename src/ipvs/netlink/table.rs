@@ -6,7 +6,7 @@ use super::connection::{Connection, PipelineError};
 use super::constants::{AF_INET, AF_INET6};
 use super::message::{IpvsCmd, IpvsMessage};
 use super::{config, daemon, dest, info, request, service};
-use crate::ipvs::error::{errno, BatchError, Error, Outcome};
+use crate::ipvs::error::{BatchError, Error, Outcome, errno};
 use crate::ipvs::table::{IpvsTable, Snapshot};
 use crate::ipvs::types::{Daemon, DestEntry, Info, Op, Service, ServiceEntry, Stats, Timeouts};
 use crate::model::{AddressFamily, ServiceKey};
@@ -21,16 +21,24 @@ impl NetlinkTable {
     /// Opens the socket and looks up the IPVS family. [`Error::Unavailable`]
     /// when the kernel has no IPVS.
     pub fn open() -> Result<Self, Error> {
-        Ok(NetlinkTable { conn: Connection::open()? })
+        Ok(NetlinkTable {
+            conn: Connection::open()?,
+        })
     }
 
     /// Every service with its counters, in the kernel's order.
     pub fn services(&mut self) -> Result<Vec<(Service, Stats)>, Error> {
-        let replies = self.conn.dump(request::get(IpvsCmd::GetService))?.map_err(|e| Error::read("listing services", e))?;
+        let replies = self
+            .conn
+            .dump(request::get(IpvsCmd::GetService))?
+            .map_err(|e| Error::read("listing services", e))?;
         replies
             .iter()
             .filter_map(|msg| msg.service())
-            .map(|attrs| service::parse_entry(attrs).map_err(|e| Error::Decode(format!("listing services: {e}"))))
+            .map(|attrs| {
+                service::parse_entry(attrs)
+                    .map_err(|e| Error::Decode(format!("listing services: {e}")))
+            })
             .collect()
     }
 
@@ -39,7 +47,10 @@ impl NetlinkTable {
         let what = || format!("reading service {}", crate::ipvs::error::service_name(key));
         match self.conn.request(request::get_service(key))? {
             Ok(replies) => match replies.iter().find_map(IpvsMessage::service) {
-                Some(attrs) => Ok(Some(service::parse_entry(attrs).map_err(|e| Error::Decode(format!("{}: {e}", what())))?)),
+                Some(attrs) => Ok(Some(
+                    service::parse_entry(attrs)
+                        .map_err(|e| Error::Decode(format!("{}: {e}", what())))?,
+                )),
                 None => Ok(None),
             },
             Err(errno::ESRCH) => Ok(None),
@@ -50,8 +61,16 @@ impl NetlinkTable {
     /// The real servers of one service, with their counters, in the kernel's
     /// order. A service that does not exist has none (the kernel says no more).
     pub fn dests(&mut self, key: &ServiceKey) -> Result<Vec<DestEntry>, Error> {
-        let what = || format!("listing the real servers of {}", crate::ipvs::error::service_name(key));
-        let replies = self.conn.dump(request::get_dests(key))?.map_err(|e| Error::read(&what(), e))?;
+        let what = || {
+            format!(
+                "listing the real servers of {}",
+                crate::ipvs::error::service_name(key)
+            )
+        };
+        let replies = self
+            .conn
+            .dump(request::get_dests(key))?
+            .map_err(|e| Error::read(&what(), e))?;
         let service_af = match key.family() {
             AddressFamily::Ipv4 => AF_INET,
             AddressFamily::Ipv6 => AF_INET6,
@@ -59,24 +78,34 @@ impl NetlinkTable {
         replies
             .iter()
             .filter_map(|msg| msg.dest())
-            .map(|attrs| dest::parse_entry(attrs, service_af).map_err(|e| Error::Decode(format!("{}: {e}", what()))))
+            .map(|attrs| {
+                dest::parse_entry(attrs, service_af)
+                    .map_err(|e| Error::Decode(format!("{}: {e}", what())))
+            })
             .collect()
     }
 
     pub fn timeouts(&mut self) -> Result<Timeouts, Error> {
-        let replies =
-            self.conn.request(request::get(IpvsCmd::GetConfig))?.map_err(|e| Error::read("reading the timeouts", e))?;
+        let replies = self
+            .conn
+            .request(request::get(IpvsCmd::GetConfig))?
+            .map_err(|e| Error::read("reading the timeouts", e))?;
         Ok(config::parse(replies.iter().flat_map(|msg| msg.config())))
     }
 
     /// Running sync daemons, master first.
     pub fn daemons(&mut self) -> Result<Vec<Daemon>, Error> {
-        let replies =
-            self.conn.dump(request::get(IpvsCmd::GetDaemon))?.map_err(|e| Error::read("listing sync daemons", e))?;
+        let replies = self
+            .conn
+            .dump(request::get(IpvsCmd::GetDaemon))?
+            .map_err(|e| Error::read("listing sync daemons", e))?;
         let mut daemons = replies
             .iter()
             .filter_map(|msg| msg.daemon())
-            .map(|attrs| daemon::parse(attrs).map_err(|e| Error::Decode(format!("listing sync daemons: {e}"))))
+            .map(|attrs| {
+                daemon::parse(attrs)
+                    .map_err(|e| Error::Decode(format!("listing sync daemons: {e}")))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         daemons.sort_by_key(|d| d.role);
         Ok(daemons)
@@ -95,9 +124,12 @@ impl NetlinkTable {
 
 impl IpvsTable for NetlinkTable {
     fn info(&mut self) -> Result<Info, Error> {
-        let replies =
-            self.conn.request(request::get(IpvsCmd::GetInfo))?.map_err(|e| Error::read("reading IPVS information", e))?;
-        info::parse(replies.iter().flat_map(|msg| msg.info())).map_err(|e| Error::Decode(e.to_string()))
+        let replies = self
+            .conn
+            .request(request::get(IpvsCmd::GetInfo))?
+            .map_err(|e| Error::read("reading IPVS information", e))?;
+        info::parse(replies.iter().flat_map(|msg| msg.info()))
+            .map_err(|e| Error::Decode(e.to_string()))
     }
 
     fn snapshot(&mut self) -> Result<Snapshot, Error> {
@@ -107,10 +139,18 @@ impl IpvsTable for NetlinkTable {
         for (service, stats) in self.services()? {
             let mut dests = self.dests(&service.key)?;
             dests.sort_by_key(|d| d.dest.key);
-            services.push(ServiceEntry { service, stats, dests });
+            services.push(ServiceEntry {
+                service,
+                stats,
+                dests,
+            });
         }
         services.sort_by_key(|s| s.service.key);
-        Ok(Snapshot { services, timeouts: self.timeouts()?, daemons: self.daemons()? })
+        Ok(Snapshot {
+            services,
+            timeouts: self.timeouts()?,
+            daemons: self.daemons()?,
+        })
     }
 
     fn apply(&mut self, ops: &[Op]) -> Result<(), BatchError> {
@@ -122,7 +162,11 @@ impl IpvsTable for NetlinkTable {
         // have taken effect; with no failure, unanswered means never sent.
         let (results, mut lost, sent) = match self.conn.pipeline(requests) {
             Ok(results) => (results, None, 0),
-            Err(PipelineError { error, results, sent }) => (results, Some(error), sent),
+            Err(PipelineError {
+                error,
+                results,
+                sent,
+            }) => (results, Some(error), sent),
         };
         let outcomes: Vec<Outcome> = ops
             .iter()
@@ -132,7 +176,9 @@ impl IpvsTable for NetlinkTable {
                 Some(Ok(())) => Outcome::Applied,
                 Some(Err(code)) => Outcome::Failed(Error::kernel(op, code)),
                 None if i < sent => Outcome::Failed(lost.take().unwrap_or_else(|| {
-                    Error::Io(io::Error::other("no answer from the kernel: the socket failed earlier in the batch"))
+                    Error::Io(io::Error::other(
+                        "no answer from the kernel: the socket failed earlier in the batch",
+                    ))
                 })),
                 None => Outcome::NotSent,
             })

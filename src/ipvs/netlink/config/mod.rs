@@ -1,7 +1,7 @@
 //! Connection timeouts: first-level attributes of SET_CONFIG and of the
 //! GET_CONFIG reply (the reply's command is SET_CONFIG).
 
-use netlink_packet_core::{parse_u32, DecodeError, ErrorContext, Nla};
+use netlink_packet_core::{DecodeError, ErrorContext, Nla, parse_u32};
 
 use super::constants::*;
 use crate::ipvs::types::Timeouts;
@@ -27,7 +27,8 @@ impl Nla for ConfigAttr {
     }
 
     fn emit_value(&self, buffer: &mut [u8]) {
-        let (ConfigAttr::TimeoutTcp(v) | ConfigAttr::TimeoutTcpFin(v) | ConfigAttr::TimeoutUdp(v)) = self;
+        let (ConfigAttr::TimeoutTcp(v) | ConfigAttr::TimeoutTcpFin(v) | ConfigAttr::TimeoutUdp(v)) =
+            self;
         buffer.copy_from_slice(&v.to_ne_bytes());
     }
 }
@@ -35,7 +36,8 @@ impl Nla for ConfigAttr {
 impl ConfigAttr {
     /// The attribute of `kind`, or `None` when `kind` is no timeout.
     pub fn parse(kind: u16, payload: &[u8]) -> Result<Option<Self>, DecodeError> {
-        let value = || parse_u32(payload).with_context(|| format!("invalid timeout attribute {kind}"));
+        let value =
+            || parse_u32(payload).with_context(|| format!("invalid timeout attribute {kind}"));
         Ok(match kind {
             IPVS_CMD_ATTR_TIMEOUT_TCP => Some(ConfigAttr::TimeoutTcp(value()?)),
             IPVS_CMD_ATTR_TIMEOUT_TCP_FIN => Some(ConfigAttr::TimeoutTcpFin(value()?)),

@@ -2,7 +2,10 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use netlink_packet_core::{parse_u16, parse_u32, parse_u8, DecodeError, DefaultNla, ErrorContext, Nla, NlaBuffer, Parseable};
+use netlink_packet_core::{
+    DecodeError, DefaultNla, ErrorContext, Nla, NlaBuffer, Parseable, parse_u8, parse_u16,
+    parse_u32,
+};
 
 use crate::ipvs::netlink::constants::*;
 use crate::ipvs::netlink::nla::{emit_string, fixed, parse_string};
@@ -52,9 +55,13 @@ impl Nla for DaemonAttr {
 
     fn emit_value(&self, buffer: &mut [u8]) {
         match self {
-            DaemonAttr::State(v) | DaemonAttr::SyncId(v) => buffer.copy_from_slice(&v.to_ne_bytes()),
+            DaemonAttr::State(v) | DaemonAttr::SyncId(v) => {
+                buffer.copy_from_slice(&v.to_ne_bytes())
+            }
             DaemonAttr::McastIfn(s) => emit_string(s, buffer),
-            DaemonAttr::SyncMaxlen(v) | DaemonAttr::McastPort(v) => buffer.copy_from_slice(&v.to_ne_bytes()),
+            DaemonAttr::SyncMaxlen(v) | DaemonAttr::McastPort(v) => {
+                buffer.copy_from_slice(&v.to_ne_bytes())
+            }
             DaemonAttr::McastGroup(a) => buffer.copy_from_slice(&a.octets()),
             DaemonAttr::McastGroup6(a) => buffer.copy_from_slice(&a.octets()),
             DaemonAttr::McastTtl(v) => buffer[0] = *v,
@@ -67,28 +74,32 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for DaemonAttr {
     fn parse(buf: &NlaBuffer<&'a T>) -> Result<Self, DecodeError> {
         let payload = buf.value();
         Ok(match buf.kind() {
-            IPVS_DAEMON_ATTR_STATE => DaemonAttr::State(parse_u32(payload).context("invalid IPVS_DAEMON_ATTR_STATE")?),
-            IPVS_DAEMON_ATTR_MCAST_IFN => {
-                DaemonAttr::McastIfn(parse_string(payload).context("invalid IPVS_DAEMON_ATTR_MCAST_IFN")?)
+            IPVS_DAEMON_ATTR_STATE => {
+                DaemonAttr::State(parse_u32(payload).context("invalid IPVS_DAEMON_ATTR_STATE")?)
             }
+            IPVS_DAEMON_ATTR_MCAST_IFN => DaemonAttr::McastIfn(
+                parse_string(payload).context("invalid IPVS_DAEMON_ATTR_MCAST_IFN")?,
+            ),
             IPVS_DAEMON_ATTR_SYNC_ID => {
                 DaemonAttr::SyncId(parse_u32(payload).context("invalid IPVS_DAEMON_ATTR_SYNC_ID")?)
             }
-            IPVS_DAEMON_ATTR_SYNC_MAXLEN => {
-                DaemonAttr::SyncMaxlen(parse_u16(payload).context("invalid IPVS_DAEMON_ATTR_SYNC_MAXLEN")?)
-            }
-            IPVS_DAEMON_ATTR_MCAST_GROUP => {
-                DaemonAttr::McastGroup(Ipv4Addr::from(fixed::<4>(payload, "IPVS_DAEMON_ATTR_MCAST_GROUP")?))
-            }
-            IPVS_DAEMON_ATTR_MCAST_GROUP6 => {
-                DaemonAttr::McastGroup6(Ipv6Addr::from(fixed::<16>(payload, "IPVS_DAEMON_ATTR_MCAST_GROUP6")?))
-            }
-            IPVS_DAEMON_ATTR_MCAST_PORT => {
-                DaemonAttr::McastPort(parse_u16(payload).context("invalid IPVS_DAEMON_ATTR_MCAST_PORT")?)
-            }
-            IPVS_DAEMON_ATTR_MCAST_TTL => {
-                DaemonAttr::McastTtl(parse_u8(payload).context("invalid IPVS_DAEMON_ATTR_MCAST_TTL")?)
-            }
+            IPVS_DAEMON_ATTR_SYNC_MAXLEN => DaemonAttr::SyncMaxlen(
+                parse_u16(payload).context("invalid IPVS_DAEMON_ATTR_SYNC_MAXLEN")?,
+            ),
+            IPVS_DAEMON_ATTR_MCAST_GROUP => DaemonAttr::McastGroup(Ipv4Addr::from(fixed::<4>(
+                payload,
+                "IPVS_DAEMON_ATTR_MCAST_GROUP",
+            )?)),
+            IPVS_DAEMON_ATTR_MCAST_GROUP6 => DaemonAttr::McastGroup6(Ipv6Addr::from(fixed::<16>(
+                payload,
+                "IPVS_DAEMON_ATTR_MCAST_GROUP6",
+            )?)),
+            IPVS_DAEMON_ATTR_MCAST_PORT => DaemonAttr::McastPort(
+                parse_u16(payload).context("invalid IPVS_DAEMON_ATTR_MCAST_PORT")?,
+            ),
+            IPVS_DAEMON_ATTR_MCAST_TTL => DaemonAttr::McastTtl(
+                parse_u8(payload).context("invalid IPVS_DAEMON_ATTR_MCAST_TTL")?,
+            ),
             _ => DaemonAttr::Other(DefaultNla::parse(buf)?),
         })
     }

@@ -65,7 +65,11 @@ pub fn parse(attrs: &[DaemonAttr]) -> Result<Daemon, DecodeError> {
         match attr {
             DaemonAttr::State(IP_VS_STATE_MASTER) => role = Some(DaemonRole::Master),
             DaemonAttr::State(IP_VS_STATE_BACKUP) => role = Some(DaemonRole::Backup),
-            DaemonAttr::State(other) => return Err(DecodeError::from(format!("sync daemon in unknown state {other}"))),
+            DaemonAttr::State(other) => {
+                return Err(DecodeError::from(format!(
+                    "sync daemon in unknown state {other}"
+                )));
+            }
             DaemonAttr::McastIfn(v) => daemon.mcast_ifn = v.clone(),
             DaemonAttr::SyncId(v) => daemon.syncid = *v,
             DaemonAttr::SyncMaxlen(v) => daemon.sync_maxlen = Some(*v),
@@ -76,7 +80,8 @@ pub fn parse(attrs: &[DaemonAttr]) -> Result<Daemon, DecodeError> {
             DaemonAttr::Other(_) => {}
         }
     }
-    daemon.role = role.ok_or_else(|| DecodeError::from("sync daemon without IPVS_DAEMON_ATTR_STATE"))?;
+    daemon.role =
+        role.ok_or_else(|| DecodeError::from("sync daemon without IPVS_DAEMON_ATTR_STATE"))?;
     Ok(daemon)
 }
 

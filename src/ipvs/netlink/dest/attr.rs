@@ -1,7 +1,8 @@
 //! Attributes nested in `IPVS_CMD_ATTR_DEST`.
 
 use netlink_packet_core::{
-    parse_u16, parse_u16_be, parse_u32, parse_u8, DecodeError, DefaultNla, ErrorContext, Nla, NlaBuffer, Parseable,
+    DecodeError, DefaultNla, ErrorContext, Nla, NlaBuffer, Parseable, parse_u8, parse_u16,
+    parse_u16_be, parse_u32,
 };
 
 use crate::ipvs::netlink::constants::*;
@@ -43,7 +44,10 @@ impl Nla for DestAttr {
     fn value_len(&self) -> usize {
         match self {
             DestAttr::Addr(addr) => addr.len,
-            DestAttr::Port(_) | DestAttr::AddrFamily(_) | DestAttr::TunPort(_) | DestAttr::TunFlags(_) => 2,
+            DestAttr::Port(_)
+            | DestAttr::AddrFamily(_)
+            | DestAttr::TunPort(_)
+            | DestAttr::TunFlags(_) => 2,
             DestAttr::FwdMethod(_)
             | DestAttr::Weight(_)
             | DestAttr::UThresh(_)
@@ -82,8 +86,12 @@ impl Nla for DestAttr {
     fn emit_value(&self, buffer: &mut [u8]) {
         match self {
             DestAttr::Addr(addr) => addr.emit(buffer),
-            DestAttr::Port(port) | DestAttr::TunPort(port) => buffer.copy_from_slice(&port.to_be_bytes()),
-            DestAttr::AddrFamily(v) | DestAttr::TunFlags(v) => buffer.copy_from_slice(&v.to_ne_bytes()),
+            DestAttr::Port(port) | DestAttr::TunPort(port) => {
+                buffer.copy_from_slice(&port.to_be_bytes())
+            }
+            DestAttr::AddrFamily(v) | DestAttr::TunFlags(v) => {
+                buffer.copy_from_slice(&v.to_ne_bytes())
+            }
             DestAttr::FwdMethod(v)
             | DestAttr::Weight(v)
             | DestAttr::UThresh(v)
@@ -104,23 +112,39 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for DestAttr {
         let payload = buf.value();
         let u32_attr = |name: &str| parse_u32(payload).with_context(|| format!("invalid {name}"));
         Ok(match buf.kind() {
-            IPVS_DEST_ATTR_ADDR => DestAttr::Addr(InetAddr::parse(payload).context("invalid IPVS_DEST_ATTR_ADDR")?),
-            IPVS_DEST_ATTR_PORT => DestAttr::Port(parse_u16_be(payload).context("invalid IPVS_DEST_ATTR_PORT")?),
-            IPVS_DEST_ATTR_FWD_METHOD => DestAttr::FwdMethod(u32_attr("IPVS_DEST_ATTR_FWD_METHOD")?),
+            IPVS_DEST_ATTR_ADDR => {
+                DestAttr::Addr(InetAddr::parse(payload).context("invalid IPVS_DEST_ATTR_ADDR")?)
+            }
+            IPVS_DEST_ATTR_PORT => {
+                DestAttr::Port(parse_u16_be(payload).context("invalid IPVS_DEST_ATTR_PORT")?)
+            }
+            IPVS_DEST_ATTR_FWD_METHOD => {
+                DestAttr::FwdMethod(u32_attr("IPVS_DEST_ATTR_FWD_METHOD")?)
+            }
             IPVS_DEST_ATTR_WEIGHT => DestAttr::Weight(u32_attr("IPVS_DEST_ATTR_WEIGHT")?),
             IPVS_DEST_ATTR_U_THRESH => DestAttr::UThresh(u32_attr("IPVS_DEST_ATTR_U_THRESH")?),
             IPVS_DEST_ATTR_L_THRESH => DestAttr::LThresh(u32_attr("IPVS_DEST_ATTR_L_THRESH")?),
-            IPVS_DEST_ATTR_ACTIVE_CONNS => DestAttr::ActiveConns(u32_attr("IPVS_DEST_ATTR_ACTIVE_CONNS")?),
-            IPVS_DEST_ATTR_INACT_CONNS => DestAttr::InactConns(u32_attr("IPVS_DEST_ATTR_INACT_CONNS")?),
-            IPVS_DEST_ATTR_PERSIST_CONNS => DestAttr::PersistConns(u32_attr("IPVS_DEST_ATTR_PERSIST_CONNS")?),
-            IPVS_DEST_ATTR_STATS => DestAttr::Stats(stats::parse(payload).context("invalid IPVS_DEST_ATTR_STATS")?),
-            IPVS_DEST_ATTR_ADDR_FAMILY => {
-                DestAttr::AddrFamily(parse_u16(payload).context("invalid IPVS_DEST_ATTR_ADDR_FAMILY")?)
+            IPVS_DEST_ATTR_ACTIVE_CONNS => {
+                DestAttr::ActiveConns(u32_attr("IPVS_DEST_ATTR_ACTIVE_CONNS")?)
             }
+            IPVS_DEST_ATTR_INACT_CONNS => {
+                DestAttr::InactConns(u32_attr("IPVS_DEST_ATTR_INACT_CONNS")?)
+            }
+            IPVS_DEST_ATTR_PERSIST_CONNS => {
+                DestAttr::PersistConns(u32_attr("IPVS_DEST_ATTR_PERSIST_CONNS")?)
+            }
+            IPVS_DEST_ATTR_STATS => {
+                DestAttr::Stats(stats::parse(payload).context("invalid IPVS_DEST_ATTR_STATS")?)
+            }
+            IPVS_DEST_ATTR_ADDR_FAMILY => DestAttr::AddrFamily(
+                parse_u16(payload).context("invalid IPVS_DEST_ATTR_ADDR_FAMILY")?,
+            ),
             IPVS_DEST_ATTR_STATS64 => {
                 DestAttr::Stats64(stats::parse(payload).context("invalid IPVS_DEST_ATTR_STATS64")?)
             }
-            IPVS_DEST_ATTR_TUN_TYPE => DestAttr::TunType(parse_u8(payload).context("invalid IPVS_DEST_ATTR_TUN_TYPE")?),
+            IPVS_DEST_ATTR_TUN_TYPE => {
+                DestAttr::TunType(parse_u8(payload).context("invalid IPVS_DEST_ATTR_TUN_TYPE")?)
+            }
             IPVS_DEST_ATTR_TUN_PORT => {
                 DestAttr::TunPort(parse_u16_be(payload).context("invalid IPVS_DEST_ATTR_TUN_PORT")?)
             }

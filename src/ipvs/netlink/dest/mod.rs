@@ -6,13 +6,17 @@ mod attr;
 pub use attr::DestAttr;
 use netlink_packet_core::DecodeError;
 
-use super::nla::{af_of, InetAddr};
-use crate::ipvs::types::{fwd, Dest, DestEntry, DestKey, Stats};
+use super::nla::{InetAddr, af_of};
+use crate::ipvs::types::{Dest, DestEntry, DestKey, Stats, fwd};
 
 /// What identifies a real server within its service (DEL_DEST). The family
 /// is sent too: without it the kernel assumes the service's.
 pub fn key_attrs(key: &DestKey) -> Vec<DestAttr> {
-    vec![DestAttr::Addr(InetAddr::new(key.addr)), DestAttr::Port(key.port), DestAttr::AddrFamily(af_of(key.addr))]
+    vec![
+        DestAttr::Addr(InetAddr::new(key.addr)),
+        DestAttr::Port(key.port),
+        DestAttr::AddrFamily(af_of(key.addr)),
+    ]
 }
 
 /// Everything NEW_DEST and SET_DEST need. SET_DEST replaces every option
@@ -44,7 +48,10 @@ pub fn parse_entry(attrs: &[DestAttr], service_af: u16) -> Result<DestEntry, Dec
     let (mut addr, mut port, mut af) = (None, None, None);
     let mut entry = DestEntry {
         dest: Dest {
-            key: DestKey { addr: std::net::Ipv4Addr::UNSPECIFIED.into(), port: 0 },
+            key: DestKey {
+                addr: std::net::Ipv4Addr::UNSPECIFIED.into(),
+                port: 0,
+            },
             fwd_method: 0,
             weight: 0,
             u_threshold: 0,
@@ -82,7 +89,10 @@ pub fn parse_entry(attrs: &[DestAttr], service_af: u16) -> Result<DestEntry, Dec
     }
     let addr = addr.ok_or_else(|| DecodeError::from("real server without IPVS_DEST_ATTR_ADDR"))?;
     let port = port.ok_or_else(|| DecodeError::from("real server without IPVS_DEST_ATTR_PORT"))?;
-    entry.dest.key = DestKey { addr: addr.to_ip(af.unwrap_or(service_af))?, port };
+    entry.dest.key = DestKey {
+        addr: addr.to_ip(af.unwrap_or(service_af))?,
+        port,
+    };
     entry.stats = stats64.or(stats32).unwrap_or_default();
     Ok(entry)
 }

@@ -2,7 +2,7 @@
 //! connection table size as first-level attributes numbered 1 and 2, the
 //! same numbers as the service and real-server attributes of other commands.
 
-use netlink_packet_core::{parse_u32, DecodeError, ErrorContext, Nla};
+use netlink_packet_core::{DecodeError, ErrorContext, Nla, parse_u32};
 
 use super::constants::*;
 use crate::ipvs::types::Info;
@@ -36,10 +36,12 @@ impl InfoAttr {
     /// The attribute of `kind`, or `None` for a kind this driver does not know.
     pub fn parse(kind: u16, payload: &[u8]) -> Result<Option<Self>, DecodeError> {
         Ok(match kind {
-            IPVS_INFO_ATTR_VERSION => Some(InfoAttr::Version(parse_u32(payload).context("invalid IPVS_INFO_ATTR_VERSION")?)),
-            IPVS_INFO_ATTR_CONN_TAB_SIZE => {
-                Some(InfoAttr::ConnTabSize(parse_u32(payload).context("invalid IPVS_INFO_ATTR_CONN_TAB_SIZE")?))
-            }
+            IPVS_INFO_ATTR_VERSION => Some(InfoAttr::Version(
+                parse_u32(payload).context("invalid IPVS_INFO_ATTR_VERSION")?,
+            )),
+            IPVS_INFO_ATTR_CONN_TAB_SIZE => Some(InfoAttr::ConnTabSize(
+                parse_u32(payload).context("invalid IPVS_INFO_ATTR_CONN_TAB_SIZE")?,
+            )),
             _ => None,
         })
     }
@@ -54,11 +56,17 @@ pub fn parse<'a>(attrs: impl IntoIterator<Item = &'a InfoAttr>) -> Result<Info, 
         }
     }
     Ok(Info {
-        version: version.ok_or_else(|| DecodeError::from("GET_INFO reply without IPVS_INFO_ATTR_VERSION"))?,
-        conn_tab_size: size.ok_or_else(|| DecodeError::from("GET_INFO reply without IPVS_INFO_ATTR_CONN_TAB_SIZE"))?,
+        version: version
+            .ok_or_else(|| DecodeError::from("GET_INFO reply without IPVS_INFO_ATTR_VERSION"))?,
+        conn_tab_size: size.ok_or_else(|| {
+            DecodeError::from("GET_INFO reply without IPVS_INFO_ATTR_CONN_TAB_SIZE")
+        })?,
     })
 }
 
 pub fn entry_attrs(info: &Info) -> Vec<InfoAttr> {
-    vec![InfoAttr::Version(info.version), InfoAttr::ConnTabSize(info.conn_tab_size)]
+    vec![
+        InfoAttr::Version(info.version),
+        InfoAttr::ConnTabSize(info.conn_tab_size),
+    ]
 }

@@ -1,11 +1,12 @@
 //! Attributes nested in `IPVS_CMD_ATTR_SERVICE`.
 
 use netlink_packet_core::{
-    parse_u16, parse_u16_be, parse_u32, DecodeError, DefaultNla, ErrorContext, Nla, NlaBuffer, Parseable,
+    DecodeError, DefaultNla, ErrorContext, Nla, NlaBuffer, Parseable, parse_u16, parse_u16_be,
+    parse_u32,
 };
 
 use crate::ipvs::netlink::constants::*;
-use crate::ipvs::netlink::nla::{emit_string, fixed, parse_string, InetAddr};
+use crate::ipvs::netlink::nla::{InetAddr, emit_string, fixed, parse_string};
 use crate::ipvs::netlink::stats;
 use crate::ipvs::types::Stats;
 
@@ -21,7 +22,10 @@ pub enum ServiceAttr {
     Fwmark(u32),
     SchedName(String),
     /// `struct ip_vs_flags`: the kernel changes only the bits set in `mask`.
-    Flags { flags: u32, mask: u32 },
+    Flags {
+        flags: u32,
+        mask: u32,
+    },
     /// Persistence timeout in seconds.
     Timeout(u32),
     /// The four bytes as the kernel keeps them (`__be32`): for IPv4 a mask in
@@ -71,10 +75,14 @@ impl Nla for ServiceAttr {
 
     fn emit_value(&self, buffer: &mut [u8]) {
         match self {
-            ServiceAttr::Af(v) | ServiceAttr::Protocol(v) => buffer.copy_from_slice(&v.to_ne_bytes()),
+            ServiceAttr::Af(v) | ServiceAttr::Protocol(v) => {
+                buffer.copy_from_slice(&v.to_ne_bytes())
+            }
             ServiceAttr::Addr(addr) => addr.emit(buffer),
             ServiceAttr::Port(port) => buffer.copy_from_slice(&port.to_be_bytes()),
-            ServiceAttr::Fwmark(v) | ServiceAttr::Timeout(v) => buffer.copy_from_slice(&v.to_ne_bytes()),
+            ServiceAttr::Fwmark(v) | ServiceAttr::Timeout(v) => {
+                buffer.copy_from_slice(&v.to_ne_bytes())
+            }
             ServiceAttr::SchedName(s) | ServiceAttr::PeName(s) => emit_string(s, buffer),
             ServiceAttr::Flags { flags, mask } => {
                 buffer[..4].copy_from_slice(&flags.to_ne_bytes());
@@ -92,16 +100,24 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for ServiceAttr {
     fn parse(buf: &NlaBuffer<&'a T>) -> Result<Self, DecodeError> {
         let payload = buf.value();
         Ok(match buf.kind() {
-            IPVS_SVC_ATTR_AF => ServiceAttr::Af(parse_u16(payload).context("invalid IPVS_SVC_ATTR_AF")?),
+            IPVS_SVC_ATTR_AF => {
+                ServiceAttr::Af(parse_u16(payload).context("invalid IPVS_SVC_ATTR_AF")?)
+            }
             IPVS_SVC_ATTR_PROTOCOL => {
                 ServiceAttr::Protocol(parse_u16(payload).context("invalid IPVS_SVC_ATTR_PROTOCOL")?)
             }
-            IPVS_SVC_ATTR_ADDR => ServiceAttr::Addr(InetAddr::parse(payload).context("invalid IPVS_SVC_ATTR_ADDR")?),
-            IPVS_SVC_ATTR_PORT => ServiceAttr::Port(parse_u16_be(payload).context("invalid IPVS_SVC_ATTR_PORT")?),
-            IPVS_SVC_ATTR_FWMARK => ServiceAttr::Fwmark(parse_u32(payload).context("invalid IPVS_SVC_ATTR_FWMARK")?),
-            IPVS_SVC_ATTR_SCHED_NAME => {
-                ServiceAttr::SchedName(parse_string(payload).context("invalid IPVS_SVC_ATTR_SCHED_NAME")?)
+            IPVS_SVC_ATTR_ADDR => {
+                ServiceAttr::Addr(InetAddr::parse(payload).context("invalid IPVS_SVC_ATTR_ADDR")?)
             }
+            IPVS_SVC_ATTR_PORT => {
+                ServiceAttr::Port(parse_u16_be(payload).context("invalid IPVS_SVC_ATTR_PORT")?)
+            }
+            IPVS_SVC_ATTR_FWMARK => {
+                ServiceAttr::Fwmark(parse_u32(payload).context("invalid IPVS_SVC_ATTR_FWMARK")?)
+            }
+            IPVS_SVC_ATTR_SCHED_NAME => ServiceAttr::SchedName(
+                parse_string(payload).context("invalid IPVS_SVC_ATTR_SCHED_NAME")?,
+            ),
             IPVS_SVC_ATTR_FLAGS => {
                 let raw: [u8; 8] = fixed(payload, "IPVS_SVC_ATTR_FLAGS")?;
                 ServiceAttr::Flags {
@@ -109,13 +125,19 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for ServiceAttr {
                     mask: u32::from_ne_bytes([raw[4], raw[5], raw[6], raw[7]]),
                 }
             }
-            IPVS_SVC_ATTR_TIMEOUT => ServiceAttr::Timeout(parse_u32(payload).context("invalid IPVS_SVC_ATTR_TIMEOUT")?),
-            IPVS_SVC_ATTR_NETMASK => ServiceAttr::Netmask(fixed(payload, "IPVS_SVC_ATTR_NETMASK")?),
-            IPVS_SVC_ATTR_STATS => ServiceAttr::Stats(stats::parse(payload).context("invalid IPVS_SVC_ATTR_STATS")?),
-            IPVS_SVC_ATTR_PE_NAME => ServiceAttr::PeName(parse_string(payload).context("invalid IPVS_SVC_ATTR_PE_NAME")?),
-            IPVS_SVC_ATTR_STATS64 => {
-                ServiceAttr::Stats64(stats::parse(payload).context("invalid IPVS_SVC_ATTR_STATS64")?)
+            IPVS_SVC_ATTR_TIMEOUT => {
+                ServiceAttr::Timeout(parse_u32(payload).context("invalid IPVS_SVC_ATTR_TIMEOUT")?)
             }
+            IPVS_SVC_ATTR_NETMASK => ServiceAttr::Netmask(fixed(payload, "IPVS_SVC_ATTR_NETMASK")?),
+            IPVS_SVC_ATTR_STATS => {
+                ServiceAttr::Stats(stats::parse(payload).context("invalid IPVS_SVC_ATTR_STATS")?)
+            }
+            IPVS_SVC_ATTR_PE_NAME => {
+                ServiceAttr::PeName(parse_string(payload).context("invalid IPVS_SVC_ATTR_PE_NAME")?)
+            }
+            IPVS_SVC_ATTR_STATS64 => ServiceAttr::Stats64(
+                stats::parse(payload).context("invalid IPVS_SVC_ATTR_STATS64")?,
+            ),
             _ => ServiceAttr::Other(DefaultNla::parse(buf)?),
         })
     }

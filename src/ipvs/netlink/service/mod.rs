@@ -9,8 +9,8 @@ pub use attr::ServiceAttr;
 use netlink_packet_core::DecodeError;
 
 use super::constants::*;
-use super::nla::{af_of, InetAddr};
-use crate::ipvs::types::{svc_flags, Service, Stats};
+use super::nla::{InetAddr, af_of};
+use crate::ipvs::types::{Service, Stats, svc_flags};
 use crate::model::{AddressFamily, Protocol, ServiceKey};
 
 /// The kernel's number for an address family.
@@ -39,7 +39,9 @@ pub fn key_attrs(key: &ServiceKey) -> Vec<ServiceAttr> {
             ServiceAttr::Addr(InetAddr::new(addr.ip())),
             ServiceAttr::Port(addr.port()),
         ],
-        ServiceKey::Fwmark { mark, family } => vec![ServiceAttr::Af(af(*family)), ServiceAttr::Fwmark(*mark)],
+        ServiceKey::Fwmark { mark, family } => {
+            vec![ServiceAttr::Af(af(*family)), ServiceAttr::Fwmark(*mark)]
+        }
     }
 }
 
@@ -52,9 +54,15 @@ pub fn full_attrs(svc: &Service) -> Vec<ServiceAttr> {
     if let Some(pe) = &svc.pe_name {
         attrs.push(ServiceAttr::PeName(pe.clone()));
     }
-    attrs.push(ServiceAttr::Flags { flags: svc.flags & svc_flags::SETTABLE, mask: u32::MAX });
+    attrs.push(ServiceAttr::Flags {
+        flags: svc.flags & svc_flags::SETTABLE,
+        mask: u32::MAX,
+    });
     attrs.push(ServiceAttr::Timeout(svc.timeout));
-    attrs.push(ServiceAttr::Netmask(netmask_bytes(svc.key.family(), svc.netmask)));
+    attrs.push(ServiceAttr::Netmask(netmask_bytes(
+        svc.key.family(),
+        svc.netmask,
+    )));
     attrs
 }
 
@@ -79,7 +87,8 @@ fn netmask_value(family: AddressFamily, raw: [u8; 4]) -> u32 {
 pub fn parse_entry(attrs: &[ServiceAttr]) -> Result<(Service, Stats), DecodeError> {
     let mut af = None;
     let (mut protocol, mut addr, mut port, mut fwmark) = (None, None, None, None);
-    let (mut scheduler, mut pe_name, mut flags, mut timeout, mut netmask) = (None, None, 0, 0, [0u8; 4]);
+    let (mut scheduler, mut pe_name, mut flags, mut timeout, mut netmask) =
+        (None, None, 0, 0, [0u8; 4]);
     let (mut stats32, mut stats64) = (None, None);
     for attr in attrs {
         match attr {
@@ -103,7 +112,11 @@ pub fn parse_entry(attrs: &[ServiceAttr]) -> Result<(Service, Stats), DecodeErro
     let family = match af {
         AF_INET => AddressFamily::Ipv4,
         AF_INET6 => AddressFamily::Ipv6,
-        other => return Err(DecodeError::from(format!("service with unknown address family {other}"))),
+        other => {
+            return Err(DecodeError::from(format!(
+                "service with unknown address family {other}"
+            )));
+        }
     };
     let key = match (fwmark, protocol, addr, port) {
         (Some(mark), ..) if mark != 0 => ServiceKey::Fwmark { mark, family },
@@ -119,13 +132,21 @@ pub fn parse_entry(attrs: &[ServiceAttr]) -> Result<(Service, Stats), DecodeErro
                     )));
                 }
             };
-            ServiceKey::Addr { protocol, addr: SocketAddr::new(addr.to_ip(af)?, port) }
+            ServiceKey::Addr {
+                protocol,
+                addr: SocketAddr::new(addr.to_ip(af)?, port),
+            }
         }
-        _ => return Err(DecodeError::from("service with neither a firewall mark nor protocol, address and port")),
+        _ => {
+            return Err(DecodeError::from(
+                "service with neither a firewall mark nor protocol, address and port",
+            ));
+        }
     };
     let service = Service {
         key,
-        scheduler: scheduler.ok_or_else(|| DecodeError::from("service without IPVS_SVC_ATTR_SCHED_NAME"))?,
+        scheduler: scheduler
+            .ok_or_else(|| DecodeError::from("service without IPVS_SVC_ATTR_SCHED_NAME"))?,
         flags,
         timeout,
         netmask: netmask_value(family, netmask),
@@ -143,9 +164,15 @@ pub fn entry_attrs(svc: &Service, counters: &Stats) -> Vec<ServiceAttr> {
     if let Some(pe) = &svc.pe_name {
         attrs.push(ServiceAttr::PeName(pe.clone()));
     }
-    attrs.push(ServiceAttr::Flags { flags: svc.flags | svc_flags::HASHED, mask: u32::MAX });
+    attrs.push(ServiceAttr::Flags {
+        flags: svc.flags | svc_flags::HASHED,
+        mask: u32::MAX,
+    });
     attrs.push(ServiceAttr::Timeout(svc.timeout));
-    attrs.push(ServiceAttr::Netmask(netmask_bytes(svc.key.family(), svc.netmask)));
+    attrs.push(ServiceAttr::Netmask(netmask_bytes(
+        svc.key.family(),
+        svc.netmask,
+    )));
     attrs.push(ServiceAttr::Stats(*counters));
     attrs.push(ServiceAttr::Stats64(*counters));
     attrs

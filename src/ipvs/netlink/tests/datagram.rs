@@ -1,7 +1,7 @@
 //! Splitting datagrams into replies: dumps, ACKs and errors as the kernel
 //! sent them.
 
-use crate::ipvs::netlink::connection::{parse_datagram, Reply};
+use crate::ipvs::netlink::connection::{Reply, parse_datagram};
 use crate::ipvs::netlink::message::IpvsMessage;
 use crate::ipvs::netlink::{dest, service};
 use netlink_packet_generic::GenlMessage;
@@ -70,12 +70,24 @@ fn a_service_dump_datagram_holds_several_messages() {
         .map(|(seq, reply)| {
             assert_eq!(*seq, 2);
             match reply {
-                Reply::Message(genl) => service::parse_entry(genl.payload.service().unwrap()).unwrap().0.key.to_string(),
+                Reply::Message(genl) => service::parse_entry(genl.payload.service().unwrap())
+                    .unwrap()
+                    .0
+                    .key
+                    .to_string(),
                 other => panic!("expected a service, got {other:?}"),
             }
         })
         .collect();
-    assert_eq!(keys, ["tcp:192.168.31.100:80", "udp:[2001:db8::1]:53", "udp:10.1.0.1:5060", "fwmark:7"]);
+    assert_eq!(
+        keys,
+        [
+            "tcp:192.168.31.100:80",
+            "udp:[2001:db8::1]:53",
+            "udp:10.1.0.1:5060",
+            "fwmark:7"
+        ]
+    );
 }
 
 #[test]
@@ -85,7 +97,13 @@ fn a_dest_dump_ends_with_done() {
     let ids: Vec<String> = replies
         .iter()
         .filter_map(|(_, reply)| match reply {
-            Reply::Message(genl) => Some(dest::parse_entry(genl.payload.dest().unwrap(), 2).unwrap().dest.key.to_string()),
+            Reply::Message(genl) => Some(
+                dest::parse_entry(genl.payload.dest().unwrap(), 2)
+                    .unwrap()
+                    .dest
+                    .key
+                    .to_string(),
+            ),
             _ => None,
         })
         .collect();

@@ -11,11 +11,17 @@ use crate::ipvs::types::*;
 use crate::model::{AddressFamily, DaemonRole, Protocol, ServiceKey};
 
 fn tcp(addr: &str) -> ServiceKey {
-    ServiceKey::Addr { protocol: Protocol::Tcp, addr: addr.parse().unwrap() }
+    ServiceKey::Addr {
+        protocol: Protocol::Tcp,
+        addr: addr.parse().unwrap(),
+    }
 }
 
 fn udp(addr: &str) -> ServiceKey {
-    ServiceKey::Addr { protocol: Protocol::Udp, addr: addr.parse().unwrap() }
+    ServiceKey::Addr {
+        protocol: Protocol::Udp,
+        addr: addr.parse().unwrap(),
+    }
 }
 
 /// Parses a NEW_SERVICE message, checks it against `expected`, and checks
@@ -29,7 +35,10 @@ fn check_service(bytes: &[u8], expected: &Service, counters: &Stats) {
     // Emitting what was parsed gives the kernel's bytes back...
     assert_eq!(encode(&msg), bytes);
     // ...and so does building the message from lvsd's types.
-    let rebuilt = IpvsMessage::new(IpvsCmd::NewService, vec![IpvsAttr::Service(service::entry_attrs(&svc, &stats))]);
+    let rebuilt = IpvsMessage::new(
+        IpvsCmd::NewService,
+        vec![IpvsAttr::Service(service::entry_attrs(&svc, &stats))],
+    );
     assert_eq!(as_kernel_sends(rebuilt, msg.header.sequence_number), bytes);
 }
 
@@ -39,12 +48,24 @@ fn check_dest(bytes: &[u8], service_af: u16, expected: &DestEntry) {
     let entry = dest::parse_entry(ipvs(&msg).dest().unwrap(), service_af).unwrap();
     assert_eq!(&entry, expected);
     assert_eq!(encode(&msg), bytes);
-    let rebuilt = IpvsMessage::new(IpvsCmd::NewDest, vec![IpvsAttr::Dest(dest::entry_attrs(&entry))]);
+    let rebuilt = IpvsMessage::new(
+        IpvsCmd::NewDest,
+        vec![IpvsAttr::Dest(dest::entry_attrs(&entry))],
+    );
     assert_eq!(as_kernel_sends(rebuilt, msg.header.sequence_number), bytes);
 }
 
 fn no_tunnel(key: DestKey, fwd_method: u32, weight: u32) -> Dest {
-    Dest { key, fwd_method, weight, u_threshold: 0, l_threshold: 0, tun_type: 0, tun_port: 0, tun_flags: 0 }
+    Dest {
+        key,
+        fwd_method,
+        weight,
+        u_threshold: 0,
+        l_threshold: 0,
+        tun_type: 0,
+        tun_port: 0,
+        tun_flags: 0,
+    }
 }
 
 #[test]
@@ -101,7 +122,10 @@ fn one_packet_service_with_sip_persistence_engine() {
 #[test]
 fn fwmark_service() {
     let expected = Service {
-        key: ServiceKey::Fwmark { mark: 7, family: AddressFamily::Ipv4 },
+        key: ServiceKey::Fwmark {
+            mark: 7,
+            family: AddressFamily::Ipv4,
+        },
         scheduler: "rr".into(),
         flags: 0,
         timeout: 0,
@@ -113,7 +137,10 @@ fn fwmark_service() {
 
 #[test]
 fn nat_real_server_with_counters() {
-    let key = DestKey { addr: IpAddr::V4(Ipv4Addr::new(172, 25, 0, 31)), port: 80 };
+    let key = DestKey {
+        addr: IpAddr::V4(Ipv4Addr::new(172, 25, 0, 31)),
+        port: 80,
+    };
     let expected = DestEntry {
         dest: no_tunnel(key, fwd::MASQ, 1),
         active_conns: 0,
@@ -137,18 +164,44 @@ fn nat_real_server_with_counters() {
 
 #[test]
 fn ipv6_direct_routing_real_server_with_thresholds() {
-    let key = DestKey { addr: IpAddr::V6("2001:db8::10".parse::<Ipv6Addr>().unwrap()), port: 53 };
-    let dest = Dest { u_threshold: 100, l_threshold: 50, ..no_tunnel(key, fwd::DROUTE, 5) };
-    let expected = DestEntry { dest, active_conns: 0, inact_conns: 0, persist_conns: 0, stats: Stats::default() };
+    let key = DestKey {
+        addr: IpAddr::V6("2001:db8::10".parse::<Ipv6Addr>().unwrap()),
+        port: 53,
+    };
+    let dest = Dest {
+        u_threshold: 100,
+        l_threshold: 50,
+        ..no_tunnel(key, fwd::DROUTE, 5)
+    };
+    let expected = DestEntry {
+        dest,
+        active_conns: 0,
+        inact_conns: 0,
+        persist_conns: 0,
+        stats: Stats::default(),
+    };
     check_dest(&IPV6_DR_DEST, 10, &expected);
 }
 
 #[test]
 fn gue_tunnel_real_server() {
-    let key = DestKey { addr: IpAddr::V4(Ipv4Addr::new(10, 2, 0, 9)), port: 0 };
-    let dest =
-        Dest { tun_type: tun::GUE, tun_port: 6080, tun_flags: tun::FLAG_CSUM, ..no_tunnel(key, fwd::TUNNEL, 3) };
-    let expected = DestEntry { dest, active_conns: 0, inact_conns: 0, persist_conns: 0, stats: Stats::default() };
+    let key = DestKey {
+        addr: IpAddr::V4(Ipv4Addr::new(10, 2, 0, 9)),
+        port: 0,
+    };
+    let dest = Dest {
+        tun_type: tun::GUE,
+        tun_port: 6080,
+        tun_flags: tun::FLAG_CSUM,
+        ..no_tunnel(key, fwd::TUNNEL, 3)
+    };
+    let expected = DestEntry {
+        dest,
+        active_conns: 0,
+        inact_conns: 0,
+        persist_conns: 0,
+        stats: Stats::default(),
+    };
     check_dest(&GUE_TUNNEL_DEST, 2, &expected);
 }
 
@@ -177,7 +230,10 @@ fn master_sync_daemon() {
     };
     assert_eq!(parsed, expected);
     assert_eq!(encode(&msg), MASTER_DAEMON);
-    let rebuilt = IpvsMessage::new(IpvsCmd::NewDaemon, vec![IpvsAttr::Daemon(daemon::entry_attrs(&parsed))]);
+    let rebuilt = IpvsMessage::new(
+        IpvsCmd::NewDaemon,
+        vec![IpvsAttr::Daemon(daemon::entry_attrs(&parsed))],
+    );
     assert_eq!(as_kernel_sends(rebuilt, 8), MASTER_DAEMON);
 }
 
@@ -185,7 +241,14 @@ fn master_sync_daemon() {
 fn timeouts_reply() {
     let msg = decode(&CONFIG_REPLY);
     assert_eq!(ipvs(&msg).cmd, IpvsCmd::SetConfig);
-    assert_eq!(config::parse(ipvs(&msg).config()), Timeouts { tcp: 900, tcp_fin: 120, udp: 300 });
+    assert_eq!(
+        config::parse(ipvs(&msg).config()),
+        Timeouts {
+            tcp: 900,
+            tcp_fin: 120,
+            udp: 300
+        }
+    );
     assert_eq!(encode(&msg), CONFIG_REPLY);
 }
 
@@ -195,7 +258,13 @@ fn info_reply_reuses_attribute_numbers() {
     assert_eq!(ipvs(&msg).cmd, IpvsCmd::SetInfo);
     // Attributes 1 and 2 are the version and table size here, not a service and a real server.
     let parsed = info::parse(ipvs(&msg).info()).unwrap();
-    assert_eq!(parsed, Info { version: 0x010201, conn_tab_size: 4096 });
+    assert_eq!(
+        parsed,
+        Info {
+            version: 0x010201,
+            conn_tab_size: 4096
+        }
+    );
     assert_eq!(parsed.version_string(), "1.2.1");
     assert_eq!(encode(&msg), INFO_REPLY);
 }

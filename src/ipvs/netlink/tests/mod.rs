@@ -8,7 +8,7 @@ mod fixtures;
 mod kernel_bytes;
 mod round_trip;
 
-use netlink_packet_core::{NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_MULTIPART};
+use netlink_packet_core::{NLM_F_MULTIPART, NetlinkHeader, NetlinkMessage, NetlinkPayload};
 use netlink_packet_generic::GenlMessage;
 
 use super::message::IpvsMessage;

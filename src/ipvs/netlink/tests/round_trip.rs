@@ -3,7 +3,9 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use netlink_packet_core::{NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_REQUEST};
+use netlink_packet_core::{
+    NLM_F_ACK, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage, NetlinkPayload,
+};
 use netlink_packet_generic::GenlMessage;
 use proptest::prelude::*;
 
@@ -26,7 +28,10 @@ fn request_bytes(msg: IpvsMessage) -> Vec<u8> {
 
 fn sample_service() -> Service {
     Service {
-        key: ServiceKey::Addr { protocol: Protocol::Sctp, addr: "[2001:db8::5]:3868".parse().unwrap() },
+        key: ServiceKey::Addr {
+            protocol: Protocol::Sctp,
+            addr: "[2001:db8::5]:3868".parse().unwrap(),
+        },
         scheduler: "mh".into(),
         flags: svc_flags::PERSISTENT | svc_flags::SCHED1,
         timeout: 1800,
@@ -37,7 +42,10 @@ fn sample_service() -> Service {
 
 fn sample_dest() -> Dest {
     Dest {
-        key: DestKey { addr: IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x31)), port: 3868 },
+        key: DestKey {
+            addr: IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x31)),
+            port: 3868,
+        },
         fwd_method: fwd::TUNNEL,
         weight: 65535,
         u_threshold: 1000,
@@ -62,15 +70,32 @@ fn sample_daemon() -> Daemon {
 
 fn every_op() -> Vec<Op> {
     let svc = sample_service();
-    let fwmark = ServiceKey::Fwmark { mark: 12, family: AddressFamily::Ipv6 };
+    let fwmark = ServiceKey::Fwmark {
+        mark: 12,
+        family: AddressFamily::Ipv6,
+    };
     vec![
         Op::AddService(svc.clone()),
-        Op::EditService(Service { pe_name: None, flags: 0, ..svc.clone() }),
+        Op::EditService(Service {
+            pe_name: None,
+            flags: 0,
+            ..svc.clone()
+        }),
         Op::DelService(svc.key),
         Op::AddDest(svc.key, sample_dest()),
-        Op::EditDest(fwmark, Dest { fwd_method: fwd::DROUTE, ..sample_dest() }),
+        Op::EditDest(
+            fwmark,
+            Dest {
+                fwd_method: fwd::DROUTE,
+                ..sample_dest()
+            },
+        ),
         Op::DelDest(svc.key, sample_dest().key),
-        Op::SetTimeouts(Timeouts { tcp: 900, tcp_fin: 0, udp: 300 }),
+        Op::SetTimeouts(Timeouts {
+            tcp: 900,
+            tcp_fin: 0,
+            udp: 300,
+        }),
         Op::StartDaemon(sample_daemon()),
         Op::StopDaemon(DaemonRole::Master),
         Op::Flush,
@@ -90,42 +115,81 @@ fn every_request_parses_back_to_itself() {
 
 #[test]
 fn requests_carry_what_the_kernel_requires() {
-    let cmds: Vec<IpvsCmd> = every_op().iter().map(|op| request::for_op(op).cmd).collect();
+    let cmds: Vec<IpvsCmd> = every_op()
+        .iter()
+        .map(|op| request::for_op(op).cmd)
+        .collect();
     use IpvsCmd::*;
     assert_eq!(
         cmds,
-        [NewService, SetService, DelService, NewDest, SetDest, DelDest, SetConfig, NewDaemon, DelDaemon, Flush, Zero, Zero]
+        [
+            NewService, SetService, DelService, NewDest, SetDest, DelDest, SetConfig, NewDaemon,
+            DelDaemon, Flush, Zero, Zero
+        ]
     );
     // NEW/SET_SERVICE: AF, protocol/addr/port, scheduler, flags, timeout and netmask.
     let msg = request::for_op(&Op::AddService(sample_service()));
-    let kinds: Vec<u16> = msg.service().unwrap().iter().map(netlink_packet_core::Nla::kind).collect();
+    let kinds: Vec<u16> = msg
+        .service()
+        .unwrap()
+        .iter()
+        .map(netlink_packet_core::Nla::kind)
+        .collect();
     assert_eq!(kinds, [1, 2, 3, 4, 6, 11, 7, 8, 9]);
     // NEW/SET_DEST: the service's key, then addr, port, family, method, weight, thresholds (+ tunnel).
     let msg = request::for_op(&Op::AddDest(sample_service().key, sample_dest()));
-    let kinds: Vec<u16> = msg.dest().unwrap().iter().map(netlink_packet_core::Nla::kind).collect();
+    let kinds: Vec<u16> = msg
+        .dest()
+        .unwrap()
+        .iter()
+        .map(netlink_packet_core::Nla::kind)
+        .collect();
     assert_eq!(kinds, [1, 2, 11, 3, 4, 5, 6, 13, 14, 15]);
     assert_eq!(msg.service().unwrap().len(), 4);
     // No tunnel attributes without tunnel forwarding.
-    let nat = Dest { fwd_method: fwd::MASQ, tun_type: 0, tun_flags: 0, ..sample_dest() };
+    let nat = Dest {
+        fwd_method: fwd::MASQ,
+        tun_type: 0,
+        tun_flags: 0,
+        ..sample_dest()
+    };
     let msg = request::for_op(&Op::EditDest(sample_service().key, nat));
     assert_eq!(msg.dest().unwrap().len(), 7);
     // Flush and zero-all carry nothing; timeouts only the ones set.
     assert!(request::for_op(&Op::Flush).attrs.is_empty());
     assert!(request::for_op(&Op::Zero(None)).attrs.is_empty());
-    assert_eq!(request::for_op(&Op::SetTimeouts(Timeouts { tcp: 900, tcp_fin: 0, udp: 300 })).attrs.len(), 2);
+    assert_eq!(
+        request::for_op(&Op::SetTimeouts(Timeouts {
+            tcp: 900,
+            tcp_fin: 0,
+            udp: 300
+        }))
+        .attrs
+        .len(),
+        2
+    );
 }
 
 #[test]
 fn service_flags_go_out_with_a_full_mask_and_never_hashed() {
-    let svc = Service { flags: svc_flags::ONEPACKET | svc_flags::HASHED, ..sample_service() };
+    let svc = Service {
+        flags: svc_flags::ONEPACKET | svc_flags::HASHED,
+        ..sample_service()
+    };
     let attrs = service::full_attrs(&svc);
-    assert!(attrs.contains(&service::ServiceAttr::Flags { flags: svc_flags::ONEPACKET, mask: u32::MAX }));
+    assert!(attrs.contains(&service::ServiceAttr::Flags {
+        flags: svc_flags::ONEPACKET,
+        mask: u32::MAX
+    }));
 }
 
 #[test]
 fn netmask_byte_order_depends_on_the_family() {
     let v4 = Service {
-        key: ServiceKey::Addr { protocol: Protocol::Tcp, addr: "10.0.0.1:80".parse().unwrap() },
+        key: ServiceKey::Addr {
+            protocol: Protocol::Tcp,
+            addr: "10.0.0.1:80".parse().unwrap(),
+        },
         netmask: 0xffff_ff00,
         ..sample_service()
     };
@@ -137,8 +201,16 @@ fn netmask_byte_order_depends_on_the_family() {
 #[test]
 fn unknown_attributes_are_kept_and_ignored() {
     // A service from a future kernel with an attribute 42 and a counter 99.
-    let mut attrs = service::entry_attrs(&sample_service(), &Stats { conns: 5, ..Stats::default() });
-    attrs.push(service::ServiceAttr::Other(netlink_packet_core::DefaultNla::new(42, vec![1, 2, 3])));
+    let mut attrs = service::entry_attrs(
+        &sample_service(),
+        &Stats {
+            conns: 5,
+            ..Stats::default()
+        },
+    );
+    attrs.push(service::ServiceAttr::Other(
+        netlink_packet_core::DefaultNla::new(42, vec![1, 2, 3]),
+    ));
     let msg = IpvsMessage::new(IpvsCmd::NewService, vec![IpvsAttr::Service(attrs)]);
     let parsed = decode(&request_bytes(msg.clone()));
     assert_eq!(ipvs(&parsed), &msg);
@@ -150,14 +222,21 @@ fn unknown_attributes_are_kept_and_ignored() {
 #[test]
 fn stats64_wins_over_stats() {
     // 2^32 + 1 connections: STATS wraps, STATS64 does not.
-    let stats = Stats { conns: (1 << 32) + 1, ..Stats::default() };
-    let (_, parsed) = service::parse_entry(&service::entry_attrs(&sample_service(), &stats)).unwrap();
+    let stats = Stats {
+        conns: (1 << 32) + 1,
+        ..Stats::default()
+    };
+    let (_, parsed) =
+        service::parse_entry(&service::entry_attrs(&sample_service(), &stats)).unwrap();
     assert_eq!(parsed.conns, (1 << 32) + 1);
 }
 
 #[test]
 fn daemons_and_timeouts_convert_both_ways() {
-    assert_eq!(daemon::parse(&daemon::start_attrs(&sample_daemon())).unwrap(), sample_daemon());
+    assert_eq!(
+        daemon::parse(&daemon::start_attrs(&sample_daemon())).unwrap(),
+        sample_daemon()
+    );
     let minimal = Daemon {
         role: DaemonRole::Master,
         mcast_ifn: "eth0".into(),
@@ -167,9 +246,19 @@ fn daemons_and_timeouts_convert_both_ways() {
         mcast_port: None,
         mcast_ttl: None,
     };
-    assert_eq!(daemon::parse(&daemon::start_attrs(&minimal)).unwrap(), minimal);
-    assert_eq!(daemon::stop_attrs(DaemonRole::Backup), vec![daemon::DaemonAttr::State(2)]);
-    let t = Timeouts { tcp: 900, tcp_fin: 120, udp: 300 };
+    assert_eq!(
+        daemon::parse(&daemon::start_attrs(&minimal)).unwrap(),
+        minimal
+    );
+    assert_eq!(
+        daemon::stop_attrs(DaemonRole::Backup),
+        vec![daemon::DaemonAttr::State(2)]
+    );
+    let t = Timeouts {
+        tcp: 900,
+        tcp_fin: 120,
+        udp: 300,
+    };
     assert_eq!(config::parse(&config::set_attrs(&t)), t);
 }
 
@@ -185,19 +274,31 @@ fn any_service() -> impl Strategy<Value = Service> {
         }),
         (1..=u32::MAX, any::<bool>()).prop_map(|(mark, v6)| ServiceKey::Fwmark {
             mark,
-            family: if v6 { AddressFamily::Ipv6 } else { AddressFamily::Ipv4 },
+            family: if v6 {
+                AddressFamily::Ipv6
+            } else {
+                AddressFamily::Ipv4
+            },
         }),
     ];
-    (key, "[a-z]{1,15}", 0..64u32, any::<u32>(), any::<u32>(), proptest::option::of("[a-z]{1,15}")).prop_map(
-        |(key, scheduler, flags, timeout, netmask, pe_name)| Service {
-            key,
-            scheduler,
-            flags: flags & svc_flags::SETTABLE,
-            timeout,
-            netmask,
-            pe_name,
-        },
+    (
+        key,
+        "[a-z]{1,15}",
+        0..64u32,
+        any::<u32>(),
+        any::<u32>(),
+        proptest::option::of("[a-z]{1,15}"),
     )
+        .prop_map(
+            |(key, scheduler, flags, timeout, netmask, pe_name)| Service {
+                key,
+                scheduler,
+                flags: flags & svc_flags::SETTABLE,
+                timeout,
+                netmask,
+                pe_name,
+            },
+        )
 }
 
 fn any_dest() -> impl Strategy<Value = Dest> {
@@ -205,21 +306,42 @@ fn any_dest() -> impl Strategy<Value = Dest> {
         any::<[u8; 4]>().prop_map(|b| IpAddr::V4(Ipv4Addr::from(b))),
         any::<[u8; 16]>().prop_map(|b| IpAddr::V6(Ipv6Addr::from(b))),
     ];
-    (addr, any::<u16>(), 0..5u32, any::<u32>(), any::<u32>(), any::<u32>(), 0..3u8, any::<u16>(), 0..3u16).prop_map(
-        |(addr, port, fwd_method, weight, u_threshold, l_threshold, tun_type, tun_port, tun_flags)| {
-            let tunnel = fwd_method == fwd::TUNNEL;
-            Dest {
-                key: DestKey { addr, port },
+    (
+        addr,
+        any::<u16>(),
+        0..5u32,
+        any::<u32>(),
+        any::<u32>(),
+        any::<u32>(),
+        0..3u8,
+        any::<u16>(),
+        0..3u16,
+    )
+        .prop_map(
+            |(
+                addr,
+                port,
                 fwd_method,
                 weight,
                 u_threshold,
                 l_threshold,
-                tun_type: if tunnel { tun_type } else { 0 },
-                tun_port: if tunnel { tun_port } else { 0 },
-                tun_flags: if tunnel { tun_flags } else { 0 },
-            }
-        },
-    )
+                tun_type,
+                tun_port,
+                tun_flags,
+            )| {
+                let tunnel = fwd_method == fwd::TUNNEL;
+                Dest {
+                    key: DestKey { addr, port },
+                    fwd_method,
+                    weight,
+                    u_threshold,
+                    l_threshold,
+                    tun_type: if tunnel { tun_type } else { 0 },
+                    tun_port: if tunnel { tun_port } else { 0 },
+                    tun_flags: if tunnel { tun_flags } else { 0 },
+                }
+            },
+        )
 }
 
 proptest! {

@@ -1,0 +1,594 @@
+//! The `lvs.v1.LvsService` handlers: each converts its request, calls one
+//! core function and converts the answer. No rule lives here.
+
+use std::future::Future;
+
+use serde_json::Value as Json;
+use tonic::metadata::{MetadataMap, MetadataValue};
+use tonic::{Request, Response, Status};
+
+use super::SERVICE_NAME;
+use super::convert;
+use super::error::{self, REQUEST_ID_KEY};
+use super::pb;
+use super::pb::lvs_service_server::LvsService;
+use crate::core::{AuditQuery, Caller, CommitRequest, Core, Error, Precondition, Result};
+
+/// The gRPC transport over the service core.
+#[derive(Clone)]
+pub struct LvsApi {
+    core: Core,
+}
+
+impl LvsApi {
+    pub fn new(core: Core) -> Self {
+        LvsApi { core }
+    }
+}
+
+/// The caller of a request: anonymous until authentication comes, with the
+/// client's `x-request-id` or a fresh one.
+fn caller(metadata: &MetadataMap) -> Caller {
+    let given = metadata
+        .get(REQUEST_ID_KEY)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|id| !id.is_empty() && id.len() <= 200);
+    match given {
+        Some(id) => Caller::new("anonymous", id),
+        None => Caller::anonymous(),
+    }
+}
+
+/// One call: who makes it, and which method (`/lvs.v1.LvsService/AddService`).
+struct Call {
+    caller: Caller,
+    method: String,
+}
+
+/// Runs one request: the caller from the metadata, the work in `call`, the
+/// request id echoed back, core errors mapped to statuses.
+async fn handle<Req, Resp, Fut>(
+    method: &str,
+    request: Request<Req>,
+    call: impl FnOnce(Call, Req) -> Fut,
+) -> Result<Response<Resp>, Status>
+where
+    Fut: Future<Output = Result<Resp>>,
+{
+    let caller = caller(request.metadata());
+    let request_id = caller.request_id.clone();
+    let method = format!("/{SERVICE_NAME}/{method}");
+    match call(Call { caller, method }, request.into_inner()).await {
+        Ok(body) => {
+            let mut response = Response::new(body);
+            if let Ok(value) = MetadataValue::try_from(request_id.as_str()) {
+                response.metadata_mut().insert(REQUEST_ID_KEY, value);
+            }
+            Ok(response)
+        }
+        Err(err) => Err(error::status(&err, &request_id)),
+    }
+}
+
+impl LvsApi {
+    /// Input refused before it reaches the core (an unparsable address, an
+    /// UNSPECIFIED enum): audited like the core's own refusals.
+    async fn admit<T, E: Into<Error>>(
+        &self,
+        call: &Call,
+        cluster: &str,
+        parsed: Result<T, E>,
+    ) -> Result<T> {
+        match parsed {
+            Ok(value) => Ok(value),
+            Err(err) => {
+                let err = err.into();
+                let cluster = Some(cluster).filter(|c| !c.is_empty());
+                self.core
+                    .record_rejected(&call.caller, cluster, &call.method, &err)
+                    .await;
+                Err(err)
+            }
+        }
+    }
+}
+
+fn precondition(if_match: &str) -> Precondition {
+    match if_match.trim() {
+        "" => Precondition::default(),
+        etag => Precondition::if_match(etag),
+    }
+}
+
+fn required<'a, T>(value: &'a Option<T>, field: &str) -> Result<&'a T> {
+    value
+        .as_ref()
+        .ok_or_else(|| Error::invalid(field, "missing"))
+}
+
+/// A merge patch from either of its two forms.
+fn merge_patch(struct_form: Option<&prost_types::Struct>, json_form: Option<&str>) -> Result<Json> {
+    match (struct_form, json_form) {
+        (Some(fields), _) => Ok(convert::struct_to_json(fields)),
+        (None, Some(text)) => serde_json::from_str(text)
+            .map_err(|err| Error::invalid("merge_patch_json", format!("not JSON: {err}"))),
+        (None, None) => Err(Error::invalid(
+            "merge_patch",
+            "missing: send merge_patch or merge_patch_json",
+        )),
+    }
+}
+
+fn service_patch(patch: &Option<pb::patch_service_request::Patch>) -> Result<Json> {
+    use pb::patch_service_request::Patch;
+    match patch {
+        Some(Patch::MergePatch(fields)) => merge_patch(Some(fields), None),
+        Some(Patch::MergePatchJson(text)) => merge_patch(None, Some(text)),
+        None => merge_patch(None, None),
+    }
+}
+
+fn server_patch(patch: &Option<pb::patch_server_request::Patch>) -> Result<Json> {
+    use pb::patch_server_request::Patch;
+    match patch {
+        Some(Patch::MergePatch(fields)) => merge_patch(Some(fields), None),
+        Some(Patch::MergePatchJson(text)) => merge_patch(None, Some(text)),
+        None => merge_patch(None, None),
+    }
+}
+
+fn non_empty(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.is_empty())
+}
+
+#[tonic::async_trait]
+impl LvsService for LvsApi {
+    async fn create_cluster(
+        &self,
+        request: Request<pb::CreateClusterRequest>,
+    ) -> Result<Response<pb::Cluster>, Status> {
+        handle("CreateCluster", request, |call, req| async move {
+            let view = self
+                .core
+                .create_cluster(&call.caller, &req.name, &req.description)
+                .await?;
+            Ok(convert::cluster(view))
+        })
+        .await
+    }
+
+    async fn list_clusters(
+        &self,
+        request: Request<pb::ListClustersRequest>,
+    ) -> Result<Response<pb::ListClustersResponse>, Status> {
+        handle("ListClusters", request, |_, _| async move {
+            let clusters = self.core.list_clusters().await?;
+            Ok(pb::ListClustersResponse {
+                clusters: clusters.into_iter().map(convert::cluster).collect(),
+            })
+        })
+        .await
+    }
+
+    async fn get_cluster(
+        &self,
+        request: Request<pb::GetClusterRequest>,
+    ) -> Result<Response<pb::Cluster>, Status> {
+        handle("GetCluster", request, |_, req| async move {
+            Ok(convert::cluster(self.core.get_cluster(&req.name).await?))
+        })
+        .await
+    }
+
+    async fn delete_cluster(
+        &self,
+        request: Request<pb::DeleteClusterRequest>,
+    ) -> Result<Response<pb::DeleteClusterResponse>, Status> {
+        handle("DeleteCluster", request, |call, req| async move {
+            self.core
+                .delete_cluster(&call.caller, &req.name, req.force)
+                .await?;
+            Ok(pb::DeleteClusterResponse {})
+        })
+        .await
+    }
+
+    async fn get_draft(
+        &self,
+        request: Request<pb::GetDraftRequest>,
+    ) -> Result<Response<pb::Draft>, Status> {
+        handle("GetDraft", request, |_, req| async move {
+            Ok(convert::draft(self.core.get_draft(&req.cluster).await?))
+        })
+        .await
+    }
+
+    async fn replace_draft(
+        &self,
+        request: Request<pb::ReplaceDraftRequest>,
+    ) -> Result<Response<pb::Draft>, Status> {
+        handle("ReplaceDraft", request, |call, req| async move {
+            let doc = self
+                .admit(
+                    &call,
+                    &req.cluster,
+                    required(&req.spec, "spec").and_then(|s| Ok(convert::spec_doc(s)?)),
+                )
+                .await?;
+            let view = self
+                .core
+                .replace_draft(
+                    &call.caller,
+                    &req.cluster,
+                    &doc,
+                    &precondition(&req.if_match),
+                )
+                .await?;
+            Ok(convert::draft(view))
+        })
+        .await
+    }
+
+    async fn add_service(
+        &self,
+        request: Request<pb::AddServiceRequest>,
+    ) -> Result<Response<pb::AddServiceResponse>, Status> {
+        handle("AddService", request, |call, req| async move {
+            let parsed =
+                required(&req.service, "service").and_then(|s| Ok(convert::service_doc(s)?));
+            let doc = self.admit(&call, &req.cluster, parsed).await?;
+            let edited = self
+                .core
+                .add_service(
+                    &call.caller,
+                    &req.cluster,
+                    &doc,
+                    &precondition(&req.if_match),
+                )
+                .await?;
+            Ok(pb::AddServiceResponse {
+                service: Some(convert::service(&edited.value)),
+                etag: edited.etag,
+            })
+        })
+        .await
+    }
+
+    async fn get_service(
+        &self,
+        request: Request<pb::GetServiceRequest>,
+    ) -> Result<Response<pb::GetServiceResponse>, Status> {
+        handle("GetService", request, |_, req| async move {
+            let found = self.core.get_service(&req.cluster, &req.service_id).await?;
+            Ok(pb::GetServiceResponse {
+                service: Some(convert::service(&found.value)),
+                etag: found.etag,
+            })
+        })
+        .await
+    }
+
+    async fn update_service(
+        &self,
+        request: Request<pb::UpdateServiceRequest>,
+    ) -> Result<Response<pb::UpdateServiceResponse>, Status> {
+        handle("UpdateService", request, |call, req| async move {
+            let parsed = required(&req.service, "service").and_then(|service| {
+                let keep_servers = match req.keep_servers {
+                    Some(true) if !service.servers.is_empty() => {
+                        return Err(Error::invalid(
+                            "keep_servers",
+                            "true, but the service lists real servers: leave them out to keep the current ones, or set keep_servers false to replace them",
+                        ));
+                    }
+                    Some(keep) => keep,
+                    None => service.servers.is_empty(),
+                };
+                Ok((convert::service_doc(service)?, keep_servers))
+            });
+            let (doc, keep_servers) = self.admit(&call, &req.cluster, parsed).await?;
+            let edited = self
+                .core
+                .put_service(&call.caller, &req.cluster, &req.service_id, &doc, keep_servers, &precondition(&req.if_match))
+                .await?;
+            Ok(pb::UpdateServiceResponse { service: Some(convert::service(&edited.value)), etag: edited.etag })
+        })
+        .await
+    }
+
+    async fn patch_service(
+        &self,
+        request: Request<pb::PatchServiceRequest>,
+    ) -> Result<Response<pb::PatchServiceResponse>, Status> {
+        handle("PatchService", request, |call, req| async move {
+            let patch = self
+                .admit(&call, &req.cluster, service_patch(&req.patch))
+                .await?;
+            let edited = self
+                .core
+                .patch_service(
+                    &call.caller,
+                    &req.cluster,
+                    &req.service_id,
+                    &patch,
+                    &precondition(&req.if_match),
+                )
+                .await?;
+            Ok(pb::PatchServiceResponse {
+                service: Some(convert::service(&edited.value)),
+                etag: edited.etag,
+            })
+        })
+        .await
+    }
+
+    async fn delete_service(
+        &self,
+        request: Request<pb::DeleteServiceRequest>,
+    ) -> Result<Response<pb::DeleteServiceResponse>, Status> {
+        handle("DeleteService", request, |call, req| async move {
+            let edited = self
+                .core
+                .delete_service(
+                    &call.caller,
+                    &req.cluster,
+                    &req.service_id,
+                    &precondition(&req.if_match),
+                )
+                .await?;
+            Ok(pb::DeleteServiceResponse { etag: edited.etag })
+        })
+        .await
+    }
+
+    async fn add_server(
+        &self,
+        request: Request<pb::AddServerRequest>,
+    ) -> Result<Response<pb::AddServerResponse>, Status> {
+        handle("AddServer", request, |call, req| async move {
+            let parsed = required(&req.server, "server").and_then(|s| Ok(convert::server_doc(s)?));
+            let doc = self.admit(&call, &req.cluster, parsed).await?;
+            let edited = self
+                .core
+                .add_server(
+                    &call.caller,
+                    &req.cluster,
+                    &req.service_id,
+                    &doc,
+                    &precondition(&req.if_match),
+                )
+                .await?;
+            Ok(pb::AddServerResponse {
+                server: Some(convert::server(&edited.value)),
+                etag: edited.etag,
+            })
+        })
+        .await
+    }
+
+    async fn get_server(
+        &self,
+        request: Request<pb::GetServerRequest>,
+    ) -> Result<Response<pb::GetServerResponse>, Status> {
+        handle("GetServer", request, |_, req| async move {
+            let found = self
+                .core
+                .get_server(&req.cluster, &req.service_id, &req.server_id)
+                .await?;
+            Ok(pb::GetServerResponse {
+                server: Some(convert::server(&found.value)),
+                etag: found.etag,
+            })
+        })
+        .await
+    }
+
+    async fn update_server(
+        &self,
+        request: Request<pb::UpdateServerRequest>,
+    ) -> Result<Response<pb::UpdateServerResponse>, Status> {
+        handle("UpdateServer", request, |call, req| async move {
+            let parsed = required(&req.server, "server").and_then(|s| Ok(convert::server_doc(s)?));
+            let doc = self.admit(&call, &req.cluster, parsed).await?;
+            let precondition = precondition(&req.if_match);
+            let edited = self
+                .core
+                .put_server(
+                    &call.caller,
+                    &req.cluster,
+                    &req.service_id,
+                    &req.server_id,
+                    &doc,
+                    &precondition,
+                )
+                .await?;
+            Ok(pb::UpdateServerResponse {
+                server: Some(convert::server(&edited.value)),
+                etag: edited.etag,
+            })
+        })
+        .await
+    }
+
+    async fn patch_server(
+        &self,
+        request: Request<pb::PatchServerRequest>,
+    ) -> Result<Response<pb::PatchServerResponse>, Status> {
+        handle("PatchServer", request, |call, req| async move {
+            let patch = self
+                .admit(&call, &req.cluster, server_patch(&req.patch))
+                .await?;
+            let precondition = precondition(&req.if_match);
+            let edited = self
+                .core
+                .patch_server(
+                    &call.caller,
+                    &req.cluster,
+                    &req.service_id,
+                    &req.server_id,
+                    &patch,
+                    &precondition,
+                )
+                .await?;
+            Ok(pb::PatchServerResponse {
+                server: Some(convert::server(&edited.value)),
+                etag: edited.etag,
+            })
+        })
+        .await
+    }
+
+    async fn delete_server(
+        &self,
+        request: Request<pb::DeleteServerRequest>,
+    ) -> Result<Response<pb::DeleteServerResponse>, Status> {
+        handle("DeleteServer", request, |call, req| async move {
+            let precondition = precondition(&req.if_match);
+            let edited = self
+                .core
+                .delete_server(
+                    &call.caller,
+                    &req.cluster,
+                    &req.service_id,
+                    &req.server_id,
+                    &precondition,
+                )
+                .await?;
+            Ok(pb::DeleteServerResponse { etag: edited.etag })
+        })
+        .await
+    }
+
+    async fn commit(
+        &self,
+        request: Request<pb::CommitRequest>,
+    ) -> Result<Response<pb::CommitResponse>, Status> {
+        handle("Commit", request, |call, req| async move {
+            // The core validates the spec and names its fields `spec.…`; what
+            // fails before it, in conversion, is named the same way.
+            let parsed = req
+                .spec
+                .as_ref()
+                .map(|spec| convert::spec_doc(spec).map_err(|e| e.within("spec")))
+                .transpose();
+            let spec = self.admit(&call, &req.cluster, parsed).await?;
+            let commit = CommitRequest {
+                message: req.message,
+                author: non_empty(req.author),
+                expected_base: req.expected_base,
+                activate: req.activate.unwrap_or(true),
+                spec,
+                precondition: precondition(&req.if_match),
+            };
+            Ok(convert::commit_outcome(
+                self.core.commit(&call.caller, &req.cluster, commit).await?,
+            ))
+        })
+        .await
+    }
+
+    async fn list_revisions(
+        &self,
+        request: Request<pb::ListRevisionsRequest>,
+    ) -> Result<Response<pb::ListRevisionsResponse>, Status> {
+        handle("ListRevisions", request, |_, req| async move {
+            let page = self
+                .core
+                .list_revisions(&req.cluster, req.before, req.limit)
+                .await?;
+            Ok(pb::ListRevisionsResponse {
+                revisions: page.revisions.into_iter().map(convert::revision).collect(),
+                next_before: page.next_before,
+            })
+        })
+        .await
+    }
+
+    async fn get_revision(
+        &self,
+        request: Request<pb::GetRevisionRequest>,
+    ) -> Result<Response<pb::Revision>, Status> {
+        handle("GetRevision", request, |_, req| async move {
+            Ok(convert::revision(
+                self.core.get_revision(&req.cluster, req.number).await?,
+            ))
+        })
+        .await
+    }
+
+    async fn diff_revisions(
+        &self,
+        request: Request<pb::DiffRevisionsRequest>,
+    ) -> Result<Response<pb::DiffRevisionsResponse>, Status> {
+        handle("DiffRevisions", request, |_, req| async move {
+            let (from, diff) = self
+                .core
+                .diff_revisions(&req.cluster, req.number, req.against)
+                .await?;
+            Ok(pb::DiffRevisionsResponse {
+                from,
+                to: req.number,
+                diff: Some(convert::spec_diff(&diff)),
+            })
+        })
+        .await
+    }
+
+    async fn rollback(
+        &self,
+        request: Request<pb::RollbackRequest>,
+    ) -> Result<Response<pb::CommitResponse>, Status> {
+        handle("Rollback", request, |call, req| async move {
+            let message = non_empty(req.message);
+            let outcome = self
+                .core
+                .rollback(
+                    &call.caller,
+                    &req.cluster,
+                    req.to,
+                    req.expected_base,
+                    message,
+                )
+                .await?;
+            Ok(convert::commit_outcome(outcome))
+        })
+        .await
+    }
+
+    async fn activate(
+        &self,
+        request: Request<pb::ActivateRequest>,
+    ) -> Result<Response<pb::Revision>, Status> {
+        handle("Activate", request, |call, req| async move {
+            Ok(convert::revision(
+                self.core
+                    .activate(&call.caller, &req.cluster, req.number)
+                    .await?,
+            ))
+        })
+        .await
+    }
+
+    async fn list_audit(
+        &self,
+        request: Request<pb::ListAuditRequest>,
+    ) -> Result<Response<pb::ListAuditResponse>, Status> {
+        handle("ListAudit", request, |_, req| async move {
+            let query = AuditQuery {
+                cluster: non_empty(req.cluster),
+                actor: non_empty(req.actor),
+                action: non_empty(req.action),
+                since: non_empty(req.since),
+                until: non_empty(req.until),
+                before: req.before,
+                limit: req.limit,
+            };
+            let entries = self.core.audit(query).await?;
+            Ok(pb::ListAuditResponse {
+                entries: entries.into_iter().map(convert::audit_entry).collect(),
+            })
+        })
+        .await
+    }
+}

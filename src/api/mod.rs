@@ -1,0 +1,4 @@
+//! Transports: thin translations between the wire and `crate::core`.
+
+pub mod grpc;
+pub mod rest;

@@ -1,0 +1,113 @@
+//! Request extractors that turn every malformed input into an `ApiError`
+//! naming the field, instead of axum's plain-text rejections.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue};
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+use crate::core::{Caller, Core, Error, Precondition};
+use crate::model::ValidationError;
+
+/// A JSON body parsed with field paths in its errors.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned + Send> FromRequest<Core> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, core: &Core) -> Result<Self, Self::Rejection> {
+        read_body(req, core, |bytes| ValidationError::from_json(bytes).map_err(Error::from)).await.map(JsonBody)
+    }
+}
+
+/// Reads the body and parses it with `parse`. A body that cannot be read
+/// (too large, cut short) or parsed is refused, and the refusal audited.
+pub(crate) async fn read_body<T: Send>(
+    req: Request,
+    core: &Core,
+    parse: impl FnOnce(&[u8]) -> Result<T, Error> + Send,
+) -> Result<T, ApiError> {
+    let (mut parts, body) = req.into_parts();
+    let caller = Caller::from_request_parts(&mut parts, core).await?;
+    let target = format!("{} {}", parts.method, parts.uri.path());
+    let result = match Bytes::from_request(Request::from_parts(parts, body), core).await {
+        Ok(bytes) => parse(&bytes),
+        Err(rejection) => Err(Error::invalid("body", rejection.body_text())),
+    };
+    match result {
+        Ok(value) => Ok(value),
+        Err(err) => {
+            core.record_rejected(&caller, cluster_of(&target), &target, &err).await;
+            Err(err.into())
+        }
+    }
+}
+
+/// The cluster named in a `/v1/clusters/{cluster}/...` path.
+fn cluster_of(target: &str) -> Option<&str> {
+    let path = target.split_once(' ').map_or(target, |(_, path)| path);
+    path.strip_prefix("/v1/clusters/")?.split('/').next().filter(|name| !name.is_empty())
+}
+
+/// Query parameters, with a 400 naming the parameter on bad input.
+pub struct Query<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Query(value)),
+            Err(rejection) => {
+                let text = rejection.body_text();
+                let reason = text.trim_start_matches("Failed to deserialize query string: ");
+                let (field, message) = reason.split_once(": ").unwrap_or(("query", reason));
+                Err(Error::invalid(field, message).into())
+            }
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let request_id = parts
+            .headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        Ok(Caller::new("anonymous", request_id))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Precondition {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        match parts.headers.get(header::IF_MATCH) {
+            None => Ok(Precondition::default()),
+            Some(value) => value
+                .to_str()
+                .map(Precondition::if_match)
+                .map_err(|_| Error::invalid("If-Match", "not a valid ETag list").into()),
+        }
+    }
+}
+
+/// An `ETag` header value.
+pub fn etag_header(etag: &str) -> [(header::HeaderName, HeaderValue); 1] {
+    let value = HeaderValue::from_str(etag).unwrap_or_else(|_| HeaderValue::from_static("\"\""));
+    [(header::ETAG, value)]
+}
+
+/// Parses a number from a path segment, naming it when it is not one.
+pub fn path_number(field: &str, text: &str) -> Result<i64, ApiError> {
+    text.parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| Error::invalid(field, format!("`{text}` is not a revision number (1, 2, ...)")).into())
+}

@@ -1,0 +1,126 @@
+//! The REST API under `/v1`: JSON in and out, errors as
+//! `{"error": {"code", "message", "field"}}`, OpenAPI at `/openapi.json`.
+
+mod audit;
+mod clusters;
+mod draft;
+pub mod error;
+mod extract;
+mod revisions;
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+
+use crate::core::Core;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "lvsd", description = "Control plane for Linux Virtual Server (IPVS): versioned cluster definitions."),
+    paths(
+        clusters::list, clusters::create, clusters::get, clusters::delete,
+        draft::get, draft::replace, draft::import,
+        draft::list_services, draft::add_service, draft::get_service, draft::put_service, draft::patch_service, draft::delete_service,
+        draft::list_servers, draft::add_server, draft::get_server, draft::put_server, draft::patch_server, draft::delete_server,
+        revisions::commit, revisions::list, revisions::get, revisions::diff, revisions::export, revisions::activate, revisions::rollback,
+        audit::list,
+    ),
+    tags(
+        (name = "clusters", description = "Named sets of virtual services"),
+        (name = "draft", description = "The editable spec of a cluster, guarded by ETag / If-Match"),
+        (name = "revisions", description = "Immutable numbered specs: commit, diff, rollback"),
+        (name = "audit", description = "Every change and every refused attempt"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The OpenAPI document as checked in under `openapi/`.
+pub fn openapi_json() -> String {
+    ApiDoc::openapi().to_pretty_json().expect("the OpenAPI document serializes") + "\n"
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Origins allowed to call the API from a browser; none by default.
+    pub cors_origins: Vec<HeaderValue>,
+}
+
+/// Largest request body: a spec of 10,000 services with real servers fits.
+const BODY_LIMIT: usize = 32 * 1024 * 1024;
+
+pub fn router(core: Core, options: &Options) -> Router {
+    let draft = "/v1/clusters/{cluster}/draft";
+    let service = "/v1/clusters/{cluster}/draft/services/{service}";
+    let v1 = Router::new()
+        .route("/v1/clusters", get(clusters::list).post(clusters::create))
+        .route("/v1/clusters/{cluster}", get(clusters::get).delete(clusters::delete))
+        .route(draft, get(draft::get).put(draft::replace))
+        .route(&format!("{draft}/import"), post(draft::import))
+        .route(&format!("{draft}/services"), get(draft::list_services).post(draft::add_service))
+        .route(
+            service,
+            get(draft::get_service).put(draft::put_service).patch(draft::patch_service).delete(draft::delete_service),
+        )
+        .route(&format!("{service}/servers"), get(draft::list_servers).post(draft::add_server))
+        .route(
+            &format!("{service}/servers/{{server}}"),
+            get(draft::get_server).put(draft::put_server).patch(draft::patch_server).delete(draft::delete_server),
+        )
+        .route("/v1/clusters/{cluster}/revisions", get(revisions::list).post(revisions::commit))
+        .route("/v1/clusters/{cluster}/revisions/{number}", get(revisions::get))
+        .route("/v1/clusters/{cluster}/revisions/{number}/diff", get(revisions::diff))
+        .route("/v1/clusters/{cluster}/revisions/{number}/export", get(revisions::export))
+        .route("/v1/clusters/{cluster}/revisions/{number}/activate", post(revisions::activate))
+        .route("/v1/clusters/{cluster}/rollback", post(revisions::rollback))
+        .route("/v1/audit", get(audit::list));
+
+    let mut router = Router::new()
+        .merge(v1)
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/openapi.json", get(|| async { ([(header::CONTENT_TYPE, "application/json")], openapi_json()) }))
+        .fallback(|| async { ApiError::from(crate::core::Error::NotFound("no such endpoint".into())) })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(core);
+    if !options.cors_origins.is_empty() {
+        let cors = CorsLayer::new()
+            .allow_origin(AllowOrigin::list(options.cors_origins.clone()))
+            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+            .allow_headers([header::CONTENT_TYPE, header::IF_MATCH, header::AUTHORIZATION, HeaderName::from_static("x-request-id")])
+            .expose_headers([header::ETAG, header::LOCATION, HeaderName::from_static("x-request-id")])
+            .max_age(Duration::from_secs(600));
+        router = router.layer(cors);
+    }
+    router
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+use error::ApiError;
+
+async fn readyz(State(core): State<Core>) -> impl IntoResponse {
+    match core.list_clusters().await {
+        Ok(_) => (StatusCode::OK, Json(serde_json::json!({"ready": true}))),
+        Err(err) => (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"ready": false, "reason": err.to_string()}))),
+    }
+}
+
+/// Serves the REST API on `listener` until `shutdown` resolves.
+pub async fn serve(
+    core: Core,
+    listener: tokio::net::TcpListener,
+    options: Options,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(core, &options)).with_graceful_shutdown(shutdown).await
+}

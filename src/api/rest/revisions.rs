@@ -1,0 +1,169 @@
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::error::{ApiError, ErrorBody};
+use super::extract::{path_number, JsonBody, Query};
+use crate::core::{Caller, CommitOutcome, CommitRequest, Core, Precondition, RevisionPage, RevisionView};
+use crate::model::diff::SpecDiff;
+use crate::model::SpecDoc;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommitBody {
+    /// Why: it goes into the history.
+    pub message: String,
+    /// Recorded as the author; the caller by default.
+    #[serde(default)]
+    pub author: Option<String>,
+    /// Commit only if the cluster's latest revision is this one (0: none yet).
+    /// A retry of a commit that already succeeded returns that revision.
+    #[serde(default)]
+    pub expected_base: Option<i64>,
+    /// Make the new revision active (default true).
+    #[serde(default = "yes")]
+    pub activate: bool,
+    /// Commit this whole spec instead of the draft (it becomes the draft too).
+    #[serde(default)]
+    pub spec: Option<SpecDoc>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackBody {
+    /// The revision whose spec to restore.
+    pub to: i64,
+    #[serde(default)]
+    pub expected_base: Option<i64>,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PageParams {
+    /// Revisions numbered below this one.
+    pub before: Option<i64>,
+    /// 1 to 500, default 50.
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct DiffParams {
+    /// The revision to compare with; the parent by default.
+    pub against: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DiffView {
+    pub from: i64,
+    pub to: i64,
+    pub diff: SpecDiff,
+}
+
+fn committed(outcome: CommitOutcome) -> impl IntoResponse {
+    let status = if outcome.created { StatusCode::CREATED } else { StatusCode::OK };
+    (status, Json(outcome))
+}
+
+#[utoipa::path(post, path = "/v1/clusters/{cluster}/revisions", tag = "revisions",
+    params(("cluster" = String, Path), ("If-Match" = Option<String>, Header, description = "Commit only this version of the draft")),
+    request_body = CommitBody,
+    responses(
+        (status = 201, description = "A new revision", body = CommitOutcome),
+        (status = 200, description = "Nothing changed (or a retried commit): the existing revision", body = CommitOutcome),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 412, body = ErrorBody)))]
+pub async fn commit(
+    State(core): State<Core>,
+    caller: Caller,
+    precondition: Precondition,
+    Path(cluster): Path<String>,
+    JsonBody(body): JsonBody<CommitBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let request = CommitRequest {
+        message: body.message,
+        author: body.author,
+        expected_base: body.expected_base,
+        activate: body.activate,
+        spec: body.spec,
+        precondition,
+    };
+    Ok(committed(core.commit(&caller, &cluster, request).await?))
+}
+
+#[utoipa::path(get, path = "/v1/clusters/{cluster}/revisions", tag = "revisions",
+    params(("cluster" = String, Path), PageParams),
+    responses((status = 200, body = RevisionPage), (status = 404, body = ErrorBody)))]
+pub async fn list(
+    State(core): State<Core>,
+    Path(cluster): Path<String>,
+    Query(page): Query<PageParams>,
+) -> Result<Json<RevisionPage>, ApiError> {
+    Ok(Json(core.list_revisions(&cluster, page.before, page.limit).await?))
+}
+
+#[utoipa::path(get, path = "/v1/clusters/{cluster}/revisions/{number}", tag = "revisions",
+    params(("cluster" = String, Path), ("number" = i64, Path)),
+    responses((status = 200, body = RevisionView), (status = 404, body = ErrorBody)))]
+pub async fn get(State(core): State<Core>, Path((cluster, number)): Path<(String, String)>) -> Result<Json<RevisionView>, ApiError> {
+    let number = path_number("number", &number)?;
+    Ok(Json(core.get_revision(&cluster, number).await?))
+}
+
+#[utoipa::path(get, path = "/v1/clusters/{cluster}/revisions/{number}/diff", tag = "revisions",
+    params(("cluster" = String, Path), ("number" = i64, Path), DiffParams),
+    responses((status = 200, body = DiffView), (status = 404, body = ErrorBody)))]
+pub async fn diff(
+    State(core): State<Core>,
+    Path((cluster, number)): Path<(String, String)>,
+    Query(params): Query<DiffParams>,
+) -> Result<Json<DiffView>, ApiError> {
+    let number = path_number("number", &number)?;
+    let (from, diff) = core.diff_revisions(&cluster, number, params.against).await?;
+    Ok(Json(DiffView { from, to: number, diff }))
+}
+
+#[utoipa::path(get, path = "/v1/clusters/{cluster}/revisions/{number}/export", tag = "revisions",
+    params(("cluster" = String, Path), ("number" = i64, Path)),
+    responses((status = 200, description = "`ipvsadm -R` input for the revision", body = String, content_type = "text/plain"), (status = 404, body = ErrorBody)))]
+pub async fn export(State(core): State<Core>, Path((cluster, number)): Path<(String, String)>) -> Result<impl IntoResponse, ApiError> {
+    let number = path_number("number", &number)?;
+    let text = core.export_revision(&cluster, number).await?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")], text))
+}
+
+#[utoipa::path(post, path = "/v1/clusters/{cluster}/revisions/{number}/activate", tag = "revisions",
+    params(("cluster" = String, Path), ("number" = i64, Path)),
+    responses((status = 200, body = RevisionView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn activate(
+    State(core): State<Core>,
+    caller: Caller,
+    Path((cluster, number)): Path<(String, String)>,
+) -> Result<Json<RevisionView>, ApiError> {
+    let number = path_number("number", &number)?;
+    Ok(Json(core.activate(&caller, &cluster, number).await?))
+}
+
+#[utoipa::path(post, path = "/v1/clusters/{cluster}/rollback", tag = "revisions",
+    params(("cluster" = String, Path)),
+    request_body = RollbackBody,
+    responses(
+        (status = 201, description = "A new revision restoring the old spec", body = CommitOutcome),
+        (status = 200, description = "The spec already was that revision's", body = CommitOutcome),
+        (status = 404, body = ErrorBody), (status = 412, body = ErrorBody)))]
+pub async fn rollback(
+    State(core): State<Core>,
+    caller: Caller,
+    Path(cluster): Path<String>,
+    JsonBody(body): JsonBody<RollbackBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(committed(core.rollback(&caller, &cluster, body.to, body.expected_base, body.message).await?))
+}

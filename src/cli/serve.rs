@@ -1,0 +1,140 @@
+//! `lvsd serve` and `lvsd migrate`.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::api::{grpc, rest};
+use crate::core::Core;
+use crate::store::Store;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// SQLite database: a file path or sqlite:// URL; created and migrated if needed.
+    #[arg(long, default_value = "lvsd.db", env = "LVSD_DB")]
+    pub db: String,
+    /// Address of the REST API (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:7080", env = "LVSD_HTTP")]
+    pub http: SocketAddr,
+    /// Address of the gRPC API (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:7081", env = "LVSD_GRPC")]
+    pub grpc: SocketAddr,
+    /// Allow browsers on this origin to call the REST API (repeatable).
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    pub cors_origins: Vec<String>,
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "LVSD_LOG_FORMAT")]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// SQLite database: a file path or sqlite:// URL.
+    #[arg(long, default_value = "lvsd.db", env = "LVSD_DB")]
+    pub db: String,
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+pub fn serve(args: ServeArgs) -> ExitCode {
+    init_logging(args.log_format);
+    match runtime().and_then(|rt| rt.block_on(run(args))) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("lvsd serve: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let cors_origins = args
+        .cors_origins
+        .iter()
+        .map(|origin| origin.parse().with_context(|| format!("--cors-origin {origin}: not a valid origin")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let store = Store::open(&args.db).await.with_context(|| format!("opening database {}", args.db))?;
+    let core = Core::new(store.clone());
+    let http = TcpListener::bind(args.http).await.with_context(|| format!("binding the REST API to {}", args.http))?;
+    let grpc = TcpListener::bind(args.grpc).await.with_context(|| format!("binding the gRPC API to {}", args.grpc))?;
+
+    // Printed on stdout, one line each, for people and for scripts that start lvsd.
+    println!("lvsd: database {}", args.db);
+    println!("lvsd: REST API on http://{}", http.local_addr()?);
+    println!("lvsd: gRPC API on {}", grpc.local_addr()?);
+    println!("lvsd: applying to the kernel is off: this server stores and serves revisions only");
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = move |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let rest = tokio::spawn(rest::serve(core.clone(), http, rest::Options { cors_origins }, stopped(stop_rx.clone())));
+    let grpc = tokio::spawn(grpc::serve(core.clone(), grpc, stopped(stop_rx.clone())));
+
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    let _ = stop_tx.send(true);
+    rest.await.context("REST task")?.context("REST API")?;
+    grpc.await.context("gRPC task")?.context("gRPC API")?;
+    store.close().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+pub fn migrate(args: MigrateArgs) -> ExitCode {
+    match runtime().and_then(|rt| rt.block_on(Store::migrate(&args.db)).map_err(anyhow::Error::from)) {
+        Ok(0) => {
+            println!("lvsd migrate: {} is up to date", args.db);
+            ExitCode::SUCCESS
+        }
+        Ok(n) => {
+            println!("lvsd migrate: applied {n} migration(s) to {}", args.db);
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("lvsd migrate: {}: {err:#}", args.db);
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! The audit log: every change, and every refused attempt to change.
+
+use std::future::Future;
+
+use serde_json::{json, Value};
+
+use super::{now, AuditEntry, Caller, Core, Error, Result};
+use crate::store::{self, AuditFilter, AuditRow, Tx};
+
+/// Filters for reading the audit log, newest entries first.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub cluster: Option<String>,
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    /// RFC 3339 times: entries at or after `since`, before `until`.
+    pub since: Option<String>,
+    pub until: Option<String>,
+    /// Entries with an id below this one (paging).
+    pub before: Option<i64>,
+    pub limit: Option<u32>,
+}
+
+pub(crate) struct Change<'a> {
+    pub cluster: Option<&'a str>,
+    pub action: &'a str,
+    pub target: String,
+    pub detail: Value,
+}
+
+fn row(caller: &Caller, change: &Change<'_>, outcome: &str) -> AuditRow {
+    AuditRow {
+        id: 0,
+        at: now(),
+        actor: caller.actor.clone(),
+        request_id: caller.request_id.clone(),
+        cluster: change.cluster.map(str::to_string),
+        action: change.action.to_string(),
+        target: change.target.clone(),
+        outcome: outcome.to_string(),
+        detail: change.detail.to_string(),
+    }
+}
+
+/// Records a change inside the transaction that makes it.
+pub(crate) async fn record(tx: &mut Tx, caller: &Caller, change: Change<'_>) -> Result<()> {
+    store::append_audit(&mut **tx, &row(caller, &change, "ok")).await?;
+    Ok(())
+}
+
+impl Core {
+    /// Runs a write; if it is refused, records the refusal with its reason.
+    pub(crate) async fn audited<T>(
+        &self,
+        caller: &Caller,
+        cluster: Option<&str>,
+        action: &str,
+        target: impl Into<String>,
+        write: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let result = write.await;
+        if let Err(err) = &result {
+            let change = Change {
+                cluster,
+                action,
+                target: target.into(),
+                detail: json!({ "code": err.code(), "field": err.field(), "reason": err.message() }),
+            };
+            if let Err(log_err) = self.append_refusal(caller, &change).await {
+                tracing::error!(error = %log_err, action, "could not audit a refused request");
+            }
+        }
+        result
+    }
+
+    /// Records a request refused before it reached an operation (an
+    /// unreadable body, say), with the reason.
+    pub async fn record_rejected(&self, caller: &Caller, cluster: Option<&str>, target: &str, err: &Error) {
+        let change = Change {
+            cluster,
+            action: "request.rejected",
+            target: target.to_string(),
+            detail: json!({ "code": err.code(), "field": err.field(), "reason": err.message() }),
+        };
+        if let Err(log_err) = self.append_refusal(caller, &change).await {
+            tracing::error!(error = %log_err, "could not audit a rejected request");
+        }
+    }
+
+    async fn append_refusal(&self, caller: &Caller, change: &Change<'_>) -> Result<()> {
+        let mut tx = self.store().begin().await?;
+        store::append_audit(&mut *tx, &row(caller, change, "refused")).await?;
+        tx.commit().await.map_err(store::StoreError::from)?;
+        Ok(())
+    }
+
+    pub async fn audit(&self, query: AuditQuery) -> Result<Vec<AuditEntry>> {
+        let limit = query.limit.unwrap_or(100);
+        if !(1..=1000).contains(&limit) {
+            return Err(Error::invalid("limit", format!("{limit} is out of range: 1 to 1000")));
+        }
+        // Stored times are compared as text, so bring the bounds to the stored form.
+        let normalize = |value: Option<String>, field: &str| -> Result<Option<String>> {
+            value
+                .map(|time| {
+                    humantime::parse_rfc3339_weak(&time)
+                        .map(|t| humantime::format_rfc3339_millis(t).to_string())
+                        .map_err(|_| Error::invalid(field, format!("`{time}` is not an RFC 3339 time")))
+                })
+                .transpose()
+        };
+        let since = normalize(query.since, "since")?;
+        let until = normalize(query.until, "until")?;
+        let filter = AuditFilter {
+            cluster: query.cluster,
+            actor: query.actor,
+            action: query.action,
+            since,
+            until,
+            before_id: query.before,
+            limit: limit.into(),
+        };
+        let rows = store::audit(self.store().reader(), &filter).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| AuditEntry {
+                id: r.id,
+                at: r.at,
+                actor: r.actor,
+                request_id: r.request_id,
+                cluster: r.cluster,
+                action: r.action,
+                target: r.target,
+                outcome: r.outcome,
+                detail: serde_json::from_str(&r.detail).unwrap_or(Value::String(r.detail)),
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,89 @@
+//! The one error type of the service core. Transports map `ErrorCode` to
+//! their status codes, each in one exhaustive match.
+
+use crate::model::ValidationError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Invalid(#[from] ValidationError),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// An ETag or expected base revision no longer matches: someone else wrote first.
+    #[error("{0}")]
+    PreconditionFailed(String),
+    /// The request is valid but the cluster's state forbids it.
+    #[error("{0}")]
+    Conflict(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Stable, transport-neutral error codes, as clients see them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    InvalidArgument,
+    NotFound,
+    AlreadyExists,
+    PreconditionFailed,
+    Conflict,
+    Internal,
+}
+
+impl Error {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::Invalid(_) => ErrorCode::InvalidArgument,
+            Error::NotFound(_) => ErrorCode::NotFound,
+            Error::AlreadyExists(_) => ErrorCode::AlreadyExists,
+            Error::PreconditionFailed(_) => ErrorCode::PreconditionFailed,
+            Error::Conflict(_) => ErrorCode::Conflict,
+            Error::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// The field at fault, for invalid input.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Error::Invalid(err) if !err.field.is_empty() => Some(&err.field),
+            _ => None,
+        }
+    }
+
+    /// The message without the field prefix (the field travels separately).
+    pub fn message(&self) -> String {
+        match self {
+            Error::Invalid(err) => err.message.clone(),
+            other => other.to_string(),
+        }
+    }
+
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Invalid(ValidationError::new(field, message))
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(err: StoreError) -> Self {
+        // The cause goes to the log; clients get no database internals.
+        tracing::error!(error = %err, "store failure");
+        Error::Internal("the database failed; see the server log".to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_input_keeps_its_field() {
+        let err = Error::from(ValidationError::new("services[0].weight", "too big"));
+        assert_eq!(err.code(), ErrorCode::InvalidArgument);
+        assert_eq!(err.field(), Some("services[0].weight"));
+        assert_eq!(err.message(), "too big");
+    }
+}

@@ -1,0 +1,318 @@
+//! Revisions: commit, list, get, diff, rollback, activate.
+
+use serde_json::json;
+
+use super::audit::{record, Change};
+use super::clusters::{not_found, parse_spec};
+use super::{now, Caller, CommitOutcome, Core, Error, Precondition, Result, RevisionKind, RevisionView};
+use crate::model::diff::SpecDiff;
+use crate::model::{Spec, SpecDoc};
+use crate::store::{self, ClusterRow, RevisionRow, Tx};
+
+/// A commit: of the draft, or of a whole spec given in the request.
+#[derive(Debug, Clone)]
+pub struct CommitRequest {
+    pub message: String,
+    /// Recorded as the revision's author; the caller when absent.
+    pub author: Option<String>,
+    /// Compare-and-swap: commit only if the latest revision is this one (0: none yet).
+    pub expected_base: Option<i64>,
+    /// Make the new revision the active one (the default).
+    pub activate: bool,
+    /// Commit this spec (and make it the draft) instead of the draft.
+    pub spec: Option<SpecDoc>,
+    /// With a draft commit: commit only this version of the draft.
+    pub precondition: Precondition,
+}
+
+/// One page of revisions, newest first.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct RevisionPage {
+    pub revisions: Vec<RevisionView>,
+    /// Pass as `before` for the next page; absent on the last page.
+    pub next_before: Option<i64>,
+}
+
+fn view(row: RevisionRow, active: Option<i64>, with_spec: bool) -> Result<RevisionView> {
+    let spec = parse_spec(&row.spec)?;
+    Ok(RevisionView {
+        active: active == Some(row.number),
+        services: spec.services().len(),
+        servers: spec.server_count(),
+        spec: with_spec.then_some(spec),
+        cluster: row.cluster,
+        number: row.number,
+        parent: row.parent,
+        author: row.author,
+        message: row.message,
+        created_at: row.created_at,
+        content_hash: row.content_hash,
+        kind: RevisionKind::parse(&row.kind),
+        rollback_of: row.rollback_of,
+    })
+}
+
+fn no_revision(cluster: &str, number: i64) -> Error {
+    Error::NotFound(format!("cluster {cluster} has no revision {number}"))
+}
+
+fn validate_message(message: &str) -> Result<()> {
+    if message.trim().is_empty() {
+        return Err(Error::invalid("message", "missing: say why, it goes into the history"));
+    }
+    if message.len() > 4096 {
+        return Err(Error::invalid("message", "longer than 4096 bytes"));
+    }
+    Ok(())
+}
+
+/// What a new revision is, beyond its spec.
+struct NewRevision<'a> {
+    spec: Spec,
+    message: &'a str,
+    author: &'a str,
+    kind: RevisionKind,
+    rollback_of: Option<i64>,
+    expected_base: Option<i64>,
+    activate: bool,
+}
+
+impl Core {
+    /// Adds a revision after `latest`, or returns the existing one when the
+    /// spec is unchanged or the same commit was already made (a retry).
+    async fn add_revision(
+        &self,
+        tx: &mut Tx,
+        caller: &Caller,
+        cluster: &mut ClusterRow,
+        new: NewRevision<'_>,
+    ) -> Result<CommitOutcome> {
+        let name = cluster.name.clone();
+        let latest = store::latest_revision(&mut **tx, &name).await?;
+        let latest_number = latest.as_ref().map_or(0, |r| r.number);
+        let hash = new.spec.content_hash();
+        let same_as_latest = latest.as_ref().filter(|r| r.content_hash == hash);
+
+        if let Some(expected) = new.expected_base {
+            let retried = same_as_latest.is_some_and(|r| r.parent.unwrap_or(0) == expected);
+            if expected != latest_number && !retried {
+                return Err(Error::PreconditionFailed(format!(
+                    "cluster {name} is at revision {latest_number}, not the expected base {expected}: someone committed first; review their change and retry"
+                )));
+            }
+        }
+        if let Some(existing) = same_as_latest {
+            // Nothing new to record; activating it may still be asked for.
+            let existing = existing.clone();
+            if new.activate && cluster.active_revision != Some(existing.number) {
+                store::set_active(&mut **tx, &name, Some(existing.number)).await?;
+                cluster.active_revision = Some(existing.number);
+                let change = Change {
+                    cluster: Some(&name),
+                    action: "revision.activate",
+                    target: existing.number.to_string(),
+                    detail: json!({ "reason": "commit of an unchanged spec" }),
+                };
+                record(tx, caller, change).await?;
+            }
+            return Ok(CommitOutcome { created: false, revision: view(existing, cluster.active_revision, true)? });
+        }
+
+        let previous_spec = match &latest {
+            Some(row) => parse_spec(&row.spec)?,
+            None => Spec::default(),
+        };
+        let row = RevisionRow {
+            cluster: name.clone(),
+            number: latest_number + 1,
+            parent: latest.as_ref().map(|r| r.number),
+            author: new.author.to_string(),
+            message: new.message.to_string(),
+            created_at: now(),
+            spec: new.spec.to_canonical_json(),
+            content_hash: hash,
+            kind: new.kind.as_str().to_string(),
+            rollback_of: new.rollback_of,
+        };
+        store::insert_revision(&mut **tx, &row).await?;
+        if new.activate {
+            store::set_active(&mut **tx, &name, Some(row.number)).await?;
+            cluster.active_revision = Some(row.number);
+        }
+        // The draft follows what was committed, so the next edit starts from it.
+        if row.spec != cluster.draft_spec {
+            cluster.draft_spec = row.spec.clone();
+            cluster.draft_version += 1;
+            cluster.draft_updated_at = row.created_at.clone();
+            cluster.draft_updated_by = caller.actor.clone();
+            store::update_draft(
+                &mut **tx,
+                &name,
+                &cluster.draft_spec,
+                cluster.draft_version,
+                &cluster.draft_updated_at,
+                &cluster.draft_updated_by,
+            )
+            .await?;
+        }
+        let diff = SpecDiff::between(&previous_spec, &new.spec);
+        let action = match new.kind {
+            RevisionKind::Commit => "revision.commit",
+            RevisionKind::Rollback => "revision.rollback",
+        };
+        let change = Change {
+            cluster: Some(&name),
+            action,
+            target: row.number.to_string(),
+            detail: json!({
+                "message": row.message,
+                "parent": row.parent,
+                "rollback_of": row.rollback_of,
+                "activated": new.activate,
+                "services_added": diff.services_added.len(),
+                "services_removed": diff.services_removed.len(),
+                "services_changed": diff.services_changed.len(),
+            }),
+        };
+        record(tx, caller, change).await?;
+        Ok(CommitOutcome { created: true, revision: view(row, cluster.active_revision, true)? })
+    }
+
+    /// Commits the draft (or the request's spec) as the next revision.
+    pub async fn commit(&self, caller: &Caller, cluster: &str, request: CommitRequest) -> Result<CommitOutcome> {
+        self.audited(caller, Some(cluster), "revision.commit", cluster, async {
+            validate_message(&request.message)?;
+            let mut tx = self.store().begin().await?;
+            let mut row = store::cluster(&mut *tx, cluster).await?.ok_or_else(|| not_found(cluster))?;
+            let spec = match &request.spec {
+                Some(doc) => doc.validate().map_err(|e| e.within("spec"))?,
+                None => {
+                    request.precondition.check_row(&row)?;
+                    parse_spec(&row.draft_spec)?
+                }
+            };
+            let author = request.author.as_deref().unwrap_or(&caller.actor);
+            let new = NewRevision {
+                spec,
+                message: &request.message,
+                author,
+                kind: RevisionKind::Commit,
+                rollback_of: None,
+                expected_base: request.expected_base,
+                activate: request.activate,
+            };
+            let outcome = self.add_revision(&mut tx, caller, &mut row, new).await?;
+            tx.commit().await.map_err(store::StoreError::from)?;
+            self.activation_committed();
+            Ok(outcome)
+        })
+        .await
+    }
+
+    /// Makes a new revision whose spec equals revision `to`'s, and activates it.
+    pub async fn rollback(
+        &self,
+        caller: &Caller,
+        cluster: &str,
+        to: i64,
+        expected_base: Option<i64>,
+        message: Option<String>,
+    ) -> Result<CommitOutcome> {
+        self.audited(caller, Some(cluster), "revision.rollback", to.to_string(), async {
+            let mut tx = self.store().begin().await?;
+            let mut row = store::cluster(&mut *tx, cluster).await?.ok_or_else(|| not_found(cluster))?;
+            let target = store::revision(&mut *tx, cluster, to).await?.ok_or_else(|| no_revision(cluster, to))?;
+            let message = message.unwrap_or_else(|| format!("rollback to revision {to}"));
+            validate_message(&message)?;
+            let new = NewRevision {
+                spec: parse_spec(&target.spec)?,
+                message: &message,
+                author: &caller.actor,
+                kind: RevisionKind::Rollback,
+                rollback_of: Some(to),
+                expected_base,
+                activate: true,
+            };
+            let outcome = self.add_revision(&mut tx, caller, &mut row, new).await?;
+            tx.commit().await.map_err(store::StoreError::from)?;
+            self.activation_committed();
+            Ok(outcome)
+        })
+        .await
+    }
+
+    /// Points the cluster's active revision at an existing revision (one
+    /// committed without activation). Going back in history is a rollback.
+    pub async fn activate(&self, caller: &Caller, cluster: &str, number: i64) -> Result<RevisionView> {
+        self.audited(caller, Some(cluster), "revision.activate", number.to_string(), async {
+            let mut tx = self.store().begin().await?;
+            let row = store::cluster(&mut *tx, cluster).await?.ok_or_else(|| not_found(cluster))?;
+            let revision = store::revision(&mut *tx, cluster, number).await?.ok_or_else(|| no_revision(cluster, number))?;
+            if row.active_revision.is_some_and(|active| active > number) {
+                return Err(Error::Conflict(format!(
+                    "revision {number} is older than the active revision {}: roll back to it instead, which records a new revision",
+                    row.active_revision.unwrap_or_default()
+                )));
+            }
+            if row.active_revision != Some(number) {
+                store::set_active(&mut *tx, cluster, Some(number)).await?;
+                let change = Change {
+                    cluster: Some(cluster),
+                    action: "revision.activate",
+                    target: number.to_string(),
+                    detail: json!({ "previous": row.active_revision }),
+                };
+                record(&mut tx, caller, change).await?;
+            }
+            tx.commit().await.map_err(store::StoreError::from)?;
+            self.activation_committed();
+            view(revision, Some(number), true)
+        })
+        .await
+    }
+
+    pub async fn list_revisions(&self, cluster: &str, before: Option<i64>, limit: Option<u32>) -> Result<RevisionPage> {
+        let limit = limit.unwrap_or(50);
+        if !(1..=500).contains(&limit) {
+            return Err(Error::invalid("limit", format!("{limit} is out of range: 1 to 500")));
+        }
+        let reader = self.store().reader();
+        let cluster_row = store::cluster(reader, cluster).await?.ok_or_else(|| not_found(cluster))?;
+        let rows = store::revisions(reader, cluster, before, i64::from(limit) + 1).await?;
+        let more = rows.len() > limit as usize;
+        let revisions = rows
+            .into_iter()
+            .take(limit as usize)
+            .map(|row| view(row, cluster_row.active_revision, false))
+            .collect::<Result<Vec<_>>>()?;
+        let next_before = if more { revisions.last().map(|r| r.number) } else { None };
+        Ok(RevisionPage { revisions, next_before })
+    }
+
+    pub async fn get_revision(&self, cluster: &str, number: i64) -> Result<RevisionView> {
+        let reader = self.store().reader();
+        let cluster_row = store::cluster(reader, cluster).await?.ok_or_else(|| not_found(cluster))?;
+        let row = store::revision(reader, cluster, number).await?.ok_or_else(|| no_revision(cluster, number))?;
+        view(row, cluster_row.active_revision, true)
+    }
+
+    /// What changed from revision `against` (its parent by default) to `number`.
+    pub async fn diff_revisions(&self, cluster: &str, number: i64, against: Option<i64>) -> Result<(i64, SpecDiff)> {
+        let to = self.get_revision(cluster, number).await?;
+        let (from_number, from_spec) = match against.or(to.parent) {
+            Some(n) => (n, self.get_revision(cluster, n).await?.spec.unwrap_or_default()),
+            None => (0, Spec::default()),
+        };
+        Ok((from_number, SpecDiff::between(&from_spec, &to.spec.unwrap_or_default())))
+    }
+
+    /// Revision `number` as `ipvsadm -R` input.
+    pub async fn export_revision(&self, cluster: &str, number: i64) -> Result<String> {
+        Ok(crate::ipvsadm::to_restore(&self.revision_spec(cluster, number).await?))
+    }
+
+    /// The spec of revision `number`.
+    pub async fn revision_spec(&self, cluster: &str, number: i64) -> Result<Spec> {
+        Ok(self.get_revision(cluster, number).await?.spec.unwrap_or_default())
+    }
+}
