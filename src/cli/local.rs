@@ -1,26 +1,32 @@
-//! Commands on this host's kernel table: show, zero, flush, apply, info.
+//! Commands on this host's kernel table: show, apply, zero, flush, info.
 //!
 //! They open the kernel's table once, do one thing and exit: 0 on success,
 //! 1 when the kernel refused or IPVS is missing (with a plain message), 2 for
 //! bad command lines (clap's own).
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{ArgGroup, Args, Subcommand};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::ipvs::{
-    fwd, svc_flags, tun, BatchError, Daemon, DestEntry, Error, IpvsTable, NetlinkTable, Outcome, ServiceEntry,
-    Snapshot, Stats,
+    BatchError, Daemon, DestEntry, Error, IpvsTable, NetlinkTable, Outcome, ServiceEntry, Snapshot,
+    Stats, fwd, svc_flags, tun,
 };
-use crate::model::{AddressFamily, Protocol, ServiceKey};
+use crate::ipvsadm::{self, ListOptions, ListView, sort_like_ipvsadm};
+use crate::model::{AddressFamily, Protocol, ServiceKey, Spec};
+use crate::plan::{self, PlanOptions};
 
 #[derive(Debug, Subcommand)]
 pub enum LocalCommand {
     /// List this host's IPVS table (`ipvsadm -Ln`).
     Show(ShowArgs),
+    /// Make this host's IPVS table equal to FILE: a spec (JSON) or ipvsadm rules
+    /// (`ipvsadm -S` output or a script of ipvsadm commands).
+    Apply(ApplyArgs),
     /// Zero the packet, byte and rate counters of one service or of all (`ipvsadm -Z`).
     Zero(ZeroArgs),
     /// Clear the whole IPVS table of this host (`ipvsadm -C`).
@@ -30,22 +36,70 @@ pub enum LocalCommand {
 }
 
 #[derive(Debug, Args)]
+#[command(group = ArgGroup::new("view").multiple(false))]
 pub struct ShowArgs {
-    /// Packet and byte counters.
-    #[arg(long, conflicts_with = "rate")]
+    /// Packet and byte counters (`--stats`).
+    #[arg(long, group = "view")]
     pub stats: bool,
-    /// Connection, packet and byte rates.
-    #[arg(long)]
+    /// Connection, packet and byte rates (`--rate`).
+    #[arg(long, group = "view")]
     pub rate: bool,
+    /// Upper and lower connection thresholds of the real servers.
+    #[arg(long, group = "view")]
+    pub thresholds: bool,
+    /// Persistent connection templates per real server.
+    #[arg(long = "persistent-conn", group = "view")]
+    pub persistent_conn: bool,
+    /// Tunnel type, port and checksum of tunnel real servers.
+    #[arg(long = "tun-info", group = "view")]
+    pub tun_info: bool,
+    /// The connection timeouts only.
+    #[arg(long, group = "view")]
+    pub timeout: bool,
+    /// The sync daemons only.
+    #[arg(long, group = "view")]
+    pub daemon: bool,
     /// Exact numbers rather than K/M/G.
     #[arg(long, short = 'x')]
     pub exact: bool,
-    /// The table as `ipvsadm -Sn` writes it (restorable with `ipvsadm -R` or `lvsd apply`).
-    #[arg(long, conflicts_with_all = ["stats", "rate", "json"])]
+    /// The table as `ipvsadm -Sn` writes it (input for `lvsd apply` or `ipvsadm -R`).
+    #[arg(long, group = "view")]
     pub save: bool,
     /// The table as JSON, counters included.
-    #[arg(long)]
+    #[arg(long, group = "view")]
     pub json: bool,
+}
+
+impl ShowArgs {
+    fn view(&self) -> ListView {
+        match self {
+            ShowArgs { stats: true, .. } => ListView::Stats,
+            ShowArgs { rate: true, .. } => ListView::Rate,
+            ShowArgs {
+                thresholds: true, ..
+            } => ListView::Thresholds,
+            ShowArgs {
+                persistent_conn: true,
+                ..
+            } => ListView::PersistentConn,
+            ShowArgs { tun_info: true, .. } => ListView::TunInfo,
+            ShowArgs { timeout: true, .. } => ListView::Timeout,
+            ShowArgs { daemon: true, .. } => ListView::Daemon,
+            _ => ListView::Services,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The desired table: a spec in JSON, or ipvsadm rules; `-` reads standard input.
+    pub file: PathBuf,
+    /// Print the changes without making them.
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+    /// Print every change made, not only the summary.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
 }
 
 /// One service, as ipvsadm names it; none means every service.
@@ -54,16 +108,31 @@ pub struct ShowArgs {
 #[command(group = ArgGroup::new("service").multiple(false))]
 pub struct ZeroArgs {
     /// A TCP service, VIP:PORT (`[IPv6]:PORT`).
-    #[arg(short = 't', long = "tcp-service", value_name = "VIP:PORT", group = "service")]
+    #[arg(
+        short = 't',
+        long = "tcp-service",
+        value_name = "VIP:PORT",
+        group = "service"
+    )]
     pub tcp: Option<SocketAddr>,
     /// A UDP service.
-    #[arg(short = 'u', long = "udp-service", value_name = "VIP:PORT", group = "service")]
+    #[arg(
+        short = 'u',
+        long = "udp-service",
+        value_name = "VIP:PORT",
+        group = "service"
+    )]
     pub udp: Option<SocketAddr>,
     /// An SCTP service.
     #[arg(long = "sctp-service", value_name = "VIP:PORT", group = "service")]
     pub sctp: Option<SocketAddr>,
     /// A firewall-mark service.
-    #[arg(short = 'f', long = "fwmark-service", value_name = "MARK", group = "service")]
+    #[arg(
+        short = 'f',
+        long = "fwmark-service",
+        value_name = "MARK",
+        group = "service"
+    )]
     pub fwmark: Option<u32>,
     /// The firewall-mark service is IPv6 (`-f MARK -6`).
     #[arg(short = '6', long = "ipv6", requires = "fwmark")]
@@ -78,7 +147,11 @@ impl ZeroArgs {
             (_, Some(a), ..) => addr(Protocol::Udp, a),
             (_, _, Some(a), _) => addr(Protocol::Sctp, a),
             (.., Some(mark)) => {
-                let family = if self.ipv6 { AddressFamily::Ipv6 } else { AddressFamily::Ipv4 };
+                let family = if self.ipv6 {
+                    AddressFamily::Ipv6
+                } else {
+                    AddressFamily::Ipv4
+                };
                 Some(ServiceKey::Fwmark { mark, family })
             }
             _ => None,
@@ -90,7 +163,10 @@ pub fn run(cmd: LocalCommand) -> ExitCode {
     init_tracing();
     let result = match cmd {
         LocalCommand::Show(args) => show(&args),
-        LocalCommand::Zero(args) => open().and_then(|mut t| t.zero(args.key()).map_err(CliError::Batch)),
+        LocalCommand::Apply(args) => apply(&args),
+        LocalCommand::Zero(args) => {
+            open().and_then(|mut t| t.zero(args.key()).map_err(CliError::Batch))
+        }
         LocalCommand::Flush => open().and_then(|mut t| t.flush().map_err(CliError::Batch)),
         LocalCommand::Info => info(),
     };
@@ -129,7 +205,11 @@ fn describe_batch(err: &BatchError) -> String {
         return only.to_string();
     }
     let applied = err.applied().count();
-    let not_sent = err.outcomes.iter().filter(|o| matches!(o, Outcome::NotSent)).count();
+    let not_sent = err
+        .outcomes
+        .iter()
+        .filter(|o| matches!(o, Outcome::NotSent))
+        .count();
     let mut text = err.to_string();
     if err.outcomes.len() > 1 {
         text.push_str(&format!(" ({applied} applied, {not_sent} not sent)"));
@@ -139,29 +219,117 @@ fn describe_batch(err: &BatchError) -> String {
 
 fn open() -> Result<NetlinkTable, CliError> {
     NetlinkTable::open().map_err(|err| match err {
-        Error::Unavailable(reason) => CliError::Other(format!("IPVS is not available on this host: {reason}")),
+        Error::Unavailable(reason) => {
+            CliError::Other(format!("IPVS is not available on this host: {reason}"))
+        }
         other => CliError::Ipvs(other),
     })
 }
 
 fn show(args: &ShowArgs) -> Result<(), CliError> {
-    let snapshot = open()?.snapshot()?;
-    if args.json {
-        let text = serde_json::to_string_pretty(&snapshot_json(&snapshot)).map_err(|e| CliError::Other(e.to_string()))?;
-        println!("{text}");
+    let mut table = open()?;
+    let mut snapshot = table.snapshot()?;
+    let text = if args.json {
+        let mut text = serde_json::to_string_pretty(&snapshot_json(&snapshot))
+            .map_err(|e| CliError::Other(e.to_string()))?;
+        text.push('\n');
+        text
+    } else if args.save {
+        // ipvsadm's order; the snapshot's real servers are already in it.
+        snapshot
+            .services
+            .sort_by(|a, b| sort_like_ipvsadm(&a.service.key, &b.service.key));
+        ipvsadm::save_entries(&snapshot.services)
+    } else {
+        let options = ListOptions::new(table.info()?)
+            .view(args.view())
+            .exact(args.exact);
+        ipvsadm::list(&snapshot, options)
+    };
+    write_stdout(&text)
+}
+
+/// Writes all of `text` at once; a closed pipe (`| head`) is not an error.
+fn write_stdout(text: &str) -> Result<(), CliError> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(CliError::Other(format!("writing the output: {e}")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Reads a spec: JSON when the text starts with `{`, ipvsadm rules otherwise.
+fn read_spec(path: &Path) -> Result<Spec, CliError> {
+    let name = path.display();
+    let bytes = if path == Path::new("-") {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
+            .map_err(|e| CliError::Other(format!("reading standard input: {e}")))?;
+        buf
+    } else {
+        std::fs::read(path).map_err(|e| CliError::Other(format!("reading {name}: {e}")))?
+    };
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+        return Spec::from_json(&bytes).map_err(|e| CliError::Other(format!("{name}: {e}")));
+    }
+    let text =
+        String::from_utf8(bytes).map_err(|_| CliError::Other(format!("{name}: not UTF-8 text")))?;
+    ipvsadm::parse(&text).map_err(|e| CliError::Other(format!("{name}: {e}")))
+}
+
+/// Plans from the live table to the spec and applies the plan: afterwards the
+/// kernel's table is the spec (the whole table: services the spec does not
+/// list are deleted, as with `ipvsadm -C` then `-R`, but without the gap).
+fn apply(args: &ApplyArgs) -> Result<(), CliError> {
+    let spec = read_spec(&args.file)?;
+    let mut table = open()?;
+    let actual = table.snapshot()?;
+    let plan = plan::plan(&actual, &spec, &PlanOptions::default());
+    if args.dry_run || args.verbose {
+        print!("{plan}");
+    }
+    let summary = plan.summary();
+    if args.dry_run {
+        println!(
+            "would apply: {summary} ({} kernel operations)",
+            plan.ops().len()
+        );
         return Ok(());
     }
-    Err(CliError::Other("text listings need the ipvsadm formatter, not merged yet: use --json".to_string()))
+    table.apply(plan.ops()).map_err(CliError::Batch)?;
+    println!(
+        "applied: {summary} ({} kernel operations)",
+        plan.ops().len()
+    );
+    for deferred in plan.deferred() {
+        println!("{deferred}");
+    }
+    Ok(())
 }
 
 fn info() -> Result<(), CliError> {
     let info = open()?.info()?;
-    println!("IP Virtual Server version {} (size={})", info.version_string(), info.conn_tab_size);
+    println!(
+        "IP Virtual Server version {} (size={})",
+        info.version_string(),
+        info.conn_tab_size
+    );
     let (loaded, available) = schedulers();
-    println!("schedulers loaded: {}", if loaded.is_empty() { "none".to_string() } else { loaded.join(" ") });
+    println!(
+        "schedulers loaded: {}",
+        if loaded.is_empty() {
+            "none".to_string()
+        } else {
+            loaded.join(" ")
+        }
+    );
     match available {
         Some(names) => println!("schedulers available as modules: {}", names.join(" ")),
-        None => println!("schedulers available as modules: unknown (no module directory for this kernel)"),
+        None => println!(
+            "schedulers available as modules: unknown (no module directory for this kernel)"
+        ),
     }
     Ok(())
 }
@@ -175,25 +343,41 @@ fn schedulers() -> (Vec<String>, Option<Vec<String>>) {
         .into_iter()
         .flatten()
         .flatten()
-        .filter_map(|e| e.file_name().to_str()?.strip_prefix("ip_vs_").map(str::to_string))
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()?
+                .strip_prefix("ip_vs_")
+                .map(str::to_string)
+        })
         .filter(|n| is_sched(n))
         .collect();
     loaded.sort();
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let dir = format!("/lib/modules/{}", release.trim());
-    let files = std::fs::read_dir(format!("{dir}/kernel/net/netfilter/ipvs")).ok().map(|entries| {
-        entries
-            .flatten()
-            .filter_map(|e| {
-                let name = e.file_name().to_str()?.to_string();
-                Some(name.strip_prefix("ip_vs_")?.split(".ko").next()?.to_string())
-            })
-            .collect::<Vec<_>>()
-    });
+    let files = std::fs::read_dir(format!("{dir}/kernel/net/netfilter/ipvs"))
+        .ok()
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| {
+                    let name = e.file_name().to_str()?.to_string();
+                    Some(
+                        name.strip_prefix("ip_vs_")?
+                            .split(".ko")
+                            .next()?
+                            .to_string(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        });
     let builtin = std::fs::read_to_string(format!("{dir}/modules.builtin")).unwrap_or_default();
-    let builtin = builtin
-        .lines()
-        .filter_map(|l| l.rsplit('/').next()?.strip_prefix("ip_vs_")?.strip_suffix(".ko").map(str::to_string));
+    let builtin = builtin.lines().filter_map(|l| {
+        l.rsplit('/')
+            .next()?
+            .strip_prefix("ip_vs_")?
+            .strip_suffix(".ko")
+            .map(str::to_string)
+    });
     let available = files.map(|mut names| {
         names.extend(builtin);
         names.retain(|n| is_sched(n));
@@ -276,7 +460,11 @@ fn snapshot_json(snapshot: &Snapshot) -> TableJson {
     let t = &snapshot.timeouts;
     TableJson {
         services: snapshot.services.iter().map(service_json).collect(),
-        timeouts: TimeoutsJson { tcp: t.tcp, tcpfin: t.tcp_fin, udp: t.udp },
+        timeouts: TimeoutsJson {
+            tcp: t.tcp,
+            tcpfin: t.tcp_fin,
+            udp: t.udp,
+        },
         sync_daemons: snapshot.daemons.iter().map(daemon_json).collect(),
     }
 }
@@ -295,11 +483,15 @@ fn service_json(entry: &ServiceEntry) -> ServiceJson {
         s @ ("sh" | "mh") => s,
         _ => "sched",
     };
-    let sched_flags = [(svc_flags::SCHED1, "fallback"), (svc_flags::SCHED2, "port"), (svc_flags::SCHED3, "flag-3")]
-        .into_iter()
-        .filter(|(bit, _)| svc.flags & bit != 0)
-        .map(|(_, name)| format!("{prefix}-{name}"))
-        .collect();
+    let sched_flags = [
+        (svc_flags::SCHED1, "fallback"),
+        (svc_flags::SCHED2, "port"),
+        (svc_flags::SCHED3, "flag-3"),
+    ]
+    .into_iter()
+    .filter(|(bit, _)| svc.flags & bit != 0)
+    .map(|(_, name)| format!("{prefix}-{name}"))
+    .collect();
     ServiceJson {
         id: svc.key.to_string(),
         scheduler: svc.scheduler.clone(),

@@ -110,7 +110,7 @@ impl Connection {
                     }
                     Reply::Errno(errno::ENOENT) => {
                         return Err(Error::Unavailable(
-                            "the kernel has no IPVS generic netlink family; the ip_vs module is not loaded or not built"
+                            "the kernel has no IPVS generic netlink family (ip_vs is neither loaded nor loadable)"
                                 .to_string(),
                         ));
                     }
