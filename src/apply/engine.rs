@@ -227,8 +227,13 @@ impl Engine {
         Ok(self.cache.insert(Cache::new(snapshot)))
     }
 
-    /// Reads the services `keys` (and the globals) into the cache.
+    /// Reads the services `keys` (and the globals) into the cache; the whole
+    /// table when that is most of it (one dump beats a request per service).
     fn refresh(&mut self, table: &mut dyn IpvsTable, keys: &BTreeSet<ServiceKey>) -> Result<(), Error> {
+        let cached = self.cache.as_ref().map_or(0, |c| c.table.services.len());
+        if keys.len() > 64 && keys.len() * 2 > cached {
+            return self.read_full(table).map(drop);
+        }
         let read = table.snapshot_of(keys);
         match (read, self.cache.as_mut()) {
             (Ok(part), Some(cache)) => {

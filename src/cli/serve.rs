@@ -219,7 +219,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// The kernel's table, through the netlink driver.
 fn kernel_table() -> Result<Box<dyn IpvsTable + Send>, crate::ipvs::Error> {
-    Err(crate::ipvs::Error::Unavailable("this build has no netlink driver yet".to_string()))
+    Ok(Box::new(crate::ipvs::NetlinkTable::open()?))
 }
 
 async fn shutdown_signal() {
