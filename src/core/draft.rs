@@ -2,6 +2,7 @@
 //! one service or real server at a time, guarded by its ETag.
 
 use serde::Serialize;
+use sha2::Digest;
 use serde_json::{json, Value};
 
 use super::audit::{record, Change};
@@ -119,9 +120,12 @@ impl Core {
             let mut tx = self.store().begin().await?;
             let mut row = store::cluster(&mut *tx, cluster).await?.ok_or_else(|| not_found(cluster))?;
             precondition.check_row(&row)?;
-            let before = parse_spec(&row.draft_spec)?;
+            let before = match self.cached_draft(&row) {
+                Some((spec, _)) => spec,
+                None => std::sync::Arc::new(parse_spec(&row.draft_spec)?),
+            };
             let (after, value) = edit(&before)?;
-            if after != before {
+            if after != *before {
                 row.draft_spec = after.to_canonical_json();
                 row.draft_version += 1;
                 row.draft_updated_at = now();
@@ -138,6 +142,8 @@ impl Core {
                 let change = Change { cluster: Some(cluster), action, target, detail: diff_detail(&before, &after) };
                 record(&mut tx, caller, change).await?;
                 tx.commit().await.map_err(store::StoreError::from)?;
+                let hash = hex::encode(sha2::Sha256::digest(row.draft_spec.as_bytes()));
+                self.remember_draft(&row, std::sync::Arc::new(after), hash);
             }
             Ok(Edited { value, etag: etag(&row) })
         })
