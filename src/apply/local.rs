@@ -1,14 +1,15 @@
 //! `lvsd serve --apply-local`: the server's own kernel as the director of
 //! its clusters.
 //!
-//! One task owns the table (and the engine's cache of it) and runs the
-//! reconcile step of each cluster when it is due: at once when the cluster's
-//! active revision changes (it follows [`Core::activations`]), after the
-//! drift interval, sooner while drains run, and after the backoff of a
-//! transient failure. Kernel calls are blocking: each step runs on the
-//! blocking pool with the table moved into it. After every step the
-//! director's state, report, drift and drains go to the store, with an audit
-//! entry per apply and per drift found.
+//! One thread of its own owns the table (and the engine's cache of it) and
+//! runs the reconcile step of each cluster when it is due: at once when the
+//! cluster's active revision changes (it follows [`Core::activations`]),
+//! after the drift interval, sooner while drains run, and after the backoff
+//! of a transient failure. Its own thread (with its own small runtime) keeps
+//! API load, such as the response to the very commit it applies, from
+//! delaying the kernel; kernel calls are blocking and run right there.
+//! After every step the director's state, report, drift and drains go to the
+//! store, with an audit entry per apply and per drift found.
 //!
 //! All clusters apply to the same table. With more than one, each manages
 //! the table minus the services of the others (their specs', and those they
@@ -131,22 +132,27 @@ struct Run {
 struct Runner {
     core: Core,
     options: Options,
-    director: Option<Director>,
+    director: Director,
     runs: BTreeMap<String, Run>,
 }
 
-/// Starts the local director on `table`; it stops when `shutdown` resolves.
-/// The handle goes to the core (`Core::set_local_director`).
+/// Starts the local director on `table`, on a thread of its own; it stops
+/// when `shutdown` resolves. The handle goes to the core
+/// (`Core::set_local_director`).
 pub fn start(
     core: Core,
     table: Box<dyn IpvsTable + Send>,
     options: Options,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> (Arc<Handle>, tokio::task::JoinHandle<()>) {
+) -> std::io::Result<(Arc<Handle>, std::thread::JoinHandle<()>)> {
     let (requests, inbox) = mpsc::channel(16);
     let handle = Arc::new(Handle { name: options.name.clone(), requests });
-    let runner = Runner { core, options, director: Some(Director { table, engine: Engine::new() }), runs: BTreeMap::new() };
-    (handle, tokio::spawn(runner.run(inbox, shutdown)))
+    let runner = Runner { core, options, director: Director { table, engine: Engine::new() }, runs: BTreeMap::new() };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let thread = std::thread::Builder::new()
+        .name("lvsd-director".to_string())
+        .spawn(move || runtime.block_on(runner.run(inbox, shutdown)))?;
+    Ok((handle, thread))
 }
 
 impl Runner {
@@ -252,25 +258,22 @@ impl Runner {
         let before = run.state.clone();
         let step_started = std::time::Instant::now();
         let commit_times = self.core.activation_times(cluster, desired.revision);
-        let mut director = self.director.take().ok_or_else(stopped)?;
-        let mut state = run.state.clone();
-        let desired_in = desired.clone();
-        let joined = tokio::task::spawn_blocking(move || {
-            let mut events = Vec::new();
+        let mut state = before.clone();
+        let mut events = Vec::new();
+        let director = &mut self.director;
+        let stepped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let mut actual = Actual { table: director.table.as_mut(), engine: &mut director.engine, state: &mut state };
-            let result = reconcile(&desired_in, &mut actual, &ctx, &mut events);
-            (director, state, result, events)
-        })
-        .await;
-        let (director, state, result, mut events) = match joined {
-            Ok(done) => done,
-            Err(err) => {
-                // The table went down with the task: nothing more can be applied.
-                tracing::error!(error = %err, "local director: a step panicked; applying stops");
-                return Err(core::Error::Internal(format!("the local director failed: {err}")));
+            reconcile(&desired, &mut actual, &ctx, &mut events)
+        }));
+        let result = match stepped {
+            Ok(result) => result,
+            Err(_) => {
+                // A bug, not a kernel error: start over from a full read.
+                self.director.engine.forget();
+                tracing::error!(cluster, "local director: a step panicked");
+                return Err(core::Error::Internal("the local director failed; see the server log".to_string()));
             }
         };
-        self.director = Some(director);
         if let Some((commit_started, activated)) = commit_times {
             for event in &mut events {
                 if let Event::Applied(report) = event
@@ -366,15 +369,11 @@ impl Runner {
             None => self.core.settings(cluster).await?.settings.policy(self.options.removal_limit),
         };
         let state = self.runs.get(cluster).map(|r| r.state.clone()).unwrap_or_default();
-        let mut director = self.director.take().ok_or_else(stopped)?;
-        let joined = tokio::task::spawn_blocking(move || {
-            let result = director.engine.preview(director.table.as_mut(), &spec, &policy, &state, SystemTime::now());
-            (director, result)
-        })
-        .await
-        .map_err(|e| core::Error::Internal(format!("the local director failed: {e}")))?;
-        self.director = Some(joined.0);
-        joined.1.map_err(|e| core::Error::Internal(format!("reading this host's IPVS table: {e}")))
+        let director = &mut self.director;
+        director
+            .engine
+            .preview(director.table.as_mut(), &spec, &policy, &state, SystemTime::now())
+            .map_err(|e| core::Error::Internal(format!("reading this host's IPVS table: {e}")))
     }
 }
 

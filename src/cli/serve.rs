@@ -176,10 +176,11 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
                             options.drift.as_str(),
                             100.0 * args.removal_limit,
                         );
-                        let (handle, task) =
-                            crate::apply::local::start(core.clone(), table, options, stopped(stop_rx.clone()));
+                        let (handle, thread) =
+                            crate::apply::local::start(core.clone(), table, options, stopped(stop_rx.clone()))
+                                .context("starting the local director")?;
                         core.set_local_director(handle);
-                        director = Some(task);
+                        director = Some(thread);
                     }
                     Err(err) => println!("lvsd: applying to the kernel is off: {err}; serving the API only"),
                 }
@@ -201,7 +202,8 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
         grpc.await.context("gRPC task")?.context("gRPC API")?;
         confirms.await.context("confirmation task")?;
         if let Some(director) = director {
-            director.await.context("local director task")?;
+            let joined = tokio::task::spawn_blocking(move || director.join()).await.context("local director")?;
+            joined.map_err(|_| anyhow::anyhow!("the local director panicked"))?;
         }
         anyhow::Ok(())
     })
