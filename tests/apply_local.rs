@@ -13,7 +13,10 @@ const DIRECTOR: &str = "/v1/clusters/web/directors/d1";
 
 fn local_server(dir: &tempfile::TempDir, extra: &[&str]) -> TestServer {
     let db = dir.path().join("lvsd.db");
-    let mut args = vec!["--apply-local", "--table", "memory", "--director", "d1", "--reconcile-interval", "300ms"];
+    let mut args = vec!["--apply-local", "--table", "memory", "--director", "d1"];
+    if !extra.contains(&"--reconcile-interval") {
+        args.extend(["--reconcile-interval", "300ms"]);
+    }
     args.extend_from_slice(extra);
     TestServer::start_with(&db, &args)
 }
@@ -205,4 +208,34 @@ async fn settings_round_trip_and_are_checked() {
         let reply = server.call("PUT", "/v1/clusters/web/settings", Some(bad), None).await.expect(400);
         assert_eq!(reply.body["error"]["field"], field, "{}", reply.text);
     }
+}
+
+#[tokio::test]
+async fn drains_are_visible_in_the_api_until_they_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = local_server(&dir, &["--reconcile-interval", "5s"]);
+    server.post("/v1/clusters", json!({"name": "web"})).await.expect(201);
+    let drain = json!({"drain": true, "drain_timeout_secs": 120});
+    server.call("PUT", "/v1/clusters/web/settings", Some(drain), None).await.expect(200);
+    commit(&server, json!({"message": "nat", "spec": nat_example()})).await.expect(201);
+    applied(&server, 1).await;
+
+    let mut two = nat_example();
+    two["services"][0]["servers"].as_array_mut().unwrap().pop();
+    commit(&server, json!({"message": "rs3 leaves", "spec": two})).await.expect(201);
+    let director = applied(&server, 2).await;
+    let draining = &director["draining"][0];
+    assert_eq!(draining["service"], "tcp:192.168.31.100:80");
+    assert_eq!(draining["server"], "172.25.0.33:80");
+    assert_eq!(draining["service_leaves"], false);
+    let (started, deadline) = (draining["started_at"].as_str().unwrap(), draining["deadline"].as_str().unwrap());
+    let started = humantime::parse_rfc3339(started).unwrap();
+    let deadline = humantime::parse_rfc3339(deadline).unwrap();
+    assert_eq!(deadline.duration_since(started).unwrap(), Duration::from_secs(120));
+    assert!(director["last_report"]["plan"][0].as_str().unwrap().contains("weight 3 -> 0, draining"));
+
+    // No connection left on it (an in-memory table has none): it goes at the next drain check.
+    let director = wait_for(&server, DIRECTOR, "the drain to end", |d| d["draining"] == json!([])).await;
+    assert_eq!(director["last_report"]["cause"], "drain");
+    assert_eq!(director["last_report"]["plan"][0], "- real server 172.25.0.33:80 from tcp 192.168.31.100:80");
 }

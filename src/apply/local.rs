@@ -52,7 +52,11 @@ async fn desired(
     cluster: &str,
 ) -> core::Result<Option<Desired>> {
     let Some((revision, spec)) = core.active_spec(cluster).await? else { return Ok(None) };
-    let mut policy = core.settings(cluster).await?.settings.policy(options.removal_limit);
+    let settings = match runs.get(cluster).and_then(|run| run.settings.clone()) {
+        Some(settings) => settings,
+        None => core.settings(cluster).await?.settings,
+    };
+    let mut policy = settings.policy(options.removal_limit);
     if runs.len() > 1 {
         let mut others = Vec::new();
         for (name, run) in runs {
@@ -127,6 +131,8 @@ struct Run {
     checked: Option<Instant>,
     /// The drift last reported, to report a lasting drift once.
     last_drift: Option<Vec<String>>,
+    /// The cluster's settings, read again when the core says they changed.
+    settings: Option<core::ClusterSettings>,
 }
 
 struct Runner {
@@ -203,6 +209,9 @@ impl Runner {
         self.runs.retain(|name, _| clusters.iter().any(|(c, _)| c == name));
         for (name, active) in clusters {
             if let Some(run) = self.runs.get_mut(&name) {
+                if all {
+                    run.settings = None;
+                }
                 if run.seen != active || all {
                     run.seen = active;
                     run.attempt = 0;
@@ -217,7 +226,8 @@ impl Runner {
                     continue;
                 }
             };
-            let run = Run { state, seen: active, due: active.map(|_| now), attempt: 0, checked: None, last_drift: None };
+            let run =
+                Run { state, seen: active, due: active.map(|_| now), attempt: 0, checked: None, last_drift: None, settings: None };
             self.runs.insert(name, run);
         }
     }
@@ -238,6 +248,11 @@ impl Runner {
 
     /// One reconcile step of `cluster`; returns the reports of its applies.
     async fn step(&mut self, cluster: &str, apply_now: bool, force: bool) -> core::Result<Vec<Report>> {
+        if let Some(run) = self.runs.get_mut(cluster)
+            && run.settings.is_none()
+        {
+            run.settings = Some(self.core.settings(cluster).await?.settings);
+        }
         let Some(desired) = desired(&self.core, &self.options, &self.runs, cluster).await? else {
             if let Some(run) = self.runs.get_mut(cluster) {
                 run.due = None;

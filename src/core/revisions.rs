@@ -142,7 +142,7 @@ impl Core {
         new: NewRevision<'_>,
     ) -> Result<(CommitOutcome, Arc<Spec>)> {
         let name = cluster.name.clone();
-        let latest = store::latest_revision(&mut **tx, &name).await?;
+        let latest = store::latest_revision_head(&mut **tx, &name).await?;
         let latest_number = latest.as_ref().map_or(0, |r| r.number);
         let (hash, canonical) = match new.canonical {
             Some((hash, json)) => (hash, Some(json)),
@@ -178,9 +178,12 @@ impl Core {
         }
 
         let previous_spec = match &latest {
-            Some(row) => match self.cached_spec(&name).filter(|(number, _)| *number == row.number) {
+            Some(head) => match self.cached_spec(&name).filter(|(number, _)| *number == head.number) {
                 Some((_, spec)) => spec,
-                None => Arc::new(parse_spec(&row.spec)?),
+                None => {
+                    let row = store::revision(&mut **tx, &name, head.number).await?;
+                    Arc::new(parse_spec(&row.map(|r| r.spec).unwrap_or_default())?)
+                }
             },
             None => Arc::new(Spec::default()),
         };

@@ -74,6 +74,21 @@ pub async fn active_revision(exec: impl SqliteExecutor<'_>, cluster: &str) -> Re
     Ok(sqlx::query_scalar("SELECT active_revision FROM clusters WHERE name = ?").bind(cluster).fetch_optional(exec).await?)
 }
 
+/// The latest revision of `cluster` without its spec (`spec` is empty): what a
+/// commit compares with, without reading a spec it does not need.
+pub async fn latest_revision_head(
+    exec: impl SqliteExecutor<'_>,
+    cluster: &str,
+) -> Result<Option<super::RevisionRow>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT cluster, number, parent, author, message, created_at, '' AS spec, content_hash, kind, rollback_of
+         FROM revisions WHERE cluster = ? ORDER BY number DESC LIMIT 1",
+    )
+    .bind(cluster)
+    .fetch_optional(exec)
+    .await?)
+}
+
 /// `(name, active revision)` of every cluster, without their drafts.
 pub async fn active_revisions(exec: impl SqliteExecutor<'_>) -> Result<Vec<(String, Option<i64>)>, StoreError> {
     Ok(sqlx::query_as("SELECT name, active_revision FROM clusters ORDER BY name").fetch_all(exec).await?)
