@@ -1079,3 +1079,115 @@ async fn ipvsadm_text_imports_and_exports() {
         "-A -t 192.168.31.100:80 -s wrr\n-a -t 192.168.31.100:80 -r 172.25.0.31:80 -m -w 1\n-a -t 192.168.31.100:80 -r 172.25.0.32:80 -m -w 2\n"
     );
 }
+
+#[tokio::test]
+async fn directors_plans_settings_and_confirmations() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--apply-local", "--table", "memory", "--director", "d1", "--reconcile-interval", "300ms"];
+    let server = common::TestServer::start_with(&dir.path().join("lvsd.db"), &args);
+    let channel = tonic::transport::Channel::from_shared(server.grpc.clone()).unwrap().connect().await.unwrap();
+    let mut client = pb::lvs_service_client::LvsServiceClient::new(channel);
+    let draft = nat_example(&mut client, "web").await;
+    commit(&mut client, "web", "nat", 0).await;
+
+    let director = |client: &mut Client| {
+        let mut client = client.clone();
+        async move {
+            let request = pb::GetDirectorRequest { cluster: "web".into(), name: "d1".into() };
+            client.get_director(request).await.map(|r| r.into_inner())
+        }
+    };
+    let mut applied = None;
+    for _ in 0..200 {
+        if let Ok(d) = director(&mut client).await
+            && d.applied_revision == Some(1)
+        {
+            applied = Some(d);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let d = applied.expect("revision 1 applied");
+    assert_eq!(d.result, Some(pb::ApplyResult::Applied.into()));
+    assert!(d.in_sync);
+    let report = d.last_report.unwrap();
+    assert_eq!(report.ops, 4);
+    assert_eq!(report.verified_hash.as_deref().map(str::len), Some(64));
+    let listed = client.list_directors(pb::ListDirectorsRequest { cluster: "web".into() }).await.unwrap();
+    assert_eq!(listed.into_inner().directors.len(), 1);
+
+    // A revision committed without activation, previewed on this director.
+    let mut spec = draft.spec.unwrap();
+    spec.services[0].servers[0].weight = Some(5);
+    let request = pb::CommitRequest {
+        cluster: "web".into(),
+        message: "weight 5".into(),
+        activate: Some(false),
+        spec: Some(spec),
+        ..Default::default()
+    };
+    client.commit(request).await.unwrap();
+    let preview = client.plan_revision(pb::PlanRevisionRequest { cluster: "web".into(), number: 2 }).await.unwrap();
+    let preview = preview.into_inner();
+    assert_eq!(preview.against(), pb::PlanTarget::Director);
+    assert_eq!(preview.changes, ["~ real server 172.25.0.31:80 of tcp 192.168.31.100:80: weight 1 -> 5"]);
+    assert_eq!(preview.summary.unwrap().servers_changed, 1);
+
+    // Settings.
+    let settings = pb::ClusterSettings {
+        ownership: Some(pb::Ownership::Created.into()),
+        drain: true,
+        drain_timeout_secs: Some(60),
+        removal_limit: Some(0.25),
+        ..Default::default()
+    };
+    let put = client
+        .update_settings(pb::UpdateSettingsRequest { cluster: "web".into(), settings: Some(settings) })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((put.ownership(), put.drain, put.drain_timeout_secs), (pb::Ownership::Created, true, Some(60)));
+    let got = client.get_settings(pb::GetSettingsRequest { cluster: "web".into() }).await.unwrap().into_inner();
+    assert_eq!(got.removal_limit, Some(0.25));
+    let bad = pb::ClusterSettings { ownership: Some(pb::Ownership::Unspecified.into()), ..Default::default() };
+    let err = client
+        .update_settings(pb::UpdateSettingsRequest { cluster: "web".into(), settings: Some(bad) })
+        .await
+        .unwrap_err();
+    assert_invalid(&err, "ownership");
+
+    // Commit confirmed, then confirmed.
+    let request = pb::CommitRequest {
+        cluster: "web".into(),
+        message: "confirm me".into(),
+        confirm_within: Some("1m".into()),
+        spec: Some(pb::Spec { services: vec![nat_service()], ..Default::default() }),
+        ..Default::default()
+    };
+    let committed = client.commit(request).await.unwrap().into_inner();
+    let pending = committed.confirm.expect("a pending confirmation");
+    assert_eq!((pending.revision, pending.fallback), (3, 1));
+    let cluster = client.get_cluster(pb::GetClusterRequest { name: "web".into() }).await.unwrap().into_inner();
+    assert_eq!(cluster.pending_confirm.map(|p| p.revision), Some(3));
+    let confirmed = client.confirm(pb::ConfirmRequest { cluster: "web".into() }).await.unwrap().into_inner();
+    assert_eq!(confirmed.revision, 3);
+    let again = client.confirm(pb::ConfirmRequest { cluster: "web".into() }).await.unwrap_err();
+    assert_eq!(again.code(), Code::FailedPrecondition);
+    let bad_window = pb::CommitRequest {
+        cluster: "web".into(),
+        message: "x".into(),
+        confirm_within: Some("soon".into()),
+        ..Default::default()
+    };
+    assert_invalid(&client.commit(bad_window).await.unwrap_err(), "confirm_within");
+
+    // Applying on request: revision 3 takes every real server out, past the
+    // limit of 25%: refused, then forced.
+    let request = pb::ApplyDirectorRequest { cluster: "web".into(), name: "d1".into(), force: false };
+    let report = client.apply_director(request.clone()).await.unwrap().into_inner();
+    assert_eq!(report.result(), pb::ApplyResult::Refused);
+    let forced = client.apply_director(pb::ApplyDirectorRequest { force: true, ..request }).await.unwrap().into_inner();
+    assert_eq!((forced.result(), forced.cause()), (pb::ApplyResult::Applied, pb::ApplyCause::Forced));
+    let other = pb::ApplyDirectorRequest { cluster: "web".into(), name: "elsewhere".into(), force: false };
+    assert_eq!(client.apply_director(other).await.unwrap_err().code(), Code::FailedPrecondition);
+}
