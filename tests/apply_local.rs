@@ -73,7 +73,9 @@ async fn commits_are_applied_verified_and_previewed() {
     assert_eq!(listed.body[0]["name"], "d1");
 
     // A revision committed without activation: its plan on this director.
-    commit(&server, json!({"message": "weights", "spec": with_weights([3, 2, 1]), "activate": false})).await.expect(201);
+    commit(&server, json!({"message": "weights", "spec": with_weights([3, 2, 1]), "activate": false}))
+        .await
+        .expect(201);
     let preview = server.get("/v1/clusters/web/revisions/2/plan").await.expect(200);
     assert_eq!(preview.body["against"], "director");
     assert_eq!(preview.body["director"], "d1");
@@ -146,13 +148,15 @@ async fn an_unconfirmed_commit_rolls_back_by_itself_even_across_a_restart() {
     let mut server = local_server(&dir, &[]);
     server.post("/v1/clusters", json!({"name": "web"})).await.expect(201);
     // Nothing to fall back to yet.
-    let refused = commit(&server, json!({"message": "first", "spec": nat_example(), "confirm_within": "1m"})).await.expect(400);
+    let refused =
+        commit(&server, json!({"message": "first", "spec": nat_example(), "confirm_within": "1m"})).await.expect(400);
     assert_eq!(refused.body["error"]["field"], "confirm_within");
     commit(&server, json!({"message": "nat", "spec": nat_example()})).await.expect(201);
     applied(&server, 1).await;
 
     // Confirmed in time: it stays.
-    let pending = commit(&server, json!({"message": "w", "spec": with_weights([1, 1, 1]), "confirm_within": "1m"})).await;
+    let pending =
+        commit(&server, json!({"message": "w", "spec": with_weights([1, 1, 1]), "confirm_within": "1m"})).await;
     let pending = pending.expect(201);
     assert_eq!(pending.body["confirm"]["revision"], 2);
     assert_eq!(pending.body["confirm"]["fallback"], 1);
@@ -164,7 +168,9 @@ async fn an_unconfirmed_commit_rolls_back_by_itself_even_across_a_restart() {
     assert_eq!(server.get("/v1/clusters/web").await.body.get("pending_confirm"), None);
 
     // Not confirmed: after the deadline, revision 4 brings revision 2 back.
-    commit(&server, json!({"message": "bad", "spec": with_weights([9, 9, 9]), "confirm_within": "1s"})).await.expect(201);
+    commit(&server, json!({"message": "bad", "spec": with_weights([9, 9, 9]), "confirm_within": "1s"}))
+        .await
+        .expect(201);
     let cluster = wait_for(&server, "/v1/clusters/web", "the automatic rollback", |c| c["active_revision"] == 4).await;
     assert_eq!(cluster.get("pending_confirm"), None);
     let rollback = server.get("/v1/clusters/web/revisions/4").await.expect(200);
@@ -179,11 +185,14 @@ async fn an_unconfirmed_commit_rolls_back_by_itself_even_across_a_restart() {
     assert_eq!(director["last_report"]["summary"]["servers_changed"], 3);
 
     // The deadline passes while the server is down: honoured on start.
-    commit(&server, json!({"message": "bad again", "spec": with_weights([7, 7, 7]), "confirm_within": "1s"})).await.expect(201);
+    commit(&server, json!({"message": "bad again", "spec": with_weights([7, 7, 7]), "confirm_within": "1s"}))
+        .await
+        .expect(201);
     server.kill();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let server = local_server(&dir, &[]);
-    let cluster = wait_for(&server, "/v1/clusters/web", "the rollback after restart", |c| c["active_revision"] == 6).await;
+    let cluster =
+        wait_for(&server, "/v1/clusters/web", "the rollback after restart", |c| c["active_revision"] == 6).await;
     assert_eq!(cluster.get("pending_confirm"), None);
     assert_eq!(server.get("/v1/clusters/web/revisions/6").await.body["rollback_of"], 4);
 }

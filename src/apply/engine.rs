@@ -254,9 +254,20 @@ fn manages(policy: &Policy, state: &DirectorState, spec: &Spec, key: &ServiceKey
 
 /// What `planned` takes out of service against everything the cluster
 /// manages in `table` (the plan may cover only part of it).
-fn radius(planned: &Plan, part: &Snapshot, table: &Snapshot, policy: &Policy, state: &DirectorState, spec: &Spec) -> BlastRadius {
+fn radius(
+    planned: &Plan,
+    part: &Snapshot,
+    table: &Snapshot,
+    policy: &Policy,
+    state: &DirectorState,
+    spec: &Spec,
+) -> BlastRadius {
     let removed = blast_radius(planned, part);
-    let mut radius = BlastRadius { services_removed: removed.services_removed, servers_removed: removed.servers_removed, ..BlastRadius::default() };
+    let mut radius = BlastRadius {
+        services_removed: removed.services_removed,
+        servers_removed: removed.servers_removed,
+        ..BlastRadius::default()
+    };
     for entry in table.services.iter().filter(|e| manages(policy, state, spec, &e.service.key)) {
         radius.services_total += 1;
         radius.servers_total += entry.dests.len();
@@ -355,12 +366,12 @@ impl Engine {
     /// basis still describes the cache under the same policy and globals.
     fn scope(&self, spec: &Arc<Spec>, policy: &Policy, state: &DirectorState) -> Scope {
         let Some(basis) = &self.basis else { return Scope::All };
-        let same_globals =
-            basis.spec.timeouts == spec.timeouts && basis.spec.sync_daemons() == spec.sync_daemons();
+        let same_globals = basis.spec.timeouts == spec.timeouts && basis.spec.sync_daemons() == spec.sync_daemons();
         if basis.policy != *policy || !same_globals {
             return Scope::All;
         }
-        let mut keys = if Arc::ptr_eq(&basis.spec, spec) { BTreeSet::new() } else { changed_services(&basis.spec, spec) };
+        let mut keys =
+            if Arc::ptr_eq(&basis.spec, spec) { BTreeSet::new() } else { changed_services(&basis.spec, spec) };
         keys.extend(state.drains.keys().map(|(service, _)| *service));
         Scope::Services(keys)
     }

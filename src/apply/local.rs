@@ -106,7 +106,10 @@ impl LocalDirector for Handle {
     fn apply_now<'a>(&'a self, cluster: &'a str, force: bool) -> BoxFuture<'a, core::Result<Report>> {
         Box::pin(async move {
             let (reply, answer) = oneshot::channel();
-            self.requests.send(Request::Apply { cluster: cluster.to_string(), force, reply }).await.map_err(|_| stopped())?;
+            self.requests
+                .send(Request::Apply { cluster: cluster.to_string(), force, reply })
+                .await
+                .map_err(|_| stopped())?;
             answer.await.map_err(|_| stopped())?
         })
     }
@@ -226,8 +229,15 @@ impl Runner {
                     continue;
                 }
             };
-            let run =
-                Run { state, seen: active, due: active.map(|_| now), attempt: 0, checked: None, last_drift: None, settings: None };
+            let run = Run {
+                state,
+                seen: active,
+                due: active.map(|_| now),
+                attempt: 0,
+                checked: None,
+                last_drift: None,
+                settings: None,
+            };
             self.runs.insert(name, run);
         }
     }
@@ -235,7 +245,8 @@ impl Runner {
     async fn step_due(&mut self) {
         loop {
             let now = Instant::now();
-            let due = self.runs.iter().find(|(_, run)| run.due.is_some_and(|at| at <= now)).map(|(name, _)| name.clone());
+            let due =
+                self.runs.iter().find(|(_, run)| run.due.is_some_and(|at| at <= now)).map(|(name, _)| name.clone());
             let Some(cluster) = due else { return };
             if let Err(err) = self.step(&cluster, false, false).await {
                 tracing::error!(error = %err, cluster, "local director: step");
@@ -259,7 +270,8 @@ impl Runner {
             }
             return Ok(Vec::new());
         };
-        let run = self.runs.get_mut(cluster).ok_or_else(|| core::Error::NotFound(format!("no cluster named {cluster}")))?;
+        let run =
+            self.runs.get_mut(cluster).ok_or_else(|| core::Error::NotFound(format!("no cluster named {cluster}")))?;
         let drift_due = run.checked.is_none_or(|at| at.elapsed() >= self.options.interval);
         let ctx = Context {
             now: SystemTime::now(),
@@ -349,8 +361,14 @@ impl Runner {
         for event in &events {
             log_event(cluster, event);
         }
-        let update =
-            DirectorUpdate { cluster, director: &self.options.name, mode: MODE, before: &before, after: &after, events: &events };
+        let update = DirectorUpdate {
+            cluster,
+            director: &self.options.name,
+            mode: MODE,
+            before: &before,
+            after: &after,
+            events: &events,
+        };
         self.core.record_director(update).await?;
         Ok(events
             .into_iter()

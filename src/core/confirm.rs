@@ -142,9 +142,9 @@ impl Core {
         self.audited(caller, Some(cluster), "revision.confirm", cluster, async {
             let mut tx = self.store().begin().await?;
             store::active_revision(&mut *tx, cluster).await?.ok_or_else(|| not_found(cluster))?;
-            let pending = store::pending_confirm(&mut *tx, cluster).await?.ok_or_else(|| {
-                Error::Conflict(format!("cluster {cluster} has no commit waiting for confirmation"))
-            })?;
+            let pending = store::pending_confirm(&mut *tx, cluster)
+                .await?
+                .ok_or_else(|| Error::Conflict(format!("cluster {cluster} has no commit waiting for confirmation")))?;
             store::delete_pending_confirm(&mut *tx, cluster).await?;
             let confirmed_at = now();
             let change = Change {
@@ -209,7 +209,12 @@ impl Core {
         };
         record(&mut tx, &caller, change).await?;
         tx.commit().await.map_err(store::StoreError::from)?;
-        tracing::warn!(cluster, revision = pending.revision, fallback = pending.fallback, "commit not confirmed in time: rolled back");
+        tracing::warn!(
+            cluster,
+            revision = pending.revision,
+            fallback = pending.fallback,
+            "commit not confirmed in time: rolled back"
+        );
         if row.draft_version != draft_version {
             self.remember_draft(&row, spec.clone(), outcome.revision.content_hash.clone());
         }
@@ -334,7 +339,10 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(10), activations.changed()).await.unwrap().unwrap();
         assert_eq!(active(&core).await, Some(3));
         let rollback = core.get_revision("web", 3).await.unwrap();
-        assert_eq!((rollback.kind, rollback.rollback_of, rollback.author.as_str()), (RevisionKind::Rollback, Some(1), "lvsd"));
+        assert_eq!(
+            (rollback.kind, rollback.rollback_of, rollback.author.as_str()),
+            (RevisionKind::Rollback, Some(1), "lvsd")
+        );
         assert_eq!(core.pending_confirm("web").await.unwrap().map(|p| p.revision), None);
         let query = crate::core::AuditQuery { action: Some("revision.confirm.expired".into()), ..Default::default() };
         let audited = core.audit(query).await.unwrap();

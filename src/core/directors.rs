@@ -183,7 +183,9 @@ impl Core {
             state.drains.insert(drain_key(&drain)?, record);
         }
         for service in store::created_services(reader, cluster, name).await? {
-            state.created.insert(service.parse().map_err(|e: crate::model::ValidationError| Error::Internal(e.message))?);
+            state
+                .created
+                .insert(service.parse().map_err(|e: crate::model::ValidationError| Error::Internal(e.message))?);
         }
         Ok(state)
     }
@@ -251,8 +253,12 @@ impl Core {
                         "differences": drift.iter().map(ToString::to_string).collect::<Vec<_>>(),
                         "drift": drift,
                     });
-                    let change =
-                        Change { cluster: Some(cluster), action: "director.drift", target: revision.to_string(), detail };
+                    let change = Change {
+                        cluster: Some(cluster),
+                        action: "director.drift",
+                        target: revision.to_string(),
+                        detail,
+                    };
                     record(&mut tx, &caller, change).await?;
                 }
                 Event::InSync { hash, .. } => {
@@ -312,13 +318,11 @@ impl Core {
 
     async fn director_view(&self, row: DirectorRow, active: Option<i64>) -> Result<DirectorView> {
         let report: Option<Report> = row.report.as_deref().map(|json| parse_json("report", json)).transpose()?;
-        let drift: Vec<Drift> = row.drift.as_deref().map(|json| parse_json("drift", json)).transpose()?.unwrap_or_default();
+        let drift: Vec<Drift> =
+            row.drift.as_deref().map(|json| parse_json("drift", json)).transpose()?.unwrap_or_default();
         // Drains as stored, with the connection counts of the last report.
-        let counts: BTreeMap<(String, String), &DrainView> = report
-            .iter()
-            .flat_map(|r| &r.draining)
-            .map(|d| ((d.service.clone(), d.server.clone()), d))
-            .collect();
+        let counts: BTreeMap<(String, String), &DrainView> =
+            report.iter().flat_map(|r| &r.draining).map(|d| ((d.service.clone(), d.server.clone()), d)).collect();
         let draining = store::drains(self.store().reader(), &row.cluster, &row.director)
             .await?
             .into_iter()

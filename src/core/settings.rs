@@ -116,14 +116,22 @@ impl Core {
                 updated_at: Some(row.updated_at),
                 updated_by: Some(row.updated_by),
             },
-            None => {
-                SettingsView { cluster: cluster.to_string(), settings: ClusterSettings::default(), updated_at: None, updated_by: None }
-            }
+            None => SettingsView {
+                cluster: cluster.to_string(),
+                settings: ClusterSettings::default(),
+                updated_at: None,
+                updated_by: None,
+            },
         })
     }
 
     /// Replaces the settings of `cluster`; they apply from the director's next step.
-    pub async fn put_settings(&self, caller: &Caller, cluster: &str, settings: ClusterSettings) -> Result<SettingsView> {
+    pub async fn put_settings(
+        &self,
+        caller: &Caller,
+        cluster: &str,
+        settings: ClusterSettings,
+    ) -> Result<SettingsView> {
         self.audited(caller, Some(cluster), "cluster.settings", cluster, async {
             settings.validate()?;
             let mut tx = self.store().begin().await?;

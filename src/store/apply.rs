@@ -71,7 +71,10 @@ pub async fn put_settings(exec: impl SqliteExecutor<'_>, row: &SettingsRow) -> R
 /// The active revision of `cluster` (`None` when there is no such cluster),
 /// without reading its draft.
 pub async fn active_revision(exec: impl SqliteExecutor<'_>, cluster: &str) -> Result<Option<Option<i64>>, StoreError> {
-    Ok(sqlx::query_scalar("SELECT active_revision FROM clusters WHERE name = ?").bind(cluster).fetch_optional(exec).await?)
+    Ok(sqlx::query_scalar("SELECT active_revision FROM clusters WHERE name = ?")
+        .bind(cluster)
+        .fetch_optional(exec)
+        .await?)
 }
 
 /// The latest revision of `cluster` without its spec (`spec` is empty): what a

@@ -4,7 +4,9 @@
 use super::convert::{count, pb_enum};
 use super::pb;
 use crate::apply::{ApplyResult, Cause, DrainView, OwnershipMode, Report, RestoreResult};
-use crate::core::{ClusterSettings, Confirmed, DirectorView, PendingConfirm, PlanPreview, PlanTarget, SettingsView};
+use crate::core::{
+    ClusterSettings, Confirmed, DirectorView, PendingConfirm, PlanPreview, PlanTarget, SettingsView,
+};
 use crate::model::ValidationError;
 use crate::plan::{BlastRadius, Drift, DriftKind, Summary};
 
@@ -19,7 +21,11 @@ pub fn pending_confirm(p: PendingConfirm) -> pb::PendingConfirm {
 }
 
 pub fn confirmed(c: Confirmed) -> pb::ConfirmResponse {
-    pb::ConfirmResponse { cluster: c.cluster, revision: c.revision, confirmed_at: c.confirmed_at }
+    pb::ConfirmResponse {
+        cluster: c.cluster,
+        revision: c.revision,
+        confirmed_at: c.confirmed_at,
+    }
 }
 
 fn summary(s: &Summary) -> pb::PlanSummary {
@@ -147,7 +153,11 @@ fn drift(d: Drift) -> pb::Drift {
         DriftKind::Differs => pb::DriftKind::Differs,
         DriftKind::Draining => pb::DriftKind::Draining,
     };
-    pb::Drift { object: d.object, kind: kind.into(), details: d.details }
+    pb::Drift {
+        object: d.object,
+        kind: kind.into(),
+        details: d.details,
+    }
 }
 
 pub fn director(d: DirectorView) -> pb::Director {
@@ -193,18 +203,27 @@ pub fn settings_in(s: &pb::ClusterSettings) -> Result<ClusterSettings, Validatio
     let defaults = ClusterSettings::default();
     let ownership = match s.ownership {
         None => defaults.ownership,
-        Some(raw) => pb_enum(raw, "ownership", "ownership", "table or created", pb::Ownership::as_str_name, |o| {
-            match o {
+        Some(raw) => pb_enum(
+            raw,
+            "ownership",
+            "ownership",
+            "table or created",
+            pb::Ownership::as_str_name,
+            |o| match o {
                 pb::Ownership::Unspecified => None,
                 pb::Ownership::Table => Some(OwnershipMode::Table),
                 pb::Ownership::Created => Some(OwnershipMode::Created),
-            }
-        })?,
+            },
+        )?,
     };
     Ok(ClusterSettings {
         ownership,
         drain: s.drain,
-        drain_services: s.drain_services.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+        drain_services: s
+            .drain_services
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect(),
         drain_timeout_secs: s.drain_timeout_secs.unwrap_or(defaults.drain_timeout_secs),
         removal_limit: s.removal_limit,
     })

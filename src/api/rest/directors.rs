@@ -83,7 +83,10 @@ pub async fn confirm(
 #[utoipa::path(get, path = "/v1/clusters/{cluster}/settings", tag = "clusters",
     params(("cluster" = String, Path)),
     responses((status = 200, body = SettingsView), (status = 404, body = ErrorBody)))]
-pub async fn get_settings(State(core): State<Core>, Path(cluster): Path<String>) -> Result<Json<SettingsView>, ApiError> {
+pub async fn get_settings(
+    State(core): State<Core>,
+    Path(cluster): Path<String>,
+) -> Result<Json<SettingsView>, ApiError> {
     Ok(Json(core.settings(&cluster).await?))
 }
 
