@@ -1,6 +1,7 @@
 //! lvsd: a control plane for Linux Virtual Server (IPVS).
 
 pub mod api;
+pub mod auth;
 pub mod cli;
 pub mod core;
 pub mod ipvs;

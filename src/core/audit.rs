@@ -21,6 +21,18 @@ pub struct AuditQuery {
     pub limit: Option<u32>,
 }
 
+/// A request refused by access control, for [`Core::record_denied`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Denied<'a> {
+    /// `POST /v1/clusters` or `/lvs.v1.LvsService/CreateCluster`.
+    pub target: &'a str,
+    pub cluster: Option<&'a str>,
+    /// The client's address.
+    pub peer: Option<&'a str>,
+    /// The public id of the token presented, if it was token-shaped.
+    pub token_id: Option<&'a str>,
+}
+
 pub(crate) struct Change<'a> {
     pub cluster: Option<&'a str>,
     pub action: &'a str,
@@ -84,6 +96,29 @@ impl Core {
         };
         if let Err(log_err) = self.append_refusal(caller, &change).await {
             tracing::error!(error = %log_err, "could not audit a rejected request");
+        }
+    }
+
+    /// Records a request refused for want of a valid token (401) or of a
+    /// role that allows it (403): who (the caller's actor, the token's public
+    /// id, the peer address), what (`target`), why. Never the secret. Paced
+    /// by [`Authenticator::pace_refusal`](crate::auth::Authenticator::pace_refusal):
+    /// refusals are free to send, database writes are not.
+    pub async fn record_denied(&self, caller: &Caller, denied: Denied<'_>, err: &Error) {
+        let Some(suppressed) = self.auth().pace_refusal() else { return };
+        let mut detail = json!({ "code": err.code(), "reason": err.message() });
+        if let Some(peer) = denied.peer {
+            detail["peer"] = json!(peer);
+        }
+        if let Some(id) = denied.token_id {
+            detail["token_id"] = json!(id);
+        }
+        if suppressed > 0 {
+            detail["unrecorded_before"] = json!(suppressed);
+        }
+        let change = Change { cluster: denied.cluster, action: "access.denied", target: denied.target.to_string(), detail };
+        if let Err(log_err) = self.append_refusal(caller, &change).await {
+            tracing::error!(error = %log_err, "could not audit a denied request");
         }
     }
 

@@ -122,6 +122,7 @@ impl Core {
             let before = parse_spec(&row.draft_spec)?;
             let (after, value) = edit(&before)?;
             if after != before {
+                self.limits().check(&after, "")?;
                 row.draft_spec = after.to_canonical_json();
                 row.draft_version += 1;
                 row.draft_updated_at = now();
