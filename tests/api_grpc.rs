@@ -43,7 +43,9 @@ mod harness {
                 .expect("a free port");
             let addr = listener.local_addr().expect("a bound address");
             let (shutdown, stop) = oneshot::channel::<()>();
-            let task = tokio::spawn(lvsd::api::grpc::serve(core, listener, async {
+            let listener = lvsd::api::listener::Listener::plain(listener);
+            let options = lvsd::api::grpc::Options::default();
+            let task = tokio::spawn(lvsd::api::grpc::serve(core, listener, options, async {
                 let _ = stop.await;
             }));
             GrpcServer {

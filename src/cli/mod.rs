@@ -1,8 +1,11 @@
 //! The `lvsd` command line: the server, the local kernel commands, and the
 //! client commands that talk to a server.
 
+mod audit;
+mod hardening;
 mod local;
 mod serve;
+mod token;
 
 use std::process::ExitCode;
 
@@ -25,6 +28,12 @@ enum Command {
     /// Print the OpenAPI document of the REST API.
     #[command(hide = true)]
     Openapi,
+    /// Access tokens, on the database file: create, list, revoke.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
+    /// The audit log: verify its hash chain.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
     #[command(flatten)]
     Local(local::LocalCommand),
 }
@@ -39,6 +48,8 @@ pub fn main() -> ExitCode {
             print!("{}", crate::api::rest::openapi_json());
             ExitCode::SUCCESS
         }
+        Command::Token(cmd) => token::run(cmd),
+        Command::Audit(cmd) => audit::run(cmd),
         Command::Local(cmd) => local::run(cmd),
     }
 }

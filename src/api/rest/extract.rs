@@ -4,10 +4,11 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderValue};
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
+use crate::auth::Principal;
 use crate::core::{Caller, Core, Error, Precondition};
 use crate::model::ValidationError;
 
@@ -70,18 +71,29 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
     }
 }
 
+/// The caller: the principal that [`authorize`](super::auth::authorize) let
+/// through, named as the token is, and the request's id. A route that did
+/// not pass through access control is refused (500), never served as anyone.
 impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let request_id = parts
-            .headers
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        Ok(Caller::new("anonymous", request_id))
+        let principal = parts
+            .extensions
+            .get::<Principal>()
+            .ok_or_else(|| Error::Internal("this route is not under access control".to_string()))?;
+        Ok(Caller::new(principal.name.clone(), request_id(&parts.headers)))
     }
+}
+
+/// The client's `x-request-id` (set to a fresh UUID by the router when
+/// missing), as recorded in the audit log.
+pub(crate) fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Precondition {
