@@ -88,7 +88,11 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
     println!("lvsd: database {}", args.db);
     let scheme = if http.is_tls() { "https" } else { "http" };
     println!("lvsd: REST API on {scheme}://{}", http.local_addr()?);
-    println!("lvsd: gRPC API on {}{}", grpc.local_addr()?, if grpc.is_tls() { " (TLS)" } else { "" });
+    println!("lvsd: gRPC API on {}", grpc.local_addr()?);
+    if http.is_tls() {
+        let mtls = if args.hardening.tls_client_ca.is_some() { ", client certificates required" } else { "" };
+        println!("lvsd: TLS on both APIs{mtls}");
+    }
     println!("lvsd: access: {}", if open { "OPEN (no tokens)" } else { "bearer tokens required" });
     for warning in &warnings {
         println!("lvsd: {warning}");

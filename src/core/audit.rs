@@ -56,7 +56,7 @@ fn row(caller: &Caller, change: &Change<'_>, outcome: &str) -> AuditRow {
 
 /// Records a change inside the transaction that makes it.
 pub(crate) async fn record(tx: &mut Tx, caller: &Caller, change: Change<'_>) -> Result<()> {
-    store::append_audit(&mut **tx, &row(caller, &change, "ok")).await?;
+    store::append_audit(tx, &row(caller, &change, "ok")).await?;
     Ok(())
 }
 
@@ -124,7 +124,7 @@ impl Core {
 
     async fn append_refusal(&self, caller: &Caller, change: &Change<'_>) -> Result<()> {
         let mut tx = self.store().begin().await?;
-        store::append_audit(&mut *tx, &row(caller, change, "refused")).await?;
+        store::append_audit(&mut tx, &row(caller, change, "refused")).await?;
         tx.commit().await.map_err(store::StoreError::from)?;
         Ok(())
     }

@@ -149,9 +149,14 @@ pub async fn verify(pool: &SqlitePool, expect: Option<&str>) -> Result<ChainRepo
         report.first_bad = if hash.is_empty() {
             bad("it has no hash: it was written around the chain".to_string())
         } else if row.id != expected_id {
+            let missing = if row.id - 1 == expected_id {
+                format!("entry {expected_id} is missing")
+            } else {
+                format!("entries {expected_id} to {} are missing", row.id - 1)
+            };
             match &prev {
-                Some((id, _)) => bad(format!("it follows entry {id}: entries {expected_id} to {} are missing", row.id - 1)),
-                None => bad(format!("it is the first entry: entries 1 to {} are missing", row.id - 1)),
+                Some((id, _)) => bad(format!("it follows entry {id}: {missing}")),
+                None => bad(format!("it is the first entry: {missing}")),
             }
         } else if prev_hash != expected_prev {
             match &prev {

@@ -4,7 +4,7 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
@@ -35,6 +35,10 @@ pub(crate) async fn read_body<T: Send>(
     let target = format!("{} {}", parts.method, parts.uri.path());
     let result = match Bytes::from_request(Request::from_parts(parts, body), core).await {
         Ok(bytes) => parse(&bytes),
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(Error::TooLarge(format!(
+            "the body is larger than the {} MiB the server accepts",
+            super::BODY_LIMIT / (1024 * 1024)
+        ))),
         Err(rejection) => Err(Error::invalid("body", rejection.body_text())),
     };
     match result {
