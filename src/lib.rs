@@ -9,3 +9,6 @@ pub mod ipvsadm;
 pub mod model;
 pub mod plan;
 pub mod store;
+
+#[cfg(test)]
+mod fuzz;
