@@ -108,10 +108,26 @@ impl<S: Send + Sync> FromRequestParts<S> for Precondition {
             None => Ok(Precondition::default()),
             Some(value) => value
                 .to_str()
+                .ok()
+                .filter(|value| is_etag_list(value))
                 .map(Precondition::if_match)
-                .map_err(|_| Error::invalid("If-Match", "not a valid ETag list").into()),
+                .ok_or_else(|| {
+                    Error::invalid("If-Match", "not an ETag list: send the ETag you read, quotes included (\"1a2b3c4d.7\"), or *").into()
+                }),
         }
     }
+}
+
+/// `*`, or entity tags (`"x"`, `W/"x"`) separated by commas (RFC 9110).
+fn is_etag_list(value: &str) -> bool {
+    let value = value.trim();
+    value == "*"
+        || (!value.is_empty()
+            && value.split(',').all(|tag| {
+                let tag = tag.trim();
+                let tag = tag.strip_prefix("W/").unwrap_or(tag);
+                tag.len() >= 2 && tag.starts_with('"') && tag.ends_with('"') && !tag[1..tag.len() - 1].contains('"')
+            }))
 }
 
 /// An `ETag` header value.
