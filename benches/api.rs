@@ -99,6 +99,7 @@ async fn main() {
     let revision = timed_gets(&client, &format!("{base}/v1/clusters/bench/revisions/{latest}"), reads).await;
     let health = timed_gets(&client, &format!("{base}/healthz"), reads).await;
     let _ = child.kill();
+    let _ = child.wait();
 
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!("lvsd REST on loopback, {reads} reads each, release build");

@@ -49,7 +49,7 @@ async fn sigkill_during_commits_keeps_every_acknowledged_revision() {
     // Numbers stay gap-free, and the server takes new commits after the restart.
     let latest = server.get("/v1/clusters/web").await.body["latest_revision"].as_i64().unwrap();
     assert!(latest >= acknowledged.last().unwrap().0);
-    let page = server.get(&format!("/v1/clusters/web/revisions?limit=500")).await.expect(200);
+    let page = server.get("/v1/clusters/web/revisions?limit=500").await.expect(200);
     let numbers: Vec<i64> = page.body["revisions"].as_array().unwrap().iter().map(|r| r["number"].as_i64().unwrap()).collect();
     assert_eq!(numbers, (1..=latest).rev().collect::<Vec<_>>());
     let next = server.post("/v1/clusters/web/revisions", json!({"message": "after restart", "spec": {"services": []}})).await.expect(201);

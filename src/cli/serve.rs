@@ -109,13 +109,26 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let grpc = tokio::spawn(grpc::serve(core.clone(), grpc, args.hardening.grpc_options(), stopped(stop_rx.clone())));
 
     shutdown_signal().await;
-    tracing::info!("shutting down");
+    tracing::info!("shutting down: finishing requests in flight");
     let _ = stop_tx.send(true);
-    rest.await.context("REST task")?.context("REST API")?;
-    grpc.await.context("gRPC task")?.context("gRPC API")?;
+    // Requests in flight get a grace period; idle client connections kept
+    // open (HTTP keep-alive, gRPC channels) must not hold the exit forever.
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        rest.await.context("REST task")?.context("REST API")?;
+        grpc.await.context("gRPC task")?.context("gRPC API")?;
+        anyhow::Ok(())
+    })
+    .await;
+    match drained {
+        Ok(result) => result?,
+        Err(_) => tracing::warn!("connections still open after {SHUTDOWN_GRACE:?}; closing them"),
+    }
+    // Every write was committed in its own transaction: nothing is lost here.
     store.close().await;
     Ok(())
 }
+
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 async fn shutdown_signal() {
     let ctrl_c = async {

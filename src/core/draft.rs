@@ -269,13 +269,12 @@ impl Core {
         &self,
         caller: &Caller,
         cluster: &str,
-        service: &str,
         precondition: &Precondition,
-        action: &str,
-        target: String,
+        what: ServersEdit<'_>,
         edit: impl FnOnce(&VirtualService, &mut Vec<RealServer>) -> Result<T>,
     ) -> Result<Edited<T>> {
-        self.edit_draft(caller, cluster, precondition, action, format!("{service}/{target}"), |spec| {
+        let ServersEdit { service, action, server } = what;
+        self.edit_draft(caller, cluster, precondition, action, format!("{service}/{server}"), |spec| {
             let key = parse_service_id(service)?;
             let existing = spec.service(&key).ok_or_else(|| no_service(cluster, &key))?;
             let mut servers = existing.servers().to_vec();
@@ -294,7 +293,8 @@ impl Core {
         precondition: &Precondition,
     ) -> Result<Edited<RealServer>> {
         let target = doc.id.clone().or(doc.address.map(|a| a.to_string())).unwrap_or_default();
-        self.edit_servers(caller, cluster, service, precondition, "draft.server.add", target, |svc, servers| {
+        let what = ServersEdit { service, action: "draft.server.add", server: target };
+        self.edit_servers(caller, cluster, precondition, what, |svc, servers| {
             let server = doc.validate(&svc.key)?;
             if svc.server(&server.key).is_some() {
                 return Err(Error::AlreadyExists(format!(
@@ -318,7 +318,8 @@ impl Core {
         doc: &RealServerDoc,
         precondition: &Precondition,
     ) -> Result<Edited<RealServer>> {
-        self.edit_servers(caller, cluster, service, precondition, "draft.server.replace", id.to_string(), |svc, servers| {
+        let what = ServersEdit { service, action: "draft.server.replace", server: id.to_string() };
+        self.edit_servers(caller, cluster, precondition, what, |svc, servers| {
             let server_key = parse_server_id(id)?;
             let server = validate_server_at(doc, &svc.key, &server_key)?;
             servers.retain(|s| s.key != server_key);
@@ -337,7 +338,8 @@ impl Core {
         patch: &Value,
         precondition: &Precondition,
     ) -> Result<Edited<RealServer>> {
-        self.edit_servers(caller, cluster, service, precondition, "draft.server.patch", id.to_string(), |svc, servers| {
+        let what = ServersEdit { service, action: "draft.server.patch", server: id.to_string() };
+        self.edit_servers(caller, cluster, precondition, what, |svc, servers| {
             let server_key = parse_server_id(id)?;
             let existing = svc.server(&server_key).ok_or_else(|| no_server(&svc.key, &server_key))?;
             let mut doc = serde_json::to_value(RealServerDoc::from(existing)).expect("docs serialize");
@@ -359,7 +361,8 @@ impl Core {
         id: &str,
         precondition: &Precondition,
     ) -> Result<Edited<()>> {
-        self.edit_servers(caller, cluster, service, precondition, "draft.server.delete", id.to_string(), |svc, servers| {
+        let what = ServersEdit { service, action: "draft.server.delete", server: id.to_string() };
+        self.edit_servers(caller, cluster, precondition, what, |svc, servers| {
             let server_key = parse_server_id(id)?;
             let before = servers.len();
             servers.retain(|s| s.key != server_key);
@@ -370,6 +373,13 @@ impl Core {
         })
         .await
     }
+}
+
+/// Which real server edit, for the audit log: action and `service/server` target.
+struct ServersEdit<'a> {
+    service: &'a str,
+    action: &'a str,
+    server: String,
 }
 
 /// Validates a service document addressed by `key`, which it may leave out

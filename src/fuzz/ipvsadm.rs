@@ -5,7 +5,7 @@ use proptest::prelude::*;
 use proptest::sample::select;
 
 use super::{apply, edit, fuzz};
-use crate::ipvsadm::arbitrary::kernel_spec;
+use crate::model::arbitrary::kernel_spec;
 use crate::ipvsadm::{parse, to_restore};
 
 const WORDS: &[&str] = &[

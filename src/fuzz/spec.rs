@@ -8,7 +8,7 @@ use proptest::sample::select;
 use serde_json::{Number, Value};
 
 use super::{apply, edit, fuzz};
-use crate::ipvsadm::arbitrary::spec;
+use crate::model::arbitrary::spec;
 use crate::model::Spec;
 
 const KEYS: &[&str] = &[

@@ -83,7 +83,8 @@ pub mod errno {
 /// naming the object.
 pub fn explain(op: &Op, code: i32) -> String {
     use errno::*;
-    let text = match (op, code) {
+    
+    match (op, code) {
         (_, EPERM) => "permission denied (lvsd needs CAP_NET_ADMIN)".to_string(),
         (_, ENOMEM) => "the kernel is out of memory".to_string(),
         (Op::AddService(s), ENOENT) => match &s.pe_name {
@@ -114,8 +115,7 @@ pub fn explain(op: &Op, code: i32) -> String {
         (Op::StopDaemon(_), ESRCH) => "that sync daemon is not running".to_string(),
         (Op::SetTimeouts(_), EINVAL) => "the kernel refused the timeouts as invalid".to_string(),
         (_, code) => format!("{} (errno {code})", std::io::Error::from_raw_os_error(code)),
-    };
-    text
+    }
 }
 
 /// How each operation of a batch ended.

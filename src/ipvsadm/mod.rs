@@ -22,8 +22,6 @@ mod render;
 mod save;
 
 #[cfg(test)]
-pub mod arbitrary;
-#[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;

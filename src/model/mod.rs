@@ -5,6 +5,8 @@
 //! sees an invalid service, real server or spec.
 
 pub mod diff;
+#[cfg(any(test, feature = "testing"))]
+pub mod arbitrary;
 mod error;
 mod key;
 pub mod patch;

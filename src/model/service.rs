@@ -222,14 +222,13 @@ impl VirtualServiceDoc {
                 let protocol = protocol.ok_or_else(|| missing("protocol"))?;
                 let address = address.ok_or_else(|| missing("address"))?;
                 let port = port.ok_or_else(|| missing("port"))?;
-                if let Some(family) = self.family {
-                    if family != AddressFamily::of(address) {
+                if let Some(family) = self.family
+                    && family != AddressFamily::of(address) {
                         return Err(ValidationError::new(
                             "family",
                             format!("{} disagrees with the address {address}", family.as_str()),
                         ));
                     }
-                }
                 if address.is_unspecified() || address.is_multicast() {
                     return Err(ValidationError::new("address", format!("{address} cannot be a virtual address")));
                 }

@@ -26,14 +26,13 @@ impl Timeouts {
 
     fn validate(&self) -> Result<(), ValidationError> {
         for (value, field) in [(self.tcp, "tcp"), (self.tcpfin, "tcpfin"), (self.udp, "udp")] {
-            if let Some(secs) = value {
-                if secs == 0 || secs > MAX_TIMEOUT_SECS {
+            if let Some(secs) = value
+                && (secs == 0 || secs > MAX_TIMEOUT_SECS) {
                     return Err(ValidationError::new(
                         field,
                         format!("{secs} is out of range: timeouts go from 1 to {MAX_TIMEOUT_SECS} seconds (leave it out to keep the kernel's)"),
                     ));
                 }
-            }
         }
         Ok(())
     }
@@ -98,16 +97,14 @@ impl SyncDaemonDoc {
         if self.syncid > 255 {
             return Err(ValidationError::new("syncid", format!("{} is out of range: sync ids go from 0 to 255", self.syncid)));
         }
-        if let Some(group) = self.mcast_group {
-            if !group.is_multicast() {
+        if let Some(group) = self.mcast_group
+            && !group.is_multicast() {
                 return Err(ValidationError::new("mcast_group", format!("{group} is not a multicast address")));
             }
-        }
-        if let Some(len) = self.sync_maxlen {
-            if !(1..=65507).contains(&len) {
+        if let Some(len) = self.sync_maxlen
+            && !(1..=65507).contains(&len) {
                 return Err(ValidationError::new("sync_maxlen", format!("{len} is out of range: 1 to 65507 bytes")));
             }
-        }
         if self.mcast_ttl == Some(0) {
             return Err(ValidationError::new("mcast_ttl", "0 is out of range: ttl goes from 1 to 255"));
         }

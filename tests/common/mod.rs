@@ -83,6 +83,14 @@ impl TestServer {
         format!("{}{path}", self.http)
     }
 
+    /// Stops the server as an operator would (SIGTERM) and returns whether it
+    /// shut down cleanly.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
+        self.child.wait().expect("lvsd exits")
+    }
+
     /// Kills the server at once, as a crash would (SIGKILL).
     pub fn kill(&mut self) {
         let _ = self.child.kill();
@@ -133,6 +141,10 @@ pub struct Reply {
 }
 
 impl Reply {
+    pub async fn from_response(response: reqwest::Response) -> Self {
+        Self::from(response).await
+    }
+
     async fn from(response: reqwest::Response) -> Self {
         let status = response.status().as_u16();
         let etag = response.headers().get("etag").map(|v| v.to_str().unwrap().to_string());

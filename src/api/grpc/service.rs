@@ -62,7 +62,7 @@ macro_rules! scoped {
 
 scoped!(name: CreateClusterRequest, GetClusterRequest, DeleteClusterRequest);
 scoped!(cluster: GetDraftRequest, ReplaceDraftRequest, AddServiceRequest, GetServiceRequest, UpdateServiceRequest,
-    PatchServiceRequest, DeleteServiceRequest, AddServerRequest, GetServerRequest, UpdateServerRequest, PatchServerRequest,
+    PatchServiceRequest, DeleteServiceRequest, ImportDraftRequest, ExportRevisionRequest, AddServerRequest, GetServerRequest, UpdateServerRequest, PatchServerRequest,
     DeleteServerRequest, CommitRequest, ListRevisionsRequest, GetRevisionRequest, DiffRevisionsRequest, RollbackRequest,
     ActivateRequest);
 // The audit log is not a cluster's: its `cluster` is a filter, not a scope.
@@ -259,6 +259,20 @@ impl LvsService for LvsApi {
     ) -> Result<Response<pb::Draft>, Status> {
         handle(&self.core, "GetDraft", request, |_, req| async move {
             Ok(convert::draft(self.core.get_draft(&req.cluster).await?))
+        })
+        .await
+    }
+
+    async fn import_draft(
+        &self,
+        request: Request<pb::ImportDraftRequest>,
+    ) -> Result<Response<pb::Draft>, Status> {
+        handle(&self.core, "ImportDraft", request, |call, req| async move {
+            let view = self
+                .core
+                .import_draft(&call.caller, &req.cluster, &req.text, &precondition(&req.if_match))
+                .await?;
+            Ok(convert::draft(view))
         })
         .await
     }
@@ -560,6 +574,17 @@ impl LvsService for LvsApi {
                 revisions: page.revisions.into_iter().map(convert::revision).collect(),
                 next_before: page.next_before,
             })
+        })
+        .await
+    }
+
+    async fn export_revision(
+        &self,
+        request: Request<pb::ExportRevisionRequest>,
+    ) -> Result<Response<pb::ExportRevisionResponse>, Status> {
+        handle(&self.core, "ExportRevision", request, |_, req| async move {
+            let text = self.core.export_revision(&req.cluster, req.number).await?;
+            Ok(pb::ExportRevisionResponse { text })
         })
         .await
     }

@@ -2,7 +2,7 @@
 
 use proptest::prelude::*;
 
-use crate::ipvsadm::arbitrary::kernel_spec;
+use crate::model::arbitrary::kernel_spec;
 use crate::ipvsadm::{parse, to_restore};
 
 proptest! {

@@ -1,8 +1,5 @@
-//! proptest strategies for valid `model::Spec` values.
-//!
-//! They live here because this module's round-trip test needed them first;
-//! they know nothing of ipvsadm and belong with the model (plan and API
-//! tests want them too) once `lib.rs` can give them a shared home.
+//! proptest strategies for valid `model::Spec` values, for the crate's own
+//! tests and, with the `testing` feature, for the integration tests.
 //!
 //! Values are drawn raw, then bent into what the model accepts (dr and tun
 //! servers on the virtual port, lower threshold at most the upper one, ...),
