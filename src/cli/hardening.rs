@@ -42,7 +42,7 @@ pub struct HardeningArgs {
     /// Open connections per API from one client address; past it new ones are closed.
     #[arg(long, value_name = "N", default_value_t = 256, help_heading = "Limits")]
     pub max_connections_per_client: usize,
-    /// REST requests served at once; more wait, within --request-timeout.
+    /// Requests served at once (REST; gRPC: a quarter of it); more wait, within --request-timeout.
     #[arg(long, value_name = "N", default_value_t = 512, help_heading = "Limits")]
     pub max_in_flight: usize,
     /// Virtual services in one spec.
@@ -118,10 +118,15 @@ impl HardeningArgs {
             request_timeout: self.request_timeout,
             max_in_flight: self.max_in_flight,
             header_timeout: self.header_timeout,
+            ..rest::Options::default()
         }
     }
 
     pub fn grpc_options(&self) -> grpc::Options {
-        grpc::Options { request_timeout: self.request_timeout, ..grpc::Options::default() }
+        grpc::Options {
+            request_timeout: self.request_timeout,
+            max_in_flight: (self.max_in_flight / 4).max(1),
+            ..grpc::Options::default()
+        }
     }
 }

@@ -45,6 +45,9 @@ pub struct Options {
     pub max_message_size: usize,
     /// Calls served at once on one connection.
     pub max_in_flight_per_connection: usize,
+    /// Calls served at once in all (each may hold a message of the largest
+    /// size while it is decoded); more wait.
+    pub max_in_flight: usize,
 }
 
 impl Default for Options {
@@ -53,6 +56,7 @@ impl Default for Options {
             request_timeout: Duration::from_secs(60),
             max_message_size: 32 * 1024 * 1024,
             max_in_flight_per_connection: 64,
+            max_in_flight: 128,
         }
     }
 }
@@ -88,6 +92,7 @@ pub async fn serve(
         // Dead peers are noticed and their connections closed.
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(options.max_in_flight))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

@@ -8,6 +8,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
+use super::limits::BodyBudget;
 use crate::auth::Principal;
 use crate::core::{Caller, Core, Error, Precondition};
 use crate::model::ValidationError;
@@ -33,6 +34,11 @@ pub(crate) async fn read_body<T: Send>(
     let (mut parts, body) = req.into_parts();
     let caller = Caller::from_request_parts(&mut parts, core).await?;
     let target = format!("{} {}", parts.method, parts.uri.path());
+    let announced = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    let _reserved = match parts.extensions.get::<BodyBudget>() {
+        Some(budget) => budget.reserve(announced.unwrap_or(super::BODY_LIMIT).min(super::BODY_LIMIT)).await,
+        None => None,
+    };
     let result = match Bytes::from_request(Request::from_parts(parts, body), core).await {
         Ok(bytes) => parse(&bytes),
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(Error::TooLarge(format!(

@@ -1,5 +1,6 @@
-//! Bounds on requests in flight and on their duration: past them a request
-//! gets a JSON 503 instead of tying up the server.
+//! Bounds on requests in flight, on their duration and on the memory their
+//! bodies take while read: past them a request waits or gets a JSON 503
+//! instead of tying up the server.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,7 +8,7 @@ use std::time::Duration;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use super::error::ApiError;
@@ -17,18 +18,41 @@ pub struct RequestLimits {
     timeout: Duration,
     in_flight: Semaphore,
     max_in_flight: usize,
+    bodies: BodyBudget,
 }
 
 impl RequestLimits {
-    pub fn new(timeout: Duration, max_in_flight: usize) -> Arc<Self> {
-        Arc::new(RequestLimits { timeout, in_flight: Semaphore::new(max_in_flight), max_in_flight })
+    pub fn new(timeout: Duration, max_in_flight: usize, body_memory: usize) -> Arc<Self> {
+        Arc::new(RequestLimits {
+            timeout,
+            in_flight: Semaphore::new(max_in_flight),
+            max_in_flight,
+            bodies: BodyBudget(Arc::new(Semaphore::new(body_memory.div_ceil(KIB)))),
+        })
+    }
+}
+
+const KIB: usize = 1024;
+
+/// The memory that bodies being read may take together: each request
+/// reserves its announced length (or the largest body allowed, when not
+/// announced) before reading, and waits when the budget is spent. Without
+/// it, every request in flight could hold a body of the largest size.
+#[derive(Clone)]
+pub struct BodyBudget(Arc<Semaphore>);
+
+impl BodyBudget {
+    pub async fn reserve(&self, bytes: usize) -> Option<OwnedSemaphorePermit> {
+        let kib = u32::try_from(bytes.div_ceil(KIB).max(1)).unwrap_or(u32::MAX);
+        self.0.clone().acquire_many_owned(kib).await.ok()
     }
 }
 
 /// The middleware: wait for a slot among `max_in_flight`, then run the
 /// request, all within `timeout` (which covers reading the body: a client
 /// trickling its body in is cut off too).
-pub async fn enforce(State(limits): State<Arc<RequestLimits>>, request: Request, next: Next) -> Response {
+pub async fn enforce(State(limits): State<Arc<RequestLimits>>, mut request: Request, next: Next) -> Response {
+    request.extensions_mut().insert(limits.bodies.clone());
     let deadline = Instant::now() + limits.timeout;
     let Ok(Ok(_permit)) = tokio::time::timeout_at(deadline, limits.in_flight.acquire()).await else {
         let busy = format!(

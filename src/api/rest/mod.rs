@@ -65,6 +65,8 @@ pub struct Options {
     /// Longest a client may take to send a request's headers (then the
     /// connection is closed): a slow client cannot hold a connection open.
     pub header_timeout: Duration,
+    /// Memory the bodies being read may take together (requests wait for room).
+    pub body_memory: usize,
 }
 
 impl Default for Options {
@@ -74,6 +76,7 @@ impl Default for Options {
             request_timeout: Duration::from_secs(60),
             max_in_flight: 512,
             header_timeout: Duration::from_secs(10),
+            body_memory: 8 * BODY_LIMIT,
         }
     }
 }
@@ -125,7 +128,7 @@ pub fn router(core: Core, options: &Options) -> Router {
             .max_age(Duration::from_secs(600));
         router = router.layer(cors);
     }
-    let limits = limits::RequestLimits::new(options.request_timeout, options.max_in_flight);
+    let limits = limits::RequestLimits::new(options.request_timeout, options.max_in_flight, options.body_memory);
     router
         .layer(axum::middleware::from_fn_with_state(limits, limits::enforce))
         .layer(PropagateRequestIdLayer::x_request_id())
