@@ -189,3 +189,32 @@ async fn entries_from_before_the_chain_are_chained_when_migrating() {
     assert_eq!(code, 1, "{text}");
     assert!(text.contains("breaks at entry 2"), "{text}");
 }
+
+#[tokio::test]
+async fn lvsd_audit_lists_entries_through_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("lvsd.db");
+    let viewer = make_token(&db, "vera", "viewer", None);
+    let agent = make_token(&db, "agent-web", "agent", Some("web"));
+    let server = TestServer::start_on(&db);
+    assert_eq!(call(&server.client, &server.http, "GET", "/v1/clusters", None, None).await.0, 401);
+
+    let (ok, stdout, stderr) = lvsd(&["audit", "--server", &server.http, "--token", &viewer, "--action", "access.denied", "--output", "json"]);
+    assert!(ok, "{stderr}");
+    let entries: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(entries.as_array().unwrap().len(), 1, "{entries}");
+    assert_eq!(entries[0]["actor"], "unauthenticated");
+
+    let (ok, stdout, stderr) = lvsd(&["audit", "--server", &server.http, "--token", &viewer]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.lines().next().unwrap().starts_with("ID  AT"), "{stdout}");
+    assert!(stdout.contains("token.create") && stdout.contains("access.denied"), "{stdout}");
+
+    // An agent may not read the audit log; the refusal is itself audited.
+    let (ok, _, stderr) = lvsd(&["audit", "--server", &server.http, "--token", &agent]);
+    assert!(!ok);
+    assert!(stderr.contains("audit access"), "{stderr}");
+    let (ok, stdout, _) = lvsd(&["audit", "--server", &server.http, "--token", &viewer, "--actor", "agent-web", "--output", "json"]);
+    assert!(ok);
+    assert!(stdout.contains("GET /v1/audit"), "{stdout}");
+}

@@ -1,11 +1,53 @@
-//! `lvsd audit verify`: checks the audit log's hash chain in the database
-//! file, read-only, and names the first entry that does not hold.
+//! `lvsd audit`: the audit log, read through the REST API with the client
+//! commands' connection options; `lvsd audit verify` checks its hash chain in
+//! the database file, read-only, and names the first entry that does not hold.
 
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
+use serde::Deserialize;
+use serde_json::Value;
 
+use super::client::{Client, Conn, Failure};
 use crate::store::{self, Store};
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, after_help = "Examples:
+  lvsd audit --cluster web --since 2025-06-01T00:00:00Z
+  lvsd audit --action access.denied --limit 20
+  lvsd audit --actor alice --output json
+  lvsd audit verify --db /var/lib/lvsd/lvsd.db")]
+pub struct AuditArgs {
+    #[command(subcommand)]
+    pub command: Option<AuditCommand>,
+    #[command(flatten)]
+    pub list: ListArgs,
+}
+
+/// Filters of `lvsd audit` (the cluster: --cluster, only when given on the command line).
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Entries of this actor: a token's name, `anonymous`, `unauthenticated`, `local:USER`.
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// Entries of this action, e.g. revision.commit, draft.service.add, access.denied, token.create.
+    #[arg(long)]
+    pub action: Option<String>,
+    /// Entries at or after this RFC 3339 time.
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Entries before this RFC 3339 time.
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Entries with an id below this one (the next page).
+    #[arg(long, value_name = "ID")]
+    pub before: Option<i64>,
+    /// How many entries, newest first (1 to 1000).
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    #[command(flatten)]
+    pub conn: Conn,
+}
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
@@ -29,8 +71,85 @@ pub struct VerifyArgs {
     pub expect: Option<String>,
 }
 
-pub fn run(cmd: AuditCommand) -> ExitCode {
-    let AuditCommand::Verify(args) = cmd;
+pub fn run(args: AuditArgs) -> ExitCode {
+    match args.command {
+        Some(AuditCommand::Verify(args)) => run_verify(args),
+        None => match list(args.list) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(failure) => {
+                eprintln!("{failure}");
+                ExitCode::from(failure.exit_code())
+            }
+        },
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Entry {
+    id: i64,
+    at: String,
+    actor: String,
+    cluster: Option<String>,
+    action: String,
+    target: String,
+    outcome: String,
+    detail: Value,
+}
+
+fn list(args: ListArgs) -> Result<(), Failure> {
+    let client = Client::connect(&args.conn)?;
+    let encode = |v: &str| percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC).to_string();
+    let mut query = vec![format!("limit={}", args.limit)];
+    let filters = [
+        ("cluster", args.conn.cluster_flag().map(str::to_string)),
+        ("actor", args.actor),
+        ("action", args.action),
+        ("since", args.since),
+        ("until", args.until),
+        ("before", args.before.map(|id| id.to_string())),
+    ];
+    for (name, value) in filters {
+        if let Some(value) = value {
+            query.push(format!("{name}={}", encode(&value)));
+        }
+    }
+    let reply = client.api.get(&format!("/v1/audit?{}", query.join("&")))?;
+    if client.json() {
+        println!("{}", serde_json::to_string_pretty(&reply.value()).unwrap_or_default());
+        return Ok(());
+    }
+    let entries: Vec<Entry> = reply.json()?;
+    let mut rows = vec![["ID", "AT", "ACTOR", "CLUSTER", "ACTION", "TARGET", "OUTCOME", "DETAIL"].map(str::to_string).to_vec()];
+    for e in &entries {
+        rows.push(vec![
+            e.id.to_string(),
+            e.at.clone(),
+            e.actor.clone(),
+            e.cluster.clone().unwrap_or_else(|| "-".into()),
+            e.action.clone(),
+            e.target.clone(),
+            e.outcome.clone(),
+            detail(&e.detail),
+        ]);
+    }
+    print!("{}", super::client::render::columns(&rows));
+    if let Some(last) = entries.last().filter(|_| entries.len() == args.limit as usize) {
+        eprintln!("(more with --before {})", last.id);
+    }
+    Ok(())
+}
+
+/// One line of an entry's detail: the reason of a refusal, else the JSON.
+fn detail(value: &Value) -> String {
+    let text = match value.get("reason").and_then(Value::as_str) {
+        Some(reason) => reason.to_string(),
+        None => value.to_string(),
+    };
+    let line: String = text.replace(['\n', '\t'], " ");
+    if line.chars().count() > 100 { format!("{}…", line.chars().take(99).collect::<String>()) } else { line }
+}
+
+fn run_verify(args: VerifyArgs) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
