@@ -256,3 +256,36 @@ async fn one_client_cannot_hold_every_connection() {
     let (status, body) = call(&server.client, &server.http, "GET", "/healthz", None, None).await;
     assert_eq!(status, 200, "{body}");
 }
+
+#[tokio::test]
+async fn what_refused_clients_send_is_clipped_in_the_audit_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("lvsd.db");
+    let admin = auth_support::make_token(&db, "ada", "admin", None);
+    let server = TestServer::start_on(&db);
+    let long_path = format!("/v1/clusters/{}/draft", "w".repeat(8000));
+    let response = server.client.get(server.url(&long_path)).header("x-request-id", "r".repeat(10_000)).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 401);
+    let entries = auth_support::audit(&server.client, &server.http, &admin, "action=access.denied").await;
+    assert_eq!(entries.len(), 1);
+    let entry = &entries[0];
+    assert!(entry["request_id"].as_str().unwrap().len() <= 128, "{entry}");
+    assert!(entry["target"].as_str().unwrap().len() <= 512, "{entry}");
+    assert!(entry["cluster"].as_str().unwrap().len() <= 128, "{entry}");
+
+    // Headers trickled in beyond 64 KiB are not buffered: 431, or the connection closed.
+    let mut stream = TcpStream::connect(addr(&server)).await.unwrap();
+    stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Junk: ").await.unwrap();
+    let mut sent = 0;
+    while sent < 100_000 {
+        if stream.write_all(&[b'j'; 4096]).await.is_err() {
+            break;
+        }
+        sent += 4096;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 431"), "{answer}");
+}

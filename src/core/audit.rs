@@ -40,18 +40,34 @@ pub(crate) struct Change<'a> {
     pub detail: Value,
 }
 
+/// What a client sends lands in refusals' entries (ids, paths, values quoted
+/// in reasons); clipped, so that refused requests, free to send, cannot fill
+/// the disk faster than their pace allows.
 fn row(caller: &Caller, change: &Change<'_>, outcome: &str) -> AuditRow {
+    let detail = change.detail.to_string();
     AuditRow {
         id: 0,
         at: now(),
-        actor: caller.actor.clone(),
-        request_id: caller.request_id.clone(),
-        cluster: change.cluster.map(str::to_string),
+        actor: clip(&caller.actor, 128),
+        request_id: clip(&caller.request_id, 128),
+        cluster: change.cluster.map(|c| clip(c, 128)),
         action: change.action.to_string(),
-        target: change.target.clone(),
+        target: clip(&change.target, 512),
         outcome: outcome.to_string(),
-        detail: change.detail.to_string(),
+        detail: if outcome == "ok" { detail } else { clip(&detail, 4096) },
     }
+}
+
+/// `text` cut to at most `max` bytes, on a character boundary, marked with `…`.
+fn clip(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max - '…'.len_utf8();
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
 }
 
 /// Records a change inside the transaction that makes it.
@@ -170,5 +186,18 @@ impl Core {
                 detail: serde_json::from_str(&r.detail).unwrap_or(Value::String(r.detail)),
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clip;
+
+    #[test]
+    fn clipping_keeps_characters_whole() {
+        assert_eq!(clip("short", 10), "short");
+        let clipped = clip(&"é".repeat(100), 11);
+        assert!(clipped.len() <= 11 && clipped.ends_with('…'), "{clipped}");
+        assert_eq!(clip(&"x".repeat(600), 512).len(), 512);
     }
 }

@@ -98,12 +98,14 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 
 /// The client's `x-request-id` (set to a fresh UUID by the router when
 /// missing), as recorded in the audit log.
+/// One that is too long or not plain text is replaced, as in gRPC.
 pub(crate) fn request_id(headers: &HeaderMap) -> String {
     headers
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+        .map(str::trim)
+        .filter(|id| !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()))
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_string)
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Precondition {

@@ -187,7 +187,9 @@ async fn serve_connection(app: Router, conn: Conn, header_timeout: Duration, mut
     let peer = conn.peer();
     let service = axum::Extension(ConnectInfo(peer)).layer(app);
     let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(header_timeout);
+    // Headers: read within the deadline, and no more than 64 KiB of them
+    // buffered while incomplete (hyper's default is 400 KiB).
+    http.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(header_timeout).max_header_size(64 * 1024);
     let connection = http.serve_connection(hyper_util::rt::TokioIo::new(conn), hyper_util::service::TowerToHyperService::new(service));
     tokio::pin!(connection);
     tokio::select! {
