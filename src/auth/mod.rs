@@ -19,9 +19,9 @@
 //! | read    | clusters, drafts, revisions, diffs, exports       | yes    | yes      | yes   | no                  |
 //! | audit   | the audit log                                     | yes    | yes      | yes   | no                  |
 //! | watch   | the desired state of a cluster (agents follow it) | yes    | yes      | yes   | yes                 |
-//! | edit    | draft edits, import, commit, rollback, activate   | no     | yes      | yes   | no                  |
+//! | edit    | draft edits, import, commit, rollback, activate, confirm, forced apply | no | yes | yes | no |
 //! | report  | a director's status for a cluster                 | no     | no       | yes   | yes                 |
-//! | admin   | clusters create and delete, tokens                | no     | no       | yes   | no                  |
+//! | admin   | clusters create and delete, apply settings, tokens | no    | no       | yes   | no                  |
 
 mod authenticator;
 pub mod policy;

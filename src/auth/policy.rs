@@ -76,10 +76,18 @@ pub const REST: &[(&str, &str, Access)] = &[
     ("POST", "/v1/clusters/{cluster}/revisions/{number}/activate", Edit),
     ("POST", "/v1/clusters/{cluster}/rollback", Edit),
     ("GET", "/v1/audit", Audit),
-    // Agents (DESIGN.md): follow the desired state, report a director's status.
-    ("GET", "/v1/clusters/{cluster}/desired", Watch),
+    // Applying (branch `engine`): previews and status are reads; confirming a
+    // commit and forcing an apply are an operator's; the apply settings are
+    // the cluster's safety policy (removal limits), an admin's.
+    ("GET", "/v1/clusters/{cluster}/revisions/{number}/plan", Read),
+    ("POST", "/v1/clusters/{cluster}/confirm", Edit),
+    ("GET", "/v1/clusters/{cluster}/settings", Read),
+    ("PUT", "/v1/clusters/{cluster}/settings", Admin),
     ("GET", "/v1/clusters/{cluster}/directors", Read),
     ("GET", "/v1/clusters/{cluster}/directors/{name}", Read),
+    ("POST", "/v1/clusters/{cluster}/directors/{name}/apply", Edit),
+    // Agents (DESIGN.md): follow the desired state, report a director's status.
+    ("GET", "/v1/clusters/{cluster}/desired", Watch),
     ("PUT", "/v1/clusters/{cluster}/directors/{name}", Report),
 ];
 
@@ -110,6 +118,14 @@ pub const GRPC: &[(&str, Access)] = &[
     ("Rollback", Edit),
     ("Activate", Edit),
     ("ListAudit", Audit),
+    // Applying (branch `engine`), as for REST.
+    ("PlanRevision", Read),
+    ("Confirm", Edit),
+    ("GetSettings", Read),
+    ("UpdateSettings", Admin),
+    ("ListDirectors", Read),
+    ("GetDirector", Read),
+    ("ApplyDirector", Edit),
     // Agents: follow the desired state, report a director's status.
     ("Watch", Watch),
     ("ReportStatus", Report),
