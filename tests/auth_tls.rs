@@ -146,3 +146,28 @@ fn bad_tls_files_stop_the_server_with_a_clear_error() {
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn the_command_line_speaks_https_with_a_ca_and_a_client_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("lvsd.db");
+    let admin = auth_support::make_token(&db, "ada", "admin", None);
+    let server = start(dir.path(), true);
+    let (ca, cert, key) = (tls("ca.pem"), tls("client.pem"), tls("client.key"));
+    let base = ["--server", &server.http, "--token", &admin, "--ca", ca.to_str().unwrap()];
+    let with_cert = ["--client-cert", cert.to_str().unwrap(), "--client-key", key.to_str().unwrap()];
+
+    let (ok, stdout, stderr) = auth_support::lvsd(&[&["cluster", "create", "web"][..], &base, &with_cert].concat());
+    assert!(ok, "{stdout}{stderr}");
+    let (ok, stdout, stderr) = auth_support::lvsd(&[&["cluster", "list"][..], &base, &with_cert].concat());
+    assert!(ok && stdout.contains("web"), "{stdout}{stderr}");
+    let (ok, stdout, stderr) = auth_support::lvsd(&[&["audit", "--action", "cluster.create"][..], &base, &with_cert].concat());
+    assert!(ok && stdout.contains("ada"), "{stdout}{stderr}");
+
+    // Without the client certificate, or without trusting the CA: refused.
+    let (ok, _, stderr) = auth_support::lvsd(&[&["cluster", "list"][..], &base].concat());
+    assert!(!ok, "{stderr}");
+    let (ok, _, stderr) = auth_support::lvsd(&[&["cluster", "list", "--server", &server.http, "--token", &admin][..], &with_cert].concat());
+    assert!(!ok, "{stderr}");
+    assert!(stderr.contains("cannot reach"), "{stderr}");
+}

@@ -70,6 +70,15 @@ pub struct Conn {
     /// Config file [env: LVSD_CONFIG; default: ~/.config/lvsd/config.toml]
     #[arg(long, global = true, value_name = "FILE", help_heading = "Server options")]
     config: Option<PathBuf>,
+    /// CA certificates (PEM) to trust for an https:// server, besides the system's
+    #[arg(long, global = true, value_name = "FILE", env = "LVSD_CA", help_heading = "Server options")]
+    ca: Option<PathBuf>,
+    /// Client certificate (PEM) for a server that asks for one (with --client-key)
+    #[arg(long, global = true, value_name = "FILE", env = "LVSD_CLIENT_CERT", help_heading = "Server options")]
+    client_cert: Option<PathBuf>,
+    /// Key (PEM) of --client-cert
+    #[arg(long, global = true, value_name = "FILE", env = "LVSD_CLIENT_KEY", help_heading = "Server options")]
+    client_key: Option<PathBuf>,
 }
 
 impl Conn {
@@ -103,7 +112,8 @@ impl Client {
             .or_else(|| env("LVSD_CLUSTER"))
             .or(config.cluster)
             .unwrap_or_else(|| "default".to_string());
-        Ok(Client { api: Api::new(&server, token)?, cluster, output: conn.output })
+        let tls = api::TlsFiles { ca: conn.ca.clone(), client_cert: conn.client_cert.clone(), client_key: conn.client_key.clone() };
+        Ok(Client { api: Api::new(&server, token, &tls)?, cluster, output: conn.output })
     }
 
     pub(crate) fn json(&self) -> bool {
