@@ -1,5 +1,7 @@
 //! Property-based fuzzing of what lvsd reads from outside: ipvsadm text
-//! (`ipvsadm::parse`), JSON specs (`Spec::from_json`) and the ids in URLs.
+//! (`ipvsadm::parse`), JSON specs (`Spec::from_json`), the ids in URLs, and
+//! the kernel's netlink replies (in `ipvs/netlink/tests/fuzz.rs`, next to
+//! the captured bytes it starts from).
 //! Each target draws inputs from a vocabulary of the format's own words mixed
 //! with noise, and from valid documents mutated at random; it must never
 //! panic, must refuse with a usable error, and what it accepts must
@@ -31,7 +33,7 @@ fn cases() -> u32 {
 /// Runs `check` on `cases()` inputs of `strategy`; `check` says whether the
 /// input was accepted. Panics (with proptest's minimal failing input) on the
 /// first failure, after printing the counts.
-fn fuzz<S: Strategy>(name: &str, strategy: S, check: impl Fn(S::Value) -> Result<bool, TestCaseError>)
+pub(crate) fn fuzz<S: Strategy>(name: &str, strategy: S, check: impl Fn(S::Value) -> Result<bool, TestCaseError>)
 where
     S::Value: std::fmt::Debug,
 {
@@ -100,4 +102,57 @@ fn apply(text: &str, edits: &[Edit]) -> String {
         }
     }
     text
+}
+
+/// An edit of bytes: the kind of damage a hostile or broken peer does to a
+/// binary message (flipped bits, wrong lengths, cut short, padded, spliced).
+#[derive(Debug, Clone)]
+pub(crate) enum ByteEdit {
+    Flip(f64, u8),
+    Set(f64, u8),
+    SetU16(f64, u16),
+    Truncate(f64),
+    Insert(f64, Vec<u8>),
+    Repeat(f64, usize),
+}
+
+pub(crate) fn byte_edit() -> impl Strategy<Value = ByteEdit> {
+    let lengths = prop_oneof![Just(0u16), Just(1), Just(3), Just(4), Just(8), Just(16), Just(0xffff), any::<u16>()];
+    prop_oneof![
+        3 => (0.0..1.0f64, 0..8u8).prop_map(|(at, bit)| ByteEdit::Flip(at, bit)),
+        2 => (0.0..1.0f64, any::<u8>()).prop_map(|(at, byte)| ByteEdit::Set(at, byte)),
+        3 => (0.0..1.0f64, lengths).prop_map(|(at, value)| ByteEdit::SetU16(at, value)),
+        1 => (0.0..1.0f64).prop_map(ByteEdit::Truncate),
+        1 => (0.0..1.0f64, prop::collection::vec(any::<u8>(), 1..16)).prop_map(|(at, bytes)| ByteEdit::Insert(at, bytes)),
+        1 => (0.0..1.0f64, 1..64usize).prop_map(|(at, n)| ByteEdit::Repeat(at, n)),
+    ]
+}
+
+pub(crate) fn apply_bytes(bytes: &[u8], edits: &[ByteEdit]) -> Vec<u8> {
+    let mut bytes = bytes.to_vec();
+    let index = |len: usize, at: f64| ((len as f64) * at) as usize;
+    for edit in edits {
+        let len = bytes.len();
+        match edit {
+            ByteEdit::Flip(at, bit) if len > 0 => bytes[index(len, *at).min(len - 1)] ^= 1 << bit,
+            ByteEdit::Set(at, byte) if len > 0 => bytes[index(len, *at).min(len - 1)] = *byte,
+            ByteEdit::SetU16(at, value) if len > 1 => {
+                let i = index(len - 1, *at);
+                bytes[i..i + 2].copy_from_slice(&value.to_ne_bytes());
+            }
+            ByteEdit::Truncate(at) => bytes.truncate(index(len, *at)),
+            ByteEdit::Insert(at, more) => {
+                let i = index(len, *at);
+                bytes.splice(i..i, more.iter().copied());
+            }
+            ByteEdit::Repeat(at, n) => {
+                let start = index(len, *at);
+                let end = (start + n).min(len);
+                let span = bytes[start..end].to_vec();
+                bytes.splice(end..end, span);
+            }
+            _ => {}
+        }
+    }
+    bytes
 }
