@@ -48,14 +48,12 @@ fn datagram() -> impl Strategy<Value = Vec<u8>> {
 /// Parses every object in `msg`, and checks that what parses round-trips.
 fn parse_all(msg: &IpvsMessage) -> Result<bool, TestCaseError> {
     let mut parsed = false;
-    if let Some(attrs) = msg.service() {
-        if let Ok((svc, stats)) = service::parse_entry(attrs) {
-            let again = IpvsMessage::new(IpvsCmd::NewService, vec![IpvsAttr::Service(service::entry_attrs(&svc, &stats))]);
-            let back = decode(&as_kernel_sends(again, 1));
-            let reparsed = service::parse_entry(ipvs(&back).service().unwrap()).map_err(|e| TestCaseError::fail(e.to_string()))?;
-            prop_assert_eq!(reparsed, (svc, stats));
-            parsed = true;
-        }
+    if let Some(Ok((svc, stats))) = msg.service().map(service::parse_entry) {
+        let again = IpvsMessage::new(IpvsCmd::NewService, vec![IpvsAttr::Service(service::entry_attrs(&svc, &stats))]);
+        let back = decode(&as_kernel_sends(again, 1));
+        let reparsed = service::parse_entry(ipvs(&back).service().unwrap()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(reparsed, (svc, stats));
+        parsed = true;
     }
     if let Some(attrs) = msg.dest() {
         for af in [AF_INET, AF_INET6] {
