@@ -106,7 +106,7 @@ async fn execute(cmd: TokenCommand) -> Result<(), String> {
     let caller = Caller::new(local_actor(), uuid::Uuid::new_v4().to_string());
     match cmd {
         TokenCommand::Create(args) => {
-            let core = open(&args.db.db).await?;
+            let core = open(&args.db.db, true).await?;
             let new = NewToken { name: args.name, role: args.role, cluster: args.cluster, expires_in: args.expires_in };
             let (view, token) = core.create_token(&caller, new).await.map_err(|e| e.to_string())?;
             println!("{}", token.reveal());
@@ -116,7 +116,7 @@ async fn execute(cmd: TokenCommand) -> Result<(), String> {
             eprintln!("lvsd token: the token is printed above, this once: lvsd keeps only its hash.");
         }
         TokenCommand::List(args) => {
-            let core = open(&args.db.db).await?;
+            let core = open(&args.db.db, false).await?;
             let tokens = core.list_tokens().await.map_err(|e| e.to_string())?;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&tokens).map_err(|e| e.to_string())?);
@@ -125,7 +125,7 @@ async fn execute(cmd: TokenCommand) -> Result<(), String> {
             }
         }
         TokenCommand::Revoke(args) => {
-            let core = open(&args.db.db).await?;
+            let core = open(&args.db.db, false).await?;
             let view = core.revoke_token(&caller, &args.token).await.map_err(|e| e.to_string())?;
             println!("lvsd token: revoked {} (id {})", view.name, view.id);
         }
@@ -133,7 +133,12 @@ async fn execute(cmd: TokenCommand) -> Result<(), String> {
     Ok(())
 }
 
-async fn open(db: &str) -> Result<Core, String> {
+/// The server's database; only `create` makes one (tokens can be made
+/// before the first `lvsd serve`, so that it never runs open).
+async fn open(db: &str, create: bool) -> Result<Core, String> {
+    if !create && !db.starts_with("sqlite:") && !std::path::Path::new(db).exists() {
+        return Err(format!("{db}: no such database (lvsd serve and lvsd migrate make one; check --db or LVSD_DB)"));
+    }
     let store = Store::open(db).await.map_err(|err| format!("opening database {db}: {err}"))?;
     Ok(Core::new(store))
 }
