@@ -4,8 +4,8 @@
 
 use std::fmt;
 
-use super::types::Op;
-use crate::model::ServiceKey;
+use super::types::{fwd, tun, Dest, Op, Service};
+use crate::model::{AddressFamily, ServiceKey};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -26,6 +26,15 @@ impl Error {
     /// The error the kernel gives for `op` failing with `errno` (positive).
     pub fn kernel(op: &Op, errno: i32) -> Self {
         Error::Kernel { context: describe(op), errno, reason: explain(op, errno) }
+    }
+
+    /// The error the kernel gives for a read (`what`: "listing services").
+    pub fn read(what: &str, code: i32) -> Self {
+        let reason = match code {
+            errno::EPERM => "permission denied (lvsd needs CAP_NET_ADMIN)".to_string(),
+            code => format!("{} (errno {code})", std::io::Error::from_raw_os_error(code)),
+        };
+        Error::Kernel { context: what.to_string(), errno: code, reason }
     }
 
     pub fn errno(&self) -> Option<i32> {
@@ -83,39 +92,70 @@ pub mod errno {
 /// naming the object.
 pub fn explain(op: &Op, code: i32) -> String {
     use errno::*;
-    
     match (op, code) {
         (_, EPERM) => "permission denied (lvsd needs CAP_NET_ADMIN)".to_string(),
         (_, ENOMEM) => "the kernel is out of memory".to_string(),
-        (Op::AddService(s), ENOENT) => match &s.pe_name {
+        (Op::AddService(s) | Op::EditService(s), ENOENT) => match &s.pe_name {
             Some(pe) => format!("scheduler {} or persistence engine {pe} is not available in this kernel", s.scheduler),
             None => format!("scheduler {} is not available in this kernel", s.scheduler),
         },
-        (Op::EditService(s), ENOENT) => format!("scheduler {} is not available in this kernel", s.scheduler),
         (Op::AddService(_), EEXIST) => "the service already exists".to_string(),
-        (Op::AddService(_) | Op::EditService(_), EINVAL) => "the kernel refused the service's settings as invalid".to_string(),
+        (Op::AddService(s) | Op::EditService(s), EINVAL) => explain_invalid_service(s),
         (Op::AddService(_) | Op::EditService(_), EAFNOSUPPORT) => "this kernel has no IPv6 support in IPVS".to_string(),
         (Op::EditService(_) | Op::DelService(_) | Op::Zero(Some(_)), ESRCH) => "no such service".to_string(),
         (Op::AddDest(..) | Op::EditDest(..) | Op::DelDest(..), ESRCH) => "no such service".to_string(),
         (Op::AddDest(..), EEXIST) => "the real server already exists in that service".to_string(),
         (Op::EditDest(..) | Op::DelDest(..), ENOENT) => "no such real server in that service".to_string(),
-        (Op::AddDest(..) | Op::EditDest(..), ERANGE) => {
-            "weight or thresholds out of range (the lower threshold may not exceed the upper one)".to_string()
+        (Op::AddDest(_, d) | Op::EditDest(_, d), ERANGE) if d.weight > i32::MAX as u32 => {
+            format!("weight {} is out of range (at most {})", d.weight, i32::MAX)
         }
-        (Op::AddDest(_, d) | Op::EditDest(_, d), EINVAL) => format!(
-            "the kernel refused real server {}: its address must be unicast and routable from the director, and its settings valid",
-            d.key
+        (Op::AddDest(_, d) | Op::EditDest(_, d), ERANGE) if d.l_threshold > d.u_threshold => format!(
+            "the lower threshold {} exceeds the upper threshold {}",
+            d.l_threshold, d.u_threshold
         ),
+        (Op::AddDest(..) | Op::EditDest(..), ERANGE) => "weight or thresholds out of range".to_string(),
+        (Op::AddDest(svc, d) | Op::EditDest(svc, d), EINVAL) => explain_invalid_dest(svc, d),
         (Op::AddDest(..) | Op::EditDest(..), EAFNOSUPPORT) => {
             "mixed address families need tunnel forwarding and IPv6 support".to_string()
         }
         (Op::StartDaemon(_), EEXIST) => "that sync daemon is already running".to_string(),
         (Op::StartDaemon(d), ENODEV) => format!("no such interface {}", d.mcast_ifn),
-        (Op::StartDaemon(_), EINVAL) => "the kernel refused the sync daemon's settings as invalid".to_string(),
+        (Op::StartDaemon(_), EINVAL) => {
+            "the kernel refused the sync daemon: its multicast group must be a multicast address, and no service may mix IPv4 and IPv6 real servers".to_string()
+        }
         (Op::StopDaemon(_), ESRCH) => "that sync daemon is not running".to_string(),
         (Op::SetTimeouts(_), EINVAL) => "the kernel refused the timeouts as invalid".to_string(),
         (_, code) => format!("{} (errno {code})", std::io::Error::from_raw_os_error(code)),
     }
+}
+
+/// EINVAL on a service: the kernel's checks, most specific first.
+fn explain_invalid_service(s: &Service) -> String {
+    if s.scheduler.len() >= 16 || s.pe_name.as_ref().is_some_and(|pe| pe.len() >= 16) {
+        return "scheduler and persistence engine names are at most 15 characters".to_string();
+    }
+    if s.key.family() == AddressFamily::Ipv6 && !(1..=128).contains(&s.netmask) {
+        return format!("an IPv6 persistence netmask is a prefix length from 1 to 128, not {}", s.netmask);
+    }
+    "the kernel refused the service's settings as invalid".to_string()
+}
+
+/// EINVAL on a real server: the kernel's checks, most specific first.
+fn explain_invalid_dest(svc: &ServiceKey, d: &Dest) -> String {
+    let tunnel = d.fwd_method & fwd::MASK == fwd::TUNNEL;
+    if tunnel && d.tun_type == tun::GUE && d.tun_port == 0 {
+        return "a GUE tunnel needs a destination port".to_string();
+    }
+    if AddressFamily::of(d.key.addr) != svc.family() {
+        return match tunnel {
+            false => {
+                "its address family is not the service's: only tunnel forwarding can mix IPv4 and IPv6".to_string()
+            }
+            true => "a service cannot mix IPv4 and IPv6 while a sync daemon runs, and the address must be unicast and routable"
+                .to_string(),
+        };
+    }
+    "its address must be unicast and routable from the director (is there a route to it?)".to_string()
 }
 
 /// How each operation of a batch ended.

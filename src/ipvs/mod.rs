@@ -2,10 +2,12 @@
 
 pub mod error;
 pub mod memory;
+pub mod netlink;
 pub mod table;
 pub mod types;
 
 pub use error::{BatchError, Error, Outcome};
 pub use memory::MemoryTable;
+pub use netlink::NetlinkTable;
 pub use table::{IpvsTable, Snapshot};
 pub use types::*;
