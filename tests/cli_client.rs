@@ -303,6 +303,8 @@ fn commit_log_diff_rollback_export_round_trip() {
     // Export of the rollback equals export of what it restored, and imports back as it.
     let export = sh.line("export").ok().stdout;
     assert_eq!(export, sh.line("export 1").ok().stdout);
+    let spec: Value = serde_json::from_str(&sh.line("export 3 --spec").ok().stdout).unwrap();
+    assert_eq!(spec, sh.line("list --revision 1 --output json").ok().json()["spec"]);
     assert_eq!(export, NAT_SCRIPT.lines().skip(1).map(|l| format!("{}\n", &l["ipvsadm ".len()..])).collect::<String>());
     let copy = sh.in_cluster("copy");
     copy.line("cluster create copy").ok();

@@ -519,17 +519,22 @@ pub fn list(client: &Client, args: ListArgs) -> Result<(), Failure> {
 #[command(
     long_about = "Print a revision as `ipvsadm -R` input: its services and real servers as\n\
 `ipvsadm -Sn` writes them, then its timeouts (--set) and sync daemons\n\
-(--start-daemon). Without N, the active revision.",
+(--start-daemon). Without N, the active revision. With --spec, its spec\n\
+as JSON instead: what `lvsd apply` and the API's commits take.",
     after_help = concat!(
 "Examples:
   lvsd export > web.rules
   lvsd export 3 | ssh director1 ipvsadm -R
+  lvsd export 3 --spec > web-3.json
 
 ", exit_codes!()))]
 pub struct ExportArgs {
     /// The revision [default: the active one]
     #[arg(value_name = "N")]
     number: Option<i64>,
+    /// Print the revision's spec as JSON instead of ipvsadm rules
+    #[arg(long)]
+    spec: bool,
     #[command(flatten)]
     pub conn: Conn,
 }
@@ -541,6 +546,11 @@ pub fn export(client: &Client, args: ExportArgs) -> Result<(), Failure> {
             Failure::Local(format!("{} has no active revision: give a revision number (`lvsd log` lists them)", client.cluster))
         })?,
     };
+    if args.spec {
+        let (raw, _, _) = revision_full(client, number)?;
+        print_json(&raw["spec"]);
+        return Ok(());
+    }
     let reply = client.api.get(&client.path(&format!("/revisions/{number}/export"))).map_err(no_revision_hint)?;
     if client.json() {
         print_json(&json!({"revision": number, "rules": reply.text}));
