@@ -36,7 +36,7 @@ if [ -z "$st" ]; then
             python3 -m venv "$venv"
             "$venv/bin/pip" install --quiet "schemathesis>=4.3,<5"
         fi
-        st=$venv/bin/schemathesis
+        st=$PWD/$venv/bin/schemathesis
     fi
 fi
 
@@ -75,6 +75,8 @@ post("/v1/clusters/web/revisions", {"message": "seed", "spec": {"services": [{
 PY
 
 status=0
+# From the temporary directory: schemathesis keeps a cache where it runs.
+cd "$dir"
 "$st" run "$url/openapi.json" \
     --max-examples "$examples" --seed "$seed" \
     --header "Authorization: Bearer $token" \
