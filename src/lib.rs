@@ -1,6 +1,7 @@
 //! lvsd: a control plane for Linux Virtual Server (IPVS).
 
 pub mod api;
+pub mod auth;
 pub mod cli;
 pub mod core;
 pub mod ipvs;
@@ -8,3 +9,6 @@ pub mod ipvsadm;
 pub mod model;
 pub mod plan;
 pub mod store;
+
+#[cfg(test)]
+mod fuzz;

@@ -1,9 +1,5 @@
-//! The gRPC API end to end: a real server on an ephemeral port over a
+//! The gRPC API end to end: a real `lvsd serve` on ephemeral ports over a
 //! temporary SQLite file, driven with the generated client.
-//!
-//! Everything the tests need from the server is in `harness`: swap
-//! `GrpcServer::start` for one that runs the `lvsd serve` binary and the
-//! tests stay as they are.
 
 use lvsd::api::grpc::error::{error_code_of, field_of, field_violations};
 use lvsd::api::grpc::pb;
@@ -11,51 +7,27 @@ use tonic::Code;
 
 use harness::*;
 
-mod harness {
-    use std::net::SocketAddr;
+mod common;
 
+mod harness {
     use lvsd::api::grpc::pb;
     use lvsd::api::grpc::pb::lvs_service_client::LvsServiceClient;
-    use tokio::sync::oneshot;
-    use tokio::task::JoinHandle;
     use tonic::transport::Channel;
 
     pub type Client = LvsServiceClient<Channel>;
 
-    /// A gRPC server with its own database, stopped when dropped.
+    /// A real `lvsd serve` process with its own database, killed when dropped.
     pub struct GrpcServer {
-        pub addr: SocketAddr,
-        shutdown: Option<oneshot::Sender<()>>,
-        task: Option<JoinHandle<anyhow::Result<()>>>,
-        _dir: tempfile::TempDir,
+        pub server: crate::common::TestServer,
     }
 
     impl GrpcServer {
         pub async fn start() -> Self {
-            let dir = tempfile::tempdir().expect("a temporary directory");
-            let db = dir.path().join("lvsd.db");
-            let store = lvsd::store::Store::open(db.to_str().expect("a UTF-8 path"))
-                .await
-                .expect("the store opens");
-            let core = lvsd::core::Core::new(store);
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("a free port");
-            let addr = listener.local_addr().expect("a bound address");
-            let (shutdown, stop) = oneshot::channel::<()>();
-            let task = tokio::spawn(lvsd::api::grpc::serve(core, listener, async {
-                let _ = stop.await;
-            }));
-            GrpcServer {
-                addr,
-                shutdown: Some(shutdown),
-                task: Some(task),
-                _dir: dir,
-            }
+            GrpcServer { server: crate::common::TestServer::start() }
         }
 
         pub fn url(&self) -> String {
-            format!("http://{}", self.addr)
+            self.server.grpc.clone()
         }
 
         pub async fn channel(&self) -> Channel {
@@ -70,24 +42,11 @@ mod harness {
             LvsServiceClient::new(self.channel().await)
         }
 
-        /// Stops the server and reports how serving ended.
+        /// Stops the server with SIGTERM; fails unless it shuts down cleanly.
         pub async fn stop(mut self) -> anyhow::Result<()> {
-            if let Some(shutdown) = self.shutdown.take() {
-                let _ = shutdown.send(());
-            }
-            self.task
-                .take()
-                .expect("running")
-                .await
-                .expect("the server task does not panic")
-        }
-    }
-
-    impl Drop for GrpcServer {
-        fn drop(&mut self) {
-            if let Some(shutdown) = self.shutdown.take() {
-                let _ = shutdown.send(());
-            }
+            let status = self.server.terminate();
+            anyhow::ensure!(status.success(), "lvsd exited with {status}");
+            Ok(())
         }
     }
 
@@ -1086,4 +1045,36 @@ async fn health_is_serving_and_reflection_lists_the_service() {
     );
 
     server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn ipvsadm_text_imports_and_exports() {
+    let server = GrpcServer::start().await;
+    let mut client = server.client().await;
+    client
+        .create_cluster(pb::CreateClusterRequest { name: "text".into(), ..Default::default() })
+        .await
+        .unwrap();
+    let script = "-A -t 192.168.31.100:80 -s wrr\n\
+                  -a -t 192.168.31.100:80 -r 172.25.0.31:80 -m -w 1\n\
+                  -a -t 192.168.31.100:80 -r 172.25.0.32:80 -m -w 2\n";
+    let import = |text: &str| pb::ImportDraftRequest { cluster: "text".into(), text: text.into(), ..Default::default() };
+    let draft = client.import_draft(import(script)).await.unwrap().into_inner();
+    let spec = draft.spec.unwrap();
+    assert_eq!(weights(&spec), [("172.25.0.31:80".to_string(), Some(1)), ("172.25.0.32:80".to_string(), Some(2))]);
+
+    let bad = client.import_draft(import("-A -t 10.0.0.1:80\n-a -t 10.0.0.9:80 -r 10.1.0.1\n")).await.unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    assert_eq!(field_of(&bad), Some("line 2"));
+    let unchanged = client.get_draft(pb::GetDraftRequest { cluster: "text".into() }).await.unwrap().into_inner();
+    assert_eq!(unchanged.etag, draft.etag);
+
+    let commit = pb::CommitRequest { cluster: "text".into(), message: "import".into(), ..Default::default() };
+    client.commit(commit).await.unwrap();
+    let export = pb::ExportRevisionRequest { cluster: "text".into(), number: 1 };
+    let text = client.export_revision(export).await.unwrap().into_inner().text;
+    assert_eq!(
+        text,
+        "-A -t 192.168.31.100:80 -s wrr\n-a -t 192.168.31.100:80 -r 172.25.0.31:80 -m -w 1\n-a -t 192.168.31.100:80 -r 172.25.0.32:80 -m -w 2\n"
+    );
 }

@@ -28,6 +28,8 @@ pub struct ServeArgs {
     pub cors_origins: Vec<String>,
     #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "LVSD_LOG_FORMAT")]
     pub log_format: LogFormat,
+    #[command(flatten)]
+    pub hardening: super::hardening::HardeningArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -75,31 +77,58 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .map(|origin| origin.parse().with_context(|| format!("--cors-origin {origin}: not a valid origin")))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let store = Store::open(&args.db).await.with_context(|| format!("opening database {}", args.db))?;
-    let core = Core::new(store.clone());
+    let core = Core::with_limits(store.clone(), args.hardening.spec_limits());
+    let open = core.auth().is_open().await?;
+    let warnings = args.hardening.check_exposure(open, &[args.http, args.grpc])?;
     let http = TcpListener::bind(args.http).await.with_context(|| format!("binding the REST API to {}", args.http))?;
     let grpc = TcpListener::bind(args.grpc).await.with_context(|| format!("binding the gRPC API to {}", args.grpc))?;
+    let (http, grpc) = args.hardening.listeners(http, grpc)?;
 
     // Printed on stdout, one line each, for people and for scripts that start lvsd.
     println!("lvsd: database {}", args.db);
-    println!("lvsd: REST API on http://{}", http.local_addr()?);
+    let scheme = if http.is_tls() { "https" } else { "http" };
+    println!("lvsd: REST API on {scheme}://{}", http.local_addr()?);
     println!("lvsd: gRPC API on {}", grpc.local_addr()?);
+    if http.is_tls() {
+        let mtls = if args.hardening.tls_client_ca.is_some() { ", client certificates required" } else { "" };
+        println!("lvsd: TLS on both APIs{mtls}");
+    }
+    println!("lvsd: access: {}", if open { "OPEN (no tokens)" } else { "bearer tokens required" });
+    for warning in &warnings {
+        println!("lvsd: {warning}");
+        tracing::warn!("{warning}");
+    }
     println!("lvsd: applying to the kernel is off: this server stores and serves revisions only");
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = move |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
-    let rest = tokio::spawn(rest::serve(core.clone(), http, rest::Options { cors_origins }, stopped(stop_rx.clone())));
-    let grpc = tokio::spawn(grpc::serve(core.clone(), grpc, stopped(stop_rx.clone())));
+    let rest_options = args.hardening.rest_options(cors_origins);
+    let rest = tokio::spawn(rest::serve(core.clone(), http, rest_options, stopped(stop_rx.clone())));
+    let grpc = tokio::spawn(grpc::serve(core.clone(), grpc, args.hardening.grpc_options(), stopped(stop_rx.clone())));
 
     shutdown_signal().await;
-    tracing::info!("shutting down");
+    tracing::info!("shutting down: finishing requests in flight");
     let _ = stop_tx.send(true);
-    rest.await.context("REST task")?.context("REST API")?;
-    grpc.await.context("gRPC task")?.context("gRPC API")?;
+    // Requests in flight get a grace period; idle client connections kept
+    // open (HTTP keep-alive, gRPC channels) must not hold the exit forever.
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        rest.await.context("REST task")?.context("REST API")?;
+        grpc.await.context("gRPC task")?.context("gRPC API")?;
+        anyhow::Ok(())
+    })
+    .await;
+    match drained {
+        Ok(result) => result?,
+        Err(_) => tracing::warn!("connections still open after {SHUTDOWN_GRACE:?}; closing them"),
+    }
+    // Every write was committed in its own transaction: nothing is lost here.
     store.close().await;
     Ok(())
 }
+
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 async fn shutdown_signal() {
     let ctrl_c = async {

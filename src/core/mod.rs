@@ -8,17 +8,22 @@ mod audit;
 mod clusters;
 mod draft;
 mod error;
+mod limits;
 mod revisions;
+mod tokens;
 mod views;
 
 use std::sync::Arc;
 
-pub use audit::AuditQuery;
+pub use audit::{AuditQuery, Denied};
 pub use draft::Precondition;
 pub use error::{Error, ErrorCode};
+pub use limits::Limits;
+pub use tokens::{NewToken, TokenView};
 pub use revisions::{CommitRequest, RevisionPage};
 pub use views::*;
 
+use crate::auth::Authenticator;
 use crate::store::Store;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -49,18 +54,30 @@ pub struct Core {
 
 struct Inner {
     store: Store,
+    auth: Authenticator,
+    limits: Limits,
     /// Bumped after every committed change of an active revision.
     activations: tokio::sync::watch::Sender<u64>,
 }
 
 impl Core {
     pub fn new(store: Store) -> Self {
+        Core::with_limits(store, Limits::default())
+    }
+
+    pub fn with_limits(store: Store, limits: Limits) -> Self {
         let (activations, _) = tokio::sync::watch::channel(0);
-        Core { inner: Arc::new(Inner { store, activations }) }
+        let auth = Authenticator::new(store.clone());
+        Core { inner: Arc::new(Inner { store, auth, limits, activations }) }
     }
 
     fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// Checks the tokens of requests; the transports ask it first.
+    pub fn auth(&self) -> &Authenticator {
+        &self.inner.auth
     }
 
     /// Notifies whenever some cluster's active revision changes (a commit,

@@ -185,7 +185,11 @@ impl Core {
             let mut tx = self.store().begin().await?;
             let mut row = store::cluster(&mut *tx, cluster).await?.ok_or_else(|| not_found(cluster))?;
             let spec = match &request.spec {
-                Some(doc) => doc.validate().map_err(|e| e.within("spec"))?,
+                Some(doc) => {
+                    let spec = doc.validate().map_err(|e| e.within("spec"))?;
+                    self.limits().check(&spec, "spec")?;
+                    spec
+                }
                 None => {
                     request.precondition.check_row(&row)?;
                     parse_spec(&row.draft_spec)?

@@ -43,7 +43,7 @@ const WELL_KNOWN: &[(&str, u16)] = &[
     ("http-alt", 8080),
 ];
 
-pub(super) fn port_of_service_name(name: &str) -> Option<u16> {
+pub(crate) fn port_of_service_name(name: &str) -> Option<u16> {
     WELL_KNOWN
         .iter()
         .find(|(known, _)| *known == name)

@@ -32,9 +32,15 @@ impl TestServer {
 
     /// Starts a server on `db`, which may already hold data.
     pub fn start_on(db: &Path) -> Self {
+        Self::start_with(db, &[])
+    }
+
+    /// Starts a server on `db` with more `lvsd serve` flags.
+    pub fn start_with(db: &Path, args: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_lvsd"))
             .args(["serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--db"])
             .arg(db)
+            .args(args)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -75,6 +81,14 @@ impl TestServer {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.http)
+    }
+
+    /// Stops the server as an operator would (SIGTERM) and returns whether it
+    /// shut down cleanly.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
+        self.child.wait().expect("lvsd exits")
     }
 
     /// Kills the server at once, as a crash would (SIGKILL).
