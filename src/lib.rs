@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod apply;
 pub mod cli;
 pub mod core;
 pub mod ipvs;

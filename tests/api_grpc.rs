@@ -292,6 +292,7 @@ async fn the_nat_example_from_draft_to_rollback() {
             to: 1,
             expected_base: Some(2),
             message: None,
+            confirm_within: None,
         })
         .await
         .unwrap()

@@ -405,3 +405,52 @@ ipvs_conns() { ipvs_stat "$1" conns; }
 # counter equals VALUE; returns 1 on timeout (assert afterwards).
 _wis_check() { [ "$(ipvs_stat "$1" "$2")" = "$3" ]; }
 wait_ipvs_stat() { wait_until "${4:-8}" _wis_check "$1" "$2" "$3"; }
+
+# --- lvsd serve, driven over its REST API with busybox wget ----------------------
+#   lvsd_start [ARGS...]            start `lvsd serve --apply-local` (REST on
+#                                   $LVSD_API, database /tmp/lvsd/lvsd.db kept
+#                                   across restarts) with ARGS; wait until it answers
+#   lvsd_stop                       stop it (SIGTERM) and wait
+#   api_get PATH                    GET; the body on stdout; rc 1 on an HTTP error
+#   api_post PATH JSON              POST JSON; the body on stdout; rc 1 on an HTTP error
+#   api_post_file PATH FILE [TYPE]  POST a file (default application/json)
+#   json_get JSON NAME              the first "NAME": value in compact JSON
+#                                   (strings unquoted; objects/arrays not supported)
+#   wait_applied REV [SECS]         wait until the director reports REV applied
+#                                   (default 15 s); fails the test otherwise
+LVSD_API=${LVSD_API:-http://127.0.0.1:7080}
+LVSD_DIR=/tmp/lvsd
+LVSD_DIRECTOR=${LVSD_DIRECTOR:-d1}
+LVSD_CLUSTER=${LVSD_CLUSTER:-web}
+LVSD_PID=
+lvsd_start() {
+    mkdir -p "$LVSD_DIR"
+    lvsd serve --db "$LVSD_DIR/lvsd.db" --http 127.0.0.1:7080 --grpc 127.0.0.1:7081 \
+        --apply-local --director "$LVSD_DIRECTOR" "$@" >>"$LVSD_DIR/stdout" 2>>"$LVSD_DIR/log" &
+    LVSD_PID=$!
+    wait_until 20 api_get /readyz || { cat "$LVSD_DIR/log" "$LVSD_DIR/stdout"; fail "lvsd serve does not answer"; }
+    info "$(grep 'applying' "$LVSD_DIR/stdout" | tail -n1)"
+}
+lvsd_stop() {
+    [ -n "$LVSD_PID" ] || return 0
+    kill "$LVSD_PID" 2>/dev/null
+    wait "$LVSD_PID" 2>/dev/null
+    LVSD_PID=
+}
+api_get() { timeout 20 wget -q -O - "$LVSD_API$1"; }
+api_post() { timeout 60 wget -q -O - --header 'Content-Type: application/json' --post-data "$2" "$LVSD_API$1"; }
+api_post_file() {
+    timeout 120 wget -q -O - --header "Content-Type: ${3:-application/json}" --post-file "$2" "$LVSD_API$1"
+}
+json_get() {
+    printf '%s' "$1" | grep -o "\"$2\":\(\"[^\"]*\"\|[^,}]*\)" | head -n1 | sed "s/^\"$2\"://; s/^\"//; s/\"\$//"
+}
+_director_has() {
+    _dh=$(api_get "/v1/clusters/$LVSD_CLUSTER/directors/$LVSD_DIRECTOR") || return 1
+    [ "$(json_get "$_dh" applied_revision)" = "$1" ] && [ "$(json_get "$_dh" result)" = applied ]
+}
+wait_applied() {
+    wait_until "${2:-15}" _director_has "$1" \
+        || fail "revision $1 not applied: $(api_get "/v1/clusters/$LVSD_CLUSTER/directors/$LVSD_DIRECTOR")"
+    pass "director $LVSD_DIRECTOR applied revision $1"
+}

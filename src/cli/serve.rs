@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
@@ -9,7 +10,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::api::{grpc, rest};
+use crate::apply::DriftMode;
 use crate::core::Core;
+use crate::ipvs::IpvsTable;
 use crate::store::Store;
 
 #[derive(Debug, Args)]
@@ -30,6 +33,68 @@ pub struct ServeArgs {
     pub log_format: LogFormat,
     #[command(flatten)]
     pub hardening: super::hardening::HardeningArgs,
+    /// Apply every activation of this server's clusters to this host's own
+    /// kernel (one director: server and kernel on the same host). On a host
+    /// without IPVS the server says so and serves the API only.
+    #[arg(long, env = "LVSD_APPLY_LOCAL")]
+    pub apply_local: bool,
+    /// This director's name in the API; the host name by default.
+    #[arg(long, value_name = "NAME", requires = "apply_local")]
+    pub director: Option<String>,
+    /// How often the whole table is read and compared with the active revision.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_interval)]
+    pub reconcile_interval: Duration,
+    /// What a drift found by that comparison gets: `restore` applies the
+    /// active revision again, `report` only records it. Both audit it.
+    #[arg(long, value_enum, default_value_t = DriftMode::Restore)]
+    pub drift: DriftMode,
+    /// Refuse an apply that takes more than this share (0 to 1) of the
+    /// services, or of the real servers, out of service, unless forced;
+    /// a cluster's settings may set their own. 1 for no limit.
+    #[arg(long, value_name = "SHARE", default_value_t = 0.5, value_parser = parse_share)]
+    pub removal_limit: f64,
+    /// The table to apply to: the kernel's, or an in-memory one (tests).
+    #[arg(long, value_enum, default_value_t = TableKind::Kernel, hide = true)]
+    pub table: TableKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TableKind {
+    Kernel,
+    Memory,
+}
+
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    let interval = humantime::parse_duration(text).map_err(|e| format!("`{text}` is not a duration such as 10s or 1m: {e}"))?;
+    if interval < Duration::from_millis(100) {
+        return Err(format!("`{text}` is too short: 100ms at least"));
+    }
+    Ok(interval)
+}
+
+fn parse_share(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(share) if (0.0..=1.0).contains(&share) => Ok(share),
+        _ => Err(format!("`{text}` is not a share from 0 to 1 (0.5 is half)")),
+    }
+}
+
+/// This host's name, for the director's.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|name| name.trim().to_string())
+        .ok()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "local".to_string())
+}
+
+/// This host's IPVS table.
+fn open_table(kind: TableKind) -> Result<Box<dyn IpvsTable + Send>, crate::ipvs::Error> {
+    match kind {
+        TableKind::Memory => Ok(Box::new(crate::ipvs::MemoryTable::new())),
+        TableKind::Kernel => kernel_table(),
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -98,12 +163,46 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
         println!("lvsd: {warning}");
         tracing::warn!("{warning}");
     }
-    println!("lvsd: applying to the kernel is off: this server stores and serves revisions only");
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = move |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
+    let mut director = None;
+    if !args.apply_local {
+        println!("lvsd: applying to the kernel is off: this server stores and serves revisions only");
+    } else {
+        match open_table(args.table) {
+            Ok(mut table) => {
+                // A table that cannot even be listed is no table to apply to.
+                match table.info() {
+                    Ok(info) => {
+                        let options = crate::apply::local::Options {
+                            name: args.director.clone().unwrap_or_else(host_name),
+                            interval: args.reconcile_interval,
+                            drift: args.drift,
+                            removal_limit: (args.removal_limit < 1.0).then_some(args.removal_limit),
+                        };
+                        println!(
+                            "lvsd: applying to the kernel of this host (IPVS {}) as director {}: drift check every {}, drift {}, removal limit {:.0}%",
+                            info.version_string(),
+                            options.name,
+                            humantime::format_duration(options.interval),
+                            options.drift.as_str(),
+                            100.0 * args.removal_limit,
+                        );
+                        let (handle, task) =
+                            crate::apply::local::start(core.clone(), table, options, stopped(stop_rx.clone()));
+                        core.set_local_director(handle);
+                        director = Some(task);
+                    }
+                    Err(err) => println!("lvsd: applying to the kernel is off: {err}; serving the API only"),
+                }
+            }
+            Err(err) => println!("lvsd: applying to the kernel is off: {err}; serving the API only"),
+        }
+    }
+    let confirms = tokio::spawn(core.clone().watch_confirms(stopped(stop_rx.clone())));
     let rest_options = args.hardening.rest_options(cors_origins);
     let rest = tokio::spawn(rest::serve(core.clone(), http, rest_options, stopped(stop_rx.clone())));
     let grpc = tokio::spawn(grpc::serve(core.clone(), grpc, args.hardening.grpc_options(), stopped(stop_rx.clone())));
@@ -116,6 +215,10 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
         rest.await.context("REST task")?.context("REST API")?;
         grpc.await.context("gRPC task")?.context("gRPC API")?;
+        confirms.await.context("confirmation task")?;
+        if let Some(director) = director {
+            director.await.context("local director task")?;
+        }
         anyhow::Ok(())
     })
     .await;
@@ -128,7 +231,12 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// The kernel's table, through the netlink driver.
+fn kernel_table() -> Result<Box<dyn IpvsTable + Send>, crate::ipvs::Error> {
+    Ok(Box::new(crate::ipvs::NetlinkTable::open()?))
+}
 
 async fn shutdown_signal() {
     let ctrl_c = async {

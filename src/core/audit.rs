@@ -72,7 +72,12 @@ fn clip(text: &str, max: usize) -> String {
 
 /// Records a change inside the transaction that makes it.
 pub(crate) async fn record(tx: &mut Tx, caller: &Caller, change: Change<'_>) -> Result<()> {
-    store::append_audit(tx, &row(caller, &change, "ok")).await?;
+    record_outcome(tx, caller, change, "ok").await
+}
+
+/// Records something that happened with its outcome (`ok`, `refused`, `failed`).
+pub(crate) async fn record_outcome(tx: &mut Tx, caller: &Caller, change: Change<'_>, outcome: &str) -> Result<()> {
+    store::append_audit(tx, &row(caller, &change, outcome)).await?;
     Ok(())
 }
 

@@ -29,6 +29,8 @@ pub(crate) fn etag(row: &ClusterRow) -> String {
 impl Core {
     pub(crate) async fn view(&self, exec: impl sqlx::SqliteExecutor<'_>, row: ClusterRow) -> Result<ClusterView> {
         let latest = store::latest_revision(exec, &row.name).await?;
+        // From the reader: a cluster being created in a transaction has none.
+        let pending_confirm = store::pending_confirm(self.store().reader(), &row.name).await?.map(Into::into);
         let draft_dirty = match &latest {
             Some(rev) => spec_hash(&row.draft_spec)? != rev.content_hash,
             None => !parse_spec(&row.draft_spec)?.services().is_empty(),
@@ -42,6 +44,7 @@ impl Core {
             active_revision: row.active_revision,
             latest_revision: latest.map(|r| r.number),
             draft_dirty,
+            pending_confirm,
         })
     }
 

@@ -6,24 +6,34 @@
 
 mod audit;
 mod clusters;
+mod confirm;
+mod directors;
 mod draft;
 mod error;
 mod limits;
 mod revisions;
 mod tokens;
+mod settings;
 mod views;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 pub use audit::{AuditQuery, Denied};
+pub use confirm::{Confirmed, PendingConfirm, parse_confirm_within};
+pub use directors::{
+    BoxFuture, DirectorUpdate, DirectorView, LocalDirector, PlanPreview, PlanTarget, foreign_services,
+};
 pub use draft::Precondition;
 pub use error::{Error, ErrorCode};
 pub use limits::Limits;
 pub use tokens::{NewToken, TokenView};
 pub use revisions::{CommitRequest, RevisionPage};
+pub use settings::{ClusterSettings, SettingsView};
 pub use views::*;
 
 use crate::auth::Authenticator;
+use crate::model::Spec;
 use crate::store::Store;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -58,6 +68,19 @@ struct Inner {
     limits: Limits,
     /// Bumped after every committed change of an active revision.
     activations: tokio::sync::watch::Sender<u64>,
+    /// Bumped when something directors act on changes, other than the
+    /// active revision (cluster settings).
+    wakeups: tokio::sync::watch::Sender<u64>,
+    /// Bumped after a director recorded a step.
+    recorded: tokio::sync::watch::Sender<u64>,
+    /// Bumped when a confirmation is armed or settled.
+    confirms: tokio::sync::watch::Sender<u64>,
+    /// The spec of each cluster's active revision, once parsed: `(revision, spec)`.
+    specs: Mutex<HashMap<String, (i64, Arc<Spec>)>>,
+    /// When the change that activated each cluster's revision began: `(revision, instant)`.
+    activated: Mutex<HashMap<String, (i64, std::time::Instant)>>,
+    /// This server's own director, with `serve --apply-local`.
+    local: OnceLock<Arc<dyn LocalDirector>>,
 }
 
 impl Core {
@@ -66,9 +89,81 @@ impl Core {
     }
 
     pub fn with_limits(store: Store, limits: Limits) -> Self {
-        let (activations, _) = tokio::sync::watch::channel(0);
+        let channel = || tokio::sync::watch::channel(0).0;
         let auth = Authenticator::new(store.clone());
-        Core { inner: Arc::new(Inner { store, auth, limits, activations }) }
+        Core {
+            inner: Arc::new(Inner {
+                store,
+                auth,
+                limits,
+                activations: channel(),
+                wakeups: channel(),
+                recorded: channel(),
+                confirms: channel(),
+                specs: Mutex::new(HashMap::new()),
+                activated: Mutex::new(HashMap::new()),
+                local: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// Makes `director` this server's own: plan previews and forced applies go to it.
+    pub fn set_local_director(&self, director: Arc<dyn LocalDirector>) {
+        if self.inner.local.set(director).is_err() {
+            tracing::warn!("a local director is already set");
+        }
+    }
+
+    pub fn local_director(&self) -> Option<&Arc<dyn LocalDirector>> {
+        self.inner.local.get()
+    }
+
+    /// Notifies when directors have something new to act on besides
+    /// activations (see [`Core::activations`]): changed cluster settings.
+    pub fn wakeups(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.wakeups.subscribe()
+    }
+
+    /// Notifies after a director recorded what it did.
+    pub fn director_records(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.recorded.subscribe()
+    }
+
+    fn settings_changed(&self) {
+        self.inner.wakeups.send_modify(|n| *n += 1);
+    }
+
+    fn director_recorded(&self) {
+        self.inner.recorded.send_modify(|n| *n += 1);
+    }
+
+    fn confirms_changed(&self) {
+        self.inner.confirms.send_modify(|n| *n += 1);
+    }
+
+    fn cached_spec(&self, cluster: &str) -> Option<(i64, Arc<Spec>)> {
+        self.inner.specs.lock().expect("spec cache lock").get(cluster).cloned()
+    }
+
+    fn remember_spec(&self, cluster: &str, revision: i64, spec: Arc<Spec>) {
+        self.inner.specs.lock().expect("spec cache lock").insert(cluster.to_string(), (revision, spec));
+    }
+
+    /// Keeps the spec of a revision a commit (begun at `started`) just made
+    /// active, and when that commit began.
+    fn remember_outcome(&self, cluster: &str, outcome: &CommitOutcome, started: std::time::Instant) {
+        if let (true, Some(spec)) = (outcome.revision.active, &outcome.revision.spec) {
+            self.remember_spec(cluster, outcome.revision.number, Arc::new(spec.clone()));
+            let mut activated = self.inner.activated.lock().expect("activation times lock");
+            activated.insert(cluster.to_string(), (outcome.revision.number, started));
+        }
+    }
+
+    /// When the commit, rollback or activation that made `revision` the
+    /// active one of `cluster` began in this process, if it did.
+    pub fn activation_started(&self, cluster: &str, revision: i64) -> Option<std::time::Instant> {
+        let activated = self.inner.activated.lock().expect("activation times lock");
+        activated.get(cluster).filter(|(number, _)| *number == revision).map(|(_, at)| *at)
     }
 
     fn store(&self) -> &Store {

@@ -23,6 +23,9 @@ pub struct CommitRequest {
     pub spec: Option<SpecDoc>,
     /// With a draft commit: commit only this version of the draft.
     pub precondition: Precondition,
+    /// Commit confirmed: unless `Core::confirm` is called within this long,
+    /// the cluster rolls back to the revision active before.
+    pub confirm_within: Option<std::time::Duration>,
 }
 
 /// One page of revisions, newest first.
@@ -67,20 +70,20 @@ fn validate_message(message: &str) -> Result<()> {
 }
 
 /// What a new revision is, beyond its spec.
-struct NewRevision<'a> {
-    spec: Spec,
-    message: &'a str,
-    author: &'a str,
-    kind: RevisionKind,
-    rollback_of: Option<i64>,
-    expected_base: Option<i64>,
-    activate: bool,
+pub(super) struct NewRevision<'a> {
+    pub spec: Spec,
+    pub message: &'a str,
+    pub author: &'a str,
+    pub kind: RevisionKind,
+    pub rollback_of: Option<i64>,
+    pub expected_base: Option<i64>,
+    pub activate: bool,
 }
 
 impl Core {
     /// Adds a revision after `latest`, or returns the existing one when the
     /// spec is unchanged or the same commit was already made (a retry).
-    async fn add_revision(
+    pub(super) async fn add_revision(
         &self,
         tx: &mut Tx,
         caller: &Caller,
@@ -115,7 +118,8 @@ impl Core {
                 };
                 record(tx, caller, change).await?;
             }
-            return Ok(CommitOutcome { created: false, revision: view(existing, cluster.active_revision, true)? });
+            let revision = view(existing, cluster.active_revision, true)?;
+            return Ok(CommitOutcome { created: false, revision, confirm: None });
         }
 
         let previous_spec = match &latest {
@@ -175,11 +179,12 @@ impl Core {
             }),
         };
         record(tx, caller, change).await?;
-        Ok(CommitOutcome { created: true, revision: view(row, cluster.active_revision, true)? })
+        Ok(CommitOutcome { created: true, revision: view(row, cluster.active_revision, true)?, confirm: None })
     }
 
     /// Commits the draft (or the request's spec) as the next revision.
     pub async fn commit(&self, caller: &Caller, cluster: &str, request: CommitRequest) -> Result<CommitOutcome> {
+        let started = std::time::Instant::now();
         self.audited(caller, Some(cluster), "revision.commit", cluster, async {
             validate_message(&request.message)?;
             let mut tx = self.store().begin().await?;
@@ -205,15 +210,22 @@ impl Core {
                 expected_base: request.expected_base,
                 activate: request.activate,
             };
-            let outcome = self.add_revision(&mut tx, caller, &mut row, new).await?;
+            let previous_active = row.active_revision;
+            let mut outcome = self.add_revision(&mut tx, caller, &mut row, new).await?;
+            self.settle_confirm(&mut tx, caller, cluster, previous_active, &mut outcome, request.confirm_within).await?;
             tx.commit().await.map_err(store::StoreError::from)?;
+            self.remember_outcome(cluster, &outcome, started);
             self.activation_committed();
+            if request.confirm_within.is_some() || outcome.confirm.is_some() || previous_active != row.active_revision {
+                self.confirms_changed();
+            }
             Ok(outcome)
         })
         .await
     }
 
-    /// Makes a new revision whose spec equals revision `to`'s, and activates it.
+    /// Makes a new revision whose spec equals revision `to`'s, and activates
+    /// it; with `confirm_within`, as a commit confirmed.
     pub async fn rollback(
         &self,
         caller: &Caller,
@@ -221,7 +233,9 @@ impl Core {
         to: i64,
         expected_base: Option<i64>,
         message: Option<String>,
+        confirm_within: Option<std::time::Duration>,
     ) -> Result<CommitOutcome> {
+        let started = std::time::Instant::now();
         self.audited(caller, Some(cluster), "revision.rollback", to.to_string(), async {
             let mut tx = self.store().begin().await?;
             let mut row = store::cluster(&mut *tx, cluster).await?.ok_or_else(|| not_found(cluster))?;
@@ -237,9 +251,13 @@ impl Core {
                 expected_base,
                 activate: true,
             };
-            let outcome = self.add_revision(&mut tx, caller, &mut row, new).await?;
+            let previous_active = row.active_revision;
+            let mut outcome = self.add_revision(&mut tx, caller, &mut row, new).await?;
+            self.settle_confirm(&mut tx, caller, cluster, previous_active, &mut outcome, confirm_within).await?;
             tx.commit().await.map_err(store::StoreError::from)?;
+            self.remember_outcome(cluster, &outcome, started);
             self.activation_committed();
+            self.confirms_changed();
             Ok(outcome)
         })
         .await
@@ -248,6 +266,7 @@ impl Core {
     /// Points the cluster's active revision at an existing revision (one
     /// committed without activation). Going back in history is a rollback.
     pub async fn activate(&self, caller: &Caller, cluster: &str, number: i64) -> Result<RevisionView> {
+        let started = std::time::Instant::now();
         self.audited(caller, Some(cluster), "revision.activate", number.to_string(), async {
             let mut tx = self.store().begin().await?;
             let row = store::cluster(&mut *tx, cluster).await?.ok_or_else(|| not_found(cluster))?;
@@ -268,9 +287,13 @@ impl Core {
                 };
                 record(&mut tx, caller, change).await?;
             }
+            let mut outcome = CommitOutcome { created: false, revision: view(revision, Some(number), true)?, confirm: None };
+            self.settle_confirm(&mut tx, caller, cluster, row.active_revision, &mut outcome, None).await?;
             tx.commit().await.map_err(store::StoreError::from)?;
+            self.remember_outcome(cluster, &outcome, started);
             self.activation_committed();
-            view(revision, Some(number), true)
+            self.confirms_changed();
+            Ok(outcome.revision)
         })
         .await
     }

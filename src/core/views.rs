@@ -17,6 +17,9 @@ pub struct ClusterView {
     pub draft_etag: String,
     /// Whether the draft differs from the latest revision.
     pub draft_dirty: bool,
+    /// A commit confirmed waiting for `POST /v1/clusters/{cluster}/confirm`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_confirm: Option<super::PendingConfirm>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -84,6 +87,9 @@ pub struct CommitOutcome {
     /// already made it): the existing revision is returned.
     pub created: bool,
     pub revision: RevisionView,
+    /// With `confirm_within`: the confirmation this commit waits for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirm: Option<super::PendingConfirm>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -95,7 +101,7 @@ pub struct AuditEntry {
     pub cluster: Option<String>,
     pub action: String,
     pub target: String,
-    /// `ok` or `refused`.
+    /// `ok`, `refused`, or `failed` (an apply that did not take).
     pub outcome: String,
     #[schema(value_type = Object)]
     pub detail: serde_json::Value,

@@ -75,6 +75,18 @@ pub struct MemoryTable {
     failures: Vec<InjectedFailure>,
     unavailable: Option<String>,
     applied: Vec<Op>,
+    reads: Reads,
+}
+
+/// How often the table was read, whole or in part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Reads {
+    /// `snapshot`: the whole table.
+    pub full: usize,
+    /// `snapshot_of`: some services, the timeouts and the daemons.
+    pub partial: usize,
+    /// Services read by `snapshot_of`, all calls together.
+    pub services: usize,
 }
 
 impl Default for MemoryTable {
@@ -110,6 +122,7 @@ impl MemoryTable {
             failures: Vec::new(),
             unavailable: None,
             applied: Vec::new(),
+            reads: Reads::default(),
         }
     }
 
@@ -221,6 +234,11 @@ impl MemoryTable {
             Some(entry) => entry,
             None => panic!("{caller}: no real server {dest} in service {service}"),
         }
+    }
+
+    /// How often the table was read through `IpvsTable`.
+    pub fn reads(&self) -> Reads {
+        self.reads
     }
 
     /// Every operation that took effect, in order.
@@ -467,8 +485,29 @@ impl IpvsTable for MemoryTable {
     fn snapshot(&mut self) -> Result<Snapshot, Error> {
         match &self.unavailable {
             Some(reason) => Err(Error::Unavailable(reason.clone())),
-            None => Ok(self.snapshot_now()),
+            None => {
+                self.reads.full += 1;
+                Ok(self.snapshot_now())
+            }
         }
+    }
+
+    fn snapshot_of(&mut self, keys: &BTreeSet<ServiceKey>) -> Result<Snapshot, Error> {
+        if let Some(reason) = &self.unavailable {
+            return Err(Error::Unavailable(reason.clone()));
+        }
+        self.reads.partial += 1;
+        let services: Vec<ServiceEntry> = keys
+            .iter()
+            .filter_map(|key| self.services.get(key))
+            .map(|slot| ServiceEntry {
+                service: slot.service.clone(),
+                stats: slot.stats,
+                dests: slot.dests.values().cloned().collect(),
+            })
+            .collect();
+        self.reads.services += services.len();
+        Ok(Snapshot { services, timeouts: self.timeouts, daemons: self.daemons.values().cloned().collect() })
     }
 
     fn apply(&mut self, ops: &[Op]) -> Result<(), BatchError> {

@@ -1,7 +1,10 @@
 //! The IPVS table as the layers above see it: the netlink driver implements
 //! it against a kernel, `MemoryTable` with the kernel's semantics in memory.
 
+use std::collections::BTreeSet;
+
 use super::error::{BatchError, Error};
+use crate::model::ServiceKey;
 use super::types::{Daemon, Info, Op, ServiceEntry, Timeouts};
 
 /// Everything a table holds, read at one moment.
@@ -19,6 +22,16 @@ pub trait IpvsTable {
 
     /// Reads the whole table: services, real servers, counters, timeouts, daemons.
     fn snapshot(&mut self) -> Result<Snapshot, Error>;
+
+    /// Reads part of the table: the services `keys` names (those it has, with
+    /// their real servers and counters), the timeouts and the sync daemons.
+    /// Lets a caller that knows the rest of the table check what it touches
+    /// without dumping everything. The default reads the whole table.
+    fn snapshot_of(&mut self, keys: &BTreeSet<ServiceKey>) -> Result<Snapshot, Error> {
+        let mut snapshot = self.snapshot()?;
+        snapshot.services.retain(|entry| keys.contains(&entry.service.key));
+        Ok(snapshot)
+    }
 
     /// Runs `ops` in order. Stops sending at the first failure; says which
     /// operations took effect.

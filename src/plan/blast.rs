@@ -9,7 +9,7 @@ use super::{Plan, PlanOptions};
 use crate::ipvs::Snapshot;
 
 /// What a plan takes out of service, against what lvsd manages in the table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct BlastRadius {
     pub services_removed: usize,
     pub services_total: usize,

@@ -11,7 +11,7 @@ use super::{Plan, PlanOptions, plan, server_name};
 use crate::ipvs::Snapshot;
 use crate::model::Spec;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DriftKind {
     /// In the spec, not in the kernel.
@@ -25,7 +25,7 @@ pub enum DriftKind {
 }
 
 /// One difference between the kernel and the spec.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Drift {
     /// "service tcp 10.0.0.1:80", "real server 172.25.0.31:80 of tcp 10.0.0.1:80", "timeouts", "sync daemon master".
     pub object: String,

@@ -23,7 +23,9 @@
 //!
 //! With [`PlanOptions::drain`], removal takes several plans: the first sets
 //! the leaving real servers to weight 0, and a later one, once they have no
-//! connection left, deletes them. Re-planning is the drain's clock.
+//! connection left, deletes them. Re-planning is the drain's clock; a caller
+//! that keeps drain deadlines names the overdue servers in
+//! [`PlanOptions::drain_expired`], and the plan deletes them regardless.
 
 mod blast;
 mod change;
@@ -32,7 +34,7 @@ mod globals;
 mod services;
 
 #[cfg(test)]
-mod arbitrary;
+pub(crate) mod arbitrary;
 #[cfg(test)]
 mod props;
 #[cfg(test)]
@@ -63,6 +65,17 @@ pub enum Ownership {
     Only(BTreeSet<ServiceKey>),
 }
 
+impl PlanOptions {
+    /// Whether real servers leaving `service` are drained rather than deleted.
+    pub fn drains(&self, service: &ServiceKey) -> bool {
+        self.drain_services.get(service).copied().unwrap_or(self.drain)
+    }
+
+    fn drain_of(&self, service: &ServiceKey) -> services::Drain<'_> {
+        services::Drain { on: self.drains(service), expired: &self.drain_expired }
+    }
+}
+
 impl Ownership {
     pub fn manages(&self, key: &ServiceKey) -> bool {
         match self {
@@ -90,6 +103,11 @@ pub struct PlanOptions {
     /// weight 0 and deleted by a later plan once its connections are gone. A
     /// service leaving the spec keeps running until all its servers are drained.
     pub drain: bool,
+    /// Services that drain otherwise than `drain` says (a per-service setting).
+    pub drain_services: BTreeMap<ServiceKey, bool>,
+    /// Draining real servers whose drain deadline has passed: deleted by this
+    /// plan even though connections remain.
+    pub drain_expired: BTreeSet<(ServiceKey, DestKey)>,
     /// The largest share (0.0 to 1.0) of the managed services, or of their real
     /// servers, one plan may take out of service; see [`check_removal_limit`].
     pub removal_limit: Option<f64>,
@@ -153,7 +171,7 @@ impl fmt::Display for Deferred {
 }
 
 /// How many objects a plan adds, changes and removes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Summary {
     pub services_added: usize,
     pub services_changed: usize,
@@ -310,12 +328,12 @@ pub fn plan(actual: &Snapshot, desired: &Spec, options: &PlanOptions) -> Plan {
     for entry in by_key.values() {
         let key = &entry.service.key;
         if scope.manages(key) && desired.service(key).is_none() {
-            services::leave_service(entry, options.drain, &mut services);
+            services::leave_service(entry, options.drain_of(key), &mut services);
         }
     }
     for wanted in desired.services() {
         match by_key.get(&wanted.key) {
-            Some(entry) => services::update_service(entry, wanted, options.drain, &mut services),
+            Some(entry) => services::update_service(entry, wanted, options.drain_of(&wanted.key), &mut services),
             None => services::add_service(wanted, &mut services),
         }
     }

@@ -8,12 +8,21 @@
 //! identifies a service or a real server (its key) is the only thing an edit
 //! cannot change, and a different key is a different object.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::Draining;
 use super::change::Change;
 use crate::ipvs::{Dest, DestEntry, DestKey, Service, ServiceEntry};
-use crate::model::VirtualService;
+use crate::model::{ServiceKey, VirtualService};
+
+/// How a service takes its real servers out.
+#[derive(Clone, Copy)]
+pub(super) struct Drain<'a> {
+    /// Drain (weight 0 first) rather than delete at once.
+    pub on: bool,
+    /// Draining servers past their deadline: they go, connections or not.
+    pub expired: &'a BTreeSet<(ServiceKey, DestKey)>,
+}
 
 /// Changes and drains, in the order the plan will run them.
 #[derive(Default)]
@@ -30,17 +39,17 @@ pub(super) struct ServiceChanges {
 /// Deleting the service deletes its real servers with it in one step; taking
 /// them out one by one first would pile the service's traffic onto the last
 /// ones for the length of the plan.
-pub(super) fn leave_service(entry: &ServiceEntry, drain: bool, out: &mut ServiceChanges) {
+pub(super) fn leave_service(entry: &ServiceEntry, drain: Drain<'_>, out: &mut ServiceChanges) {
     let key = entry.service.key;
     let delete = Change::DelService { service: entry.service.clone(), servers: dests(entry) };
-    if !drain {
+    if !drain.on {
         out.removals.push(delete);
         return;
     }
     let mut drained = Vec::new();
     let mut quiesced = Vec::new();
     for d in &entry.dests {
-        match drain_step(d) {
+        match drain_step(key, d, drain) {
             DrainStep::Done => drained.push(Change::DelDest { service: key, dest: d.dest }),
             DrainStep::Quiesce => {
                 quiesced.push(Change::DrainDest { service: key, dest: d.dest, conns: conns(d) });
@@ -70,7 +79,7 @@ pub(super) fn add_service(desired: &VirtualService, out: &mut ServiceChanges) {
 ///
 /// Real servers are added before others are removed, so that replacing
 /// servers never leaves the service with fewer than it needs.
-pub(super) fn update_service(entry: &ServiceEntry, desired: &VirtualService, drain: bool, out: &mut ServiceChanges) {
+pub(super) fn update_service(entry: &ServiceEntry, desired: &VirtualService, drain: Drain<'_>, out: &mut ServiceChanges) {
     let key = desired.key;
     let wanted = Service::from(desired);
     if entry.service != wanted {
@@ -93,11 +102,11 @@ pub(super) fn update_service(entry: &ServiceEntry, desired: &VirtualService, dra
 
     let leaving = entry.dests.iter().filter(|d| desired.server(&server_key(&d.dest.key)).is_none());
     for d in leaving {
-        if !drain {
+        if !drain.on {
             out.updates.push(Change::DelDest { service: key, dest: d.dest });
             continue;
         }
-        match drain_step(d) {
+        match drain_step(key, d, drain) {
             DrainStep::Done => out.updates.push(Change::DelDest { service: key, dest: d.dest }),
             DrainStep::Quiesce => {
                 out.updates.push(Change::DrainDest { service: key, dest: d.dest, conns: conns(d) });
@@ -121,10 +130,11 @@ enum DrainStep {
 
 /// Persistence templates do not hold a drain up: once the server is gone the
 /// kernel sends their clients elsewhere. Inactive connections do, as UDP
-/// flows count as inactive.
-fn drain_step(d: &DestEntry) -> DrainStep {
+/// flows count as inactive. A drain past its deadline is done whatever is left.
+fn drain_step(service: ServiceKey, d: &DestEntry, drain: Drain<'_>) -> DrainStep {
     match (d.dest.weight, conns(d)) {
         (0, 0) => DrainStep::Done,
+        (0, _) if drain.expired.contains(&(service, d.dest.key)) => DrainStep::Done,
         (0, _) => DrainStep::Wait,
         _ => DrainStep::Quiesce,
     }

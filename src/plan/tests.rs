@@ -440,6 +440,36 @@ fn drained_servers_wait_for_their_connections() {
 }
 
 #[test]
+fn drains_are_set_per_service_and_end_at_their_deadline() {
+    let two = r#"{"services": [
+        {"id": "tcp:192.168.31.100:80", "servers": [{"address": "172.25.0.31"}, {"address": "172.25.0.32"}]},
+        {"id": "tcp:192.168.31.100:443", "servers": [{"address": "172.25.0.31"}, {"address": "172.25.0.32"}]}
+    ]}"#;
+    let one_each = two.replace(r#", {"address": "172.25.0.32"}"#, "");
+    let (web, tls, leaving) = (key(WEB), key("tcp:192.168.31.100:443"), dest_key("172.25.0.32:443"));
+    let mut table = table_with(two);
+    table.set_conns(&tls, &leaving, Conns { active: 3, ..Conns::default() });
+
+    // Draining everywhere but port 80, which deletes at once.
+    let mut options = draining();
+    options.drain_services.insert(web, false);
+    assert!(!options.drains(&web) && options.drains(&tls));
+    check(
+        &mut table,
+        &one_each,
+        &options,
+        &[
+            "- real server 172.25.0.32:80 from tcp 192.168.31.100:80",
+            "~ real server 172.25.0.32:443 of tcp 192.168.31.100:443: weight 1 -> 0, draining (leaves the spec; 3 connections)",
+        ],
+    );
+    // The deadline passes with connections left: the server goes all the same.
+    options.drain_expired.insert((tls, leaving));
+    check(&mut table, &one_each, &options, &["- real server 172.25.0.32:443 from tcp 192.168.31.100:443"]);
+    assert!(plan(&table.snapshot_now(), &spec(&one_each), &options).draining().is_empty());
+}
+
+#[test]
 fn a_leaving_service_is_drained_before_it_goes() {
     let mut table = table_with(NAT);
     let web = key(WEB);

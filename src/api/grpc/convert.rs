@@ -57,7 +57,7 @@ fn port(value: Option<u32>, field: &str) -> Result<Option<u16>> {
 
 /// A protobuf enum value: refused when UNSPECIFIED (`map` gives `None`) or
 /// unknown to this server.
-fn pb_enum<P: TryFrom<i32>, T>(
+pub(super) fn pb_enum<P: TryFrom<i32>, T>(
     raw: i32,
     field: &str,
     what: &str,
@@ -624,6 +624,7 @@ pub fn cluster(view: ClusterView) -> pb::Cluster {
         latest_revision: view.latest_revision,
         draft_etag: view.draft_etag,
         draft_dirty: view.draft_dirty,
+        pending_confirm: view.pending_confirm.map(super::apply::pending_confirm),
     }
 }
 
@@ -647,7 +648,7 @@ fn revision_kind_out(kind: RevisionKind) -> pb::RevisionKind {
     }
 }
 
-fn count(n: usize) -> u32 {
+pub(super) fn count(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
@@ -673,6 +674,7 @@ pub fn commit_outcome(outcome: CommitOutcome) -> pb::CommitResponse {
     pb::CommitResponse {
         created: outcome.created,
         revision: Some(revision(outcome.revision)),
+        confirm: outcome.confirm.map(super::apply::pending_confirm),
     }
 }
 

@@ -8,12 +8,13 @@ use tonic::metadata::{MetadataMap, MetadataValue};
 use tonic::{Request, Response, Status};
 
 use super::SERVICE_NAME;
+use super::apply;
 use super::convert;
 use super::error::{self, REQUEST_ID_KEY};
 use super::pb;
 use super::pb::lvs_service_server::LvsService;
 use crate::auth::{policy, token, Access};
-use crate::core::{AuditQuery, Caller, CommitRequest, Core, Denied, Error, Precondition, Result};
+use crate::core::{AuditQuery, Caller, CommitRequest, Core, Denied, Error, Precondition, Result, parse_confirm_within};
 
 /// The gRPC transport over the service core.
 #[derive(Clone)]
@@ -64,7 +65,8 @@ scoped!(name: CreateClusterRequest, GetClusterRequest, DeleteClusterRequest);
 scoped!(cluster: GetDraftRequest, ReplaceDraftRequest, AddServiceRequest, GetServiceRequest, UpdateServiceRequest,
     PatchServiceRequest, DeleteServiceRequest, ImportDraftRequest, ExportRevisionRequest, AddServerRequest, GetServerRequest, UpdateServerRequest, PatchServerRequest,
     DeleteServerRequest, CommitRequest, ListRevisionsRequest, GetRevisionRequest, DiffRevisionsRequest, RollbackRequest,
-    ActivateRequest);
+    ActivateRequest, ConfirmRequest, PlanRevisionRequest, ListDirectorsRequest, GetDirectorRequest,
+    ApplyDirectorRequest, GetSettingsRequest, UpdateSettingsRequest);
 // The audit log is not a cluster's: its `cluster` is a filter, not a scope.
 scoped!(none: ListClustersRequest, ListAuditRequest);
 
@@ -546,6 +548,8 @@ impl LvsService for LvsApi {
                 .map(|spec| convert::spec_doc(spec).map_err(|e| e.within("spec")))
                 .transpose();
             let spec = self.admit(&call, &req.cluster, parsed).await?;
+            let within = req.confirm_within.as_deref().map(parse_confirm_within).transpose();
+            let confirm_within = self.admit(&call, &req.cluster, within).await?;
             let commit = CommitRequest {
                 message: req.message,
                 author: non_empty(req.author),
@@ -553,6 +557,7 @@ impl LvsService for LvsApi {
                 activate: req.activate.unwrap_or(true),
                 spec,
                 precondition: precondition(&req.if_match),
+                confirm_within,
             };
             Ok(convert::commit_outcome(
                 self.core.commit(&call.caller, &req.cluster, commit).await?,
@@ -625,6 +630,8 @@ impl LvsService for LvsApi {
     ) -> Result<Response<pb::CommitResponse>, Status> {
         handle(&self.core, "Rollback", request, |call, req| async move {
             let message = non_empty(req.message);
+            let within = req.confirm_within.as_deref().map(parse_confirm_within).transpose();
+            let confirm_within = self.admit(&call, &req.cluster, within).await?;
             let outcome = self
                 .core
                 .rollback(
@@ -633,6 +640,7 @@ impl LvsService for LvsApi {
                     req.to,
                     req.expected_base,
                     message,
+                    confirm_within,
                 )
                 .await?;
             Ok(convert::commit_outcome(outcome))
@@ -649,6 +657,88 @@ impl LvsService for LvsApi {
                 self.core
                     .activate(&call.caller, &req.cluster, req.number)
                     .await?,
+            ))
+        })
+        .await
+    }
+
+    async fn confirm(
+        &self,
+        request: Request<pb::ConfirmRequest>,
+    ) -> Result<Response<pb::ConfirmResponse>, Status> {
+        handle(&self.core, "Confirm", request, |call, req| async move {
+            Ok(apply::confirmed(self.core.confirm(&call.caller, &req.cluster).await?))
+        })
+        .await
+    }
+
+    async fn plan_revision(
+        &self,
+        request: Request<pb::PlanRevisionRequest>,
+    ) -> Result<Response<pb::PlanPreview>, Status> {
+        handle(&self.core, "PlanRevision", request, |_, req| async move {
+            Ok(apply::plan_preview(self.core.plan_preview(&req.cluster, req.number).await?))
+        })
+        .await
+    }
+
+    async fn list_directors(
+        &self,
+        request: Request<pb::ListDirectorsRequest>,
+    ) -> Result<Response<pb::ListDirectorsResponse>, Status> {
+        handle(&self.core, "ListDirectors", request, |_, req| async move {
+            let directors = self.core.directors(&req.cluster).await?;
+            Ok(pb::ListDirectorsResponse {
+                directors: directors.into_iter().map(apply::director).collect(),
+            })
+        })
+        .await
+    }
+
+    async fn get_director(
+        &self,
+        request: Request<pb::GetDirectorRequest>,
+    ) -> Result<Response<pb::Director>, Status> {
+        handle(&self.core, "GetDirector", request, |_, req| async move {
+            Ok(apply::director(self.core.director(&req.cluster, &req.name).await?))
+        })
+        .await
+    }
+
+    async fn apply_director(
+        &self,
+        request: Request<pb::ApplyDirectorRequest>,
+    ) -> Result<Response<pb::ApplyReport>, Status> {
+        handle(&self.core, "ApplyDirector", request, |call, req| async move {
+            let report = self
+                .core
+                .apply_director(&call.caller, &req.cluster, &req.name, req.force)
+                .await?;
+            Ok(apply::report(report))
+        })
+        .await
+    }
+
+    async fn get_settings(
+        &self,
+        request: Request<pb::GetSettingsRequest>,
+    ) -> Result<Response<pb::ClusterSettings>, Status> {
+        handle(&self.core, "GetSettings", request, |_, req| async move {
+            Ok(apply::settings(self.core.settings(&req.cluster).await?))
+        })
+        .await
+    }
+
+    async fn update_settings(
+        &self,
+        request: Request<pb::UpdateSettingsRequest>,
+    ) -> Result<Response<pb::ClusterSettings>, Status> {
+        handle(&self.core, "UpdateSettings", request, |call, req| async move {
+            let parsed = required(&req.settings, "settings")
+                .and_then(|s| apply::settings_in(s).map_err(Error::from));
+            let settings = self.admit(&call, &req.cluster, parsed).await?;
+            Ok(apply::settings(
+                self.core.put_settings(&call.caller, &req.cluster, settings).await?,
             ))
         })
         .await

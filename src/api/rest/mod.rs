@@ -4,6 +4,7 @@
 mod audit;
 mod auth;
 mod clusters;
+mod directors;
 mod draft;
 pub mod error;
 mod extract;
@@ -37,6 +38,9 @@ use security::Security;
         draft::list_services, draft::add_service, draft::get_service, draft::put_service, draft::patch_service, draft::delete_service,
         draft::list_servers, draft::add_server, draft::get_server, draft::put_server, draft::patch_server, draft::delete_server,
         revisions::commit, revisions::list, revisions::get, revisions::diff, revisions::export, revisions::activate, revisions::rollback,
+        directors::plan, directors::confirm,
+        directors::list, directors::get, directors::apply,
+        directors::get_settings, directors::put_settings,
         audit::list,
     ),
     modifiers(&Security),
@@ -44,6 +48,7 @@ use security::Security;
         (name = "clusters", description = "Named sets of virtual services"),
         (name = "draft", description = "The editable spec of a cluster, guarded by ETag / If-Match"),
         (name = "revisions", description = "Immutable numbered specs: commit, diff, rollback"),
+        (name = "directors", description = "The hosts that apply a cluster to their kernel, and what they did"),
         (name = "audit", description = "Every change and every refused attempt"),
     )
 )]
@@ -107,7 +112,13 @@ pub fn router(core: Core, options: &Options) -> Router {
         .route("/v1/clusters/{cluster}/revisions/{number}/diff", get(revisions::diff))
         .route("/v1/clusters/{cluster}/revisions/{number}/export", get(revisions::export))
         .route("/v1/clusters/{cluster}/revisions/{number}/activate", post(revisions::activate))
+        .route("/v1/clusters/{cluster}/revisions/{number}/plan", get(directors::plan))
         .route("/v1/clusters/{cluster}/rollback", post(revisions::rollback))
+        .route("/v1/clusters/{cluster}/confirm", post(directors::confirm))
+        .route("/v1/clusters/{cluster}/settings", get(directors::get_settings).put(directors::put_settings))
+        .route("/v1/clusters/{cluster}/directors", get(directors::list))
+        .route("/v1/clusters/{cluster}/directors/{name}", get(directors::get))
+        .route("/v1/clusters/{cluster}/directors/{name}/apply", post(directors::apply))
         .route("/v1/audit", get(audit::list))
         .route_layer(axum::middleware::from_fn_with_state(core.clone(), auth::authorize));
 

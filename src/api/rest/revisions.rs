@@ -7,7 +7,9 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{path_number, JsonBody, Query};
-use crate::core::{Caller, CommitOutcome, CommitRequest, Core, Precondition, RevisionPage, RevisionView};
+use crate::core::{
+    Caller, CommitOutcome, CommitRequest, Core, Precondition, RevisionPage, RevisionView, parse_confirm_within,
+};
 use crate::model::diff::SpecDiff;
 use crate::model::SpecDoc;
 
@@ -30,6 +32,11 @@ pub struct CommitBody {
     /// Commit this whole spec instead of the draft (it becomes the draft too).
     #[serde(default)]
     pub spec: Option<SpecDoc>,
+    /// Commit confirmed (`90s`, `5m`, `1h`): unless `POST
+    /// /v1/clusters/{cluster}/confirm` arrives within this long, lvsd rolls
+    /// back to the revision active before, by itself. Needs `activate`.
+    #[serde(default)]
+    pub confirm_within: Option<String>,
 }
 
 fn yes() -> bool {
@@ -46,6 +53,10 @@ pub struct RollbackBody {
     pub expected_base: Option<i64>,
     #[serde(default)]
     pub message: Option<String>,
+    /// As for a commit: unless confirmed within this long, lvsd rolls back
+    /// to the revision active before the rollback.
+    #[serde(default)]
+    pub confirm_within: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -91,6 +102,7 @@ pub async fn commit(
     Path(cluster): Path<String>,
     JsonBody(body): JsonBody<CommitBody>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let confirm_within = body.confirm_within.as_deref().map(parse_confirm_within).transpose()?;
     let request = CommitRequest {
         message: body.message,
         author: body.author,
@@ -98,6 +110,7 @@ pub async fn commit(
         activate: body.activate,
         spec: body.spec,
         precondition,
+        confirm_within,
     };
     Ok(committed(core.commit(&caller, &cluster, request).await?))
 }
@@ -168,5 +181,7 @@ pub async fn rollback(
     Path(cluster): Path<String>,
     JsonBody(body): JsonBody<RollbackBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    Ok(committed(core.rollback(&caller, &cluster, body.to, body.expected_base, body.message).await?))
+    let confirm_within = body.confirm_within.as_deref().map(parse_confirm_within).transpose()?;
+    let outcome = core.rollback(&caller, &cluster, body.to, body.expected_base, body.message, confirm_within).await?;
+    Ok(committed(outcome))
 }

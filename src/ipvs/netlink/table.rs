@@ -1,5 +1,6 @@
 //! [`NetlinkTable`]: the kernel's IPVS table behind the [`IpvsTable`] trait.
 
+use std::collections::BTreeSet;
 use std::io;
 
 use super::connection::{Connection, PipelineError};
@@ -146,6 +147,28 @@ impl IpvsTable for NetlinkTable {
             });
         }
         services.sort_by_key(|s| s.service.key);
+        Ok(Snapshot {
+            services,
+            timeouts: self.timeouts()?,
+            daemons: self.daemons()?,
+        })
+    }
+
+    /// One GET_SERVICE and one dump of real servers per service named, then
+    /// the timeouts and daemons: no dump of the whole table.
+    fn snapshot_of(&mut self, keys: &BTreeSet<ServiceKey>) -> Result<Snapshot, Error> {
+        let mut services = Vec::with_capacity(keys.len());
+        for key in keys {
+            if let Some((service, stats)) = self.service(key)? {
+                let mut dests = self.dests(key)?;
+                dests.sort_by_key(|d| d.dest.key);
+                services.push(ServiceEntry {
+                    service,
+                    stats,
+                    dests,
+                });
+            }
+        }
         Ok(Snapshot {
             services,
             timeouts: self.timeouts()?,

@@ -1,0 +1,101 @@
+//! Directors and applying: status per director, plan previews, forced
+//! applies, commit confirmation, and the cluster's apply settings.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::error::{ApiError, ErrorBody};
+use super::extract::{JsonBody, path_number};
+use crate::apply::Report;
+use crate::core::{Caller, ClusterSettings, Confirmed, Core, DirectorView, PlanPreview, SettingsView};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplyBody {
+    /// Apply even if the plan takes out more than the removal limit allows,
+    /// and even a revision that failed for good before.
+    #[serde(default)]
+    pub force: bool,
+}
+
+#[utoipa::path(get, path = "/v1/clusters/{cluster}/directors", tag = "directors",
+    params(("cluster" = String, Path)),
+    responses((status = 200, body = [DirectorView]), (status = 404, body = ErrorBody)))]
+pub async fn list(State(core): State<Core>, Path(cluster): Path<String>) -> Result<Json<Vec<DirectorView>>, ApiError> {
+    Ok(Json(core.directors(&cluster).await?))
+}
+
+#[utoipa::path(get, path = "/v1/clusters/{cluster}/directors/{name}", tag = "directors",
+    params(("cluster" = String, Path), ("name" = String, Path)),
+    responses((status = 200, body = DirectorView), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    State(core): State<Core>,
+    Path((cluster, name)): Path<(String, String)>,
+) -> Result<Json<DirectorView>, ApiError> {
+    Ok(Json(core.director(&cluster, &name).await?))
+}
+
+#[utoipa::path(post, path = "/v1/clusters/{cluster}/directors/{name}/apply", tag = "directors",
+    params(("cluster" = String, Path), ("name" = String, Path)),
+    request_body = ApplyBody,
+    responses(
+        (status = 200, description = "The apply ran: its report says how it ended", body = Report),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "Not this server's own director", body = ErrorBody)))]
+pub async fn apply(
+    State(core): State<Core>,
+    caller: Caller,
+    Path((cluster, name)): Path<(String, String)>,
+    JsonBody(body): JsonBody<ApplyBody>,
+) -> Result<Json<Report>, ApiError> {
+    Ok(Json(core.apply_director(&caller, &cluster, &name, body.force).await?))
+}
+
+#[utoipa::path(get, path = "/v1/clusters/{cluster}/revisions/{number}/plan", tag = "revisions",
+    params(("cluster" = String, Path), ("number" = i64, Path)),
+    responses(
+        (status = 200, description = "The operations activating the revision would run, not run", body = PlanPreview),
+        (status = 404, body = ErrorBody)))]
+pub async fn plan(
+    State(core): State<Core>,
+    Path((cluster, number)): Path<(String, String)>,
+) -> Result<Json<PlanPreview>, ApiError> {
+    let number = path_number("number", &number)?;
+    Ok(Json(core.plan_preview(&cluster, number).await?))
+}
+
+#[utoipa::path(post, path = "/v1/clusters/{cluster}/confirm", tag = "revisions",
+    params(("cluster" = String, Path)),
+    responses(
+        (status = 200, description = "The commit confirmed: it stays", body = Confirmed),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "No commit waits for confirmation", body = ErrorBody)))]
+pub async fn confirm(
+    State(core): State<Core>,
+    caller: Caller,
+    Path(cluster): Path<String>,
+) -> Result<Json<Confirmed>, ApiError> {
+    Ok(Json(core.confirm(&caller, &cluster).await?))
+}
+
+#[utoipa::path(get, path = "/v1/clusters/{cluster}/settings", tag = "clusters",
+    params(("cluster" = String, Path)),
+    responses((status = 200, body = SettingsView), (status = 404, body = ErrorBody)))]
+pub async fn get_settings(State(core): State<Core>, Path(cluster): Path<String>) -> Result<Json<SettingsView>, ApiError> {
+    Ok(Json(core.settings(&cluster).await?))
+}
+
+#[utoipa::path(put, path = "/v1/clusters/{cluster}/settings", tag = "clusters",
+    params(("cluster" = String, Path)),
+    request_body = ClusterSettings,
+    responses((status = 200, body = SettingsView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn put_settings(
+    State(core): State<Core>,
+    caller: Caller,
+    Path(cluster): Path<String>,
+    JsonBody(settings): JsonBody<ClusterSettings>,
+) -> Result<Json<SettingsView>, ApiError> {
+    Ok(Json(core.put_settings(&caller, &cluster, settings).await?))
+}

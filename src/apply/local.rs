@@ -1,0 +1,407 @@
+//! `lvsd serve --apply-local`: the server's own kernel as the director of
+//! its clusters.
+//!
+//! One task owns the table (and the engine's cache of it) and runs the
+//! reconcile step of each cluster when it is due: at once when the cluster's
+//! active revision changes (it follows [`Core::activations`]), after the
+//! drift interval, sooner while drains run, and after the backoff of a
+//! transient failure. Kernel calls are blocking: each step runs on the
+//! blocking pool with the table moved into it. After every step the
+//! director's state, report, drift and drains go to the store, with an audit
+//! entry per apply and per drift found.
+//!
+//! All clusters apply to the same table. With more than one, each manages
+//! the table minus the services of the others (their specs', and those they
+//! created), and a service listed by two clusters is refused.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use super::engine::{Engine, Preview};
+use super::policy::DriftMode;
+use super::reconcile::{Action, Actual, ApplyError, Context, Desired, Event, error_policy, reconcile};
+use super::report::Report;
+use super::state::DirectorState;
+use crate::core::{self, BoxFuture, Core, DirectorUpdate, LocalDirector};
+use crate::ipvs::IpvsTable;
+use crate::model::Spec;
+
+/// How the local director runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Its name in the API (`/v1/clusters/{cluster}/directors/{name}`).
+    pub name: String,
+    /// How often the whole table is read and compared with the active revision.
+    pub interval: Duration,
+    pub drift: DriftMode,
+    /// The removal limit of clusters whose settings set none.
+    pub removal_limit: Option<f64>,
+}
+
+/// The desired state of `cluster`: its active revision under its settings,
+/// the other clusters' services foreign.
+async fn desired(
+    core: &Core,
+    options: &Options,
+    runs: &BTreeMap<String, Run>,
+    cluster: &str,
+) -> core::Result<Option<Desired>> {
+    let Some((revision, spec)) = core.active_spec(cluster).await? else { return Ok(None) };
+    let mut policy = core.settings(cluster).await?.settings.policy(options.removal_limit);
+    if runs.len() > 1 {
+        let mut others = Vec::new();
+        for (name, run) in runs {
+            if name != cluster
+                && let Some((_, spec)) = core.active_spec(name).await?
+            {
+                others.push((name.clone(), spec, run.state.created.clone()));
+            }
+        }
+        policy.foreign = core::foreign_services(cluster, others.iter().map(|(n, s, c)| (n.as_str(), s.as_ref(), c)));
+    }
+    Ok(Some(Desired { revision, spec, policy }))
+}
+
+/// The mode recorded in the director's status.
+const MODE: &str = "local";
+
+enum Request {
+    Preview { cluster: String, spec: Arc<Spec>, reply: oneshot::Sender<core::Result<Preview>> },
+    Apply { cluster: String, force: bool, reply: oneshot::Sender<core::Result<Report>> },
+}
+
+/// The handle the core holds: previews and applies on request.
+pub struct Handle {
+    name: String,
+    requests: mpsc::Sender<Request>,
+}
+
+fn stopped() -> core::Error {
+    core::Error::Internal("the local director has stopped".to_string())
+}
+
+impl LocalDirector for Handle {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn preview<'a>(&'a self, cluster: &'a str, spec: Arc<Spec>) -> BoxFuture<'a, core::Result<Preview>> {
+        Box::pin(async move {
+            let (reply, answer) = oneshot::channel();
+            let request = Request::Preview { cluster: cluster.to_string(), spec, reply };
+            self.requests.send(request).await.map_err(|_| stopped())?;
+            answer.await.map_err(|_| stopped())?
+        })
+    }
+
+    fn apply_now<'a>(&'a self, cluster: &'a str, force: bool) -> BoxFuture<'a, core::Result<Report>> {
+        Box::pin(async move {
+            let (reply, answer) = oneshot::channel();
+            self.requests.send(Request::Apply { cluster: cluster.to_string(), force, reply }).await.map_err(|_| stopped())?;
+            answer.await.map_err(|_| stopped())?
+        })
+    }
+}
+
+/// The table and the engine's cache of it, moved into blocking tasks and back.
+struct Director {
+    table: Box<dyn IpvsTable + Send>,
+    engine: Engine,
+}
+
+/// One cluster as this director runs it.
+struct Run {
+    state: DirectorState,
+    /// The revision last seen active.
+    seen: Option<i64>,
+    /// When its next step is due; `None` waits for a change.
+    due: Option<Instant>,
+    /// Transient failures in a row.
+    attempt: u32,
+    /// When the whole table was last compared with the revision.
+    checked: Option<Instant>,
+    /// The drift last reported, to report a lasting drift once.
+    last_drift: Option<Vec<String>>,
+}
+
+struct Runner {
+    core: Core,
+    options: Options,
+    director: Option<Director>,
+    runs: BTreeMap<String, Run>,
+}
+
+/// Starts the local director on `table`; it stops when `shutdown` resolves.
+/// The handle goes to the core (`Core::set_local_director`).
+pub fn start(
+    core: Core,
+    table: Box<dyn IpvsTable + Send>,
+    options: Options,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> (Arc<Handle>, tokio::task::JoinHandle<()>) {
+    let (requests, inbox) = mpsc::channel(16);
+    let handle = Arc::new(Handle { name: options.name.clone(), requests });
+    let runner = Runner { core, options, director: Some(Director { table, engine: Engine::new() }), runs: BTreeMap::new() };
+    (handle, tokio::spawn(runner.run(inbox, shutdown)))
+}
+
+impl Runner {
+    async fn run(mut self, mut inbox: mpsc::Receiver<Request>, shutdown: impl std::future::Future<Output = ()>) {
+        let mut activations = self.core.activations();
+        let mut wakeups = self.core.wakeups();
+        tokio::pin!(shutdown);
+        self.refresh_clusters(true).await;
+        loop {
+            self.step_due().await;
+            let next = self.runs.values().filter_map(|r| r.due).min();
+            let timer = async {
+                match next {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = &mut shutdown => return,
+                changed = activations.changed() => {
+                    if changed.is_err() { return; }
+                    self.refresh_clusters(false).await;
+                }
+                changed = wakeups.changed() => {
+                    if changed.is_err() { return; }
+                    self.refresh_clusters(true).await;
+                }
+                request = inbox.recv() => match request {
+                    Some(request) => self.serve(request).await,
+                    None => return,
+                },
+                () = timer => {}
+            }
+        }
+    }
+
+    /// Follows the clusters' active revisions: a changed one is due now (all
+    /// of them with `all`); clusters gone are forgotten.
+    async fn refresh_clusters(&mut self, all: bool) {
+        let clusters = match self.core.active_revisions().await {
+            Ok(clusters) => clusters,
+            Err(err) => {
+                tracing::error!(error = %err, "local director: listing clusters");
+                return;
+            }
+        };
+        let now = Instant::now();
+        self.runs.retain(|name, _| clusters.iter().any(|(c, _)| c == name));
+        for (name, active) in clusters {
+            if let Some(run) = self.runs.get_mut(&name) {
+                if run.seen != active || all {
+                    run.seen = active;
+                    run.attempt = 0;
+                    run.due = active.map(|_| now);
+                }
+                continue;
+            }
+            let state = match self.core.director_state(&name, &self.options.name).await {
+                Ok(state) => state,
+                Err(err) => {
+                    tracing::error!(error = %err, cluster = name, "local director: loading its state");
+                    continue;
+                }
+            };
+            let run = Run { state, seen: active, due: active.map(|_| now), attempt: 0, checked: None, last_drift: None };
+            self.runs.insert(name, run);
+        }
+    }
+
+    async fn step_due(&mut self) {
+        loop {
+            let now = Instant::now();
+            let due = self.runs.iter().find(|(_, run)| run.due.is_some_and(|at| at <= now)).map(|(name, _)| name.clone());
+            let Some(cluster) = due else { return };
+            if let Err(err) = self.step(&cluster, false, false).await {
+                tracing::error!(error = %err, cluster, "local director: step");
+                if let Some(run) = self.runs.get_mut(&cluster) {
+                    run.due = Some(Instant::now() + self.options.interval);
+                }
+            }
+        }
+    }
+
+    /// One reconcile step of `cluster`; returns the reports of its applies.
+    async fn step(&mut self, cluster: &str, apply_now: bool, force: bool) -> core::Result<Vec<Report>> {
+        let Some(desired) = desired(&self.core, &self.options, &self.runs, cluster).await? else {
+            if let Some(run) = self.runs.get_mut(cluster) {
+                run.due = None;
+            }
+            return Ok(Vec::new());
+        };
+        let run = self.runs.get_mut(cluster).ok_or_else(|| core::Error::NotFound(format!("no cluster named {cluster}")))?;
+        let drift_due = run.checked.is_none_or(|at| at.elapsed() >= self.options.interval);
+        let ctx = Context {
+            now: SystemTime::now(),
+            apply_now,
+            force,
+            attempt: run.attempt,
+            drift_due,
+            drift: self.options.drift,
+            interval: self.options.interval,
+        };
+        let before = run.state.clone();
+        let step_started = std::time::Instant::now();
+        let commit_started = self.core.activation_started(cluster, desired.revision);
+        let mut director = self.director.take().ok_or_else(stopped)?;
+        let mut state = run.state.clone();
+        let desired_in = desired.clone();
+        let joined = tokio::task::spawn_blocking(move || {
+            let mut events = Vec::new();
+            let mut actual = Actual { table: director.table.as_mut(), engine: &mut director.engine, state: &mut state };
+            let result = reconcile(&desired_in, &mut actual, &ctx, &mut events);
+            (director, state, result, events)
+        })
+        .await;
+        let (director, state, result, mut events) = match joined {
+            Ok(done) => done,
+            Err(err) => {
+                // The table went down with the task: nothing more can be applied.
+                tracing::error!(error = %err, "local director: a step panicked; applying stops");
+                return Err(core::Error::Internal(format!("the local director failed: {err}")));
+            }
+        };
+        self.director = Some(director);
+        if let Some(commit_started) = commit_started {
+            for event in &mut events {
+                if let Event::Applied(report) = event
+                    && report.cause == super::report::Cause::Activation
+                {
+                    let t = &report.timings;
+                    let waited = step_started.saturating_duration_since(commit_started);
+                    let sent = super::report::ms(waited) + t.read_ms + t.plan_ms + t.apply_ms;
+                    report.timings.commit_to_kernel_ms = Some((sent * 1e3).round() / 1e3);
+                }
+            }
+        }
+        let run = self.runs.get_mut(cluster).expect("still there");
+        if drift_due {
+            run.checked = Some(Instant::now());
+        }
+        run.state = state;
+
+        // A drift only reported is recorded once, until it changes.
+        let mut kept = Vec::with_capacity(events.len());
+        for event in events {
+            match &event {
+                Event::Drift { drift, mode: DriftMode::Report, .. } => {
+                    let lines: Vec<String> = drift.iter().map(ToString::to_string).collect();
+                    if run.last_drift.as_ref() == Some(&lines) {
+                        continue;
+                    }
+                    run.last_drift = Some(lines);
+                }
+                Event::InSync { .. } | Event::Applied(_) => run.last_drift = None,
+                Event::Drift { .. } => {}
+            }
+            kept.push(event);
+        }
+        let events = kept;
+
+        let action = match &result {
+            Ok(action) => {
+                run.attempt = 0;
+                *action
+            }
+            Err(err) => {
+                let action = error_policy(err, run.attempt);
+                run.attempt = if matches!(err, ApplyError::Transient(_)) { run.attempt + 1 } else { 0 };
+                log_failure(cluster, err, action);
+                action
+            }
+        };
+        run.due = match action {
+            Action::Requeue(after) => Some(Instant::now() + after),
+            Action::AwaitChange => None,
+        };
+        let after = run.state.clone();
+        for event in &events {
+            log_event(cluster, event);
+        }
+        let update =
+            DirectorUpdate { cluster, director: &self.options.name, mode: MODE, before: &before, after: &after, events: &events };
+        self.core.record_director(update).await?;
+        Ok(events
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Applied(report) => Some(*report),
+                _ => None,
+            })
+            .collect())
+    }
+
+    async fn serve(&mut self, request: Request) {
+        match request {
+            Request::Preview { cluster, spec, reply } => {
+                let _ = reply.send(self.preview(&cluster, spec).await);
+            }
+            Request::Apply { cluster, force, reply } => {
+                let result = match self.step(&cluster, true, force).await {
+                    Ok(mut reports) => reports.pop().ok_or_else(|| {
+                        core::Error::Conflict(format!("cluster {cluster} has no active revision to apply"))
+                    }),
+                    Err(err) => Err(err),
+                };
+                let _ = reply.send(result);
+            }
+        }
+    }
+
+    async fn preview(&mut self, cluster: &str, spec: Arc<Spec>) -> core::Result<Preview> {
+        let policy = match desired(&self.core, &self.options, &self.runs, cluster).await? {
+            Some(desired) => desired.policy,
+            None => self.core.settings(cluster).await?.settings.policy(self.options.removal_limit),
+        };
+        let state = self.runs.get(cluster).map(|r| r.state.clone()).unwrap_or_default();
+        let mut director = self.director.take().ok_or_else(stopped)?;
+        let joined = tokio::task::spawn_blocking(move || {
+            let result = director.engine.preview(director.table.as_mut(), &spec, &policy, &state, SystemTime::now());
+            (director, result)
+        })
+        .await
+        .map_err(|e| core::Error::Internal(format!("the local director failed: {e}")))?;
+        self.director = Some(joined.0);
+        joined.1.map_err(|e| core::Error::Internal(format!("reading this host's IPVS table: {e}")))
+    }
+}
+
+fn log_event(cluster: &str, event: &Event) {
+    match event {
+        Event::Applied(report) => tracing::info!(
+            cluster,
+            revision = report.revision,
+            cause = ?report.cause,
+            result = report.result.as_str(),
+            ops = report.ops,
+            total_ms = report.timings.total_ms,
+            errors = ?report.errors,
+            "apply"
+        ),
+        Event::Drift { revision, drift, mode } => tracing::warn!(
+            cluster,
+            revision,
+            mode = mode.as_str(),
+            differences = ?drift.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "drift"
+        ),
+        Event::InSync { .. } => {}
+    }
+}
+
+fn log_failure(cluster: &str, err: &ApplyError, action: Action) {
+    match action {
+        Action::Requeue(after) => tracing::warn!(cluster, error = %err, retry_in = ?after, "apply failed; will retry"),
+        Action::AwaitChange => {
+            tracing::error!(cluster, error = %err, "apply failed; not retried until the active revision changes")
+        }
+    }
+}

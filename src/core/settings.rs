@@ -1,0 +1,163 @@
+//! Per-cluster apply settings: ownership, drains, removal limit.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::audit::{Change, record};
+use super::clusters::not_found;
+use super::{Caller, Core, Error, Result, now};
+use crate::apply::{OwnershipMode, Policy};
+use crate::model::{MAX_TIMEOUT_SECS, ServiceKey};
+use crate::store::{self, SettingsRow};
+
+fn default_drain_timeout() -> u64 {
+    crate::apply::DEFAULT_DRAIN_TIMEOUT.as_secs()
+}
+
+/// How the cluster's revisions are applied to its directors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSettings {
+    /// `table` (the default): the director's whole IPVS table is the
+    /// cluster's, and what the spec does not list is removed. `created`: only
+    /// the services lvsd created for the cluster (and those its spec lists);
+    /// others are left as they are. Adopting a hand-managed director never
+    /// flushes it either way: the first apply is an ordinary plan.
+    #[serde(default)]
+    pub ownership: OwnershipMode,
+    /// Drain real servers that leave the spec (weight 0 until their active
+    /// and inactive connections reach 0, or `drain_timeout_secs` passes)
+    /// instead of deleting them at once.
+    #[serde(default)]
+    pub drain: bool,
+    /// Per-service exceptions to `drain`, by service id (`tcp:192.168.31.100:80`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub drain_services: BTreeMap<String, bool>,
+    /// Longest a real server drains before it is deleted with connections left; 300 by default.
+    #[serde(default = "default_drain_timeout")]
+    pub drain_timeout_secs: u64,
+    /// Largest share (0 to 1) of the managed services, or of their real
+    /// servers, one apply may take out of service; above it the apply is
+    /// refused unless forced. The server's `--removal-limit` when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removal_limit: Option<f64>,
+}
+
+impl Default for ClusterSettings {
+    fn default() -> Self {
+        ClusterSettings {
+            ownership: OwnershipMode::Table,
+            drain: false,
+            drain_services: BTreeMap::new(),
+            drain_timeout_secs: default_drain_timeout(),
+            removal_limit: None,
+        }
+    }
+}
+
+impl ClusterSettings {
+    fn validate(&self) -> Result<()> {
+        for id in self.drain_services.keys() {
+            id.parse::<ServiceKey>().map_err(|e| Error::invalid(format!("drain_services.{id}"), e.message))?;
+        }
+        if !(1..=u64::from(MAX_TIMEOUT_SECS)).contains(&self.drain_timeout_secs) {
+            return Err(Error::invalid(
+                "drain_timeout_secs",
+                format!("{} is out of range: 1 to {MAX_TIMEOUT_SECS} seconds", self.drain_timeout_secs),
+            ));
+        }
+        if let Some(limit) = self.removal_limit
+            && !(0.0..=1.0).contains(&limit)
+        {
+            return Err(Error::invalid("removal_limit", format!("{limit} is out of range: a share from 0 to 1")));
+        }
+        Ok(())
+    }
+
+    /// The engine's policy: these settings, with `default_limit` where they set no removal limit.
+    pub fn policy(&self, default_limit: Option<f64>) -> Policy {
+        Policy {
+            ownership: self.ownership,
+            drain: self.drain,
+            drain_services: self
+                .drain_services
+                .iter()
+                .filter_map(|(id, drain)| id.parse::<ServiceKey>().ok().map(|key| (key, *drain)))
+                .collect(),
+            drain_timeout: Duration::from_secs(self.drain_timeout_secs),
+            removal_limit: self.removal_limit.or(default_limit),
+            foreign: Default::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SettingsView {
+    pub cluster: String,
+    pub settings: ClusterSettings,
+    /// Absent while the cluster has the defaults.
+    pub updated_at: Option<String>,
+    pub updated_by: Option<String>,
+}
+
+impl Core {
+    /// The settings of `cluster` (the defaults until set).
+    pub async fn settings(&self, cluster: &str) -> Result<SettingsView> {
+        let reader = self.store().reader();
+        store::cluster(reader, cluster).await?.ok_or_else(|| not_found(cluster))?;
+        Ok(match store::settings(reader, cluster).await? {
+            Some(row) => SettingsView {
+                cluster: row.cluster,
+                settings: parse_settings(&row.settings)?,
+                updated_at: Some(row.updated_at),
+                updated_by: Some(row.updated_by),
+            },
+            None => {
+                SettingsView { cluster: cluster.to_string(), settings: ClusterSettings::default(), updated_at: None, updated_by: None }
+            }
+        })
+    }
+
+    /// Replaces the settings of `cluster`; they apply from the director's next step.
+    pub async fn put_settings(&self, caller: &Caller, cluster: &str, settings: ClusterSettings) -> Result<SettingsView> {
+        self.audited(caller, Some(cluster), "cluster.settings", cluster, async {
+            settings.validate()?;
+            let mut tx = self.store().begin().await?;
+            store::cluster(&mut *tx, cluster).await?.ok_or_else(|| not_found(cluster))?;
+            let row = SettingsRow {
+                cluster: cluster.to_string(),
+                settings: serde_json::to_string(&settings).expect("settings serialize"),
+                updated_at: now(),
+                updated_by: caller.actor.clone(),
+            };
+            store::put_settings(&mut *tx, &row).await?;
+            let change = Change {
+                cluster: Some(cluster),
+                action: "cluster.settings",
+                target: cluster.to_string(),
+                detail: json!({ "settings": settings }),
+            };
+            record(&mut tx, caller, change).await?;
+            tx.commit().await.map_err(store::StoreError::from)?;
+            self.settings_changed();
+            Ok(SettingsView {
+                cluster: row.cluster,
+                settings,
+                updated_at: Some(row.updated_at),
+                updated_by: Some(row.updated_by),
+            })
+        })
+        .await
+    }
+}
+
+fn parse_settings(json: &str) -> Result<ClusterSettings> {
+    serde_json::from_str(json).map_err(|err| {
+        tracing::error!(error = %err, "stored cluster settings do not parse");
+        Error::Internal(format!("stored cluster settings do not parse ({err})"))
+    })
+}

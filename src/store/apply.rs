@@ -1,0 +1,234 @@
+//! Rows of applying revisions to directors: cluster settings, director
+//! status, drains, created services, pending confirmations.
+
+use sqlx::SqliteExecutor;
+
+use super::StoreError;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SettingsRow {
+    pub cluster: String,
+    pub settings: String,
+    pub updated_at: String,
+    pub updated_by: String,
+}
+
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
+pub struct DirectorRow {
+    pub cluster: String,
+    pub director: String,
+    pub mode: String,
+    pub applied_revision: Option<i64>,
+    pub blocked_revision: Option<i64>,
+    pub result: Option<String>,
+    pub applied_at: Option<String>,
+    pub report: Option<String>,
+    pub verified_hash: Option<String>,
+    pub checked_at: Option<String>,
+    pub drift: Option<String>,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct DrainRow {
+    pub cluster: String,
+    pub director: String,
+    pub service: String,
+    pub server: String,
+    pub started_at: String,
+    pub deadline: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PendingConfirmRow {
+    pub cluster: String,
+    pub revision: i64,
+    pub fallback: i64,
+    pub deadline: String,
+    pub requested_by: String,
+    pub requested_at: String,
+}
+
+pub async fn settings(exec: impl SqliteExecutor<'_>, cluster: &str) -> Result<Option<SettingsRow>, StoreError> {
+    Ok(sqlx::query_as("SELECT * FROM cluster_settings WHERE cluster = ?").bind(cluster).fetch_optional(exec).await?)
+}
+
+pub async fn put_settings(exec: impl SqliteExecutor<'_>, row: &SettingsRow) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO cluster_settings (cluster, settings, updated_at, updated_by) VALUES (?, ?, ?, ?)
+         ON CONFLICT (cluster) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at,
+                                             updated_by = excluded.updated_by",
+    )
+    .bind(&row.cluster)
+    .bind(&row.settings)
+    .bind(&row.updated_at)
+    .bind(&row.updated_by)
+    .execute(exec)
+    .await?;
+    Ok(())
+}
+
+/// `(name, active revision)` of every cluster, without their drafts.
+pub async fn active_revisions(exec: impl SqliteExecutor<'_>) -> Result<Vec<(String, Option<i64>)>, StoreError> {
+    Ok(sqlx::query_as("SELECT name, active_revision FROM clusters ORDER BY name").fetch_all(exec).await?)
+}
+
+pub async fn directors(exec: impl SqliteExecutor<'_>, cluster: &str) -> Result<Vec<DirectorRow>, StoreError> {
+    Ok(sqlx::query_as("SELECT * FROM director_status WHERE cluster = ? ORDER BY director")
+        .bind(cluster)
+        .fetch_all(exec)
+        .await?)
+}
+
+pub async fn director(
+    exec: impl SqliteExecutor<'_>,
+    cluster: &str,
+    director: &str,
+) -> Result<Option<DirectorRow>, StoreError> {
+    Ok(sqlx::query_as("SELECT * FROM director_status WHERE cluster = ? AND director = ?")
+        .bind(cluster)
+        .bind(director)
+        .fetch_optional(exec)
+        .await?)
+}
+
+pub async fn put_director(exec: impl SqliteExecutor<'_>, row: &DirectorRow) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT OR REPLACE INTO director_status
+            (cluster, director, mode, applied_revision, blocked_revision, result, applied_at, report,
+             verified_hash, checked_at, drift, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&row.cluster)
+    .bind(&row.director)
+    .bind(&row.mode)
+    .bind(row.applied_revision)
+    .bind(row.blocked_revision)
+    .bind(&row.result)
+    .bind(&row.applied_at)
+    .bind(&row.report)
+    .bind(&row.verified_hash)
+    .bind(&row.checked_at)
+    .bind(&row.drift)
+    .bind(&row.updated_at)
+    .execute(exec)
+    .await?;
+    Ok(())
+}
+
+pub async fn drains(exec: impl SqliteExecutor<'_>, cluster: &str, director: &str) -> Result<Vec<DrainRow>, StoreError> {
+    Ok(sqlx::query_as("SELECT * FROM drains WHERE cluster = ? AND director = ? ORDER BY service, server")
+        .bind(cluster)
+        .bind(director)
+        .fetch_all(exec)
+        .await?)
+}
+
+pub async fn put_drain(exec: impl SqliteExecutor<'_>, row: &DrainRow) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT OR REPLACE INTO drains (cluster, director, service, server, started_at, deadline)
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&row.cluster)
+    .bind(&row.director)
+    .bind(&row.service)
+    .bind(&row.server)
+    .bind(&row.started_at)
+    .bind(&row.deadline)
+    .execute(exec)
+    .await?;
+    Ok(())
+}
+
+pub async fn delete_drain(
+    exec: impl SqliteExecutor<'_>,
+    cluster: &str,
+    director: &str,
+    service: &str,
+    server: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM drains WHERE cluster = ? AND director = ? AND service = ? AND server = ?")
+        .bind(cluster)
+        .bind(director)
+        .bind(service)
+        .bind(server)
+        .execute(exec)
+        .await?;
+    Ok(())
+}
+
+pub async fn created_services(
+    exec: impl SqliteExecutor<'_>,
+    cluster: &str,
+    director: &str,
+) -> Result<Vec<String>, StoreError> {
+    Ok(sqlx::query_scalar("SELECT service FROM created_services WHERE cluster = ? AND director = ? ORDER BY service")
+        .bind(cluster)
+        .bind(director)
+        .fetch_all(exec)
+        .await?)
+}
+
+pub async fn add_created(
+    exec: impl SqliteExecutor<'_>,
+    cluster: &str,
+    director: &str,
+    service: &str,
+    at: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT OR IGNORE INTO created_services (cluster, director, service, created_at) VALUES (?, ?, ?, ?)")
+        .bind(cluster)
+        .bind(director)
+        .bind(service)
+        .bind(at)
+        .execute(exec)
+        .await?;
+    Ok(())
+}
+
+pub async fn delete_created(
+    exec: impl SqliteExecutor<'_>,
+    cluster: &str,
+    director: &str,
+    service: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM created_services WHERE cluster = ? AND director = ? AND service = ?")
+        .bind(cluster)
+        .bind(director)
+        .bind(service)
+        .execute(exec)
+        .await?;
+    Ok(())
+}
+
+pub async fn pending_confirm(
+    exec: impl SqliteExecutor<'_>,
+    cluster: &str,
+) -> Result<Option<PendingConfirmRow>, StoreError> {
+    Ok(sqlx::query_as("SELECT * FROM pending_confirms WHERE cluster = ?").bind(cluster).fetch_optional(exec).await?)
+}
+
+pub async fn pending_confirms(exec: impl SqliteExecutor<'_>) -> Result<Vec<PendingConfirmRow>, StoreError> {
+    Ok(sqlx::query_as("SELECT * FROM pending_confirms ORDER BY deadline").fetch_all(exec).await?)
+}
+
+pub async fn put_pending_confirm(exec: impl SqliteExecutor<'_>, row: &PendingConfirmRow) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT OR REPLACE INTO pending_confirms (cluster, revision, fallback, deadline, requested_by, requested_at)
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&row.cluster)
+    .bind(row.revision)
+    .bind(row.fallback)
+    .bind(&row.deadline)
+    .bind(&row.requested_by)
+    .bind(&row.requested_at)
+    .execute(exec)
+    .await?;
+    Ok(())
+}
+
+pub async fn delete_pending_confirm(exec: impl SqliteExecutor<'_>, cluster: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM pending_confirms WHERE cluster = ?").bind(cluster).execute(exec).await?;
+    Ok(())
+}

@@ -1,0 +1,208 @@
+//! `lvsd serve --apply-local` end to end over REST, on an in-memory table
+//! (the build hosts have no IPVS; the VM tests `vm/tests/3*.sh` do the same
+//! against a real kernel with ipvsadm as witness).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Reply, TestServer, nat_example};
+use serde_json::{Value, json};
+
+const DIRECTOR: &str = "/v1/clusters/web/directors/d1";
+
+fn local_server(dir: &tempfile::TempDir, extra: &[&str]) -> TestServer {
+    let db = dir.path().join("lvsd.db");
+    let mut args = vec!["--apply-local", "--table", "memory", "--director", "d1", "--reconcile-interval", "300ms"];
+    args.extend_from_slice(extra);
+    TestServer::start_with(&db, &args)
+}
+
+/// Polls `path` until `done` holds for its body (10 s at most).
+async fn wait_for(server: &TestServer, path: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let start = Instant::now();
+    loop {
+        let reply = server.get(path).await;
+        if reply.status == 200 && done(&reply.body) {
+            return reply.body;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "waited 10 s for {what}; last: {}", reply.text);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn applied(server: &TestServer, revision: i64) -> Value {
+    wait_for(server, DIRECTOR, &format!("revision {revision} applied"), |d| {
+        d["applied_revision"] == revision && d["result"] == "applied"
+    })
+    .await
+}
+
+fn with_weights(weights: [u64; 3]) -> Value {
+    let mut spec = nat_example();
+    for (i, w) in weights.iter().enumerate() {
+        spec["services"][0]["servers"][i]["weight"] = json!(w);
+    }
+    spec
+}
+
+async fn commit(server: &TestServer, body: Value) -> Reply {
+    server.post("/v1/clusters/web/revisions", body).await
+}
+
+#[tokio::test]
+async fn commits_are_applied_verified_and_previewed() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = local_server(&dir, &[]);
+    server.post("/v1/clusters", json!({"name": "web"})).await.expect(201);
+    commit(&server, json!({"message": "nat", "spec": nat_example()})).await.expect(201);
+
+    let director = applied(&server, 1).await;
+    assert_eq!(director["mode"], "local");
+    assert_eq!(director["in_sync"], true);
+    assert_eq!(director["verified_hash"].as_str().unwrap().len(), 64);
+    let report = &director["last_report"];
+    assert_eq!(report["cause"], "activation");
+    assert_eq!(report["ops"], 4, "one service, three real servers: {report}");
+    assert_eq!(report["plan"][0], "+ service tcp 192.168.31.100:80 wrr");
+    assert!(report["timings"]["commit_to_kernel_ms"].as_f64().unwrap() > 0.0, "{report}");
+    let listed = server.get("/v1/clusters/web/directors").await.expect(200);
+    assert_eq!(listed.body[0]["name"], "d1");
+
+    // A revision committed without activation: its plan on this director.
+    commit(&server, json!({"message": "weights", "spec": with_weights([3, 2, 1]), "activate": false})).await.expect(201);
+    let preview = server.get("/v1/clusters/web/revisions/2/plan").await.expect(200);
+    assert_eq!(preview.body["against"], "director");
+    assert_eq!(preview.body["director"], "d1");
+    assert_eq!(
+        preview.body["changes"],
+        json!([
+            "~ real server 172.25.0.31:80 of tcp 192.168.31.100:80: weight 1 -> 3",
+            "~ real server 172.25.0.33:80 of tcp 192.168.31.100:80: weight 3 -> 1",
+        ])
+    );
+    assert_eq!(preview.body["ops"][0], "editing real server 172.25.0.31:80 of tcp 192.168.31.100:80");
+    assert_eq!(preview.body["summary"]["servers_changed"], 2);
+    // Previewing changes nothing.
+    assert_eq!(server.get(DIRECTOR).await.body["applied_revision"], 1);
+
+    server.post("/v1/clusters/web/revisions/2/activate", json!({})).await.expect(200);
+    let director = applied(&server, 2).await;
+    assert_eq!(director["last_report"]["summary"]["servers_changed"], 2);
+    let audit = server.get("/v1/audit?action=director.apply").await.expect(200);
+    assert_eq!(audit.body.as_array().unwrap().len(), 2);
+    assert_eq!(audit.body[0]["actor"], "director:d1");
+    assert_eq!(audit.body[0]["detail"]["result"], "applied");
+}
+
+#[tokio::test]
+async fn without_apply_local_the_plan_is_against_an_empty_table() {
+    let server = TestServer::start();
+    server.post("/v1/clusters", json!({"name": "web"})).await.expect(201);
+    commit(&server, json!({"message": "nat", "spec": nat_example()})).await.expect(201);
+    let preview = server.get("/v1/clusters/web/revisions/1/plan").await.expect(200);
+    assert_eq!(preview.body["against"], "empty_table");
+    assert_eq!(preview.body["changes"].as_array().unwrap().len(), 4);
+    assert_eq!(server.get("/v1/clusters/web/directors").await.expect(200).body, json!([]));
+    let reply = server.post("/v1/clusters/web/directors/d1/apply", json!({})).await.expect(409);
+    assert!(reply.text.contains("not this server's own"), "{}", reply.text);
+    server.get("/v1/clusters/web/revisions/9/plan").await.expect(404);
+}
+
+#[tokio::test]
+async fn removals_above_the_limit_are_refused_until_forced() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = local_server(&dir, &["--removal-limit", "0.5"]);
+    server.post("/v1/clusters", json!({"name": "web"})).await.expect(201);
+    commit(&server, json!({"message": "nat", "spec": nat_example()})).await.expect(201);
+    applied(&server, 1).await;
+
+    commit(&server, json!({"message": "oops", "spec": {"services": []}})).await.expect(201);
+    let director = wait_for(&server, DIRECTOR, "the refusal", |d| d["result"] == "refused").await;
+    assert_eq!(director["applied_revision"], 1);
+    assert_eq!(director["blocked_revision"], 2);
+    assert_eq!(director["in_sync"], false);
+    let why = director["errors"][0].as_str().unwrap();
+    assert!(why.contains("takes 1 of 1 services (100%)") && why.contains("force the apply"), "{why}");
+    let refused = server.get("/v1/audit?action=director.apply").await.body;
+    assert_eq!(refused[0]["outcome"], "refused");
+
+    let preview = server.get("/v1/clusters/web/revisions/2/plan").await.expect(200);
+    assert!(preview.body["refused"].as_str().unwrap().contains("refused unless forced"));
+
+    let forced = server.post(&format!("{DIRECTOR}/apply"), json!({"force": true})).await.expect(200);
+    assert_eq!(forced.body["result"], "applied");
+    assert_eq!(forced.body["cause"], "forced");
+    let director = applied(&server, 2).await;
+    assert_eq!(director["blocked_revision"], Value::Null);
+}
+
+#[tokio::test]
+async fn an_unconfirmed_commit_rolls_back_by_itself_even_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = local_server(&dir, &[]);
+    server.post("/v1/clusters", json!({"name": "web"})).await.expect(201);
+    // Nothing to fall back to yet.
+    let refused = commit(&server, json!({"message": "first", "spec": nat_example(), "confirm_within": "1m"})).await.expect(400);
+    assert_eq!(refused.body["error"]["field"], "confirm_within");
+    commit(&server, json!({"message": "nat", "spec": nat_example()})).await.expect(201);
+    applied(&server, 1).await;
+
+    // Confirmed in time: it stays.
+    let pending = commit(&server, json!({"message": "w", "spec": with_weights([1, 1, 1]), "confirm_within": "1m"})).await;
+    let pending = pending.expect(201);
+    assert_eq!(pending.body["confirm"]["revision"], 2);
+    assert_eq!(pending.body["confirm"]["fallback"], 1);
+    let cluster = server.get("/v1/clusters/web").await.expect(200);
+    assert_eq!(cluster.body["pending_confirm"]["revision"], 2);
+    let confirmed = server.post("/v1/clusters/web/confirm", json!({})).await.expect(200);
+    assert_eq!(confirmed.body["revision"], 2);
+    server.post("/v1/clusters/web/confirm", json!({})).await.expect(409);
+    assert_eq!(server.get("/v1/clusters/web").await.body.get("pending_confirm"), None);
+
+    // Not confirmed: after the deadline, revision 4 brings revision 2 back.
+    commit(&server, json!({"message": "bad", "spec": with_weights([9, 9, 9]), "confirm_within": "1s"})).await.expect(201);
+    let cluster = wait_for(&server, "/v1/clusters/web", "the automatic rollback", |c| c["active_revision"] == 4).await;
+    assert_eq!(cluster.get("pending_confirm"), None);
+    let rollback = server.get("/v1/clusters/web/revisions/4").await.expect(200);
+    assert_eq!(rollback.body["kind"], "rollback");
+    assert_eq!(rollback.body["rollback_of"], 2);
+    assert_eq!(rollback.body["author"], "lvsd");
+    assert!(rollback.body["message"].as_str().unwrap().contains("revision 3 was not confirmed"));
+    let expired = server.get("/v1/audit?action=revision.confirm.expired").await.body;
+    assert_eq!(expired[0]["detail"]["reason"], "no confirmation arrived before the deadline");
+    assert_eq!(expired[0]["actor"], "lvsd");
+    let director = applied(&server, 4).await;
+    assert_eq!(director["last_report"]["summary"]["servers_changed"], 3);
+
+    // The deadline passes while the server is down: honoured on start.
+    commit(&server, json!({"message": "bad again", "spec": with_weights([7, 7, 7]), "confirm_within": "1s"})).await.expect(201);
+    server.kill();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let server = local_server(&dir, &[]);
+    let cluster = wait_for(&server, "/v1/clusters/web", "the rollback after restart", |c| c["active_revision"] == 6).await;
+    assert_eq!(cluster.get("pending_confirm"), None);
+    assert_eq!(server.get("/v1/clusters/web/revisions/6").await.body["rollback_of"], 4);
+}
+
+#[tokio::test]
+async fn settings_round_trip_and_are_checked() {
+    let server = TestServer::start();
+    server.post("/v1/clusters", json!({"name": "web"})).await.expect(201);
+    let defaults = server.get("/v1/clusters/web/settings").await.expect(200);
+    assert_eq!(defaults.body["settings"], json!({"ownership": "table", "drain": false, "drain_timeout_secs": 300}));
+    let wanted = json!({"ownership": "created", "drain": true, "drain_services": {"udp:192.168.31.100:53": false},
+                        "drain_timeout_secs": 60, "removal_limit": 0.25});
+    let put = server.call("PUT", "/v1/clusters/web/settings", Some(wanted.clone()), None).await.expect(200);
+    assert_eq!(put.body["settings"], wanted);
+    assert_eq!(server.get("/v1/clusters/web/settings").await.body["settings"], wanted);
+    for (bad, field) in [
+        (json!({"removal_limit": 2}), "removal_limit"),
+        (json!({"drain_timeout_secs": 0}), "drain_timeout_secs"),
+        (json!({"drain_services": {"nope": true}}), "drain_services.nope"),
+        (json!({"ownership": "mine"}), "ownership"),
+    ] {
+        let reply = server.call("PUT", "/v1/clusters/web/settings", Some(bad), None).await.expect(400);
+        assert_eq!(reply.body["error"]["field"], field, "{}", reply.text);
+    }
+}
