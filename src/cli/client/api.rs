@@ -211,6 +211,9 @@ pub struct ClusterInfo {
     pub draft_etag: String,
     #[serde(default)]
     pub draft_dirty: bool,
+    /// A commit waiting for `lvsd confirm`.
+    #[serde(default)]
+    pub pending_confirm: Option<super::directors::PendingConfirm>,
 }
 
 /// `GET /v1/clusters/{cluster}/draft`.
@@ -254,6 +257,9 @@ pub struct RevisionPage {
 pub struct CommitOutcome {
     pub created: bool,
     pub revision: Revision,
+    /// With --confirm: the confirmation the commit waits for.
+    #[serde(default)]
+    pub confirm: Option<super::directors::PendingConfirm>,
 }
 
 /// A spec the server sent, validated as the model does.

@@ -9,6 +9,7 @@ mod api;
 mod args;
 mod cluster;
 mod config;
+mod directors;
 mod edit;
 pub(crate) mod render;
 mod revisions;
@@ -212,6 +213,15 @@ pub enum ClientCommand {
     /// Print a revision as `ipvsadm -R` input (the active one by default).
     #[command(display_order = 27)]
     Export(revisions::ExportArgs),
+    /// Show what activating a revision would do to a director's table, without doing it.
+    #[command(display_order = 28)]
+    Plan(directors::PlanArgs),
+    /// Confirm a commit made with --confirm: it stays.
+    #[command(display_order = 29)]
+    Confirm(directors::ConfirmArgs),
+    /// Show the cluster's directors: applied revision, state, last apply, drift.
+    #[command(display_order = 30)]
+    Directors(directors::DirectorsArgs),
     /// Print a shell completion script.
     #[command(display_order = 40, after_help = "Examples:
   lvsd completions bash > /etc/bash_completion.d/lvsd
@@ -255,6 +265,9 @@ fn dispatch(command: ClientCommand) -> Result<(), Failure> {
         ClientCommand::Activate(args) => &args.conn,
         ClientCommand::List(args) => &args.conn,
         ClientCommand::Export(args) => &args.conn,
+        ClientCommand::Plan(args) => &args.conn,
+        ClientCommand::Confirm(args) => &args.conn,
+        ClientCommand::Directors(args) => &args.conn,
         ClientCommand::Completions { .. } => unreachable!("handled before connecting"),
     };
     let client = Client::connect(conn)?;
@@ -273,6 +286,9 @@ fn dispatch(command: ClientCommand) -> Result<(), Failure> {
         ClientCommand::Activate(args) => revisions::activate(&client, args),
         ClientCommand::List(args) => revisions::list(&client, args),
         ClientCommand::Export(args) => revisions::export(&client, args),
+        ClientCommand::Plan(args) => directors::plan(&client, args),
+        ClientCommand::Confirm(args) => directors::confirm(&client, args),
+        ClientCommand::Directors(args) => directors::directors(&client, args),
         ClientCommand::Completions { .. } => unreachable!("handled before connecting"),
     };
     result.map_err(|failure| {
