@@ -5,8 +5,11 @@
 //! that a small change to a large table costs what it touches: it plans
 //! against the cache, reads again only the services the plan touches (and
 //! plans again on what it read), sends the operations, and reads those
-//! services back to verify them. A full read happens on the first apply, on
-//! the drift check ([`Engine::check`]), and after any failure.
+//! services back to verify them. It also remembers the spec the cache was
+//! last verified against (its basis): while the policy, timeouts and sync
+//! daemons stay the same, only the services that differ from the basis (and
+//! those draining) are planned at all. A full read happens on the first
+//! apply, on the drift check ([`Engine::check`]), and after any failure.
 //!
 //! Failure policy: an operation the kernel refuses stops the batch (the
 //! driver sends nothing after it). The engine then reads the touched
@@ -16,6 +19,7 @@
 //! table without saying so.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use super::hash::{ServiceDigest, service_digest, state_hash};
@@ -29,7 +33,7 @@ use super::state::{DirectorState, DrainRecord};
 use crate::ipvs::error::describe;
 use crate::ipvs::{Error, IpvsTable, Op, ServiceEntry, Snapshot};
 use crate::model::{ServiceKey, Spec};
-use crate::plan::{Change, Drift, Ownership, Plan, PlanOptions, check_removal_limit, plan};
+use crate::plan::{BlastRadius, Change, Drift, Ownership, Plan, PlanOptions, RemovalLimitExceeded, blast_radius, plan};
 
 /// How the engine learns the table before planning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,17 +136,35 @@ impl Cache {
         services.binary_search_by(|e| e.service.key.cmp(key)).ok().map(|i| &services[i])
     }
 
-    /// The state hash of the services `scope` covers.
-    fn hash(&self, scope: &Ownership) -> String {
-        let digests = self.digests.iter().filter(|(key, _)| scope.manages(key)).map(|(_, d)| d);
+    /// The state hash of the services `manages` accepts.
+    fn hash(&self, manages: impl Fn(&ServiceKey) -> bool) -> String {
+        let digests = self.digests.iter().filter(|(key, _)| manages(key)).map(|(_, d)| d);
         state_hash(digests, &self.table.timeouts, &self.table.daemons)
     }
+}
+
+/// What the cache was last verified against: outside the services an apply
+/// touches, the cached table is as this spec says under this policy.
+struct Basis {
+    spec: Arc<Spec>,
+    policy: Policy,
+}
+
+/// The services a plan covers.
+enum Scope {
+    /// All of them: the whole spec against the whole cache.
+    All,
+    /// Only these (those that differ from the basis, and those draining).
+    Services(BTreeSet<ServiceKey>),
 }
 
 /// The apply engine of one table. See the module documentation.
 #[derive(Default)]
 pub struct Engine {
     cache: Option<Cache>,
+    basis: Option<Basis>,
+    /// Time spent reading the table since the last reset, for reports.
+    reading: std::time::Duration,
 }
 
 impl std::fmt::Debug for Engine {
@@ -174,6 +196,72 @@ fn ends_drain(change: &Change, options: &PlanOptions) -> bool {
         }
         _ => false,
     }
+}
+
+/// Services whose desired state differs between `a` and `b`.
+fn changed_services(a: &Spec, b: &Spec) -> BTreeSet<ServiceKey> {
+    let mut changed = BTreeSet::new();
+    let (mut x, mut y) = (a.services().iter().peekable(), b.services().iter().peekable());
+    loop {
+        match (x.peek(), y.peek()) {
+            (None, None) => return changed,
+            (Some(s), None) => {
+                changed.insert(s.key);
+                x.next();
+            }
+            (None, Some(s)) => {
+                changed.insert(s.key);
+                y.next();
+            }
+            (Some(s), Some(t)) => match s.key.cmp(&t.key) {
+                std::cmp::Ordering::Less => {
+                    changed.insert(s.key);
+                    x.next();
+                }
+                std::cmp::Ordering::Greater => {
+                    changed.insert(t.key);
+                    y.next();
+                }
+                std::cmp::Ordering::Equal => {
+                    if s != t {
+                        changed.insert(s.key);
+                    }
+                    x.next();
+                    y.next();
+                }
+            },
+        }
+    }
+}
+
+/// The part of `spec` with the services `keys` names, and the same globals.
+fn spec_part(spec: &Spec, keys: &BTreeSet<ServiceKey>) -> Spec {
+    let services = keys.iter().filter_map(|key| spec.service(key)).cloned().collect();
+    Spec::new(services, spec.timeouts, spec.sync_daemons().to_vec()).expect("a part of a valid spec is valid")
+}
+
+/// Whether `policy` lets the cluster manage the service `key` of the table
+/// (the services of its spec always).
+fn manages(policy: &Policy, state: &DirectorState, spec: &Spec, key: &ServiceKey) -> bool {
+    if policy.foreign.contains(key) {
+        return false;
+    }
+    match policy.ownership {
+        OwnershipMode::Table => true,
+        OwnershipMode::Created => state.created.contains(key) || spec.service(key).is_some(),
+    }
+}
+
+/// What `planned` takes out of service against everything the cluster
+/// manages in `table` (the plan may cover only part of it).
+fn radius(planned: &Plan, part: &Snapshot, table: &Snapshot, policy: &Policy, state: &DirectorState, spec: &Spec) -> BlastRadius {
+    let removed = blast_radius(planned, part);
+    let mut radius = BlastRadius { services_removed: removed.services_removed, servers_removed: removed.servers_removed, ..BlastRadius::default() };
+    for entry in table.services.iter().filter(|e| manages(policy, state, spec, &e.service.key)) {
+        radius.services_total += 1;
+        radius.servers_total += entry.dests.len();
+    }
+    radius
 }
 
 /// The plan options for `policy` over `actual`.
@@ -214,6 +302,7 @@ impl Engine {
     /// Forgets the cached table: the next apply reads the whole table.
     pub fn forget(&mut self) {
         self.cache = None;
+        self.basis = None;
     }
 
     /// Services in the cache, if any.
@@ -222,9 +311,11 @@ impl Engine {
     }
 
     fn read_full(&mut self, table: &mut dyn IpvsTable) -> Result<&mut Cache, Error> {
-        self.cache = None;
-        let snapshot = table.snapshot()?;
-        Ok(self.cache.insert(Cache::new(snapshot)))
+        self.forget();
+        let t = Instant::now();
+        let snapshot = table.snapshot();
+        self.reading += t.elapsed();
+        Ok(self.cache.insert(Cache::new(snapshot?)))
     }
 
     /// Reads the services `keys` (and the globals) into the cache; the whole
@@ -234,7 +325,9 @@ impl Engine {
         if keys.len() > 64 && keys.len() * 2 > cached {
             return self.read_full(table).map(drop);
         }
+        let t = Instant::now();
         let read = table.snapshot_of(keys);
+        self.reading += t.elapsed();
         match (read, self.cache.as_mut()) {
             (Ok(part), Some(cache)) => {
                 cache.merge(part, keys);
@@ -242,7 +335,7 @@ impl Engine {
             }
             (Ok(_), None) => self.read_full(table).map(drop),
             (Err(err), _) => {
-                self.cache = None;
+                self.forget();
                 Err(err)
             }
         }
@@ -258,29 +351,66 @@ impl Engine {
         Ok(false)
     }
 
-    /// Plans `spec` on the cache; unless the cache was just read whole, reads
-    /// the services the plan touches (and those draining) and plans again.
-    fn fresh_plan(
-        &mut self,
-        table: &mut dyn IpvsTable,
+    /// The services to plan: those that differ from the basis, when the
+    /// basis still describes the cache under the same policy and globals.
+    fn scope(&self, spec: &Arc<Spec>, policy: &Policy, state: &DirectorState) -> Scope {
+        let Some(basis) = &self.basis else { return Scope::All };
+        let same_globals =
+            basis.spec.timeouts == spec.timeouts && basis.spec.sync_daemons() == spec.sync_daemons();
+        if basis.policy != *policy || !same_globals {
+            return Scope::All;
+        }
+        let mut keys = if Arc::ptr_eq(&basis.spec, spec) { BTreeSet::new() } else { changed_services(&basis.spec, spec) };
+        keys.extend(state.drains.keys().map(|(service, _)| *service));
+        Scope::Services(keys)
+    }
+
+    /// Plans `spec` over the cache (all of it, or the services of `scope`).
+    fn plan_on_cache(
+        &self,
         spec: &Spec,
         policy: &Policy,
         state: &DirectorState,
         run: &Run,
+        scope: &Scope,
+    ) -> (Plan, PlanOptions, Snapshot) {
+        let cache = self.cache.as_ref().expect("planning needs the cache");
+        match scope {
+            Scope::All => {
+                let options = plan_options(policy, state, &cache.table, run.now, run.force);
+                (plan(&cache.table, spec, &options), options, Snapshot::default())
+            }
+            Scope::Services(keys) => {
+                let part = cache.part(keys);
+                let options = plan_options(policy, state, &part, run.now, run.force);
+                (plan(&part, &spec_part(spec, keys), &options), options, part)
+            }
+        }
+    }
+
+    /// Plans `spec` on the cache; unless the cache was just read whole, reads
+    /// the services the plan touches (and those draining) and plans again.
+    /// Returns the plan, its options, the services it covers, and the part of
+    /// the table it was planned on (empty when it covers the whole table).
+    fn fresh_plan(
+        &mut self,
+        table: &mut dyn IpvsTable,
+        spec: &Arc<Spec>,
+        policy: &Policy,
+        state: &DirectorState,
+        run: &Run,
         full: bool,
-    ) -> Result<(Plan, PlanOptions), Error> {
-        let cache = self.cache.as_ref().expect("read_for_plan filled the cache");
-        let options = plan_options(policy, state, &cache.table, run.now, run.force);
-        let planned = plan(&cache.table, spec, &options);
+    ) -> Result<(Plan, PlanOptions, Scope, Snapshot), Error> {
+        let scope = if full { Scope::All } else { self.scope(spec, policy, state) };
+        let (planned, options, part) = self.plan_on_cache(spec, policy, state, run, &scope);
         if full {
-            return Ok((planned, options));
+            return Ok((planned, options, scope, part));
         }
         let mut keys = touched(&planned);
         keys.extend(state.drains.keys().map(|(service, _)| *service));
         self.refresh(table, &keys)?;
-        let cache = self.cache.as_ref().expect("refresh keeps the cache");
-        let options = plan_options(policy, state, &cache.table, run.now, run.force);
-        Ok((plan(&cache.table, spec, &options), options))
+        let (planned, options, part) = self.plan_on_cache(spec, policy, state, run, &scope);
+        Ok((planned, options, scope, part))
     }
 
     /// Applies `spec` to `table` under `policy`, updating `state` (drains,
@@ -289,7 +419,7 @@ impl Engine {
     pub fn apply(
         &mut self,
         table: &mut dyn IpvsTable,
-        spec: &Spec,
+        spec: &Arc<Spec>,
         policy: &Policy,
         state: &mut DirectorState,
         run: Run,
@@ -301,7 +431,7 @@ impl Engine {
         report.at = rfc3339(SystemTime::now());
         if outcome.is_err() {
             // After any failure, trust nothing cached.
-            self.cache = None;
+            self.forget();
         }
         Outcome { report, error: outcome.err() }
     }
@@ -309,7 +439,7 @@ impl Engine {
     fn apply_inner(
         &mut self,
         table: &mut dyn IpvsTable,
-        spec: &Spec,
+        spec: &Arc<Spec>,
         policy: &Policy,
         state: &mut DirectorState,
         run: Run,
@@ -327,6 +457,7 @@ impl Engine {
 
         // Read and plan.
         let t = Instant::now();
+        self.reading = std::time::Duration::ZERO;
         let read_failed = |report: &mut Report, err: Error| {
             let message = format!("reading the table: {err}");
             report.result = ApplyResult::Failed;
@@ -337,29 +468,31 @@ impl Engine {
             Ok(full) => full,
             Err(err) => return Err(read_failed(report, err)),
         };
-        let (planned, options) = match self.fresh_plan(table, spec, policy, state, &run, full) {
+        let (planned, options, scope, part) = match self.fresh_plan(table, spec, policy, state, &run, full) {
             Ok(planned) => planned,
             Err(err) => return Err(read_failed(report, err)),
         };
+        let read_ms = ms(self.reading);
         let total = elapsed_ms(t);
         report.summary = planned.summary();
         report.plan = planned.to_string().lines().take(PLAN_LINES).map(str::to_string).collect();
         report.pending = planned.deferred().iter().map(|d| format!("{}: {}", d.change, d.reason)).collect();
         report.ops = planned.ops().len();
-        report.timings.plan_ms = total;
+        report.timings.read_ms = read_ms;
+        report.timings.plan_ms = ((total - read_ms) * 1e3).round() / 1e3;
 
-        // Blast radius.
+        // Blast radius, against everything the cluster manages.
         let cache = self.cache.as_ref().expect("planned on the cache");
-        match check_removal_limit(&planned, &cache.table, &options) {
-            Ok(radius) => report.blast_radius = Some(radius),
-            Err(exceeded) => {
-                report.blast_radius = Some(exceeded.radius);
-                let why = format!("refused: {exceeded}; nothing was changed (force the apply to go ahead)");
-                report.result = ApplyResult::Refused;
-                report.errors.push(why.clone());
-                report.ops = 0;
-                return Err(ApplyError::Refused(why));
-            }
+        let planned_on = if matches!(scope, Scope::All) { &cache.table } else { &part };
+        let blast = radius(&planned, planned_on, &cache.table, policy, state, spec);
+        report.blast_radius = Some(blast);
+        if let Some(limit) = options.removal_limit.filter(|limit| blast.exceeds(*limit)) {
+            let exceeded = RemovalLimitExceeded { radius: blast, limit };
+            let why = format!("refused: {exceeded}; nothing was changed (force the apply to go ahead)");
+            report.result = ApplyResult::Refused;
+            report.errors.push(why.clone());
+            report.ops = 0;
+            return Err(ApplyError::Refused(why));
         }
 
         // Send.
@@ -397,12 +530,11 @@ impl Engine {
             report.errors.push(message.clone());
             return Err(classify(&err, message));
         }
-        let cache = self.cache.as_ref().expect("refresh keeps the cache");
-        let after = plan(&cache.table, spec, &options);
+        let (after, options, _) = self.plan_on_cache(spec, policy, state, &run, &scope);
         let left: Vec<String> =
             after.changes().iter().filter(|c| !ends_drain(c, &options)).map(ToString::to_string).collect();
-        report.timings.verify_ms = elapsed_ms(t);
         if !left.is_empty() {
+            report.timings.verify_ms = elapsed_ms(t);
             let message = format!(
                 "the operations took effect but the table read back differs from the spec (changed meanwhile?): {}",
                 left.join("; ")
@@ -411,12 +543,17 @@ impl Engine {
             report.errors.push(message.clone());
             return Err(ApplyError::Transient(message));
         }
-        report.verified_hash = Some(cache.hash(planned.scope()));
-        report.result = ApplyResult::Applied;
 
-        // Remember drains and created services.
+        // Remember drains and created services, then hash what was verified.
         update_state(state, &planned, policy, run.now);
+        let cache = self.cache.as_ref().expect("refresh keeps the cache");
+        report.verified_hash = Some(cache.hash(|key| manages(policy, state, spec, key)));
         report.draining = drain_views(state, &planned, cache);
+        report.timings.verify_ms = elapsed_ms(t);
+        report.result = ApplyResult::Applied;
+        // Deferred changes (a daemon waiting for a drain) are planned against
+        // the whole table next time.
+        self.basis = planned.deferred().is_empty().then(|| Basis { spec: spec.clone(), policy: policy.clone() });
         Ok(())
     }
 
@@ -435,7 +572,7 @@ impl Engine {
                 Some((i, err)) => format!("restore: {}: {err}", describe(&ops[i])),
                 None => format!("restore: {batch}"),
             };
-            self.cache = None;
+            self.forget();
             return failed(applied, why);
         }
         if let Err(err) = self.refresh(table, keys) {
@@ -445,7 +582,7 @@ impl Engine {
         if Config::of(&now) == Config::of(before) {
             RestoreReport { result: RestoreResult::Restored, ops: ops.len(), errors: Vec::new() }
         } else {
-            self.cache = None;
+            self.forget();
             let left = restore_ops(&now, before).iter().map(describe).collect::<Vec<_>>().join("; ");
             failed(ops.len(), format!("restore: the table still differs from before the apply: {left}"))
         }
@@ -455,7 +592,7 @@ impl Engine {
     pub fn check(
         &mut self,
         table: &mut dyn IpvsTable,
-        spec: &Spec,
+        spec: &Arc<Spec>,
         policy: &Policy,
         state: &DirectorState,
         now: SystemTime,
@@ -473,33 +610,33 @@ impl Engine {
                 drift.push(d);
             }
         }
-        Ok(Check { drift, drains_done, hash: cache.hash(planned.scope()) })
+        let hash = cache.hash(|key| manages(policy, state, spec, key));
+        if drift.is_empty() && planned.deferred().is_empty() {
+            self.basis = Some(Basis { spec: spec.clone(), policy: policy.clone() });
+        }
+        Ok(Check { drift, drains_done, hash })
     }
 
     /// What applying `spec` would do to `table`, without doing it.
     pub fn preview(
         &mut self,
         table: &mut dyn IpvsTable,
-        spec: &Spec,
+        spec: &Arc<Spec>,
         policy: &Policy,
         state: &DirectorState,
         now: SystemTime,
     ) -> Result<Preview, Error> {
         let run = Run { cause: Cause::Activation, force: false, now, read: Read::Cached };
         let full = self.read_for_plan(table, Read::Cached)?;
-        let (planned, options) = self.fresh_plan(table, spec, policy, state, &run, full)?;
+        let (planned, options, scope, part) = self.fresh_plan(table, spec, policy, state, &run, full)?;
         let cache = self.cache.as_ref().expect("planned on the cache");
-        let mut refusal = spec
-            .services()
-            .iter()
-            .find(|s| policy.foreign.contains(&s.key))
-            .map(|s| format!("service {} belongs to another cluster applied to this table", s.key));
-        let radius = match check_removal_limit(&planned, &cache.table, &options) {
-            Ok(radius) => radius,
-            Err(exceeded) => {
-                refusal.get_or_insert_with(|| format!("{exceeded}: the apply would be refused unless forced"));
-                exceeded.radius
-            }
+        let planned_on = if matches!(scope, Scope::All) { &cache.table } else { &part };
+        let radius = radius(&planned, planned_on, &cache.table, policy, state, spec);
+        let refusal = match spec.services().iter().find(|s| policy.foreign.contains(&s.key)) {
+            Some(s) => Some(format!("service {} belongs to another cluster applied to this table", s.key)),
+            None => options.removal_limit.filter(|limit| radius.exceeds(*limit)).map(|limit| {
+                format!("{}: the apply would be refused unless forced", RemovalLimitExceeded { radius, limit })
+            }),
         };
         Ok(Preview { plan: planned, radius, refusal })
     }

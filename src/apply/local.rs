@@ -251,7 +251,7 @@ impl Runner {
         };
         let before = run.state.clone();
         let step_started = std::time::Instant::now();
-        let commit_started = self.core.activation_started(cluster, desired.revision);
+        let commit_times = self.core.activation_times(cluster, desired.revision);
         let mut director = self.director.take().ok_or_else(stopped)?;
         let mut state = run.state.clone();
         let desired_in = desired.clone();
@@ -271,15 +271,19 @@ impl Runner {
             }
         };
         self.director = Some(director);
-        if let Some(commit_started) = commit_started {
+        if let Some((commit_started, activated)) = commit_times {
             for event in &mut events {
                 if let Event::Applied(report) = event
                     && report.cause == super::report::Cause::Activation
                 {
                     let t = &report.timings;
-                    let waited = step_started.saturating_duration_since(commit_started);
-                    let sent = super::report::ms(waited) + t.read_ms + t.plan_ms + t.apply_ms;
-                    report.timings.commit_to_kernel_ms = Some((sent * 1e3).round() / 1e3);
+                    let sent = t.read_ms + t.plan_ms + t.apply_ms;
+                    let since = |at: std::time::Instant| {
+                        let total = super::report::ms(step_started.saturating_duration_since(at)) + sent;
+                        Some((total * 1e3).round() / 1e3)
+                    };
+                    report.timings.commit_to_kernel_ms = since(commit_started);
+                    report.timings.activation_to_kernel_ms = since(activated);
                 }
             }
         }

@@ -126,6 +126,10 @@ pub struct Timings {
     /// last operation. Known where the commit and the apply run in one process.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit_to_kernel_ms: Option<f64>,
+    /// The same from the moment the commit was durable in the store (the
+    /// director's part: noticing the activation, planning, sending).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activation_to_kernel_ms: Option<f64>,
 }
 
 pub(crate) fn ms(d: Duration) -> f64 {

@@ -38,8 +38,8 @@ fn two_services(weights: [u32; 3]) -> String {
     )
 }
 
-fn spec(json: &str) -> Spec {
-    Spec::from_json(json.as_bytes()).unwrap_or_else(|e| panic!("{e}\n{json}"))
+fn spec(json: &str) -> Arc<Spec> {
+    Arc::new(Spec::from_json(json.as_bytes()).unwrap_or_else(|e| panic!("{e}\n{json}")))
 }
 
 fn key(id: &str) -> ServiceKey {
@@ -221,7 +221,7 @@ fn step(
 }
 
 fn desired(revision: i64, json: &str, policy: Policy) -> Desired {
-    Desired { revision, spec: Arc::new(spec(json)), policy }
+    Desired { revision, spec: spec(json), policy }
 }
 
 fn weight_of(table: &MemoryTable, service: &str, server: &str) -> Option<u32> {
@@ -546,4 +546,66 @@ fn preview_plans_without_applying() {
     assert_eq!(preview.radius.services_removed, 2);
     assert_eq!(table.snapshot_now(), before);
     assert_eq!(Snapshot::default().services.len(), 0);
+}
+
+mod incremental {
+    //! Planning only what changed since the basis must end exactly where
+    //! planning everything would.
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::model::Scheduler;
+
+    fn kernel(snapshot: &Snapshot) -> MemoryTable {
+        let odd = snapshot.services.iter().map(|e| e.service.scheduler.clone());
+        let schedulers = Scheduler::ALL.map(|s| s.as_str().to_string()).into_iter().chain(odd);
+        MemoryTable::from_snapshot(snapshot).with_schedulers(schedulers)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(150))]
+
+        #[test]
+        fn planning_what_changed_ends_where_planning_everything_does(
+            (actual, first) in crate::plan::arbitrary::table_and_spec(),
+            other in crate::plan::arbitrary::spec(),
+            keep in proptest::collection::vec(any::<bool>(), 8),
+            drain in any::<bool>(),
+        ) {
+            // The second spec keeps some of the first's services, and takes
+            // others (new, or changed) from another spec, with the first's globals.
+            let mut services: Vec<_> =
+                first.services().iter().zip(keep.iter().cycle()).filter(|(_, keep)| **keep).map(|(s, _)| s.clone()).collect();
+            for s in other.services().iter().take(2) {
+                services.retain(|kept| kept.key != s.key);
+                services.push(s.clone());
+            }
+            let second = Spec::new(services, first.timeouts, first.sync_daemons().to_vec());
+            prop_assume!(second.is_ok());
+            let policy = Policy { drain, ..Policy::default() };
+            let (first, second) = (Arc::new(first), Arc::new(second.unwrap()));
+            let mut table = kernel(&actual);
+            let mut engine = Engine::new();
+            let mut state = DirectorState::default();
+            let applied = engine.apply(&mut table, &first, &policy, &mut state, run(Cause::Activation, at(0)));
+            prop_assume!(applied.error.is_none());
+
+            // The same table and state, planned whole by a fresh engine.
+            let mut twin = kernel(&table.snapshot_now());
+            let mut twin_state = state.clone();
+            let full = Run { read: Read::Full, ..run(Cause::Activation, at(1)) };
+            let whole = Engine::new().apply(&mut twin, &second, &policy, &mut twin_state, full);
+
+            let full_reads = table.reads().full;
+            let part = engine.apply(&mut table, &second, &policy, &mut state, run(Cause::Activation, at(1)));
+            prop_assert_eq!(table.reads().full, full_reads, "planned on the cache, without reading everything");
+            prop_assert_eq!(part.report.result, whole.report.result);
+            prop_assert_eq!(&part.report.plan, &whole.report.plan);
+            prop_assert_eq!(&part.report.verified_hash, &whole.report.verified_hash);
+            prop_assert_eq!(part.report.blast_radius, whole.report.blast_radius);
+            prop_assert_eq!(crate::apply::restore::Config::of(&table.snapshot_now()), crate::apply::restore::Config::of(&twin.snapshot_now()));
+            prop_assert_eq!(state, twin_state);
+        }
+    }
 }

@@ -141,7 +141,7 @@ impl Core {
     pub async fn confirm(&self, caller: &Caller, cluster: &str) -> Result<Confirmed> {
         self.audited(caller, Some(cluster), "revision.confirm", cluster, async {
             let mut tx = self.store().begin().await?;
-            store::cluster(&mut *tx, cluster).await?.ok_or_else(|| not_found(cluster))?;
+            store::active_revision(&mut *tx, cluster).await?.ok_or_else(|| not_found(cluster))?;
             let pending = store::pending_confirm(&mut *tx, cluster).await?.ok_or_else(|| {
                 Error::Conflict(format!("cluster {cluster} has no commit waiting for confirmation"))
             })?;
@@ -184,7 +184,8 @@ impl Core {
             pending.fallback, pending.revision, pending.deadline
         );
         let new = NewRevision {
-            spec: parse_spec(&target.spec)?,
+            spec: std::sync::Arc::new(parse_spec(&target.spec)?),
+            canonical: Some((target.content_hash.clone(), target.spec.clone())),
             message: &message,
             author: "lvsd",
             kind: RevisionKind::Rollback,
@@ -192,7 +193,8 @@ impl Core {
             expected_base: None,
             activate: true,
         };
-        let outcome = self.add_revision(&mut tx, &caller, &mut row, new).await?;
+        let draft_version = row.draft_version;
+        let (outcome, spec) = self.add_revision(&mut tx, &caller, &mut row, new).await?;
         let change = Change {
             cluster: Some(cluster),
             action: "revision.confirm.expired",
@@ -208,7 +210,10 @@ impl Core {
         record(&mut tx, &caller, change).await?;
         tx.commit().await.map_err(store::StoreError::from)?;
         tracing::warn!(cluster, revision = pending.revision, fallback = pending.fallback, "commit not confirmed in time: rolled back");
-        self.remember_outcome(cluster, &outcome, started);
+        if row.draft_version != draft_version {
+            self.remember_draft(&row, spec.clone(), outcome.revision.content_hash.clone());
+        }
+        self.remember_outcome(cluster, &outcome, spec, started);
         self.activation_committed();
         Ok(Some(outcome.revision.number))
     }

@@ -151,8 +151,8 @@ impl Core {
     /// Specs of active revisions are kept in memory once parsed, so that a
     /// director does not parse a large spec again after every commit.
     pub async fn active_spec(&self, cluster: &str) -> Result<Option<(i64, Arc<Spec>)>> {
-        let row = store::cluster(self.store().reader(), cluster).await?.ok_or_else(|| not_found(cluster))?;
-        let Some(active) = row.active_revision else { return Ok(None) };
+        let active = store::active_revision(self.store().reader(), cluster).await?.ok_or_else(|| not_found(cluster))?;
+        let Some(active) = active else { return Ok(None) };
         if let Some((number, spec)) = self.cached_spec(cluster)
             && number == active
         {
@@ -195,7 +195,7 @@ impl Core {
         let caller = Caller::new(format!("director:{director}"), uuid::Uuid::new_v4().to_string());
         let at = now();
         let mut tx = self.store().begin().await?;
-        if store::cluster(&mut *tx, cluster).await?.is_none() {
+        if store::active_revision(&mut *tx, cluster).await?.is_none() {
             return Ok(()); // deleted meanwhile: nothing to record it for
         }
         let mut row = store::director(&mut *tx, cluster, director).await?.unwrap_or_else(|| DirectorRow {
@@ -293,21 +293,21 @@ impl Core {
 
     pub async fn directors(&self, cluster: &str) -> Result<Vec<DirectorView>> {
         let reader = self.store().reader();
-        let row = store::cluster(reader, cluster).await?.ok_or_else(|| not_found(cluster))?;
+        let active = store::active_revision(reader, cluster).await?.ok_or_else(|| not_found(cluster))?;
         let mut views = Vec::new();
         for director in store::directors(reader, cluster).await? {
-            views.push(self.director_view(director, row.active_revision).await?);
+            views.push(self.director_view(director, active).await?);
         }
         Ok(views)
     }
 
     pub async fn director(&self, cluster: &str, name: &str) -> Result<DirectorView> {
         let reader = self.store().reader();
-        let row = store::cluster(reader, cluster).await?.ok_or_else(|| not_found(cluster))?;
+        let active = store::active_revision(reader, cluster).await?.ok_or_else(|| not_found(cluster))?;
         let director = store::director(reader, cluster, name)
             .await?
             .ok_or_else(|| Error::NotFound(format!("cluster {cluster} has no director named {name}")))?;
-        self.director_view(director, row.active_revision).await
+        self.director_view(director, active).await
     }
 
     async fn director_view(&self, row: DirectorRow, active: Option<i64>) -> Result<DirectorView> {
@@ -378,7 +378,7 @@ impl Core {
     /// Applies the active revision of `cluster` on the director `name` now.
     pub async fn apply_director(&self, caller: &Caller, cluster: &str, name: &str, force: bool) -> Result<Report> {
         self.audited(caller, Some(cluster), "director.apply.request", name, async {
-            store::cluster(self.store().reader(), cluster).await?.ok_or_else(|| not_found(cluster))?;
+            store::active_revision(self.store().reader(), cluster).await?.ok_or_else(|| not_found(cluster))?;
             let director = self.local_director().filter(|d| d.name() == name).ok_or_else(|| {
                 Error::Conflict(format!(
                     "director {name} is not this server's own (lvsd serve --apply-local): an agent applies on its own"

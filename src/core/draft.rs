@@ -2,6 +2,7 @@
 //! one service or real server at a time, guarded by its ETag.
 
 use serde::Serialize;
+use sha2::Digest;
 use serde_json::{json, Value};
 
 use super::audit::{record, Change};
@@ -118,11 +119,14 @@ impl Core {
         self.audited(caller, Some(cluster), action, target.clone(), async {
             let mut tx = self.store().begin().await?;
             let mut row = store::cluster(&mut *tx, cluster).await?.ok_or_else(|| not_found(cluster))?;
-            let before = parse_spec(&row.draft_spec)?;
+            let before = match self.cached_draft(&row) {
+                Some((spec, _)) => spec,
+                None => std::sync::Arc::new(parse_spec(&row.draft_spec)?),
+            };
             // Bad input is reported as such (400) even when the ETag is stale too.
             let (after, value) = edit(&before)?;
             precondition.check_row(&row)?;
-            if after != before {
+            if after != *before {
                 self.limits().check(&after, "")?;
                 row.draft_spec = after.to_canonical_json();
                 row.draft_version += 1;
@@ -140,6 +144,8 @@ impl Core {
                 let change = Change { cluster: Some(cluster), action, target, detail: diff_detail(&before, &after) };
                 record(&mut tx, caller, change).await?;
                 tx.commit().await.map_err(store::StoreError::from)?;
+                let hash = hex::encode(sha2::Sha256::digest(row.draft_spec.as_bytes()));
+                self.remember_draft(&row, std::sync::Arc::new(after), hash);
             }
             Ok(Edited { value, etag: etag(&row) })
         })

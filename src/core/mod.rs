@@ -56,6 +56,16 @@ impl Caller {
     }
 }
 
+/// A draft as this process wrote it; valid while the cluster's uid and draft
+/// version are these.
+struct CachedDraft {
+    uid: String,
+    version: i64,
+    spec: Arc<Spec>,
+    /// The content hash: SHA-256 of the canonical JSON stored as the draft.
+    hash: String,
+}
+
 /// The service core, shared by the REST and gRPC transports.
 #[derive(Clone)]
 pub struct Core {
@@ -77,8 +87,11 @@ struct Inner {
     confirms: tokio::sync::watch::Sender<u64>,
     /// The spec of each cluster's active revision, once parsed: `(revision, spec)`.
     specs: Mutex<HashMap<String, (i64, Arc<Spec>)>>,
-    /// When the change that activated each cluster's revision began: `(revision, instant)`.
-    activated: Mutex<HashMap<String, (i64, std::time::Instant)>>,
+    /// When the change that activated each cluster's revision began, and
+    /// when it was committed: `(revision, began, committed)`.
+    activated: Mutex<HashMap<String, (i64, std::time::Instant, std::time::Instant)>>,
+    /// Each cluster's draft as this process last wrote it: parsed, with its content hash.
+    drafts: Mutex<HashMap<String, CachedDraft>>,
     /// This server's own director, with `serve --apply-local`.
     local: OnceLock<Arc<dyn LocalDirector>>,
 }
@@ -102,6 +115,7 @@ impl Core {
                 confirms: channel(),
                 specs: Mutex::new(HashMap::new()),
                 activated: Mutex::new(HashMap::new()),
+                drafts: Mutex::new(HashMap::new()),
                 local: OnceLock::new(),
             }),
         }
@@ -151,19 +165,34 @@ impl Core {
 
     /// Keeps the spec of a revision a commit (begun at `started`) just made
     /// active, and when that commit began.
-    fn remember_outcome(&self, cluster: &str, outcome: &CommitOutcome, started: std::time::Instant) {
-        if let (true, Some(spec)) = (outcome.revision.active, &outcome.revision.spec) {
-            self.remember_spec(cluster, outcome.revision.number, Arc::new(spec.clone()));
+    fn remember_outcome(&self, cluster: &str, outcome: &CommitOutcome, spec: Arc<Spec>, started: std::time::Instant) {
+        if outcome.revision.active {
+            self.remember_spec(cluster, outcome.revision.number, spec);
             let mut activated = self.inner.activated.lock().expect("activation times lock");
-            activated.insert(cluster.to_string(), (outcome.revision.number, started));
+            activated.insert(cluster.to_string(), (outcome.revision.number, started, std::time::Instant::now()));
         }
     }
 
+    /// The draft of `row` parsed, with its content hash, when this process
+    /// wrote that very version of it (a commit then neither parses nor hashes it).
+    fn cached_draft(&self, row: &crate::store::ClusterRow) -> Option<(Arc<Spec>, String)> {
+        let drafts = self.inner.drafts.lock().expect("draft cache lock");
+        let cached = drafts.get(&row.name)?;
+        (cached.uid == row.uid && cached.version == row.draft_version).then(|| (cached.spec.clone(), cached.hash.clone()))
+    }
+
+    /// Keeps the draft just written to `row` (its `draft_spec` the canonical JSON of `spec`).
+    fn remember_draft(&self, row: &crate::store::ClusterRow, spec: Arc<Spec>, hash: String) {
+        let cached = CachedDraft { uid: row.uid.clone(), version: row.draft_version, spec, hash };
+        self.inner.drafts.lock().expect("draft cache lock").insert(row.name.clone(), cached);
+    }
+
     /// When the commit, rollback or activation that made `revision` the
-    /// active one of `cluster` began in this process, if it did.
-    pub fn activation_started(&self, cluster: &str, revision: i64) -> Option<std::time::Instant> {
+    /// active one of `cluster` began in this process, and when it was
+    /// committed (durable), if it happened in this process.
+    pub fn activation_times(&self, cluster: &str, revision: i64) -> Option<(std::time::Instant, std::time::Instant)> {
         let activated = self.inner.activated.lock().expect("activation times lock");
-        activated.get(cluster).filter(|(number, _)| *number == revision).map(|(_, at)| *at)
+        activated.get(cluster).filter(|(number, ..)| *number == revision).map(|(_, began, done)| (*began, *done))
     }
 
     fn store(&self) -> &Store {

@@ -1,5 +1,7 @@
 //! Revisions: commit, list, get, diff, rollback, activate.
 
+use std::sync::Arc;
+
 use serde_json::json;
 
 use super::audit::{record, Change};
@@ -38,7 +40,12 @@ pub struct RevisionPage {
 
 fn view(row: RevisionRow, active: Option<i64>, with_spec: bool) -> Result<RevisionView> {
     let spec = parse_spec(&row.spec)?;
-    Ok(RevisionView {
+    Ok(view_of(row, active, spec, with_spec))
+}
+
+/// The view of `row`, whose spec is `spec` (already parsed).
+fn view_of(row: RevisionRow, active: Option<i64>, spec: Spec, with_spec: bool) -> RevisionView {
+    RevisionView {
         active: active == Some(row.number),
         services: spec.services().len(),
         servers: spec.server_count(),
@@ -52,7 +59,43 @@ fn view(row: RevisionRow, active: Option<i64>, with_spec: bool) -> Result<Revisi
         content_hash: row.content_hash,
         kind: RevisionKind::parse(&row.kind),
         rollback_of: row.rollback_of,
-    })
+    }
+}
+
+/// How many services `to` adds, removes and changes from `from`, for the audit log.
+fn diff_counts(from: &Spec, to: &Spec) -> (usize, usize, usize) {
+    let (mut added, mut removed, mut changed) = (0, 0, 0);
+    let (mut a, mut b) = (from.services().iter().peekable(), to.services().iter().peekable());
+    loop {
+        match (a.peek(), b.peek()) {
+            (None, None) => return (added, removed, changed),
+            (Some(_), None) => {
+                removed += 1;
+                a.next();
+            }
+            (None, Some(_)) => {
+                added += 1;
+                b.next();
+            }
+            (Some(x), Some(y)) => match x.key.cmp(&y.key) {
+                std::cmp::Ordering::Less => {
+                    removed += 1;
+                    a.next();
+                }
+                std::cmp::Ordering::Greater => {
+                    added += 1;
+                    b.next();
+                }
+                std::cmp::Ordering::Equal => {
+                    if x != y {
+                        changed += 1;
+                    }
+                    a.next();
+                    b.next();
+                }
+            },
+        }
+    }
 }
 
 fn no_revision(cluster: &str, number: i64) -> Error {
@@ -71,7 +114,10 @@ fn validate_message(message: &str) -> Result<()> {
 
 /// What a new revision is, beyond its spec.
 pub(super) struct NewRevision<'a> {
-    pub spec: Spec,
+    pub spec: Arc<Spec>,
+    /// The spec's content hash and canonical JSON, when already known (a
+    /// draft this process wrote); computed otherwise.
+    pub canonical: Option<(String, String)>,
     pub message: &'a str,
     pub author: &'a str,
     pub kind: RevisionKind,
@@ -83,17 +129,25 @@ pub(super) struct NewRevision<'a> {
 impl Core {
     /// Adds a revision after `latest`, or returns the existing one when the
     /// spec is unchanged or the same commit was already made (a retry).
+    ///
+    /// Returns the outcome and the revision's spec. Work proportional to the
+    /// spec's size is done once: a draft this process wrote comes parsed and
+    /// hashed, the previous revision's spec comes from the cache of active
+    /// specs, and the view reuses the parsed spec.
     pub(super) async fn add_revision(
         &self,
         tx: &mut Tx,
         caller: &Caller,
         cluster: &mut ClusterRow,
         new: NewRevision<'_>,
-    ) -> Result<CommitOutcome> {
+    ) -> Result<(CommitOutcome, Arc<Spec>)> {
         let name = cluster.name.clone();
         let latest = store::latest_revision(&mut **tx, &name).await?;
         let latest_number = latest.as_ref().map_or(0, |r| r.number);
-        let hash = new.spec.content_hash();
+        let (hash, canonical) = match new.canonical {
+            Some((hash, json)) => (hash, Some(json)),
+            None => (new.spec.content_hash(), None),
+        };
         let same_as_latest = latest.as_ref().filter(|r| r.content_hash == hash);
 
         if let Some(expected) = new.expected_base {
@@ -118,13 +172,17 @@ impl Core {
                 };
                 record(tx, caller, change).await?;
             }
-            let revision = view(existing, cluster.active_revision, true)?;
-            return Ok(CommitOutcome { created: false, revision, confirm: None });
+            // Same content hash: the spec in hand is the revision's.
+            let revision = view_of(existing, cluster.active_revision, (*new.spec).clone(), true);
+            return Ok((CommitOutcome { created: false, revision, confirm: None }, new.spec));
         }
 
         let previous_spec = match &latest {
-            Some(row) => parse_spec(&row.spec)?,
-            None => Spec::default(),
+            Some(row) => match self.cached_spec(&name).filter(|(number, _)| *number == row.number) {
+                Some((_, spec)) => spec,
+                None => Arc::new(parse_spec(&row.spec)?),
+            },
+            None => Arc::new(Spec::default()),
         };
         let row = RevisionRow {
             cluster: name.clone(),
@@ -133,7 +191,7 @@ impl Core {
             author: new.author.to_string(),
             message: new.message.to_string(),
             created_at: now(),
-            spec: new.spec.to_canonical_json(),
+            spec: canonical.unwrap_or_else(|| new.spec.to_canonical_json()),
             content_hash: hash,
             kind: new.kind.as_str().to_string(),
             rollback_of: new.rollback_of,
@@ -159,7 +217,7 @@ impl Core {
             )
             .await?;
         }
-        let diff = SpecDiff::between(&previous_spec, &new.spec);
+        let (services_added, services_removed, services_changed) = diff_counts(&previous_spec, &new.spec);
         let action = match new.kind {
             RevisionKind::Commit => "revision.commit",
             RevisionKind::Rollback => "revision.rollback",
@@ -173,13 +231,14 @@ impl Core {
                 "parent": row.parent,
                 "rollback_of": row.rollback_of,
                 "activated": new.activate,
-                "services_added": diff.services_added.len(),
-                "services_removed": diff.services_removed.len(),
-                "services_changed": diff.services_changed.len(),
+                "services_added": services_added,
+                "services_removed": services_removed,
+                "services_changed": services_changed,
             }),
         };
         record(tx, caller, change).await?;
-        Ok(CommitOutcome { created: true, revision: view(row, cluster.active_revision, true)?, confirm: None })
+        let revision = view_of(row, cluster.active_revision, (*new.spec).clone(), true);
+        Ok((CommitOutcome { created: true, revision, confirm: None }, new.spec))
     }
 
     /// Commits the draft (or the request's spec) as the next revision.
@@ -189,20 +248,24 @@ impl Core {
             validate_message(&request.message)?;
             let mut tx = self.store().begin().await?;
             let mut row = store::cluster(&mut *tx, cluster).await?.ok_or_else(|| not_found(cluster))?;
-            let spec = match &request.spec {
+            let (spec, canonical) = match &request.spec {
                 Some(doc) => {
                     let spec = doc.validate().map_err(|e| e.within("spec"))?;
                     self.limits().check(&spec, "spec")?;
-                    spec
+                    (Arc::new(spec), None)
                 }
                 None => {
                     request.precondition.check_row(&row)?;
-                    parse_spec(&row.draft_spec)?
+                    match self.cached_draft(&row) {
+                        Some((spec, hash)) => (spec, Some((hash, row.draft_spec.clone()))),
+                        None => (Arc::new(parse_spec(&row.draft_spec)?), None),
+                    }
                 }
             };
             let author = request.author.as_deref().unwrap_or(&caller.actor);
             let new = NewRevision {
                 spec,
+                canonical,
                 message: &request.message,
                 author,
                 kind: RevisionKind::Commit,
@@ -210,11 +273,14 @@ impl Core {
                 expected_base: request.expected_base,
                 activate: request.activate,
             };
-            let previous_active = row.active_revision;
-            let mut outcome = self.add_revision(&mut tx, caller, &mut row, new).await?;
+            let (previous_active, draft_version) = (row.active_revision, row.draft_version);
+            let (mut outcome, spec) = self.add_revision(&mut tx, caller, &mut row, new).await?;
             self.settle_confirm(&mut tx, caller, cluster, previous_active, &mut outcome, request.confirm_within).await?;
             tx.commit().await.map_err(store::StoreError::from)?;
-            self.remember_outcome(cluster, &outcome, started);
+            if row.draft_version != draft_version {
+                self.remember_draft(&row, spec.clone(), outcome.revision.content_hash.clone());
+            }
+            self.remember_outcome(cluster, &outcome, spec, started);
             self.activation_committed();
             if request.confirm_within.is_some() || outcome.confirm.is_some() || previous_active != row.active_revision {
                 self.confirms_changed();
@@ -243,7 +309,8 @@ impl Core {
             let message = message.unwrap_or_else(|| format!("rollback to revision {to}"));
             validate_message(&message)?;
             let new = NewRevision {
-                spec: parse_spec(&target.spec)?,
+                spec: Arc::new(parse_spec(&target.spec)?),
+                canonical: Some((target.content_hash.clone(), target.spec.clone())),
                 message: &message,
                 author: &caller.actor,
                 kind: RevisionKind::Rollback,
@@ -251,11 +318,14 @@ impl Core {
                 expected_base,
                 activate: true,
             };
-            let previous_active = row.active_revision;
-            let mut outcome = self.add_revision(&mut tx, caller, &mut row, new).await?;
+            let (previous_active, draft_version) = (row.active_revision, row.draft_version);
+            let (mut outcome, spec) = self.add_revision(&mut tx, caller, &mut row, new).await?;
             self.settle_confirm(&mut tx, caller, cluster, previous_active, &mut outcome, confirm_within).await?;
             tx.commit().await.map_err(store::StoreError::from)?;
-            self.remember_outcome(cluster, &outcome, started);
+            if row.draft_version != draft_version {
+                self.remember_draft(&row, spec.clone(), outcome.revision.content_hash.clone());
+            }
+            self.remember_outcome(cluster, &outcome, spec, started);
             self.activation_committed();
             self.confirms_changed();
             Ok(outcome)
@@ -287,10 +357,12 @@ impl Core {
                 };
                 record(&mut tx, caller, change).await?;
             }
-            let mut outcome = CommitOutcome { created: false, revision: view(revision, Some(number), true)?, confirm: None };
+            let spec = parse_spec(&revision.spec)?;
+            let shared = Arc::new(spec.clone());
+            let mut outcome = CommitOutcome { created: false, revision: view_of(revision, Some(number), spec, true), confirm: None };
             self.settle_confirm(&mut tx, caller, cluster, row.active_revision, &mut outcome, None).await?;
             tx.commit().await.map_err(store::StoreError::from)?;
-            self.remember_outcome(cluster, &outcome, started);
+            self.remember_outcome(cluster, &outcome, shared, started);
             self.activation_committed();
             self.confirms_changed();
             Ok(outcome.revision)

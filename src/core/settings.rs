@@ -108,7 +108,7 @@ impl Core {
     /// The settings of `cluster` (the defaults until set).
     pub async fn settings(&self, cluster: &str) -> Result<SettingsView> {
         let reader = self.store().reader();
-        store::cluster(reader, cluster).await?.ok_or_else(|| not_found(cluster))?;
+        store::active_revision(reader, cluster).await?.ok_or_else(|| not_found(cluster))?;
         Ok(match store::settings(reader, cluster).await? {
             Some(row) => SettingsView {
                 cluster: row.cluster,
@@ -127,7 +127,7 @@ impl Core {
         self.audited(caller, Some(cluster), "cluster.settings", cluster, async {
             settings.validate()?;
             let mut tx = self.store().begin().await?;
-            store::cluster(&mut *tx, cluster).await?.ok_or_else(|| not_found(cluster))?;
+            store::active_revision(&mut *tx, cluster).await?.ok_or_else(|| not_found(cluster))?;
             let row = SettingsRow {
                 cluster: cluster.to_string(),
                 settings: serde_json::to_string(&settings).expect("settings serialize"),

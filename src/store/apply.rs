@@ -68,6 +68,12 @@ pub async fn put_settings(exec: impl SqliteExecutor<'_>, row: &SettingsRow) -> R
     Ok(())
 }
 
+/// The active revision of `cluster` (`None` when there is no such cluster),
+/// without reading its draft.
+pub async fn active_revision(exec: impl SqliteExecutor<'_>, cluster: &str) -> Result<Option<Option<i64>>, StoreError> {
+    Ok(sqlx::query_scalar("SELECT active_revision FROM clusters WHERE name = ?").bind(cluster).fetch_optional(exec).await?)
+}
+
 /// `(name, active revision)` of every cluster, without their drafts.
 pub async fn active_revisions(exec: impl SqliteExecutor<'_>) -> Result<Vec<(String, Option<i64>)>, StoreError> {
     Ok(sqlx::query_as("SELECT name, active_revision FROM clusters ORDER BY name").fetch_all(exec).await?)

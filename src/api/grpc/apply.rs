@@ -135,6 +135,7 @@ pub fn report(r: Report) -> pb::ApplyReport {
             verify_ms: r.timings.verify_ms,
             total_ms: r.timings.total_ms,
             commit_to_kernel_ms: r.timings.commit_to_kernel_ms,
+            activation_to_kernel_ms: r.timings.activation_to_kernel_ms,
         }),
     }
 }
