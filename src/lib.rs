@@ -1,6 +1,7 @@
 //! lvsd: a control plane for Linux Virtual Server (IPVS).
 
 pub mod api;
+pub mod auth;
 pub mod apply;
 pub mod cli;
 pub mod core;
@@ -9,3 +10,6 @@ pub mod ipvsadm;
 pub mod model;
 pub mod plan;
 pub mod store;
+
+#[cfg(test)]
+mod fuzz;

@@ -303,6 +303,8 @@ fn commit_log_diff_rollback_export_round_trip() {
     // Export of the rollback equals export of what it restored, and imports back as it.
     let export = sh.line("export").ok().stdout;
     assert_eq!(export, sh.line("export 1").ok().stdout);
+    let spec: Value = serde_json::from_str(&sh.line("export 3 --spec").ok().stdout).unwrap();
+    assert_eq!(spec, sh.line("list --revision 1 --output json").ok().json()["spec"]);
     assert_eq!(export, NAT_SCRIPT.lines().skip(1).map(|l| format!("{}\n", &l["ipvsadm ".len()..])).collect::<String>());
     let copy = sh.in_cluster("copy");
     copy.line("cluster create copy").ok();
@@ -466,4 +468,52 @@ fn config_file_and_completions() {
         assert!(out.status.success());
         assert!(String::from_utf8_lossy(&out.stdout).contains("tcp-service"), "{shell}");
     }
+}
+
+#[test]
+fn plan_directors_and_commit_confirmed() {
+    let server = TestServer::start();
+    let sh = Shell::new(&server, "web");
+    sh.line("cluster create web").ok();
+    sh.script(NAT_TYPED);
+    sh.line("commit -m classic").ok();
+
+    // This server applies to no kernel: plans go against an empty table.
+    let plan = sh.line("plan 1").ok().stdout;
+    assert_eq!(
+        plan,
+        "Plan of revision 1 of web against an empty table (this server applies to no kernel):
++ service tcp 192.168.31.100:80 wrr
++ real server 172.25.0.31:80 to tcp 192.168.31.100:80: nat weight 1
++ real server 172.25.0.32:80 to tcp 192.168.31.100:80: nat weight 2
++ real server 172.25.0.33:80 to tcp 192.168.31.100:80: nat weight 3
+# 1 service added, 3 real servers added
+"
+    );
+    assert_eq!(sh.line("plan 1 --output json").ok().json()["against"], "empty_table");
+    assert!(sh.line("directors").ok().stdout.contains("web has no directors yet"));
+    let run = sh.line("directors lb1").fails(1);
+    assert!(run.stderr.contains("no director named lb1\n  hint: `lvsd directors` lists them"), "{}", run.stderr);
+
+    // A commit confirmed stays once confirmed.
+    sh.line("rs edit -t 192.168.31.100:80 -r 172.25.0.31 -w 5").ok();
+    let commit = sh.line("commit -m w5 --confirm 5m").ok().stdout;
+    assert!(commit.contains("run `lvsd confirm` before "), "{commit}");
+    assert!(commit.ends_with(" to keep revision 2, or lvsd rolls back to revision 1\n"), "{commit}");
+    assert!(sh.line("cluster show").ok().stdout.contains("confirm:     run `lvsd confirm` before"));
+    assert!(sh.line("list").ok().stderr.starts_with("note: run `lvsd confirm` before"));
+    assert!(sh.line("confirm").ok().stdout.starts_with("revision 2 of web confirmed at "));
+    let run = sh.line("confirm").fails(4);
+    assert!(run.stderr.contains("hint: `lvsd commit -m MSG --confirm 5m`"), "{}", run.stderr);
+    let run = sh.line("commit -m x --confirm soon").fails(1);
+    assert!(run.stderr.starts_with("lvsd: error: --confirm (confirm_within): `soon` is not a duration"), "{}", run.stderr);
+
+    // Unconfirmed, it is rolled back by lvsd itself.
+    sh.line("rollback 1 --confirm 1s").ok();
+    let rolled_back = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        sh.line("log -n 1").ok().stdout.contains("automatic rollback to revision 2")
+    });
+    assert!(rolled_back, "{}", sh.line("log").stdout);
+    assert_eq!(sh.line("export").ok().stdout, sh.line("export 2").ok().stdout);
 }

@@ -90,6 +90,7 @@ fn main() {
             a_daemon_stopped_before_its_threads_ran,
         ),
         ("zero_and_flush", zero_and_flush),
+        ("one_service_by_key", one_service_by_key),
         ("kernel_errors_are_named", kernel_errors_are_named),
         (
             "a_failed_batch_says_what_happened",
@@ -888,6 +889,43 @@ fn zero_and_flush() -> TestResult {
     check!(
         t.snapshot().map_err(|e| e.to_string())?.services.is_empty(),
         "services left after flush"
+    );
+    Ok(())
+}
+
+/// GET_SERVICE for one key (not a dump), and GET_DEST of a missing service.
+fn one_service_by_key() -> TestResult {
+    let mut t = clean_table()?;
+    let svc = Service {
+        flags: svc_flags::PERSISTENT,
+        timeout: 90,
+        netmask: 0xffff_fff0,
+        ..service(key(Protocol::Udp, "10.1.0.80:53"), "lblc")
+    };
+    let v6 = service(fwmark(80, AddressFamily::Ipv6), "lblcr");
+    apply(
+        &mut t,
+        &[Op::AddService(svc.clone()), Op::AddService(v6.clone())],
+    )?;
+    let read = t
+        .service(&svc.key)
+        .map_err(|e| e.to_string())?
+        .map(|(s, _)| s);
+    check_eq(Some(svc.clone()), read, "GET_SERVICE of an IPv4 service")?;
+    let read = t
+        .service(&v6.key)
+        .map_err(|e| e.to_string())?
+        .map(|(s, _)| s);
+    check_eq(Some(v6), read, "GET_SERVICE of an IPv6 fwmark service")?;
+    // The same mark in the other family is another service.
+    let other = fwmark(80, AddressFamily::Ipv4);
+    check!(
+        t.service(&other).map_err(|e| e.to_string())?.is_none(),
+        "fwmark 80 (IPv4) does not exist"
+    );
+    check!(
+        t.dests(&other).map_err(|e| e.to_string())?.is_empty(),
+        "no real servers for a missing service"
     );
     Ok(())
 }

@@ -1,9 +1,12 @@
 //! The `lvsd` command line: the server, the local kernel commands, and the
 //! client commands that talk to a server.
 
+mod audit;
 mod client;
+mod hardening;
 mod local;
 mod serve;
+mod token;
 
 use std::process::ExitCode;
 
@@ -50,6 +53,11 @@ enum Command {
     /// Print the OpenAPI document of the REST API.
     #[command(hide = true)]
     Openapi,
+    /// Access tokens, on the database file: create, list, revoke.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
+    /// The audit log: list entries through the API, or verify its hash chain in the database.
+    Audit(audit::AuditArgs),
     #[command(flatten)]
     Local(local::LocalCommand),
     #[command(flatten)]
@@ -66,6 +74,8 @@ pub fn main() -> ExitCode {
             print!("{}", crate::api::rest::openapi_json());
             ExitCode::SUCCESS
         }
+        Command::Token(cmd) => token::run(cmd),
+        Command::Audit(cmd) => audit::run(cmd),
         Command::Local(cmd) => local::run(cmd),
         Command::Client(cmd) => client::run(cmd),
     }

@@ -31,6 +31,8 @@ pub struct ServeArgs {
     pub cors_origins: Vec<String>,
     #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "LVSD_LOG_FORMAT")]
     pub log_format: LogFormat,
+    #[command(flatten)]
+    pub hardening: super::hardening::HardeningArgs,
     /// Apply every activation of this server's clusters to this host's own
     /// kernel (one director: server and kernel on the same host). On a host
     /// without IPVS the server says so and serves the API only.
@@ -140,14 +142,27 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .map(|origin| origin.parse().with_context(|| format!("--cors-origin {origin}: not a valid origin")))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let store = Store::open(&args.db).await.with_context(|| format!("opening database {}", args.db))?;
-    let core = Core::new(store.clone());
+    let core = Core::with_limits(store.clone(), args.hardening.spec_limits());
+    let open = core.auth().is_open().await?;
+    let warnings = args.hardening.check_exposure(open, &[args.http, args.grpc])?;
     let http = TcpListener::bind(args.http).await.with_context(|| format!("binding the REST API to {}", args.http))?;
     let grpc = TcpListener::bind(args.grpc).await.with_context(|| format!("binding the gRPC API to {}", args.grpc))?;
+    let (http, grpc) = args.hardening.listeners(http, grpc)?;
 
     // Printed on stdout, one line each, for people and for scripts that start lvsd.
     println!("lvsd: database {}", args.db);
-    println!("lvsd: REST API on http://{}", http.local_addr()?);
+    let scheme = if http.is_tls() { "https" } else { "http" };
+    println!("lvsd: REST API on {scheme}://{}", http.local_addr()?);
     println!("lvsd: gRPC API on {}", grpc.local_addr()?);
+    if http.is_tls() {
+        let mtls = if args.hardening.tls_client_ca.is_some() { ", client certificates required" } else { "" };
+        println!("lvsd: TLS on both APIs{mtls}");
+    }
+    println!("lvsd: access: {}", if open { "OPEN (no tokens)" } else { "bearer tokens required" });
+    for warning in &warnings {
+        println!("lvsd: {warning}");
+        tracing::warn!("{warning}");
+    }
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = move |mut rx: watch::Receiver<bool>| async move {
@@ -189,8 +204,9 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
     }
     let confirms = tokio::spawn(core.clone().watch_confirms(stopped(stop_rx.clone())));
-    let rest = tokio::spawn(rest::serve(core.clone(), http, rest::Options { cors_origins }, stopped(stop_rx.clone())));
-    let grpc = tokio::spawn(grpc::serve(core.clone(), grpc, stopped(stop_rx.clone())));
+    let rest_options = args.hardening.rest_options(cors_origins);
+    let rest = tokio::spawn(rest::serve(core.clone(), http, rest_options, stopped(stop_rx.clone())));
+    let grpc = tokio::spawn(grpc::serve(core.clone(), grpc, args.hardening.grpc_options(), stopped(stop_rx.clone())));
 
     shutdown_signal().await;
     tracing::info!("shutting down: finishing requests in flight");

@@ -21,6 +21,18 @@ pub struct AuditQuery {
     pub limit: Option<u32>,
 }
 
+/// A request refused by access control, for [`Core::record_denied`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Denied<'a> {
+    /// `POST /v1/clusters` or `/lvs.v1.LvsService/CreateCluster`.
+    pub target: &'a str,
+    pub cluster: Option<&'a str>,
+    /// The client's address.
+    pub peer: Option<&'a str>,
+    /// The public id of the token presented, if it was token-shaped.
+    pub token_id: Option<&'a str>,
+}
+
 pub(crate) struct Change<'a> {
     pub cluster: Option<&'a str>,
     pub action: &'a str,
@@ -28,18 +40,34 @@ pub(crate) struct Change<'a> {
     pub detail: Value,
 }
 
+/// What a client sends lands in refusals' entries (ids, paths, values quoted
+/// in reasons); clipped, so that refused requests, free to send, cannot fill
+/// the disk faster than their pace allows.
 fn row(caller: &Caller, change: &Change<'_>, outcome: &str) -> AuditRow {
+    let detail = change.detail.to_string();
     AuditRow {
         id: 0,
         at: now(),
-        actor: caller.actor.clone(),
-        request_id: caller.request_id.clone(),
-        cluster: change.cluster.map(str::to_string),
+        actor: clip(&caller.actor, 128),
+        request_id: clip(&caller.request_id, 128),
+        cluster: change.cluster.map(|c| clip(c, 128)),
         action: change.action.to_string(),
-        target: change.target.clone(),
+        target: clip(&change.target, 512),
         outcome: outcome.to_string(),
-        detail: change.detail.to_string(),
+        detail: if outcome == "ok" { detail } else { clip(&detail, 4096) },
     }
+}
+
+/// `text` cut to at most `max` bytes, on a character boundary, marked with `…`.
+fn clip(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max - '…'.len_utf8();
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
 }
 
 /// Records a change inside the transaction that makes it.
@@ -49,7 +77,7 @@ pub(crate) async fn record(tx: &mut Tx, caller: &Caller, change: Change<'_>) -> 
 
 /// Records something that happened with its outcome (`ok`, `refused`, `failed`).
 pub(crate) async fn record_outcome(tx: &mut Tx, caller: &Caller, change: Change<'_>, outcome: &str) -> Result<()> {
-    store::append_audit(&mut **tx, &row(caller, &change, outcome)).await?;
+    store::append_audit(tx, &row(caller, &change, outcome)).await?;
     Ok(())
 }
 
@@ -92,9 +120,32 @@ impl Core {
         }
     }
 
+    /// Records a request refused for want of a valid token (401) or of a
+    /// role that allows it (403): who (the caller's actor, the token's public
+    /// id, the peer address), what (`target`), why. Never the secret. Paced
+    /// by [`Authenticator::pace_refusal`](crate::auth::Authenticator::pace_refusal):
+    /// refusals are free to send, database writes are not.
+    pub async fn record_denied(&self, caller: &Caller, denied: Denied<'_>, err: &Error) {
+        let Some(suppressed) = self.auth().pace_refusal() else { return };
+        let mut detail = json!({ "code": err.code(), "reason": err.message() });
+        if let Some(peer) = denied.peer {
+            detail["peer"] = json!(peer);
+        }
+        if let Some(id) = denied.token_id {
+            detail["token_id"] = json!(id);
+        }
+        if suppressed > 0 {
+            detail["unrecorded_before"] = json!(suppressed);
+        }
+        let change = Change { cluster: denied.cluster, action: "access.denied", target: denied.target.to_string(), detail };
+        if let Err(log_err) = self.append_refusal(caller, &change).await {
+            tracing::error!(error = %log_err, "could not audit a denied request");
+        }
+    }
+
     async fn append_refusal(&self, caller: &Caller, change: &Change<'_>) -> Result<()> {
         let mut tx = self.store().begin().await?;
-        store::append_audit(&mut *tx, &row(caller, change, "refused")).await?;
+        store::append_audit(&mut tx, &row(caller, change, "refused")).await?;
         tx.commit().await.map_err(store::StoreError::from)?;
         Ok(())
     }
@@ -140,5 +191,18 @@ impl Core {
                 detail: serde_json::from_str(&r.detail).unwrap_or(Value::String(r.detail)),
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clip;
+
+    #[test]
+    fn clipping_keeps_characters_whole() {
+        assert_eq!(clip("short", 10), "short");
+        let clipped = clip(&"é".repeat(100), 11);
+        assert!(clipped.len() <= 11 && clipped.ends_with('…'), "{clipped}");
+        assert_eq!(clip(&"x".repeat(600), 512).len(), 512);
     }
 }

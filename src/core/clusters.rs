@@ -8,7 +8,7 @@ use crate::model::Spec;
 use crate::store::{self, ClusterRow};
 
 /// Cluster names go into URLs, file names and metric labels: keep them plain.
-fn validate_name(name: &str) -> Result<()> {
+pub(crate) fn validate_name(name: &str) -> Result<()> {
     let ok = (1..=63).contains(&name.len())
         && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_' || b == b'.')
         && name.as_bytes()[0].is_ascii_alphanumeric();

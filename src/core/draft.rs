@@ -119,13 +119,15 @@ impl Core {
         self.audited(caller, Some(cluster), action, target.clone(), async {
             let mut tx = self.store().begin().await?;
             let mut row = store::cluster(&mut *tx, cluster).await?.ok_or_else(|| not_found(cluster))?;
-            precondition.check_row(&row)?;
             let before = match self.cached_draft(&row) {
                 Some((spec, _)) => spec,
                 None => std::sync::Arc::new(parse_spec(&row.draft_spec)?),
             };
+            // Bad input is reported as such (400) even when the ETag is stale too.
             let (after, value) = edit(&before)?;
+            precondition.check_row(&row)?;
             if after != *before {
+                self.limits().check(&after, "")?;
                 row.draft_spec = after.to_canonical_json();
                 row.draft_version += 1;
                 row.draft_updated_at = now();

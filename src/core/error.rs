@@ -18,6 +18,18 @@ pub enum Error {
     /// The request is valid but the cluster's state forbids it.
     #[error("{0}")]
     Conflict(String),
+    /// No credentials, or ones that do not hold (a bad or revoked token).
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The caller is known but its role may not do this.
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// The request is larger than the server accepts.
+    #[error("{0}")]
+    TooLarge(String),
+    /// The server cannot answer now (overloaded, or the request took too long); retry later.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -31,6 +43,10 @@ pub enum ErrorCode {
     AlreadyExists,
     PreconditionFailed,
     Conflict,
+    Unauthenticated,
+    PermissionDenied,
+    PayloadTooLarge,
+    Unavailable,
     Internal,
 }
 
@@ -42,6 +58,10 @@ impl Error {
             Error::AlreadyExists(_) => ErrorCode::AlreadyExists,
             Error::PreconditionFailed(_) => ErrorCode::PreconditionFailed,
             Error::Conflict(_) => ErrorCode::Conflict,
+            Error::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            Error::PermissionDenied(_) => ErrorCode::PermissionDenied,
+            Error::TooLarge(_) => ErrorCode::PayloadTooLarge,
+            Error::Unavailable(_) => ErrorCode::Unavailable,
             Error::Internal(_) => ErrorCode::Internal,
         }
     }

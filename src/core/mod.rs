@@ -10,24 +10,29 @@ mod confirm;
 mod directors;
 mod draft;
 mod error;
+mod limits;
 mod revisions;
+mod tokens;
 mod settings;
 mod views;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-pub use audit::AuditQuery;
+pub use audit::{AuditQuery, Denied};
 pub use confirm::{Confirmed, PendingConfirm, parse_confirm_within};
 pub use directors::{
     BoxFuture, DirectorUpdate, DirectorView, LocalDirector, PlanPreview, PlanTarget, foreign_services,
 };
 pub use draft::Precondition;
 pub use error::{Error, ErrorCode};
+pub use limits::Limits;
+pub use tokens::{NewToken, TokenView};
 pub use revisions::{CommitRequest, RevisionPage};
 pub use settings::{ClusterSettings, SettingsView};
 pub use views::*;
 
+use crate::auth::Authenticator;
 use crate::model::Spec;
 use crate::store::Store;
 
@@ -69,6 +74,8 @@ pub struct Core {
 
 struct Inner {
     store: Store,
+    auth: Authenticator,
+    limits: Limits,
     /// Bumped after every committed change of an active revision.
     activations: tokio::sync::watch::Sender<u64>,
     /// Bumped when something directors act on changes, other than the
@@ -91,10 +98,17 @@ struct Inner {
 
 impl Core {
     pub fn new(store: Store) -> Self {
+        Core::with_limits(store, Limits::default())
+    }
+
+    pub fn with_limits(store: Store, limits: Limits) -> Self {
         let channel = || tokio::sync::watch::channel(0).0;
+        let auth = Authenticator::new(store.clone());
         Core {
             inner: Arc::new(Inner {
                 store,
+                auth,
+                limits,
                 activations: channel(),
                 wakeups: channel(),
                 recorded: channel(),
@@ -183,6 +197,11 @@ impl Core {
 
     fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// Checks the tokens of requests; the transports ask it first.
+    pub fn auth(&self) -> &Authenticator {
+        &self.inner.auth
     }
 
     /// Notifies whenever some cluster's active revision changes (a commit,

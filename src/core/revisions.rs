@@ -252,7 +252,11 @@ impl Core {
             let mut tx = self.store().begin().await?;
             let mut row = store::cluster(&mut *tx, cluster).await?.ok_or_else(|| not_found(cluster))?;
             let (spec, canonical) = match &request.spec {
-                Some(doc) => (Arc::new(doc.validate().map_err(|e| e.within("spec"))?), None),
+                Some(doc) => {
+                    let spec = doc.validate().map_err(|e| e.within("spec"))?;
+                    self.limits().check(&spec, "spec")?;
+                    (Arc::new(spec), None)
+                }
                 None => {
                     request.precondition.check_row(&row)?;
                     match self.cached_draft(&row) {

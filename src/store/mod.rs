@@ -6,12 +6,17 @@
 //! can sit beside it.
 
 mod apply;
+mod chain;
+mod tokens;
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{SqliteExecutor, SqlitePool};
+use sqlx::{SqliteConnection, SqliteExecutor, SqlitePool};
+
+pub use self::chain::{entry_hash, BadEntry, ChainReport, GENESIS};
+pub use self::tokens::*;
 
 pub use apply::*;
 
@@ -112,6 +117,7 @@ impl Store {
         let options = connect_options(db)?;
         let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
         sqlx::migrate!("./migrations").run(&writer).await?;
+        chain::chain_unhashed(&writer).await?;
         let reader = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
         Ok(Store { writer, reader })
     }
@@ -126,13 +132,36 @@ impl Store {
             .await
             .unwrap_or_default();
         migrator.run(&pool).await?;
+        chain::chain_unhashed(&pool).await?;
         let pending = migrator.iter().filter(|m| !applied.contains(&m.version)).count();
         pool.close().await;
         Ok(pending)
     }
 
+    /// Opens an existing, migrated database without changing it (no
+    /// migrations, nothing created); reads only.
+    pub async fn open_existing(db: &str) -> Result<SqlitePool, StoreError> {
+        let options = connect_options(db)?.create_if_missing(false).read_only(true);
+        let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
+        let migrator = sqlx::migrate!("./migrations");
+        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+            .fetch_all(&pool)
+            .await
+            .map_err(|_| StoreError::Corrupt(format!("{db} is not an lvsd database")))?;
+        if let Some(missing) = migrator.iter().find(|m| !applied.contains(&m.version)) {
+            return Err(StoreError::Corrupt(format!(
+                "{db} lacks migration {} ({}): run `lvsd migrate --db {db}` first",
+                missing.version, missing.description
+            )));
+        }
+        Ok(pool)
+    }
+
+    /// A write transaction. `BEGIN IMMEDIATE` takes SQLite's write lock at
+    /// once, so a transaction that reads before it writes never fails
+    /// because another process (`lvsd token` on the same file) wrote between.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
-        Ok(self.writer.begin().await?)
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 
     pub fn reader(&self) -> &SqlitePool {
@@ -259,23 +288,16 @@ pub async fn insert_revision(exec: impl SqliteExecutor<'_>, row: &RevisionRow) -
     Ok(())
 }
 
-/// Appends an audit entry; `row.id` is ignored and the new id returned.
-pub async fn append_audit(exec: impl SqliteExecutor<'_>, row: &AuditRow) -> Result<i64, StoreError> {
-    let id = sqlx::query_scalar(
-        "INSERT INTO audit_log (at, actor, request_id, cluster, action, target, outcome, detail)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-    )
-    .bind(&row.at)
-    .bind(&row.actor)
-    .bind(&row.request_id)
-    .bind(&row.cluster)
-    .bind(&row.action)
-    .bind(&row.target)
-    .bind(&row.outcome)
-    .bind(&row.detail)
-    .fetch_one(exec)
-    .await?;
-    Ok(id)
+/// Appends an audit entry to the hash chain, inside the caller's write
+/// transaction; `row.id` is ignored and the new id returned.
+pub async fn append_audit(conn: &mut SqliteConnection, row: &AuditRow) -> Result<i64, StoreError> {
+    chain::append(conn, row).await
+}
+
+/// Walks the audit log's hash chain; see [`chain`](self::chain) for what it
+/// shows. `expect`: a head hash recorded earlier, reported as found or not.
+pub async fn verify_audit(pool: &SqlitePool, expect: Option<&str>) -> Result<ChainReport, StoreError> {
+    chain::verify(pool, expect).await
 }
 
 /// Audit entries newest first.

@@ -35,7 +35,7 @@ impl TestServer {
         Self::start_with(db, &[])
     }
 
-    /// Starts a server on `db` with more arguments to `lvsd serve`.
+    /// Starts a server on `db` with more `lvsd serve` flags.
     pub fn start_with(db: &Path, args: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_lvsd"))
             .args(["serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--db"])

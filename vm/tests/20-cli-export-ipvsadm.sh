@@ -3,7 +3,8 @@
 # typed as ipvsadm-style commands, then `lvsd export N | ipvsadm -R` for each
 # of them gives back, from the kernel, the very rules lvsd exported
 # (ipvsadm -Sn), thresholds (ipvsadm -Ln --thresholds) and timeouts
-# (ipvsadm -L --timeout).
+# (ipvsadm -L --timeout); and lvsd applying the revision's spec itself
+# (`lvsd apply`) leaves the kernel with the same ipvsadm -Sn.
 # vm-timeout: 300
 set -e
 . /vm/lib.sh
@@ -76,6 +77,22 @@ for n in 1 2 3 4; do
     if grep -q -e '^--set ' "$HOME/export.$n"; then
         assert_eq "$(lvsd list --revision "$n" --timeout)" "$(ipvsadm -L --timeout)" "revision $n: timeouts"
     fi
+    by_ipvsadm=$(ipvsadm -Sn)
+    by_ipvsadm_thresholds=$(ipvsadm -Ln --thresholds | thresholds)
+
+    step "revision $n: lvsd apply of its spec, on an empty table and on the previous revision's"
+    lvsd export "$n" --spec >"$HOME/spec.$n.json"
+    froms="empty"
+    [ "$n" = 1 ] || froms="empty previous"
+    for from in $froms; do
+        ipvsadm -C
+        if [ "$from" = previous ]; then
+            lvsd apply "$HOME/spec.$((n - 1)).json"
+        fi
+        lvsd apply "$HOME/spec.$n.json" || fail "lvsd apply refused revision $n"
+        assert_eq "$by_ipvsadm" "$(ipvsadm -Sn)" "revision $n from the $from table: lvsd apply = lvsd export | ipvsadm -R"
+        assert_eq "$by_ipvsadm_thresholds" "$(ipvsadm -Ln --thresholds | thresholds)" "revision $n from the $from table: thresholds"
+    done
 done
 assert_eq "$(cat "$HOME/export.2")" "$(cat "$HOME/export.4")" "the rollback exports as what it restored"
 

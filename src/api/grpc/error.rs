@@ -40,6 +40,10 @@ pub fn grpc_code(code: ErrorCode) -> Code {
         ErrorCode::AlreadyExists => Code::AlreadyExists,
         ErrorCode::PreconditionFailed => Code::FailedPrecondition,
         ErrorCode::Conflict => Code::FailedPrecondition,
+        ErrorCode::Unauthenticated => Code::Unauthenticated,
+        ErrorCode::PermissionDenied => Code::PermissionDenied,
+        ErrorCode::PayloadTooLarge => Code::ResourceExhausted,
+        ErrorCode::Unavailable => Code::Unavailable,
         ErrorCode::Internal => Code::Internal,
     }
 }

@@ -14,13 +14,14 @@ mod service;
 
 use std::future::Future;
 
+use std::time::Duration;
+
 use anyhow::Context;
-use tokio::net::TcpListener;
 use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
 
 use self::pb::lvs_service_server::LvsServiceServer;
-pub use self::service::LvsApi;
+pub use self::service::{authorize, LvsApi, Scoped};
+use super::listener::Listener;
 use crate::core::Core;
 
 /// Generated from `proto/lvs/v1/*.proto` by build.rs.
@@ -36,11 +37,37 @@ pub mod pb {
 /// The fully qualified name of the API service.
 pub const SERVICE_NAME: &str = "lvs.v1.LvsService";
 
+/// Limits of the gRPC server.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Longest a unary call may take (a server stream, once started, is not bound).
+    pub request_timeout: Duration,
+    /// Largest request message, as for REST bodies.
+    pub max_message_size: usize,
+    /// Calls served at once on one connection.
+    pub max_in_flight_per_connection: usize,
+    /// Calls served at once in all (each may hold a message of the largest
+    /// size while it is decoded); more wait.
+    pub max_in_flight: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            request_timeout: Duration::from_secs(60),
+            max_message_size: 32 * 1024 * 1024,
+            max_in_flight_per_connection: 64,
+            max_in_flight: 128,
+        }
+    }
+}
+
 /// Serves the gRPC API on `listener` until `shutdown` completes, then lets
 /// requests in flight finish.
 pub async fn serve(
     core: Core,
-    listener: TcpListener,
+    listener: Listener,
+    options: Options,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -57,12 +84,20 @@ pub async fn serve(
         .build_v1alpha()
         .context("building the gRPC reflection service (v1alpha)")?;
 
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let api = LvsServiceServer::new(LvsApi::new(core)).max_decoding_message_size(options.max_message_size);
+    let incoming = tokio_stream::wrappers::ReceiverStream::new(listener.incoming());
     Server::builder()
+        .timeout(options.request_timeout)
+        .concurrency_limit_per_connection(options.max_in_flight_per_connection)
+        .max_concurrent_streams(u32::try_from(options.max_in_flight_per_connection).unwrap_or(u32::MAX))
+        // Dead peers are noticed and their connections closed.
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(options.max_in_flight))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(LvsServiceServer::new(LvsApi::new(core)))
+        .add_service(api)
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await
         .context("serving gRPC")

@@ -13,7 +13,8 @@ use super::convert;
 use super::error::{self, REQUEST_ID_KEY};
 use super::pb;
 use super::pb::lvs_service_server::LvsService;
-use crate::core::{AuditQuery, Caller, CommitRequest, Core, Error, Precondition, Result, parse_confirm_within};
+use crate::auth::{policy, token, Access};
+use crate::core::{AuditQuery, Caller, CommitRequest, Core, Denied, Error, Precondition, Result, parse_confirm_within};
 
 /// The gRPC transport over the service core.
 #[derive(Clone)]
@@ -27,18 +28,76 @@ impl LvsApi {
     }
 }
 
-/// The caller of a request: anonymous until authentication comes, with the
-/// client's `x-request-id` or a fresh one.
-fn caller(metadata: &MetadataMap) -> Caller {
-    let given = metadata
+/// The client's `x-request-id`, or a fresh one.
+fn request_id(metadata: &MetadataMap) -> String {
+    metadata
         .get(REQUEST_ID_KEY)
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
-        .filter(|id| !id.is_empty() && id.len() <= 200);
-    match given {
-        Some(id) => Caller::new("anonymous", id),
-        None => Caller::anonymous(),
-    }
+        .filter(|id| !id.is_empty() && id.len() <= 200)
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_string)
+}
+
+/// The cluster a request is about, for access control: agents may only
+/// touch their own.
+pub trait Scoped {
+    fn cluster(&self) -> Option<&str>;
+}
+
+macro_rules! scoped {
+    (none: $($request:ident),+ $(,)?) => {
+        $(impl Scoped for pb::$request {
+            fn cluster(&self) -> Option<&str> {
+                None
+            }
+        })+
+    };
+    ($field:ident: $($request:ident),+ $(,)?) => {
+        $(impl Scoped for pb::$request {
+            fn cluster(&self) -> Option<&str> {
+                Some(&self.$field)
+            }
+        })+
+    };
+}
+
+scoped!(name: CreateClusterRequest, GetClusterRequest, DeleteClusterRequest);
+scoped!(cluster: GetDraftRequest, ReplaceDraftRequest, AddServiceRequest, GetServiceRequest, UpdateServiceRequest,
+    PatchServiceRequest, DeleteServiceRequest, ImportDraftRequest, ExportRevisionRequest, AddServerRequest, GetServerRequest, UpdateServerRequest, PatchServerRequest,
+    DeleteServerRequest, CommitRequest, ListRevisionsRequest, GetRevisionRequest, DiffRevisionsRequest, RollbackRequest,
+    ActivateRequest, ConfirmRequest, PlanRevisionRequest, ListDirectorsRequest, GetDirectorRequest,
+    ApplyDirectorRequest, GetSettingsRequest, UpdateSettingsRequest);
+// The audit log is not a cluster's: its `cluster` is a filter, not a scope.
+scoped!(none: ListClustersRequest, ListAuditRequest);
+
+/// Authenticates a request to `method` (`Commit`) about `cluster` and checks
+/// its role against [`policy::GRPC`] (methods missing there need admin), or
+/// refuses it, audited, with UNAUTHENTICATED / PERMISSION_DENIED. Streaming
+/// handlers call it directly; unary ones through [`handle`].
+pub async fn authorize<T>(core: &Core, method: &str, request: &Request<T>, cluster: Option<&str>) -> Result<Caller, Status> {
+    let request_id = request_id(request.metadata());
+    let access = policy::grpc(method).unwrap_or(Access::Admin);
+    let credentials = request.metadata().get("authorization").map(|v| v.to_str().unwrap_or("?"));
+    let outcome = match core.auth().authenticate(credentials).await {
+        Ok(principal) => match principal.check(access, cluster) {
+            Ok(()) => return Ok(Caller::new(principal.name, request_id)),
+            Err(err) => (err, Some(principal)),
+        },
+        Err(err) => (err, None),
+    };
+    let (err, principal) = outcome;
+    let actor = principal.as_ref().map_or("unauthenticated", |p| p.name.as_str());
+    let caller = Caller::new(actor, request_id.clone());
+    let target = format!("/{SERVICE_NAME}/{method}");
+    let peer = request.remote_addr().map(|addr| addr.to_string());
+    let token_id = match &principal {
+        Some(p) => p.token_id.clone(),
+        None => credentials.and_then(|c| c.split_whitespace().last()).and_then(token::claimed_id),
+    };
+    let cluster = cluster.filter(|c| !c.is_empty());
+    let denied = Denied { target: &target, cluster, peer: peer.as_deref(), token_id: token_id.as_deref() };
+    core.record_denied(&caller, denied, &err).await;
+    Err(error::status(&err, &request_id))
 }
 
 /// One call: who makes it, and which method (`/lvs.v1.LvsService/AddService`).
@@ -47,9 +106,10 @@ struct Call {
     method: String,
 }
 
-/// Runs one request: the caller from the metadata, the work in `call`, the
+/// Runs one request: access control first, then the work in `call`, the
 /// request id echoed back, core errors mapped to statuses.
-async fn handle<Req, Resp, Fut>(
+async fn handle<Req: Scoped, Resp, Fut>(
+    core: &Core,
     method: &str,
     request: Request<Req>,
     call: impl FnOnce(Call, Req) -> Fut,
@@ -57,7 +117,7 @@ async fn handle<Req, Resp, Fut>(
 where
     Fut: Future<Output = Result<Resp>>,
 {
-    let caller = caller(request.metadata());
+    let caller = authorize(core, method, &request, request.get_ref().cluster()).await?;
     let request_id = caller.request_id.clone();
     let method = format!("/{SERVICE_NAME}/{method}");
     match call(Call { caller, method }, request.into_inner()).await {
@@ -149,7 +209,7 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::CreateClusterRequest>,
     ) -> Result<Response<pb::Cluster>, Status> {
-        handle("CreateCluster", request, |call, req| async move {
+        handle(&self.core, "CreateCluster", request, |call, req| async move {
             let view = self
                 .core
                 .create_cluster(&call.caller, &req.name, &req.description)
@@ -163,7 +223,7 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::ListClustersRequest>,
     ) -> Result<Response<pb::ListClustersResponse>, Status> {
-        handle("ListClusters", request, |_, _| async move {
+        handle(&self.core, "ListClusters", request, |_, _| async move {
             let clusters = self.core.list_clusters().await?;
             Ok(pb::ListClustersResponse {
                 clusters: clusters.into_iter().map(convert::cluster).collect(),
@@ -176,7 +236,7 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::GetClusterRequest>,
     ) -> Result<Response<pb::Cluster>, Status> {
-        handle("GetCluster", request, |_, req| async move {
+        handle(&self.core, "GetCluster", request, |_, req| async move {
             Ok(convert::cluster(self.core.get_cluster(&req.name).await?))
         })
         .await
@@ -186,7 +246,7 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::DeleteClusterRequest>,
     ) -> Result<Response<pb::DeleteClusterResponse>, Status> {
-        handle("DeleteCluster", request, |call, req| async move {
+        handle(&self.core, "DeleteCluster", request, |call, req| async move {
             self.core
                 .delete_cluster(&call.caller, &req.name, req.force)
                 .await?;
@@ -199,7 +259,7 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::GetDraftRequest>,
     ) -> Result<Response<pb::Draft>, Status> {
-        handle("GetDraft", request, |_, req| async move {
+        handle(&self.core, "GetDraft", request, |_, req| async move {
             Ok(convert::draft(self.core.get_draft(&req.cluster).await?))
         })
         .await
@@ -209,7 +269,7 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::ImportDraftRequest>,
     ) -> Result<Response<pb::Draft>, Status> {
-        handle("ImportDraft", request, |call, req| async move {
+        handle(&self.core, "ImportDraft", request, |call, req| async move {
             let view = self
                 .core
                 .import_draft(&call.caller, &req.cluster, &req.text, &precondition(&req.if_match))
@@ -223,7 +283,7 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::ReplaceDraftRequest>,
     ) -> Result<Response<pb::Draft>, Status> {
-        handle("ReplaceDraft", request, |call, req| async move {
+        handle(&self.core, "ReplaceDraft", request, |call, req| async move {
             let doc = self
                 .admit(
                     &call,
@@ -249,7 +309,7 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::AddServiceRequest>,
     ) -> Result<Response<pb::AddServiceResponse>, Status> {
-        handle("AddService", request, |call, req| async move {
+        handle(&self.core, "AddService", request, |call, req| async move {
             let parsed =
                 required(&req.service, "service").and_then(|s| Ok(convert::service_doc(s)?));
             let doc = self.admit(&call, &req.cluster, parsed).await?;
@@ -274,7 +334,7 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::GetServiceRequest>,
     ) -> Result<Response<pb::GetServiceResponse>, Status> {
-        handle("GetService", request, |_, req| async move {
+        handle(&self.core, "GetService", request, |_, req| async move {
             let found = self.core.get_service(&req.cluster, &req.service_id).await?;
             Ok(pb::GetServiceResponse {
                 service: Some(convert::service(&found.value)),
@@ -288,7 +348,7 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::UpdateServiceRequest>,
     ) -> Result<Response<pb::UpdateServiceResponse>, Status> {
-        handle("UpdateService", request, |call, req| async move {
+        handle(&self.core, "UpdateService", request, |call, req| async move {
             let parsed = required(&req.service, "service").and_then(|service| {
                 let keep_servers = match req.keep_servers {
                     Some(true) if !service.servers.is_empty() => {
@@ -316,7 +376,7 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::PatchServiceRequest>,
     ) -> Result<Response<pb::PatchServiceResponse>, Status> {
-        handle("PatchService", request, |call, req| async move {
+        handle(&self.core, "PatchService", request, |call, req| async move {
             let patch = self
                 .admit(&call, &req.cluster, service_patch(&req.patch))
                 .await?;
@@ -342,7 +402,7 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::DeleteServiceRequest>,
     ) -> Result<Response<pb::DeleteServiceResponse>, Status> {
-        handle("DeleteService", request, |call, req| async move {
+        handle(&self.core, "DeleteService", request, |call, req| async move {
             let edited = self
                 .core
                 .delete_service(
@@ -361,7 +421,7 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::AddServerRequest>,
     ) -> Result<Response<pb::AddServerResponse>, Status> {
-        handle("AddServer", request, |call, req| async move {
+        handle(&self.core, "AddServer", request, |call, req| async move {
             let parsed = required(&req.server, "server").and_then(|s| Ok(convert::server_doc(s)?));
             let doc = self.admit(&call, &req.cluster, parsed).await?;
             let edited = self
@@ -386,7 +446,7 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::GetServerRequest>,
     ) -> Result<Response<pb::GetServerResponse>, Status> {
-        handle("GetServer", request, |_, req| async move {
+        handle(&self.core, "GetServer", request, |_, req| async move {
             let found = self
                 .core
                 .get_server(&req.cluster, &req.service_id, &req.server_id)
@@ -403,7 +463,7 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::UpdateServerRequest>,
     ) -> Result<Response<pb::UpdateServerResponse>, Status> {
-        handle("UpdateServer", request, |call, req| async move {
+        handle(&self.core, "UpdateServer", request, |call, req| async move {
             let parsed = required(&req.server, "server").and_then(|s| Ok(convert::server_doc(s)?));
             let doc = self.admit(&call, &req.cluster, parsed).await?;
             let precondition = precondition(&req.if_match);
@@ -430,7 +490,7 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::PatchServerRequest>,
     ) -> Result<Response<pb::PatchServerResponse>, Status> {
-        handle("PatchServer", request, |call, req| async move {
+        handle(&self.core, "PatchServer", request, |call, req| async move {
             let patch = self
                 .admit(&call, &req.cluster, server_patch(&req.patch))
                 .await?;
@@ -458,7 +518,7 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::DeleteServerRequest>,
     ) -> Result<Response<pb::DeleteServerResponse>, Status> {
-        handle("DeleteServer", request, |call, req| async move {
+        handle(&self.core, "DeleteServer", request, |call, req| async move {
             let precondition = precondition(&req.if_match);
             let edited = self
                 .core
@@ -479,7 +539,7 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::CommitRequest>,
     ) -> Result<Response<pb::CommitResponse>, Status> {
-        handle("Commit", request, |call, req| async move {
+        handle(&self.core, "Commit", request, |call, req| async move {
             // The core validates the spec and names its fields `spec.…`; what
             // fails before it, in conversion, is named the same way.
             let parsed = req
@@ -510,7 +570,7 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::ListRevisionsRequest>,
     ) -> Result<Response<pb::ListRevisionsResponse>, Status> {
-        handle("ListRevisions", request, |_, req| async move {
+        handle(&self.core, "ListRevisions", request, |_, req| async move {
             let page = self
                 .core
                 .list_revisions(&req.cluster, req.before, req.limit)
@@ -527,7 +587,7 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::ExportRevisionRequest>,
     ) -> Result<Response<pb::ExportRevisionResponse>, Status> {
-        handle("ExportRevision", request, |_, req| async move {
+        handle(&self.core, "ExportRevision", request, |_, req| async move {
             let text = self.core.export_revision(&req.cluster, req.number).await?;
             Ok(pb::ExportRevisionResponse { text })
         })
@@ -538,7 +598,7 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::GetRevisionRequest>,
     ) -> Result<Response<pb::Revision>, Status> {
-        handle("GetRevision", request, |_, req| async move {
+        handle(&self.core, "GetRevision", request, |_, req| async move {
             Ok(convert::revision(
                 self.core.get_revision(&req.cluster, req.number).await?,
             ))
@@ -550,7 +610,7 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::DiffRevisionsRequest>,
     ) -> Result<Response<pb::DiffRevisionsResponse>, Status> {
-        handle("DiffRevisions", request, |_, req| async move {
+        handle(&self.core, "DiffRevisions", request, |_, req| async move {
             let (from, diff) = self
                 .core
                 .diff_revisions(&req.cluster, req.number, req.against)
@@ -568,7 +628,7 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::RollbackRequest>,
     ) -> Result<Response<pb::CommitResponse>, Status> {
-        handle("Rollback", request, |call, req| async move {
+        handle(&self.core, "Rollback", request, |call, req| async move {
             let message = non_empty(req.message);
             let within = req.confirm_within.as_deref().map(parse_confirm_within).transpose();
             let confirm_within = self.admit(&call, &req.cluster, within).await?;
@@ -592,7 +652,7 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::ActivateRequest>,
     ) -> Result<Response<pb::Revision>, Status> {
-        handle("Activate", request, |call, req| async move {
+        handle(&self.core, "Activate", request, |call, req| async move {
             Ok(convert::revision(
                 self.core
                     .activate(&call.caller, &req.cluster, req.number)
@@ -606,7 +666,7 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::ConfirmRequest>,
     ) -> Result<Response<pb::ConfirmResponse>, Status> {
-        handle("Confirm", request, |call, req| async move {
+        handle(&self.core, "Confirm", request, |call, req| async move {
             Ok(apply::confirmed(self.core.confirm(&call.caller, &req.cluster).await?))
         })
         .await
@@ -616,7 +676,7 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::PlanRevisionRequest>,
     ) -> Result<Response<pb::PlanPreview>, Status> {
-        handle("PlanRevision", request, |_, req| async move {
+        handle(&self.core, "PlanRevision", request, |_, req| async move {
             Ok(apply::plan_preview(self.core.plan_preview(&req.cluster, req.number).await?))
         })
         .await
@@ -626,7 +686,7 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::ListDirectorsRequest>,
     ) -> Result<Response<pb::ListDirectorsResponse>, Status> {
-        handle("ListDirectors", request, |_, req| async move {
+        handle(&self.core, "ListDirectors", request, |_, req| async move {
             let directors = self.core.directors(&req.cluster).await?;
             Ok(pb::ListDirectorsResponse {
                 directors: directors.into_iter().map(apply::director).collect(),
@@ -639,7 +699,7 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::GetDirectorRequest>,
     ) -> Result<Response<pb::Director>, Status> {
-        handle("GetDirector", request, |_, req| async move {
+        handle(&self.core, "GetDirector", request, |_, req| async move {
             Ok(apply::director(self.core.director(&req.cluster, &req.name).await?))
         })
         .await
@@ -649,7 +709,7 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::ApplyDirectorRequest>,
     ) -> Result<Response<pb::ApplyReport>, Status> {
-        handle("ApplyDirector", request, |call, req| async move {
+        handle(&self.core, "ApplyDirector", request, |call, req| async move {
             let report = self
                 .core
                 .apply_director(&call.caller, &req.cluster, &req.name, req.force)
@@ -663,7 +723,7 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::GetSettingsRequest>,
     ) -> Result<Response<pb::ClusterSettings>, Status> {
-        handle("GetSettings", request, |_, req| async move {
+        handle(&self.core, "GetSettings", request, |_, req| async move {
             Ok(apply::settings(self.core.settings(&req.cluster).await?))
         })
         .await
@@ -673,7 +733,7 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::UpdateSettingsRequest>,
     ) -> Result<Response<pb::ClusterSettings>, Status> {
-        handle("UpdateSettings", request, |call, req| async move {
+        handle(&self.core, "UpdateSettings", request, |call, req| async move {
             let parsed = required(&req.settings, "settings")
                 .and_then(|s| apply::settings_in(s).map_err(Error::from));
             let settings = self.admit(&call, &req.cluster, parsed).await?;
@@ -688,7 +748,7 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::ListAuditRequest>,
     ) -> Result<Response<pb::ListAuditResponse>, Status> {
-        handle("ListAudit", request, |_, req| async move {
+        handle(&self.core, "ListAudit", request, |_, req| async move {
             let query = AuditQuery {
                 cluster: non_empty(req.cluster),
                 actor: non_empty(req.actor),

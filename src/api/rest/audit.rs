@@ -21,6 +21,7 @@ pub struct AuditParams {
     /// Entries with an id below this one (paging).
     pub before: Option<i64>,
     /// 1 to 1000, default 100.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 

@@ -13,6 +13,7 @@ use crate::core::{Caller, ClusterView, Core};
 #[serde(deny_unknown_fields)]
 pub struct NewCluster {
     /// 1-63 characters of a-z, 0-9, '-', '_', '.'.
+    #[schema(pattern = "^[a-z0-9][a-z0-9._-]{0,62}$")]
     pub name: String,
     #[serde(default)]
     pub description: String,

@@ -1,6 +1,6 @@
 //! core errors as HTTP responses: `{"error": {"code", "message", "field"}}`.
 
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
@@ -24,6 +24,10 @@ pub fn status(code: ErrorCode) -> StatusCode {
         ErrorCode::AlreadyExists => StatusCode::CONFLICT,
         ErrorCode::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
         ErrorCode::Conflict => StatusCode::CONFLICT,
+        ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ErrorCode::PermissionDenied => StatusCode::FORBIDDEN,
+        ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -47,6 +51,11 @@ impl IntoResponse for ApiError {
         let body = ErrorBody {
             error: ErrorDetail { code: self.0.code(), message: self.0.message(), field: self.0.field().map(str::to_string) },
         };
-        (status(self.0.code()), Json(body)).into_response()
+        let mut response = (status(self.0.code()), Json(body)).into_response();
+        if self.0.code() == ErrorCode::Unauthenticated {
+            // RFC 6750: tell the client which scheme to use.
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"lvsd\""));
+        }
+        response
     }
 }

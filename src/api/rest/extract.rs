@@ -4,10 +4,12 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
+use super::limits::BodyBudget;
+use crate::auth::Principal;
 use crate::core::{Caller, Core, Error, Precondition};
 use crate::model::ValidationError;
 
@@ -32,8 +34,17 @@ pub(crate) async fn read_body<T: Send>(
     let (mut parts, body) = req.into_parts();
     let caller = Caller::from_request_parts(&mut parts, core).await?;
     let target = format!("{} {}", parts.method, parts.uri.path());
+    let announced = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    let _reserved = match parts.extensions.get::<BodyBudget>() {
+        Some(budget) => budget.reserve(announced.unwrap_or(super::BODY_LIMIT).min(super::BODY_LIMIT)).await,
+        None => None,
+    };
     let result = match Bytes::from_request(Request::from_parts(parts, body), core).await {
         Ok(bytes) => parse(&bytes),
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(Error::TooLarge(format!(
+            "the body is larger than the {} MiB the server accepts",
+            super::BODY_LIMIT / (1024 * 1024)
+        ))),
         Err(rejection) => Err(Error::invalid("body", rejection.body_text())),
     };
     match result {
@@ -70,18 +81,31 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
     }
 }
 
+/// The caller: the principal that [`authorize`](super::auth::authorize) let
+/// through, named as the token is, and the request's id. A route that did
+/// not pass through access control is refused (500), never served as anyone.
 impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let request_id = parts
-            .headers
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        Ok(Caller::new("anonymous", request_id))
+        let principal = parts
+            .extensions
+            .get::<Principal>()
+            .ok_or_else(|| Error::Internal("this route is not under access control".to_string()))?;
+        Ok(Caller::new(principal.name.clone(), request_id(&parts.headers)))
     }
+}
+
+/// The client's `x-request-id` (set to a fresh UUID by the router when
+/// missing), as recorded in the audit log.
+/// One that is too long or not plain text is replaced, as in gRPC.
+pub(crate) fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|id| !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()))
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_string)
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Precondition {
@@ -92,10 +116,26 @@ impl<S: Send + Sync> FromRequestParts<S> for Precondition {
             None => Ok(Precondition::default()),
             Some(value) => value
                 .to_str()
+                .ok()
+                .filter(|value| is_etag_list(value))
                 .map(Precondition::if_match)
-                .map_err(|_| Error::invalid("If-Match", "not a valid ETag list").into()),
+                .ok_or_else(|| {
+                    Error::invalid("If-Match", "not an ETag list: send the ETag you read, quotes included (\"1a2b3c4d.7\"), or *").into()
+                }),
         }
     }
+}
+
+/// `*`, or entity tags (`"x"`, `W/"x"`) separated by commas (RFC 9110).
+fn is_etag_list(value: &str) -> bool {
+    let value = value.trim();
+    value == "*"
+        || (!value.is_empty()
+            && value.split(',').all(|tag| {
+                let tag = tag.trim();
+                let tag = tag.strip_prefix("W/").unwrap_or(tag);
+                tag.len() >= 2 && tag.starts_with('"') && tag.ends_with('"') && !tag[1..tag.len() - 1].contains('"')
+            }))
 }
 
 /// An `ETag` header value.

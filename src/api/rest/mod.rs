@@ -2,17 +2,20 @@
 //! `{"error": {"code", "message", "field"}}`, OpenAPI at `/openapi.json`.
 
 mod audit;
+mod auth;
 mod clusters;
 mod directors;
 mod draft;
 pub mod error;
 mod extract;
+mod limits;
 mod revisions;
+mod security;
 
 use std::future::Future;
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
 use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -22,7 +25,9 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 
+use super::listener::{Conn, Listener};
 use crate::core::Core;
+use security::Security;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -38,6 +43,7 @@ use crate::core::Core;
         directors::get_settings, directors::put_settings,
         audit::list,
     ),
+    modifiers(&Security),
     tags(
         (name = "clusters", description = "Named sets of virtual services"),
         (name = "draft", description = "The editable spec of a cluster, guarded by ETag / If-Match"),
@@ -53,10 +59,31 @@ pub fn openapi_json() -> String {
     ApiDoc::openapi().to_pretty_json().expect("the OpenAPI document serializes") + "\n"
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// Origins allowed to call the API from a browser; none by default.
     pub cors_origins: Vec<HeaderValue>,
+    /// Longest a request may take, body included (then 503).
+    pub request_timeout: Duration,
+    /// Requests served at once; more wait, within their timeout.
+    pub max_in_flight: usize,
+    /// Longest a client may take to send a request's headers (then the
+    /// connection is closed): a slow client cannot hold a connection open.
+    pub header_timeout: Duration,
+    /// Memory the bodies being read may take together (requests wait for room).
+    pub body_memory: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            cors_origins: Vec::new(),
+            request_timeout: Duration::from_secs(60),
+            max_in_flight: 512,
+            header_timeout: Duration::from_secs(10),
+            body_memory: 8 * BODY_LIMIT,
+        }
+    }
 }
 
 /// Largest request body: a spec of 10,000 services with real servers fits.
@@ -92,7 +119,8 @@ pub fn router(core: Core, options: &Options) -> Router {
         .route("/v1/clusters/{cluster}/directors", get(directors::list))
         .route("/v1/clusters/{cluster}/directors/{name}", get(directors::get))
         .route("/v1/clusters/{cluster}/directors/{name}/apply", post(directors::apply))
-        .route("/v1/audit", get(audit::list));
+        .route("/v1/audit", get(audit::list))
+        .route_layer(axum::middleware::from_fn_with_state(core.clone(), auth::authorize));
 
     let mut router = Router::new()
         .merge(v1)
@@ -111,7 +139,9 @@ pub fn router(core: Core, options: &Options) -> Router {
             .max_age(Duration::from_secs(600));
         router = router.layer(cors);
     }
+    let limits = limits::RequestLimits::new(options.request_timeout, options.max_in_flight, options.body_memory);
     router
+        .layer(axum::middleware::from_fn_with_state(limits, limits::enforce))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
@@ -126,12 +156,63 @@ async fn readyz(State(core): State<Core>) -> impl IntoResponse {
     }
 }
 
-/// Serves the REST API on `listener` until `shutdown` resolves.
+/// Serves the REST API on `listener` until `shutdown` resolves, then lets
+/// requests in flight finish.
+///
+/// Each connection is served by hyper's HTTP/1 server with a header read
+/// deadline (`Options::header_timeout`), which `axum::serve` does not offer:
+/// a client that sends its headers slowly, or keeps an idle connection, is
+/// disconnected instead of holding it forever.
 pub async fn serve(
     core: Core,
-    listener: tokio::net::TcpListener,
+    listener: Listener,
     options: Options,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(core, &options)).with_graceful_shutdown(shutdown).await
+    let app = router(core, &options);
+    let mut incoming = listener.incoming();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut connections = tokio::task::JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            conn = incoming.recv() => match conn {
+                Some(Ok(conn)) => {
+                    connections.spawn(serve_connection(app.clone(), conn, options.header_timeout, stop_rx.clone()));
+                }
+                Some(Err(err)) => tracing::warn!(error = %err, "accepting a connection failed"),
+                None => break,
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            () = &mut shutdown => break,
+        }
+    }
+    drop(incoming);
+    let _ = stop_tx.send(true);
+    while connections.join_next().await.is_some() {}
+    Ok(())
+}
+
+async fn serve_connection(app: Router, conn: Conn, header_timeout: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+    use tower::Layer;
+    let peer = conn.peer();
+    let service = axum::Extension(ConnectInfo(peer)).layer(app);
+    let mut http = hyper::server::conn::http1::Builder::new();
+    // Headers: read within the deadline, and no more than 64 KiB of them
+    // buffered while incomplete (hyper's default is 400 KiB).
+    http.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(header_timeout).max_header_size(64 * 1024);
+    let connection = http.serve_connection(hyper_util::rt::TokioIo::new(conn), hyper_util::service::TowerToHyperService::new(service));
+    tokio::pin!(connection);
+    tokio::select! {
+        result = connection.as_mut() => {
+            if let Err(err) = result {
+                tracing::debug!(%peer, error = %err, "connection ended");
+            }
+            return;
+        }
+        _ = stop.wait_for(|stop| *stop) => connection.as_mut().graceful_shutdown(),
+    }
+    if let Err(err) = connection.await {
+        tracing::debug!(%peer, error = %err, "connection ended");
+    }
 }

@@ -17,6 +17,7 @@ use crate::model::SpecDoc;
 #[serde(deny_unknown_fields)]
 pub struct CommitBody {
     /// Why: it goes into the history.
+    #[schema(min_length = 1, max_length = 4096, pattern = "\\S")]
     pub message: String,
     /// Recorded as the author; the caller by default.
     #[serde(default)]
@@ -46,6 +47,7 @@ fn yes() -> bool {
 #[serde(deny_unknown_fields)]
 pub struct RollbackBody {
     /// The revision whose spec to restore.
+    #[schema(minimum = 1)]
     pub to: i64,
     #[serde(default)]
     pub expected_base: Option<i64>,
@@ -63,6 +65,7 @@ pub struct PageParams {
     /// Revisions numbered below this one.
     pub before: Option<i64>,
     /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 

@@ -60,6 +60,45 @@ impl Reply {
     }
 }
 
+/// The TLS files of a client (`--ca`, `--client-cert`, `--client-key`).
+#[derive(Debug, Clone, Default)]
+pub struct TlsFiles {
+    /// CA certificates (PEM) trusted besides the system's.
+    pub ca: Option<std::path::PathBuf>,
+    /// A client certificate chain and its key (PEM), for servers that ask for one.
+    pub client_cert: Option<std::path::PathBuf>,
+    pub client_key: Option<std::path::PathBuf>,
+}
+
+impl TlsFiles {
+    fn apply(&self, mut builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder, Failure> {
+        let read = |path: &std::path::Path, what: &str| {
+            std::fs::read(path).map_err(|err| Failure::Local(format!("{what} {}: {err}", path.display())))
+        };
+        if let Some(path) = &self.ca {
+            let pem = read(path, "--ca")?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|err| Failure::Usage(format!("--ca {}: not PEM certificates ({err})", path.display())))?;
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        match (&self.client_cert, &self.client_key) {
+            (Some(cert), Some(key)) => {
+                let mut pem = read(cert, "--client-cert")?;
+                pem.push(b'\n');
+                pem.extend(read(key, "--client-key")?);
+                let identity = reqwest::Identity::from_pem(&pem)
+                    .map_err(|err| Failure::Usage(format!("--client-cert/--client-key: not a PEM certificate and key ({err})")))?;
+                builder = builder.identity(identity);
+            }
+            (None, None) => {}
+            _ => return Err(Failure::Usage("--client-cert and --client-key go together".to_string())),
+        }
+        Ok(builder)
+    }
+}
+
 pub struct Api {
     base: String,
     token: Option<String>,
@@ -68,22 +107,22 @@ pub struct Api {
 }
 
 impl Api {
-    pub fn new(base: &str, token: Option<String>) -> Result<Self, Failure> {
+    pub fn new(base: &str, token: Option<String>, tls: &TlsFiles) -> Result<Self, Failure> {
         let base = base.trim_end_matches('/').to_string();
-        match reqwest::Url::parse(&base) {
-            Ok(url) if url.scheme() == "http" => {}
-            Ok(url) if url.scheme() == "https" => {
-                return Err(Failure::Usage(format!(
-                    "--server {base}: this lvsd talks plain HTTP only for now; use http://HOST:PORT"
-                )));
-            }
+        let https = match reqwest::Url::parse(&base) {
+            Ok(url) if url.scheme() == "http" => false,
+            Ok(url) if url.scheme() == "https" => true,
             _ => {
                 return Err(Failure::Usage(format!(
-                    "--server {base}: not a server URL; expected http://HOST:PORT, e.g. http://127.0.0.1:7080"
+                    "--server {base}: not a server URL; expected http://HOST:PORT or https://HOST:PORT, e.g. http://127.0.0.1:7080"
                 )));
             }
+        };
+        let mut builder = reqwest::Client::builder();
+        if https {
+            builder = tls.apply(builder.use_rustls_tls())?;
         }
-        let http = reqwest::Client::builder()
+        let http = builder
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(120))
             .user_agent(concat!("lvsd/", env!("CARGO_PKG_VERSION")))
@@ -172,6 +211,9 @@ pub struct ClusterInfo {
     pub draft_etag: String,
     #[serde(default)]
     pub draft_dirty: bool,
+    /// A commit waiting for `lvsd confirm`.
+    #[serde(default)]
+    pub pending_confirm: Option<super::directors::PendingConfirm>,
 }
 
 /// `GET /v1/clusters/{cluster}/draft`.
@@ -215,6 +257,9 @@ pub struct RevisionPage {
 pub struct CommitOutcome {
     pub created: bool,
     pub revision: Revision,
+    /// With --confirm: the confirmation the commit waits for.
+    #[serde(default)]
+    pub confirm: Option<super::directors::PendingConfirm>,
 }
 
 /// A spec the server sent, validated as the model does.

@@ -103,6 +103,9 @@ pub fn run(client: &Client, command: ClusterCommand) -> Result<(), Failure> {
             println!("latest:      revision {}", number(c.latest_revision));
             let state = if c.draft_dirty { "changed since the latest revision (`lvsd draft diff`)" } else { "same as the latest revision" };
             println!("draft:       {state}, ETag {}", c.draft_etag);
+            if let Some(pending) = &c.pending_confirm {
+                println!("confirm:     {}", pending.describe());
+            }
             Ok(())
         }
         ClusterCommand::Delete(args) => {

@@ -9,8 +9,9 @@ mod api;
 mod args;
 mod cluster;
 mod config;
+mod directors;
 mod edit;
-mod render;
+pub(crate) mod render;
 mod revisions;
 
 use std::fmt;
@@ -70,17 +71,33 @@ pub struct Conn {
     /// Config file [env: LVSD_CONFIG; default: ~/.config/lvsd/config.toml]
     #[arg(long, global = true, value_name = "FILE", help_heading = "Server options")]
     config: Option<PathBuf>,
+    /// CA certificates (PEM) to trust for an https:// server, besides the system's
+    #[arg(long, global = true, value_name = "FILE", env = "LVSD_CA", help_heading = "Server options")]
+    ca: Option<PathBuf>,
+    /// Client certificate (PEM) for a server that asks for one (with --client-key)
+    #[arg(long, global = true, value_name = "FILE", env = "LVSD_CLIENT_CERT", help_heading = "Server options")]
+    client_cert: Option<PathBuf>,
+    /// Key (PEM) of --client-cert
+    #[arg(long, global = true, value_name = "FILE", env = "LVSD_CLIENT_KEY", help_heading = "Server options")]
+    client_key: Option<PathBuf>,
+}
+
+impl Conn {
+    /// `--cluster` as given on the command line (`lvsd audit` filters by it only then).
+    pub(crate) fn cluster_flag(&self) -> Option<&str> {
+        self.cluster.as_deref()
+    }
 }
 
 /// A connected client: the API, the cluster to work on, the output format.
 pub struct Client {
-    api: Api,
+    pub(crate) api: Api,
     cluster: String,
     output: Output,
 }
 
 impl Client {
-    fn connect(conn: &Conn) -> Result<Self, Failure> {
+    pub(crate) fn connect(conn: &Conn) -> Result<Self, Failure> {
         let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let config = config::Config::load(conn.config.clone().or_else(|| env("LVSD_CONFIG").map(PathBuf::from)))?;
         let server = conn
@@ -96,10 +113,11 @@ impl Client {
             .or_else(|| env("LVSD_CLUSTER"))
             .or(config.cluster)
             .unwrap_or_else(|| "default".to_string());
-        Ok(Client { api: Api::new(&server, token)?, cluster, output: conn.output })
+        let tls = api::TlsFiles { ca: conn.ca.clone(), client_cert: conn.client_cert.clone(), client_key: conn.client_key.clone() };
+        Ok(Client { api: Api::new(&server, token, &tls)?, cluster, output: conn.output })
     }
 
-    fn json(&self) -> bool {
+    pub(crate) fn json(&self) -> bool {
         self.output == Output::Json
     }
 
@@ -195,6 +213,15 @@ pub enum ClientCommand {
     /// Print a revision as `ipvsadm -R` input (the active one by default).
     #[command(display_order = 27)]
     Export(revisions::ExportArgs),
+    /// Show what activating a revision would do to a director's table, without doing it.
+    #[command(display_order = 28)]
+    Plan(directors::PlanArgs),
+    /// Confirm a commit made with --confirm: it stays.
+    #[command(display_order = 29)]
+    Confirm(directors::ConfirmArgs),
+    /// Show the cluster's directors: applied revision, state, last apply, drift.
+    #[command(display_order = 30)]
+    Directors(directors::DirectorsArgs),
     /// Print a shell completion script.
     #[command(display_order = 40, after_help = "Examples:
   lvsd completions bash > /etc/bash_completion.d/lvsd
@@ -238,6 +265,9 @@ fn dispatch(command: ClientCommand) -> Result<(), Failure> {
         ClientCommand::Activate(args) => &args.conn,
         ClientCommand::List(args) => &args.conn,
         ClientCommand::Export(args) => &args.conn,
+        ClientCommand::Plan(args) => &args.conn,
+        ClientCommand::Confirm(args) => &args.conn,
+        ClientCommand::Directors(args) => &args.conn,
         ClientCommand::Completions { .. } => unreachable!("handled before connecting"),
     };
     let client = Client::connect(conn)?;
@@ -256,6 +286,9 @@ fn dispatch(command: ClientCommand) -> Result<(), Failure> {
         ClientCommand::Activate(args) => revisions::activate(&client, args),
         ClientCommand::List(args) => revisions::list(&client, args),
         ClientCommand::Export(args) => revisions::export(&client, args),
+        ClientCommand::Plan(args) => directors::plan(&client, args),
+        ClientCommand::Confirm(args) => directors::confirm(&client, args),
+        ClientCommand::Directors(args) => directors::directors(&client, args),
         ClientCommand::Completions { .. } => unreachable!("handled before connecting"),
     };
     result.map_err(|failure| {

@@ -190,12 +190,16 @@ Committing a draft that equals the latest revision makes no new revision.\n\
 With --expected-base N the commit is refused (exit status 4) when someone\n\
 committed after revision N, and a retried commit that already succeeded\n\
 returns the revision it made. With --if-match ETAG it is refused when the\n\
-draft is no longer the version you reviewed.",
+draft is no longer the version you reviewed.\n\n\
+With --confirm DURATION (a commit confirmed), the new revision stays only\n\
+if `lvsd confirm` arrives within DURATION; otherwise lvsd rolls the\n\
+cluster back to the revision active before it.",
     after_help = concat!(
 "Examples:
   lvsd commit -m 'classic LVS-NAT'
   lvsd commit -m 'more weight to rs1' --expected-base 3
   lvsd commit -m 'stage it' --no-activate && lvsd activate 4
+  lvsd commit -m 'new weights' --confirm 5m && lvsd list -n && lvsd confirm
 
 ", exit_codes!()))]
 pub struct CommitArgs {
@@ -211,6 +215,9 @@ pub struct CommitArgs {
     /// Recorded as the author instead of the caller
     #[arg(long, value_name = "NAME")]
     author: Option<String>,
+    /// Roll back unless `lvsd confirm` follows within DURATION (90s, 5m, 1h)
+    #[arg(long, value_name = "DURATION", conflicts_with = "no_activate")]
+    confirm: Option<String>,
     #[command(flatten)]
     if_match: IfMatch,
     #[command(flatten)]
@@ -225,11 +232,14 @@ pub fn commit(client: &Client, args: CommitArgs) -> Result<(), Failure> {
     if let Some(author) = &args.author {
         body["author"] = author.as_str().into();
     }
+    if let Some(within) = &args.confirm {
+        body["confirm_within"] = within.as_str().into();
+    }
     let reply = client
         .api
         .send(Method::POST, &client.path("/revisions"), Body::Json(body), args.if_match.given())
         .map_err(|f| {
-            f.hint_if(|err| err.status == 412 && err.message.contains("expected base"), "see what they committed with `lvsd log` and `lvsd diff`")
+            f.options(&[("confirm_within", "--confirm"), ("expected_base", "--expected-base"), ("message", "-m")]).hint_if(|err| err.status == 412 && err.message.contains("expected base"), "see what they committed with `lvsd log` and `lvsd diff`")
                 .draft_race(true)
         })?;
     if client.json() {
@@ -251,6 +261,9 @@ pub fn commit(client: &Client, args: CommitArgs) -> Result<(), Failure> {
         client.cluster,
         render::summary(&SpecDiff::between(&before, &after))
     );
+    if let Some(pending) = &outcome.confirm {
+        println!("  {}", pending.describe());
+    }
     Ok(())
 }
 
@@ -371,6 +384,7 @@ that spec too.",
 "Examples:
   lvsd rollback 1
   lvsd rollback 1 -m 'weights broke rs3' --expected-base 4
+  lvsd rollback 1 --confirm 2m
 
 ", exit_codes!()))]
 pub struct RollbackArgs {
@@ -383,6 +397,9 @@ pub struct RollbackArgs {
     /// Roll back only if the latest revision is still N
     #[arg(long = "expected-base", value_name = "N")]
     expected_base: Option<i64>,
+    /// Roll back again unless `lvsd confirm` follows within DURATION
+    #[arg(long, value_name = "DURATION")]
+    confirm: Option<String>,
     #[command(flatten)]
     pub conn: Conn,
 }
@@ -395,10 +412,13 @@ pub fn rollback(client: &Client, args: RollbackArgs) -> Result<(), Failure> {
     if let Some(base) = args.expected_base {
         body["expected_base"] = base.into();
     }
+    if let Some(within) = &args.confirm {
+        body["confirm_within"] = within.as_str().into();
+    }
     let reply = client
         .api
         .send(Method::POST, &client.path("/rollback"), Body::Json(body), None)
-        .map_err(|f| no_revision_hint(f.options(&[("to", "N"), ("expected_base", "--expected-base")])))?;
+        .map_err(|f| no_revision_hint(f.options(&[("to", "N"), ("expected_base", "--expected-base"), ("confirm_within", "--confirm")])))?;
     if client.json() {
         print_json(&reply.value());
         return Ok(());
@@ -409,6 +429,9 @@ pub fn rollback(client: &Client, args: RollbackArgs) -> Result<(), Failure> {
         println!("revision {number} restores revision {}'s spec and is active", args.to);
     } else {
         println!("nothing to roll back: the latest revision {number} already has revision {}'s spec (active)", args.to);
+    }
+    if let Some(pending) = &outcome.confirm {
+        println!("  {}", pending.describe());
     }
     Ok(())
 }
@@ -447,8 +470,11 @@ pub fn activate(client: &Client, args: ActivateArgs) -> Result<(), Failure> {
 #[derive(Debug, Args)]
 #[command(
     long_about = "Show the cluster's active revision laid out like `ipvsadm -Ln`: what\n\
-every director of the cluster should run. Addresses are always numeric\n\
-(-n is accepted for habit's sake).",
+every director of the cluster should run, then one line per director\n\
+saying what it last applied (`lvsd directors` tells more). Addresses are\n\
+always numeric (-n is accepted for habit's sake). Connection counters\n\
+(--stats, --rate, -c) come from the directors' kernels: `lvsd show` on a\n\
+director has them.",
     after_help = concat!(
 "Examples:
   lvsd list -n
@@ -483,9 +509,10 @@ pub struct ListArgs {
 pub fn list(client: &Client, args: ListArgs) -> Result<(), Failure> {
     let _ = args.numeric;
     let cluster = &client.cluster;
+    let info = client.api.cluster(cluster)?;
     let number = match args.revision {
         Some(n) => n,
-        None => match client.api.cluster(cluster)?.active_revision {
+        None => match info.active_revision {
             Some(n) => n,
             None => {
                 if client.json() {
@@ -512,6 +539,12 @@ pub fn list(client: &Client, args: ListArgs) -> Result<(), Failure> {
     let state = if revision.active { "active" } else { "not active" };
     let header = format!("Cluster {cluster}, revision {} ({state}) by {} at {}", revision.number, revision.author, revision.created_at);
     print!("{}", render::table(&spec, view, &header));
+    if revision.active && matches!(view, ListView::Services) {
+        print!("{}", super::directors::list_footer(client));
+    }
+    if let Some(pending) = info.pending_confirm.filter(|p| p.revision == revision.number) {
+        eprintln!("note: {}", pending.describe());
+    }
     Ok(())
 }
 
@@ -519,17 +552,22 @@ pub fn list(client: &Client, args: ListArgs) -> Result<(), Failure> {
 #[command(
     long_about = "Print a revision as `ipvsadm -R` input: its services and real servers as\n\
 `ipvsadm -Sn` writes them, then its timeouts (--set) and sync daemons\n\
-(--start-daemon). Without N, the active revision.",
+(--start-daemon). Without N, the active revision. With --spec, its spec\n\
+as JSON instead: what `lvsd apply` and the API's commits take.",
     after_help = concat!(
 "Examples:
   lvsd export > web.rules
   lvsd export 3 | ssh director1 ipvsadm -R
+  lvsd export 3 --spec > web-3.json
 
 ", exit_codes!()))]
 pub struct ExportArgs {
     /// The revision [default: the active one]
     #[arg(value_name = "N")]
     number: Option<i64>,
+    /// Print the revision's spec as JSON instead of ipvsadm rules
+    #[arg(long)]
+    spec: bool,
     #[command(flatten)]
     pub conn: Conn,
 }
@@ -541,6 +579,11 @@ pub fn export(client: &Client, args: ExportArgs) -> Result<(), Failure> {
             Failure::Local(format!("{} has no active revision: give a revision number (`lvsd log` lists them)", client.cluster))
         })?,
     };
+    if args.spec {
+        let (raw, _, _) = revision_full(client, number)?;
+        print_json(&raw["spec"]);
+        return Ok(());
+    }
     let reply = client.api.get(&client.path(&format!("/revisions/{number}/export"))).map_err(no_revision_hint)?;
     if client.json() {
         print_json(&json!({"revision": number, "rules": reply.text}));

@@ -197,25 +197,40 @@ impl Connection {
     /// Outer error: the socket failed; inner: the kernel's errno.
     pub fn request(&mut self, msg: IpvsMessage) -> Result<Result<Vec<IpvsMessage>, i32>, Error> {
         let seq = self.send(NLM_F_REQUEST | NLM_F_ACK, [self.genl(msg)])?;
-        self.collect(seq)
+        Ok(self
+            .collect::<GenlMessage<IpvsMessage>>(seq)?
+            .map(|replies| replies.into_iter().map(|genl| genl.payload).collect()))
     }
 
     /// A dump: every message up to NLMSG_DONE. One dump at a time per socket.
     pub fn dump(&mut self, msg: IpvsMessage) -> Result<Result<Vec<IpvsMessage>, i32>, Error> {
+        Ok(self
+            .dump_as::<GenlMessage<IpvsMessage>>(msg)?
+            .map(|replies| replies.into_iter().map(|genl| genl.payload).collect()))
+    }
+
+    /// A dump whose messages are read as `P` rather than as [`IpvsMessage`]s.
+    pub fn dump_as<P: NetlinkDeserializable>(
+        &mut self,
+        msg: IpvsMessage,
+    ) -> Result<Result<Vec<P>, i32>, Error> {
         let seq = self.send(NLM_F_REQUEST | NLM_F_DUMP, [self.genl(msg)])?;
         self.collect(seq)
     }
 
-    fn collect(&mut self, seq: u32) -> Result<Result<Vec<IpvsMessage>, i32>, Error> {
+    fn collect<P: NetlinkDeserializable>(
+        &mut self,
+        seq: u32,
+    ) -> Result<Result<Vec<P>, i32>, Error> {
         let mut messages = Vec::new();
         let mut undecodable = None;
         loop {
-            for (reply_seq, reply) in self.recv::<GenlMessage<IpvsMessage>>()? {
+            for (reply_seq, reply) in self.recv::<P>()? {
                 if reply_seq != seq {
                     continue;
                 }
                 match reply {
-                    Reply::Message(msg) => messages.push(msg.payload),
+                    Reply::Message(msg) => messages.push(msg),
                     // Keep reading to the end, so the socket is clean for the next request.
                     Reply::Undecodable(e) => undecodable = undecodable.or(Some(e)),
                     Reply::Errno(code) => return Ok(Err(code)),

@@ -4,13 +4,12 @@ use std::collections::BTreeSet;
 use std::io;
 
 use super::connection::{Connection, PipelineError};
-use super::constants::{AF_INET, AF_INET6};
 use super::message::{IpvsCmd, IpvsMessage};
 use super::{config, daemon, dest, info, request, service};
 use crate::ipvs::error::{BatchError, Error, Outcome, errno};
 use crate::ipvs::table::{IpvsTable, Snapshot};
 use crate::ipvs::types::{Daemon, DestEntry, Info, Op, Service, ServiceEntry, Stats, Timeouts};
-use crate::model::{AddressFamily, ServiceKey};
+use crate::model::ServiceKey;
 
 /// The IPVS table of the kernel this process runs on (in its network
 /// namespace), over one generic netlink socket kept for the table's life.
@@ -70,17 +69,14 @@ impl NetlinkTable {
         };
         let replies = self
             .conn
-            .dump(request::get_dests(key))?
+            .dump_as::<dest::DestReply>(request::get_dests(key))?
             .map_err(|e| Error::read(&what(), e))?;
-        let service_af = match key.family() {
-            AddressFamily::Ipv4 => AF_INET,
-            AddressFamily::Ipv6 => AF_INET6,
-        };
+        let service_af = service::af(key.family());
         replies
-            .iter()
-            .filter_map(|msg| msg.dest())
-            .map(|attrs| {
-                dest::parse_entry(attrs, service_af)
+            .into_iter()
+            .map(|reply| {
+                reply
+                    .into_entry(service_af)
                     .map_err(|e| Error::Decode(format!("{}: {e}", what())))
             })
             .collect()

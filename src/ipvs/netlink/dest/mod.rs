@@ -3,8 +3,16 @@
 
 mod attr;
 
+use std::net::Ipv4Addr;
+
 pub use attr::DestAttr;
-use netlink_packet_core::DecodeError;
+use netlink_packet_core::{
+    DecodeError, ErrorContext, NetlinkDeserializable, NetlinkHeader, NlasIterator, Parseable,
+};
+use netlink_packet_generic::GenlHeader;
+use netlink_packet_generic::constants::GENL_HDRLEN;
+
+use super::constants::{IPVS_CMD_ATTR_DEST, IPVS_CMD_NEW_DEST};
 
 use super::nla::{InetAddr, af_of};
 use crate::ipvs::types::{Dest, DestEntry, DestKey, Stats, fwd};
@@ -45,11 +53,32 @@ pub fn full_attrs(dest: &Dest) -> Vec<DestAttr> {
 /// `service_af` reads the address when the kernel omits the real server's
 /// own family (kernels before 3.18).
 pub fn parse_entry(attrs: &[DestAttr], service_af: u16) -> Result<DestEntry, DecodeError> {
-    let (mut addr, mut port, mut af) = (None, None, None);
-    let mut entry = DestEntry {
-        dest: Dest {
+    let mut entry = EntryBuilder::default();
+    for attr in attrs {
+        entry.add(attr.clone());
+    }
+    entry.finish(service_af)
+}
+
+/// A real server gathered attribute by attribute; unknown ones are ignored.
+#[derive(Debug, Default)]
+struct EntryBuilder {
+    addr: Option<InetAddr>,
+    port: Option<u16>,
+    af: Option<u16>,
+    stats32: Option<Stats>,
+    stats64: Option<Stats>,
+    dest: Option<Dest>,
+    active_conns: u32,
+    inact_conns: u32,
+    persist_conns: u32,
+}
+
+impl EntryBuilder {
+    fn add(&mut self, attr: DestAttr) {
+        let dest = self.dest.get_or_insert(Dest {
             key: DestKey {
-                addr: std::net::Ipv4Addr::UNSPECIFIED.into(),
+                addr: Ipv4Addr::UNSPECIFIED.into(),
                 port: 0,
             },
             fwd_method: 0,
@@ -59,42 +88,90 @@ pub fn parse_entry(attrs: &[DestAttr], service_af: u16) -> Result<DestEntry, Dec
             tun_type: 0,
             tun_port: 0,
             tun_flags: 0,
-        },
-        active_conns: 0,
-        inact_conns: 0,
-        persist_conns: 0,
-        stats: Stats::default(),
-    };
-    let (mut stats32, mut stats64) = (None, None);
-    let dest = &mut entry.dest;
-    for attr in attrs {
+        });
         match attr {
-            DestAttr::Addr(v) => addr = Some(*v),
-            DestAttr::Port(v) => port = Some(*v),
-            DestAttr::AddrFamily(v) => af = Some(*v),
+            DestAttr::Addr(v) => self.addr = Some(v),
+            DestAttr::Port(v) => self.port = Some(v),
+            DestAttr::AddrFamily(v) => self.af = Some(v),
             DestAttr::FwdMethod(v) => dest.fwd_method = v & fwd::MASK,
-            DestAttr::Weight(v) => dest.weight = *v,
-            DestAttr::UThresh(v) => dest.u_threshold = *v,
-            DestAttr::LThresh(v) => dest.l_threshold = *v,
-            DestAttr::TunType(v) => dest.tun_type = *v,
-            DestAttr::TunPort(v) => dest.tun_port = *v,
-            DestAttr::TunFlags(v) => dest.tun_flags = *v,
-            DestAttr::ActiveConns(v) => entry.active_conns = *v,
-            DestAttr::InactConns(v) => entry.inact_conns = *v,
-            DestAttr::PersistConns(v) => entry.persist_conns = *v,
-            DestAttr::Stats(v) => stats32 = Some(*v),
-            DestAttr::Stats64(v) => stats64 = Some(*v),
+            DestAttr::Weight(v) => dest.weight = v,
+            DestAttr::UThresh(v) => dest.u_threshold = v,
+            DestAttr::LThresh(v) => dest.l_threshold = v,
+            DestAttr::TunType(v) => dest.tun_type = v,
+            DestAttr::TunPort(v) => dest.tun_port = v,
+            DestAttr::TunFlags(v) => dest.tun_flags = v,
+            DestAttr::ActiveConns(v) => self.active_conns = v,
+            DestAttr::InactConns(v) => self.inact_conns = v,
+            DestAttr::PersistConns(v) => self.persist_conns = v,
+            DestAttr::Stats(v) => self.stats32 = Some(v),
+            DestAttr::Stats64(v) => self.stats64 = Some(v),
             DestAttr::Other(_) => {}
         }
     }
-    let addr = addr.ok_or_else(|| DecodeError::from("real server without IPVS_DEST_ATTR_ADDR"))?;
-    let port = port.ok_or_else(|| DecodeError::from("real server without IPVS_DEST_ATTR_PORT"))?;
-    entry.dest.key = DestKey {
-        addr: addr.to_ip(af.unwrap_or(service_af))?,
-        port,
-    };
-    entry.stats = stats64.or(stats32).unwrap_or_default();
-    Ok(entry)
+
+    /// The entry, its 64-bit counters preferred.
+    fn finish(self, service_af: u16) -> Result<DestEntry, DecodeError> {
+        let addr = self
+            .addr
+            .ok_or_else(|| DecodeError::from("real server without IPVS_DEST_ATTR_ADDR"))?;
+        let port = self
+            .port
+            .ok_or_else(|| DecodeError::from("real server without IPVS_DEST_ATTR_PORT"))?;
+        let mut dest = self
+            .dest
+            .ok_or_else(|| DecodeError::from("real server without attributes"))?;
+        dest.key = DestKey {
+            addr: addr.to_ip(self.af.unwrap_or(service_af))?,
+            port,
+        };
+        Ok(DestEntry {
+            dest,
+            active_conns: self.active_conns,
+            inact_conns: self.inact_conns,
+            persist_conns: self.persist_conns,
+            stats: self.stats64.or(self.stats32).unwrap_or_default(),
+        })
+    }
+}
+
+/// One NEW_DEST message of a GET_DEST dump, read straight from the bytes
+/// into a real server, with no attribute list in between: a dump of a big
+/// table is mostly these (10,000 for 1,000 services of 10), and building the
+/// lists took a quarter of reading the table. [`parse_entry`] reads the same
+/// attributes from a parsed message.
+#[derive(Debug)]
+pub struct DestReply(EntryBuilder);
+
+impl DestReply {
+    /// The real server; `service_af` as for [`parse_entry`].
+    pub fn into_entry(self, service_af: u16) -> Result<DestEntry, DecodeError> {
+        self.0.finish(service_af)
+    }
+}
+
+impl NetlinkDeserializable for DestReply {
+    type Error = DecodeError;
+
+    fn deserialize(_header: &NetlinkHeader, payload: &[u8]) -> Result<Self, DecodeError> {
+        let genl = GenlHeader::parse(payload).context("invalid generic netlink header")?;
+        if genl.cmd != IPVS_CMD_NEW_DEST {
+            return Err(DecodeError::from(format!(
+                "command {} in a real server dump",
+                genl.cmd
+            )));
+        }
+        let mut entry = EntryBuilder::default();
+        for nla in NlasIterator::new(&payload[GENL_HDRLEN..]) {
+            let nla = nla?;
+            if nla.kind() != IPVS_CMD_ATTR_DEST {
+                continue;
+            }
+            for attr in NlasIterator::new(nla.value()) {
+                entry.add(DestAttr::parse(&attr?).context("invalid IPVS_CMD_ATTR_DEST")?);
+            }
+        }
+        Ok(DestReply(entry))
+    }
 }
 
 /// A real server as a kernel dump carries it, for codec tests.

@@ -113,6 +113,36 @@ fn a_dest_dump_ends_with_done() {
 }
 
 #[test]
+fn dest_dumps_read_straight_into_real_servers_as_through_messages() {
+    let bytes = hex::decode(DEST_DUMP).unwrap();
+    let direct: Vec<_> = parse_datagram::<dest::DestReply>(&bytes)
+        .unwrap()
+        .into_iter()
+        .map(|(_, reply)| match reply {
+            Reply::Message(reply) => reply.into_entry(2).unwrap(),
+            other => panic!("expected a real server, got {other:?}"),
+        })
+        .collect();
+    let through_messages: Vec<_> = split(&bytes)
+        .into_iter()
+        .map(|(_, reply)| match reply {
+            Reply::Message(genl) => dest::parse_entry(genl.payload.dest().unwrap(), 2).unwrap(),
+            other => panic!("expected a real server, got {other:?}"),
+        })
+        .collect();
+    assert_eq!(direct.len(), 2);
+    assert_eq!(direct, through_messages);
+    // Another command in a real-server dump is refused, not misread.
+    let services = hex::decode(SERVICE_DUMP).unwrap();
+    assert!(
+        parse_datagram::<dest::DestReply>(&services)
+            .unwrap()
+            .iter()
+            .all(|(_, r)| matches!(r, Reply::Undecodable(_)))
+    );
+}
+
+#[test]
 fn acks_and_errors_carry_the_request_sequence_number() {
     let mut both = ACK.to_vec();
     both.extend_from_slice(&ESRCH_ERROR);

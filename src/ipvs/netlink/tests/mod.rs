@@ -4,6 +4,7 @@
 //! (`datagram`). None needs a kernel.
 
 mod datagram;
+mod fuzz;
 mod fixtures;
 mod kernel_bytes;
 mod round_trip;
