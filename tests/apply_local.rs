@@ -248,3 +248,29 @@ async fn drains_are_visible_in_the_api_until_they_end() {
     assert_eq!(director["last_report"]["cause"], "drain");
     assert_eq!(director["last_report"]["plan"][0], "- real server 172.25.0.33:80 from tcp 192.168.31.100:80");
 }
+
+/// Whether this host's kernel could have IPVS (loaded, built in, or as a module).
+fn host_may_have_ipvs() -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let module_dir = format!("/lib/modules/{}/kernel/net/netfilter/ipvs", release.trim());
+    ["/proc/net/ip_vs", "/sys/module/ip_vs", &module_dir].iter().any(|p| std::path::Path::new(p).exists())
+}
+
+#[tokio::test]
+async fn without_ipvs_applying_is_off_and_the_api_still_serves() {
+    if host_may_have_ipvs() {
+        // This test must not apply to a real kernel; the VM tests do that.
+        eprintln!("skipped: this host's kernel may have IPVS");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start_with(&dir.path().join("lvsd.db"), &["--apply-local", "--director", "d1"]);
+    let said = server.banner.last().unwrap();
+    assert!(said.starts_with("lvsd: applying to the kernel is off: IPVS is not available"), "{said}");
+    assert!(said.ends_with("serving the API only"), "{said}");
+    server.post("/v1/clusters", json!({"name": "web"})).await.expect(201);
+    commit(&server, json!({"message": "nat", "spec": nat_example()})).await.expect(201);
+    let preview = server.get("/v1/clusters/web/revisions/1/plan").await.expect(200);
+    assert_eq!(preview.body["against"], "empty_table", "no director: planned against an empty table");
+    assert_eq!(server.get("/v1/clusters/web/directors").await.expect(200).body, json!([]));
+}

@@ -17,6 +17,8 @@ pub struct TestServer {
     pub grpc: String,
     pub db: PathBuf,
     pub client: reqwest::Client,
+    /// The lines `lvsd serve` printed on start, up to the one about applying.
+    pub banner: Vec<String>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -56,8 +58,10 @@ impl TestServer {
             }
         });
         let (mut http, mut grpc) = (None, None);
+        let mut banner = Vec::new();
         loop {
             let line = rx.recv_timeout(Duration::from_secs(30)).expect("lvsd prints where it listens");
+            banner.push(line.clone());
             // The last line of the start-up banner.
             if line.starts_with("lvsd: applying to the kernel") {
                 break;
@@ -75,6 +79,7 @@ impl TestServer {
             grpc: grpc.unwrap_or_default(),
             db: db.to_path_buf(),
             client: reqwest::Client::new(),
+            banner,
             _dir: None,
         }
     }
