@@ -600,12 +600,17 @@ impl Engine {
     }
 
     /// Reads the whole table and compares it with `spec`: the drift check.
+    ///
+    /// Real servers it finds draining (weight 0, leaving the spec) join the
+    /// drains of `state`, with a deadline from now if they had none: a server
+    /// set to weight 0 by an apply whose state was never stored (lvsd stopped
+    /// in between) still ends its drain.
     pub fn check(
         &mut self,
         table: &mut dyn IpvsTable,
         spec: &Arc<Spec>,
         policy: &Policy,
-        state: &DirectorState,
+        state: &mut DirectorState,
         now: SystemTime,
     ) -> Result<Check, Error> {
         let cache = self.read_full(table)?;
@@ -621,6 +626,7 @@ impl Engine {
                 drift.push(d);
             }
         }
+        sync_drains(state, &planned, policy, now);
         let hash = cache.hash(|key| manages(policy, state, spec, key));
         if drift.is_empty() && planned.deferred().is_empty() {
             self.basis = Some(Basis { spec: spec.clone(), policy: policy.clone() });
@@ -653,13 +659,18 @@ impl Engine {
     }
 }
 
-/// After a verified apply: drains started, going on, or over; services created or deleted.
-fn update_state(state: &mut DirectorState, planned: &Plan, policy: &Policy, now: SystemTime) {
+/// The drains `planned` found: those new get a deadline, those over are forgotten.
+fn sync_drains(state: &mut DirectorState, planned: &Plan, policy: &Policy, now: SystemTime) {
     let draining: BTreeSet<_> = planned.draining().iter().map(|d| (d.service, d.server)).collect();
     state.drains.retain(|key, _| draining.contains(key));
     for key in draining {
         state.drains.entry(key).or_insert(DrainRecord { started_at: now, deadline: now + policy.drain_timeout });
     }
+}
+
+/// After a verified apply: drains started, going on, or over; services created or deleted.
+fn update_state(state: &mut DirectorState, planned: &Plan, policy: &Policy, now: SystemTime) {
+    sync_drains(state, planned, policy, now);
     for change in planned.changes() {
         match change {
             Change::AddService(s) => {

@@ -100,11 +100,11 @@ fn applies_verifies_and_hashes() {
     let mut twin = table_with(&two_services([3, 2, 1]));
     twin.set_conns(&key(WEB), &dest_key("172.25.0.31:80"), Conns::default());
     let check =
-        Engine::new().check(&mut twin, &spec(&two_services([3, 2, 1])), &Policy::default(), &state, at(1)).unwrap();
+        Engine::new().check(&mut twin, &spec(&two_services([3, 2, 1])), &Policy::default(), &mut state.clone(), at(1)).unwrap();
     assert_eq!(check.hash, hash);
     assert!(check.drift.is_empty());
     let other =
-        Engine::new().check(&mut table_with(&two_services([1, 2, 3])), &spec("{}"), &Policy::default(), &state, at(1));
+        Engine::new().check(&mut table_with(&two_services([1, 2, 3])), &spec("{}"), &Policy::default(), &mut state.clone(), at(1));
     assert_ne!(other.unwrap().hash, hash);
 }
 
@@ -295,6 +295,20 @@ fn a_weight_0_server_without_a_drain_record_gets_a_deadline() {
     assert_eq!(state.drains[&(web, leaving.key)].deadline, at(60));
     step(&rev, &mut table, &mut engine, &mut state, at(60), false).0.unwrap();
     assert_eq!(weight_of(&table, WEB, "172.25.0.33:80"), None);
+
+    // Found by the drift check of a revision already applied, after a restart.
+    let mut table = table_with(&two_services([1, 2, 3]));
+    table.execute(&Op::EditDest(web, Dest { weight: 0, ..leaving })).unwrap();
+    let (mut engine, mut state) = (Engine::new(), DirectorState { applied: Some(2), ..DirectorState::default() });
+    let (action, events) = step(&rev, &mut table, &mut engine, &mut state, at(100), true);
+    assert!(matches!(&events[..], [Event::InSync { .. }]), "a drain is no drift: {events:?}");
+    assert_eq!(action, Ok(Action::Requeue(reconcile::DRAIN_POLL)));
+    assert_eq!(state.drains[&(web, leaving.key)].deadline, at(160));
+    step(&rev, &mut table, &mut engine, &mut state, at(130), false).0.unwrap();
+    assert_eq!(weight_of(&table, WEB, "172.25.0.33:80"), Some(0), "connections left, deadline ahead");
+    step(&rev, &mut table, &mut engine, &mut state, at(160), false).0.unwrap();
+    assert_eq!(weight_of(&table, WEB, "172.25.0.33:80"), None, "deadline passed");
+    assert!(state.drains.is_empty());
 }
 
 #[test]
@@ -309,7 +323,7 @@ fn ownership_created_leaves_other_services_alone() {
     assert_eq!(outcome.report.result, ApplyResult::Applied);
     assert_eq!(state.created, BTreeSet::from([key(WEB), key(TLS)]));
     assert_eq!(table.snapshot_now().services.len(), 3);
-    let check = engine.check(&mut table, &spec(&two_services([1, 1, 1])), &policy, &state, at(1)).unwrap();
+    let check = engine.check(&mut table, &spec(&two_services([1, 1, 1])), &policy, &mut state.clone(), at(1)).unwrap();
     assert!(check.drift.is_empty(), "the hand-made service is not drift: {:?}", check.drift);
 
     // The cluster drops its services: lvsd's go, the hand-made one stays.
@@ -455,7 +469,7 @@ fn a_weight_change_reads_only_what_it_touches() {
     assert_eq!(table.reads().services, 2, "the service read before planning, and read back");
     assert_eq!(weight_of(&table, "tcp:10.0.7.1:80", "172.16.7.2:80"), Some(5));
     // The cache-based hash equals a full read's.
-    let check = Engine::new().check(&mut table, &spec(&changed), &Policy::default(), &state, at(2)).unwrap();
+    let check = Engine::new().check(&mut table, &spec(&changed), &Policy::default(), &mut state.clone(), at(2)).unwrap();
     assert_eq!(outcome.report.verified_hash.unwrap(), check.hash);
 }
 
