@@ -274,3 +274,20 @@ async fn without_ipvs_applying_is_off_and_the_api_still_serves() {
     assert_eq!(preview.body["against"], "empty_table", "no director: planned against an empty table");
     assert_eq!(server.get("/v1/clusters/web/directors").await.expect(200).body, json!([]));
 }
+
+#[tokio::test]
+async fn a_settings_change_retries_a_refused_revision() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = local_server(&dir, &["--removal-limit", "0.5"]);
+    server.post("/v1/clusters", json!({"name": "web"})).await.expect(201);
+    commit(&server, json!({"message": "nat", "spec": nat_example()})).await.expect(201);
+    applied(&server, 1).await;
+    commit(&server, json!({"message": "empty", "spec": {"services": []}})).await.expect(201);
+    wait_for(&server, DIRECTOR, "the refusal", |d| d["blocked_revision"] == 2).await;
+    // The operator allows it: no limit for this cluster.
+    let settings = json!({"removal_limit": 1.0});
+    server.call("PUT", "/v1/clusters/web/settings", Some(settings), None).await.expect(200);
+    let director = applied(&server, 2).await;
+    assert_eq!(director["blocked_revision"], Value::Null);
+    assert_eq!(director["last_report"]["summary"]["services_removed"], 1);
+}

@@ -199,7 +199,8 @@ impl Runner {
     }
 
     /// Follows the clusters' active revisions: a changed one is due now (all
-    /// of them with `all`); clusters gone are forgotten.
+    /// of them with `all`, after a change of settings, which also lifts the
+    /// block on a refused revision); clusters gone are forgotten.
     async fn refresh_clusters(&mut self, all: bool) {
         let clusters = match self.core.active_revisions().await {
             Ok(clusters) => clusters,
@@ -213,7 +214,9 @@ impl Runner {
         for (name, active) in clusters {
             if let Some(run) = self.runs.get_mut(&name) {
                 if all {
+                    // New settings may allow what the old ones refused.
                     run.settings = None;
+                    run.state.blocked = None;
                 }
                 if run.seen != active || all {
                     run.seen = active;

@@ -99,12 +99,18 @@ fn applies_verifies_and_hashes() {
     let hash = report.verified_hash.unwrap();
     let mut twin = table_with(&two_services([3, 2, 1]));
     twin.set_conns(&key(WEB), &dest_key("172.25.0.31:80"), Conns::default());
-    let check =
-        Engine::new().check(&mut twin, &spec(&two_services([3, 2, 1])), &Policy::default(), &mut state.clone(), at(1)).unwrap();
+    let check = Engine::new()
+        .check(&mut twin, &spec(&two_services([3, 2, 1])), &Policy::default(), &mut state.clone(), at(1))
+        .unwrap();
     assert_eq!(check.hash, hash);
     assert!(check.drift.is_empty());
-    let other =
-        Engine::new().check(&mut table_with(&two_services([1, 2, 3])), &spec("{}"), &Policy::default(), &mut state.clone(), at(1));
+    let other = Engine::new().check(
+        &mut table_with(&two_services([1, 2, 3])),
+        &spec("{}"),
+        &Policy::default(),
+        &mut state.clone(),
+        at(1),
+    );
     assert_ne!(other.unwrap().hash, hash);
 }
 
@@ -469,7 +475,8 @@ fn a_weight_change_reads_only_what_it_touches() {
     assert_eq!(table.reads().services, 2, "the service read before planning, and read back");
     assert_eq!(weight_of(&table, "tcp:10.0.7.1:80", "172.16.7.2:80"), Some(5));
     // The cache-based hash equals a full read's.
-    let check = Engine::new().check(&mut table, &spec(&changed), &Policy::default(), &mut state.clone(), at(2)).unwrap();
+    let check =
+        Engine::new().check(&mut table, &spec(&changed), &Policy::default(), &mut state.clone(), at(2)).unwrap();
     assert_eq!(outcome.report.verified_hash.unwrap(), check.hash);
 }
 
