@@ -41,6 +41,8 @@ pub struct Options {
     pub drift: DriftMode,
     /// The removal limit of clusters whose settings set none.
     pub removal_limit: Option<f64>,
+    /// How often the table's counters are read for the API.
+    pub counters_interval: Duration,
 }
 
 /// The desired state of `cluster`: its active revision under its settings,
@@ -170,9 +172,14 @@ impl Runner {
         let mut wakeups = self.core.wakeups();
         tokio::pin!(shutdown);
         self.refresh_clusters(true).await;
+        let mut counters_due = Instant::now();
         loop {
             self.step_due().await;
-            let next = self.runs.values().filter_map(|r| r.due).min();
+            if counters_due <= Instant::now() {
+                self.record_counters().await;
+                counters_due = Instant::now() + self.options.counters_interval;
+            }
+            let next = self.runs.values().filter_map(|r| r.due).chain([counters_due]).min();
             let timer = async {
                 match next {
                     Some(at) => tokio::time::sleep_until(at).await,
@@ -380,6 +387,24 @@ impl Runner {
                 _ => None,
             })
             .collect())
+    }
+
+    /// Reads the table's counters and hands each cluster those of its
+    /// active revision's services.
+    async fn record_counters(&mut self) {
+        let snapshot = match self.director.table.snapshot() {
+            Ok(snapshot) => snapshot,
+            Err(err) => {
+                tracing::warn!(error = %err, "local director: reading counters");
+                return;
+            }
+        };
+        let at = SystemTime::now();
+        for cluster in self.runs.keys() {
+            let Ok(Some((_, spec))) = self.core.active_spec(cluster).await else { continue };
+            let counters = super::Counters::from_snapshot(&snapshot, at, |key| spec.service(key).is_some());
+            self.core.record_counters(cluster, &self.options.name, counters);
+        }
     }
 
     async fn serve(&mut self, request: Request) {

@@ -17,6 +17,7 @@
 //! Everything but `local` is independent of the store and the transports,
 //! so the agent of a remote director runs the same engine.
 
+pub mod counters;
 pub mod engine;
 pub mod hash;
 pub mod local;
@@ -29,6 +30,7 @@ pub mod state;
 #[cfg(test)]
 mod tests;
 
+pub use counters::{Counters, ServerCounters, ServiceCounters, Traffic};
 pub use engine::{Check, Engine, Outcome, Preview, Read, Run};
 pub use policy::{DEFAULT_DRAIN_TIMEOUT, DriftMode, OwnershipMode, Policy};
 pub use reconcile::{Action, Actual, ApplyError, Context, Desired, Event, error_policy, reconcile};

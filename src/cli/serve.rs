@@ -44,6 +44,10 @@ pub struct ServeArgs {
     /// How often the whole table is read and compared with the active revision.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_interval)]
     pub reconcile_interval: Duration,
+    /// With --apply-local: how often the table's counters are read for the
+    /// API (`GET /v1/clusters/{cluster}/counters`).
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_interval)]
+    pub counters_interval: Duration,
     /// What a drift found by that comparison gets: `restore` applies the
     /// active revision again, `report` only records it. Both audit it.
     #[arg(long, value_enum, default_value_t = DriftMode::Restore)]
@@ -182,6 +186,7 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
                             interval: args.reconcile_interval,
                             drift: args.drift,
                             removal_limit: (args.removal_limit < 1.0).then_some(args.removal_limit),
+                            counters_interval: args.counters_interval,
                         };
                         println!(
                             "lvsd: applying to the kernel of this host (IPVS {}) as director {}: drift check every {}, drift {}, removal limit {:.0}%",

@@ -119,6 +119,7 @@ impl Core {
             };
             record(&mut tx, caller, change).await?;
             tx.commit().await.map_err(store::StoreError::from)?;
+            self.forget_counters(name);
             self.activation_committed();
             Ok(())
         })

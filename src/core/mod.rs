@@ -11,6 +11,7 @@ mod directors;
 mod draft;
 mod error;
 mod limits;
+mod live;
 mod revisions;
 mod tokens;
 mod settings;
@@ -27,6 +28,7 @@ pub use directors::{
 pub use draft::Precondition;
 pub use error::{Error, ErrorCode};
 pub use limits::Limits;
+pub use live::DirectorCounters;
 pub use tokens::{NewToken, TokenView};
 pub use revisions::{CommitRequest, RevisionPage};
 pub use settings::{ClusterSettings, SettingsView};
@@ -94,6 +96,8 @@ struct Inner {
     drafts: Mutex<HashMap<String, CachedDraft>>,
     /// This server's own director, with `serve --apply-local`.
     local: OnceLock<Arc<dyn LocalDirector>>,
+    /// Directors' latest counters.
+    counters: live::LiveCounters,
 }
 
 impl Core {
@@ -117,6 +121,7 @@ impl Core {
                 activated: Mutex::new(HashMap::new()),
                 drafts: Mutex::new(HashMap::new()),
                 local: OnceLock::new(),
+                counters: live::LiveCounters::default(),
             }),
         }
     }

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{JsonBody, path_number};
 use crate::apply::Report;
-use crate::core::{Caller, ClusterSettings, Confirmed, Core, DirectorView, PlanPreview, SettingsView};
+use crate::core::{Caller, ClusterSettings, Confirmed, Core, DirectorCounters, DirectorView, PlanPreview, SettingsView};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -35,6 +35,18 @@ pub async fn get(
     Path((cluster, name)): Path<(String, String)>,
 ) -> Result<Json<DirectorView>, ApiError> {
     Ok(Json(core.director(&cluster, &name).await?))
+}
+
+#[utoipa::path(get, path = "/v1/clusters/{cluster}/counters", tag = "directors",
+    params(("cluster" = String, Path)),
+    responses(
+        (status = 200, description = "Each director's latest counters (`ipvsadm -Ln --stats --rate`), as last reported", body = [DirectorCounters]),
+        (status = 404, body = ErrorBody)))]
+pub async fn counters(
+    State(core): State<Core>,
+    Path(cluster): Path<String>,
+) -> Result<Json<Vec<DirectorCounters>>, ApiError> {
+    Ok(Json(core.counters(&cluster).await?))
 }
 
 #[utoipa::path(post, path = "/v1/clusters/{cluster}/directors/{name}/apply", tag = "directors",

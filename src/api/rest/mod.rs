@@ -39,7 +39,7 @@ use security::Security;
         draft::list_servers, draft::add_server, draft::get_server, draft::put_server, draft::patch_server, draft::delete_server,
         revisions::commit, revisions::list, revisions::get, revisions::diff, revisions::export, revisions::activate, revisions::rollback,
         directors::plan, directors::confirm,
-        directors::list, directors::get, directors::apply,
+        directors::list, directors::get, directors::apply, directors::counters,
         directors::get_settings, directors::put_settings,
         audit::list,
     ),
@@ -117,6 +117,7 @@ pub fn router(core: Core, options: &Options) -> Router {
         .route("/v1/clusters/{cluster}/confirm", post(directors::confirm))
         .route("/v1/clusters/{cluster}/settings", get(directors::get_settings).put(directors::put_settings))
         .route("/v1/clusters/{cluster}/directors", get(directors::list))
+        .route("/v1/clusters/{cluster}/counters", get(directors::counters))
         .route("/v1/clusters/{cluster}/directors/{name}", get(directors::get))
         .route("/v1/clusters/{cluster}/directors/{name}/apply", post(directors::apply))
         .route("/v1/audit", get(audit::list))
