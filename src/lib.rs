@@ -1,5 +1,6 @@
 //! lvsd: a control plane for Linux Virtual Server (IPVS).
 
+pub mod agent;
 pub mod api;
 pub mod auth;
 pub mod apply;

@@ -1,0 +1,98 @@
+//! The messages between a server and its agents.
+//!
+//! - The agent asks what to run: `GET /v1/clusters/{cluster}/desired?director=NAME&after=N&wait=30s`
+//!   (REST long-poll) or the gRPC server stream `WatchDesired`; both answer
+//!   [`Desired`]. With `after=N` (the revision the agent runs) the server
+//!   answers at once when the director should run another revision, and
+//!   otherwise holds the request until something the director acts on
+//!   changes (revision, settings, a zeroing request) or `wait` passes, then
+//!   answers with the current state either way.
+//! - The agent says what it did: `PUT /v1/clusters/{cluster}/directors/{name}`
+//!   or gRPC `ReportDirector`, with a [`DirectorReport`], after every apply
+//!   or drift check and at least every `report_interval_secs` (heartbeat).
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::apply::{Counters, DrainView, DriftMode, Report};
+use crate::core::ClusterSettings;
+use crate::model::SpecDoc;
+use crate::plan::Drift;
+
+/// What a director should run for a cluster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Desired {
+    pub cluster: String,
+    /// The revision this director should run: the cluster's active
+    /// revision, or an older one while a canary rollout holds this director
+    /// back. `None`: the cluster has no active revision (leave the table alone).
+    pub revision: Option<i64>,
+    /// The cluster's active revision.
+    pub active_revision: Option<i64>,
+    /// The spec of `revision`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<SpecDoc>,
+    /// How the cluster is applied (ownership, drains, removal limit).
+    pub settings: ClusterSettings,
+    /// The latest request to zero counters, if any: a director zeroes when
+    /// its `seq` is above the one it last acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zero: Option<ZeroRequest>,
+}
+
+/// A request to zero counters (`ipvsadm -Z`), made through the API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ZeroRequest {
+    /// Increases with every request for the cluster.
+    pub seq: u64,
+    /// One service's counters (service id, `tcp:192.168.31.100:80`); all the cluster's when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+}
+
+/// The result of a drift check: the kernel compared with the applied revision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DriftCheck {
+    /// When it ran, RFC 3339.
+    pub at: String,
+    pub revision: i64,
+    /// What differed; empty when the kernel is as the revision says.
+    pub drift: Vec<Drift>,
+    /// `restore`: the drift was (or is being) undone; `report`: only reported.
+    pub mode: DriftMode,
+    /// SHA-256 of the kernel state found, when in sync.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash: Option<String>,
+}
+
+/// What a director reports about one cluster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DirectorReport {
+    /// The agent's version (`lvsd --version`).
+    pub agent_version: String,
+    /// The revision applied and verified last.
+    pub applied_revision: Option<i64>,
+    /// A revision refused or failed for good (like an xDS NACK): the
+    /// director keeps its last good table and does not retry it until the
+    /// desired revision changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked_revision: Option<i64>,
+    /// Applies since the previous report, oldest first; the server audits each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub applies: Vec<Report>,
+    /// The latest drift check since the previous report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift_check: Option<DriftCheck>,
+    /// Real servers draining now.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub draining: Vec<DrainView>,
+    /// The table's counters for the cluster's services.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counters: Option<Counters>,
+    /// The last zeroing request done (`ZeroRequest::seq`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zeroed_seq: Option<u64>,
+    /// How often this agent reports at the least; the server flags the
+    /// director stale after three intervals without a report.
+    pub report_interval_secs: u64,
+}
