@@ -8,6 +8,7 @@ pub mod cli;
 pub mod core;
 pub mod ipvs;
 pub mod ipvsadm;
+pub mod metrics;
 pub mod model;
 pub mod plan;
 pub mod store;

@@ -76,6 +76,8 @@ pub const REST: &[(&str, &str, Access)] = &[
     ("POST", "/v1/clusters/{cluster}/revisions/{number}/activate", Edit),
     ("POST", "/v1/clusters/{cluster}/rollback", Edit),
     ("GET", "/v1/audit", Audit),
+    // Prometheus scrapes: what a viewer may read anyway, in numbers.
+    ("GET", "/metrics", Read),
     // Applying (branch `engine`): previews and status are reads; confirming a
     // commit and forcing an apply are an operator's; the apply settings are
     // the cluster's safety policy (removal limits), an admin's.

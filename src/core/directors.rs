@@ -293,6 +293,9 @@ impl Core {
             store::delete_created(&mut *tx, cluster, director, &key.to_string()).await?;
         }
         tx.commit().await.map_err(store::StoreError::from)?;
+        for _ in events.iter().filter(|event| matches!(event, Event::Drift { .. })) {
+            self.metrics().drift_found(cluster, director);
+        }
         self.director_recorded();
         Ok(())
     }

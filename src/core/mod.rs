@@ -98,6 +98,8 @@ struct Inner {
     local: OnceLock<Arc<dyn LocalDirector>>,
     /// Directors' latest counters.
     counters: live::LiveCounters,
+    /// What happens in this process, for `GET /metrics`.
+    metrics: crate::metrics::Metrics,
 }
 
 impl Core {
@@ -122,6 +124,7 @@ impl Core {
                 drafts: Mutex::new(HashMap::new()),
                 local: OnceLock::new(),
                 counters: live::LiveCounters::default(),
+                metrics: crate::metrics::Metrics::default(),
             }),
         }
     }
@@ -170,7 +173,11 @@ impl Core {
 
     /// Keeps the spec of a revision a commit (begun at `started`) just made
     /// active, and when that commit began.
+    /// Counts it too when it made a new revision.
     fn remember_outcome(&self, cluster: &str, outcome: &CommitOutcome, spec: Arc<Spec>, started: std::time::Instant) {
+        if outcome.created {
+            self.inner.metrics.revision_made(cluster, outcome.revision.kind);
+        }
         if outcome.revision.active {
             self.remember_spec(cluster, outcome.revision.number, spec);
             let mut activated = self.inner.activated.lock().expect("activation times lock");
@@ -202,6 +209,11 @@ impl Core {
 
     fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// The process's counters, which the transports add to.
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.inner.metrics
     }
 
     /// Checks the tokens of requests; the transports ask it first.

@@ -107,8 +107,25 @@ struct Call {
 }
 
 /// Runs one request: access control first, then the work in `call`, the
-/// request id echoed back, core errors mapped to statuses.
+/// request id echoed back, core errors mapped to statuses; counted for
+/// `GET /metrics` by method and code.
 async fn handle<Req: Scoped, Resp, Fut>(
+    core: &Core,
+    method: &str,
+    request: Request<Req>,
+    call: impl FnOnce(Call, Req) -> Fut,
+) -> Result<Response<Resp>, Status>
+where
+    Fut: Future<Output = Result<Resp>>,
+{
+    let started = tokio::time::Instant::now();
+    let answer = answer(core, method, request, call).await;
+    let code = answer.as_ref().map_or_else(Status::code, |_| tonic::Code::Ok);
+    core.metrics().grpc_request(method, code, started.elapsed());
+    answer
+}
+
+async fn answer<Req: Scoped, Resp, Fut>(
     core: &Core,
     method: &str,
     request: Request<Req>,

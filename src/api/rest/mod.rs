@@ -9,6 +9,7 @@ mod draft;
 pub mod error;
 mod extract;
 mod limits;
+mod metrics;
 mod revisions;
 mod security;
 
@@ -90,6 +91,7 @@ impl Default for Options {
 const BODY_LIMIT: usize = 32 * 1024 * 1024;
 
 pub fn router(core: Core, options: &Options) -> Router {
+    let counted = core.metrics().clone();
     let draft = "/v1/clusters/{cluster}/draft";
     let service = "/v1/clusters/{cluster}/draft/services/{service}";
     let v1 = Router::new()
@@ -121,6 +123,7 @@ pub fn router(core: Core, options: &Options) -> Router {
         .route("/v1/clusters/{cluster}/directors/{name}", get(directors::get))
         .route("/v1/clusters/{cluster}/directors/{name}/apply", post(directors::apply))
         .route("/v1/audit", get(audit::list))
+        .route("/metrics", get(metrics::scrape))
         .route_layer(axum::middleware::from_fn_with_state(core.clone(), auth::authorize));
 
     let mut router = Router::new()
@@ -143,6 +146,8 @@ pub fn router(core: Core, options: &Options) -> Router {
     let limits = limits::RequestLimits::new(options.request_timeout, options.max_in_flight, options.body_memory);
     router
         .layer(axum::middleware::from_fn_with_state(limits, limits::enforce))
+        // Outside the limits, so that requests they refuse are counted too.
+        .layer(axum::middleware::from_fn_with_state(counted, metrics::count))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))

@@ -1,0 +1,197 @@
+//! What is true at scrape time, read from the core: each cluster's active
+//! and latest revision, each director's state, and the live counters of
+//! every virtual service and real server.
+
+use std::fmt;
+use std::time::SystemTime;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeCounterValue, EncodeGaugeValue, NoLabelSet};
+use prometheus_client::metrics::MetricType;
+use serde_json::Value;
+
+use crate::apply::{ServerCounters, ServiceCounters, Traffic};
+use crate::core::{Core, DirectorCounters, DirectorView, Error};
+
+type Labels = Vec<(&'static str, String)>;
+
+/// Everything read at one scrape.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    clusters: Vec<ClusterNow>,
+}
+
+#[derive(Debug)]
+struct ClusterNow {
+    name: String,
+    active: Option<i64>,
+    latest: Option<i64>,
+    directors: Vec<DirectorNow>,
+    counters: Vec<DirectorCounters>,
+}
+
+#[derive(Debug, PartialEq)]
+struct DirectorNow {
+    name: String,
+    /// The revision it should run.
+    desired: Option<i64>,
+    applied: Option<i64>,
+    /// Revisions between the desired and the applied one.
+    lag: Option<i64>,
+    in_sync: bool,
+    stale: Option<bool>,
+    /// Seconds since the director last showed it is alive.
+    heartbeat_age: Option<f64>,
+}
+
+impl DirectorNow {
+    /// Reads a director's view by its serialized fields, so that fields
+    /// only some directors have (an agent's `desired_revision`, `lag`,
+    /// `stale`, `last_heartbeat`) are used when present and skipped when not.
+    fn of(view: &DirectorView, now: SystemTime) -> Self {
+        let json = serde_json::to_value(view).unwrap_or(Value::Null);
+        let number = |field: &str| json.get(field).and_then(Value::as_i64);
+        let desired = number("desired_revision").or(view.active_revision);
+        let applied = view.applied_revision;
+        let lag = number("lag").or_else(|| Some(desired? - applied.unwrap_or(0)).map(|lag| lag.max(0)));
+        // The latest sign of life: a heartbeat, else the last drift check or apply.
+        let seen = ["last_heartbeat", "checked_at", "applied_at"]
+            .iter()
+            .find_map(|field| json.get(*field).and_then(Value::as_str))
+            .and_then(|at| humantime::parse_rfc3339_weak(at).ok());
+        DirectorNow {
+            name: view.name.clone(),
+            desired,
+            applied,
+            lag,
+            in_sync: view.in_sync,
+            stale: json.get("stale").and_then(Value::as_bool),
+            heartbeat_age: seen.map(|seen| now.duration_since(seen).unwrap_or_default().as_secs_f64()),
+        }
+    }
+}
+
+impl Snapshot {
+    /// Reads it all from `core` now.
+    pub async fn gather(core: &Core) -> Result<Self, Error> {
+        let now = SystemTime::now();
+        let mut clusters = Vec::new();
+        for cluster in core.list_clusters().await? {
+            let directors = match core.directors(&cluster.name).await {
+                Ok(views) => views.iter().map(|view| DirectorNow::of(view, now)).collect(),
+                Err(Error::NotFound(_)) => continue, // deleted meanwhile
+                Err(err) => return Err(err),
+            };
+            clusters.push(ClusterNow {
+                counters: core.latest_counters(&cluster.name),
+                name: cluster.name,
+                active: cluster.active_revision,
+                latest: cluster.latest_revision,
+                directors,
+            });
+        }
+        Ok(Snapshot { clusters })
+    }
+
+    fn directors(&self) -> impl Iterator<Item = (Labels, &DirectorNow)> {
+        self.clusters.iter().flat_map(|c| {
+            c.directors.iter().map(|d| (vec![("cluster", c.name.clone()), ("director", d.name.clone())], d))
+        })
+    }
+
+    fn services(&self) -> impl Iterator<Item = (Labels, &ServiceCounters)> {
+        self.clusters.iter().flat_map(|c| {
+            c.counters.iter().flat_map(move |d| {
+                d.counters.services.iter().map(move |s| {
+                    let labels =
+                        vec![("cluster", c.name.clone()), ("director", d.director.clone()), ("service", s.service.clone())];
+                    (labels, s)
+                })
+            })
+        })
+    }
+
+    fn servers(&self) -> impl Iterator<Item = (Labels, &ServerCounters)> {
+        self.services().flat_map(|(labels, service)| {
+            service.servers.iter().map(move |server| {
+                let mut labels = labels.clone();
+                labels.push(("server", server.server.clone()));
+                (labels, server)
+            })
+        })
+    }
+}
+
+impl Collector for Snapshot {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
+        let e = &mut encoder;
+        let clusters = || self.clusters.iter().map(|c| (vec![("cluster", c.name.clone())], c));
+        gauge(e, "cluster_active_revision", "The revision every director of the cluster should run", clusters().filter_map(|(l, c)| Some((l, c.active?))))?;
+        gauge(e, "cluster_latest_revision", "The cluster's latest revision number (its count of revisions)", clusters().filter_map(|(l, c)| Some((l, c.latest?))))?;
+
+        let directors = || self.directors();
+        gauge(e, "director_desired_revision", "The revision the director should run", directors().filter_map(|(l, d)| Some((l, d.desired?))))?;
+        gauge(e, "director_applied_revision", "The revision the director last applied and verified", directors().filter_map(|(l, d)| Some((l, d.applied?))))?;
+        gauge(e, "director_revision_lag", "Revisions the director is behind the one it should run", directors().filter_map(|(l, d)| Some((l, d.lag?))))?;
+        gauge(e, "director_in_sync", "1 when the director runs the active revision and its last drift check found nothing", directors().map(|(l, d)| (l, i64::from(d.in_sync))))?;
+        gauge(e, "director_stale", "1 when the director has not reported within its expected interval", directors().filter_map(|(l, d)| Some((l, i64::from(d.stale?)))))?;
+        gauge(e, "director_heartbeat_age_seconds", "Seconds since the director last showed it is alive (heartbeat, drift check or apply)", directors().filter_map(|(l, d)| Some((l, d.heartbeat_age?))))?;
+
+        let servers = || self.servers();
+        gauge(e, "real_server_active_connections", "Active connections to the real server (ESTABLISHED TCP)", servers().map(|(l, s)| (l, s.active_conns)))?;
+        gauge(e, "real_server_inactive_connections", "Inactive connections to the real server (other states)", servers().map(|(l, s)| (l, s.inactive_conns)))?;
+        gauge(e, "real_server_persistent_connections", "Persistence templates pointing at the real server", servers().map(|(l, s)| (l, s.persistent_conns)))?;
+        gauge(e, "real_server_weight", "The real server's weight in the kernel now", servers().map(|(l, s)| (l, s.weight)))?;
+        traffic(e, "real_server", &|| Box::new(servers().map(|(l, s)| (l, s.traffic))))?;
+        traffic(e, "virtual_service", &|| Box::new(self.services().map(|(l, s)| (l, s.traffic))))
+    }
+}
+
+type Samples<'a> = Box<dyn Iterator<Item = (Labels, Traffic)> + 'a>;
+
+/// Connections, packets and bytes of `what`: totals and the kernel's rates.
+fn traffic<'a>(e: &mut DescriptorEncoder, what: &str, samples: &dyn Fn() -> Samples<'a>) -> fmt::Result {
+    let directed = |pick: fn(&Traffic) -> (u64, u64)| {
+        samples().flat_map(move |(labels, t)| {
+            let (inward, outward) = pick(&t);
+            [("in", inward), ("out", outward)].map(|(direction, value)| {
+                let mut labels = labels.clone();
+                labels.push(("direction", direction.to_string()));
+                (labels, value)
+            })
+        })
+    };
+    counter(e, &format!("{what}_connections"), "Connections scheduled since the counters were last zeroed", samples().map(|(l, t)| (l, t.conns)))?;
+    counter(e, &format!("{what}_packets"), "Packets since the counters were last zeroed, by direction", directed(|t| (t.in_packets, t.out_packets)))?;
+    counter(e, &format!("{what}_bytes"), "Bytes since the counters were last zeroed, by direction", directed(|t| (t.in_bytes, t.out_bytes)))?;
+    gauge(e, &format!("{what}_connections_per_second"), "Connections per second, as the kernel estimates it", samples().map(|(l, t)| (l, t.cps)))?;
+    gauge(e, &format!("{what}_packets_per_second"), "Packets per second by direction, as the kernel estimates it", directed(|t| (t.in_pps, t.out_pps)))?;
+    gauge(e, &format!("{what}_bytes_per_second"), "Bytes per second by direction, as the kernel estimates it", directed(|t| (t.in_bps, t.out_bps)))
+}
+
+fn gauge<V: EncodeGaugeValue>(
+    e: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    samples: impl Iterator<Item = (Labels, V)>,
+) -> fmt::Result {
+    let mut metric = e.encode_descriptor(name, help, None, MetricType::Gauge)?;
+    for (labels, value) in samples {
+        metric.encode_family(&labels)?.encode_gauge(&value)?;
+    }
+    Ok(())
+}
+
+/// `name` gets its `_total` from the encoder.
+fn counter<V: EncodeCounterValue>(
+    e: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    samples: impl Iterator<Item = (Labels, V)>,
+) -> fmt::Result {
+    let mut metric = e.encode_descriptor(name, help, None, MetricType::Counter)?;
+    for (labels, value) in samples {
+        metric.encode_family(&labels)?.encode_counter::<NoLabelSet, _, u64>(&value, None)?;
+    }
+    Ok(())
+}
