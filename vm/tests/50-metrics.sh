@@ -52,11 +52,13 @@ for rs in $RS1 $RS2 $RS3; do
     answered=$(printf '%s' "$hits" | tr ' ' '\n' | grep "^rs$i=" | cut -d= -f2)
     assert_eq "$answered" "$(metric lvsd_real_server_connections_total "$rs:80")" "rs$i: connections = the hits it answered"
     assert_eq "$i" "$(metric lvsd_real_server_weight "$rs:80")" "rs$i: weight $i"
+    # Closed connections stay in the table (FIN_WAIT/TIME_WAIT, 2 min) as inactive.
+    conns=$(($(metric lvsd_real_server_active_connections "$rs:80") + $(metric lvsd_real_server_inactive_connections "$rs:80")))
+    assert_eq "$answered" "$conns" "rs$i: active + inactive connections = the hits it answered"
     inbound=$(metric lvsd_real_server_bytes_total "$rs:80")
     [ "$inbound" -gt 0 ] || fail "rs$i: no bytes in ($inbound)"
     i=$((i + 1))
 done
-info "$(api_get /metrics | grep '^lvsd_real_server_\(active\|inactive\)_connections{')"
 total=$(api_get /metrics | grep "^lvsd_virtual_service_connections_total{" | awk '{ print $2 }')
 assert_eq 60 "$total" "the virtual service counted 60 connections"
 lvsd_stop

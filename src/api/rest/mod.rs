@@ -12,6 +12,7 @@ mod limits;
 mod metrics;
 mod revisions;
 mod security;
+mod ui;
 
 use std::future::Future;
 use std::time::Duration;
@@ -128,6 +129,8 @@ pub fn router(core: Core, options: &Options) -> Router {
 
     let mut router = Router::new()
         .merge(v1)
+        .route("/", get(ui::index))
+        .route("/ui/{file}", get(ui::file))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/openapi.json", get(|| async { ([(header::CONTENT_TYPE, "application/json")], openapi_json()) }))

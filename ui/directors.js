@@ -1,0 +1,67 @@
+// Directors of the cluster: the revision each applied against the one it
+// should run, and whether it is healthy. Fields that only some servers
+// report (an agent's heartbeat, lag, staleness, health) show when present.
+
+import { get, clusterPath } from './api.js';
+import { h, replace, badge, fmtTime, ago } from './dom.js';
+
+export function create(ctx) {
+  const root = h('section', { class: 'view', id: 'directors' });
+
+  async function refresh() {
+    const directors = await get(`${clusterPath(ctx.cluster())}/directors`);
+    replace(root, render(directors));
+  }
+
+  return { root, refresh, poll: refresh };
+}
+
+/** One status for a director, worst first. */
+function status(d) {
+  if (d.stale) return badge('bad', 'stale');
+  if (d.result && d.result !== 'applied') return badge('bad', d.result);
+  if (d.blocked_revision) return badge('bad', `blocked at #${d.blocked_revision}`);
+  if (d.drift && d.drift.length) return badge('warn', `drift (${d.drift.length})`);
+  if (healthKind(d.health) === 'bad') return badge('bad', 'unhealthy');
+  if (d.in_sync) return badge('ok', 'in sync');
+  return badge('warn', 'behind');
+}
+
+function healthKind(health) {
+  if (health === undefined || health === null) return null;
+  const text = typeof health === 'string' ? health : health.status || health.state || '';
+  if (/^(ok|healthy|up|pass)/i.test(text)) return 'ok';
+  if (/^(degraded|warn)/i.test(text)) return 'warn';
+  return text ? 'bad' : null;
+}
+
+function health(d) {
+  if (d.health === undefined || d.health === null) return '—';
+  const text = typeof d.health === 'string' ? d.health : d.health.status || d.health.state || JSON.stringify(d.health);
+  return badge(healthKind(d.health) || 'idle', text);
+}
+
+function render(directors) {
+  if (!directors.length) {
+    return h('div', { class: 'empty' },
+      h('p', {}, 'No director has reported for this cluster yet.'),
+      h('p', { class: 'muted' }, 'Run lvsd serve --apply-local on a director, or an lvsd agent.'));
+  }
+  const desired = (d) => d.desired_revision ?? d.active_revision;
+  const lag = (d) => d.lag ?? (desired(d) != null ? Math.max(0, desired(d) - (d.applied_revision ?? 0)) : null);
+  const rows = directors.map((d) => h('tr', { 'data-director': d.name },
+    h('td', { class: 'mono' }, d.name),
+    h('td', {}, d.mode),
+    h('td', {}, status(d)),
+    h('td', {}, health(d)),
+    h('td', { class: 'num applied' }, d.applied_revision != null ? `#${d.applied_revision}` : '—'),
+    h('td', { class: 'num' }, desired(d) != null ? `#${desired(d)}` : '—'),
+    h('td', { class: 'num' }, lag(d) ?? '—'),
+    h('td', {}, d.last_heartbeat ? ago(d.last_heartbeat) : d.checked_at ? `checked ${ago(d.checked_at)}` : '—'),
+    h('td', { class: 'muted' }, fmtTime(d.applied_at)),
+    h('td', {}, d.draining && d.draining.length ? d.draining.map((x) => `${x.server} (${x.active_conns} active)`).join(', ') : '—'),
+    h('td', { class: 'errors' }, (d.errors || []).join('; ') || '—')));
+  return h('table', { class: 'grid-table' },
+    h('thead', {}, h('tr', {}, ['Director', 'Mode', 'Status', 'Health', 'Applied', 'Should run', 'Lag', 'Last seen', 'Applied at', 'Draining', 'Errors'].map((t) => h('th', {}, t)))),
+    h('tbody', {}, rows));
+}
