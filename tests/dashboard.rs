@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::TestServer;
 use fantoccini::{Client, ClientBuilder, Locator};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 const SERVICE: &str = "tcp:192.168.31.100:80";
 /// Longest the page may take to show something (each wait stops as soon as it does).
@@ -38,7 +38,11 @@ fn install_browser() {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// chromedriver with one headless Chromium session on a fresh profile.
@@ -62,19 +66,33 @@ impl Browser {
             .expect("chromedriver starts");
         let profile = tempfile::tempdir().unwrap();
         let args = [
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--disable-dev-shm-usage", "--window-size=1400,1000",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--window-size=1400,1000",
         ];
         let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
         args.push(format!("--user-data-dir={}", profile.path().display()));
-        let capabilities = json!({"goog:chromeOptions": {"binary": "/usr/bin/chromium", "args": args}});
-        let Value::Object(capabilities) = capabilities else { unreachable!() };
+        let capabilities =
+            json!({"goog:chromeOptions": {"binary": "/usr/bin/chromium", "args": args}});
+        let Value::Object(capabilities) = capabilities else {
+            unreachable!()
+        };
         let url = format!("http://127.0.0.1:{port}");
         let started = Instant::now();
         let client = loop {
             let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-            match ClientBuilder::new(connector).capabilities(capabilities.clone()).connect(&url).await {
+            match ClientBuilder::new(connector)
+                .capabilities(capabilities.clone())
+                .connect(&url)
+                .await
+            {
                 Ok(client) => break client,
                 Err(err) if started.elapsed() < Duration::from_secs(30) => {
                     let _ = err;
@@ -83,11 +101,20 @@ impl Browser {
                 Err(err) => panic!("no Chromium session from chromedriver: {err}"),
             }
         };
-        Browser { client, driver, _profile: profile, base: base.to_string(), name }
+        Browser {
+            client,
+            driver,
+            _profile: profile,
+            base: base.to_string(),
+            name,
+        }
     }
 
     async fn open(&self, path: &str) {
-        self.client.goto(&format!("{}{path}", self.base)).await.expect("the page loads");
+        self.client
+            .goto(&format!("{}{path}", self.base))
+            .await
+            .expect("the page loads");
     }
 
     /// Saves what the page shows as target/ui-screenshots/NAME-STEP.png.
@@ -163,17 +190,27 @@ async fn build_nat_service(page: &Browser) {
     let card = format!("#draft article[data-service=\"{SERVICE}\"]");
     page.wait_for(&card).await;
     for i in 1..=3 {
-        page.fill(&format!("{card} .add-row input[name=address]"), &format!("172.25.0.3{i}")).await;
-        page.fill(&format!("{card} .add-row input[name=weight]"), &i.to_string()).await;
+        page.fill(
+            &format!("{card} .add-row input[name=address]"),
+            &format!("172.25.0.3{i}"),
+        )
+        .await;
+        page.fill(
+            &format!("{card} .add-row input[name=weight]"),
+            &i.to_string(),
+        )
+        .await;
         page.click(&format!("{card} .add-server")).await;
-        page.wait_for(&format!("{card} tr[data-server=\"172.25.0.3{i}:80\"]")).await;
+        page.wait_for(&format!("{card} tr[data-server=\"172.25.0.3{i}:80\"]"))
+            .await;
     }
 }
 
 async fn commit(page: &Browser, message: &str, number: i64) {
     page.fill("#commit-message", message).await;
     page.click("#commit").await;
-    page.wait_text("#draft .notice.ok", &format!("Committed revision {number}")).await;
+    page.wait_text("#draft .notice.ok", &format!("Committed revision {number}"))
+        .await;
 }
 
 #[tokio::test]
@@ -190,9 +227,13 @@ async fn build_commit_diff_and_roll_back_in_the_browser() {
     commit(&page, "classic LVS-NAT", 1).await;
 
     page.click("#tab-history").await;
-    page.wait_text("#history tr[data-revision=\"1\"]", "classic LVS-NAT").await;
-    page.click("#history tr[data-revision=\"1\"] .show-diff").await;
-    let diff = page.wait_text("#diff", &format!("+ service {SERVICE}")).await;
+    page.wait_text("#history tr[data-revision=\"1\"]", "classic LVS-NAT")
+        .await;
+    page.click("#history tr[data-revision=\"1\"] .show-diff")
+        .await;
+    let diff = page
+        .wait_text("#diff", &format!("+ service {SERVICE}"))
+        .await;
     assert!(diff.contains("172.25.0.33:80 nat weight 3"), "{diff}");
 
     // A change: more weight to rs1.
@@ -200,12 +241,14 @@ async fn build_commit_diff_and_roll_back_in_the_browser() {
     let rs1 = "#draft tr[data-server=\"172.25.0.31:80\"]";
     page.fill(&format!("{rs1} input[name=weight]"), "5").await;
     page.click(&format!("{rs1} .save-server")).await;
-    page.wait_text("#draft .notice.ok", "Saved 172.25.0.31:80").await;
+    page.wait_text("#draft .notice.ok", "Saved 172.25.0.31:80")
+        .await;
     commit(&page, "more traffic to rs1", 2).await;
 
     page.click("#tab-overview").await;
     page.wait_text("#active-number", "#2").await;
-    page.wait_text("#overview tr[data-server=\"172.25.0.31:80\"] .weight", "5").await;
+    page.wait_text("#overview tr[data-server=\"172.25.0.31:80\"] .weight", "5")
+        .await;
 
     // Any two revisions compared.
     page.click("#tab-history").await;
@@ -217,34 +260,66 @@ async fn build_commit_diff_and_roll_back_in_the_browser() {
     page.screenshot("history-diff").await;
 
     // Roll back: asked first; cancelling changes nothing.
-    page.click("#history tr[data-revision=\"1\"] .rollback").await;
-    page.wait_text("#confirm-title", "Roll back web to revision #1?").await;
+    page.click("#history tr[data-revision=\"1\"] .rollback")
+        .await;
+    page.wait_text("#confirm-title", "Roll back web to revision #1?")
+        .await;
     page.screenshot("rollback-confirm").await;
     page.click("#confirm-cancel").await;
-    assert_eq!(server.get("/v1/clusters/web").await.expect(200).body["active_revision"], 2);
-    page.click("#history tr[data-revision=\"1\"] .rollback").await;
-    page.wait_text("#confirm-title", "Roll back web to revision #1?").await;
+    assert_eq!(
+        server.get("/v1/clusters/web").await.expect(200).body["active_revision"],
+        2
+    );
+    page.click("#history tr[data-revision=\"1\"] .rollback")
+        .await;
+    page.wait_text("#confirm-title", "Roll back web to revision #1?")
+        .await;
     page.click("#confirm-ok").await;
-    page.wait_text("#history .notice.ok", "Revision #3 restores #1").await;
-    let revision = server.get("/v1/clusters/web/revisions/3").await.expect(200).body;
-    assert_eq!((revision["kind"].as_str(), revision["rollback_of"].as_i64()), (Some("rollback"), Some(1)));
+    page.wait_text("#history .notice.ok", "Revision #3 restores #1")
+        .await;
+    let revision = server
+        .get("/v1/clusters/web/revisions/3")
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(
+        (revision["kind"].as_str(), revision["rollback_of"].as_i64()),
+        (Some("rollback"), Some(1))
+    );
 
     page.click("#tab-overview").await;
     page.wait_text("#active-number", "#3").await;
-    page.wait_text("#overview tr[data-server=\"172.25.0.31:80\"] .weight", "1").await;
+    page.wait_text("#overview tr[data-server=\"172.25.0.31:80\"] .weight", "1")
+        .await;
     page.screenshot("active").await;
 
     // Someone else edits the draft meanwhile: the page's next edit is refused, and says so.
     page.click("#tab-draft").await;
     page.wait_for(&format!("{rs1} input[name=weight]")).await;
     let other = json!({"address": "172.25.0.34", "forwarding": "nat", "weight": 4});
-    server.post(&format!("/v1/clusters/web/draft/services/{SERVICE}/servers"), other).await.expect(201);
+    server
+        .post(
+            &format!("/v1/clusters/web/draft/services/{SERVICE}/servers"),
+            other,
+        )
+        .await
+        .expect(201);
     page.fill(&format!("{rs1} input[name=weight]"), "7").await;
     page.click(&format!("{rs1} .save-server")).await;
-    page.wait_text("#draft .notice.conflict", "Conflict: someone changed the draft").await;
-    page.wait_for("#draft tr[data-server=\"172.25.0.34:80\"]").await;
+    page.wait_text(
+        "#draft .notice.conflict",
+        "Conflict: someone changed the draft",
+    )
+    .await;
+    page.wait_for("#draft tr[data-server=\"172.25.0.34:80\"]")
+        .await;
     page.screenshot("conflict").await;
-    let draft = server.get(&format!("/v1/clusters/web/draft/services/{SERVICE}/servers/172.25.0.31:80")).await.expect(200);
+    let draft = server
+        .get(&format!(
+            "/v1/clusters/web/draft/services/{SERVICE}/servers/172.25.0.31:80"
+        ))
+        .await
+        .expect(200);
     assert_eq!(draft.body["weight"], 1, "the refused edit changed nothing");
     page.stop().await;
 }
@@ -258,7 +333,8 @@ async fn a_token_protected_server_asks_once_per_tab() {
     let page = Browser::start(&server.http, "token").await;
     page.open("/").await;
 
-    page.wait_text("#token-reason", "needs an access token").await;
+    page.wait_text("#token-reason", "needs an access token")
+        .await;
     page.screenshot("token").await;
     page.fill("#token-input", &admin).await;
     page.click("#token-save").await;
@@ -273,11 +349,31 @@ async fn a_token_protected_server_asks_once_per_tab() {
     // A reload keeps the token for this tab: no question, the data shows.
     page.open("/#/c/secure/overview").await;
     page.wait_text("#active-number", "#1").await;
-    let kept = page.client.execute("return sessionStorage.getItem('lvsd.token')", vec![]).await.unwrap();
+    let kept = page
+        .client
+        .execute("return sessionStorage.getItem('lvsd.token')", vec![])
+        .await
+        .unwrap();
     assert_eq!(kept, Value::String(admin.clone()));
-    let asked = page.client.execute("return document.getElementById('token-dialog').open", vec![]).await.unwrap();
+    let asked = page
+        .client
+        .execute(
+            "return document.getElementById('token-dialog').open",
+            vec![],
+        )
+        .await
+        .unwrap();
     assert_eq!(asked, Value::Bool(false));
-    let audit = auth_support::audit(&server.client, &server.http, &admin, "cluster=secure&action=revision.commit").await;
-    assert_eq!(audit[0]["actor"], "ada", "the commit was made with the token");
+    let audit = auth_support::audit(
+        &server.client,
+        &server.http,
+        &admin,
+        "cluster=secure&action=revision.commit",
+    )
+    .await;
+    assert_eq!(
+        audit[0]["actor"], "ada",
+        "the commit was made with the token"
+    );
     page.stop().await;
 }

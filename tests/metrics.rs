@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{nat_example, TestServer};
+use common::{TestServer, nat_example};
 use lvsd::api::grpc::pb;
 use lvsd::api::grpc::pb::lvs_service_client::LvsServiceClient;
 use openmetrics_parser::prometheus::parse_prometheus;
@@ -24,8 +24,14 @@ async fn scrape(server: &TestServer, authorization: Option<&str>) -> Scrape {
     }
     let response = request.send().await.expect("lvsd answers");
     assert_eq!(response.status(), 200);
-    let content_type = response.headers()["content-type"].to_str().unwrap().to_string();
-    assert!(content_type.starts_with("text/plain; version=0.0.4"), "{content_type}");
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        content_type.starts_with("text/plain; version=0.0.4"),
+        "{content_type}"
+    );
     let text = response.text().await.unwrap();
     parse_prometheus(&text).expect("Prometheus text format")
 }
@@ -38,7 +44,9 @@ fn value(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> Option<f64> 
         .iter_samples()
         .filter(|sample| {
             let set = sample.get_labelset().expect("labels");
-            labels.iter().all(|(name, value)| set.get_label_value(name) == Some(*value))
+            labels
+                .iter()
+                .all(|(name, value)| set.get_label_value(name) == Some(*value))
         })
         .map(|sample| match &sample.value {
             PrometheusValue::Unknown(n) | PrometheusValue::Gauge(n) => n.as_f64(),
@@ -47,93 +55,256 @@ fn value(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> Option<f64> 
             PrometheusValue::Summary(_) => panic!("{metric} is a summary"),
         });
     let first = found.next();
-    assert!(found.next().is_none(), "more than one sample of {metric} with {labels:?}");
+    assert!(
+        found.next().is_none(),
+        "more than one sample of {metric} with {labels:?}"
+    );
     first
 }
 
 #[tokio::test]
 async fn counts_requests_commits_and_rollbacks_as_they_were_made() {
     let server = TestServer::start();
-    server.post("/v1/clusters", json!({"name": "web"})).await.expect(201);
-    server.post("/v1/clusters/web/revisions", json!({"message": "nat", "spec": nat_example()})).await.expect(201);
+    server
+        .post("/v1/clusters", json!({"name": "web"}))
+        .await
+        .expect(201);
+    server
+        .post(
+            "/v1/clusters/web/revisions",
+            json!({"message": "nat", "spec": nat_example()}),
+        )
+        .await
+        .expect(201);
     let mut changed = nat_example();
     changed["services"][0]["servers"][0]["weight"] = json!(5);
-    server.post("/v1/clusters/web/revisions", json!({"message": "more to rs1", "spec": changed})).await.expect(201);
+    server
+        .post(
+            "/v1/clusters/web/revisions",
+            json!({"message": "more to rs1", "spec": changed}),
+        )
+        .await
+        .expect(201);
     // The same spec again makes no revision, so it is no commit.
-    server.post("/v1/clusters/web/revisions", json!({"message": "again", "spec": changed})).await.expect(200);
-    server.post("/v1/clusters/web/rollback", json!({"to": 1})).await.expect(201);
+    server
+        .post(
+            "/v1/clusters/web/revisions",
+            json!({"message": "again", "spec": changed}),
+        )
+        .await
+        .expect(200);
+    server
+        .post("/v1/clusters/web/rollback", json!({"to": 1}))
+        .await
+        .expect(201);
     for _ in 0..3 {
         server.get("/v1/clusters/web").await.expect(200);
     }
     server.get("/v1/clusters/nope").await.expect(404);
     server.get("/no/such/thing").await.expect(404);
 
-    let mut grpc = LvsServiceClient::connect(server.grpc.clone()).await.expect("gRPC connects");
-    grpc.list_clusters(pb::ListClustersRequest::default()).await.expect("ListClusters");
-    grpc.list_clusters(pb::ListClustersRequest::default()).await.expect("ListClusters");
-    let missing = grpc.get_cluster(pb::GetClusterRequest { name: "nope".into() }).await.expect_err("no such cluster");
+    let mut grpc = LvsServiceClient::connect(server.grpc.clone())
+        .await
+        .expect("gRPC connects");
+    grpc.list_clusters(pb::ListClustersRequest::default())
+        .await
+        .expect("ListClusters");
+    grpc.list_clusters(pb::ListClustersRequest::default())
+        .await
+        .expect("ListClusters");
+    let missing = grpc
+        .get_cluster(pb::GetClusterRequest {
+            name: "nope".into(),
+        })
+        .await
+        .expect_err("no such cluster");
     assert_eq!(missing.code(), tonic::Code::NotFound);
 
     let metrics = scrape(&server, None).await;
     let web = [("cluster", "web")];
     assert_eq!(value(&metrics, "lvsd_commits_total", &web), Some(2.0));
     assert_eq!(value(&metrics, "lvsd_rollbacks_total", &web), Some(1.0));
-    assert_eq!(value(&metrics, "lvsd_cluster_active_revision", &web), Some(3.0));
-    assert_eq!(value(&metrics, "lvsd_cluster_latest_revision", &web), Some(3.0));
+    assert_eq!(
+        value(&metrics, "lvsd_cluster_active_revision", &web),
+        Some(3.0)
+    );
+    assert_eq!(
+        value(&metrics, "lvsd_cluster_latest_revision", &web),
+        Some(3.0)
+    );
 
     let get_cluster = [("method", "GET"), ("route", "/v1/clusters/{cluster}")];
-    let requests = |status| value(&metrics, "lvsd_http_requests_total", &[get_cluster[0], get_cluster[1], ("status", status)]);
+    let requests = |status| {
+        value(
+            &metrics,
+            "lvsd_http_requests_total",
+            &[get_cluster[0], get_cluster[1], ("status", status)],
+        )
+    };
     assert_eq!(requests("200"), Some(3.0));
     assert_eq!(requests("404"), Some(1.0));
-    let commits = [("method", "POST"), ("route", "/v1/clusters/{cluster}/revisions")];
-    assert_eq!(value(&metrics, "lvsd_http_requests_total", &[commits[0], commits[1], ("status", "201")]), Some(2.0));
-    assert_eq!(value(&metrics, "lvsd_http_requests_total", &[commits[0], commits[1], ("status", "200")]), Some(1.0));
-    assert_eq!(value(&metrics, "lvsd_http_requests_total", &[("route", "unmatched"), ("status", "404")]), Some(1.0));
+    let commits = [
+        ("method", "POST"),
+        ("route", "/v1/clusters/{cluster}/revisions"),
+    ];
+    assert_eq!(
+        value(
+            &metrics,
+            "lvsd_http_requests_total",
+            &[commits[0], commits[1], ("status", "201")]
+        ),
+        Some(2.0)
+    );
+    assert_eq!(
+        value(
+            &metrics,
+            "lvsd_http_requests_total",
+            &[commits[0], commits[1], ("status", "200")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &metrics,
+            "lvsd_http_requests_total",
+            &[("route", "unmatched"), ("status", "404")]
+        ),
+        Some(1.0)
+    );
     // Every request timed: the histogram's +Inf bucket holds them all.
     let durations = [get_cluster[0], get_cluster[1], ("status", "200")];
-    assert_eq!(value(&metrics, "lvsd_http_request_duration_seconds", &durations), Some(3.0));
+    assert_eq!(
+        value(&metrics, "lvsd_http_request_duration_seconds", &durations),
+        Some(3.0)
+    );
 
-    assert_eq!(value(&metrics, "lvsd_grpc_requests_total", &[("method", "ListClusters"), ("code", "OK")]), Some(2.0));
-    assert_eq!(value(&metrics, "lvsd_grpc_requests_total", &[("method", "GetCluster"), ("code", "NotFound")]), Some(1.0));
+    assert_eq!(
+        value(
+            &metrics,
+            "lvsd_grpc_requests_total",
+            &[("method", "ListClusters"), ("code", "OK")]
+        ),
+        Some(2.0)
+    );
+    assert_eq!(
+        value(
+            &metrics,
+            "lvsd_grpc_requests_total",
+            &[("method", "GetCluster"), ("code", "NotFound")]
+        ),
+        Some(1.0)
+    );
 
     // The scrape itself is counted by the next one.
     let again = scrape(&server, None).await;
-    assert_eq!(value(&again, "lvsd_http_requests_total", &[("route", "/metrics"), ("status", "200")]), Some(1.0));
+    assert_eq!(
+        value(
+            &again,
+            "lvsd_http_requests_total",
+            &[("route", "/metrics"), ("status", "200")]
+        ),
+        Some(1.0)
+    );
 }
 
 #[tokio::test]
 async fn directors_and_real_servers_of_the_local_table() {
     let dir = tempfile::tempdir().unwrap();
-    let args = ["--apply-local", "--table", "memory", "--director", "d1", "--counters-interval", "200ms"];
+    let args = [
+        "--apply-local",
+        "--table",
+        "memory",
+        "--director",
+        "d1",
+        "--counters-interval",
+        "200ms",
+    ];
     let server = TestServer::start_with(&dir.path().join("lvsd.db"), &args);
-    server.post("/v1/clusters", json!({"name": "web"})).await.expect(201);
-    server.post("/v1/clusters/web/revisions", json!({"message": "nat", "spec": nat_example()})).await.expect(201);
+    server
+        .post("/v1/clusters", json!({"name": "web"}))
+        .await
+        .expect(201);
+    server
+        .post(
+            "/v1/clusters/web/revisions",
+            json!({"message": "nat", "spec": nat_example()}),
+        )
+        .await
+        .expect(201);
 
     // The director applies, then counts its table every 200 ms.
     let mut metrics = scrape(&server, None).await;
     for _ in 0..100 {
-        let applied = value(&metrics, "lvsd_director_applied_revision", &[("director", "d1")]) == Some(1.0);
-        if applied && value(&metrics, "lvsd_real_server_weight", &[("server", "172.25.0.33:80")]).is_some() {
+        let applied = value(
+            &metrics,
+            "lvsd_director_applied_revision",
+            &[("director", "d1")],
+        ) == Some(1.0);
+        if applied
+            && value(
+                &metrics,
+                "lvsd_real_server_weight",
+                &[("server", "172.25.0.33:80")],
+            )
+            .is_some()
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
         metrics = scrape(&server, None).await;
     }
     let d1 = [("cluster", "web"), ("director", "d1")];
-    assert_eq!(value(&metrics, "lvsd_director_applied_revision", &d1), Some(1.0));
-    assert_eq!(value(&metrics, "lvsd_director_desired_revision", &d1), Some(1.0));
-    assert_eq!(value(&metrics, "lvsd_director_revision_lag", &d1), Some(0.0));
-    assert!(value(&metrics, "lvsd_director_heartbeat_age_seconds", &d1).is_some_and(|age| age >= 0.0));
-    for (server_id, weight) in [("172.25.0.31:80", 1.0), ("172.25.0.32:80", 2.0), ("172.25.0.33:80", 3.0)] {
+    assert_eq!(
+        value(&metrics, "lvsd_director_applied_revision", &d1),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&metrics, "lvsd_director_desired_revision", &d1),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&metrics, "lvsd_director_revision_lag", &d1),
+        Some(0.0)
+    );
+    assert!(
+        value(&metrics, "lvsd_director_heartbeat_age_seconds", &d1).is_some_and(|age| age >= 0.0)
+    );
+    for (server_id, weight) in [
+        ("172.25.0.31:80", 1.0),
+        ("172.25.0.32:80", 2.0),
+        ("172.25.0.33:80", 3.0),
+    ] {
         let labels = [d1[0], d1[1], ("service", SERVICE), ("server", server_id)];
-        assert_eq!(value(&metrics, "lvsd_real_server_weight", &labels), Some(weight), "{server_id}");
-        assert_eq!(value(&metrics, "lvsd_real_server_active_connections", &labels), Some(0.0));
-        assert_eq!(value(&metrics, "lvsd_real_server_connections_total", &labels), Some(0.0));
-        let inward = [labels[0], labels[1], labels[2], labels[3], ("direction", "in")];
-        assert_eq!(value(&metrics, "lvsd_real_server_bytes_total", &inward), Some(0.0));
+        assert_eq!(
+            value(&metrics, "lvsd_real_server_weight", &labels),
+            Some(weight),
+            "{server_id}"
+        );
+        assert_eq!(
+            value(&metrics, "lvsd_real_server_active_connections", &labels),
+            Some(0.0)
+        );
+        assert_eq!(
+            value(&metrics, "lvsd_real_server_connections_total", &labels),
+            Some(0.0)
+        );
+        let inward = [
+            labels[0],
+            labels[1],
+            labels[2],
+            labels[3],
+            ("direction", "in"),
+        ];
+        assert_eq!(
+            value(&metrics, "lvsd_real_server_bytes_total", &inward),
+            Some(0.0)
+        );
     }
     let service = [d1[0], d1[1], ("service", SERVICE)];
-    assert_eq!(value(&metrics, "lvsd_virtual_service_connections_total", &service), Some(0.0));
+    assert_eq!(
+        value(&metrics, "lvsd_virtual_service_connections_total", &service),
+        Some(0.0)
+    );
 }
 
 /// `/metrics` needs what `auth::policy` says, like every `/v1` route.
@@ -143,13 +314,34 @@ async fn scraping_needs_the_access_the_role_table_gives() {
     let db = dir.path().join("lvsd.db");
     let tokens = auth_support::Tokens::make(&db);
     let server = TestServer::start_on(&db);
-    let access = lvsd::auth::policy::rest("GET", "/metrics").expect("/metrics is in the role table");
+    let access =
+        lvsd::auth::policy::rest("GET", "/metrics").expect("/metrics is in the role table");
     for caller in tokens.callers() {
-        let (status, _) =
-            auth_support::call(&server.client, &server.http, "GET", "/metrics", caller.authorization.as_deref(), None).await;
-        assert_eq!(status, caller.refusal(access, None).unwrap_or(200), "{} ({:?})", caller.actor, caller.role);
+        let (status, _) = auth_support::call(
+            &server.client,
+            &server.http,
+            "GET",
+            "/metrics",
+            caller.authorization.as_deref(),
+            None,
+        )
+        .await;
+        assert_eq!(
+            status,
+            caller.refusal(access, None).unwrap_or(200),
+            "{} ({:?})",
+            caller.actor,
+            caller.role
+        );
     }
     let viewer = format!("Bearer {}", tokens.viewer);
     let metrics = scrape(&server, Some(&viewer)).await;
-    assert!(value(&metrics, "lvsd_http_requests_total", &[("route", "/metrics"), ("status", "401")]).is_some());
+    assert!(
+        value(
+            &metrics,
+            "lvsd_http_requests_total",
+            &[("route", "/metrics"), ("status", "401")]
+        )
+        .is_some()
+    );
 }

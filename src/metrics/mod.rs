@@ -14,7 +14,7 @@ use std::time::Duration;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 pub use snapshot::Snapshot;
@@ -90,22 +90,41 @@ impl Default for Metrics {
 impl Metrics {
     /// One REST request answered; `route` is the matched route template.
     pub fn http_request(&self, method: &str, route: &str, status: u16, took: Duration) {
-        let labels = HttpLabels { method: method.to_string(), route: route.to_string(), status };
+        let labels = HttpLabels {
+            method: method.to_string(),
+            route: route.to_string(),
+            status,
+        };
         self.inner.http_requests.get_or_create(&labels).inc();
-        self.inner.http_durations.get_or_create(&labels).observe(took.as_secs_f64());
+        self.inner
+            .http_durations
+            .get_or_create(&labels)
+            .observe(took.as_secs_f64());
     }
 
     /// One gRPC call answered: `method` as `Commit`, `code` as tonic names it.
     pub fn grpc_request(&self, method: &str, code: tonic::Code, took: Duration) {
-        let code = if code == tonic::Code::Ok { "OK".to_string() } else { format!("{code:?}") };
-        let labels = GrpcLabels { method: method.to_string(), code };
+        let code = if code == tonic::Code::Ok {
+            "OK".to_string()
+        } else {
+            format!("{code:?}")
+        };
+        let labels = GrpcLabels {
+            method: method.to_string(),
+            code,
+        };
         self.inner.grpc_requests.get_or_create(&labels).inc();
-        self.inner.grpc_durations.get_or_create(&labels).observe(took.as_secs_f64());
+        self.inner
+            .grpc_durations
+            .get_or_create(&labels)
+            .observe(took.as_secs_f64());
     }
 
     /// A revision was made: by a commit, or by a rollback (asked for or automatic).
     pub fn revision_made(&self, cluster: &str, kind: crate::core::RevisionKind) {
-        let labels = ClusterLabels { cluster: cluster.to_string() };
+        let labels = ClusterLabels {
+            cluster: cluster.to_string(),
+        };
         let family = match kind {
             crate::core::RevisionKind::Commit => &self.inner.commits,
             crate::core::RevisionKind::Rollback => &self.inner.rollbacks,
@@ -115,7 +134,10 @@ impl Metrics {
 
     /// A director's drift check found the kernel differing from the active revision.
     pub fn drift_found(&self, cluster: &str, director: &str) {
-        let labels = DirectorLabels { cluster: cluster.to_string(), director: director.to_string() };
+        let labels = DirectorLabels {
+            cluster: cluster.to_string(),
+            director: director.to_string(),
+        };
         self.inner.drifts.get_or_create(&labels).inc();
     }
 
@@ -123,19 +145,31 @@ impl Metrics {
     pub fn encode(&self, now: Snapshot) -> String {
         let i = &self.inner;
         let mut registry = Registry::with_prefix("lvsd");
-        registry.register("http_requests", "REST requests answered, by route template and status", i.http_requests.clone());
+        registry.register(
+            "http_requests",
+            "REST requests answered, by route template and status",
+            i.http_requests.clone(),
+        );
         registry.register(
             "http_request_duration_seconds",
             "Time to answer REST requests, by route template and status",
             i.http_durations.clone(),
         );
-        registry.register("grpc_requests", "gRPC calls of lvs.v1.LvsService answered, by method and code", i.grpc_requests.clone());
+        registry.register(
+            "grpc_requests",
+            "gRPC calls of lvs.v1.LvsService answered, by method and code",
+            i.grpc_requests.clone(),
+        );
         registry.register(
             "grpc_request_duration_seconds",
             "Time to answer gRPC calls, by method and code",
             i.grpc_durations.clone(),
         );
-        registry.register("commits", "Revisions made by commits since this server started", i.commits.clone());
+        registry.register(
+            "commits",
+            "Revisions made by commits since this server started",
+            i.commits.clone(),
+        );
         registry.register(
             "rollbacks",
             "Revisions made by rollbacks (asked for, or after a missed confirmation) since this server started",
@@ -148,7 +182,8 @@ impl Metrics {
         );
         registry.register_collector(Box::new(now));
         let mut text = String::new();
-        prometheus_client::encoding::prometheus_text::encode(&mut text, &registry).expect("writing to a String cannot fail");
+        prometheus_client::encoding::prometheus_text::encode(&mut text, &registry)
+            .expect("writing to a String cannot fail");
         text
     }
 }

@@ -6,7 +6,9 @@ use std::fmt;
 use std::time::SystemTime;
 
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeCounterValue, EncodeGaugeValue, NoLabelSet};
+use prometheus_client::encoding::{
+    DescriptorEncoder, EncodeCounterValue, EncodeGaugeValue, NoLabelSet,
+};
 use prometheus_client::metrics::MetricType;
 use serde_json::Value;
 
@@ -53,7 +55,8 @@ impl DirectorNow {
         let number = |field: &str| json.get(field).and_then(Value::as_i64);
         let desired = number("desired_revision").or(view.active_revision);
         let applied = view.applied_revision;
-        let lag = number("lag").or_else(|| Some(desired? - applied.unwrap_or(0)).map(|lag| lag.max(0)));
+        let lag =
+            number("lag").or_else(|| Some(desired? - applied.unwrap_or(0)).map(|lag| lag.max(0)));
         // The latest sign of life: a heartbeat, else the last drift check or apply.
         let seen = ["last_heartbeat", "checked_at", "applied_at"]
             .iter()
@@ -66,7 +69,8 @@ impl DirectorNow {
             lag,
             in_sync: view.in_sync,
             stale: json.get("stale").and_then(Value::as_bool),
-            heartbeat_age: seen.map(|seen| now.duration_since(seen).unwrap_or_default().as_secs_f64()),
+            heartbeat_age: seen
+                .map(|seen| now.duration_since(seen).unwrap_or_default().as_secs_f64()),
         }
     }
 }
@@ -78,7 +82,10 @@ impl Snapshot {
         let mut clusters = Vec::new();
         for cluster in core.list_clusters().await? {
             let directors = match core.directors(&cluster.name).await {
-                Ok(views) => views.iter().map(|view| DirectorNow::of(view, now)).collect(),
+                Ok(views) => views
+                    .iter()
+                    .map(|view| DirectorNow::of(view, now))
+                    .collect(),
                 Err(Error::NotFound(_)) => continue, // deleted meanwhile
                 Err(err) => return Err(err),
             };
@@ -95,7 +102,12 @@ impl Snapshot {
 
     fn directors(&self) -> impl Iterator<Item = (Labels, &DirectorNow)> {
         self.clusters.iter().flat_map(|c| {
-            c.directors.iter().map(|d| (vec![("cluster", c.name.clone()), ("director", d.name.clone())], d))
+            c.directors.iter().map(|d| {
+                (
+                    vec![("cluster", c.name.clone()), ("director", d.name.clone())],
+                    d,
+                )
+            })
         })
     }
 
@@ -103,8 +115,11 @@ impl Snapshot {
         self.clusters.iter().flat_map(|c| {
             c.counters.iter().flat_map(move |d| {
                 d.counters.services.iter().map(move |s| {
-                    let labels =
-                        vec![("cluster", c.name.clone()), ("director", d.director.clone()), ("service", s.service.clone())];
+                    let labels = vec![
+                        ("cluster", c.name.clone()),
+                        ("director", d.director.clone()),
+                        ("service", s.service.clone()),
+                    ];
                     (labels, s)
                 })
             })
@@ -125,32 +140,104 @@ impl Snapshot {
 impl Collector for Snapshot {
     fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
         let e = &mut encoder;
-        let clusters = || self.clusters.iter().map(|c| (vec![("cluster", c.name.clone())], c));
-        gauge(e, "cluster_active_revision", "The revision every director of the cluster should run", clusters().filter_map(|(l, c)| Some((l, c.active?))))?;
-        gauge(e, "cluster_latest_revision", "The cluster's latest revision number (its count of revisions)", clusters().filter_map(|(l, c)| Some((l, c.latest?))))?;
+        let clusters = || {
+            self.clusters
+                .iter()
+                .map(|c| (vec![("cluster", c.name.clone())], c))
+        };
+        gauge(
+            e,
+            "cluster_active_revision",
+            "The revision every director of the cluster should run",
+            clusters().filter_map(|(l, c)| Some((l, c.active?))),
+        )?;
+        gauge(
+            e,
+            "cluster_latest_revision",
+            "The cluster's latest revision number (its count of revisions)",
+            clusters().filter_map(|(l, c)| Some((l, c.latest?))),
+        )?;
 
         let directors = || self.directors();
-        gauge(e, "director_desired_revision", "The revision the director should run", directors().filter_map(|(l, d)| Some((l, d.desired?))))?;
-        gauge(e, "director_applied_revision", "The revision the director last applied and verified", directors().filter_map(|(l, d)| Some((l, d.applied?))))?;
-        gauge(e, "director_revision_lag", "Revisions the director is behind the one it should run", directors().filter_map(|(l, d)| Some((l, d.lag?))))?;
-        gauge(e, "director_in_sync", "1 when the director runs the active revision and its last drift check found nothing", directors().map(|(l, d)| (l, i64::from(d.in_sync))))?;
-        gauge(e, "director_stale", "1 when the director has not reported within its expected interval", directors().filter_map(|(l, d)| Some((l, i64::from(d.stale?)))))?;
-        gauge(e, "director_heartbeat_age_seconds", "Seconds since the director last showed it is alive (heartbeat, drift check or apply)", directors().filter_map(|(l, d)| Some((l, d.heartbeat_age?))))?;
+        gauge(
+            e,
+            "director_desired_revision",
+            "The revision the director should run",
+            directors().filter_map(|(l, d)| Some((l, d.desired?))),
+        )?;
+        gauge(
+            e,
+            "director_applied_revision",
+            "The revision the director last applied and verified",
+            directors().filter_map(|(l, d)| Some((l, d.applied?))),
+        )?;
+        gauge(
+            e,
+            "director_revision_lag",
+            "Revisions the director is behind the one it should run",
+            directors().filter_map(|(l, d)| Some((l, d.lag?))),
+        )?;
+        gauge(
+            e,
+            "director_in_sync",
+            "1 when the director runs the active revision and its last drift check found nothing",
+            directors().map(|(l, d)| (l, i64::from(d.in_sync))),
+        )?;
+        gauge(
+            e,
+            "director_stale",
+            "1 when the director has not reported within its expected interval",
+            directors().filter_map(|(l, d)| Some((l, i64::from(d.stale?)))),
+        )?;
+        gauge(
+            e,
+            "director_heartbeat_age_seconds",
+            "Seconds since the director last showed it is alive (heartbeat, drift check or apply)",
+            directors().filter_map(|(l, d)| Some((l, d.heartbeat_age?))),
+        )?;
 
         let servers = || self.servers();
-        gauge(e, "real_server_active_connections", "Active connections to the real server (ESTABLISHED TCP)", servers().map(|(l, s)| (l, s.active_conns)))?;
-        gauge(e, "real_server_inactive_connections", "Inactive connections to the real server (other states)", servers().map(|(l, s)| (l, s.inactive_conns)))?;
-        gauge(e, "real_server_persistent_connections", "Persistence templates pointing at the real server", servers().map(|(l, s)| (l, s.persistent_conns)))?;
-        gauge(e, "real_server_weight", "The real server's weight in the kernel now", servers().map(|(l, s)| (l, s.weight)))?;
-        traffic(e, "real_server", &|| Box::new(servers().map(|(l, s)| (l, s.traffic))))?;
-        traffic(e, "virtual_service", &|| Box::new(self.services().map(|(l, s)| (l, s.traffic))))
+        gauge(
+            e,
+            "real_server_active_connections",
+            "Active connections to the real server (ESTABLISHED TCP)",
+            servers().map(|(l, s)| (l, s.active_conns)),
+        )?;
+        gauge(
+            e,
+            "real_server_inactive_connections",
+            "Inactive connections to the real server (other states)",
+            servers().map(|(l, s)| (l, s.inactive_conns)),
+        )?;
+        gauge(
+            e,
+            "real_server_persistent_connections",
+            "Persistence templates pointing at the real server",
+            servers().map(|(l, s)| (l, s.persistent_conns)),
+        )?;
+        gauge(
+            e,
+            "real_server_weight",
+            "The real server's weight in the kernel now",
+            servers().map(|(l, s)| (l, s.weight)),
+        )?;
+        traffic(e, "real_server", &|| {
+            Box::new(servers().map(|(l, s)| (l, s.traffic)))
+        })?;
+        traffic(e, "virtual_service", &|| {
+            Box::new(self.services().map(|(l, s)| (l, s.traffic)))
+        })
     }
 }
 
 type Samples<'a> = Box<dyn Iterator<Item = (Labels, Traffic)> + 'a>;
 
 /// Connections, packets and bytes of `what`: totals and the kernel's rates.
-fn traffic<'a>(e: &mut DescriptorEncoder, what: &str, samples: &dyn Fn() -> Samples<'a>) -> fmt::Result {
+fn traffic<'a>(
+    e: &mut DescriptorEncoder,
+    what: &str,
+    samples: &dyn Fn() -> Samples<'a>,
+) -> fmt::Result {
     let directed = |pick: fn(&Traffic) -> (u64, u64)| {
         samples().flat_map(move |(labels, t)| {
             let (inward, outward) = pick(&t);
@@ -161,12 +248,42 @@ fn traffic<'a>(e: &mut DescriptorEncoder, what: &str, samples: &dyn Fn() -> Samp
             })
         })
     };
-    counter(e, &format!("{what}_connections"), "Connections scheduled since the counters were last zeroed", samples().map(|(l, t)| (l, t.conns)))?;
-    counter(e, &format!("{what}_packets"), "Packets since the counters were last zeroed, by direction", directed(|t| (t.in_packets, t.out_packets)))?;
-    counter(e, &format!("{what}_bytes"), "Bytes since the counters were last zeroed, by direction", directed(|t| (t.in_bytes, t.out_bytes)))?;
-    gauge(e, &format!("{what}_connections_per_second"), "Connections per second, as the kernel estimates it", samples().map(|(l, t)| (l, t.cps)))?;
-    gauge(e, &format!("{what}_packets_per_second"), "Packets per second by direction, as the kernel estimates it", directed(|t| (t.in_pps, t.out_pps)))?;
-    gauge(e, &format!("{what}_bytes_per_second"), "Bytes per second by direction, as the kernel estimates it", directed(|t| (t.in_bps, t.out_bps)))
+    counter(
+        e,
+        &format!("{what}_connections"),
+        "Connections scheduled since the counters were last zeroed",
+        samples().map(|(l, t)| (l, t.conns)),
+    )?;
+    counter(
+        e,
+        &format!("{what}_packets"),
+        "Packets since the counters were last zeroed, by direction",
+        directed(|t| (t.in_packets, t.out_packets)),
+    )?;
+    counter(
+        e,
+        &format!("{what}_bytes"),
+        "Bytes since the counters were last zeroed, by direction",
+        directed(|t| (t.in_bytes, t.out_bytes)),
+    )?;
+    gauge(
+        e,
+        &format!("{what}_connections_per_second"),
+        "Connections per second, as the kernel estimates it",
+        samples().map(|(l, t)| (l, t.cps)),
+    )?;
+    gauge(
+        e,
+        &format!("{what}_packets_per_second"),
+        "Packets per second by direction, as the kernel estimates it",
+        directed(|t| (t.in_pps, t.out_pps)),
+    )?;
+    gauge(
+        e,
+        &format!("{what}_bytes_per_second"),
+        "Bytes per second by direction, as the kernel estimates it",
+        directed(|t| (t.in_bps, t.out_bps)),
+    )
 }
 
 fn gauge<V: EncodeGaugeValue>(
@@ -191,7 +308,9 @@ fn counter<V: EncodeCounterValue>(
 ) -> fmt::Result {
     let mut metric = e.encode_descriptor(name, help, None, MetricType::Counter)?;
     for (labels, value) in samples {
-        metric.encode_family(&labels)?.encode_counter::<NoLabelSet, _, u64>(&value, None)?;
+        metric
+            .encode_family(&labels)?
+            .encode_counter::<NoLabelSet, _, u64>(&value, None)?;
     }
     Ok(())
 }

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use super::error::ApiError;
 use crate::core::Core;
-use crate::metrics::{Metrics, Snapshot, CONTENT_TYPE};
+use crate::metrics::{CONTENT_TYPE, Metrics, Snapshot};
 
 /// Route label of requests that matched no route: one series for all of them.
 const UNMATCHED: &str = "unmatched";
@@ -18,9 +18,17 @@ const UNMATCHED: &str = "unmatched";
 pub async fn count(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().as_str().to_string();
-    let route = request.extensions().get::<MatchedPath>().map_or(UNMATCHED.to_string(), |m| m.as_str().to_string());
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or(UNMATCHED.to_string(), |m| m.as_str().to_string());
     let response = next.run(request).await;
-    metrics.http_request(&method, &route, response.status().as_u16(), started.elapsed());
+    metrics.http_request(
+        &method,
+        &route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
     response
 }
 

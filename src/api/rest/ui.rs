@@ -10,7 +10,7 @@
 use std::sync::OnceLock;
 
 use axum::extract::Path;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
@@ -18,18 +18,66 @@ use super::error::ApiError;
 
 /// (name under `/ui/`, content type, content).
 const FILES: &[(&str, &str, &str)] = &[
-    ("index.html", "text/html; charset=utf-8", include_str!("../../../ui/index.html")),
-    ("app.css", "text/css; charset=utf-8", include_str!("../../../ui/app.css")),
-    ("app.js", "text/javascript; charset=utf-8", include_str!("../../../ui/app.js")),
-    ("api.js", "text/javascript; charset=utf-8", include_str!("../../../ui/api.js")),
-    ("dom.js", "text/javascript; charset=utf-8", include_str!("../../../ui/dom.js")),
-    ("chart.js", "text/javascript; charset=utf-8", include_str!("../../../ui/chart.js")),
-    ("overview.js", "text/javascript; charset=utf-8", include_str!("../../../ui/overview.js")),
-    ("draft.js", "text/javascript; charset=utf-8", include_str!("../../../ui/draft.js")),
-    ("history.js", "text/javascript; charset=utf-8", include_str!("../../../ui/history.js")),
-    ("directors.js", "text/javascript; charset=utf-8", include_str!("../../../ui/directors.js")),
-    ("audit.js", "text/javascript; charset=utf-8", include_str!("../../../ui/audit.js")),
-    ("favicon.svg", "image/svg+xml", include_str!("../../../ui/favicon.svg")),
+    (
+        "index.html",
+        "text/html; charset=utf-8",
+        include_str!("../../../ui/index.html"),
+    ),
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_str!("../../../ui/app.css"),
+    ),
+    (
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../ui/app.js"),
+    ),
+    (
+        "api.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../ui/api.js"),
+    ),
+    (
+        "dom.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../ui/dom.js"),
+    ),
+    (
+        "chart.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../ui/chart.js"),
+    ),
+    (
+        "overview.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../ui/overview.js"),
+    ),
+    (
+        "draft.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../ui/draft.js"),
+    ),
+    (
+        "history.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../ui/history.js"),
+    ),
+    (
+        "directors.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../ui/directors.js"),
+    ),
+    (
+        "audit.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../ui/audit.js"),
+    ),
+    (
+        "favicon.svg",
+        "image/svg+xml",
+        include_str!("../../../ui/favicon.svg"),
+    ),
 ];
 
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; \
@@ -53,15 +101,30 @@ fn serve(name: &str, request: &HeaderMap) -> Result<Response, ApiError> {
     let (_, content_type, content) = FILES[index];
     let etag = &etags()[index];
     let fresh = request.get(header::IF_NONE_MATCH).is_some_and(|tags| {
-        tags.to_str().unwrap_or_default().split(',').any(|tag| tag.trim().trim_start_matches("W/") == etag)
+        tags.to_str()
+            .unwrap_or_default()
+            .split(',')
+            .any(|tag| tag.trim().trim_start_matches("W/") == etag)
     });
     let headers = [
         (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
         (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-        (header::ETAG, HeaderValue::from_str(etag).expect("hex is a valid header")),
-        (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)),
-        (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
-        (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
+        (
+            header::ETAG,
+            HeaderValue::from_str(etag).expect("hex is a valid header"),
+        ),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        ),
+        (
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
+        (
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ),
     ];
     if fresh {
         return Ok((StatusCode::NOT_MODIFIED, headers).into_response());
@@ -73,6 +136,9 @@ fn serve(name: &str, request: &HeaderMap) -> Result<Response, ApiError> {
 fn etags() -> &'static [String] {
     static ETAGS: OnceLock<Vec<String>> = OnceLock::new();
     ETAGS.get_or_init(|| {
-        FILES.iter().map(|(_, _, content)| format!("\"{}\"", &hex::encode(Sha256::digest(content))[..16])).collect()
+        FILES
+            .iter()
+            .map(|(_, _, content)| format!("\"{}\"", &hex::encode(Sha256::digest(content))[..16]))
+            .collect()
     })
 }
