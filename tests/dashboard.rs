@@ -215,7 +215,10 @@ async fn commit(page: &Browser, message: &str, number: i64) {
 
 #[tokio::test]
 async fn build_commit_diff_and_roll_back_in_the_browser() {
-    let server = TestServer::start();
+    // Its own director applies to an in-memory table and reports counters.
+    let dir = tempfile::tempdir().unwrap();
+    let director = ["--apply-local", "--table", "memory", "--director", "d1", "--counters-interval", "500ms"];
+    let server = TestServer::start_with(&dir.path().join("lvsd.db"), &director);
     let page = Browser::start(&server.http, "open").await;
     page.open("/").await;
 
@@ -291,7 +294,22 @@ async fn build_commit_diff_and_roll_back_in_the_browser() {
     page.wait_text("#active-number", "#3").await;
     page.wait_text("#overview tr[data-server=\"172.25.0.31:80\"] .weight", "1")
         .await;
+    // The director applied the rollback: the kernel's weight is back too.
+    page.wait_text("#overview tr[data-server=\"172.25.0.31:80\"] .kernel-weight", "1").await;
     page.screenshot("active").await;
+
+    page.click("#tab-directors").await;
+    page.wait_text("#directors tr[data-director=\"d1\"] .applied", "#3").await;
+    page.wait_text("#directors tr[data-director=\"d1\"]", "in sync").await;
+    page.screenshot("directors").await;
+
+    page.click("#tab-audit").await;
+    page.fill("#audit-action", "revision.rollback").await;
+    page.click("#audit button[type=submit]").await;
+    let entry = page.wait_text("#audit tbody tr", "revision.rollback").await;
+    assert!(entry.contains("anonymous") && entry.contains("ok"), "{entry}");
+    let rows = page.client.find_all(Locator::Css("#audit tbody tr")).await.unwrap();
+    assert_eq!(rows.len(), 1, "one rollback in the audit log");
 
     // Someone else edits the draft meanwhile: the page's next edit is refused, and says so.
     page.click("#tab-draft").await;

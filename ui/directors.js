@@ -41,6 +41,14 @@ function health(d) {
   return badge(healthKind(d.health) || 'idle', text);
 }
 
+/** The latest sign of life: a heartbeat (agents), else the last drift check or apply. */
+function lastSeen(d) {
+  if (d.last_heartbeat) return `heartbeat ${ago(d.last_heartbeat)}`;
+  if (d.checked_at) return `checked ${ago(d.checked_at)}`;
+  if (d.applied_at) return `applied ${ago(d.applied_at)}`;
+  return '—';
+}
+
 function render(directors) {
   if (!directors.length) {
     return h('div', { class: 'empty' },
@@ -57,11 +65,13 @@ function render(directors) {
     h('td', { class: 'num applied' }, d.applied_revision != null ? `#${d.applied_revision}` : '—'),
     h('td', { class: 'num' }, desired(d) != null ? `#${desired(d)}` : '—'),
     h('td', { class: 'num' }, lag(d) ?? '—'),
-    h('td', {}, d.last_heartbeat ? ago(d.last_heartbeat) : d.checked_at ? `checked ${ago(d.checked_at)}` : '—'),
+    h('td', {}, lastSeen(d)),
     h('td', { class: 'muted' }, fmtTime(d.applied_at)),
     h('td', {}, d.draining && d.draining.length ? d.draining.map((x) => `${x.server} (${x.active_conns} active)`).join(', ') : '—'),
-    h('td', { class: 'errors' }, (d.errors || []).join('; ') || '—')));
+    d.errors && d.errors.length ? h('td', { class: 'errors' }, d.errors.join('; ')) : h('td', { class: 'muted' }, '—')));
+  const numeric = new Set(['Applied', 'Should run', 'Lag']);
   return h('table', { class: 'grid-table' },
-    h('thead', {}, h('tr', {}, ['Director', 'Mode', 'Status', 'Health', 'Applied', 'Should run', 'Lag', 'Last seen', 'Applied at', 'Draining', 'Errors'].map((t) => h('th', {}, t)))),
+    h('thead', {}, h('tr', {}, ['Director', 'Mode', 'Status', 'Health', 'Applied', 'Should run', 'Lag', 'Last seen', 'Applied at', 'Draining', 'Errors']
+      .map((t) => h('th', { class: numeric.has(t) ? 'num' : '' }, t)))),
     h('tbody', {}, rows));
 }

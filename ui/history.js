@@ -38,7 +38,7 @@ export function create(ctx) {
         h('button', { class: 'small show-diff', onclick: () => showDiff(r.parent, r.number) }, 'Diff'),
         r.active ? '' : h('button', { class: 'small danger rollback', onclick: () => rollback(r) }, `Roll back to #${r.number}`))));
     return h('table', { class: 'grid-table' },
-      h('thead', {}, h('tr', {}, ['Rev', '', 'Message', 'Author', 'When', 'Svc / RS', ''].map((t) => h('th', {}, t)))),
+      h('thead', {}, h('tr', {}, ['Rev', '', 'Message', 'Author', 'When', 'Svc / RS', ''].map((t, i) => h('th', { class: i === 0 || i === 5 ? 'num' : '' }, t)))),
       h('tbody', {}, rows));
   }
 

@@ -80,7 +80,7 @@ function serviceCard(service, counters, samples) {
       h('td', { class: 'mono' }, server.id),
       h('td', {}, server.forwarding),
       h('td', { class: 'num weight' }, String(server.weight)),
-      h('td', { class: `num ${weightDiffers ? 'warn-text' : ''}` }, kernelWeight),
+      h('td', { class: `num kernel-weight ${weightDiffers ? 'warn-text' : ''}` }, kernelWeight),
       h('td', { class: 'num active-conns' }, has ? fmtNum(sum(live, (l) => l.active_conns)) : '—'),
       h('td', { class: 'num' }, has ? fmtNum(sum(live, (l) => l.inactive_conns)) : '—'),
       h('td', { class: 'num' }, has ? fmtNum(sum(live, (l) => l.traffic.conns)) : '—'),
