@@ -217,7 +217,15 @@ async fn commit(page: &Browser, message: &str, number: i64) {
 async fn build_commit_diff_and_roll_back_in_the_browser() {
     // Its own director applies to an in-memory table and reports counters.
     let dir = tempfile::tempdir().unwrap();
-    let director = ["--apply-local", "--table", "memory", "--director", "d1", "--counters-interval", "500ms"];
+    let director = [
+        "--apply-local",
+        "--table",
+        "memory",
+        "--director",
+        "d1",
+        "--counters-interval",
+        "500ms",
+    ];
     let server = TestServer::start_with(&dir.path().join("lvsd.db"), &director);
     let page = Browser::start(&server.http, "open").await;
     page.open("/").await;
@@ -295,20 +303,33 @@ async fn build_commit_diff_and_roll_back_in_the_browser() {
     page.wait_text("#overview tr[data-server=\"172.25.0.31:80\"] .weight", "1")
         .await;
     // The director applied the rollback: the kernel's weight is back too.
-    page.wait_text("#overview tr[data-server=\"172.25.0.31:80\"] .kernel-weight", "1").await;
+    page.wait_text(
+        "#overview tr[data-server=\"172.25.0.31:80\"] .kernel-weight",
+        "1",
+    )
+    .await;
     page.screenshot("active").await;
 
     page.click("#tab-directors").await;
-    page.wait_text("#directors tr[data-director=\"d1\"] .applied", "#3").await;
-    page.wait_text("#directors tr[data-director=\"d1\"]", "in sync").await;
+    page.wait_text("#directors tr[data-director=\"d1\"] .applied", "#3")
+        .await;
+    page.wait_text("#directors tr[data-director=\"d1\"]", "in sync")
+        .await;
     page.screenshot("directors").await;
 
     page.click("#tab-audit").await;
     page.fill("#audit-action", "revision.rollback").await;
     page.click("#audit button[type=submit]").await;
     let entry = page.wait_text("#audit tbody tr", "revision.rollback").await;
-    assert!(entry.contains("anonymous") && entry.contains("ok"), "{entry}");
-    let rows = page.client.find_all(Locator::Css("#audit tbody tr")).await.unwrap();
+    assert!(
+        entry.contains("anonymous") && entry.contains("ok"),
+        "{entry}"
+    );
+    let rows = page
+        .client
+        .find_all(Locator::Css("#audit tbody tr"))
+        .await
+        .unwrap();
     assert_eq!(rows.len(), 1, "one rollback in the audit log");
 
     // Someone else edits the draft meanwhile: the page's next edit is refused, and says so.
@@ -394,4 +415,79 @@ async fn a_token_protected_server_asks_once_per_tab() {
         "the commit was made with the token"
     );
     page.stop().await;
+}
+
+/// The page and every module it imports are served from the binary, with
+/// their content types, a policy allowing this origin only, and caching
+/// that revalidates (304 when unchanged).
+#[tokio::test]
+async fn the_page_and_its_modules_are_served_with_types_policy_and_caching() {
+    let server = TestServer::start();
+    let index = server.client.get(server.url("/")).send().await.unwrap();
+    assert_eq!(index.status(), 200);
+    let header =
+        |r: &reqwest::Response, name: &str| r.headers()[name].to_str().unwrap().to_string();
+    assert_eq!(header(&index, "content-type"), "text/html; charset=utf-8");
+    let policy = header(&index, "content-security-policy");
+    assert!(
+        policy.starts_with("default-src 'self'") && !policy.contains("unsafe"),
+        "{policy}"
+    );
+    assert_eq!(header(&index, "cache-control"), "no-cache");
+    let etag = header(&index, "etag");
+    let html = index.text().await.unwrap();
+    assert!(
+        !html.contains("<script>") && !html.contains("style="),
+        "no inline script or style"
+    );
+
+    let again = server
+        .client
+        .get(server.url("/"))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+
+    // Every file the page names, and every module the modules import.
+    let mut wanted: Vec<String> = ["app.js", "app.css", "favicon.svg"]
+        .map(String::from)
+        .to_vec();
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(file) = wanted.pop() {
+        if !seen.insert(file.clone()) {
+            continue;
+        }
+        let response = server
+            .client
+            .get(server.url(&format!("/ui/{file}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "/ui/{file}");
+        let expected = match file.rsplit('.').next() {
+            Some("js") => "text/javascript; charset=utf-8",
+            Some("css") => "text/css; charset=utf-8",
+            _ => "image/svg+xml",
+        };
+        assert_eq!(header(&response, "content-type"), expected, "/ui/{file}");
+        let text = response.text().await.unwrap();
+        for line in text.lines().filter(|l| l.starts_with("import ")) {
+            let module = line
+                .rsplit("from './")
+                .next()
+                .unwrap()
+                .trim_end_matches("';");
+            wanted.push(module.to_string());
+        }
+    }
+    assert!(seen.len() >= 10, "{seen:?}");
+    let missing = server
+        .client
+        .get(server.url("/ui/nope.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
 }

@@ -127,6 +127,13 @@ function home() {
     notice);
 }
 
+/** What the cluster list shows; it is drawn again only when this changes (keeping what is typed). */
+const homeKey = () => JSON.stringify(state.clusters.map((c) => [c.name, c.active_revision, c.draft_dirty, c.pending_confirm]));
+function showHome() {
+  state.homeKey = homeKey();
+  replace($('main'), home());
+}
+
 // --- routing -------------------------------------------------------------------
 async function route() {
   const match = location.hash.match(/^#\/c\/([^/]+)\/?(\w+)?/);
@@ -142,7 +149,7 @@ async function route() {
     h('a', { href: `#/c/${encodeURIComponent(state.cluster)}/${id}`, id: `tab-${id}`, class: id === state.tab ? 'current' : '' }, label)) : []);
   if (!state.cluster) {
     state.view = null;
-    replace($('main'), home());
+    showHome();
     showLive();
     return;
   }
@@ -170,7 +177,7 @@ async function poll() {
     await loadClusters();
     const view = state.view;
     if (view) await (view.poll || (state.tab === 'overview' ? view.refresh : () => {}))();
-    else if (!state.cluster && !document.activeElement?.matches('input')) replace($('main'), home());
+    else if (!state.cluster && homeKey() !== state.homeKey) showHome();
     showLive();
   } catch (err) {
     showError(err);

@@ -17,6 +17,10 @@ use crate::core::{Core, DirectorCounters, DirectorView, Error};
 
 type Labels = Vec<(&'static str, String)>;
 
+fn json(view: &DirectorView) -> Value {
+    serde_json::to_value(view).unwrap_or(Value::Null)
+}
+
 /// Everything read at one scrape.
 #[derive(Debug, Default)]
 pub struct Snapshot {
@@ -48,27 +52,32 @@ struct DirectorNow {
 
 impl DirectorNow {
     /// Reads a director's view by its serialized fields, so that fields
-    /// only some directors have (an agent's `desired_revision`, `lag`,
-    /// `stale`, `last_heartbeat`) are used when present and skipped when not.
-    fn of(view: &DirectorView, now: SystemTime) -> Self {
-        let json = serde_json::to_value(view).unwrap_or(Value::Null);
-        let number = |field: &str| json.get(field).and_then(Value::as_i64);
-        let desired = number("desired_revision").or(view.active_revision);
-        let applied = view.applied_revision;
-        let lag =
-            number("lag").or_else(|| Some(desired? - applied.unwrap_or(0)).map(|lag| lag.max(0)));
+    /// only some directors report (an agent's `desired_revision`, `stale`,
+    /// `last_heartbeat`) are used when present and skipped when not.
+    fn of(view: &Value, now: SystemTime) -> Self {
+        let number = |field: &str| view.get(field).and_then(Value::as_i64);
+        let desired = number("desired_revision").or(number("active_revision"));
+        let applied = number("applied_revision");
+        let lag = desired.map(|desired| (desired - applied.unwrap_or(0)).max(0));
         // The latest sign of life: a heartbeat, else the last drift check or apply.
         let seen = ["last_heartbeat", "checked_at", "applied_at"]
             .iter()
-            .find_map(|field| json.get(*field).and_then(Value::as_str))
+            .find_map(|field| view.get(*field).and_then(Value::as_str))
             .and_then(|at| humantime::parse_rfc3339_weak(at).ok());
         DirectorNow {
-            name: view.name.clone(),
+            name: view
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
             desired,
             applied,
             lag,
-            in_sync: view.in_sync,
-            stale: json.get("stale").and_then(Value::as_bool),
+            in_sync: view
+                .get("in_sync")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            stale: view.get("stale").and_then(Value::as_bool),
             heartbeat_age: seen
                 .map(|seen| now.duration_since(seen).unwrap_or_default().as_secs_f64()),
         }
@@ -84,7 +93,7 @@ impl Snapshot {
             let directors = match core.directors(&cluster.name).await {
                 Ok(views) => views
                     .iter()
-                    .map(|view| DirectorNow::of(view, now))
+                    .map(|view| DirectorNow::of(&json(view), now))
                     .collect(),
                 Err(Error::NotFound(_)) => continue, // deleted meanwhile
                 Err(err) => return Err(err),
@@ -313,4 +322,66 @@ fn counter<V: EncodeCounterValue>(
             .encode_counter::<NoLabelSet, _, u64>(&value, None)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::json;
+
+    use super::*;
+
+    fn at(rfc3339: &str) -> SystemTime {
+        humantime::parse_rfc3339_weak(rfc3339).unwrap()
+    }
+
+    #[test]
+    fn a_local_director_lags_by_the_revisions_it_has_not_applied() {
+        let view = json!({"name": "d1", "active_revision": 5, "applied_revision": 3, "in_sync": false,
+                          "applied_at": "2026-11-25T10:00:00.000Z", "checked_at": null});
+        let director = DirectorNow::of(&view, at("2026-11-25T10:00:30Z"));
+        assert_eq!(
+            (director.desired, director.applied, director.lag),
+            (Some(5), Some(3), Some(2))
+        );
+        assert_eq!(
+            director.stale, None,
+            "no staleness without an agent's report"
+        );
+        assert_eq!(
+            director.heartbeat_age,
+            Some(30.0),
+            "the last apply is its last sign of life"
+        );
+    }
+
+    #[test]
+    fn an_agents_fields_are_used_when_present() {
+        let view = json!({"name": "edge-2", "active_revision": 7, "desired_revision": 6, "applied_revision": 6,
+                          "in_sync": true, "stale": true, "last_heartbeat": "2026-11-25T10:00:00Z",
+                          "checked_at": "2026-11-25T10:00:20Z"});
+        let director = DirectorNow::of(
+            &view,
+            at("2026-11-25T10:01:00Z") + Duration::from_millis(500),
+        );
+        assert_eq!((director.desired, director.lag), (Some(6), Some(0)));
+        assert_eq!(director.stale, Some(true));
+        assert_eq!(
+            director.heartbeat_age,
+            Some(60.5),
+            "a heartbeat wins over the last check"
+        );
+    }
+
+    #[test]
+    fn nothing_applied_yet_lags_by_the_whole_history() {
+        let view =
+            json!({"name": "d1", "active_revision": 2, "applied_revision": null, "in_sync": false});
+        let director = DirectorNow::of(&view, SystemTime::now());
+        assert_eq!(
+            (director.applied, director.lag, director.heartbeat_age),
+            (None, Some(2), None)
+        );
+    }
 }
