@@ -29,6 +29,7 @@ use super::report::Report;
 use super::state::DirectorState;
 use crate::core::{self, BoxFuture, Core, DirectorUpdate, LocalDirector};
 use crate::ipvs::IpvsTable;
+use crate::ipvs::conns::Connection;
 use crate::model::Spec;
 
 /// How the local director runs.
@@ -79,6 +80,7 @@ const MODE: &str = "local";
 enum Request {
     Preview { cluster: String, spec: Arc<Spec>, reply: oneshot::Sender<core::Result<Preview>> },
     Apply { cluster: String, force: bool, reply: oneshot::Sender<core::Result<Report>> },
+    Connections { reply: oneshot::Sender<core::Result<Vec<Connection>>> },
 }
 
 /// The handle the core holds: previews and applies on request.
@@ -112,6 +114,14 @@ impl LocalDirector for Handle {
                 .send(Request::Apply { cluster: cluster.to_string(), force, reply })
                 .await
                 .map_err(|_| stopped())?;
+            answer.await.map_err(|_| stopped())?
+        })
+    }
+
+    fn connections(&self) -> BoxFuture<'_, core::Result<Vec<Connection>>> {
+        Box::pin(async move {
+            let (reply, answer) = oneshot::channel();
+            self.requests.send(Request::Connections { reply }).await.map_err(|_| stopped())?;
             answer.await.map_err(|_| stopped())?
         })
     }
@@ -420,6 +430,10 @@ impl Runner {
                     Err(err) => Err(err),
                 };
                 let _ = reply.send(result);
+            }
+            Request::Connections { reply } => {
+                let read = self.director.table.connections();
+                let _ = reply.send(read.map_err(|e| core::Error::Internal(format!("this host's IPVS: {e}"))));
             }
         }
     }
