@@ -517,3 +517,37 @@ fn plan_directors_and_commit_confirmed() {
     assert!(rolled_back, "{}", sh.line("log").stdout);
     assert_eq!(sh.line("export").ok().stdout, sh.line("export 2").ok().stdout);
 }
+
+#[test]
+fn status_says_where_the_cluster_stands() {
+    let server = TestServer::start();
+    let sh = Shell::new(&server, "web");
+    sh.line("cluster create web --description lab").ok();
+    let run = sh.line("status").ok();
+    assert_eq!(
+        run.stdout,
+        "Cluster web: lab\n  active:  none yet\n  draft:   as nothing committed\nDirectors: none has reported yet\n"
+    );
+
+    sh.script(NAT_TYPED);
+    let run = sh.line("status").ok();
+    assert!(run.stdout.contains("  draft:   changed since nothing committed (`lvsd draft diff`"), "{}", run.stdout);
+
+    sh.lvsd(&["commit", "-m", "classic NAT"]).ok();
+    sh.line("rs edit -t 192.168.31.100:80 -r 172.25.0.31 -w 4").ok();
+    sh.lvsd(&["commit", "-m", "heavier rs1", "--no-activate"]).ok();
+    let run = sh.line("status").ok();
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(lines[1].starts_with("  active:  revision 1 \"classic NAT\" by anonymous at "), "{}", run.stdout);
+    assert!(lines[1].ends_with("(1 service, 3 real servers)"), "{}", run.stdout);
+    assert_eq!(lines[2], "  latest:  revision 2 (not active: `lvsd activate 2`)");
+    assert_eq!(lines[3], "  draft:   as revision 2");
+
+    let json = sh.line("status --output json").ok().json();
+    assert_eq!(json["active_revision"], 1);
+    assert_eq!(json["latest_revision"], 2);
+    assert_eq!(json["draft_dirty"], false);
+    assert_eq!(json["directors"], serde_json::json!([]));
+
+    sh.line("status --cluster nope").fails(1);
+}

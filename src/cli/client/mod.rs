@@ -13,6 +13,7 @@ mod directors;
 mod edit;
 pub(crate) mod render;
 mod revisions;
+mod status;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -222,6 +223,10 @@ pub enum ClientCommand {
     /// Show the cluster's directors: applied revision, state, last apply, drift.
     #[command(display_order = 30)]
     Directors(directors::DirectorsArgs),
+    /// Where the cluster stands: active revision, uncommitted draft changes,
+    /// a commit waiting for confirmation, and what each director runs.
+    #[command(display_order = 31)]
+    Status(status::StatusArgs),
     /// Print a shell completion script.
     #[command(display_order = 40, after_help = "Examples:
   lvsd completions bash > /etc/bash_completion.d/lvsd
@@ -268,6 +273,7 @@ fn dispatch(command: ClientCommand) -> Result<(), Failure> {
         ClientCommand::Plan(args) => &args.conn,
         ClientCommand::Confirm(args) => &args.conn,
         ClientCommand::Directors(args) => &args.conn,
+        ClientCommand::Status(args) => &args.conn,
         ClientCommand::Completions { .. } => unreachable!("handled before connecting"),
     };
     let client = Client::connect(conn)?;
@@ -289,6 +295,7 @@ fn dispatch(command: ClientCommand) -> Result<(), Failure> {
         ClientCommand::Plan(args) => directors::plan(&client, args),
         ClientCommand::Confirm(args) => directors::confirm(&client, args),
         ClientCommand::Directors(args) => directors::directors(&client, args),
+        ClientCommand::Status(args) => status::status(&client, args),
         ClientCommand::Completions { .. } => unreachable!("handled before connecting"),
     };
     result.map_err(|failure| {
