@@ -260,6 +260,7 @@ impl Core {
         self.audited(caller, Some(cluster), "revision.commit", cluster, async {
             validate_message(&request.message)?;
             let mut tx = self.store().begin().await?;
+            let locked = started.elapsed();
             let mut row = store::cluster(&mut *tx, cluster).await?.ok_or_else(|| not_found(cluster))?;
             let (spec, stored_hash) = match &request.spec {
                 Some(doc) => {
@@ -288,8 +289,10 @@ impl Core {
                 activate: request.activate,
             };
             let (previous_active, draft_version) = (row.active_revision, row.draft_version);
+            let read = started.elapsed();
             let (mut outcome, spec) = self.add_revision(&mut tx, caller, &mut row, new).await?;
             self.settle_confirm(&mut tx, caller, cluster, previous_active, &mut outcome, request.confirm_within).await?;
+            let written = started.elapsed();
             tx.commit().await.map_err(store::StoreError::from)?;
             if row.draft_version != draft_version {
                 self.remember_draft(&row, spec.clone());
@@ -299,6 +302,17 @@ impl Core {
             if request.confirm_within.is_some() || outcome.confirm.is_some() || previous_active != row.active_revision {
                 self.confirms_changed();
             }
+            // Where a commit's time goes, for `RUST_LOG=lvsd::timing=debug`.
+            tracing::debug!(
+                target: "lvsd::timing",
+                cluster,
+                revision = outcome.revision.number,
+                lock_ms = locked.as_secs_f64() * 1e3,
+                read_ms = (read - locked).as_secs_f64() * 1e3,
+                write_ms = (written - read).as_secs_f64() * 1e3,
+                durable_ms = (started.elapsed() - written).as_secs_f64() * 1e3,
+                "commit"
+            );
             Ok(outcome)
         })
         .await
