@@ -550,4 +550,41 @@ fn status_says_where_the_cluster_stands() {
     assert_eq!(json["directors"], serde_json::json!([]));
 
     sh.line("status --cluster nope").fails(1);
+
+/// `lvsd settings set` changes only the fields given, the server applies
+/// them (GET /settings says so), `show` says it in words, and a bad value is
+/// refused naming the option, changing nothing.
+#[tokio::test]
+async fn settings_set_changes_only_what_is_given() {
+    let server = TestServer::start();
+    let sh = Shell::new(&server, "web");
+    sh.line("cluster create web").ok();
+    let shown = sh.line("settings show").ok().stdout;
+    assert!(shown.contains("the defaults") && shown.contains("drain:         off"), "{shown}");
+
+    sh.line("settings set --drain on --drain-timeout 45").ok();
+    sh.line("settings set --drain-service tcp:192.168.31.100:80=off --removal-limit 0.5").ok();
+    let stored = server.get("/v1/clusters/web/settings").await.expect(200).body;
+    let settings = &stored["settings"];
+    assert_eq!(settings["drain"], true, "the first set is kept by the second: {stored}");
+    assert_eq!(settings["drain_timeout_secs"], 45);
+    assert_eq!(settings["drain_services"]["tcp:192.168.31.100:80"], false);
+    assert_eq!(settings["removal_limit"], 0.5);
+    assert_eq!(settings["ownership"], "table");
+
+    let shown = sh.line("settings show").ok().stdout;
+    assert!(shown.contains("drain:         on") && shown.contains("at most 45 s"), "{shown}");
+    assert!(shown.contains("drain off for tcp:192.168.31.100:80"), "{shown}");
+    assert!(shown.contains("0.5 of the services"), "{shown}");
+
+    let refused = sh.line("settings set --drain-timeout 0").fails(1);
+    assert!(refused.stderr.contains("drain_timeout_secs") || refused.stderr.contains("--drain-timeout"), "{}", refused.stderr);
+    sh.line("settings set").fails(2);
+    sh.line("settings set --drain maybe").fails(2);
+    sh.line("settings set --drain-service tcp:192.168.31.100:80=default --removal-limit default").ok();
+    let json = sh.line("settings show --output json").ok().json();
+    assert_eq!(json["settings"]["drain_timeout_secs"], 45, "the refused change left the settings alone: {json}");
+    assert!(json["settings"].get("drain_services").is_none(), "the exception is gone: {json}");
+    assert!(json["settings"]["removal_limit"].is_null(), "{json}");
+    assert_eq!(json["settings"]["drain"], true);
 }

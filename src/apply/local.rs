@@ -279,6 +279,7 @@ impl Runner {
 
     /// One reconcile step of `cluster`; returns the reports of its applies.
     async fn step(&mut self, cluster: &str, apply_now: bool, force: bool) -> core::Result<Vec<Report>> {
+        let entered = std::time::Instant::now();
         if let Some(run) = self.runs.get_mut(cluster)
             && run.settings.is_none()
         {
@@ -322,6 +323,16 @@ impl Runner {
             }
         };
         if let Some((commit_started, activated)) = commit_times {
+            // Where the time from a commit's durability to the step went, for
+            // `RUST_LOG=lvsd::timing=debug`.
+            tracing::debug!(
+                target: "lvsd::timing",
+                cluster,
+                revision = desired.revision,
+                woken_ms = entered.saturating_duration_since(activated).as_secs_f64() * 1e3,
+                desired_ms = step_started.saturating_duration_since(entered).as_secs_f64() * 1e3,
+                "step"
+            );
             for event in &mut events {
                 if let Event::Applied(report) = event
                     && report.cause == super::report::Cause::Activation
