@@ -29,6 +29,7 @@ use super::report::Report;
 use super::state::DirectorState;
 use crate::core::{self, BoxFuture, Core, DirectorUpdate, LocalDirector};
 use crate::ipvs::IpvsTable;
+use crate::ipvs::conns::Connection;
 use crate::model::Spec;
 
 /// How the local director runs.
@@ -79,6 +80,7 @@ const MODE: &str = "local";
 enum Request {
     Preview { cluster: String, spec: Arc<Spec>, reply: oneshot::Sender<core::Result<Preview>> },
     Apply { cluster: String, force: bool, reply: oneshot::Sender<core::Result<Report>> },
+    Connections { reply: oneshot::Sender<core::Result<Vec<Connection>>> },
 }
 
 /// The handle the core holds: previews and applies on request.
@@ -112,6 +114,14 @@ impl LocalDirector for Handle {
                 .send(Request::Apply { cluster: cluster.to_string(), force, reply })
                 .await
                 .map_err(|_| stopped())?;
+            answer.await.map_err(|_| stopped())?
+        })
+    }
+
+    fn connections(&self) -> BoxFuture<'_, core::Result<Vec<Connection>>> {
+        Box::pin(async move {
+            let (reply, answer) = oneshot::channel();
+            self.requests.send(Request::Connections { reply }).await.map_err(|_| stopped())?;
             answer.await.map_err(|_| stopped())?
         })
     }
@@ -269,6 +279,7 @@ impl Runner {
 
     /// One reconcile step of `cluster`; returns the reports of its applies.
     async fn step(&mut self, cluster: &str, apply_now: bool, force: bool) -> core::Result<Vec<Report>> {
+        let entered = std::time::Instant::now();
         if let Some(run) = self.runs.get_mut(cluster)
             && run.settings.is_none()
         {
@@ -312,6 +323,16 @@ impl Runner {
             }
         };
         if let Some((commit_started, activated)) = commit_times {
+            // Where the time from a commit's durability to the step went, for
+            // `RUST_LOG=lvsd::timing=debug`.
+            tracing::debug!(
+                target: "lvsd::timing",
+                cluster,
+                revision = desired.revision,
+                woken_ms = entered.saturating_duration_since(activated).as_secs_f64() * 1e3,
+                desired_ms = step_started.saturating_duration_since(entered).as_secs_f64() * 1e3,
+                "step"
+            );
             for event in &mut events {
                 if let Event::Applied(report) = event
                     && report.cause == super::report::Cause::Activation
@@ -420,6 +441,10 @@ impl Runner {
                     Err(err) => Err(err),
                 };
                 let _ = reply.send(result);
+            }
+            Request::Connections { reply } => {
+                let read = self.director.table.connections();
+                let _ = reply.send(read.map_err(|e| core::Error::Internal(format!("this host's IPVS: {e}"))));
             }
         }
     }

@@ -68,6 +68,9 @@ pub struct ShowArgs {
     /// The table as JSON, counters included.
     #[arg(long, group = "view")]
     pub json: bool,
+    /// The connection entries (`ipvsadm -Lcn`); with --json as JSON.
+    #[arg(short = 'c', long = "connection", conflicts_with_all = ["stats", "rate", "thresholds", "persistent_conn", "tun_info", "timeout", "daemon", "save"])]
+    pub connection: bool,
 }
 
 impl ShowArgs {
@@ -228,6 +231,9 @@ fn open() -> Result<NetlinkTable, CliError> {
 }
 
 fn show(args: &ShowArgs) -> Result<(), CliError> {
+    if args.connection {
+        return show_connections(args.json);
+    }
     let started = std::time::Instant::now();
     let mut table = open()?;
     let mut snapshot = table.snapshot()?;
@@ -250,6 +256,18 @@ fn show(args: &ShowArgs) -> Result<(), CliError> {
         ipvsadm::list(&snapshot, options)
     };
     write_stdout(&text)
+}
+
+/// `lvsd show -c`: this host's connection entries.
+fn show_connections(json: bool) -> Result<(), CliError> {
+    // The file exists only with IPVS loaded: say so as `lvsd show` does.
+    open()?;
+    let connections = crate::ipvs::conns::read().map_err(|e| CliError::Other(format!("reading the connection table: {e}")))?;
+    if json {
+        let text = serde_json::to_string_pretty(&connections).map_err(|e| CliError::Other(e.to_string()))?;
+        return write_stdout(&(text + "\n"));
+    }
+    write_stdout(&crate::ipvs::conns::render(&connections))
 }
 
 /// Writes all of `text` at once; a closed pipe (`| head`) is not an error.

@@ -35,6 +35,9 @@ pub trait LocalDirector: Send + Sync + 'static {
     /// Applies the active revision of `cluster` now (past the removal limit
     /// when `force`), and returns the report.
     fn apply_now<'a>(&'a self, cluster: &'a str, force: bool) -> BoxFuture<'a, Result<Report>>;
+
+    /// The connection entries of the local table.
+    fn connections(&self) -> BoxFuture<'_, Result<Vec<crate::ipvs::conns::Connection>>>;
 }
 
 /// A director of a cluster, as it last reported.

@@ -654,7 +654,7 @@ pub(super) fn count(n: usize) -> u32 {
 
 pub fn revision(view: RevisionView) -> pb::Revision {
     pb::Revision {
-        spec: view.spec.as_ref().map(spec_out),
+        spec: view.spec.as_deref().map(spec_out),
         cluster: view.cluster,
         number: view.number,
         parent: view.parent,
