@@ -6,6 +6,8 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
 
+use tokio::sync::mpsc;
+
 use super::clusters::not_found;
 use super::directors::{DirectorUpdate, store_step};
 use super::{Caller, Core, DirectorView, Error, Result, now};
@@ -143,16 +145,21 @@ impl Core {
         self.with_spec(now).await
     }
 
-    /// Follows what `director` should run: calls `send` with the state now
-    /// and after every change of it, until `send` says stop (false).
-    pub async fn watch_desired(
-        &self,
-        cluster: &str,
-        director: &str,
-        mut send: impl AsyncFnMut(Result<Desired>) -> bool,
-    ) {
-        if let Err(err) = validate_director_name(director).map_err(|e| Error::invalid("director", e)) {
-            send(Err(err)).await;
+    /// Follows what `director` should run: sends the state now and after
+    /// every change of it into `updates`, until its receiver goes away (or
+    /// an error, sent last: a bad name, the cluster deleted).
+    pub async fn watch_desired(&self, cluster: &str, director: &str, updates: mpsc::Sender<Result<Desired>>) {
+        let closed = updates.clone();
+        tokio::select! {
+            () = self.follow_desired(cluster, director, &updates) => {}
+            // The receiver going away ends the watch without waiting for a change.
+            () = closed.closed() => {}
+        }
+    }
+
+    async fn follow_desired(&self, cluster: &str, director: &str, updates: &mpsc::Sender<Result<Desired>>) {
+        if let Err(err) = validate_director_name(director) {
+            let _ = updates.send(Err(Error::invalid("director", err))).await;
             return;
         }
         let mut activations = self.activations();
@@ -164,12 +171,12 @@ impl Core {
                 Ok(state) if last.as_ref() == Some(&state) => {}
                 Ok(state) => {
                     last = Some(state.clone());
-                    if !send(self.with_spec(state).await).await {
+                    if updates.send(self.with_spec(state).await).await.is_err() {
                         return;
                     }
                 }
                 Err(err) => {
-                    send(Err(err)).await;
+                    let _ = updates.send(Err(err)).await;
                     return;
                 }
             }
