@@ -398,3 +398,39 @@ async fn an_agent_follows_and_reports_for_its_cluster_only() {
     let (status, _) = call(client, base, "POST", "/v1/clusters/web/rollout/release", Some(&agent), None).await;
     assert_eq!(status, 403);
 }
+
+/// Runs `lvsd ARGS`: (exit code, stdout, stderr).
+fn lvsd(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lvsd"))
+        .args(args)
+        .env_remove("LVSD_SERVER")
+        .env_remove("LVSD_CLUSTER")
+        .env_remove("LVSD_TOKEN")
+        .output()
+        .expect("lvsd runs");
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[tokio::test]
+async fn lvsd_zero_with_a_cluster_goes_through_the_server() {
+    let server = TestServer::start();
+    create_cluster(&server, "web").await;
+    commit(&server, 1).await;
+
+    let (code, stdout, stderr) = lvsd(&["zero", "--server", &server.http, "--cluster", "web", "-t", "192.168.31.100:80"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("zeroing request 1 for service tcp:192.168.31.100:80 of cluster web"), "{stdout}");
+    let now = desired(&server, "director=lb-1").await.expect(200);
+    assert_eq!(now.body["zero"], json!({ "seq": 1, "service": SERVICE }));
+
+    let (code, stdout, _) = lvsd(&["zero", "--server", &server.http, "--cluster", "web", "--output", "json"]);
+    assert_eq!(code, Some(0));
+    let reply: Value = serde_json::from_str(&stdout).expect("the server's JSON");
+    assert_eq!(reply["seq"], 2);
+
+    // A service the cluster does not have: refused by the server, named.
+    let (code, _, stderr) = lvsd(&["zero", "--server", &server.http, "--cluster", "web", "-u", "192.168.31.100:53"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("udp:192.168.31.100:53"), "{stderr}");
+    assert_eq!(desired(&server, "director=lb-1").await.expect(200).body["zero"]["seq"], 2);
+}
