@@ -266,8 +266,22 @@ async fn directors_and_real_servers_of_the_local_table() {
         value(&metrics, "lvsd_director_revision_lag", &d1),
         Some(0.0)
     );
-    assert!(
-        value(&metrics, "lvsd_director_heartbeat_age_seconds", &d1).is_some_and(|age| age >= 0.0)
+    let health = |state| {
+        value(
+            &metrics,
+            "lvsd_director_health",
+            &[d1[0], d1[1], ("state", state)],
+        )
+    };
+    assert_eq!(
+        (health("ok"), health("applying"), health("stale")),
+        (Some(1.0), Some(0.0), Some(0.0))
+    );
+    assert_eq!(value(&metrics, "lvsd_director_stale", &d1), Some(0.0));
+    assert_eq!(
+        value(&metrics, "lvsd_director_heartbeat_age_seconds", &d1),
+        None,
+        "no agent, no heartbeat"
     );
     for (server_id, weight) in [
         ("172.25.0.31:80", 1.0),
@@ -344,4 +358,80 @@ async fn scraping_needs_the_access_the_role_table_gives() {
         )
         .is_some()
     );
+}
+
+/// A remote director's agent reports: its revision, lag, health, heartbeat
+/// and the drift it found are in the scrape.
+#[tokio::test]
+async fn an_agents_reports_show_in_its_director_metrics() {
+    let server = TestServer::start();
+    server
+        .post("/v1/clusters", json!({"name": "web"}))
+        .await
+        .expect(201);
+    server
+        .post(
+            "/v1/clusters/web/revisions",
+            json!({"message": "nat", "spec": nat_example()}),
+        )
+        .await
+        .expect(201);
+    let mut changed = nat_example();
+    changed["services"][0]["servers"][0]["weight"] = json!(5);
+    server
+        .post(
+            "/v1/clusters/web/revisions",
+            json!({"message": "rs1", "spec": changed}),
+        )
+        .await
+        .expect(201);
+
+    // Still on revision 1, and its table differs from it.
+    let report = json!({
+        "agent_version": "lvsd 0.1.0",
+        "applied_revision": 1,
+        "drift_check": {
+            "at": "2026-01-01T00:00:02.000Z", "revision": 1, "mode": "report",
+            "drift": [{"object": "tcp 192.168.31.100:80 -> 172.25.0.31:80", "kind": "differs", "details": ["weight 5, spec 1"]}],
+        },
+        "report_interval_secs": 30,
+    });
+    server
+        .call("PUT", "/v1/clusters/web/directors/lb-1", Some(report), None)
+        .await
+        .expect(200);
+
+    let metrics = scrape(&server, None).await;
+    let lb1 = [("cluster", "web"), ("director", "lb-1")];
+    assert_eq!(
+        value(&metrics, "lvsd_director_applied_revision", &lb1),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&metrics, "lvsd_director_desired_revision", &lb1),
+        Some(2.0)
+    );
+    assert_eq!(
+        value(&metrics, "lvsd_director_revision_lag", &lb1),
+        Some(1.0)
+    );
+    assert_eq!(value(&metrics, "lvsd_director_stale", &lb1), Some(0.0));
+    let health = |state| {
+        value(
+            &metrics,
+            "lvsd_director_health",
+            &[lb1[0], lb1[1], ("state", state)],
+        )
+    };
+    let states = ["ok", "applying", "refused", "failed", "drift", "stale"].map(health);
+    assert_eq!(
+        states.iter().flatten().sum::<f64>(),
+        1.0,
+        "one state at a time: {states:?}"
+    );
+    assert_eq!(health("ok"), Some(0.0));
+    let age =
+        value(&metrics, "lvsd_director_heartbeat_age_seconds", &lb1).expect("a heartbeat age");
+    assert!(age >= 0.0, "{age}");
+    assert_eq!(value(&metrics, "lvsd_drift_events_total", &lb1), Some(1.0));
 }

@@ -1,6 +1,6 @@
 // Directors of the cluster: the revision each applied against the one it
-// should run, and whether it is healthy. Fields that only some servers
-// report (an agent's heartbeat, lag, staleness, health) show when present.
+// should run, and whether it is healthy. Fields only agents report (a
+// heartbeat) show when present.
 
 import { get, clusterPath } from './api.js';
 import { h, replace, badge, fmtTime, ago } from './dom.js';
@@ -16,29 +16,14 @@ export function create(ctx) {
   return { root, refresh, poll: refresh };
 }
 
-/** One status for a director, worst first. */
-function status(d) {
-  if (d.stale) return badge('bad', 'stale');
-  if (d.result && d.result !== 'applied') return badge('bad', d.result);
-  if (d.blocked_revision) return badge('bad', `blocked at #${d.blocked_revision}`);
-  if (d.drift && d.drift.length) return badge('warn', `drift (${d.drift.length})`);
-  if (healthKind(d.health) === 'bad') return badge('bad', 'unhealthy');
-  if (d.in_sync) return badge('ok', 'in sync');
-  return badge('warn', 'behind');
-}
+const HEALTH_KIND = { ok: 'ok', applying: 'warn', drift: 'warn', refused: 'bad', failed: 'bad', stale: 'bad' };
 
-function healthKind(health) {
-  if (health === undefined || health === null) return null;
-  const text = typeof health === 'string' ? health : health.status || health.state || '';
-  if (/^(ok|healthy|up|pass)/i.test(text)) return 'ok';
-  if (/^(degraded|warn)/i.test(text)) return 'warn';
-  return text ? 'bad' : null;
-}
-
+/** Its state in one word, as the server says it (older servers: derived here). */
 function health(d) {
-  if (d.health === undefined || d.health === null) return '—';
-  const text = typeof d.health === 'string' ? d.health : d.health.status || d.health.state || JSON.stringify(d.health);
-  return badge(healthKind(d.health) || 'idle', text);
+  if (d.health) return badge(HEALTH_KIND[d.health] || 'idle', d.health);
+  if (d.result && d.result !== 'applied') return badge('bad', d.result);
+  if (d.drift && d.drift.length) return badge('warn', 'drift');
+  return d.in_sync ? badge('ok', 'ok') : badge('warn', 'applying');
 }
 
 /** The latest sign of life: a heartbeat (agents), else the last drift check or apply. */
@@ -56,12 +41,12 @@ function render(directors) {
       h('p', { class: 'muted' }, 'Run lvsd serve --apply-local on a director, or an lvsd agent.'));
   }
   const desired = (d) => d.desired_revision ?? d.active_revision;
-  const lag = (d) => d.lag ?? (desired(d) != null ? Math.max(0, desired(d) - (d.applied_revision ?? 0)) : null);
+  const lag = (d) => d.lag_revisions ?? (desired(d) != null ? Math.max(0, desired(d) - (d.applied_revision ?? 0)) : null);
   const rows = directors.map((d) => h('tr', { 'data-director': d.name },
     h('td', { class: 'mono' }, d.name),
     h('td', {}, d.mode),
-    h('td', {}, status(d)),
-    h('td', {}, health(d)),
+    h('td', { class: 'health' }, health(d), d.in_sync ? badge('ok', 'in sync') : '',
+      d.blocked_revision ? badge('bad', `blocked at #${d.blocked_revision}`) : ''),
     h('td', { class: 'num applied' }, d.applied_revision != null ? `#${d.applied_revision}` : '—'),
     h('td', { class: 'num' }, desired(d) != null ? `#${desired(d)}` : '—'),
     h('td', { class: 'num' }, lag(d) ?? '—'),
@@ -71,7 +56,7 @@ function render(directors) {
     d.errors && d.errors.length ? h('td', { class: 'errors' }, d.errors.join('; ')) : h('td', { class: 'muted' }, '—')));
   const numeric = new Set(['Applied', 'Should run', 'Lag']);
   return h('table', { class: 'grid-table' },
-    h('thead', {}, h('tr', {}, ['Director', 'Mode', 'Status', 'Health', 'Applied', 'Should run', 'Lag', 'Last seen', 'Applied at', 'Draining', 'Errors']
+    h('thead', {}, h('tr', {}, ['Director', 'Mode', 'Health', 'Applied', 'Should run', 'Lag', 'Last seen', 'Applied at', 'Draining', 'Errors']
       .map((t) => h('th', { class: numeric.has(t) ? 'num' : '' }, t)))),
     h('tbody', {}, rows));
 }

@@ -271,6 +271,7 @@ impl Core {
             store::active_revision(&mut *tx, cluster).await?.ok_or_else(|| not_found(cluster))?;
             store_step(&mut tx, caller, &update, row, desired).await?;
             tx.commit().await.map_err(store::StoreError::from)?;
+            self.count_drift(&update);
             self.director_recorded();
             if let Some(counters) = report.counters {
                 self.record_counters(cluster, name, counters);

@@ -282,11 +282,16 @@ impl Core {
         });
         store_step(&mut tx, &caller, &update, row, active).await?;
         tx.commit().await.map_err(store::StoreError::from)?;
-        for _ in events.iter().filter(|event| matches!(event, Event::Drift { .. })) {
-            self.metrics().drift_found(cluster, director);
-        }
+        self.count_drift(&update);
         self.director_recorded();
         Ok(())
+    }
+
+    /// Counts the drift a stored step found, for `GET /metrics`.
+    pub(super) fn count_drift(&self, update: &DirectorUpdate<'_>) {
+        for _ in update.events.iter().filter(|event| matches!(event, Event::Drift { .. })) {
+            self.metrics().drift_found(update.cluster, update.director);
+        }
     }
 
     pub async fn directors(&self, cluster: &str) -> Result<Vec<DirectorView>> {

@@ -3,23 +3,17 @@
 //! every virtual service and real server.
 
 use std::fmt;
-use std::time::SystemTime;
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{
     DescriptorEncoder, EncodeCounterValue, EncodeGaugeValue, NoLabelSet,
 };
 use prometheus_client::metrics::MetricType;
-use serde_json::Value;
 
 use crate::apply::{ServerCounters, ServiceCounters, Traffic};
-use crate::core::{Core, DirectorCounters, DirectorView, Error};
+use crate::core::{Core, DirectorCounters, DirectorHealth, DirectorView, Error};
 
 type Labels = Vec<(&'static str, String)>;
-
-fn json(view: &DirectorView) -> Value {
-    serde_json::to_value(view).unwrap_or(Value::Null)
-}
 
 /// Everything read at one scrape.
 #[derive(Debug, Default)]
@@ -36,64 +30,55 @@ struct ClusterNow {
     counters: Vec<DirectorCounters>,
 }
 
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 struct DirectorNow {
     name: String,
     /// The revision it should run.
     desired: Option<i64>,
     applied: Option<i64>,
-    /// Revisions between the desired and the applied one.
+    /// Revisions between the active one and the one it applied.
     lag: Option<i64>,
     in_sync: bool,
-    stale: Option<bool>,
-    /// Seconds since the director last showed it is alive.
-    heartbeat_age: Option<f64>,
+    stale: bool,
+    health: DirectorHealth,
+    /// Seconds since its agent last reported (agents only).
+    heartbeat_age: Option<u64>,
 }
 
-impl DirectorNow {
-    /// Reads a director's view by its serialized fields, so that fields
-    /// only some directors report (an agent's `desired_revision`, `stale`,
-    /// `last_heartbeat`) are used when present and skipped when not.
-    fn of(view: &Value, now: SystemTime) -> Self {
-        let number = |field: &str| view.get(field).and_then(Value::as_i64);
-        let desired = number("desired_revision").or(number("active_revision"));
-        let applied = number("applied_revision");
-        let lag = desired.map(|desired| (desired - applied.unwrap_or(0)).max(0));
-        // The latest sign of life: a heartbeat, else the last drift check or apply.
-        let seen = ["last_heartbeat", "checked_at", "applied_at"]
-            .iter()
-            .find_map(|field| view.get(*field).and_then(Value::as_str))
-            .and_then(|at| humantime::parse_rfc3339_weak(at).ok());
+impl From<&DirectorView> for DirectorNow {
+    fn from(view: &DirectorView) -> Self {
         DirectorNow {
-            name: view
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string(),
-            desired,
-            applied,
-            lag,
-            in_sync: view
-                .get("in_sync")
-                .and_then(Value::as_bool)
-                .unwrap_or(false),
-            stale: view.get("stale").and_then(Value::as_bool),
-            heartbeat_age: seen
-                .map(|seen| now.duration_since(seen).unwrap_or_default().as_secs_f64()),
+            name: view.name.clone(),
+            desired: view.desired_revision,
+            applied: view.applied_revision,
+            lag: view.lag_revisions,
+            in_sync: view.in_sync,
+            stale: view.stale,
+            health: view.health,
+            heartbeat_age: view.heartbeat_age_secs,
         }
     }
 }
 
+/// Every state of [`DirectorHealth`], for one series per state.
+const HEALTH: [DirectorHealth; 6] = [
+    DirectorHealth::Ok,
+    DirectorHealth::Applying,
+    DirectorHealth::Refused,
+    DirectorHealth::Failed,
+    DirectorHealth::Drift,
+    DirectorHealth::Stale,
+];
+
 impl Snapshot {
     /// Reads it all from `core` now.
     pub async fn gather(core: &Core) -> Result<Self, Error> {
-        let now = SystemTime::now();
         let mut clusters = Vec::new();
         for cluster in core.list_clusters().await? {
             let directors = match core.directors(&cluster.name).await {
                 Ok(views) => views
                     .iter()
-                    .map(|view| DirectorNow::of(&json(view), now))
+                    .map(DirectorNow::from)
                     .collect(),
                 Err(Error::NotFound(_)) => continue, // deleted meanwhile
                 Err(err) => return Err(err),
@@ -183,7 +168,7 @@ impl Collector for Snapshot {
         gauge(
             e,
             "director_revision_lag",
-            "Revisions the director is behind the one it should run",
+            "Revisions between the cluster's active revision and the one the director applied",
             directors().filter_map(|(l, d)| Some((l, d.lag?))),
         )?;
         gauge(
@@ -195,13 +180,25 @@ impl Collector for Snapshot {
         gauge(
             e,
             "director_stale",
-            "1 when the director has not reported within its expected interval",
-            directors().filter_map(|(l, d)| Some((l, i64::from(d.stale?)))),
+            "1 when the director has not reported for three of its report intervals",
+            directors().map(|(l, d)| (l, i64::from(d.stale))),
+        )?;
+        gauge(
+            e,
+            "director_health",
+            "1 for the director's state (ok, applying, refused, failed, drift, stale), 0 for the others",
+            directors().flat_map(|(labels, d)| {
+                HEALTH.map(|state| {
+                    let mut labels = labels.clone();
+                    labels.push(("state", state.as_str().to_string()));
+                    (labels, i64::from(d.health == state))
+                })
+            }),
         )?;
         gauge(
             e,
             "director_heartbeat_age_seconds",
-            "Seconds since the director last showed it is alive (heartbeat, drift check or apply)",
+            "Seconds since the director's agent last reported",
             directors().filter_map(|(l, d)| Some((l, d.heartbeat_age?))),
         )?;
 
@@ -324,64 +321,3 @@ fn counter<V: EncodeCounterValue>(
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use serde_json::json;
-
-    use super::*;
-
-    fn at(rfc3339: &str) -> SystemTime {
-        humantime::parse_rfc3339_weak(rfc3339).unwrap()
-    }
-
-    #[test]
-    fn a_local_director_lags_by_the_revisions_it_has_not_applied() {
-        let view = json!({"name": "d1", "active_revision": 5, "applied_revision": 3, "in_sync": false,
-                          "applied_at": "2026-11-25T10:00:00.000Z", "checked_at": null});
-        let director = DirectorNow::of(&view, at("2026-11-25T10:00:30Z"));
-        assert_eq!(
-            (director.desired, director.applied, director.lag),
-            (Some(5), Some(3), Some(2))
-        );
-        assert_eq!(
-            director.stale, None,
-            "no staleness without an agent's report"
-        );
-        assert_eq!(
-            director.heartbeat_age,
-            Some(30.0),
-            "the last apply is its last sign of life"
-        );
-    }
-
-    #[test]
-    fn an_agents_fields_are_used_when_present() {
-        let view = json!({"name": "edge-2", "active_revision": 7, "desired_revision": 6, "applied_revision": 6,
-                          "in_sync": true, "stale": true, "last_heartbeat": "2026-11-25T10:00:00Z",
-                          "checked_at": "2026-11-25T10:00:20Z"});
-        let director = DirectorNow::of(
-            &view,
-            at("2026-11-25T10:01:00Z") + Duration::from_millis(500),
-        );
-        assert_eq!((director.desired, director.lag), (Some(6), Some(0)));
-        assert_eq!(director.stale, Some(true));
-        assert_eq!(
-            director.heartbeat_age,
-            Some(60.5),
-            "a heartbeat wins over the last check"
-        );
-    }
-
-    #[test]
-    fn nothing_applied_yet_lags_by_the_whole_history() {
-        let view =
-            json!({"name": "d1", "active_revision": 2, "applied_revision": null, "in_sync": false});
-        let director = DirectorNow::of(&view, SystemTime::now());
-        assert_eq!(
-            (director.applied, director.lag, director.heartbeat_age),
-            (None, Some(2), None)
-        );
-    }
-}
