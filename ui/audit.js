@@ -31,7 +31,13 @@ export function create(ctx) {
     replace(table, render(entries));
   }
 
-  return { root, refresh };
+  /** Live too, unless the user is reading an entry's detail or typing a filter. */
+  function poll() {
+    if (root.querySelector('details[open]') || root.contains(document.activeElement)) return Promise.resolve();
+    return refresh();
+  }
+
+  return { root, refresh, poll };
 }
 
 function render(entries) {
