@@ -309,6 +309,15 @@ async fn build_commit_diff_and_roll_back_in_the_browser() {
     )
     .await;
     page.screenshot("active").await;
+    let theme = "return document.documentElement.dataset.theme";
+    let before = page.client.execute(theme, vec![]).await.unwrap();
+    page.click("#theme").await;
+    let after = page.client.execute(theme, vec![]).await.unwrap();
+    assert_ne!(
+        before, after,
+        "the theme button switches between light and dark"
+    );
+    page.screenshot("active-other-theme").await;
 
     page.click("#tab-directors").await;
     page.wait_text("#directors tr[data-director=\"d1\"] .applied", "#3")
@@ -414,6 +423,21 @@ async fn a_token_protected_server_asks_once_per_tab() {
         audit[0]["actor"], "ada",
         "the commit was made with the token"
     );
+
+    // Another token, entered through the header: a viewer may look, and is told why it may not create.
+    let viewer = auth_support::make_token(&db, "vera", "viewer", None);
+    page.click("#token-button").await;
+    page.fill("#token-input", &viewer).await;
+    page.click("#token-save").await;
+    page.open("/#/").await;
+    page.wait_text("#home .cluster-card", "secure").await;
+    page.fill("#new-cluster-name", "other").await;
+    page.click("#create-cluster").await;
+    let refusal = page.wait_text("#home .notice.error", "Refused:").await;
+    assert!(refusal.contains("admin"), "{refusal}");
+    let denied =
+        auth_support::audit(&server.client, &server.http, &admin, "action=access.denied").await;
+    assert_eq!(denied[0]["actor"], "vera");
     page.stop().await;
 }
 
