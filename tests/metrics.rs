@@ -119,6 +119,15 @@ async fn counts_requests_commits_and_rollbacks_as_they_were_made() {
         .await
         .expect_err("no such cluster");
     assert_eq!(missing.code(), tonic::Code::NotFound);
+    let watch = pb::WatchDesiredRequest {
+        cluster: "nope".into(),
+        director: "lb-1".into(),
+    };
+    let refused = grpc
+        .watch_desired(watch)
+        .await
+        .expect_err("no such cluster to watch");
+    assert_eq!(refused.code(), tonic::Code::NotFound);
 
     let metrics = scrape(&server, None).await;
     let web = [("cluster", "web")];
@@ -191,6 +200,14 @@ async fn counts_requests_commits_and_rollbacks_as_they_were_made() {
             &metrics,
             "lvsd_grpc_requests_total",
             &[("method", "GetCluster"), ("code", "NotFound")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(
+            &metrics,
+            "lvsd_grpc_requests_total",
+            &[("method", "WatchDesired"), ("code", "NotFound")]
         ),
         Some(1.0)
     );

@@ -225,14 +225,11 @@ fn non_empty(value: Option<String>) -> Option<String> {
 /// The stream of `WatchDesired`.
 type DesiredStream = std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::Desired, Status>> + Send>>;
 
-#[tonic::async_trait]
-impl LvsService for LvsApi {
-    type WatchDesiredStream = DesiredStream;
-
-    async fn watch_desired(
-        &self,
-        request: Request<pb::WatchDesiredRequest>,
-    ) -> Result<Response<Self::WatchDesiredStream>, Status> {
+impl LvsApi {
+    /// `WatchDesired` without its count: access control, then the stream of
+    /// the director's desired state, or the call's status when the cluster or
+    /// director name is bad.
+    async fn open_watch_desired(&self, request: Request<pb::WatchDesiredRequest>) -> Result<Response<DesiredStream>, Status> {
         let caller = authorize(&self.core, "WatchDesired", &request, Some(&request.get_ref().cluster)).await?;
         let pb::WatchDesiredRequest { cluster, director } = request.into_inner();
         let request_id = caller.request_id;
@@ -247,6 +244,23 @@ impl LvsService for LvsApi {
             desired.map(agents::desired).map_err(|err| error::status(&err, &request_id))
         });
         Ok(Response::new(Box::pin(stream)))
+    }
+}
+
+#[tonic::async_trait]
+impl LvsService for LvsApi {
+    type WatchDesiredStream = DesiredStream;
+
+    /// Counted for `GET /metrics` when opened (or refused).
+    async fn watch_desired(
+        &self,
+        request: Request<pb::WatchDesiredRequest>,
+    ) -> Result<Response<Self::WatchDesiredStream>, Status> {
+        let started = tokio::time::Instant::now();
+        let opened = self.open_watch_desired(request).await;
+        let code = opened.as_ref().map_or_else(Status::code, |_| tonic::Code::Ok);
+        self.core.metrics().grpc_request("WatchDesired", code, started.elapsed());
+        opened
     }
 
     async fn report_director(
