@@ -8,7 +8,7 @@
 mod api;
 mod args;
 mod cluster;
-mod config;
+pub(crate) mod config;
 mod directors;
 mod edit;
 pub(crate) mod render;
