@@ -108,18 +108,20 @@ wait_until 20 table_is d1 /tmp/want2 || fail "d1's table was not restored: $(tab
 pass "d1's table is revision 2 again"
 assert_contains "$(cat "$STATE/d1.log")" "restored revision 2 from cache" "the agent says where the table came from"
 
-step "the server comes back: d1 reports to it again"
+step "the server comes back: both agents follow it again"
 lvsd serve --db "$LVSD_DIR/lvsd.db" --http 0.0.0.0:7080 --grpc 127.0.0.1:7081 --allow-open \
     >>"$LVSD_DIR/stdout" 2>>"$LVSD_DIR/log" &
 LVSD_PID=$!
 wait_until 20 api_get /readyz || fail "lvsd serve does not answer again"
-# The agents retry within 30 s (the longest backoff) and report.
-_reported_again() {
-    _d=$(api_get /v1/clusters/web/directors/d1) || return 1
-    [ "$(json_get "$_d" applied_revision)" = 2 ] && [ "$(json_get "$_d" stale)" != true ]
-}
-wait_until 45 _reported_again || fail "d1 does not report again: $(api_get /v1/clusters/web/directors/d1)"
-pass "d1 reports revision 2 to the restarted server"
+# A new commit shows both agents reconnected (they retry within 30 s, the
+# longest backoff), applied it and reported.
+sed 's/"weight": 7/"weight": 8/' /tmp/rev2.json >/tmp/rev3.json
+api_post_file /v1/clusters/web/revisions /tmp/rev3.json >/dev/null
+for i in 1 2; do
+    wait_until 45 director_has $i 3 || fail "d$i does not report revision 3: $(api_get /v1/clusters/web/directors/d$i)"
+done
+pass "d1 and d2 follow the restarted server: revision 3 applied and reported"
+assert_contains "$(table_of d1)" "-r 172.25.0.33:80 -m -w 8" "in d1's kernel"
 
 kill "$AGENT1" "$AGENT2" "$LVSD_PID" 2>/dev/null || true
 wait 2>/dev/null || true
