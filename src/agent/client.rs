@@ -84,6 +84,10 @@ impl ServerClient {
         })
     }
 
+    pub fn cluster(&self) -> &str {
+        &self.cluster
+    }
+
     pub fn server(&self) -> &str {
         &self.base
     }

@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use super::backoff::Backoff;
-use super::client::ServerClient;
+use super::client::{ClientError, ServerClient};
 use super::outbox::Outbox;
 use super::protocol::Desired;
 
@@ -20,7 +20,8 @@ use super::protocol::Desired;
 pub enum FromServer {
     /// The server's answer: what to run now.
     Desired(Box<Desired>),
-    /// The server could not be reached (sent after each failed try).
+    /// No desired state: the server could not be reached, or refused
+    /// (sent after each failed try).
     Unreachable,
 }
 
@@ -95,18 +96,36 @@ pub async fn watch_desired(
             }
             Err(err) => {
                 let delay = backoff.fail();
-                tracing::warn!(
-                    error = %err,
-                    failures = backoff.failures(),
-                    "server unreachable, retrying in {:.1}s; the table stays as it is",
+                let retry = format!(
+                    "retrying in {:.1}s; the table stays as it is",
                     delay.as_secs_f64()
                 );
+                match &err {
+                    ClientError::Unreachable(_) => {
+                        tracing::warn!(error = %err, failures = backoff.failures(), "server unreachable, {retry}");
+                    }
+                    ClientError::Refused { status, .. } => tracing::error!(
+                        error = %err,
+                        hint = refusal_hint(*status, client.cluster()),
+                        "the server refuses this agent, {retry}"
+                    ),
+                }
                 if to_loop.send(FromServer::Unreachable).await.is_err() {
                     return;
                 }
                 link.retry_after(delay).await;
             }
         }
+    }
+}
+
+/// What to do about a refusal of the long-poll.
+fn refusal_hint(status: u16, cluster: &str) -> String {
+    match status {
+        401 => "the server wants a token: pass --token TOKEN, set LVSD_TOKEN, or put token = \"...\" in the config file".to_string(),
+        403 => format!("this token may not follow cluster {cluster}: make one with `lvsd token create --role agent --cluster {cluster}`"),
+        404 => format!("the server has no cluster {cluster} (or does not serve agents: is it an lvsd server of this version?)"),
+        _ => "see the error".to_string(),
     }
 }
 
