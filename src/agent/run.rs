@@ -198,12 +198,12 @@ impl Agent {
                     if let Some(revision) = self.last_good.as_ref().and_then(Target::revision) {
                         tracing::warn!(
                             revision,
-                            "the server cannot be reached: applying the cached revision {revision}"
+                            "no answer from the server: applying the cached revision {revision}"
                         );
                         self.due = Some(Instant::now());
                     } else {
                         tracing::warn!(
-                            "the server cannot be reached and there is no cached revision: the table stays as it is"
+                            "no answer from the server and no cached revision: the table stays as it is"
                         );
                     }
                 }

@@ -77,6 +77,21 @@ pub struct AgentArgs {
     pub log_format: LogFormat,
 }
 
+/// Logs to stderr; colours only on a terminal (an agent mostly logs to a journal or a file).
+fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
 /// Server, cluster and token from the flags, the environment, then the config file.
 fn connection(args: &AgentArgs) -> Result<(String, String, Option<String>), String> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
