@@ -8,8 +8,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::serve::{
-    LogFormat, TableKind, host_name, init_logging, open_table, parse_interval, parse_share,
-    shutdown_signal,
+    LogFormat, TableKind, host_name, open_table, parse_interval, parse_share, shutdown_signal,
 };
 use crate::agent::cache::Cache;
 use crate::agent::client::ServerClient;
