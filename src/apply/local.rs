@@ -28,8 +28,8 @@ use super::reconcile::{Action, Actual, ApplyError, Context, Desired, Event, erro
 use super::report::Report;
 use super::state::DirectorState;
 use crate::core::{self, BoxFuture, Core, DirectorUpdate, LocalDirector};
-use crate::ipvs::IpvsTable;
-use crate::model::Spec;
+use crate::ipvs::{IpvsTable, Op};
+use crate::model::{ServiceKey, Spec};
 
 /// How the local director runs.
 #[derive(Debug, Clone)]
@@ -79,6 +79,7 @@ const MODE: &str = "local";
 enum Request {
     Preview { cluster: String, spec: Arc<Spec>, reply: oneshot::Sender<core::Result<Preview>> },
     Apply { cluster: String, force: bool, reply: oneshot::Sender<core::Result<Report>> },
+    Zero { cluster: String, service: Option<ServiceKey>, reply: oneshot::Sender<core::Result<()>> },
 }
 
 /// The handle the core holds: previews and applies on request.
@@ -110,6 +111,17 @@ impl LocalDirector for Handle {
             let (reply, answer) = oneshot::channel();
             self.requests
                 .send(Request::Apply { cluster: cluster.to_string(), force, reply })
+                .await
+                .map_err(|_| stopped())?;
+            answer.await.map_err(|_| stopped())?
+        })
+    }
+
+    fn zero<'a>(&'a self, cluster: &'a str, service: Option<ServiceKey>) -> BoxFuture<'a, core::Result<()>> {
+        Box::pin(async move {
+            let (reply, answer) = oneshot::channel();
+            self.requests
+                .send(Request::Zero { cluster: cluster.to_string(), service, reply })
                 .await
                 .map_err(|_| stopped())?;
             answer.await.map_err(|_| stopped())?
@@ -421,7 +433,28 @@ impl Runner {
                 };
                 let _ = reply.send(result);
             }
+            Request::Zero { cluster, service, reply } => {
+                let _ = reply.send(self.zero(&cluster, service).await);
+            }
         }
+    }
+
+    /// Zeroes `service`, or every service of the cluster's active revision:
+    /// the table is shared with other clusters, whose counters stay.
+    async fn zero(&mut self, cluster: &str, service: Option<ServiceKey>) -> core::Result<()> {
+        let ops: Vec<Op> = match service {
+            Some(key) => vec![Op::Zero(Some(key))],
+            None => match self.core.active_spec(cluster).await? {
+                Some((_, spec)) => spec.services().iter().map(|s| Op::Zero(Some(s.key))).collect(),
+                None => Vec::new(),
+            },
+        };
+        self.director
+            .table
+            .apply(&ops)
+            .map_err(|e| core::Error::Conflict(format!("zeroing the counters of this host's table: {e}")))?;
+        tracing::info!(cluster, services = ops.len(), "counters zeroed");
+        Ok(())
     }
 
     async fn preview(&mut self, cluster: &str, spec: Arc<Spec>) -> core::Result<Preview> {

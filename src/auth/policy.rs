@@ -90,6 +90,12 @@ pub const REST: &[(&str, &str, Access)] = &[
     // Agents (DESIGN.md): follow the desired state, report a director's status.
     ("GET", "/v1/clusters/{cluster}/desired", Watch),
     ("PUT", "/v1/clusters/{cluster}/directors/{name}", Report),
+    // Canary rollouts: viewing is a read; releasing early overrides the
+    // canaries' verdict, an operator's call. Zeroing counters changes no
+    // configuration but loses history: an operator's.
+    ("GET", "/v1/clusters/{cluster}/rollout", Read),
+    ("POST", "/v1/clusters/{cluster}/rollout/release", Edit),
+    ("POST", "/v1/clusters/{cluster}/zero", Edit),
 ];
 
 /// gRPC: (method of `lvs.v1.LvsService`, access).
@@ -128,8 +134,9 @@ pub const GRPC: &[(&str, Access)] = &[
     ("GetDirector", Read),
     ("ApplyDirector", Edit),
     // Agents: follow the desired state, report a director's status.
-    ("Watch", Watch),
-    ("ReportStatus", Report),
+    ("WatchDesired", Watch),
+    ("ReportDirector", Report),
+    ("GetCounters", Read),
 ];
 
 /// The access a REST request needs, or `None` for a route not in the table.

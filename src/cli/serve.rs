@@ -209,6 +209,7 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
     }
     let confirms = tokio::spawn(core.clone().watch_confirms(stopped(stop_rx.clone())));
+    let rollouts = tokio::spawn(core.clone().watch_rollouts(stopped(stop_rx.clone())));
     let rest_options = args.hardening.rest_options(cors_origins);
     let rest = tokio::spawn(rest::serve(core.clone(), http, rest_options, stopped(stop_rx.clone())));
     let grpc = tokio::spawn(grpc::serve(core.clone(), grpc, args.hardening.grpc_options(), stopped(stop_rx.clone())));
@@ -222,6 +223,7 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
         rest.await.context("REST task")?.context("REST API")?;
         grpc.await.context("gRPC task")?.context("gRPC API")?;
         confirms.await.context("confirmation task")?;
+        rollouts.await.context("rollout task")?;
         if let Some(director) = director {
             let joined = tokio::task::spawn_blocking(move || director.join()).await.context("local director")?;
             joined.map_err(|_| anyhow::anyhow!("the local director panicked"))?;

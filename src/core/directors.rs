@@ -15,6 +15,8 @@ use utoipa::ToSchema;
 
 use super::audit::{Change, record};
 use super::clusters::not_found;
+use super::agents::AGENT_MODE;
+use super::rollout::RolloutNow;
 use super::{Caller, Core, Error, Result, now};
 use crate::apply::report::rfc3339;
 use crate::apply::{ApplyResult, DirectorState, DrainRecord, DrainView, Event, Report};
@@ -35,6 +37,10 @@ pub trait LocalDirector: Send + Sync + 'static {
     /// Applies the active revision of `cluster` now (past the removal limit
     /// when `force`), and returns the report.
     fn apply_now<'a>(&'a self, cluster: &'a str, force: bool) -> BoxFuture<'a, Result<Report>>;
+
+    /// Zeroes the counters of `service` in the local table now, or of every
+    /// service of `cluster`'s active revision (`ipvsadm -Z`).
+    fn zero<'a>(&'a self, cluster: &'a str, service: Option<ServiceKey>) -> BoxFuture<'a, Result<()>>;
 }
 
 /// A director of a cluster, as it last reported.
@@ -42,10 +48,34 @@ pub trait LocalDirector: Send + Sync + 'static {
 pub struct DirectorView {
     pub cluster: String,
     pub name: String,
-    /// `local`: this server's own kernel.
+    /// `local`: this server's own kernel; `agent`: a remote director's agent reports it.
     pub mode: String,
-    /// The revision the director should run.
+    /// One word for a dashboard: `ok` (runs its desired revision, in sync),
+    /// `applying` (not yet on its desired revision), `refused` / `failed`
+    /// (its desired revision was refused / failed), `drift` (its table
+    /// differs from the revision), `stale` (no report for three intervals).
+    pub health: DirectorHealth,
+    /// The cluster's active revision.
     pub active_revision: Option<i64>,
+    /// The revision the director should run: the active one, or the last
+    /// released one while a canary rollout holds it back. The local director
+    /// always runs the active revision.
+    pub desired_revision: Option<i64>,
+    /// Revisions between the active one and the one it applied (0: none).
+    pub lag_revisions: Option<i64>,
+    /// Since when it has not run its desired revision, RFC 3339.
+    pub behind_since: Option<String>,
+    /// When it last reported, RFC 3339 (agents only).
+    pub last_heartbeat: Option<String>,
+    pub heartbeat_age_secs: Option<u64>,
+    /// How often its agent promised to report at the least.
+    pub report_interval_secs: Option<u64>,
+    /// No report for three report intervals (the local director: not run by this server).
+    pub stale: bool,
+    /// The version of its agent (`lvsd --version`).
+    pub agent_version: Option<String>,
+    /// The last zeroing request it did.
+    pub zeroed_seq: Option<u64>,
     /// The revision it last applied and verified.
     pub applied_revision: Option<i64>,
     /// Applied the active revision, and the last drift check found nothing.
@@ -69,6 +99,50 @@ pub struct DirectorView {
     pub draining: Vec<DrainView>,
     /// The last apply in full.
     pub last_report: Option<Report>,
+}
+
+/// A director's state in one word, for a dashboard to colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DirectorHealth {
+    Ok,
+    Applying,
+    Refused,
+    Failed,
+    Drift,
+    Stale,
+}
+
+impl DirectorHealth {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DirectorHealth::Ok => "ok",
+            DirectorHealth::Applying => "applying",
+            DirectorHealth::Refused => "refused",
+            DirectorHealth::Failed => "failed",
+            DirectorHealth::Drift => "drift",
+            DirectorHealth::Stale => "stale",
+        }
+    }
+
+    /// From what the director last said: whether it is stale, the revision it
+    /// should run, what it applied, blocked, and its last apply and drift check.
+    fn of(stale: bool, desired: Option<i64>, row: &DirectorRow, report: Option<&Report>, drifted: bool) -> Self {
+        let failed_desired = report.filter(|r| r.revision == desired && desired.is_some() && !r.result.is_ok());
+        if stale {
+            DirectorHealth::Stale
+        } else if let Some(report) = failed_desired {
+            if report.result == ApplyResult::Refused { DirectorHealth::Refused } else { DirectorHealth::Failed }
+        } else if desired.is_some() && row.blocked_revision == desired {
+            DirectorHealth::Failed
+        } else if row.applied_revision != desired {
+            DirectorHealth::Applying
+        } else if drifted {
+            DirectorHealth::Drift
+        } else {
+            DirectorHealth::Ok
+        }
+    }
 }
 
 /// What activating a revision would do to a director's table.
@@ -193,130 +267,56 @@ impl Core {
     /// Stores what one director step changed and did: its status, drains,
     /// created services, and an audit entry per apply and per drift found.
     pub async fn record_director(&self, update: DirectorUpdate<'_>) -> Result<()> {
-        let DirectorUpdate { cluster, director, mode, before, after, events } = update;
-        let caller = Caller::new(format!("director:{director}"), uuid::Uuid::new_v4().to_string());
-        let at = now();
+        let caller = Caller::new(format!("director:{}", update.director), uuid::Uuid::new_v4().to_string());
         let mut tx = self.store().begin().await?;
-        if store::active_revision(&mut *tx, cluster).await?.is_none() {
+        // The local director runs the active revision (it does not wait for canaries).
+        let Some(active) = store::active_revision(&mut *tx, update.cluster).await? else {
             return Ok(()); // deleted meanwhile: nothing to record it for
-        }
-        let mut row = store::director(&mut *tx, cluster, director).await?.unwrap_or_else(|| DirectorRow {
-            cluster: cluster.to_string(),
-            director: director.to_string(),
+        };
+        let row = store::director(&mut *tx, update.cluster, update.director).await?.unwrap_or_else(|| DirectorRow {
+            cluster: update.cluster.to_string(),
+            director: update.director.to_string(),
             ..DirectorRow::default()
         });
-        row.mode = mode.to_string();
-        row.applied_revision = after.applied;
-        row.blocked_revision = after.blocked;
-        row.updated_at = at.clone();
-
-        for event in events {
-            match event {
-                Event::Applied(report) => {
-                    row.result = Some(report.result.as_str().to_string());
-                    row.applied_at = Some(report.at.clone());
-                    row.report = Some(serde_json::to_string(report).expect("reports serialize"));
-                    if report.result.is_ok() {
-                        row.verified_hash.clone_from(&report.verified_hash);
-                        if report.cause == crate::apply::Cause::Drift {
-                            row.drift = Some("[]".to_string());
-                        }
-                    }
-                    let outcome = match report.result {
-                        ApplyResult::Applied => "ok",
-                        ApplyResult::Refused => "refused",
-                        _ => "failed",
-                    };
-                    let detail = json!({
-                        "director": director,
-                        "revision": report.revision,
-                        "cause": report.cause,
-                        "result": report.result,
-                        "errors": report.errors,
-                        "failed_op": report.failed_op,
-                        "restore": report.restore,
-                        "summary": report.summary,
-                        "verified_hash": report.verified_hash,
-                        "total_ms": report.timings.total_ms,
-                    });
-                    let target = report.revision.map_or_else(String::new, |n| n.to_string());
-                    let change = Change { cluster: Some(cluster), action: "director.apply", target, detail };
-                    super::audit::record_outcome(&mut tx, &caller, change, outcome).await?;
-                }
-                Event::Drift { revision, drift, mode } => {
-                    row.checked_at = Some(at.clone());
-                    row.drift = Some(serde_json::to_string(drift).expect("drift serializes"));
-                    let detail = json!({
-                        "director": director,
-                        "revision": revision,
-                        "mode": mode.as_str(),
-                        "differences": drift.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                        "drift": drift,
-                    });
-                    let change = Change {
-                        cluster: Some(cluster),
-                        action: "director.drift",
-                        target: revision.to_string(),
-                        detail,
-                    };
-                    record(&mut tx, &caller, change).await?;
-                }
-                Event::InSync { hash, .. } => {
-                    row.checked_at = Some(at.clone());
-                    row.drift = Some("[]".to_string());
-                    row.verified_hash = Some(hash.clone());
-                }
-            }
-        }
-        store::put_director(&mut *tx, &row).await?;
-
-        for (key, record) in &after.drains {
-            if before.drains.get(key) != Some(record) {
-                let drain = DrainRow {
-                    cluster: cluster.to_string(),
-                    director: director.to_string(),
-                    service: key.0.to_string(),
-                    server: key.1.to_string(),
-                    started_at: rfc3339(record.started_at),
-                    deadline: rfc3339(record.deadline),
-                };
-                store::put_drain(&mut *tx, &drain).await?;
-            }
-        }
-        for key in before.drains.keys().filter(|key| !after.drains.contains_key(key)) {
-            store::delete_drain(&mut *tx, cluster, director, &key.0.to_string(), &key.1.to_string()).await?;
-        }
-        for key in after.created.difference(&before.created) {
-            store::add_created(&mut *tx, cluster, director, &key.to_string(), &at).await?;
-        }
-        for key in before.created.difference(&after.created) {
-            store::delete_created(&mut *tx, cluster, director, &key.to_string()).await?;
-        }
+        store_step(&mut tx, &caller, &update, row, active).await?;
         tx.commit().await.map_err(store::StoreError::from)?;
         self.director_recorded();
         Ok(())
     }
 
     pub async fn directors(&self, cluster: &str) -> Result<Vec<DirectorView>> {
-        let reader = self.store().reader();
-        let active = store::active_revision(reader, cluster).await?.ok_or_else(|| not_found(cluster))?;
+        let rollout = self.rollout_now(cluster).await?;
         let mut views = Vec::new();
-        for director in store::directors(reader, cluster).await? {
-            views.push(self.director_view(director, active).await?);
+        for director in store::directors(self.store().reader(), cluster).await? {
+            views.push(self.director_view(director, &rollout).await?);
         }
         Ok(views)
     }
 
     pub async fn director(&self, cluster: &str, name: &str) -> Result<DirectorView> {
-        let reader = self.store().reader();
-        let active = store::active_revision(reader, cluster).await?.ok_or_else(|| not_found(cluster))?;
-        let director = store::director(reader, cluster, name)
+        let rollout = self.rollout_now(cluster).await?;
+        let director = store::director(self.store().reader(), cluster, name)
             .await?
             .ok_or_else(|| Error::NotFound(format!("cluster {cluster} has no director named {name}")))?;
-        self.director_view(director, active).await
+        self.director_view(director, &rollout).await
     }
 
-    async fn director_view(&self, row: DirectorRow, active: Option<i64>) -> Result<DirectorView> {
+    async fn director_view(&self, row: DirectorRow, rollout: &RolloutNow) -> Result<DirectorView> {
+        let active = rollout.rollout.revision;
+        let desired = if row.mode == AGENT_MODE {
+            rollout.rollout.desired_for(&rollout.settings.canaries, &row.director)
+        } else {
+            active
+        };
+        let at = SystemTime::now();
+        let stale = self.is_stale(&row, at);
+        let heartbeat_age_secs = row
+            .heartbeat_at
+            .as_deref()
+            .and_then(|t| humantime::parse_rfc3339_weak(t).ok())
+            .map(|t| at.duration_since(t).unwrap_or_default().as_secs());
+        let behind_since = (row.applied_revision != desired)
+            .then(|| row.behind_since.clone().unwrap_or_else(|| rfc3339(rollout.rollout.since)));
         let report: Option<Report> = row.report.as_deref().map(|json| parse_json("report", json)).transpose()?;
         let drift: Vec<Drift> =
             row.drift.as_deref().map(|json| parse_json("drift", json)).transpose()?.unwrap_or_default();
@@ -341,6 +341,16 @@ impl Core {
             .collect();
         Ok(DirectorView {
             in_sync: active.is_some() && row.applied_revision == active && drift.is_empty(),
+            health: DirectorHealth::of(stale, desired, &row, report.as_ref(), !drift.is_empty()),
+            desired_revision: desired,
+            lag_revisions: active.map(|a| a - row.applied_revision.unwrap_or(0)),
+            behind_since,
+            last_heartbeat: row.heartbeat_at,
+            heartbeat_age_secs,
+            report_interval_secs: row.report_interval_secs.and_then(|n| u64::try_from(n).ok()),
+            stale,
+            agent_version: row.agent_version,
+            zeroed_seq: row.zeroed_seq.and_then(|n| u64::try_from(n).ok()),
             cluster: row.cluster,
             name: row.director,
             mode: row.mode,
@@ -401,6 +411,110 @@ impl Core {
         })
         .await
     }
+}
+
+/// Stores one director step in `tx`: `row` (as loaded, with whatever else
+/// the caller set) with the step's outcome, the director's drains and
+/// created services, and an audit entry per apply and per drift found.
+/// `desired` is the revision the director should run, to tell since when it lags.
+pub(super) async fn store_step(
+    tx: &mut store::Tx,
+    caller: &Caller,
+    update: &DirectorUpdate<'_>,
+    mut row: DirectorRow,
+    desired: Option<i64>,
+) -> Result<()> {
+    let DirectorUpdate { cluster, director, mode, before, after, events } = *update;
+    let at = now();
+    row.mode = mode.to_string();
+    row.applied_revision = after.applied;
+    row.blocked_revision = after.blocked;
+    row.updated_at = at.clone();
+    row.behind_since = if after.applied == desired { None } else { row.behind_since.or_else(|| Some(at.clone())) };
+
+    for event in events {
+        match event {
+            Event::Applied(report) => {
+                row.result = Some(report.result.as_str().to_string());
+                row.applied_at = Some(report.at.clone());
+                row.report = Some(serde_json::to_string(report).expect("reports serialize"));
+                if report.result.is_ok() {
+                    row.verified_hash.clone_from(&report.verified_hash);
+                    if report.cause == crate::apply::Cause::Drift {
+                        row.drift = Some("[]".to_string());
+                    }
+                }
+                let outcome = match report.result {
+                    ApplyResult::Applied => "ok",
+                    ApplyResult::Refused => "refused",
+                    _ => "failed",
+                };
+                let detail = json!({
+                    "director": director,
+                    "revision": report.revision,
+                    "cause": report.cause,
+                    "result": report.result,
+                    "errors": report.errors,
+                    "failed_op": report.failed_op,
+                    "restore": report.restore,
+                    "summary": report.summary,
+                    "verified_hash": report.verified_hash,
+                    "total_ms": report.timings.total_ms,
+                });
+                let target = report.revision.map_or_else(String::new, |n| n.to_string());
+                let change = Change { cluster: Some(cluster), action: "director.apply", target, detail };
+                super::audit::record_outcome(tx, caller, change, outcome).await?;
+            }
+            Event::Drift { revision, drift, mode } => {
+                row.checked_at = Some(at.clone());
+                row.drift = Some(serde_json::to_string(drift).expect("drift serializes"));
+                let detail = json!({
+                    "director": director,
+                    "revision": revision,
+                    "mode": mode.as_str(),
+                    "differences": drift.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                    "drift": drift,
+                });
+                let change = Change {
+                    cluster: Some(cluster),
+                    action: "director.drift",
+                    target: revision.to_string(),
+                    detail,
+                };
+                record(tx, caller, change).await?;
+            }
+            Event::InSync { hash, .. } => {
+                row.checked_at = Some(at.clone());
+                row.drift = Some("[]".to_string());
+                row.verified_hash = Some(hash.clone());
+            }
+        }
+    }
+    store::put_director(&mut **tx, &row).await?;
+
+    for (key, record) in &after.drains {
+        if before.drains.get(key) != Some(record) {
+            let drain = DrainRow {
+                cluster: cluster.to_string(),
+                director: director.to_string(),
+                service: key.0.to_string(),
+                server: key.1.to_string(),
+                started_at: rfc3339(record.started_at),
+                deadline: rfc3339(record.deadline),
+            };
+            store::put_drain(&mut **tx, &drain).await?;
+        }
+    }
+    for key in before.drains.keys().filter(|key| !after.drains.contains_key(key)) {
+        store::delete_drain(&mut **tx, cluster, director, &key.0.to_string(), &key.1.to_string()).await?;
+    }
+    for key in after.created.difference(&before.created) {
+        store::add_created(&mut **tx, cluster, director, &key.to_string(), &at).await?;
+    }
+    for key in before.created.difference(&after.created) {
+        store::delete_created(&mut **tx, cluster, director, &key.to_string()).await?;
+    }
+    Ok(())
 }
 
 /// Services of `clusters` other than `cluster`: their active specs' and those they created.

@@ -4,6 +4,7 @@
 //! refused request leaves nothing behind; refused attempts are audited after
 //! the fact in a transaction of their own.
 
+mod agents;
 mod audit;
 mod clusters;
 mod confirm;
@@ -13,13 +14,16 @@ mod error;
 mod limits;
 mod live;
 mod revisions;
+mod rollout;
 mod tokens;
 mod settings;
 mod views;
+mod zero;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
+pub use agents::{AGENT_MODE, MAX_WAIT, parse_wait};
 pub use audit::{AuditQuery, Denied};
 pub use confirm::{Confirmed, PendingConfirm, parse_confirm_within};
 pub use directors::{
@@ -31,6 +35,8 @@ pub use limits::Limits;
 pub use live::DirectorCounters;
 pub use tokens::{NewToken, TokenView};
 pub use revisions::{CommitRequest, RevisionPage};
+pub use rollout::{CanaryView, RolloutState, RolloutView};
+pub use zero::{ZeroBody, ZeroView};
 pub use settings::{ClusterSettings, SettingsView};
 pub use views::*;
 
@@ -83,6 +89,9 @@ struct Inner {
     /// Bumped when something directors act on changes, other than the
     /// active revision (cluster settings).
     wakeups: tokio::sync::watch::Sender<u64>,
+    /// Bumped when what some director should run changed other than by an
+    /// activation or new settings: a rollout released, a zeroing request.
+    desired: tokio::sync::watch::Sender<u64>,
     /// Bumped after a director recorded a step.
     recorded: tokio::sync::watch::Sender<u64>,
     /// Bumped when a confirmation is armed or settled.
@@ -115,6 +124,7 @@ impl Core {
                 limits,
                 activations: channel(),
                 wakeups: channel(),
+                desired: channel(),
                 recorded: channel(),
                 confirms: channel(),
                 specs: Mutex::new(HashMap::new()),

@@ -18,6 +18,17 @@ fn default_drain_timeout() -> u64 {
     crate::apply::DEFAULT_DRAIN_TIMEOUT.as_secs()
 }
 
+fn default_canary_soak() -> u64 {
+    60
+}
+
+fn is_default_canary_soak(secs: &u64) -> bool {
+    *secs == default_canary_soak()
+}
+
+/// Most canaries a cluster may name.
+const MAX_CANARIES: usize = 64;
+
 /// How the cluster's revisions are applied to its directors.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -45,6 +56,16 @@ pub struct ClusterSettings {
     /// refused unless forced. The server's `--removal-limit` when left out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub removal_limit: Option<f64>,
+    /// Directors (by name) that run a newly active revision first; the
+    /// others keep the last released revision until every canary has run
+    /// the new one in sync for `canary_soak_secs`. Empty (the default): every
+    /// director runs the active revision at once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub canaries: Vec<String>,
+    /// How long every canary must run a new revision, applied, in sync and
+    /// reporting, before the other directors get it; 60 by default.
+    #[serde(default = "default_canary_soak", skip_serializing_if = "is_default_canary_soak")]
+    pub canary_soak_secs: u64,
 }
 
 impl Default for ClusterSettings {
@@ -55,6 +76,8 @@ impl Default for ClusterSettings {
             drain_services: BTreeMap::new(),
             drain_timeout_secs: default_drain_timeout(),
             removal_limit: None,
+            canaries: Vec::new(),
+            canary_soak_secs: default_canary_soak(),
         }
     }
 }
@@ -74,6 +97,24 @@ impl ClusterSettings {
             && !(0.0..=1.0).contains(&limit)
         {
             return Err(Error::invalid("removal_limit", format!("{limit} is out of range: a share from 0 to 1")));
+        }
+        if self.canaries.len() > MAX_CANARIES {
+            return Err(Error::invalid(
+                "canaries",
+                format!("{} canaries: at most {MAX_CANARIES}", self.canaries.len()),
+            ));
+        }
+        for (i, name) in self.canaries.iter().enumerate() {
+            super::agents::validate_director_name(name).map_err(|e| Error::invalid(format!("canaries[{i}]"), e))?;
+            if self.canaries[..i].contains(name) {
+                return Err(Error::invalid(format!("canaries[{i}]"), format!("{name} is listed twice")));
+            }
+        }
+        if !(1..=u64::from(MAX_TIMEOUT_SECS)).contains(&self.canary_soak_secs) {
+            return Err(Error::invalid(
+                "canary_soak_secs",
+                format!("{} is out of range: 1 to {MAX_TIMEOUT_SECS} seconds", self.canary_soak_secs),
+            ));
         }
         Ok(())
     }
@@ -152,6 +193,11 @@ impl Core {
             record(&mut tx, caller, change).await?;
             tx.commit().await.map_err(store::StoreError::from)?;
             self.settings_changed();
+            // New canaries (or none) move the rollout at once; the first
+            // settings of a cluster also start tracking it, its active revision released.
+            if let Err(err) = self.rollout_now(cluster).await {
+                tracing::error!(error = %err, cluster, "evaluating the rollout after new settings");
+            }
             Ok(SettingsView {
                 cluster: row.cluster,
                 settings,

@@ -27,6 +27,14 @@ pub struct DirectorRow {
     pub checked_at: Option<String>,
     pub drift: Option<String>,
     pub updated_at: String,
+    /// Remote directors only: the agent's version, its report interval,
+    /// when it last reported, the last zeroing request it did.
+    pub agent_version: Option<String>,
+    pub report_interval_secs: Option<i64>,
+    pub heartbeat_at: Option<String>,
+    pub zeroed_seq: Option<i64>,
+    /// Since when it has not run the revision it should run.
+    pub behind_since: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -120,8 +128,9 @@ pub async fn put_director(exec: impl SqliteExecutor<'_>, row: &DirectorRow) -> R
     sqlx::query(
         "INSERT OR REPLACE INTO director_status
             (cluster, director, mode, applied_revision, blocked_revision, result, applied_at, report,
-             verified_hash, checked_at, drift, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             verified_hash, checked_at, drift, updated_at, agent_version, report_interval_secs, heartbeat_at,
+             zeroed_seq, behind_since)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&row.cluster)
     .bind(&row.director)
@@ -135,6 +144,11 @@ pub async fn put_director(exec: impl SqliteExecutor<'_>, row: &DirectorRow) -> R
     .bind(&row.checked_at)
     .bind(&row.drift)
     .bind(&row.updated_at)
+    .bind(&row.agent_version)
+    .bind(row.report_interval_secs)
+    .bind(&row.heartbeat_at)
+    .bind(row.zeroed_seq)
+    .bind(&row.behind_since)
     .execute(exec)
     .await?;
     Ok(())

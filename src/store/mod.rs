@@ -5,6 +5,7 @@
 //! SQLite-specific settings stay in this module so that a PostgreSQL backend
 //! can sit beside it.
 
+mod agents;
 mod apply;
 mod chain;
 mod tokens;
@@ -18,6 +19,7 @@ use sqlx::{SqliteConnection, SqliteExecutor, SqlitePool};
 pub use self::chain::{entry_hash, BadEntry, ChainReport, GENESIS};
 pub use self::tokens::*;
 
+pub use agents::*;
 pub use apply::*;
 
 pub type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;

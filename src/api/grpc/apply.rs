@@ -195,6 +195,8 @@ pub fn settings(view: SettingsView) -> pb::ClusterSettings {
         removal_limit: s.removal_limit,
         updated_at: view.updated_at,
         updated_by: view.updated_by,
+        canaries: s.canaries,
+        canary_soak_secs: Some(s.canary_soak_secs),
     }
 }
 
@@ -226,5 +228,7 @@ pub fn settings_in(s: &pb::ClusterSettings) -> Result<ClusterSettings, Validatio
             .collect(),
         drain_timeout_secs: s.drain_timeout_secs.unwrap_or(defaults.drain_timeout_secs),
         removal_limit: s.removal_limit,
+        canaries: s.canaries.clone(),
+        canary_soak_secs: s.canary_soak_secs.unwrap_or(defaults.canary_soak_secs),
     })
 }

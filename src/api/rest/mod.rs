@@ -1,6 +1,7 @@
 //! The REST API under `/v1`: JSON in and out, errors as
 //! `{"error": {"code", "message", "field"}}`, OpenAPI at `/openapi.json`.
 
+mod agents;
 mod audit;
 mod auth;
 mod clusters;
@@ -41,6 +42,7 @@ use security::Security;
         directors::plan, directors::confirm,
         directors::list, directors::get, directors::apply, directors::counters,
         directors::get_settings, directors::put_settings,
+        agents::desired, agents::report, agents::rollout, agents::release, agents::zero,
         audit::list,
     ),
     modifiers(&Security),
@@ -49,6 +51,7 @@ use security::Security;
         (name = "draft", description = "The editable spec of a cluster, guarded by ETag / If-Match"),
         (name = "revisions", description = "Immutable numbered specs: commit, diff, rollback"),
         (name = "directors", description = "The hosts that apply a cluster to their kernel, and what they did"),
+        (name = "agents", description = "Remote directors: what each should run, their reports, canary rollouts, zeroing counters"),
         (name = "audit", description = "Every change and every refused attempt"),
     )
 )]
@@ -118,7 +121,11 @@ pub fn router(core: Core, options: &Options) -> Router {
         .route("/v1/clusters/{cluster}/settings", get(directors::get_settings).put(directors::put_settings))
         .route("/v1/clusters/{cluster}/directors", get(directors::list))
         .route("/v1/clusters/{cluster}/counters", get(directors::counters))
-        .route("/v1/clusters/{cluster}/directors/{name}", get(directors::get))
+        .route("/v1/clusters/{cluster}/directors/{name}", get(directors::get).put(agents::report))
+        .route("/v1/clusters/{cluster}/desired", get(agents::desired))
+        .route("/v1/clusters/{cluster}/rollout", get(agents::rollout))
+        .route("/v1/clusters/{cluster}/rollout/release", post(agents::release))
+        .route("/v1/clusters/{cluster}/zero", post(agents::zero))
         .route("/v1/clusters/{cluster}/directors/{name}/apply", post(directors::apply))
         .route("/v1/audit", get(audit::list))
         .route_layer(axum::middleware::from_fn_with_state(core.clone(), auth::authorize));
