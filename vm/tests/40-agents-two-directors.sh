@@ -32,7 +32,7 @@ step "lvsd serve in the root namespace, reachable from both"
 lvsd serve --db "$LVSD_DIR/lvsd.db" --http 0.0.0.0:7080 --grpc 127.0.0.1:7081 --allow-open \
     >>"$LVSD_DIR/stdout" 2>>"$LVSD_DIR/log" &
 LVSD_PID=$!
-wait_until 20 api_get /readyz || { cat "$LVSD_DIR/log"; fail "lvsd serve does not answer"; }
+wait_until 60 api_get /readyz || { cat "$LVSD_DIR/log" "$LVSD_DIR/stdout"; fail "lvsd serve does not answer"; }
 api_post /v1/clusters '{"name":"web"}' >/dev/null
 
 # agent_start N: the agent of director dN, in namespace dN.
@@ -112,7 +112,7 @@ step "the server comes back: both agents follow it again"
 lvsd serve --db "$LVSD_DIR/lvsd.db" --http 0.0.0.0:7080 --grpc 127.0.0.1:7081 --allow-open \
     >>"$LVSD_DIR/stdout" 2>>"$LVSD_DIR/log" &
 LVSD_PID=$!
-wait_until 20 api_get /readyz || fail "lvsd serve does not answer again"
+wait_until 60 api_get /readyz || fail "lvsd serve does not answer again"
 # A new commit shows both agents reconnected (they retry within 30 s, the
 # longest backoff), applied it and reported.
 sed 's/"weight": 7/"weight": 8/' /tmp/rev2.json >/tmp/rev3.json
