@@ -16,6 +16,8 @@ struct Server {
     child: Child,
     http: String,
     client: reqwest::Client,
+    /// Sent with every request of the test, once the API is closed.
+    token: Option<String>,
 }
 
 /// A free port on loopback.
@@ -53,11 +55,15 @@ impl Server {
             child,
             http: format!("http://127.0.0.1:{port}"),
             client: reqwest::Client::new(),
+            token: None,
         }
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
         let mut request = self.client.request(method, format!("{}{path}", self.http));
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -128,8 +134,14 @@ struct Agent {
 }
 
 impl Agent {
-    fn start(server: &str, name: &str, state_dir: &Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_lvsd"))
+    /// Starts an agent of cluster web; `token` goes in `LVSD_TOKEN`.
+    fn start(server: &str, name: &str, state_dir: &Path, token: Option<&str>) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_lvsd"));
+        match token {
+            Some(token) => command.env("LVSD_TOKEN", token),
+            None => command.env_remove("LVSD_TOKEN"),
+        };
+        let mut child = command
             .args([
                 "agent",
                 "--server",
@@ -153,7 +165,6 @@ impl Agent {
             ])
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
-            .env_remove("LVSD_TOKEN")
             // No config file of the user running the tests.
             .env_remove("LVSD_CONFIG")
             .env("XDG_CONFIG_HOME", state_dir)
@@ -270,12 +281,14 @@ impl Setup {
     }
 
     fn agent(&self, name: &str) -> Agent {
-        Agent::start(&self.server.http, name, &self.state_dir(name))
+        Agent::start(&self.server.http, name, &self.state_dir(name), None)
     }
 
     fn restart_server(&mut self) {
         self.server.stop();
+        let token = self.server.token.take();
         self.server = Server::start(&self.dir.path().join("lvsd.db"), self.port);
+        self.server.token = token;
     }
 }
 
@@ -426,4 +439,68 @@ async fn the_agent_restores_its_cache_without_the_server_and_refuses_a_corrupt_o
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(cache_body(&file)["desired"]["revision"], json!(revision));
+}
+
+/// `lvsd token create` on the server's database; returns the token.
+fn create_token(db: &Path, args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_lvsd"))
+        .args(["token", "create", "--db"])
+        .arg(db)
+        .args(args)
+        .output()
+        .expect("lvsd token create runs");
+    assert!(
+        output.status.success(),
+        "lvsd token create {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_token_of_its_cluster_is_all_an_agent_needs() {
+    let mut setup = Setup::new().await;
+    setup
+        .server
+        .post("/v1/clusters", json!({"name": "shop"}))
+        .await;
+    let db = setup.dir.path().join("lvsd.db");
+    // The first token closes the API: the test itself needs one from then on.
+    setup.server.token = Some(create_token(&db, &["--name", "alice", "--role", "admin"]));
+    let d1_token = create_token(
+        &db,
+        &["--name", "d1", "--role", "agent", "--cluster", "web"],
+    );
+    let shop_token = create_token(
+        &db,
+        &["--name", "d9", "--role", "agent", "--cluster", "shop"],
+    );
+
+    let _d1 = Agent::start(
+        &setup.server.http,
+        "d1",
+        &setup.state_dir("d1"),
+        Some(&d1_token),
+    );
+    let revision = setup.server.commit(spec("wrr", &[1, 2, 3])).await;
+    let view = wait_applied(&setup.server, "d1", revision).await;
+    assert_eq!(view["mode"], "agent");
+
+    // Another cluster's agent token does not let an agent follow web.
+    let wrong = Agent::start(
+        &setup.server.http,
+        "d2",
+        &setup.state_dir("d2"),
+        Some(&shop_token),
+    );
+    wrong.wait_for_log("the server refuses this agent").await;
+    wrong.wait_for_log("HTTP 403").await;
+    // And without any token, the agent is told what to pass.
+    let none = Agent::start(&setup.server.http, "d3", &setup.state_dir("d3"), None);
+    none.wait_for_log("the server wants a token").await;
+    assert_eq!(
+        setup.server.director("d2").await,
+        Value::Null,
+        "d2 never reported"
+    );
 }
