@@ -1,6 +1,7 @@
 //! The `lvsd` command line: the server, the local kernel commands, and the
 //! client commands that talk to a server.
 
+mod agent;
 mod audit;
 mod client;
 mod hardening;
@@ -48,6 +49,8 @@ pub struct Cli {
 enum Command {
     /// Run the control-plane server: REST and gRPC APIs on an SQLite store.
     Serve(serve::ServeArgs),
+    /// Run a director's agent: apply the revision a server says, report back.
+    Agent(agent::AgentArgs),
     /// Create or upgrade the database schema, then exit.
     Migrate(serve::MigrateArgs),
     /// Print the OpenAPI document of the REST API.
@@ -69,6 +72,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve::serve(args),
+        Command::Agent(args) => agent::agent(args),
         Command::Migrate(args) => serve::migrate(args),
         Command::Openapi => {
             print!("{}", crate::api::rest::openapi_json());

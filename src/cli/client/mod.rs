@@ -8,7 +8,7 @@
 mod api;
 pub(crate) mod args;
 mod cluster;
-mod config;
+pub(crate) mod config;
 mod directors;
 mod settings;
 mod edit;
