@@ -467,10 +467,12 @@ pub fn spec_doc(s: &pb::Spec) -> Result<SpecDoc> {
             udp: t.udp,
         })
         .unwrap_or_default();
+    // The gRPC Spec message has no host settings yet: they stay out.
     Ok(SpecDoc {
         services,
         timeouts,
         sync_daemons,
+        ..SpecDoc::default()
     })
 }
 
