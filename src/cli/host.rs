@@ -17,7 +17,7 @@ use crate::model::{ServiceKey, Spec};
 pub enum HostCommand {
     /// Make this host what the spec asks of a director or a real server:
     /// VIPs, ARP and forwarding settings, tunnels, fullnat's source NAT.
-    Apply(ApplyArgs),
+    Apply(Box<ApplyArgs>),
     /// What lvsd added to this host and the settings it changed.
     Show(StateArgs),
     /// Remove everything lvsd added and restore the settings it changed.
@@ -93,7 +93,7 @@ pub struct ApplyArgs {
 
 pub fn run(cmd: HostCommand) -> ExitCode {
     let result = match cmd {
-        HostCommand::Apply(args) => apply(args),
+        HostCommand::Apply(args) => apply(*args),
         HostCommand::Show(args) => show(&args.state_dir),
         HostCommand::Clean(args) => clean(&args),
     };
