@@ -4,7 +4,8 @@
 # filtering off on all and tunl0 (the lab turns it on first: strict
 # filtering drops the decapsulated packets). The director encapsulates,
 # the real servers answer the client directly, and `lvsd host clean` puts
-# everything back.
+# everything back. rs3 reads the spec from an lvsd server, the others
+# from a file.
 set -e
 . /vm/lib.sh
 
@@ -36,9 +37,24 @@ assert_eq "rs1=0 rs2=0 rs3=0 fail=3" "$(count_hits 3 "http://$VIP/")" "nothing d
 sleep 2.5
 ipvsadm -Z
 
+step "lvsd serve on the director holds the spec as cluster web's revision 1"
+mkdir -p /tmp/lvsd
+lvsd serve --db /tmp/lvsd/lvsd.db --http 0.0.0.0:7080 --grpc 127.0.0.1:7081 --allow-open >/tmp/lvsd/stdout 2>/tmp/lvsd/log &
+serve_pid=$!
+wait_until 20 api_get /readyz || { cat /tmp/lvsd/log; fail "lvsd serve does not answer"; }
+api_post /v1/clusters '{"name": "web"}' >/dev/null
+api_post /v1/clusters/web/revisions "{\"message\": \"tun\", \"spec\": $(cat /tmp/tun.json)}" >/dev/null
+source_of() {
+    case $1 in
+        rs3) echo "--server http://$DIP:7080 --cluster web" ;;
+        *) echo "--spec /tmp/tun.json" ;;
+    esac
+}
+
 step "lvsd host apply --role realserver: tunl0 up with the VIP, rp_filter 0"
 for r in $RS_NAMES; do
-    out=$(in_ns "$r" lvsd host apply --role realserver --spec /tmp/tun.json --state-dir "/tmp/host/$r")
+    # shellcheck disable=SC2046
+    out=$(in_ns "$r" lvsd host apply --role realserver $(source_of "$r") --state-dir "/tmp/host/$r")
     info "$r: $(echo "$out" | tr '\n' ';')"
     assert_contains "$(in_ns "$r" "$IP" -4 addr show dev tunl0)" "inet $VIP/32" "$r: VIP on tunl0"
     assert_contains "$(in_ns "$r" "$IP" link show tunl0)" ",UP" "$r: tunl0 up"
@@ -61,4 +77,6 @@ assert_not_contains "$(in_ns rs1 "$IP" addr show dev tunl0)" "$VIP" "rs1: VIP go
 assert_not_contains "$(in_ns rs1 "$IP" link show tunl0)" ",UP" "rs1: tunl0 down as it was"
 assert_eq "1 1" "$(rp rs1 all) $(rp rs1 tunl0)" "rs1: rp_filter restored"
 assert_contains "$(in_ns rs2 "$IP" -4 addr show dev tunl0)" "inet $VIP/32" "rs2 keeps its own"
+kill "$serve_pid"
+wait "$serve_pid" 2>/dev/null || true
 step "done"
