@@ -165,3 +165,28 @@ fn a_vip_served_by_dr_and_tun_goes_on_lo_once() {
     assert_eq!(addresses, ["10.0.0.100/32 on lo"]);
     assert!(plan.links.iter().any(|l| l.name == "tunl0"), "{plan}");
 }
+
+#[test]
+fn state_files_round_trip_and_vanish_when_empty() {
+    use super::{ChangedSysctl, HostState, NftFamily, NftTable, PlannedAddress, Role};
+    let dir = tempfile::tempdir().unwrap();
+    let fresh = HostState::load(dir.path(), Role::Realserver).unwrap();
+    assert!(fresh.records.is_empty());
+    let mut state = fresh;
+    state.records.addresses.push(PlannedAddress { interface: "lo".into(), address: "172.25.0.100".parse().unwrap() });
+    state.records.sysctls.push(ChangedSysctl { path: "net/ipv4/conf/all/arp_ignore".into(), previous: "0".into(), value: "1".into() });
+    state.records.nft_tables.push(NftTable { family: NftFamily::Ip, sha256: "ab".into() });
+    state.save().unwrap();
+    let path = dir.path().join("realserver.json");
+    assert!(path.exists());
+    assert_eq!(HostState::load(dir.path(), Role::Realserver).unwrap(), state);
+    assert!(HostState::load(dir.path(), Role::Director).unwrap().records.is_empty(), "one file per role");
+
+    state.records = Default::default();
+    state.save().unwrap();
+    assert!(!path.exists(), "nothing to remember, no file");
+
+    std::fs::write(&path, "not json").unwrap();
+    let err = HostState::load(dir.path(), Role::Realserver).unwrap_err();
+    assert!(err.contains("realserver.json") && err.contains("not a state file"), "{err}");
+}
