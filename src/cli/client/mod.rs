@@ -24,6 +24,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand, ValueEnum};
 
 use api::Api;
+pub(crate) use revisions::revision_or_active_spec;
 
 /// The exit statuses of client commands, as `--help` documents them.
 macro_rules! exit_codes {
