@@ -550,6 +550,7 @@ fn status_says_where_the_cluster_stands() {
     assert_eq!(json["directors"], serde_json::json!([]));
 
     sh.line("status --cluster nope").fails(1);
+}
 
 /// `lvsd settings set` changes only the fields given, the server applies
 /// them (GET /settings says so), `show` says it in words, and a bad value is

@@ -55,6 +55,11 @@ async fn desired(
     cluster: &str,
 ) -> core::Result<Option<Desired>> {
     let Some((revision, spec)) = core.active_spec(cluster).await? else { return Ok(None) };
+    // This director's own sync daemons and timeouts (host.directors), if any.
+    let spec = match spec.host().directors().contains_key(&options.name) {
+        true => Arc::new(spec.for_director(&options.name)),
+        false => spec,
+    };
     let settings = match runs.get(cluster).and_then(|run| run.settings.clone()) {
         Some(settings) => settings,
         None => core.settings(cluster).await?.settings,

@@ -104,6 +104,16 @@ pub struct ApplyArgs {
     /// Print every change made, not only the summary.
     #[arg(long, short = 'v')]
     pub verbose: bool,
+    /// Also apply the spec's host settings for this director: bind the VIPs,
+    /// forwarding, fullnat's conntrack and source NAT (`lvsd host apply --role director`).
+    #[arg(long)]
+    pub host: bool,
+    /// This director's name in the spec's host.directors (default: this host's name).
+    #[arg(long, value_name = "DIRECTOR")]
+    pub name: Option<String>,
+    /// Where `--host` remembers what it added.
+    #[arg(long, value_name = "DIR", default_value = crate::host::DEFAULT_STATE_DIR, requires = "host")]
+    pub state_dir: PathBuf,
 }
 
 /// `lvsd zero [SERVICE]`: on this host's kernel, or with `--cluster` /
@@ -281,6 +291,12 @@ fn read_spec(path: &Path) -> Result<Spec, CliError> {
 fn apply(args: &ApplyArgs) -> Result<(), CliError> {
     let started = std::time::Instant::now();
     let spec = read_spec(&args.file)?;
+    let name = args.name.clone().unwrap_or_else(super::host::hostname);
+    // This director's own sync daemons and timeouts, when the spec names it.
+    let spec = match spec.host().directors().contains_key(&name) {
+        true => spec.for_director(&name),
+        false => spec,
+    };
     tracing::debug!(elapsed = ?started.elapsed(), services = spec.services().len(), "spec read");
     let mut table = open()?;
     let actual = table.snapshot()?;
@@ -291,11 +307,15 @@ fn apply(args: &ApplyArgs) -> Result<(), CliError> {
         print!("{plan}");
     }
     let summary = plan.summary();
+    let host_plan = args.host.then(|| crate::host::HostPlan::for_director(&spec, &name));
     if args.dry_run {
         println!(
             "would apply: {summary} ({} kernel operations)",
             plan.ops().len()
         );
+        if let Some(host_plan) = host_plan {
+            print!("host settings of director {name}:\n{host_plan}");
+        }
         return Ok(());
     }
     table.apply(plan.ops()).map_err(CliError::Batch)?;
@@ -306,6 +326,11 @@ fn apply(args: &ApplyArgs) -> Result<(), CliError> {
     );
     for deferred in plan.deferred() {
         println!("{deferred}");
+    }
+    if let Some(host_plan) = host_plan {
+        let mut state = crate::host::HostState::load(&args.state_dir, crate::host::Role::Director).map_err(CliError::Other)?;
+        let report = crate::host::apply(&host_plan, &mut state).map_err(|e| CliError::Other(format!("host settings: {e}")))?;
+        print!("{report}");
     }
     Ok(())
 }

@@ -176,8 +176,10 @@ impl Core {
         text: &str,
         precondition: &Precondition,
     ) -> Result<DraftView> {
-        self.edit_draft(caller, cluster, precondition, "draft.import", cluster.to_string(), |_| {
+        self.edit_draft(caller, cluster, precondition, "draft.import", cluster.to_string(), |draft| {
             let spec = crate::ipvsadm::parse(text).map_err(|err| Error::Invalid(err.into()))?;
+            // ipvsadm rules carry no host settings: the draft keeps its own.
+            let spec = spec.with_host(draft.host().clone())?;
             Ok((spec, ()))
         })
         .await?;

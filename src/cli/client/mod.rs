@@ -8,7 +8,7 @@
 mod api;
 pub(crate) mod args;
 mod cluster;
-mod config;
+pub(crate) mod config;
 mod directors;
 mod settings;
 mod edit;
@@ -24,6 +24,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand, ValueEnum};
 
 use api::Api;
+pub(crate) use revisions::revision_or_active_spec;
 
 /// The exit statuses of client commands, as `--help` documents them.
 macro_rules! exit_codes {

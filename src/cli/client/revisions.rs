@@ -687,3 +687,15 @@ pub fn export(client: &Client, args: ExportArgs) -> Result<(), Failure> {
     }
     Ok(())
 }
+
+/// The spec of revision `number`, or of the cluster's active revision, with
+/// its number (for `lvsd host apply --server`).
+pub(crate) fn revision_or_active_spec(client: &Client, number: Option<i64>) -> Result<(i64, Spec), Failure> {
+    let number = match number {
+        Some(number) => number,
+        None => client.api.cluster(&client.cluster)?.active_revision.ok_or_else(|| {
+            Failure::Local(format!("cluster {} has no active revision yet: commit one first, or give --revision N", client.cluster))
+        })?,
+    };
+    Ok((number, revision_spec(client, number)?.1))
+}
