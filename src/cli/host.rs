@@ -140,7 +140,16 @@ fn apply(args: ApplyArgs) -> Result<(), String> {
                 }
                 Selector::Vips(vips)
             };
-            HostPlan::for_realserver(&spec, &selector)
+            let mut plan = HostPlan::for_realserver(&spec, &selector);
+            if let Selector::LocalAddresses(local) = &selector {
+                let serves = spec.services().iter().flat_map(|s| s.servers()).any(|rs| local.contains(&rs.key.ip()));
+                if !serves {
+                    plan.notes.push(
+                        "no real server of the spec is at one of this host's addresses: nothing to serve (choose services with --vip)".to_string(),
+                    );
+                }
+            }
+            plan
         }
     };
     if args.dry_run {

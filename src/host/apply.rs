@@ -25,7 +25,8 @@ pub fn apply(plan: &HostPlan, state: &mut HostState) -> Result<HostReport, HostE
     for link in &plan.links {
         ensure_link(&mut rtnl, state, link, &mut report)?;
     }
-    ensure_addresses(&mut rtnl, state, &plan.addresses, &mut report)?;
+    // Settings before addresses: a real server must never answer ARP for a
+    // VIP, not even for the moment between the two.
     for wanted in &plan.sysctls {
         let current = sysctl::read(&wanted.path)?;
         if current == wanted.value {
@@ -46,6 +47,7 @@ pub fn apply(plan: &HostPlan, state: &mut HostState) -> Result<HostReport, HostE
         }
         report.changes.push(Change::Sysctl { name: sysctl_name(&wanted.path), from: current, to: wanted.value.clone(), reason: wanted.reason });
     }
+    ensure_addresses(&mut rtnl, state, &plan.addresses, &mut report)?;
     for family in [NftFamily::Ip, NftFamily::Ip6] {
         let rules = plan.snat.iter().filter(|r| NftFamily::of(r.family()) == family).count();
         if rules == 0 {

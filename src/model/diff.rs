@@ -44,6 +44,9 @@ pub struct SpecDiff {
     pub services_changed: Vec<ServiceChange>,
     pub timeouts: Vec<FieldChange>,
     pub sync_daemons: Vec<FieldChange>,
+    /// Host settings that differ, by dotted path (`directors.d2.snat_address`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub host: Vec<FieldChange>,
 }
 
 impl SpecDiff {
@@ -53,6 +56,7 @@ impl SpecDiff {
             && self.services_changed.is_empty()
             && self.timeouts.is_empty()
             && self.sync_daemons.is_empty()
+            && self.host.is_empty()
     }
 
     pub fn between(from: &Spec, to: &Spec) -> Self {
@@ -75,6 +79,7 @@ impl SpecDiff {
             Value::Object(map)
         };
         diff.sync_daemons = field_changes(&daemons(from), &daemons(to), "");
+        diff.host = field_changes(&to_value(&from.host().to_doc()), &to_value(&to.host().to_doc()), "");
         diff
     }
 }
@@ -171,6 +176,10 @@ mod tests {
         let timeouts: Vec<_> = diff.timeouts.iter().map(|c| c.field.as_str()).collect();
         assert_eq!(timeouts, ["tcp", "udp"]);
         assert_eq!(diff.sync_daemons[0].field, "master");
+        assert!(diff.host.is_empty());
         assert!(SpecDiff::between(&b, &b).is_empty());
+        let c = spec(r#"{"host":{"snat_address":"10.0.0.9","directors":{"d2":{"vip_interface":"eth1"}}}}"#);
+        let host: Vec<_> = SpecDiff::between(&b, &c).host.iter().map(|c| c.field.clone()).collect();
+        assert_eq!(host, ["directors", "snat_address"]);
     }
 }

@@ -28,6 +28,12 @@ done
 in_ns rs1 "$IP" addr add 10.99.0.1/32 dev lo
 in_ns rs1 sh -c 'echo 2 >/proc/sys/net/ipv4/conf/lo/arp_announce'
 
+step "a --vip that no service has, or an address of nothing, is refused or said"
+out=$(in_ns rs1 lvsd host apply --role realserver --spec /tmp/dr.json --vip 10.1.1.1 --state-dir /tmp/host/rs1 2>&1) && fail "unknown --vip accepted: $out"
+assert_contains "$out" "--vip 10.1.1.1: no service of the spec has this virtual address" "unknown VIP named"
+out=$(in_ns gw lvsd host apply --role realserver --spec /tmp/dr.json --state-dir /tmp/host/gw)
+assert_contains "$out" "no real server of the spec is at one of this host's addresses" "a host that serves nothing says so"
+
 step "lvsd host apply --role realserver in each real server"
 for r in $RS_NAMES; do
     out=$(in_ns "$r" lvsd host apply --role realserver --spec /tmp/dr.json --state-dir "/tmp/host/$r")

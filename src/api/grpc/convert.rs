@@ -782,6 +782,7 @@ pub fn spec_diff(diff: &SpecDiff) -> pb::SpecDiff {
         services_changed: diff.services_changed.iter().map(service_change).collect(),
         timeouts: diff.timeouts.iter().map(field_change).collect(),
         sync_daemons: diff.sync_daemons.iter().map(field_change).collect(),
+        host: diff.host.iter().map(field_change).collect(),
     }
 }
 

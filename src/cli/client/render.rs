@@ -238,6 +238,7 @@ pub fn summary(diff: &SpecDiff) -> String {
         count(servers_removed, "real server", "removed"),
         (!diff.timeouts.is_empty()).then(|| "timeouts changed".to_string()),
         (!diff.sync_daemons.is_empty()).then(|| "sync daemons changed".to_string()),
+        (!diff.host.is_empty()).then(|| "host settings changed".to_string()),
     ]
     .into_iter()
     .flatten()
