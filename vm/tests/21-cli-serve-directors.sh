@@ -46,13 +46,13 @@ assert_contains "$directors" "in sync" "lvsd directors: in sync"
 lvsd directors d1
 assert_eq "rs1=10 rs2=20 rs3=30" "$(count_hits 60 "http://$VIP/")" "wrr 1:2:3"
 
-step "new weights, committed with --confirm 3s and never confirmed"
+step "new weights, committed with --confirm 15s and never confirmed"
 lvsd rs edit -t "$VIP:80" -r 172.25.0.31 -w 3
 lvsd rs edit -t "$VIP:80" -r 172.25.0.33 -w 1
-lvsd commit -m 'weights 3:2:1' --confirm 3s
+lvsd commit -m 'weights 3:2:1' --confirm 15s
 wait_applied 2
 assert_eq "$(lvsd export 2)" "$(ipvsadm -Sn)" "revision 2 on the kernel"
-wait_applied 3 30
+wait_applied 3 40
 lvsd log
 assert_contains "$(lvsd log -n 1)" "automatic rollback to revision 1" "lvsd rolled back by itself"
 assert_eq "$(lvsd export 1)" "$(ipvsadm -Sn)" "and the kernel is back at revision 1"

@@ -6,7 +6,8 @@
 set -e
 . /vm/lib.sh
 
-INTERVAL=2
+# Long enough that a slow (emulated, loaded) VM sees the drift before lvsd undoes it.
+INTERVAL=5
 step "build lab_nat, lvsd serve --apply-local --reconcile-interval ${INTERVAL}s"
 lab_nat 3
 lvsd_start --reconcile-interval ${INTERVAL}s
