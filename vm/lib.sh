@@ -433,7 +433,7 @@ lvsd_start() {
     lvsd serve --db "$LVSD_DIR/lvsd.db" --http 127.0.0.1:7080 --grpc 127.0.0.1:7081 \
         --apply-local --director "$LVSD_DIRECTOR" "$@" >>"$LVSD_DIR/stdout" 2>>"$LVSD_DIR/log" &
     LVSD_PID=$!
-    wait_until 20 api_get /readyz || { cat "$LVSD_DIR/log" "$LVSD_DIR/stdout"; fail "lvsd serve does not answer"; }
+    wait_until 60 api_get /readyz || { cat "$LVSD_DIR/log" "$LVSD_DIR/stdout"; fail "lvsd serve does not answer"; }
     info "$(grep 'applying' "$LVSD_DIR/stdout" | tail -n1)"
 }
 lvsd_stop() {
