@@ -470,3 +470,22 @@ async fn the_local_director_follows_the_rollout_zeroes_its_table_and_counts_as_f
     let reply = report(&server, "d1", applied(second, 30)).await.expect(409);
     assert!(reply.body["error"]["message"].as_str().unwrap().contains("this server's own"), "{}", reply.text);
 }
+
+#[tokio::test]
+async fn canaries_set_later_hold_directors_on_the_last_revision_released_without_them() {
+    let server = TestServer::start();
+    create_cluster(&server, "web").await;
+    commit(&server, 1).await;
+    server.get("/v1/clusters/web/rollout").await.expect(200);
+    commit(&server, 2).await;
+    let third = commit(&server, 3).await;
+
+    let settings = json!({ "canaries": ["c1"], "canary_soak_secs": 60 });
+    server.call("PUT", "/v1/clusters/web/settings", Some(settings), None).await.expect(200);
+    let fourth = commit(&server, 4).await;
+    assert_eq!(desired(&server, "director=c1").await.expect(200).body["revision"], fourth);
+    assert_eq!(desired(&server, "director=lb-2").await.expect(200).body["revision"], third);
+    let starts = audit(&server, "rollout.start").await;
+    assert_eq!(starts.len(), 1, "{starts:?}");
+    assert_eq!(starts[0]["target"], fourth.to_string());
+}
