@@ -1283,7 +1283,9 @@ async fn agents_watch_what_to_run_and_report_back() {
     let status = client.report_director(request).await.unwrap_err();
     assert_invalid(&status, "applied_revision");
     let request = pb::WatchDesiredRequest { cluster: "web".into(), director: "no/such".into() };
-    assert_invalid(&client.watch_desired(request).await.err().expect("refused"), "director");
+    let Err(status) = client.watch_desired(request).await else { panic!("a bad director name is refused") };
+    assert_invalid(&status, "director");
     let request = pb::WatchDesiredRequest { cluster: "nope".into(), director: "lb-1".into() };
-    assert_eq!(client.watch_desired(request).await.err().expect("refused").code(), Code::NotFound);
+    let Err(status) = client.watch_desired(request).await else { panic!("an unknown cluster is refused") };
+    assert_eq!(status.code(), Code::NotFound);
 }

@@ -528,3 +528,37 @@ pub fn foreign_services<'a>(
         .flat_map(|(_, spec, created)| spec.services().iter().map(|s| s.key).chain(created.iter().copied()))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(revision: i64, result: ApplyResult) -> Report {
+        Report { revision: Some(revision), result, ..Report::new(crate::apply::Cause::Activation) }
+    }
+
+    #[test]
+    fn health_is_one_word_from_what_the_director_said() {
+        let row = |applied: Option<i64>, blocked: Option<i64>| DirectorRow {
+            applied_revision: applied,
+            blocked_revision: blocked,
+            ..DirectorRow::default()
+        };
+        use DirectorHealth::*;
+        // (case, stale, desired, row, last report, drifted, expected)
+        let cases: Vec<(&str, bool, Option<i64>, DirectorRow, Option<Report>, bool, DirectorHealth)> = vec![
+            ("on its desired revision", false, Some(2), row(Some(2), None), Some(report(2, ApplyResult::Applied)), false, Ok),
+            ("nothing to run, nothing run", false, None, row(None, None), None, false, Ok),
+            ("not there yet", false, Some(3), row(Some(2), None), Some(report(2, ApplyResult::Applied)), false, Applying),
+            ("refused its desired revision", false, Some(3), row(Some(2), Some(3)), Some(report(3, ApplyResult::Refused)), false, Refused),
+            ("failed its desired revision", false, Some(3), row(Some(2), None), Some(report(3, ApplyResult::FailedRestored)), false, Failed),
+            ("blocked without a report kept", false, Some(3), row(Some(2), Some(3)), None, false, Failed),
+            ("an old failure no longer counts", false, Some(3), row(Some(3), None), Some(report(2, ApplyResult::Failed)), false, Ok),
+            ("its table drifted", false, Some(2), row(Some(2), None), None, true, Drift),
+            ("stale above all", true, Some(2), row(Some(2), None), Some(report(2, ApplyResult::Applied)), false, Stale),
+        ];
+        for (case, stale, desired, row, report, drifted, expected) in cases {
+            assert_eq!(DirectorHealth::of(stale, desired, &row, report.as_ref(), drifted), expected, "{case}");
+        }
+    }
+}
