@@ -2,5 +2,20 @@
 //! it should run from a server, applies it with the apply engine, and
 //! reports back. [`protocol`] is what travels between the two, over REST
 //! and gRPC alike.
+//!
+//! - [`run`]: the director loop around `apply::reconcile`;
+//! - [`link`]: the long-poll and the report sender, with [`backoff`] while
+//!   the server is out of reach, and the [`outbox`] of reports waiting;
+//! - [`client`]: the REST calls;
+//! - [`cache`]: the fail-static cache of the last revision applied.
 
+pub mod backoff;
+pub mod cache;
+pub mod client;
+pub mod link;
+pub mod outbox;
 pub mod protocol;
+pub mod run;
+
+#[cfg(test)]
+mod tests;

@@ -1,9 +1,11 @@
 //! The `lvsd` command line: the server, the local kernel commands, and the
 //! client commands that talk to a server.
 
+mod agent;
 mod audit;
 mod client;
 mod hardening;
+mod host;
 mod local;
 mod serve;
 mod token;
@@ -48,6 +50,8 @@ pub struct Cli {
 enum Command {
     /// Run the control-plane server: REST and gRPC APIs on an SQLite store.
     Serve(serve::ServeArgs),
+    /// Run a director's agent: apply the revision a server says, report back.
+    Agent(agent::AgentArgs),
     /// Create or upgrade the database schema, then exit.
     Migrate(serve::MigrateArgs),
     /// Print the OpenAPI document of the REST API.
@@ -58,6 +62,9 @@ enum Command {
     Token(token::TokenCommand),
     /// The audit log: list entries through the API, or verify its hash chain in the database.
     Audit(audit::AuditArgs),
+    /// Host settings of directors and real servers (VIPs, ARP, tunnels, fullnat's source NAT).
+    #[command(subcommand)]
+    Host(host::HostCommand),
     #[command(flatten)]
     Local(local::LocalCommand),
     #[command(flatten)]
@@ -69,6 +76,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve::serve(args),
+        Command::Agent(args) => agent::agent(args),
         Command::Migrate(args) => serve::migrate(args),
         Command::Openapi => {
             print!("{}", crate::api::rest::openapi_json());
@@ -76,6 +84,7 @@ pub fn main() -> ExitCode {
         }
         Command::Token(cmd) => token::run(cmd),
         Command::Audit(cmd) => audit::run(cmd),
+        Command::Host(cmd) => host::run(cmd),
         Command::Local(cmd) => local::run(cmd),
         Command::Client(cmd) => client::run(cmd),
     }

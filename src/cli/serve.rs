@@ -68,7 +68,7 @@ pub enum TableKind {
     Memory,
 }
 
-fn parse_interval(text: &str) -> Result<Duration, String> {
+pub(super) fn parse_interval(text: &str) -> Result<Duration, String> {
     let interval = humantime::parse_duration(text).map_err(|e| format!("`{text}` is not a duration such as 10s or 1m: {e}"))?;
     if interval < Duration::from_millis(100) {
         return Err(format!("`{text}` is too short: 100ms at least"));
@@ -76,7 +76,7 @@ fn parse_interval(text: &str) -> Result<Duration, String> {
     Ok(interval)
 }
 
-fn parse_share(text: &str) -> Result<f64, String> {
+pub(super) fn parse_share(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(share) if (0.0..=1.0).contains(&share) => Ok(share),
         _ => Err(format!("`{text}` is not a share from 0 to 1 (0.5 is half)")),
@@ -84,7 +84,7 @@ fn parse_share(text: &str) -> Result<f64, String> {
 }
 
 /// This host's name, for the director's.
-fn host_name() -> String {
+pub(super) fn host_name() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
         .map(|name| name.trim().to_string())
@@ -94,7 +94,7 @@ fn host_name() -> String {
 }
 
 /// This host's IPVS table.
-fn open_table(kind: TableKind) -> Result<Box<dyn IpvsTable + Send>, crate::ipvs::Error> {
+pub(super) fn open_table(kind: TableKind) -> Result<Box<dyn IpvsTable + Send>, crate::ipvs::Error> {
     match kind {
         TableKind::Memory => Ok(Box::new(crate::ipvs::MemoryTable::new())),
         TableKind::Kernel => kernel_table(),
@@ -247,7 +247,7 @@ fn kernel_table() -> Result<Box<dyn IpvsTable + Send>, crate::ipvs::Error> {
     Ok(Box::new(crate::ipvs::NetlinkTable::open()?))
 }
 
-async fn shutdown_signal() {
+pub(super) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
