@@ -547,8 +547,9 @@ mod tests {
             ..DirectorRow::default()
         };
         use DirectorHealth::*;
-        // (case, stale, desired, row, last report, drifted, expected)
-        let cases: Vec<(&str, bool, Option<i64>, DirectorRow, Option<Report>, bool, DirectorHealth)> = vec![
+        /// (case, stale, desired, row, last report, drifted, expected)
+        type Case = (&'static str, bool, Option<i64>, DirectorRow, Option<Report>, bool, DirectorHealth);
+        let cases: Vec<Case> = vec![
             ("on its desired revision", false, Some(2), row(Some(2), None), Some(report(2, ApplyResult::Applied)), false, Ok),
             ("nothing to run, nothing run", false, None, row(None, None), None, false, Ok),
             ("not there yet", false, Some(3), row(Some(2), None), Some(report(2, ApplyResult::Applied)), false, Applying),
