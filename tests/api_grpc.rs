@@ -1255,8 +1255,8 @@ async fn agents_watch_what_to_run_and_report_back() {
     assert!(weights.contains(&("172.25.0.31:80".to_string(), Some(5))), "{weights:?}");
 
     // A zeroing request is a change too.
-    let zero = server.server.post("/v1/clusters/web/zero", serde_json::json!({})).await.expect(200);
-    assert_eq!(zero.body["seq"], 1);
+    let zero = client.zero_counters(pb::ZeroCountersRequest { cluster: "web".into(), service: None }).await.unwrap().into_inner();
+    assert_eq!(zero.seq, 1);
     let zeroed = stream.message().await.unwrap().expect("the zeroing request");
     assert_eq!(zeroed.zero, Some(pb::ZeroRequest { seq: 1, service: None }));
     assert_eq!(zeroed.revision, Some(second));
@@ -1283,7 +1283,18 @@ async fn agents_watch_what_to_run_and_report_back() {
     let status = client.report_director(request).await.unwrap_err();
     assert_invalid(&status, "applied_revision");
     let request = pb::WatchDesiredRequest { cluster: "web".into(), director: "no/such".into() };
-    assert_invalid(&client.watch_desired(request).await.err().expect("refused"), "director");
+    let Err(status) = client.watch_desired(request).await else { panic!("a bad director name is refused") };
+    assert_invalid(&status, "director");
     let request = pb::WatchDesiredRequest { cluster: "nope".into(), director: "lb-1".into() };
-    assert_eq!(client.watch_desired(request).await.err().expect("refused").code(), Code::NotFound);
+    let Err(status) = client.watch_desired(request).await else { panic!("an unknown cluster is refused") };
+    assert_eq!(status.code(), Code::NotFound);
+    let request = pb::ZeroCountersRequest { cluster: "web".into(), service: Some("udp:192.168.31.100:53".into()) };
+    assert_invalid(&client.zero_counters(request).await.unwrap_err(), "service");
+
+    // Without canaries every revision is released as it becomes active.
+    let rollout = client.get_rollout(pb::GetRolloutRequest { cluster: "web".into() }).await.unwrap().into_inner();
+    assert_eq!(rollout.state, pb::RolloutState::Released as i32);
+    assert_eq!((rollout.revision, rollout.released_revision), (Some(second), Some(second)));
+    let released = client.release_rollout(pb::ReleaseRolloutRequest { cluster: "web".into() }).await.unwrap().into_inner();
+    assert_eq!(released.state, pb::RolloutState::Released as i32);
 }

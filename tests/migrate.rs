@@ -105,9 +105,9 @@ async fn migration_0004_keeps_drafts_and_revisions() {
     // 0004 and every migration after it.
     let later = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
         .unwrap()
-        .filter(|f| f.as_ref().unwrap().file_name().to_string_lossy().as_ref() >= "0004")
+        .filter(|entry| entry.as_ref().unwrap().file_name().to_string_lossy().as_ref() >= "0004")
         .count();
-    assert!(out.contains(&format!("applied {later} migration")), "{out}");
+    assert!(out.contains(&format!("applied {later} migration(s)")), "{out}");
 
     let server = common::TestServer::start_on(&db);
     let web = server.get("/v1/clusters/web").await.expect(200).body;

@@ -29,7 +29,7 @@ pub enum LocalCommand {
     /// (`ipvsadm -S` output or a script of ipvsadm commands).
     Apply(ApplyArgs),
     /// Zero the packet, byte and rate counters of one service or of all (`ipvsadm -Z`).
-    Zero(ZeroArgs),
+    Zero(Box<ZeroArgs>),
     /// Clear the whole IPVS table of this host (`ipvsadm -C`).
     Flush,
     /// Show the IPVS version, connection table size and schedulers of this kernel.

@@ -4,6 +4,7 @@
 //! director's steps, with a heartbeat that tells fresh directors from stale ones.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::mpsc;
@@ -14,7 +15,7 @@ use super::{Caller, Core, DirectorView, Error, Result, now};
 use crate::agent::protocol::{Desired, DirectorReport, ZeroRequest};
 use crate::apply::{DirectorState, DrainRecord, Event};
 use crate::ipvs::DestKey;
-use crate::model::ServiceKey;
+use crate::model::{ServiceKey, Spec};
 use crate::store::{self, DirectorRow};
 
 /// Longest a long-poll is held: under the REST request timeout (60 s by default).
@@ -30,6 +31,7 @@ const STALE_INTERVALS: u64 = 3;
 const MAX_APPLIES: usize = 100;
 const MAX_DRAINS: usize = 100_000;
 const MAX_DRIFT: usize = 100_000;
+const MAX_COUNTED_SERVICES: usize = 100_000;
 const MAX_VERSION_LEN: usize = 64;
 const MAX_REPORT_INTERVAL_SECS: u64 = 3600;
 
@@ -86,6 +88,23 @@ impl Core {
         self.inner.desired.send_modify(|n| *n += 1);
     }
 
+    /// The revision `director` should run for `cluster` (see [`super::rollout`]).
+    pub async fn director_revision(&self, cluster: &str, director: &str) -> Result<Option<i64>> {
+        let now = self.rollout_now(cluster).await?;
+        Ok(now.rollout.desired_for(&now.settings.canaries, director))
+    }
+
+    /// The revision `director` should run for `cluster`, and its spec;
+    /// `None` without an active revision. The active revision's spec is
+    /// parsed once (see [`Core::active_spec`]).
+    pub async fn director_spec(&self, cluster: &str, director: &str) -> Result<Option<(i64, Arc<Spec>)>> {
+        let Some(revision) = self.director_revision(cluster, director).await? else { return Ok(None) };
+        match self.active_spec(cluster).await? {
+            Some((active, spec)) if active == revision => Ok(Some((active, spec))),
+            _ => Ok(Some((revision, Arc::new(self.revision_spec(cluster, revision).await?)))),
+        }
+    }
+
     /// What `director` should run for `cluster` now, without the spec.
     async fn desired_state(&self, cluster: &str, director: &str) -> Result<Desired> {
         let rollout = self.rollout_now(cluster).await?;
@@ -104,6 +123,7 @@ impl Core {
     }
 
     async fn with_spec(&self, mut desired: Desired) -> Result<Desired> {
+        // Not `director_spec`: the revision is the one `desired_state` saw.
         if let Some(revision) = desired.revision {
             let spec = match self.active_spec(&desired.cluster).await? {
                 Some((active, spec)) if active == revision => spec.to_doc(),
@@ -325,6 +345,9 @@ fn validate_report(report: &DirectorReport) -> Result<std::collections::BTreeMap
     bounded("draining", report.draining.len(), MAX_DRAINS)?;
     if let Some(check) = &report.drift_check {
         bounded("drift_check.drift", check.drift.len(), MAX_DRIFT)?;
+    }
+    if let Some(counters) = &report.counters {
+        bounded("counters.services", counters.services.len(), MAX_COUNTED_SERVICES)?;
     }
     for (i, revision) in [("applied_revision", report.applied_revision), ("blocked_revision", report.blocked_revision)] {
         if revision.is_some_and(|n| n < 1) {

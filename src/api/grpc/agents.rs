@@ -8,7 +8,7 @@ use super::convert::{pb_enum, spec_doc_out};
 use super::pb;
 use crate::agent::protocol::{Desired, DirectorReport, DriftCheck, ZeroRequest};
 use crate::apply::{Counters, DriftMode, ServerCounters, ServiceCounters, Traffic};
-use crate::core::{DirectorCounters, SettingsView};
+use crate::core::{DirectorCounters, RolloutState, RolloutView, SettingsView, ZeroView};
 use crate::model::ValidationError;
 use crate::plan::{Drift, DriftKind};
 
@@ -160,4 +160,44 @@ pub fn director_report_in(r: &pb::DirectorReport) -> Result<DirectorReport> {
         zeroed_seq: r.zeroed_seq,
         report_interval_secs: r.report_interval_secs,
     })
+}
+
+pub fn rollout(r: RolloutView) -> pb::Rollout {
+    let state = match r.state {
+        RolloutState::Canary => pb::RolloutState::Canary,
+        RolloutState::Released => pb::RolloutState::Released,
+        RolloutState::Halted => pb::RolloutState::Halted,
+    };
+    pb::Rollout {
+        cluster: r.cluster,
+        revision: r.revision,
+        released_revision: r.released_revision,
+        state: state.into(),
+        since: r.since,
+        reason: r.reason,
+        soak_started_at: r.soak_started_at,
+        canary_soak_secs: r.canary_soak_secs,
+        canaries: r
+            .canaries
+            .into_iter()
+            .map(|c| pb::Canary {
+                name: c.name,
+                status: c.status,
+                reason: c.reason,
+                applied_revision: c.applied_revision,
+            })
+            .collect(),
+    }
+}
+
+pub fn zeroed(z: ZeroView) -> pb::ZeroCountersResponse {
+    pb::ZeroCountersResponse {
+        cluster: z.cluster,
+        seq: z.seq,
+        service: z.service,
+        requested_at: z.requested_at,
+        requested_by: z.requested_by,
+        zeroed_by: z.zeroed_by,
+        local_error: z.local_error,
+    }
 }

@@ -68,7 +68,7 @@ scoped!(cluster: GetDraftRequest, ReplaceDraftRequest, AddServiceRequest, GetSer
     DeleteServerRequest, CommitRequest, ListRevisionsRequest, GetRevisionRequest, DiffRevisionsRequest, RollbackRequest,
     ActivateRequest, ConfirmRequest, PlanRevisionRequest, ListDirectorsRequest, GetDirectorRequest,
     ApplyDirectorRequest, GetSettingsRequest, UpdateSettingsRequest, GetCountersRequest, WatchDesiredRequest,
-    ReportDirectorRequest);
+    ReportDirectorRequest, GetRolloutRequest, ReleaseRolloutRequest, ZeroCountersRequest);
 // The audit log is not a cluster's: its `cluster` is a filter, not a scope.
 scoped!(none: ListClustersRequest, ListAuditRequest);
 
@@ -271,6 +271,33 @@ impl LvsService for LvsApi {
             let parsed = required(&req.report, "report").and_then(|r| agents::director_report_in(r).map_err(Error::from));
             let report = self.admit(&call, &req.cluster, parsed).await?;
             Ok(apply::director(self.core.report_director(&call.caller, &req.cluster, &req.name, report).await?))
+        })
+        .await
+    }
+
+    async fn get_rollout(&self, request: Request<pb::GetRolloutRequest>) -> Result<Response<pb::Rollout>, Status> {
+        handle(&self.core, "GetRollout", request, |_, req| async move {
+            Ok(agents::rollout(self.core.rollout(&req.cluster).await?))
+        })
+        .await
+    }
+
+    async fn release_rollout(
+        &self,
+        request: Request<pb::ReleaseRolloutRequest>,
+    ) -> Result<Response<pb::Rollout>, Status> {
+        handle(&self.core, "ReleaseRollout", request, |call, req| async move {
+            Ok(agents::rollout(self.core.release_rollout(&call.caller, &req.cluster).await?))
+        })
+        .await
+    }
+
+    async fn zero_counters(
+        &self,
+        request: Request<pb::ZeroCountersRequest>,
+    ) -> Result<Response<pb::ZeroCountersResponse>, Status> {
+        handle(&self.core, "ZeroCounters", request, |call, req| async move {
+            Ok(agents::zeroed(self.core.zero(&call.caller, &req.cluster, req.service).await?))
         })
         .await
     }
