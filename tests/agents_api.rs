@@ -86,8 +86,8 @@ async fn audit(server: &TestServer, action: &str) -> Vec<Value> {
 /// Polls `path` until `done` holds for its body (at most 20 s).
 async fn eventually(server: &TestServer, path: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
     for _ in 0..200 {
-        let reply = server.get(path).await.expect(200);
-        if done(&reply.body) {
+        let reply = server.get(path).await;
+        if reply.status == 200 && done(&reply.body) {
             return reply.body;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -397,4 +397,95 @@ async fn an_agent_follows_and_reports_for_its_cluster_only() {
     assert_eq!(status, 403);
     let (status, _) = call(client, base, "POST", "/v1/clusters/web/rollout/release", Some(&agent), None).await;
     assert_eq!(status, 403);
+}
+
+/// Runs `lvsd ARGS`: (exit code, stdout, stderr).
+fn lvsd(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lvsd"))
+        .args(args)
+        .env_remove("LVSD_SERVER")
+        .env_remove("LVSD_CLUSTER")
+        .env_remove("LVSD_TOKEN")
+        .output()
+        .expect("lvsd runs");
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[tokio::test]
+async fn lvsd_zero_with_a_cluster_goes_through_the_server() {
+    let server = TestServer::start();
+    create_cluster(&server, "web").await;
+    commit(&server, 1).await;
+
+    let (code, stdout, stderr) = lvsd(&["zero", "--server", &server.http, "--cluster", "web", "-t", "192.168.31.100:80"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("zeroing request 1 for service tcp:192.168.31.100:80 of cluster web"), "{stdout}");
+    let now = desired(&server, "director=lb-1").await.expect(200);
+    assert_eq!(now.body["zero"], json!({ "seq": 1, "service": SERVICE }));
+
+    let (code, stdout, _) = lvsd(&["zero", "--server", &server.http, "--cluster", "web", "--output", "json"]);
+    assert_eq!(code, Some(0));
+    let reply: Value = serde_json::from_str(&stdout).expect("the server's JSON");
+    assert_eq!(reply["seq"], 2);
+
+    // A service the cluster does not have: refused by the server, named.
+    let (code, _, stderr) = lvsd(&["zero", "--server", &server.http, "--cluster", "web", "-u", "192.168.31.100:53"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("udp:192.168.31.100:53"), "{stderr}");
+    assert_eq!(desired(&server, "director=lb-1").await.expect(200).body["zero"]["seq"], 2);
+}
+
+#[tokio::test]
+async fn the_local_director_follows_the_rollout_zeroes_its_table_and_counts_as_fresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("lvsd.db");
+    let args = ["--apply-local", "--table", "memory", "--director", "d1", "--reconcile-interval", "300ms"];
+    let server = TestServer::start_with(&db, &args);
+    create_cluster(&server, "web").await;
+    let first = commit(&server, 1).await;
+    let local = "/v1/clusters/web/directors/d1";
+    let view = eventually(&server, local, "d1 applies R1", |v| v["applied_revision"] == first).await;
+    assert_eq!(view["mode"], "local");
+    assert_eq!(view["stale"], false, "the local director reports no heartbeat and is fresh while it runs");
+    assert_eq!(view["health"], "ok");
+
+    // d1 is no canary: it keeps R1 while canary c1 has not run R2.
+    let settings = json!({ "canaries": ["c1"], "canary_soak_secs": 1 });
+    server.call("PUT", "/v1/clusters/web/settings", Some(settings), None).await.expect(200);
+    report(&server, "c1", applied(first, 30)).await.expect(200);
+    let second = commit(&server, 2).await;
+    let view = server.get(local).await.expect(200);
+    assert_eq!(view.body["desired_revision"], first, "{}", view.text);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let view = server.get(local).await.expect(200);
+    assert_eq!(view.body["applied_revision"], first, "held back: {}", view.text);
+
+    // The canary runs R2; after the soak d1 applies it on its own.
+    report(&server, "c1", applied(second, 30)).await.expect(200);
+    eventually(&server, local, "d1 applies R2 once released", |v| v["applied_revision"] == second).await;
+
+    let zero = server.post("/v1/clusters/web/zero", json!({ "service": SERVICE })).await.expect(200);
+    assert_eq!(zero.body["zeroed_by"], "d1", "{}", zero.text);
+    // An agent may not report for the server's own director.
+    let reply = report(&server, "d1", applied(second, 30)).await.expect(409);
+    assert!(reply.body["error"]["message"].as_str().unwrap().contains("this server's own"), "{}", reply.text);
+}
+
+#[tokio::test]
+async fn canaries_set_later_hold_directors_on_the_last_revision_released_without_them() {
+    let server = TestServer::start();
+    create_cluster(&server, "web").await;
+    commit(&server, 1).await;
+    server.get("/v1/clusters/web/rollout").await.expect(200);
+    commit(&server, 2).await;
+    let third = commit(&server, 3).await;
+
+    let settings = json!({ "canaries": ["c1"], "canary_soak_secs": 60 });
+    server.call("PUT", "/v1/clusters/web/settings", Some(settings), None).await.expect(200);
+    let fourth = commit(&server, 4).await;
+    assert_eq!(desired(&server, "director=c1").await.expect(200).body["revision"], fourth);
+    assert_eq!(desired(&server, "director=lb-2").await.expect(200).body["revision"], third);
+    let starts = audit(&server, "rollout.start").await;
+    assert_eq!(starts.len(), 1, "{starts:?}");
+    assert_eq!(starts[0]["target"], fourth.to_string());
 }

@@ -1191,3 +1191,110 @@ async fn directors_plans_settings_and_confirmations() {
     let other = pb::ApplyDirectorRequest { cluster: "web".into(), name: "elsewhere".into(), force: false };
     assert_eq!(client.apply_director(other).await.unwrap_err().code(), Code::FailedPrecondition);
 }
+
+/// An agent's applied report of `revision`, over gRPC.
+fn applied_report(revision: i64) -> pb::DirectorReport {
+    pb::DirectorReport {
+        agent_version: "lvsd 0.1.0".into(),
+        applied_revision: Some(revision),
+        applies: vec![pb::ApplyReport {
+            revision: Some(revision),
+            cause: pb::ApplyCause::Activation.into(),
+            result: pb::ApplyResult::Applied.into(),
+            ops: 4,
+            at: "2026-01-01T00:00:00.000Z".into(),
+            ..Default::default()
+        }],
+        drift_check: Some(pb::DriftCheck {
+            at: "2026-01-01T00:00:01.000Z".into(),
+            revision,
+            mode: pb::DriftMode::Restore.into(),
+            hash: Some("ab".repeat(32)),
+            ..Default::default()
+        }),
+        counters: Some(pb::Counters {
+            at: "2026-01-01T00:00:01.000Z".into(),
+            services: vec![pb::ServiceCounters {
+                service: VIP.into(),
+                traffic: Some(pb::Traffic { conns: 7, ..Default::default() }),
+                servers: Vec::new(),
+            }],
+        }),
+        report_interval_secs: 30,
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn agents_watch_what_to_run_and_report_back() {
+    let server = GrpcServer::start().await;
+    let mut client = server.client().await;
+    nat_example(&mut client, "web").await;
+    let first = commit(&mut client, "web", "nat", 0).await.revision.unwrap().number;
+
+    // The stream sends what to run at once, then every change.
+    let request = pb::WatchDesiredRequest { cluster: "web".into(), director: "lb-1".into() };
+    let mut stream = client.watch_desired(request).await.expect("the watch starts").into_inner();
+    let now = stream.message().await.unwrap().expect("the state on subscribe");
+    assert_eq!(now.revision, Some(first));
+    assert_eq!(now.spec.as_ref().unwrap().services[0].servers.len(), 3);
+    assert_eq!(now.settings.as_ref().unwrap().ownership, Some(pb::Ownership::Table.into()));
+
+    let patch_request = pb::PatchServerRequest {
+        cluster: "web".into(),
+        service_id: VIP.into(),
+        server_id: "172.25.0.31:80".into(),
+        patch: Some(pb::patch_server_request::Patch::MergePatchJson(r#"{"weight": 5}"#.into())),
+        ..Default::default()
+    };
+    client.patch_server(patch_request).await.expect("the weight changes");
+    let second = commit(&mut client, "web", "heavier", first).await.revision.unwrap().number;
+    let next = stream.message().await.unwrap().expect("the new revision");
+    assert_eq!(next.revision, Some(second));
+    let weights = weights(next.spec.as_ref().unwrap());
+    assert!(weights.contains(&("172.25.0.31:80".to_string(), Some(5))), "{weights:?}");
+
+    // A zeroing request is a change too.
+    let zero = client.zero_counters(pb::ZeroCountersRequest { cluster: "web".into(), service: None }).await.unwrap().into_inner();
+    assert_eq!(zero.seq, 1);
+    let zeroed = stream.message().await.unwrap().expect("the zeroing request");
+    assert_eq!(zeroed.zero, Some(pb::ZeroRequest { seq: 1, service: None }));
+    assert_eq!(zeroed.revision, Some(second));
+
+    // The report is stored and shows as ListDirectors shows it.
+    let request = pb::ReportDirectorRequest { cluster: "web".into(), name: "lb-1".into(), report: Some(applied_report(second)) };
+    let director = client.report_director(request).await.expect("the report is stored").into_inner();
+    assert_eq!(director.mode, "agent");
+    assert_eq!(director.applied_revision, Some(second));
+    assert_eq!(director.health, pb::DirectorHealth::Ok as i32);
+    assert!(!director.stale);
+    assert_eq!(director.agent_version.as_deref(), Some("lvsd 0.1.0"));
+    let counters = client.get_counters(pb::GetCountersRequest { cluster: "web".into() }).await.unwrap().into_inner();
+    assert_eq!(counters.directors[0].director, "lb-1");
+    assert_eq!(counters.directors[0].counters.as_ref().unwrap().services[0].traffic.unwrap().conns, 7);
+
+    // Bad input names the field; nothing is stored.
+    let mut bad = applied_report(second);
+    bad.applies[0].result = pb::ApplyResult::Unspecified.into();
+    let request = pb::ReportDirectorRequest { cluster: "web".into(), name: "lb-1".into(), report: Some(bad) };
+    let status = client.report_director(request).await.unwrap_err();
+    assert_invalid(&status, "applies[0].result");
+    let request = pb::ReportDirectorRequest { cluster: "web".into(), name: "lb-1".into(), report: Some(applied_report(42)) };
+    let status = client.report_director(request).await.unwrap_err();
+    assert_invalid(&status, "applied_revision");
+    let request = pb::WatchDesiredRequest { cluster: "web".into(), director: "no/such".into() };
+    let Err(status) = client.watch_desired(request).await else { panic!("a bad director name is refused") };
+    assert_invalid(&status, "director");
+    let request = pb::WatchDesiredRequest { cluster: "nope".into(), director: "lb-1".into() };
+    let Err(status) = client.watch_desired(request).await else { panic!("an unknown cluster is refused") };
+    assert_eq!(status.code(), Code::NotFound);
+    let request = pb::ZeroCountersRequest { cluster: "web".into(), service: Some("udp:192.168.31.100:53".into()) };
+    assert_invalid(&client.zero_counters(request).await.unwrap_err(), "service");
+
+    // Without canaries every revision is released as it becomes active.
+    let rollout = client.get_rollout(pb::GetRolloutRequest { cluster: "web".into() }).await.unwrap().into_inner();
+    assert_eq!(rollout.state, pb::RolloutState::Released as i32);
+    assert_eq!((rollout.revision, rollout.released_revision), (Some(second), Some(second)));
+    let released = client.release_rollout(pb::ReleaseRolloutRequest { cluster: "web".into() }).await.unwrap().into_inner();
+    assert_eq!(released.state, pb::RolloutState::Released as i32);
+}

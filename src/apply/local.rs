@@ -45,15 +45,16 @@ pub struct Options {
     pub counters_interval: Duration,
 }
 
-/// The desired state of `cluster`: its active revision under its settings,
-/// the other clusters' services foreign.
+/// The desired state of `cluster`: the revision this director should run
+/// (the active one, or the released one while a canary rollout holds it
+/// back) under its settings, the other clusters' services foreign.
 async fn desired(
     core: &Core,
     options: &Options,
     runs: &BTreeMap<String, Run>,
     cluster: &str,
 ) -> core::Result<Option<Desired>> {
-    let Some((revision, spec)) = core.active_spec(cluster).await? else { return Ok(None) };
+    let Some((revision, spec)) = core.director_spec(cluster, &options.name).await? else { return Ok(None) };
     let settings = match runs.get(cluster).and_then(|run| run.settings.clone()) {
         Some(settings) => settings,
         None => core.settings(cluster).await?.settings,
@@ -138,7 +139,7 @@ struct Director {
 /// One cluster as this director runs it.
 struct Run {
     state: DirectorState,
-    /// The revision last seen active.
+    /// The revision last seen desired for this director.
     seen: Option<i64>,
     /// When its next step is due; `None` waits for a change.
     due: Option<Instant>,
@@ -182,6 +183,7 @@ impl Runner {
     async fn run(mut self, mut inbox: mpsc::Receiver<Request>, shutdown: impl std::future::Future<Output = ()>) {
         let mut activations = self.core.activations();
         let mut wakeups = self.core.wakeups();
+        let mut releases = self.core.desired_changes();
         tokio::pin!(shutdown);
         self.refresh_clusters(true).await;
         let mut counters_due = Instant::now();
@@ -208,6 +210,12 @@ impl Runner {
                     if changed.is_err() { return; }
                     self.refresh_clusters(true).await;
                 }
+                // A canary rollout released (or a zeroing request, which the
+                // local director gets directly: nothing changes then).
+                changed = releases.changed() => {
+                    if changed.is_err() { return; }
+                    self.refresh_clusters(false).await;
+                }
                 request = inbox.recv() => match request {
                     Some(request) => self.serve(request).await,
                     None => return,
@@ -217,9 +225,10 @@ impl Runner {
         }
     }
 
-    /// Follows the clusters' active revisions: a changed one is due now (all
-    /// of them with `all`, after a change of settings, which also lifts the
-    /// block on a refused revision); clusters gone are forgotten.
+    /// Follows the revision each cluster wants this director to run: a
+    /// changed one is due now (all of them with `all`, after a change of
+    /// settings, which also lifts the block on a refused revision); clusters
+    /// gone are forgotten.
     async fn refresh_clusters(&mut self, all: bool) {
         let clusters = match self.core.active_revisions().await {
             Ok(clusters) => clusters,
@@ -228,6 +237,19 @@ impl Runner {
                 return;
             }
         };
+        let mut desired = Vec::with_capacity(clusters.len());
+        for (name, active) in clusters {
+            let revision = match self.core.director_revision(&name, &self.options.name).await {
+                Ok(revision) => revision,
+                Err(core::Error::NotFound(_)) => continue, // deleted meanwhile: forgotten below
+                Err(err) => {
+                    tracing::error!(error = %err, cluster = name, "local director: the revision to run");
+                    active
+                }
+            };
+            desired.push((name, revision));
+        }
+        let clusters = desired;
         let now = Instant::now();
         self.runs.retain(|name, _| clusters.iter().any(|(c, _)| c == name));
         for (name, active) in clusters {

@@ -137,6 +137,9 @@ pub const GRPC: &[(&str, Access)] = &[
     ("WatchDesired", Watch),
     ("ReportDirector", Report),
     ("GetCounters", Read),
+    ("GetRollout", Read),
+    ("ReleaseRollout", Edit),
+    ("ZeroCounters", Edit),
 ];
 
 /// The access a REST request needs, or `None` for a route not in the table.

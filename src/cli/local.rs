@@ -4,7 +4,6 @@
 //! 1 when the kernel refused or IPVS is missing (with a plain message), 2 for
 //! bad command lines (clap's own).
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -17,8 +16,10 @@ use crate::ipvs::{
     Stats, fwd, svc_flags, tun,
 };
 use crate::ipvsadm::{self, ListOptions, ListView, sort_like_ipvsadm};
-use crate::model::{AddressFamily, Protocol, ServiceKey, Spec, SpecDoc};
+use crate::model::{AddressFamily, Spec, SpecDoc};
 use crate::plan::{self, PlanOptions};
+use super::client::Conn;
+use super::client::args::ServiceArg;
 
 #[derive(Debug, Subcommand)]
 pub enum LocalCommand {
@@ -28,7 +29,7 @@ pub enum LocalCommand {
     /// (`ipvsadm -S` output or a script of ipvsadm commands).
     Apply(ApplyArgs),
     /// Zero the packet, byte and rate counters of one service or of all (`ipvsadm -Z`).
-    Zero(ZeroArgs),
+    Zero(Box<ZeroArgs>),
     /// Clear the whole IPVS table of this host (`ipvsadm -C`).
     Flush,
     /// Show the IPVS version, connection table size and schedulers of this kernel.
@@ -102,61 +103,23 @@ pub struct ApplyArgs {
     pub verbose: bool,
 }
 
-/// One service, as ipvsadm names it; none means every service.
+/// `lvsd zero [SERVICE]`: on this host's kernel, or with `--cluster` /
+/// `--server` on every director of a cluster, through the server.
 #[derive(Debug, Args)]
-#[group(skip)]
-#[command(group = ArgGroup::new("service").multiple(false))]
+#[command(mut_group("service", |group| group.required(false)))]
+#[command(after_help = "Where it zeroes:
+  lvsd zero [-t|-u|--sctp-service VIP:PORT | -f MARK]
+      this host's own IPVS table, now (as ipvsadm -Z)
+  lvsd zero --cluster NAME [--server URL] [-t|-u|--sctp-service VIP:PORT | -f MARK]
+      every director of the cluster, through the server: its own director at once,
+      agents when they next hear from it (audited as cluster.zero)
+A cluster's request covers only its services; without a service, all of them.")]
 pub struct ZeroArgs {
-    /// A TCP service, VIP:PORT (`[IPv6]:PORT`).
-    #[arg(
-        short = 't',
-        long = "tcp-service",
-        value_name = "VIP:PORT",
-        group = "service"
-    )]
-    pub tcp: Option<SocketAddr>,
-    /// A UDP service.
-    #[arg(
-        short = 'u',
-        long = "udp-service",
-        value_name = "VIP:PORT",
-        group = "service"
-    )]
-    pub udp: Option<SocketAddr>,
-    /// An SCTP service.
-    #[arg(long = "sctp-service", value_name = "VIP:PORT", group = "service")]
-    pub sctp: Option<SocketAddr>,
-    /// A firewall-mark service.
-    #[arg(
-        short = 'f',
-        long = "fwmark-service",
-        value_name = "MARK",
-        group = "service"
-    )]
-    pub fwmark: Option<u32>,
-    /// The firewall-mark service is IPv6 (`-f MARK -6`).
-    #[arg(short = '6', long = "ipv6", requires = "fwmark")]
-    pub ipv6: bool,
-}
-
-impl ZeroArgs {
-    fn key(&self) -> Option<ServiceKey> {
-        let addr = |protocol, addr| Some(ServiceKey::Addr { protocol, addr });
-        match (self.tcp, self.udp, self.sctp, self.fwmark) {
-            (Some(a), ..) => addr(Protocol::Tcp, a),
-            (_, Some(a), ..) => addr(Protocol::Udp, a),
-            (_, _, Some(a), _) => addr(Protocol::Sctp, a),
-            (.., Some(mark)) => {
-                let family = if self.ipv6 {
-                    AddressFamily::Ipv6
-                } else {
-                    AddressFamily::Ipv4
-                };
-                Some(ServiceKey::Fwmark { mark, family })
-            }
-            _ => None,
-        }
-    }
+    /// The one service to zero; every service when left out.
+    #[command(flatten)]
+    pub service: Option<ServiceArg>,
+    #[command(flatten)]
+    pub conn: Conn,
 }
 
 pub fn run(cmd: LocalCommand) -> ExitCode {
@@ -164,8 +127,12 @@ pub fn run(cmd: LocalCommand) -> ExitCode {
     let result = match cmd {
         LocalCommand::Show(args) => show(&args),
         LocalCommand::Apply(args) => apply(&args),
+        LocalCommand::Zero(args) if args.conn.names_a_server() => {
+            return super::client::zero(&args.conn, args.service.map(|s| s.key()));
+        }
         LocalCommand::Zero(args) => {
-            open().and_then(|mut t| t.zero(args.key()).map_err(CliError::Batch))
+            let key = args.service.map(|s| s.key());
+            open().and_then(|mut t| t.zero(key).map_err(CliError::Batch))
         }
         LocalCommand::Flush => open().and_then(|mut t| t.flush().map_err(CliError::Batch)),
         LocalCommand::Info => info(),

@@ -4,7 +4,10 @@
 //! director's steps, with a heartbeat that tells fresh directors from stale ones.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+
+use tokio::sync::mpsc;
 
 use super::clusters::not_found;
 use super::directors::{DirectorUpdate, store_step};
@@ -12,7 +15,7 @@ use super::{Caller, Core, DirectorView, Error, Result, now};
 use crate::agent::protocol::{Desired, DirectorReport, ZeroRequest};
 use crate::apply::{DirectorState, DrainRecord, Event};
 use crate::ipvs::DestKey;
-use crate::model::ServiceKey;
+use crate::model::{ServiceKey, Spec};
 use crate::store::{self, DirectorRow};
 
 /// Longest a long-poll is held: under the REST request timeout (60 s by default).
@@ -84,6 +87,23 @@ impl Core {
         self.inner.desired.send_modify(|n| *n += 1);
     }
 
+    /// The revision `director` should run for `cluster` (see [`super::rollout`]).
+    pub async fn director_revision(&self, cluster: &str, director: &str) -> Result<Option<i64>> {
+        let now = self.rollout_now(cluster).await?;
+        Ok(now.rollout.desired_for(&now.settings.canaries, director))
+    }
+
+    /// The revision `director` should run for `cluster`, and its spec;
+    /// `None` without an active revision. The active revision's spec is
+    /// parsed once (see [`Core::active_spec`]).
+    pub async fn director_spec(&self, cluster: &str, director: &str) -> Result<Option<(i64, Arc<Spec>)>> {
+        let Some(revision) = self.director_revision(cluster, director).await? else { return Ok(None) };
+        match self.active_spec(cluster).await? {
+            Some((active, spec)) if active == revision => Ok(Some((active, spec))),
+            _ => Ok(Some((revision, Arc::new(self.revision_spec(cluster, revision).await?)))),
+        }
+    }
+
     /// What `director` should run for `cluster` now, without the spec.
     async fn desired_state(&self, cluster: &str, director: &str) -> Result<Desired> {
         let rollout = self.rollout_now(cluster).await?;
@@ -102,6 +122,7 @@ impl Core {
     }
 
     async fn with_spec(&self, mut desired: Desired) -> Result<Desired> {
+        // Not `director_spec`: the revision is the one `desired_state` saw.
         if let Some(revision) = desired.revision {
             let spec = match self.active_spec(&desired.cluster).await? {
                 Some((active, spec)) if active == revision => spec.to_doc(),
@@ -143,16 +164,21 @@ impl Core {
         self.with_spec(now).await
     }
 
-    /// Follows what `director` should run: calls `send` with the state now
-    /// and after every change of it, until `send` says stop (false).
-    pub async fn watch_desired(
-        &self,
-        cluster: &str,
-        director: &str,
-        mut send: impl AsyncFnMut(Result<Desired>) -> bool,
-    ) {
-        if let Err(err) = validate_director_name(director).map_err(|e| Error::invalid("director", e)) {
-            send(Err(err)).await;
+    /// Follows what `director` should run: sends the state now and after
+    /// every change of it into `updates`, until its receiver goes away (or
+    /// an error, sent last: a bad name, the cluster deleted).
+    pub async fn watch_desired(&self, cluster: &str, director: &str, updates: mpsc::Sender<Result<Desired>>) {
+        let closed = updates.clone();
+        tokio::select! {
+            () = self.follow_desired(cluster, director, &updates) => {}
+            // The receiver going away ends the watch without waiting for a change.
+            () = closed.closed() => {}
+        }
+    }
+
+    async fn follow_desired(&self, cluster: &str, director: &str, updates: &mpsc::Sender<Result<Desired>>) {
+        if let Err(err) = validate_director_name(director) {
+            let _ = updates.send(Err(Error::invalid("director", err))).await;
             return;
         }
         let mut activations = self.activations();
@@ -164,12 +190,12 @@ impl Core {
                 Ok(state) if last.as_ref() == Some(&state) => {}
                 Ok(state) => {
                     last = Some(state.clone());
-                    if !send(self.with_spec(state).await).await {
+                    if updates.send(self.with_spec(state).await).await.is_err() {
                         return;
                     }
                 }
                 Err(err) => {
-                    send(Err(err)).await;
+                    let _ = updates.send(Err(err)).await;
                     return;
                 }
             }

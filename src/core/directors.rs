@@ -15,7 +15,6 @@ use utoipa::ToSchema;
 
 use super::audit::{Change, record};
 use super::clusters::not_found;
-use super::agents::AGENT_MODE;
 use super::rollout::RolloutNow;
 use super::{Caller, Core, Error, Result, now};
 use crate::apply::report::rfc3339;
@@ -58,8 +57,8 @@ pub struct DirectorView {
     /// The cluster's active revision.
     pub active_revision: Option<i64>,
     /// The revision the director should run: the active one, or the last
-    /// released one while a canary rollout holds it back. The local director
-    /// always runs the active revision.
+    /// released one while a canary rollout holds it back (the local director
+    /// follows the rollout too).
     pub desired_revision: Option<i64>,
     /// Revisions between the active one and the one it applied (0: none).
     pub lag_revisions: Option<i64>,
@@ -268,17 +267,22 @@ impl Core {
     /// created services, and an audit entry per apply and per drift found.
     pub async fn record_director(&self, update: DirectorUpdate<'_>) -> Result<()> {
         let caller = Caller::new(format!("director:{}", update.director), uuid::Uuid::new_v4().to_string());
-        let mut tx = self.store().begin().await?;
-        // The local director runs the active revision (it does not wait for canaries).
-        let Some(active) = store::active_revision(&mut *tx, update.cluster).await? else {
-            return Ok(()); // deleted meanwhile: nothing to record it for
+        // Read before the transaction: evaluating the rollout may write.
+        let desired = match self.director_revision(update.cluster, update.director).await {
+            Ok(desired) => desired,
+            Err(Error::NotFound(_)) => return Ok(()), // deleted meanwhile: nothing to record it for
+            Err(err) => return Err(err),
         };
+        let mut tx = self.store().begin().await?;
+        if store::active_revision(&mut *tx, update.cluster).await?.is_none() {
+            return Ok(());
+        }
         let row = store::director(&mut *tx, update.cluster, update.director).await?.unwrap_or_else(|| DirectorRow {
             cluster: update.cluster.to_string(),
             director: update.director.to_string(),
             ..DirectorRow::default()
         });
-        store_step(&mut tx, &caller, &update, row, active).await?;
+        store_step(&mut tx, &caller, &update, row, desired).await?;
         tx.commit().await.map_err(store::StoreError::from)?;
         self.director_recorded();
         Ok(())
@@ -303,11 +307,7 @@ impl Core {
 
     async fn director_view(&self, row: DirectorRow, rollout: &RolloutNow) -> Result<DirectorView> {
         let active = rollout.rollout.revision;
-        let desired = if row.mode == AGENT_MODE {
-            rollout.rollout.desired_for(&rollout.settings.canaries, &row.director)
-        } else {
-            active
-        };
+        let desired = rollout.rollout.desired_for(&rollout.settings.canaries, &row.director);
         let at = SystemTime::now();
         let stale = self.is_stale(&row, at);
         let heartbeat_age_secs = row
@@ -527,4 +527,38 @@ pub fn foreign_services<'a>(
         .filter(|(name, _, _)| *name != cluster)
         .flat_map(|(_, spec, created)| spec.services().iter().map(|s| s.key).chain(created.iter().copied()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(revision: i64, result: ApplyResult) -> Report {
+        Report { revision: Some(revision), result, ..Report::new(crate::apply::Cause::Activation) }
+    }
+
+    #[test]
+    fn health_is_one_word_from_what_the_director_said() {
+        let row = |applied: Option<i64>, blocked: Option<i64>| DirectorRow {
+            applied_revision: applied,
+            blocked_revision: blocked,
+            ..DirectorRow::default()
+        };
+        use DirectorHealth::*;
+        // (case, stale, desired, row, last report, drifted, expected)
+        let cases: Vec<(&str, bool, Option<i64>, DirectorRow, Option<Report>, bool, DirectorHealth)> = vec![
+            ("on its desired revision", false, Some(2), row(Some(2), None), Some(report(2, ApplyResult::Applied)), false, Ok),
+            ("nothing to run, nothing run", false, None, row(None, None), None, false, Ok),
+            ("not there yet", false, Some(3), row(Some(2), None), Some(report(2, ApplyResult::Applied)), false, Applying),
+            ("refused its desired revision", false, Some(3), row(Some(2), Some(3)), Some(report(3, ApplyResult::Refused)), false, Refused),
+            ("failed its desired revision", false, Some(3), row(Some(2), None), Some(report(3, ApplyResult::FailedRestored)), false, Failed),
+            ("blocked without a report kept", false, Some(3), row(Some(2), Some(3)), None, false, Failed),
+            ("an old failure no longer counts", false, Some(3), row(Some(3), None), Some(report(2, ApplyResult::Failed)), false, Ok),
+            ("its table drifted", false, Some(2), row(Some(2), None), None, true, Drift),
+            ("stale above all", true, Some(2), row(Some(2), None), Some(report(2, ApplyResult::Applied)), false, Stale),
+        ];
+        for (case, stale, desired, row, report, drifted, expected) in cases {
+            assert_eq!(DirectorHealth::of(stale, desired, &row, report.as_ref(), drifted), expected, "{case}");
+        }
+    }
 }

@@ -27,7 +27,7 @@ pub use agents::{AGENT_MODE, MAX_WAIT, parse_wait};
 pub use audit::{AuditQuery, Denied};
 pub use confirm::{Confirmed, PendingConfirm, parse_confirm_within};
 pub use directors::{
-    BoxFuture, DirectorUpdate, DirectorView, LocalDirector, PlanPreview, PlanTarget, foreign_services,
+    BoxFuture, DirectorHealth, DirectorUpdate, DirectorView, LocalDirector, PlanPreview, PlanTarget, foreign_services,
 };
 pub use draft::Precondition;
 pub use error::{Error, ErrorCode};

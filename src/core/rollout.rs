@@ -14,7 +14,10 @@
 //! asked what a director should run, after every report, and from a timer
 //! task ([`Core::watch_rollouts`]) that ends the soak without waiting for a
 //! report; transitions are stored (they survive a restart) and audited
-//! (`rollout.start`, `rollout.release`, `rollout.halt`).
+//! (`rollout.start` when canaries go first, `rollout.release`, `rollout.halt`).
+//! The revision active when a cluster's rollout is first looked at counts
+//! as released. Agents and the local director (`serve --apply-local`) alike
+//! run what [`Rollout::desired_for`] says.
 
 use std::future::Future;
 use std::time::{Duration, SystemTime};
@@ -60,6 +63,9 @@ impl RolloutState {
         }
     }
 }
+
+/// How often rollouts waiting on canaries are looked at without a report.
+const CANARY_RECHECK: Duration = Duration::from_secs(5);
 
 /// The rollout of a cluster's active revision.
 #[derive(Debug, Clone, PartialEq)]
@@ -381,44 +387,54 @@ impl Core {
     }
 
     /// Ends canary soaks on time, and starts the rollout of every newly
-    /// active revision as it is committed, until `shutdown` completes.
+    /// active revision of a cluster with canaries as it is committed, until
+    /// `shutdown` completes. (Without canaries a rollout needs no watching:
+    /// every revision is released as it becomes active.)
     pub async fn watch_rollouts(self, shutdown: impl Future<Output = ()>) {
         let mut activations = self.activations();
         let mut wakeups = self.wakeups();
         let mut reports = self.director_records();
         tokio::pin!(shutdown);
         loop {
+            // The earliest end of a soak, and whether any rollout waits on canaries.
             let mut next: Option<SystemTime> = None;
-            match self.active_revisions().await {
+            let mut canaries_out = false;
+            match store::clusters_with_canaries(self.store().reader()).await {
                 Ok(clusters) => {
-                    for (cluster, _) in clusters {
+                    for cluster in clusters {
                         match self.rollout_now(&cluster).await {
-                            Ok(now) => {
-                                let soak = Duration::from_secs(now.settings.canary_soak_secs);
-                                if let Some(ends) = now.rollout.soak_started.filter(|_| now.rollout.state == RolloutState::Canary) {
-                                    let ends = ends + soak;
+                            Ok(now) if now.rollout.state == RolloutState::Canary => {
+                                canaries_out = true;
+                                if let Some(started) = now.rollout.soak_started {
+                                    let ends = started + Duration::from_secs(now.settings.canary_soak_secs);
                                     next = Some(next.map_or(ends, |n| n.min(ends)));
                                 }
                             }
-                            Err(Error::NotFound(_)) => {}
+                            Ok(_) | Err(Error::NotFound(_)) => {}
                             Err(err) => tracing::error!(error = %err, cluster, "evaluating a rollout"),
                         }
                     }
                 }
                 Err(err) => tracing::error!(error = %err, "listing clusters for rollouts"),
             }
-            // Staleness ends a soak too; look again at least every few seconds.
-            let wait = next
-                .map(|at| at.duration_since(SystemTime::now()).unwrap_or_default())
-                .unwrap_or(Duration::from_secs(3600))
-                .min(Duration::from_secs(5))
-                + Duration::from_millis(10);
+            // While canaries are out, look again every few seconds: a canary
+            // going stale ends its soak without any report arriving.
+            let wait = canaries_out.then(|| {
+                let soak_ends = next.map_or(CANARY_RECHECK, |at| at.duration_since(SystemTime::now()).unwrap_or_default());
+                soak_ends.min(CANARY_RECHECK) + Duration::from_millis(10)
+            });
+            let timer = async {
+                match wait {
+                    Some(wait) => tokio::time::sleep(wait).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 () = &mut shutdown => return,
                 changed = activations.changed() => if changed.is_err() { return },
                 changed = wakeups.changed() => if changed.is_err() { return },
                 changed = reports.changed() => if changed.is_err() { return },
-                () = tokio::time::sleep(wait) => {}
+                () = timer => {}
             }
         }
     }

@@ -175,6 +175,9 @@ impl Core {
     ) -> Result<SettingsView> {
         self.audited(caller, Some(cluster), "cluster.settings", cluster, async {
             settings.validate()?;
+            // The rollout brought up to date under the settings so far: a
+            // cluster without canaries released every revision it activated.
+            self.rollout_now(cluster).await?;
             let mut tx = self.store().begin().await?;
             store::active_revision(&mut *tx, cluster).await?.ok_or_else(|| not_found(cluster))?;
             let row = SettingsRow {

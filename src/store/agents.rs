@@ -82,3 +82,16 @@ pub async fn missing_revisions(
     }
     Ok(missing)
 }
+
+/// Clusters whose rollouts move on their own: those with canaries, and
+/// those whose rollout still waits on canaries. The others release every
+/// revision as it becomes active, which needs no watching.
+pub async fn clusters_with_canaries(exec: impl SqliteExecutor<'_>) -> Result<Vec<String>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT cluster FROM cluster_settings WHERE json_array_length(settings, '$.canaries') > 0
+         UNION SELECT cluster FROM rollouts WHERE state = 'canary'
+         ORDER BY 1",
+    )
+    .fetch_all(exec)
+    .await?)
+}

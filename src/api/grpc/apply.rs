@@ -3,9 +3,12 @@
 
 use super::convert::{count, pb_enum};
 use super::pb;
-use crate::apply::{ApplyResult, Cause, DrainView, OwnershipMode, Report, RestoreResult};
+use crate::apply::{
+    ApplyResult, Cause, DrainView, FailedOp, OwnershipMode, Report, RestoreReport, RestoreResult, Timings,
+};
 use crate::core::{
-    ClusterSettings, Confirmed, DirectorView, PendingConfirm, PlanPreview, PlanTarget, SettingsView,
+    ClusterSettings, Confirmed, DirectorHealth, DirectorView, PendingConfirm, PlanPreview, PlanTarget,
+    SettingsView,
 };
 use crate::model::ValidationError;
 use crate::plan::{BlastRadius, Drift, DriftKind, Summary};
@@ -104,6 +107,125 @@ fn drain(d: DrainView) -> pb::Drain {
     }
 }
 
+pub(super) fn drain_in(d: &pb::Drain) -> DrainView {
+    DrainView {
+        service: d.service.clone(),
+        server: d.server.clone(),
+        active_conns: d.active_conns,
+        inactive_conns: d.inactive_conns,
+        started_at: d.started_at.clone(),
+        deadline: d.deadline.clone(),
+        service_leaves: d.service_leaves,
+    }
+}
+
+fn summary_in(s: Option<&pb::PlanSummary>) -> Summary {
+    s.map_or_else(Summary::default, |s| Summary {
+        services_added: s.services_added as usize,
+        services_changed: s.services_changed as usize,
+        services_removed: s.services_removed as usize,
+        servers_added: s.servers_added as usize,
+        servers_changed: s.servers_changed as usize,
+        servers_removed: s.servers_removed as usize,
+        servers_draining: s.servers_draining as usize,
+        timeouts_changed: s.timeouts_changed,
+        daemons_started: s.daemons_started as usize,
+        daemons_restarted: s.daemons_restarted as usize,
+        daemons_stopped: s.daemons_stopped as usize,
+    })
+}
+
+/// An apply report as an agent sent it, its enums checked (`field` names it: `applies[0]`).
+pub(super) fn report_in(r: &pb::ApplyReport, field: &str) -> Result<Report, ValidationError> {
+    let cause = pb_enum(
+        r.cause,
+        &format!("{field}.cause"),
+        "cause",
+        "activation, retry, drift, drain, forced or requested",
+        pb::ApplyCause::as_str_name,
+        |c| match c {
+            pb::ApplyCause::Unspecified => None,
+            pb::ApplyCause::Activation => Some(Cause::Activation),
+            pb::ApplyCause::Retry => Some(Cause::Retry),
+            pb::ApplyCause::Drift => Some(Cause::Drift),
+            pb::ApplyCause::Drain => Some(Cause::Drain),
+            pb::ApplyCause::Forced => Some(Cause::Forced),
+            pb::ApplyCause::Requested => Some(Cause::Requested),
+        },
+    )?;
+    let result = pb_enum(
+        r.result,
+        &format!("{field}.result"),
+        "result",
+        "applied, refused, failed, failed_restored or failed_restore_failed",
+        pb::ApplyResult::as_str_name,
+        |x| match x {
+            pb::ApplyResult::Unspecified => None,
+            pb::ApplyResult::Applied => Some(ApplyResult::Applied),
+            pb::ApplyResult::Refused => Some(ApplyResult::Refused),
+            pb::ApplyResult::Failed => Some(ApplyResult::Failed),
+            pb::ApplyResult::FailedRestored => Some(ApplyResult::FailedRestored),
+            pb::ApplyResult::FailedRestoreFailed => Some(ApplyResult::FailedRestoreFailed),
+        },
+    )?;
+    let restore = match &r.restore {
+        None => None,
+        Some(x) => Some(RestoreReport {
+            result: pb_enum(
+                x.result,
+                &format!("{field}.restore.result"),
+                "restore result",
+                "restored or failed",
+                pb::RestoreResult::as_str_name,
+                |x| match x {
+                    pb::RestoreResult::Unspecified => None,
+                    pb::RestoreResult::Restored => Some(RestoreResult::Restored),
+                    pb::RestoreResult::Failed => Some(RestoreResult::Failed),
+                },
+            )?,
+            ops: x.ops as usize,
+            errors: x.errors.clone(),
+        }),
+    };
+    let timings = r.timings.as_ref().map_or_else(Timings::default, |t| Timings {
+        read_ms: t.read_ms,
+        plan_ms: t.plan_ms,
+        apply_ms: t.apply_ms,
+        restore_ms: t.restore_ms,
+        verify_ms: t.verify_ms,
+        total_ms: t.total_ms,
+        commit_to_kernel_ms: t.commit_to_kernel_ms,
+        activation_to_kernel_ms: t.activation_to_kernel_ms,
+    });
+    Ok(Report {
+        revision: r.revision,
+        cause,
+        result,
+        errors: r.errors.clone(),
+        failed_op: r.failed_op.as_ref().map(|f| FailedOp {
+            index: f.index as usize,
+            op: f.op.clone(),
+            error: f.error.clone(),
+            errno: f.errno,
+        }),
+        restore,
+        summary: summary_in(r.summary.as_ref()),
+        blast_radius: r.blast_radius.as_ref().map(|b| BlastRadius {
+            services_removed: b.services_removed as usize,
+            services_total: b.services_total as usize,
+            servers_removed: b.servers_removed as usize,
+            servers_total: b.servers_total as usize,
+        }),
+        ops: r.ops as usize,
+        plan: r.plan.clone(),
+        draining: r.draining.iter().map(drain_in).collect(),
+        pending: r.pending.clone(),
+        verified_hash: r.verified_hash.clone(),
+        at: r.at.clone(),
+        timings,
+    })
+}
+
 pub fn report(r: Report) -> pb::ApplyReport {
     pb::ApplyReport {
         revision: r.revision,
@@ -160,8 +282,29 @@ fn drift(d: Drift) -> pb::Drift {
     }
 }
 
+fn health(h: DirectorHealth) -> pb::DirectorHealth {
+    match h {
+        DirectorHealth::Ok => pb::DirectorHealth::Ok,
+        DirectorHealth::Applying => pb::DirectorHealth::Applying,
+        DirectorHealth::Refused => pb::DirectorHealth::Refused,
+        DirectorHealth::Failed => pb::DirectorHealth::Failed,
+        DirectorHealth::Drift => pb::DirectorHealth::Drift,
+        DirectorHealth::Stale => pb::DirectorHealth::Stale,
+    }
+}
+
 pub fn director(d: DirectorView) -> pb::Director {
     pb::Director {
+        health: health(d.health).into(),
+        desired_revision: d.desired_revision,
+        lag_revisions: d.lag_revisions,
+        behind_since: d.behind_since,
+        last_heartbeat: d.last_heartbeat,
+        heartbeat_age_secs: d.heartbeat_age_secs,
+        report_interval_secs: d.report_interval_secs,
+        stale: d.stale,
+        agent_version: d.agent_version,
+        zeroed_seq: d.zeroed_seq,
         cluster: d.cluster,
         name: d.name,
         mode: d.mode,

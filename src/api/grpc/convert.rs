@@ -543,7 +543,10 @@ fn sync_daemon_out(d: &SyncDaemonDoc) -> pb::SyncDaemon {
 }
 
 pub fn spec_out(spec: &Spec) -> pb::Spec {
-    let doc = spec.to_doc();
+    spec_doc_out(&spec.to_doc())
+}
+
+pub fn spec_doc_out(doc: &SpecDoc) -> pb::Spec {
     pb::Spec {
         services: doc.services.iter().map(service_out).collect(),
         timeouts: (!doc.timeouts.is_empty()).then_some(pb::Timeouts {

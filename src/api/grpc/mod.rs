@@ -7,6 +7,7 @@
 //! - `error`: core errors as statuses, in one exhaustive match.
 //! - `service`: the handlers.
 
+pub mod agents;
 pub mod apply;
 pub mod convert;
 pub mod error;

@@ -8,6 +8,7 @@ use tonic::metadata::{MetadataMap, MetadataValue};
 use tonic::{Request, Response, Status};
 
 use super::SERVICE_NAME;
+use super::agents;
 use super::apply;
 use super::convert;
 use super::error::{self, REQUEST_ID_KEY};
@@ -66,7 +67,8 @@ scoped!(cluster: GetDraftRequest, ReplaceDraftRequest, AddServiceRequest, GetSer
     PatchServiceRequest, DeleteServiceRequest, ImportDraftRequest, ExportRevisionRequest, AddServerRequest, GetServerRequest, UpdateServerRequest, PatchServerRequest,
     DeleteServerRequest, CommitRequest, ListRevisionsRequest, GetRevisionRequest, DiffRevisionsRequest, RollbackRequest,
     ActivateRequest, ConfirmRequest, PlanRevisionRequest, ListDirectorsRequest, GetDirectorRequest,
-    ApplyDirectorRequest, GetSettingsRequest, UpdateSettingsRequest);
+    ApplyDirectorRequest, GetSettingsRequest, UpdateSettingsRequest, GetCountersRequest, WatchDesiredRequest,
+    ReportDirectorRequest, GetRolloutRequest, ReleaseRolloutRequest, ZeroCountersRequest);
 // The audit log is not a cluster's: its `cluster` is a filter, not a scope.
 scoped!(none: ListClustersRequest, ListAuditRequest);
 
@@ -203,8 +205,83 @@ fn non_empty(value: Option<String>) -> Option<String> {
     value.filter(|v| !v.is_empty())
 }
 
+/// The stream of `WatchDesired`.
+type DesiredStream = std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::Desired, Status>> + Send>>;
+
 #[tonic::async_trait]
 impl LvsService for LvsApi {
+    type WatchDesiredStream = DesiredStream;
+
+    async fn watch_desired(
+        &self,
+        request: Request<pb::WatchDesiredRequest>,
+    ) -> Result<Response<Self::WatchDesiredStream>, Status> {
+        let caller = authorize(&self.core, "WatchDesired", &request, Some(&request.get_ref().cluster)).await?;
+        let pb::WatchDesiredRequest { cluster, director } = request.into_inner();
+        let request_id = caller.request_id;
+        // A bad director name or an unknown cluster is the call's status, not a message.
+        if let Err(err) = self.core.desired(&cluster, &director, None, std::time::Duration::ZERO).await {
+            return Err(error::status(&err, &request_id));
+        }
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let core = self.core.clone();
+        tokio::spawn(async move { core.watch_desired(&cluster, &director, tx).await });
+        let stream = tokio_stream::StreamExt::map(tokio_stream::wrappers::ReceiverStream::new(rx), move |desired| {
+            desired.map(agents::desired).map_err(|err| error::status(&err, &request_id))
+        });
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn report_director(
+        &self,
+        request: Request<pb::ReportDirectorRequest>,
+    ) -> Result<Response<pb::Director>, Status> {
+        handle(&self.core, "ReportDirector", request, |call, req| async move {
+            let parsed = required(&req.report, "report").and_then(|r| agents::director_report_in(r).map_err(Error::from));
+            let report = self.admit(&call, &req.cluster, parsed).await?;
+            Ok(apply::director(self.core.report_director(&call.caller, &req.cluster, &req.name, report).await?))
+        })
+        .await
+    }
+
+    async fn get_rollout(&self, request: Request<pb::GetRolloutRequest>) -> Result<Response<pb::Rollout>, Status> {
+        handle(&self.core, "GetRollout", request, |_, req| async move {
+            Ok(agents::rollout(self.core.rollout(&req.cluster).await?))
+        })
+        .await
+    }
+
+    async fn release_rollout(
+        &self,
+        request: Request<pb::ReleaseRolloutRequest>,
+    ) -> Result<Response<pb::Rollout>, Status> {
+        handle(&self.core, "ReleaseRollout", request, |call, req| async move {
+            Ok(agents::rollout(self.core.release_rollout(&call.caller, &req.cluster).await?))
+        })
+        .await
+    }
+
+    async fn zero_counters(
+        &self,
+        request: Request<pb::ZeroCountersRequest>,
+    ) -> Result<Response<pb::ZeroCountersResponse>, Status> {
+        handle(&self.core, "ZeroCounters", request, |call, req| async move {
+            Ok(agents::zeroed(self.core.zero(&call.caller, &req.cluster, req.service).await?))
+        })
+        .await
+    }
+
+    async fn get_counters(
+        &self,
+        request: Request<pb::GetCountersRequest>,
+    ) -> Result<Response<pb::GetCountersResponse>, Status> {
+        handle(&self.core, "GetCounters", request, |_, req| async move {
+            let counters = self.core.counters(&req.cluster).await?;
+            Ok(pb::GetCountersResponse { directors: counters.into_iter().map(agents::director_counters).collect() })
+        })
+        .await
+    }
+
     async fn create_cluster(
         &self,
         request: Request<pb::CreateClusterRequest>,

@@ -77,29 +77,30 @@ pub fn scheduler_parser() -> impl TypedValueParser<Value = Scheduler> {
         .map(|name| name.parse::<Scheduler>().expect("offered names parse"))
 }
 
-/// Which virtual service: `-t`, `-u`, `--sctp-service` or `-f` (one of them).
+/// The virtual service a command is about: one of `-t`, `-u`,
+/// `--sctp-service` or `-f` (with `-6` for an IPv6 firewall mark), as the
+/// client's draft commands and the local and client `lvsd zero` take it.
+/// Required; a command where it is optional says so with
+/// `#[command(mut_group("service", |g| g.required(false)))]` and flattens
+/// `Option<ServiceArg>`.
 #[derive(Debug, Clone, Args)]
-#[group(id = "service", required = true, multiple = false)]
-pub struct ServiceSel {
+#[group(id = "service", required = true, multiple = true)]
+pub struct ServiceArg {
     /// TCP virtual service VIP:PORT ([IPv6]:PORT); no port means all ports (needs -p)
-    #[arg(short = 't', long = "tcp-service", value_name = "VIP:PORT", value_parser = parse_host_port, help_heading = "Virtual service")]
+    #[arg(short = 't', long = "tcp-service", value_name = "VIP:PORT", value_parser = parse_host_port,
+        conflicts_with_all = ["udp", "sctp", "fwmark"], help_heading = "Virtual service")]
     tcp: Option<HostPort>,
     /// UDP virtual service VIP:PORT
-    #[arg(short = 'u', long = "udp-service", value_name = "VIP:PORT", value_parser = parse_host_port, help_heading = "Virtual service")]
+    #[arg(short = 'u', long = "udp-service", value_name = "VIP:PORT", value_parser = parse_host_port,
+        conflicts_with_all = ["sctp", "fwmark"], help_heading = "Virtual service")]
     udp: Option<HostPort>,
     /// SCTP virtual service VIP:PORT
-    #[arg(long = "sctp-service", visible_alias = "sctp", value_name = "VIP:PORT", value_parser = parse_host_port, help_heading = "Virtual service")]
+    #[arg(long = "sctp-service", visible_alias = "sctp", value_name = "VIP:PORT", value_parser = parse_host_port,
+        conflicts_with = "fwmark", help_heading = "Virtual service")]
     sctp: Option<HostPort>,
     /// Firewall-mark service: packets that iptables/nftables marked MARK
     #[arg(short = 'f', long = "fwmark-service", value_name = "MARK", value_parser = parse_mark, help_heading = "Virtual service")]
     fwmark: Option<u32>,
-}
-
-/// The virtual service a command is about.
-#[derive(Debug, Clone, Args)]
-pub struct ServiceArg {
-    #[command(flatten)]
-    sel: ServiceSel,
     /// The firewall-mark service is IPv6 (after -f)
     #[arg(short = '6', long = "ipv6", requires = "fwmark", help_heading = "Virtual service")]
     ipv6: bool,
@@ -108,8 +109,7 @@ pub struct ServiceArg {
 impl ServiceArg {
     pub fn key(&self) -> ServiceKey {
         let addr = |protocol, hp: HostPort| ServiceKey::Addr { protocol, addr: SocketAddr::new(hp.ip, hp.port.unwrap_or(0)) };
-        let sel = &self.sel;
-        match (sel.tcp, sel.udp, sel.sctp, sel.fwmark) {
+        match (self.tcp, self.udp, self.sctp, self.fwmark) {
             (Some(hp), ..) => addr(Protocol::Tcp, hp),
             (_, Some(hp), ..) => addr(Protocol::Udp, hp),
             (_, _, Some(hp), _) => addr(Protocol::Sctp, hp),

@@ -6,13 +6,14 @@
 //! so two operators never silently overwrite each other.
 
 mod api;
-mod args;
+pub(crate) mod args;
 mod cluster;
 pub(crate) mod config;
 mod directors;
 mod edit;
 pub(crate) mod render;
 mod revisions;
+mod zero;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -86,6 +87,24 @@ impl Conn {
     /// `--cluster` as given on the command line (`lvsd audit` filters by it only then).
     pub(crate) fn cluster_flag(&self) -> Option<&str> {
         self.cluster.as_deref()
+    }
+
+    /// Whether the command line names a server or a cluster: then `lvsd
+    /// zero` goes through the server rather than to this host's kernel.
+    pub(crate) fn names_a_server(&self) -> bool {
+        self.server.is_some() || self.cluster.is_some()
+    }
+}
+
+/// `lvsd zero --cluster C`: every director of the cluster zeroes its counters.
+pub(crate) fn zero(conn: &Conn, service: Option<crate::model::ServiceKey>) -> ExitCode {
+    let outcome = Client::connect(conn).and_then(|client| finish(&client, zero::zero(&client, service)));
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("{failure}");
+            ExitCode::from(failure.exit_code())
+        }
     }
 }
 
@@ -291,6 +310,11 @@ fn dispatch(command: ClientCommand) -> Result<(), Failure> {
         ClientCommand::Directors(args) => directors::directors(&client, args),
         ClientCommand::Completions { .. } => unreachable!("handled before connecting"),
     };
+    finish(&client, result)
+}
+
+/// A command's result, with hints on what to do about the usual refusals.
+fn finish(client: &Client, result: Result<(), Failure>) -> Result<(), Failure> {
     result.map_err(|failure| {
         failure
             .cluster_hint(&client.cluster)
