@@ -291,3 +291,83 @@ async fn a_settings_change_retries_a_refused_revision() {
     assert_eq!(director["blocked_revision"], Value::Null);
     assert_eq!(director["last_report"]["summary"]["services_removed"], 1);
 }
+
+/// Runs the `lvsd` client against `server` for cluster web.
+fn lvsd(server: &TestServer, args: &[&str]) -> (i32, String, String) {
+    let home = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lvsd"))
+        .args(args)
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path().join(".config"))
+        .env("LVSD_SERVER", &server.http)
+        .env("LVSD_CLUSTER", "web")
+        .env_remove("LVSD_TOKEN")
+        .env_remove("LVSD_CONFIG")
+        .output()
+        .unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+}
+
+#[tokio::test]
+async fn counters_and_connections_of_the_local_director_are_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = local_server(&dir, &["--counters-interval", "200ms"]);
+    server.post("/v1/clusters", json!({"name": "web"})).await.expect(201);
+
+    let (code, _, stderr) = lvsd(&server, &["list", "--stats"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("web has no active revision yet"), "{stderr}");
+
+    commit(&server, json!({"message": "nat", "spec": with_weights([5, 0, 7])})).await.expect(201);
+    applied(&server, 1).await;
+    let counters = wait_for(&server, "/v1/clusters/web/counters", "counters of revision 1", |c| {
+        c[0]["counters"]["services"].as_array().is_some_and(|s| !s.is_empty())
+    })
+    .await;
+    assert_eq!(counters.as_array().unwrap().len(), 1, "{counters}");
+    assert_eq!(counters[0]["director"], "d1");
+    let service = &counters[0]["counters"]["services"][0];
+    assert_eq!(service["service"], "tcp:192.168.31.100:80");
+    let weights: Vec<(String, u64)> = service["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["server"].as_str().unwrap().to_string(), s["weight"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        weights,
+        [("172.25.0.31:80".to_string(), 5), ("172.25.0.32:80".to_string(), 0), ("172.25.0.33:80".to_string(), 7)]
+    );
+    assert_eq!(service["traffic"]["conns"], 0, "an in-memory table carries no traffic");
+
+    // The CLI lays them out as ipvsadm -Ln --stats / --rate does.
+    let (code, stdout, stderr) = lvsd(&server, &["list", "--stats"]);
+    assert_eq!(code, 0, "{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[0].starts_with("Director d1 of web, counters at "), "{stdout}");
+    assert!(lines[1].contains("Conns   InPkts  OutPkts  InBytes OutBytes"), "{stdout}");
+    assert!(lines[3].starts_with("TCP  192.168.31.100:80"), "{stdout}");
+    assert_eq!(lines.iter().filter(|l| l.starts_with("  -> 172.25.0.3")).count(), 3, "{stdout}");
+    let (code, stdout, _) = lvsd(&server, &["list", "--rate", "--director", "d1"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("CPS    InPPS   OutPPS    InBPS   OutBPS"), "{stdout}");
+    let (code, _, stderr) = lvsd(&server, &["list", "--stats", "--director", "d9"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("director d9 has reported no counters for web"), "{stderr}");
+
+    // Connection entries: none in an in-memory table; an unknown director is not found.
+    let conns = server.get("/v1/clusters/web/directors/d1/connections").await.expect(200);
+    assert_eq!(conns.body, json!([]));
+    server.get("/v1/clusters/web/directors/d9/connections").await.expect(404);
+    let (code, stdout, stderr) = lvsd(&server, &["list", "-c"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        stdout,
+        "Director d1:\nIPVS connection entries\npro expire state       source             virtual            destination\n"
+    );
+
+    // A deleted cluster's counters go with it.
+    server.call("DELETE", "/v1/clusters/web?force=true", None, None).await.expect(204);
+    server.get("/v1/clusters/web/counters").await.expect(404);
+}

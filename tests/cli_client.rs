@@ -517,3 +517,75 @@ fn plan_directors_and_commit_confirmed() {
     assert!(rolled_back, "{}", sh.line("log").stdout);
     assert_eq!(sh.line("export").ok().stdout, sh.line("export 2").ok().stdout);
 }
+
+#[test]
+fn status_says_where_the_cluster_stands() {
+    let server = TestServer::start();
+    let sh = Shell::new(&server, "web");
+    sh.line("cluster create web --description lab").ok();
+    let run = sh.line("status").ok();
+    assert_eq!(
+        run.stdout,
+        "Cluster web: lab\n  active:  none yet\n  draft:   as nothing committed\nDirectors: none has reported yet\n"
+    );
+
+    sh.script(NAT_TYPED);
+    let run = sh.line("status").ok();
+    assert!(run.stdout.contains("  draft:   changed since nothing committed (`lvsd draft diff`"), "{}", run.stdout);
+
+    sh.lvsd(&["commit", "-m", "classic NAT"]).ok();
+    sh.line("rs edit -t 192.168.31.100:80 -r 172.25.0.31 -w 4").ok();
+    sh.lvsd(&["commit", "-m", "heavier rs1", "--no-activate"]).ok();
+    let run = sh.line("status").ok();
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(lines[1].starts_with("  active:  revision 1 \"classic NAT\" by anonymous at "), "{}", run.stdout);
+    assert!(lines[1].ends_with("(1 service, 3 real servers)"), "{}", run.stdout);
+    assert_eq!(lines[2], "  latest:  revision 2 (not active: `lvsd activate 2`)");
+    assert_eq!(lines[3], "  draft:   as revision 2");
+
+    let json = sh.line("status --output json").ok().json();
+    assert_eq!(json["active_revision"], 1);
+    assert_eq!(json["latest_revision"], 2);
+    assert_eq!(json["draft_dirty"], false);
+    assert_eq!(json["directors"], serde_json::json!([]));
+
+    sh.line("status --cluster nope").fails(1);
+}
+
+/// `lvsd settings set` changes only the fields given, the server applies
+/// them (GET /settings says so), `show` says it in words, and a bad value is
+/// refused naming the option, changing nothing.
+#[tokio::test]
+async fn settings_set_changes_only_what_is_given() {
+    let server = TestServer::start();
+    let sh = Shell::new(&server, "web");
+    sh.line("cluster create web").ok();
+    let shown = sh.line("settings show").ok().stdout;
+    assert!(shown.contains("the defaults") && shown.contains("drain:         off"), "{shown}");
+
+    sh.line("settings set --drain on --drain-timeout 45").ok();
+    sh.line("settings set --drain-service tcp:192.168.31.100:80=off --removal-limit 0.5").ok();
+    let stored = server.get("/v1/clusters/web/settings").await.expect(200).body;
+    let settings = &stored["settings"];
+    assert_eq!(settings["drain"], true, "the first set is kept by the second: {stored}");
+    assert_eq!(settings["drain_timeout_secs"], 45);
+    assert_eq!(settings["drain_services"]["tcp:192.168.31.100:80"], false);
+    assert_eq!(settings["removal_limit"], 0.5);
+    assert_eq!(settings["ownership"], "table");
+
+    let shown = sh.line("settings show").ok().stdout;
+    assert!(shown.contains("drain:         on") && shown.contains("at most 45 s"), "{shown}");
+    assert!(shown.contains("drain off for tcp:192.168.31.100:80"), "{shown}");
+    assert!(shown.contains("0.5 of the services"), "{shown}");
+
+    let refused = sh.line("settings set --drain-timeout 0").fails(1);
+    assert!(refused.stderr.contains("drain_timeout_secs") || refused.stderr.contains("--drain-timeout"), "{}", refused.stderr);
+    sh.line("settings set").fails(2);
+    sh.line("settings set --drain maybe").fails(2);
+    sh.line("settings set --drain-service tcp:192.168.31.100:80=default --removal-limit default").ok();
+    let json = sh.line("settings show --output json").ok().json();
+    assert_eq!(json["settings"]["drain_timeout_secs"], 45, "the refused change left the settings alone: {json}");
+    assert!(json["settings"].get("drain_services").is_none(), "the exception is gone: {json}");
+    assert!(json["settings"]["removal_limit"].is_null(), "{json}");
+    assert_eq!(json["settings"]["drain"], true);
+}

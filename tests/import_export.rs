@@ -83,3 +83,24 @@ ipvsadm -a -t 192.168.31.100:80 -r 172.25.0.33:80 -m -w 3
     assert_eq!(after.etag, before.etag);
     assert_eq!(after.body["spec"], before.body["spec"]);
 }
+
+/// ipvsadm rules carry no host settings: importing them keeps the draft's,
+/// and exporting leaves them out.
+#[tokio::test]
+async fn import_and_export_leave_the_host_section_alone() {
+    let server = TestServer::start();
+    server.post("/v1/clusters", json!({"name": "web"})).await.expect(201);
+    let host = json!({"vip_interface": "eth1", "snat_address": "172.25.0.1",
+                      "directors": {"d2": {"sync_daemons": [{"role": "backup", "interface": "eth1", "syncid": 0}]}}});
+    server
+        .post("/v1/clusters/web/revisions", json!({"message": "host", "spec": {"services": [], "host": host}}))
+        .await
+        .expect(201);
+    let imported = import(&server, "web", "-A -t 192.168.31.100:80 -s rr\n-a -t 192.168.31.100:80 -r 172.25.0.31 -m\n").await.expect(200);
+    assert_eq!(imported.body["spec"]["host"], host, "{}", imported.text);
+    assert_eq!(imported.body["spec"]["services"][0]["id"], "tcp:192.168.31.100:80");
+    let commit = server.post("/v1/clusters/web/revisions", json!({"message": "import"})).await.expect(201);
+    let number = commit.body["revision"]["number"].as_i64().unwrap();
+    let exported = server.get(&format!("/v1/clusters/web/revisions/{number}/export")).await.expect(200);
+    assert_eq!(exported.text, "-A -t 192.168.31.100:80 -s rr\n-a -t 192.168.31.100:80 -r 172.25.0.31:80 -m -w 1\n");
+}

@@ -281,14 +281,18 @@ EOF
 #   real servers rsI: eth0 172.25.0.(30+I)/24, default via gw, the VIP on
 #       lo, arp_ignore=1 arp_announce=2, busybox httpd on :80 serving "rsI"
 # Sets LAB=dr VIP VIP6 GW_IP GW_IP6 and the same RS_* / CLIENT_* / DIP vars.
+# With LAB_DR_BARE=1 the lab leaves out the VIPs (director and real servers)
+# and the real servers' ARP settings: the test makes them (lvsd host).
 lab_dr() {
     _lab_common_vars "${1:-3}"
     LAB=dr VIP=172.25.0.100 VIP6=fd00:25::100 GW_IP=172.25.0.254 GW_IP6=fd00:25::fe
     mkdir -p "$LAB_DIR"
     {
         _lab_root_rs_cmds
-        echo "addr add $VIP/32 dev br-rs"
-        echo "addr add $VIP6/128 dev br-rs nodad"
+        if [ -z "${LAB_DR_BARE:-}" ]; then
+            echo "addr add $VIP/32 dev br-rs"
+            echo "addr add $VIP6/128 dev br-rs nodad"
+        fi
         echo "netns add gw"
         echo "netns add client"
         echo "link add vgw type veth peer name lan0 netns gw"
@@ -320,6 +324,7 @@ route add default via $GW_IP
 route add default via $GW_IP6
 EOF
     for _r in $RS_NAMES; do
+        [ -z "${LAB_DR_BARE:-}" ] || break
         _ipb -n "$_r" <<EOF
 addr add $VIP/32 dev lo
 addr add $VIP6/128 dev lo nodad

@@ -31,7 +31,7 @@ use super::report::{
 use super::restore::{Config, restore_ops};
 use super::state::{DirectorState, DrainRecord};
 use crate::ipvs::error::describe;
-use crate::ipvs::{Error, IpvsTable, Op, ServiceEntry, Snapshot};
+use crate::ipvs::{DestKey, Error, IpvsTable, Op, ServiceEntry, Snapshot};
 use crate::model::{ServiceKey, Spec};
 use crate::plan::{BlastRadius, Change, Drift, Ownership, Plan, PlanOptions, RemovalLimitExceeded, blast_radius, plan};
 
@@ -184,6 +184,15 @@ fn touched(plan: &Plan) -> BTreeSet<ServiceKey> {
             Op::SetTimeouts(_) | Op::StartDaemon(_) | Op::StopDaemon(_) | Op::Flush => None,
         })
         .collect()
+}
+
+/// The drains `change` ends (see [`ends_drain`]): its real servers, by service.
+fn drain_keys(change: &Change) -> Vec<(ServiceKey, DestKey)> {
+    match change {
+        Change::DelDest { service, dest } => vec![(*service, dest.key)],
+        Change::DelService { service, servers } => servers.iter().map(|d| (service.key, d.key)).collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// Whether `change` only ends a drain: deletes real servers already at
@@ -618,15 +627,24 @@ impl Engine {
         let planned = plan(&cache.table, spec, &options);
         let drifts = planned.drift();
         let mut drift = Vec::new();
-        let mut drains_done = false;
+        let mut ending = Vec::new();
         for (change, d) in planned.changes().iter().zip(drifts) {
             if ends_drain(change, &options) {
-                drains_done = true;
+                ending.extend(drain_keys(change));
             } else {
                 drift.push(d);
             }
         }
+        let drains_done = !ending.is_empty();
+        let ended: Vec<_> = ending.iter().map(|key| (*key, state.drains.get(key).copied())).collect();
         sync_drains(state, &planned, policy, now);
+        // A drain this check ends stays recorded until the apply that follows
+        // deletes its server: that apply reads only the services it changes
+        // and those with drains recorded, so forgetting the drain here would
+        // leave the server at weight 0 for good.
+        for (key, record) in ended {
+            state.drains.insert(key, record.unwrap_or(DrainRecord { started_at: now, deadline: now }));
+        }
         let hash = cache.hash(|key| manages(policy, state, spec, key));
         if drift.is_empty() && planned.deferred().is_empty() {
             self.basis = Some(Basis { spec: spec.clone(), policy: policy.clone() });

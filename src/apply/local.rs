@@ -28,6 +28,7 @@ use super::reconcile::{Action, Actual, ApplyError, Context, Desired, Event, erro
 use super::report::Report;
 use super::state::DirectorState;
 use crate::core::{self, BoxFuture, Core, DirectorUpdate, LocalDirector};
+use crate::ipvs::conns::Connection;
 use crate::ipvs::{IpvsTable, Op};
 use crate::model::{ServiceKey, Spec};
 
@@ -55,6 +56,11 @@ async fn desired(
     cluster: &str,
 ) -> core::Result<Option<Desired>> {
     let Some((revision, spec)) = core.director_spec(cluster, &options.name).await? else { return Ok(None) };
+    // This director's own sync daemons and timeouts (host.directors), if any.
+    let spec = match spec.host().directors().contains_key(&options.name) {
+        true => Arc::new(spec.for_director(&options.name)),
+        false => spec,
+    };
     let settings = match runs.get(cluster).and_then(|run| run.settings.clone()) {
         Some(settings) => settings,
         None => core.settings(cluster).await?.settings,
@@ -80,6 +86,7 @@ const MODE: &str = "local";
 enum Request {
     Preview { cluster: String, spec: Arc<Spec>, reply: oneshot::Sender<core::Result<Preview>> },
     Apply { cluster: String, force: bool, reply: oneshot::Sender<core::Result<Report>> },
+    Connections { reply: oneshot::Sender<core::Result<Vec<Connection>>> },
     Zero { cluster: String, service: Option<ServiceKey>, reply: oneshot::Sender<core::Result<()>> },
 }
 
@@ -114,6 +121,14 @@ impl LocalDirector for Handle {
                 .send(Request::Apply { cluster: cluster.to_string(), force, reply })
                 .await
                 .map_err(|_| stopped())?;
+            answer.await.map_err(|_| stopped())?
+        })
+    }
+
+    fn connections(&self) -> BoxFuture<'_, core::Result<Vec<Connection>>> {
+        Box::pin(async move {
+            let (reply, answer) = oneshot::channel();
+            self.requests.send(Request::Connections { reply }).await.map_err(|_| stopped())?;
             answer.await.map_err(|_| stopped())?
         })
     }
@@ -303,6 +318,7 @@ impl Runner {
 
     /// One reconcile step of `cluster`; returns the reports of its applies.
     async fn step(&mut self, cluster: &str, apply_now: bool, force: bool) -> core::Result<Vec<Report>> {
+        let entered = std::time::Instant::now();
         if let Some(run) = self.runs.get_mut(cluster)
             && run.settings.is_none()
         {
@@ -346,6 +362,16 @@ impl Runner {
             }
         };
         if let Some((commit_started, activated)) = commit_times {
+            // Where the time from a commit's durability to the step went, for
+            // `RUST_LOG=lvsd::timing=debug`.
+            tracing::debug!(
+                target: "lvsd::timing",
+                cluster,
+                revision = desired.revision,
+                woken_ms = entered.saturating_duration_since(activated).as_secs_f64() * 1e3,
+                desired_ms = step_started.saturating_duration_since(entered).as_secs_f64() * 1e3,
+                "step"
+            );
             for event in &mut events {
                 if let Event::Applied(report) = event
                     && report.cause == super::report::Cause::Activation
@@ -454,6 +480,10 @@ impl Runner {
                     Err(err) => Err(err),
                 };
                 let _ = reply.send(result);
+            }
+            Request::Connections { reply } => {
+                let read = self.director.table.connections();
+                let _ = reply.send(read.map_err(|e| core::Error::Internal(format!("this host's IPVS: {e}"))));
             }
             Request::Zero { cluster, service, reply } => {
                 let _ = reply.send(self.zero(&cluster, service).await);

@@ -286,6 +286,39 @@ fn drains_end_when_connections_end_or_the_deadline_passes_even_across_restarts()
 }
 
 #[test]
+fn a_drain_whose_connections_end_at_a_drift_check_ends_there() {
+    // The step after the connections end is a drift check: it must delete
+    // the server, not forget the drain and leave it at weight 0 for good.
+    let mut table = table_with(&two_services([1, 2, 3]));
+    let (mut engine, mut state) = (Engine::new(), DirectorState::default());
+    state.applied = Some(1);
+    let without_33 = two_services([1, 2, 3])
+        .replace(r#", {"address": "172.25.0.33", "port": 80, "forwarding": "nat", "weight": 3}"#, "");
+    let rev2 = desired(2, &without_33, draining());
+    step(&rev2, &mut table, &mut engine, &mut state, at(0), false).0.unwrap();
+    assert_eq!(weight_of(&table, WEB, "172.25.0.33:80"), Some(0), "draining with its connections");
+
+    table.set_conns(&key(WEB), &dest_key("172.25.0.33:80"), Conns::default());
+    let (_, events) = step(&rev2, &mut table, &mut engine, &mut state, at(5), true);
+    let Event::Applied(report) = &events[0] else { panic!("the drain's end is applied: {events:?}") };
+    assert_eq!(report.cause, Cause::Drain);
+    assert_eq!(report.plan, ["- real server 172.25.0.33:80 from tcp 192.168.31.100:80"]);
+    assert_eq!(weight_of(&table, WEB, "172.25.0.33:80"), None);
+    assert!(state.drains.is_empty());
+
+    // And when the connections end with no record of the drain (a restart
+    // lost it), the drift check deletes the server all the same.
+    let mut table = table_with(&two_services([1, 2, 3]));
+    let leaving = table.snapshot_now().services[0].dests[2].dest;
+    table.execute(&Op::EditDest(key(WEB), Dest { weight: 0, ..leaving })).unwrap();
+    table.set_conns(&key(WEB), &leaving.key, Conns::default());
+    let (mut engine, mut state) = (Engine::new(), DirectorState { applied: Some(2), ..DirectorState::default() });
+    step(&rev2, &mut table, &mut engine, &mut state, at(100), true).0.unwrap();
+    assert_eq!(weight_of(&table, WEB, "172.25.0.33:80"), None);
+    assert!(state.drains.is_empty());
+}
+
+#[test]
 fn a_weight_0_server_without_a_drain_record_gets_a_deadline() {
     // lvsd set the weight to 0 and died before storing the drain: on start
     // the drain gets a deadline, so it never stays forever.

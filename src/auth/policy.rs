@@ -86,6 +86,7 @@ pub const REST: &[(&str, &str, Access)] = &[
     ("GET", "/v1/clusters/{cluster}/directors", Read),
     ("GET", "/v1/clusters/{cluster}/counters", Read),
     ("GET", "/v1/clusters/{cluster}/directors/{name}", Read),
+    ("GET", "/v1/clusters/{cluster}/directors/{name}/connections", Read),
     ("POST", "/v1/clusters/{cluster}/directors/{name}/apply", Edit),
     // Agents (DESIGN.md): follow the desired state, report a director's status.
     ("GET", "/v1/clusters/{cluster}/desired", Watch),

@@ -69,6 +69,9 @@ pub struct ShowArgs {
     /// The table as JSON, counters included.
     #[arg(long, group = "view")]
     pub json: bool,
+    /// The connection entries (`ipvsadm -Lcn`); with --json as JSON.
+    #[arg(short = 'c', long = "connection", conflicts_with_all = ["stats", "rate", "thresholds", "persistent_conn", "tun_info", "timeout", "daemon", "save"])]
+    pub connection: bool,
 }
 
 impl ShowArgs {
@@ -101,6 +104,16 @@ pub struct ApplyArgs {
     /// Print every change made, not only the summary.
     #[arg(long, short = 'v')]
     pub verbose: bool,
+    /// Also apply the spec's host settings for this director: bind the VIPs,
+    /// forwarding, fullnat's conntrack and source NAT (`lvsd host apply --role director`).
+    #[arg(long)]
+    pub host: bool,
+    /// This director's name in the spec's host.directors (default: this host's name).
+    #[arg(long, value_name = "DIRECTOR")]
+    pub name: Option<String>,
+    /// Where `--host` remembers what it added.
+    #[arg(long, value_name = "DIR", default_value = crate::host::DEFAULT_STATE_DIR, requires = "host")]
+    pub state_dir: PathBuf,
 }
 
 /// `lvsd zero [SERVICE]`: on this host's kernel, or with `--cluster` /
@@ -195,6 +208,9 @@ fn open() -> Result<NetlinkTable, CliError> {
 }
 
 fn show(args: &ShowArgs) -> Result<(), CliError> {
+    if args.connection {
+        return show_connections(args.json);
+    }
     let started = std::time::Instant::now();
     let mut table = open()?;
     let mut snapshot = table.snapshot()?;
@@ -217,6 +233,18 @@ fn show(args: &ShowArgs) -> Result<(), CliError> {
         ipvsadm::list(&snapshot, options)
     };
     write_stdout(&text)
+}
+
+/// `lvsd show -c`: this host's connection entries.
+fn show_connections(json: bool) -> Result<(), CliError> {
+    // The file exists only with IPVS loaded: say so as `lvsd show` does.
+    open()?;
+    let connections = crate::ipvs::conns::read().map_err(|e| CliError::Other(format!("reading the connection table: {e}")))?;
+    if json {
+        let text = serde_json::to_string_pretty(&connections).map_err(|e| CliError::Other(e.to_string()))?;
+        return write_stdout(&(text + "\n"));
+    }
+    write_stdout(&crate::ipvs::conns::render(&connections))
 }
 
 /// Writes all of `text` at once; a closed pipe (`| head`) is not an error.
@@ -263,6 +291,12 @@ fn read_spec(path: &Path) -> Result<Spec, CliError> {
 fn apply(args: &ApplyArgs) -> Result<(), CliError> {
     let started = std::time::Instant::now();
     let spec = read_spec(&args.file)?;
+    let name = args.name.clone().unwrap_or_else(super::host::hostname);
+    // This director's own sync daemons and timeouts, when the spec names it.
+    let spec = match spec.host().directors().contains_key(&name) {
+        true => spec.for_director(&name),
+        false => spec,
+    };
     tracing::debug!(elapsed = ?started.elapsed(), services = spec.services().len(), "spec read");
     let mut table = open()?;
     let actual = table.snapshot()?;
@@ -273,11 +307,15 @@ fn apply(args: &ApplyArgs) -> Result<(), CliError> {
         print!("{plan}");
     }
     let summary = plan.summary();
+    let host_plan = args.host.then(|| crate::host::HostPlan::for_director(&spec, &name));
     if args.dry_run {
         println!(
             "would apply: {summary} ({} kernel operations)",
             plan.ops().len()
         );
+        if let Some(host_plan) = host_plan {
+            print!("host settings of director {name}:\n{host_plan}");
+        }
         return Ok(());
     }
     table.apply(plan.ops()).map_err(CliError::Batch)?;
@@ -288,6 +326,11 @@ fn apply(args: &ApplyArgs) -> Result<(), CliError> {
     );
     for deferred in plan.deferred() {
         println!("{deferred}");
+    }
+    if let Some(host_plan) = host_plan {
+        let mut state = crate::host::HostState::load(&args.state_dir, crate::host::Role::Director).map_err(CliError::Other)?;
+        let report = crate::host::apply(&host_plan, &mut state).map_err(|e| CliError::Other(format!("host settings: {e}")))?;
+        print!("{report}");
     }
     Ok(())
 }

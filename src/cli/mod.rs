@@ -5,6 +5,7 @@ mod agent;
 mod audit;
 mod client;
 mod hardening;
+mod host;
 mod local;
 mod serve;
 mod token;
@@ -61,6 +62,9 @@ enum Command {
     Token(token::TokenCommand),
     /// The audit log: list entries through the API, or verify its hash chain in the database.
     Audit(audit::AuditArgs),
+    /// Host settings of directors and real servers (VIPs, ARP, tunnels, fullnat's source NAT).
+    #[command(subcommand)]
+    Host(host::HostCommand),
     #[command(flatten)]
     Local(local::LocalCommand),
     #[command(flatten)]
@@ -80,6 +84,7 @@ pub fn main() -> ExitCode {
         }
         Command::Token(cmd) => token::run(cmd),
         Command::Audit(cmd) => audit::run(cmd),
+        Command::Host(cmd) => host::run(cmd),
         Command::Local(cmd) => local::run(cmd),
         Command::Client(cmd) => client::run(cmd),
     }

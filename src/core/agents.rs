@@ -31,6 +31,7 @@ const STALE_INTERVALS: u64 = 3;
 const MAX_APPLIES: usize = 100;
 const MAX_DRAINS: usize = 100_000;
 const MAX_DRIFT: usize = 100_000;
+const MAX_COUNTED_SERVICES: usize = 100_000;
 const MAX_VERSION_LEN: usize = 64;
 const MAX_REPORT_INTERVAL_SECS: u64 = 3600;
 
@@ -343,6 +344,9 @@ fn validate_report(report: &DirectorReport) -> Result<std::collections::BTreeMap
     bounded("draining", report.draining.len(), MAX_DRAINS)?;
     if let Some(check) = &report.drift_check {
         bounded("drift_check.drift", check.drift.len(), MAX_DRIFT)?;
+    }
+    if let Some(counters) = &report.counters {
+        bounded("counters.services", counters.services.len(), MAX_COUNTED_SERVICES)?;
     }
     for (i, revision) in [("applied_revision", report.applied_revision), ("blocked_revision", report.blocked_revision)] {
         if revision.is_some_and(|n| n < 1) {

@@ -1,6 +1,7 @@
 //! Clusters: create, list, get, delete.
 
 use serde_json::json;
+use sha2::Digest;
 
 use super::audit::{record, Change};
 use super::{now, Caller, ClusterView, Core, Error, Result};
@@ -28,12 +29,12 @@ pub(crate) fn etag(row: &ClusterRow) -> String {
 
 impl Core {
     pub(crate) async fn view(&self, exec: impl sqlx::SqliteExecutor<'_>, row: ClusterRow) -> Result<ClusterView> {
-        let latest = store::latest_revision(exec, &row.name).await?;
+        let latest = store::latest_revision_head(exec, &row.name).await?;
         // From the reader: a cluster being created in a transaction has none.
         let pending_confirm = store::pending_confirm(self.store().reader(), &row.name).await?.map(Into::into);
         let draft_dirty = match &latest {
-            Some(rev) => spec_hash(&row.draft_spec)? != rev.content_hash,
-            None => !parse_spec(&row.draft_spec)?.services().is_empty(),
+            Some(rev) => row.draft_hash != rev.content_hash,
+            None => row.draft_hash != Spec::default().content_hash(),
         };
         Ok(ClusterView {
             draft_etag: etag(&row),
@@ -55,13 +56,15 @@ impl Core {
                 return Err(Error::invalid("description", "longer than 1024 bytes"));
             }
             let at = now();
-            let row = ClusterRow {
+            let empty = Spec::default().to_canonical_json();
+            let mut row = ClusterRow {
                 name: name.to_string(),
                 uid: uuid::Uuid::new_v4().simple().to_string(),
                 description: description.to_string(),
                 created_at: at.clone(),
                 created_by: caller.actor.clone(),
-                draft_spec: Spec::default().to_canonical_json(),
+                draft_spec_id: 0,
+                draft_hash: hex::encode(sha2::Sha256::digest(empty.as_bytes())),
                 draft_version: 1,
                 draft_updated_at: at,
                 draft_updated_by: caller.actor.clone(),
@@ -71,7 +74,7 @@ impl Core {
             if store::cluster(&mut *tx, name).await?.is_some() {
                 return Err(Error::AlreadyExists(format!("cluster {name} already exists")));
             }
-            store::insert_cluster(&mut *tx, &row).await?;
+            store::insert_cluster(&mut tx, &mut row, &empty).await?;
             let change = Change {
                 cluster: Some(name),
                 action: "cluster.create",
@@ -138,8 +141,4 @@ pub(crate) fn parse_spec(json: &str) -> Result<Spec> {
         tracing::error!(error = %err, "stored spec does not validate");
         Error::Internal(format!("a stored spec does not validate ({err})"))
     })
-}
-
-fn spec_hash(json: &str) -> Result<String> {
-    Ok(parse_spec(json)?.content_hash())
 }

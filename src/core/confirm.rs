@@ -185,7 +185,7 @@ impl Core {
         );
         let new = NewRevision {
             spec: std::sync::Arc::new(parse_spec(&target.spec)?),
-            canonical: Some((target.content_hash.clone(), target.spec.clone())),
+            stored_hash: Some(target.content_hash.clone()),
             message: &message,
             author: "lvsd",
             kind: RevisionKind::Rollback,
@@ -216,7 +216,7 @@ impl Core {
             "commit not confirmed in time: rolled back"
         );
         if row.draft_version != draft_version {
-            self.remember_draft(&row, spec.clone(), outcome.revision.content_hash.clone());
+            self.remember_draft(&row, spec.clone());
         }
         self.remember_outcome(cluster, &outcome, spec, started);
         self.activation_committed();

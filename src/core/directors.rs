@@ -37,6 +37,8 @@ pub trait LocalDirector: Send + Sync + 'static {
     /// when `force`), and returns the report.
     fn apply_now<'a>(&'a self, cluster: &'a str, force: bool) -> BoxFuture<'a, Result<Report>>;
 
+    /// The connection entries of the local table.
+    fn connections(&self) -> BoxFuture<'_, Result<Vec<crate::ipvs::conns::Connection>>>;
     /// Zeroes the counters of `service` in the local table now, or of every
     /// service of `cluster`'s active revision (`ipvsadm -Z`).
     fn zero<'a>(&'a self, cluster: &'a str, service: Option<ServiceKey>) -> BoxFuture<'a, Result<()>>;

@@ -80,13 +80,13 @@ fn no_server(key: &ServiceKey, server: &ServerKey) -> Error {
 }
 
 impl Core {
-    pub(crate) fn draft_view(&self, row: &ClusterRow, base_revision: Option<(i64, String)>) -> Result<DraftView> {
-        let spec = parse_spec(&row.draft_spec)?;
+    /// The view of `row`'s draft, whose spec is `spec`.
+    pub(crate) fn draft_view(&self, row: &ClusterRow, spec: Spec, base_revision: Option<(i64, String)>) -> DraftView {
         let dirty = match &base_revision {
-            Some((_, hash)) => *hash != spec.content_hash(),
+            Some((_, hash)) => *hash != row.draft_hash,
             None => !spec.services().is_empty(),
         };
-        Ok(DraftView {
+        DraftView {
             cluster: row.name.clone(),
             etag: etag(row),
             version: row.draft_version,
@@ -95,14 +95,21 @@ impl Core {
             base_revision: base_revision.map(|(n, _)| n),
             dirty,
             spec,
-        })
+        }
     }
 
     pub async fn get_draft(&self, cluster: &str) -> Result<DraftView> {
-        let reader = self.store().reader();
-        let row = store::cluster(reader, cluster).await?.ok_or_else(|| not_found(cluster))?;
-        let latest = store::latest_revision(reader, cluster).await?;
-        self.draft_view(&row, latest.map(|r| (r.number, r.content_hash)))
+        // One read transaction: the draft's head, its spec (unless this
+        // process has it parsed) and the latest revision, from one snapshot.
+        let mut read = self.store().reader().begin().await.map_err(store::StoreError::from)?;
+        let row = store::cluster(&mut *read, cluster).await?.ok_or_else(|| not_found(cluster))?;
+        let latest = store::latest_revision_head(&mut *read, cluster).await?;
+        let spec = match self.cached_draft(&row) {
+            Some(spec) => (*spec).clone(),
+            None => parse_spec(&store::spec_json(&mut *read, row.draft_spec_id).await?)?,
+        };
+        drop(read);
+        Ok(self.draft_view(&row, spec, latest.map(|r| (r.number, r.content_hash))))
     }
 
     /// Applies `edit` to the draft in one transaction, checking the
@@ -120,32 +127,28 @@ impl Core {
             let mut tx = self.store().begin().await?;
             let mut row = store::cluster(&mut *tx, cluster).await?.ok_or_else(|| not_found(cluster))?;
             let before = match self.cached_draft(&row) {
-                Some((spec, _)) => spec,
-                None => std::sync::Arc::new(parse_spec(&row.draft_spec)?),
+                Some(spec) => spec,
+                None => std::sync::Arc::new(parse_spec(&store::spec_json(&mut *tx, row.draft_spec_id).await?)?),
             };
             // Bad input is reported as such (400) even when the ETag is stale too.
             let (after, value) = edit(&before)?;
             precondition.check_row(&row)?;
             if after != *before {
                 self.limits().check(&after, "")?;
-                row.draft_spec = after.to_canonical_json();
+                // The spec is written once, here; a commit of it names it by hash.
+                let json = after.to_canonical_json();
+                let previous_spec_id = row.draft_spec_id;
+                row.draft_hash = hex::encode(sha2::Sha256::digest(json.as_bytes()));
+                row.draft_spec_id = store::put_spec(&mut tx, &row.draft_hash, &json).await?;
+                drop(json);
                 row.draft_version += 1;
                 row.draft_updated_at = now();
                 row.draft_updated_by = caller.actor.clone();
-                store::update_draft(
-                    &mut *tx,
-                    cluster,
-                    &row.draft_spec,
-                    row.draft_version,
-                    &row.draft_updated_at,
-                    &row.draft_updated_by,
-                )
-                .await?;
+                store::update_draft(&mut tx, &row, previous_spec_id).await?;
                 let change = Change { cluster: Some(cluster), action, target, detail: diff_detail(&before, &after) };
                 record(&mut tx, caller, change).await?;
                 tx.commit().await.map_err(store::StoreError::from)?;
-                let hash = hex::encode(sha2::Sha256::digest(row.draft_spec.as_bytes()));
-                self.remember_draft(&row, std::sync::Arc::new(after), hash);
+                self.remember_draft(&row, std::sync::Arc::new(after));
             }
             Ok(Edited { value, etag: etag(&row) })
         })
@@ -173,8 +176,10 @@ impl Core {
         text: &str,
         precondition: &Precondition,
     ) -> Result<DraftView> {
-        self.edit_draft(caller, cluster, precondition, "draft.import", cluster.to_string(), |_| {
+        self.edit_draft(caller, cluster, precondition, "draft.import", cluster.to_string(), |draft| {
             let spec = crate::ipvsadm::parse(text).map_err(|err| Error::Invalid(err.into()))?;
+            // ipvsadm rules carry no host settings: the draft keeps its own.
+            let spec = spec.with_host(draft.host().clone())?;
             Ok((spec, ()))
         })
         .await?;

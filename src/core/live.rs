@@ -5,16 +5,18 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::clusters::not_found;
-use super::{Core, Result};
+use super::{Core, Error, Result};
+use crate::ipvs::conns::Connection;
+use crate::model::{ServiceKey, Spec};
 use crate::apply::Counters;
 use crate::store;
 
 /// One director's latest counters for a cluster.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct DirectorCounters {
     pub director: String,
     pub counters: Counters,
@@ -53,8 +55,40 @@ impl Core {
         found
     }
 
+    /// The connection entries of `cluster`'s services on director
+    /// `director` (`ipvsadm -Lcn`): read from this host's kernel when the
+    /// director is this server's own (`serve --apply-local`).
+    pub async fn connections(&self, cluster: &str, director: &str) -> Result<Vec<Connection>> {
+        let spec = match self.active_spec(cluster).await? {
+            Some((_, spec)) => spec,
+            None => return Ok(Vec::new()),
+        };
+        let Some(local) = self.local_director().filter(|d| d.name() == director) else {
+            return Err(match store::director(self.store().reader(), cluster, director).await? {
+                Some(_) => Error::Conflict(format!(
+                    "director {director} is remote: its connection entries are in its own kernel (`lvsd show -c` there)"
+                )),
+                None => Error::NotFound(format!("cluster {cluster} has no director named {director}")),
+            });
+        };
+        let all = local.connections().await?;
+        Ok(all.into_iter().filter(|c| belongs(&spec, c)).collect())
+    }
+
     /// Forgets the counters of a cluster that is gone.
     pub(super) fn forget_counters(&self, cluster: &str) {
         self.inner.counters.0.lock().expect("counters lock").retain(|(c, _), _| c != cluster);
     }
+}
+
+/// Whether a connection entry is one of `spec`'s: to one of its virtual
+/// addresses, or (fwmark services, whose mark is not in the entry) to one of
+/// its fwmark services' real servers.
+fn belongs(spec: &Spec, c: &Connection) -> bool {
+    spec.services().iter().any(|svc| match svc.key {
+        ServiceKey::Addr { protocol, addr } => {
+            addr == c.virtual_addr && protocol.as_str().eq_ignore_ascii_case(&c.protocol)
+        }
+        ServiceKey::Fwmark { .. } => svc.servers().iter().any(|rs| rs.key.ip() == c.destination.ip()),
+    })
 }

@@ -70,8 +70,6 @@ struct CachedDraft {
     uid: String,
     version: i64,
     spec: Arc<Spec>,
-    /// The content hash: SHA-256 of the canonical JSON stored as the draft.
-    hash: String,
 }
 
 /// The service core, shared by the REST and gRPC transports.
@@ -188,17 +186,17 @@ impl Core {
         }
     }
 
-    /// The draft of `row` parsed, with its content hash, when this process
-    /// wrote that very version of it (a commit then neither parses nor hashes it).
-    fn cached_draft(&self, row: &crate::store::ClusterRow) -> Option<(Arc<Spec>, String)> {
+    /// The draft of `row` parsed, when this process wrote that very version
+    /// of it (a commit then neither reads nor parses it).
+    fn cached_draft(&self, row: &crate::store::ClusterRow) -> Option<Arc<Spec>> {
         let drafts = self.inner.drafts.lock().expect("draft cache lock");
         let cached = drafts.get(&row.name)?;
-        (cached.uid == row.uid && cached.version == row.draft_version).then(|| (cached.spec.clone(), cached.hash.clone()))
+        (cached.uid == row.uid && cached.version == row.draft_version).then(|| cached.spec.clone())
     }
 
-    /// Keeps the draft just written to `row` (its `draft_spec` the canonical JSON of `spec`).
-    fn remember_draft(&self, row: &crate::store::ClusterRow, spec: Arc<Spec>, hash: String) {
-        let cached = CachedDraft { uid: row.uid.clone(), version: row.draft_version, spec, hash };
+    /// Keeps the draft just written to `row` (its stored spec is `spec`).
+    fn remember_draft(&self, row: &crate::store::ClusterRow, spec: Arc<Spec>) {
+        let cached = CachedDraft { uid: row.uid.clone(), version: row.draft_version, spec };
         self.inner.drafts.lock().expect("draft cache lock").insert(row.name.clone(), cached);
     }
 

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use serde_json::json;
+use sha2::Digest;
 
 use super::audit::{record, Change};
 use super::clusters::{not_found, parse_spec};
@@ -40,11 +41,11 @@ pub struct RevisionPage {
 
 fn view(row: RevisionRow, active: Option<i64>, with_spec: bool) -> Result<RevisionView> {
     let spec = parse_spec(&row.spec)?;
-    Ok(view_of(row, active, spec, with_spec))
+    Ok(view_of(row, active, Arc::new(spec), with_spec))
 }
 
 /// The view of `row`, whose spec is `spec` (already parsed).
-fn view_of(row: RevisionRow, active: Option<i64>, spec: Spec, with_spec: bool) -> RevisionView {
+fn view_of(row: RevisionRow, active: Option<i64>, spec: Arc<Spec>, with_spec: bool) -> RevisionView {
     RevisionView {
         active: active == Some(row.number),
         services: spec.services().len(),
@@ -115,9 +116,10 @@ fn validate_message(message: &str) -> Result<()> {
 /// What a new revision is, beyond its spec.
 pub(super) struct NewRevision<'a> {
     pub spec: Arc<Spec>,
-    /// The spec's content hash and canonical JSON, when already known (a
-    /// draft this process wrote); computed otherwise.
-    pub canonical: Option<(String, String)>,
+    /// The spec's content hash when the spec is stored already (the draft's,
+    /// or an earlier revision's): nothing is serialized, hashed or written
+    /// for it. Otherwise the spec is serialized, hashed and stored here.
+    pub stored_hash: Option<String>,
     pub message: &'a str,
     pub author: &'a str,
     pub kind: RevisionKind,
@@ -131,9 +133,10 @@ impl Core {
     /// spec is unchanged or the same commit was already made (a retry).
     ///
     /// Returns the outcome and the revision's spec. Work proportional to the
-    /// spec's size is done once: a draft this process wrote comes parsed and
-    /// hashed, the previous revision's spec comes from the cache of active
-    /// specs, and the view reuses the parsed spec.
+    /// spec's size is done at most once: a draft this process wrote comes
+    /// parsed, a stored spec is named by its hash rather than written again,
+    /// the previous revision's spec comes from the cache of active specs, and
+    /// the view shares the parsed spec.
     pub(super) async fn add_revision(
         &self,
         tx: &mut Tx,
@@ -144,9 +147,12 @@ impl Core {
         let name = cluster.name.clone();
         let latest = store::latest_revision_head(&mut **tx, &name).await?;
         let latest_number = latest.as_ref().map_or(0, |r| r.number);
-        let (hash, canonical) = match new.canonical {
-            Some((hash, json)) => (hash, Some(json)),
-            None => (new.spec.content_hash(), None),
+        let (hash, unstored_json) = match new.stored_hash {
+            Some(hash) => (hash, None),
+            None => {
+                let json = new.spec.to_canonical_json();
+                (hex::encode(sha2::Sha256::digest(json.as_bytes())), Some(json))
+            }
         };
         let same_as_latest = latest.as_ref().filter(|r| r.content_hash == hash);
 
@@ -173,7 +179,7 @@ impl Core {
                 record(tx, caller, change).await?;
             }
             // Same content hash: the spec in hand is the revision's.
-            let revision = view_of(existing, cluster.active_revision, (*new.spec).clone(), true);
+            let revision = view_of(existing, cluster.active_revision, new.spec.clone(), true);
             return Ok((CommitOutcome { created: false, revision, confirm: None }, new.spec));
         }
 
@@ -194,31 +200,35 @@ impl Core {
             author: new.author.to_string(),
             message: new.message.to_string(),
             created_at: now(),
-            spec: canonical.unwrap_or_else(|| new.spec.to_canonical_json()),
+            spec: String::new(),
             content_hash: hash,
             kind: new.kind.as_str().to_string(),
             rollback_of: new.rollback_of,
+        };
+        let spec_id = match &unstored_json {
+            Some(json) => Some(store::put_spec(tx, &row.content_hash, json).await?),
+            None => None,
         };
         store::insert_revision(&mut **tx, &row).await?;
         if new.activate {
             store::set_active(&mut **tx, &name, Some(row.number)).await?;
             cluster.active_revision = Some(row.number);
         }
-        // The draft follows what was committed, so the next edit starts from it.
-        if row.spec != cluster.draft_spec {
-            cluster.draft_spec = row.spec.clone();
+        // The draft follows what was committed, so the next edit starts from
+        // it; a commit of the draft itself leaves it alone.
+        if row.content_hash != cluster.draft_hash {
+            let previous_spec_id = cluster.draft_spec_id;
+            cluster.draft_spec_id = match spec_id {
+                Some(id) => id,
+                None => store::spec_id(&mut **tx, &row.content_hash)
+                    .await?
+                    .ok_or_else(|| Error::Internal(format!("the spec of revision {} is not stored", row.number)))?,
+            };
+            cluster.draft_hash = row.content_hash.clone();
             cluster.draft_version += 1;
             cluster.draft_updated_at = row.created_at.clone();
             cluster.draft_updated_by = caller.actor.clone();
-            store::update_draft(
-                &mut **tx,
-                &name,
-                &cluster.draft_spec,
-                cluster.draft_version,
-                &cluster.draft_updated_at,
-                &cluster.draft_updated_by,
-            )
-            .await?;
+            store::update_draft(tx, cluster, previous_spec_id).await?;
         }
         let (services_added, services_removed, services_changed) = diff_counts(&previous_spec, &new.spec);
         let action = match new.kind {
@@ -240,7 +250,7 @@ impl Core {
             }),
         };
         record(tx, caller, change).await?;
-        let revision = view_of(row, cluster.active_revision, (*new.spec).clone(), true);
+        let revision = view_of(row, cluster.active_revision, new.spec.clone(), true);
         Ok((CommitOutcome { created: true, revision, confirm: None }, new.spec))
     }
 
@@ -250,8 +260,9 @@ impl Core {
         self.audited(caller, Some(cluster), "revision.commit", cluster, async {
             validate_message(&request.message)?;
             let mut tx = self.store().begin().await?;
+            let locked = started.elapsed();
             let mut row = store::cluster(&mut *tx, cluster).await?.ok_or_else(|| not_found(cluster))?;
-            let (spec, canonical) = match &request.spec {
+            let (spec, stored_hash) = match &request.spec {
                 Some(doc) => {
                     let spec = doc.validate().map_err(|e| e.within("spec"))?;
                     self.limits().check(&spec, "spec")?;
@@ -259,16 +270,17 @@ impl Core {
                 }
                 None => {
                     request.precondition.check_row(&row)?;
-                    match self.cached_draft(&row) {
-                        Some((spec, hash)) => (spec, Some((hash, row.draft_spec.clone()))),
-                        None => (Arc::new(parse_spec(&row.draft_spec)?), None),
-                    }
+                    let spec = match self.cached_draft(&row) {
+                        Some(spec) => spec,
+                        None => Arc::new(parse_spec(&store::spec_json(&mut *tx, row.draft_spec_id).await?)?),
+                    };
+                    (spec, Some(row.draft_hash.clone()))
                 }
             };
             let author = request.author.as_deref().unwrap_or(&caller.actor);
             let new = NewRevision {
                 spec,
-                canonical,
+                stored_hash,
                 message: &request.message,
                 author,
                 kind: RevisionKind::Commit,
@@ -277,17 +289,30 @@ impl Core {
                 activate: request.activate,
             };
             let (previous_active, draft_version) = (row.active_revision, row.draft_version);
+            let read = started.elapsed();
             let (mut outcome, spec) = self.add_revision(&mut tx, caller, &mut row, new).await?;
             self.settle_confirm(&mut tx, caller, cluster, previous_active, &mut outcome, request.confirm_within).await?;
+            let written = started.elapsed();
             tx.commit().await.map_err(store::StoreError::from)?;
             if row.draft_version != draft_version {
-                self.remember_draft(&row, spec.clone(), outcome.revision.content_hash.clone());
+                self.remember_draft(&row, spec.clone());
             }
             self.remember_outcome(cluster, &outcome, spec, started);
             self.activation_committed();
             if request.confirm_within.is_some() || outcome.confirm.is_some() || previous_active != row.active_revision {
                 self.confirms_changed();
             }
+            // Where a commit's time goes, for `RUST_LOG=lvsd::timing=debug`.
+            tracing::debug!(
+                target: "lvsd::timing",
+                cluster,
+                revision = outcome.revision.number,
+                lock_ms = locked.as_secs_f64() * 1e3,
+                read_ms = (read - locked).as_secs_f64() * 1e3,
+                write_ms = (written - read).as_secs_f64() * 1e3,
+                durable_ms = (started.elapsed() - written).as_secs_f64() * 1e3,
+                "commit"
+            );
             Ok(outcome)
         })
         .await
@@ -313,7 +338,7 @@ impl Core {
             validate_message(&message)?;
             let new = NewRevision {
                 spec: Arc::new(parse_spec(&target.spec)?),
-                canonical: Some((target.content_hash.clone(), target.spec.clone())),
+                stored_hash: Some(target.content_hash.clone()),
                 message: &message,
                 author: &caller.actor,
                 kind: RevisionKind::Rollback,
@@ -326,7 +351,7 @@ impl Core {
             self.settle_confirm(&mut tx, caller, cluster, previous_active, &mut outcome, confirm_within).await?;
             tx.commit().await.map_err(store::StoreError::from)?;
             if row.draft_version != draft_version {
-                self.remember_draft(&row, spec.clone(), outcome.revision.content_hash.clone());
+                self.remember_draft(&row, spec.clone());
             }
             self.remember_outcome(cluster, &outcome, spec, started);
             self.activation_committed();
@@ -360,9 +385,9 @@ impl Core {
                 };
                 record(&mut tx, caller, change).await?;
             }
-            let spec = parse_spec(&revision.spec)?;
-            let shared = Arc::new(spec.clone());
-            let mut outcome = CommitOutcome { created: false, revision: view_of(revision, Some(number), spec, true), confirm: None };
+            let shared = Arc::new(parse_spec(&revision.spec)?);
+            let view = view_of(revision, Some(number), shared.clone(), true);
+            let mut outcome = CommitOutcome { created: false, revision: view, confirm: None };
             self.settle_confirm(&mut tx, caller, cluster, row.active_revision, &mut outcome, None).await?;
             tx.commit().await.map_err(store::StoreError::from)?;
             self.remember_outcome(cluster, &outcome, shared, started);
@@ -403,7 +428,7 @@ impl Core {
         let to = self.get_revision(cluster, number).await?;
         let (from_number, from_spec) = match against.or(to.parent) {
             Some(n) => (n, self.get_revision(cluster, n).await?.spec.unwrap_or_default()),
-            None => (0, Spec::default()),
+            None => (0, Arc::default()),
         };
         Ok((from_number, SpecDiff::between(&from_spec, &to.spec.unwrap_or_default())))
     }
@@ -415,6 +440,6 @@ impl Core {
 
     /// The spec of revision `number`.
     pub async fn revision_spec(&self, cluster: &str, number: i64) -> Result<Spec> {
-        Ok(self.get_revision(cluster, number).await?.spec.unwrap_or_default())
+        Ok(self.get_revision(cluster, number).await?.spec.map(Arc::unwrap_or_clone).unwrap_or_default())
     }
 }

@@ -74,10 +74,11 @@ pub struct RevisionView {
     pub active: bool,
     pub services: usize,
     pub servers: usize,
-    /// Left out of listings.
+    /// Left out of listings. Shared, not copied: a commit's response holds
+    /// the very spec the directors apply.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<SpecDoc>)]
-    pub spec: Option<Spec>,
+    pub spec: Option<std::sync::Arc<Spec>>,
 }
 
 /// The result of a commit or rollback: the revision, and whether this call made it.

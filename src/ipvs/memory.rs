@@ -528,6 +528,11 @@ impl IpvsTable for MemoryTable {
         }
         if failed { Err(BatchError { outcomes }) } else { Ok(()) }
     }
+
+    /// An in-memory table carries no traffic, so it has no connection entries.
+    fn connections(&mut self) -> Result<Vec<super::conns::Connection>, Error> {
+        Ok(Vec::new())
+    }
 }
 
 /// A service as the driver reads it back: the kernel adds `HASHED` (masked

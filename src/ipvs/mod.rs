@@ -1,5 +1,6 @@
 //! The IPVS table of a Linux kernel, driven over generic netlink.
 
+pub mod conns;
 pub mod error;
 pub mod memory;
 pub mod netlink;

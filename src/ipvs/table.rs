@@ -36,4 +36,10 @@ pub trait IpvsTable {
     /// Runs `ops` in order. Stops sending at the first failure; says which
     /// operations took effect.
     fn apply(&mut self, ops: &[Op]) -> Result<(), BatchError>;
+
+    /// The connection entries (`ipvsadm -Lcn`). The kernel lists them in
+    /// `/proc/net/ip_vs_conn` only, which the default reads.
+    fn connections(&mut self) -> Result<Vec<super::conns::Connection>, Error> {
+        super::conns::read().map_err(|e| Error::Unavailable(format!("reading the connection table: {e}")))
+    }
 }

@@ -47,7 +47,7 @@ fn spec_with(fullnat: bool) -> impl Strategy<Value = Spec> {
                 svc.servers.iter().any(|rs| rs.address.is_some_and(|a| AddressFamily::of(a) != family))
             });
             let sync_daemons = if crosses_families { Vec::new() } else { master.into_iter().chain(backup).collect() };
-            let doc = SpecDoc { services, timeouts, sync_daemons };
+            let doc = SpecDoc { services, timeouts, sync_daemons, ..SpecDoc::default() };
             doc.validate()
                 .unwrap_or_else(|e| panic!("the strategy built an invalid spec: {e}\n{doc:#?}"))
         })

@@ -8,6 +8,7 @@ pub mod diff;
 #[cfg(any(test, feature = "testing"))]
 pub mod arbitrary;
 mod error;
+pub mod host;
 mod key;
 pub mod patch;
 mod scheduler;
@@ -16,6 +17,7 @@ mod service;
 mod spec;
 
 pub use error::ValidationError;
+pub use host::{DirectorHostDoc, DirectorSettings, HostDoc, HostSettings, VipInterface};
 pub use key::{AddressFamily, Protocol, ServerKey, ServiceKey};
 pub use scheduler::{SchedFlags, Scheduler};
 pub use server::{Forwarding, ForwardingMethod, RealServer, RealServerDoc, Tunnel, TunnelChecksum, TunnelType};

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
+use super::host::{HostDoc, HostSettings};
 use super::{AddressFamily, ServiceKey, ValidationError, VirtualService, VirtualServiceDoc, MAX_TIMEOUT_SECS};
 
 /// IPVS connection timeouts (`--set tcp tcpfin udp`); a missing one is left
@@ -24,7 +25,7 @@ impl Timeouts {
         self.tcp.is_none() && self.tcpfin.is_none() && self.udp.is_none()
     }
 
-    fn validate(&self) -> Result<(), ValidationError> {
+    pub(crate) fn validate(&self) -> Result<(), ValidationError> {
         for (value, field) in [(self.tcp, "tcp"), (self.tcpfin, "tcpfin"), (self.udp, "udp")] {
             if let Some(secs) = value
                 && (secs == 0 || secs > MAX_TIMEOUT_SECS) {
@@ -81,7 +82,7 @@ pub struct SyncDaemonDoc {
 pub type SyncDaemon = SyncDaemonDoc;
 
 impl SyncDaemonDoc {
-    fn validate(&self) -> Result<SyncDaemon, ValidationError> {
+    pub(crate) fn validate(&self) -> Result<SyncDaemon, ValidationError> {
         let name = &self.interface;
         let valid_name = !name.is_empty()
             && name.len() < 16
@@ -125,6 +126,10 @@ pub struct SpecDoc {
     pub timeouts: Timeouts,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sync_daemons: Vec<SyncDaemonDoc>,
+    /// Host settings of directors and real servers (`lvsd host`); the IPVS
+    /// table does not depend on them, and ipvsadm import/export leave them out.
+    #[serde(default, skip_serializing_if = "HostDoc::is_empty")]
+    pub host: HostDoc,
 }
 
 /// A validated spec: services sorted by id and unique, every value in range.
@@ -133,6 +138,7 @@ pub struct Spec {
     services: Vec<VirtualService>,
     pub timeouts: Timeouts,
     sync_daemons: Vec<SyncDaemon>,
+    host: HostSettings,
 }
 
 impl SpecDoc {
@@ -150,7 +156,8 @@ impl SpecDoc {
             .enumerate()
             .map(|(i, doc)| doc.validate().map_err(|e| e.within(format!("sync_daemons[{i}]"))))
             .collect::<Result<Vec<_>, _>>()?;
-        Spec::new(services, self.timeouts, daemons)
+        let host = self.host.validate().map_err(|e| e.within("host"))?;
+        Spec::new(services, self.timeouts, daemons)?.with_host(host)
     }
 }
 
@@ -183,7 +190,46 @@ impl Spec {
                 format!("a director runs one {} sync daemon at most", pair[0].role.as_str()),
             ));
         }
-        Ok(Spec { services, timeouts, sync_daemons })
+        Ok(Spec { services, timeouts, sync_daemons, host: HostSettings::default() })
+    }
+
+    /// This spec with `host` as its host settings; refused when a director's
+    /// own sync daemons do not fit the services.
+    pub fn with_host(mut self, host: HostSettings) -> Result<Self, ValidationError> {
+        for (name, director) in host.directors() {
+            if let Some(daemons) = &director.sync_daemons {
+                Spec::new(self.services.clone(), Timeouts::default(), daemons.clone()).map_err(|e| {
+                        ValidationError::new("", e.message).within(format!("host.directors.{name}.sync_daemons"))
+                    })?;
+            }
+        }
+        self.host = host;
+        Ok(self)
+    }
+
+    pub fn host(&self) -> &HostSettings {
+        &self.host
+    }
+
+    /// The spec as director `name` applies it: its own sync daemons and
+    /// timeouts (field by field) in place of the spec's. A director the
+    /// host settings do not name gets the spec unchanged.
+    pub fn for_director(&self, name: &str) -> Spec {
+        let Some(own) = self.host.directors().get(name) else { return self.clone() };
+        let mut spec = self.clone();
+        if let Some(daemons) = &own.sync_daemons {
+            let mut daemons = daemons.clone();
+            daemons.sort_by_key(|d| d.role);
+            spec.sync_daemons = daemons;
+        }
+        if let Some(t) = own.timeouts {
+            spec.timeouts = Timeouts {
+                tcp: t.tcp.or(self.timeouts.tcp),
+                tcpfin: t.tcpfin.or(self.timeouts.tcpfin),
+                udp: t.udp.or(self.timeouts.udp),
+            };
+        }
+        spec
     }
 
     /// Parses and validates a spec in its JSON form.
@@ -226,7 +272,7 @@ impl Spec {
     }
 
     pub fn with_sync_daemons(&self, daemons: Vec<SyncDaemon>) -> Result<Self, ValidationError> {
-        Spec::new(self.services.clone(), self.timeouts, daemons)
+        Spec::new(self.services.clone(), self.timeouts, daemons)?.with_host(self.host.clone())
     }
 
     pub fn to_doc(&self) -> SpecDoc {
@@ -234,6 +280,7 @@ impl Spec {
             services: self.services.iter().map(VirtualService::to_doc).collect(),
             timeouts: self.timeouts,
             sync_daemons: self.sync_daemons.clone(),
+            host: self.host.to_doc(),
         }
     }
 
@@ -303,5 +350,65 @@ mod tests {
             let err = Spec::from_json(json.as_bytes()).unwrap_err();
             assert_eq!(err.field, field, "{json}: {err}");
         }
+    }
+
+    #[test]
+    fn host_refusals_name_the_field() {
+        let cases = [
+            (r#"{"host":{"vip_interface":"a b"}}"#, "host.vip_interface"),
+            (r#"{"host":{"vip_interface":"abcdefghijklmnop"}}"#, "host.vip_interface"),
+            (r#"{"host":{"snat_address":"0.0.0.0"}}"#, "host.snat_address"),
+            (r#"{"host":{"snat_address":"nope"}}"#, "host.snat_address"),
+            (r#"{"host":{"mtu":1500}}"#, "host.mtu"),
+            (r#"{"host":{"directors":{"-d1":{}}}}"#, "host.directors"),
+            (r#"{"host":{"directors":{"d1":{"vip_interface":"x/y"}}}}"#, "host.directors.d1.vip_interface"),
+            (r#"{"host":{"directors":{"d1":{"snat_address":"224.0.0.1"}}}}"#, "host.directors.d1.snat_address"),
+            (r#"{"host":{"directors":{"d1":{"timeouts":{"tcp":0}}}}}"#, "host.directors.d1.timeouts.tcp"),
+            (
+                r#"{"host":{"directors":{"d2":{"sync_daemons":[{"role":"backup","interface":"eth0","syncid":300}]}}}}"#,
+                "host.directors.d2.sync_daemons[0].syncid",
+            ),
+            (
+                r#"{"host":{"directors":{"d2":{"sync_daemons":[{"role":"backup","interface":"eth0"},{"role":"backup","interface":"eth1"}]}}}}"#,
+                "host.directors.d2.sync_daemons",
+            ),
+            (
+                r#"{"services":[{"id":"tcp:10.0.0.1:80","servers":[{"address":"2001:db8::1","forwarding":"tun"}]}],
+                    "host":{"directors":{"d2":{"sync_daemons":[{"role":"master","interface":"eth0"}]}}}}"#,
+                "host.directors.d2.sync_daemons",
+            ),
+        ];
+        for (json, field) in cases {
+            let err = Spec::from_json(json.as_bytes()).unwrap_err();
+            assert_eq!(err.field, field, "{json}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_director_applies_its_own_daemons_and_timeouts() {
+        let json = r#"{
+            "timeouts": {"tcp": 900, "udp": 300},
+            "sync_daemons": [{"role": "master", "interface": "eth0", "syncid": 7}],
+            "host": {"vip_interface": "none", "directors": {
+                "d2": {"sync_daemons": [{"role": "backup", "interface": "eth1", "syncid": 7}], "timeouts": {"tcp": 60}},
+                "d3": {"vip_interface": "lvs1", "sync_daemons": []}
+            }}
+        }"#;
+        let spec = Spec::from_json(json.as_bytes()).unwrap();
+        let roles = |s: &Spec| s.sync_daemons().iter().map(|d| (d.role, d.interface.clone())).collect::<Vec<_>>();
+        let d1 = spec.for_director("d1");
+        assert_eq!(roles(&d1), [(DaemonRole::Master, "eth0".to_string())]);
+        assert_eq!(d1.timeouts, spec.timeouts);
+        let d2 = spec.for_director("d2");
+        assert_eq!(roles(&d2), [(DaemonRole::Backup, "eth1".to_string())]);
+        assert_eq!(d2.timeouts, Timeouts { tcp: Some(60), tcpfin: None, udp: Some(300) });
+        assert_eq!(roles(&spec.for_director("d3")), []);
+        use crate::model::VipInterface;
+        assert_eq!(spec.host().for_director("d1").vip_interface, VipInterface::None);
+        assert_eq!(spec.host().for_director("d3").vip_interface, VipInterface::Interface("lvs1".into()));
+        assert_eq!(Spec::default().host().for_director("d1").vip_interface, VipInterface::Interface("lvs0".into()));
+        // The host section survives the canonical form; a spec without one keeps its old hash.
+        assert_eq!(Spec::from_json(spec.to_canonical_json().as_bytes()).unwrap(), spec);
+        assert!(!Spec::from_json(NAT.as_bytes()).unwrap().to_canonical_json().contains("host"));
     }
 }

@@ -13,6 +13,7 @@ mod tokens;
 use std::str::FromStr;
 use std::time::Duration;
 
+use sha2::Digest;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{SqliteConnection, SqliteExecutor, SqlitePool};
 
@@ -49,6 +50,8 @@ pub struct Store {
     reader: SqlitePool,
 }
 
+/// A cluster with the head of its draft (the draft's spec itself is read
+/// apart, by [`spec_json`], only when needed).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ClusterRow {
     pub name: String,
@@ -56,11 +59,15 @@ pub struct ClusterRow {
     pub description: String,
     pub created_at: String,
     pub created_by: String,
-    pub draft_spec: String,
+    pub active_revision: Option<i64>,
+    /// The row of `specs` holding the draft.
+    pub draft_spec_id: i64,
+    /// The draft's content hash: compared with a revision's, it says whether
+    /// the draft differs from it without reading either spec.
+    pub draft_hash: String,
     pub draft_version: i64,
     pub draft_updated_at: String,
     pub draft_updated_by: String,
-    pub active_revision: Option<i64>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -71,6 +78,8 @@ pub struct RevisionRow {
     pub author: String,
     pub message: String,
     pub created_at: String,
+    /// The spec's canonical JSON, read from `specs` by `content_hash`; empty
+    /// where only the head is read. [`insert_revision`] does not write it.
     pub spec: String,
     pub content_hash: String,
     pub kind: String,
@@ -120,6 +129,7 @@ impl Store {
         let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
         sqlx::migrate!("./migrations").run(&writer).await?;
         chain::chain_unhashed(&writer).await?;
+        hash_unhashed_specs(&writer).await?;
         let reader = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
         Ok(Store { writer, reader })
     }
@@ -135,6 +145,7 @@ impl Store {
             .unwrap_or_default();
         migrator.run(&pool).await?;
         chain::chain_unhashed(&pool).await?;
+        hash_unhashed_specs(&pool).await?;
         let pending = migrator.iter().filter(|m| !applied.contains(&m.version)).count();
         pool.close().await;
         Ok(pending)
@@ -176,60 +187,135 @@ impl Store {
     }
 }
 
+/// The columns of a [`ClusterRow`]: the cluster joined with its draft's head.
+const CLUSTER_COLUMNS: &str = "SELECT c.name, c.uid, c.description, c.created_at, c.created_by, c.active_revision,
+            d.spec AS draft_spec_id, coalesce(s.hash, '') AS draft_hash, d.version AS draft_version,
+            d.updated_at AS draft_updated_at, d.updated_by AS draft_updated_by
+     FROM clusters c JOIN drafts d ON d.cluster = c.name JOIN specs s ON s.id = d.spec";
+
 pub async fn cluster(exec: impl SqliteExecutor<'_>, name: &str) -> Result<Option<ClusterRow>, StoreError> {
-    Ok(sqlx::query_as("SELECT * FROM clusters WHERE name = ?").bind(name).fetch_optional(exec).await?)
+    Ok(sqlx::query_as(&format!("{CLUSTER_COLUMNS} WHERE c.name = ?")).bind(name).fetch_optional(exec).await?)
 }
 
 pub async fn clusters(exec: impl SqliteExecutor<'_>) -> Result<Vec<ClusterRow>, StoreError> {
-    Ok(sqlx::query_as("SELECT * FROM clusters ORDER BY name").fetch_all(exec).await?)
+    Ok(sqlx::query_as(&format!("{CLUSTER_COLUMNS} ORDER BY c.name")).fetch_all(exec).await?)
 }
 
-pub async fn insert_cluster(exec: impl SqliteExecutor<'_>, row: &ClusterRow) -> Result<(), StoreError> {
+/// Inserts the cluster of `row` with its draft, whose canonical JSON is
+/// `draft_json` (hashed as `row.draft_hash`); sets `row.draft_spec_id`.
+pub async fn insert_cluster(conn: &mut SqliteConnection, row: &mut ClusterRow, draft_json: &str) -> Result<(), StoreError> {
+    row.draft_spec_id = put_spec(&mut *conn, &row.draft_hash, draft_json).await?;
     sqlx::query(
-        "INSERT INTO clusters (name, uid, description, created_at, created_by, draft_spec, draft_version,
-                               draft_updated_at, draft_updated_by, active_revision)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO clusters (name, uid, description, created_at, created_by, active_revision)
+         VALUES (?, ?, ?, ?, ?, ?)",
     )
     .bind(&row.name)
     .bind(&row.uid)
     .bind(&row.description)
     .bind(&row.created_at)
     .bind(&row.created_by)
-    .bind(&row.draft_spec)
-    .bind(row.draft_version)
-    .bind(&row.draft_updated_at)
-    .bind(&row.draft_updated_by)
     .bind(row.active_revision)
-    .execute(exec)
+    .execute(&mut *conn)
     .await?;
+    sqlx::query("INSERT INTO drafts (cluster, spec, version, updated_at, updated_by) VALUES (?, ?, ?, ?, ?)")
+        .bind(&row.name)
+        .bind(row.draft_spec_id)
+        .bind(row.draft_version)
+        .bind(&row.draft_updated_at)
+        .bind(&row.draft_updated_by)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
 pub async fn delete_cluster(tx: &mut Tx, name: &str) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM revisions WHERE cluster = ?").bind(name).execute(&mut **tx).await?;
     sqlx::query("DELETE FROM clusters WHERE name = ?").bind(name).execute(&mut **tx).await?;
+    sqlx::query(
+        "DELETE FROM specs WHERE NOT EXISTS (SELECT 1 FROM drafts d WHERE d.spec = specs.id)
+                             AND NOT EXISTS (SELECT 1 FROM revisions r WHERE r.content_hash = specs.hash)",
+    )
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
-/// Stores a new draft; the caller has checked the version it replaces.
-pub async fn update_draft(
-    exec: impl SqliteExecutor<'_>,
-    name: &str,
-    spec: &str,
-    version: i64,
-    at: &str,
-    by: &str,
-) -> Result<(), StoreError> {
+/// The id of the spec whose content hash is `hash`, storing `json` (its
+/// canonical JSON) first if no spec has that content yet.
+pub async fn put_spec(conn: &mut SqliteConnection, hash: &str, json: &str) -> Result<i64, StoreError> {
+    if let Some(id) = spec_id(&mut *conn, hash).await? {
+        return Ok(id);
+    }
+    Ok(sqlx::query_scalar("INSERT INTO specs (hash, json) VALUES (?, ?) RETURNING id")
+        .bind(hash)
+        .bind(json)
+        .fetch_one(&mut *conn)
+        .await?)
+}
+
+/// The id of the stored spec with content hash `hash`.
+pub async fn spec_id(exec: impl SqliteExecutor<'_>, hash: &str) -> Result<Option<i64>, StoreError> {
+    Ok(sqlx::query_scalar("SELECT id FROM specs WHERE hash = ?").bind(hash).fetch_optional(exec).await?)
+}
+
+/// The canonical JSON of stored spec `id`.
+pub async fn spec_json(exec: impl SqliteExecutor<'_>, id: i64) -> Result<String, StoreError> {
+    sqlx::query_scalar("SELECT json FROM specs WHERE id = ?")
+        .bind(id)
+        .fetch_optional(exec)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt(format!("spec {id} is missing")))
+}
+
+/// Deletes stored spec `id` unless a draft or a revision still names it.
+pub async fn release_spec(exec: impl SqliteExecutor<'_>, id: i64) -> Result<(), StoreError> {
     sqlx::query(
-        "UPDATE clusters SET draft_spec = ?, draft_version = ?, draft_updated_at = ?, draft_updated_by = ? WHERE name = ?",
+        "DELETE FROM specs WHERE id = ? AND NOT EXISTS (SELECT 1 FROM drafts d WHERE d.spec = specs.id)
+                                       AND NOT EXISTS (SELECT 1 FROM revisions r WHERE r.content_hash = specs.hash)",
     )
-    .bind(spec)
-    .bind(version)
-    .bind(at)
-    .bind(by)
-    .bind(name)
+    .bind(id)
     .execute(exec)
     .await?;
+    Ok(())
+}
+
+/// Points the draft of `row.name` at its spec and version, releasing the
+/// spec it named before (`previous_spec_id`); the caller has checked the
+/// version it replaces and stored the spec.
+pub async fn update_draft(conn: &mut SqliteConnection, row: &ClusterRow, previous_spec_id: i64) -> Result<(), StoreError> {
+    sqlx::query("UPDATE drafts SET spec = ?, version = ?, updated_at = ?, updated_by = ? WHERE cluster = ?")
+        .bind(row.draft_spec_id)
+        .bind(row.draft_version)
+        .bind(&row.draft_updated_at)
+        .bind(&row.draft_updated_by)
+        .bind(&row.name)
+        .execute(&mut *conn)
+        .await?;
+    if previous_spec_id != row.draft_spec_id {
+        release_spec(&mut *conn, previous_spec_id).await?;
+    }
+    Ok(())
+}
+
+/// Hashes the drafts migration 0004 carried over (SQL has no SHA-256): each
+/// gets its content hash, or, when a spec with that content exists already,
+/// the draft moves to it and the copy goes. Nothing to do after that.
+async fn hash_unhashed_specs(pool: &SqlitePool) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await?;
+    let unhashed: Vec<(i64, String)> = sqlx::query_as("SELECT id, json FROM specs WHERE hash IS NULL").fetch_all(&mut *tx).await?;
+    for (id, json) in unhashed {
+        let hash = hex::encode(sha2::Sha256::digest(json.as_bytes()));
+        match spec_id(&mut *tx, &hash).await? {
+            Some(existing) => {
+                sqlx::query("UPDATE drafts SET spec = ? WHERE spec = ?").bind(existing).bind(id).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM specs WHERE id = ?").bind(id).execute(&mut *tx).await?;
+            }
+            None => {
+                sqlx::query("UPDATE specs SET hash = ? WHERE id = ?").bind(&hash).bind(id).execute(&mut *tx).await?;
+            }
+        }
+    }
+    tx.commit().await?;
     Ok(())
 }
 
@@ -238,15 +324,20 @@ pub async fn set_active(exec: impl SqliteExecutor<'_>, name: &str, revision: Opt
     Ok(())
 }
 
+/// The columns of a [`RevisionRow`], its spec read from `specs`.
+const REVISION_COLUMNS: &str = "SELECT r.cluster, r.number, r.parent, r.author, r.message, r.created_at, s.json AS spec,
+            r.content_hash, r.kind, r.rollback_of
+     FROM revisions r JOIN specs s ON s.hash = r.content_hash";
+
 pub async fn latest_revision(exec: impl SqliteExecutor<'_>, cluster: &str) -> Result<Option<RevisionRow>, StoreError> {
-    Ok(sqlx::query_as("SELECT * FROM revisions WHERE cluster = ? ORDER BY number DESC LIMIT 1")
+    Ok(sqlx::query_as(&format!("{REVISION_COLUMNS} WHERE r.cluster = ? ORDER BY r.number DESC LIMIT 1"))
         .bind(cluster)
         .fetch_optional(exec)
         .await?)
 }
 
 pub async fn revision(exec: impl SqliteExecutor<'_>, cluster: &str, number: i64) -> Result<Option<RevisionRow>, StoreError> {
-    Ok(sqlx::query_as("SELECT * FROM revisions WHERE cluster = ? AND number = ?")
+    Ok(sqlx::query_as(&format!("{REVISION_COLUMNS} WHERE r.cluster = ? AND r.number = ?"))
         .bind(cluster)
         .bind(number)
         .fetch_optional(exec)
@@ -260,9 +351,7 @@ pub async fn revisions(
     before: Option<i64>,
     limit: i64,
 ) -> Result<Vec<RevisionRow>, StoreError> {
-    Ok(sqlx::query_as(
-        "SELECT * FROM revisions WHERE cluster = ? AND number < ? ORDER BY number DESC LIMIT ?",
-    )
+    Ok(sqlx::query_as(&format!("{REVISION_COLUMNS} WHERE r.cluster = ? AND r.number < ? ORDER BY r.number DESC LIMIT ?"))
     .bind(cluster)
     .bind(before.unwrap_or(i64::MAX))
     .bind(limit)
@@ -270,10 +359,12 @@ pub async fn revisions(
     .await?)
 }
 
+/// Records revision `row`. Its spec is not written here: it must be stored
+/// already ([`put_spec`]) under `row.content_hash`.
 pub async fn insert_revision(exec: impl SqliteExecutor<'_>, row: &RevisionRow) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO revisions (cluster, number, parent, author, message, created_at, spec, content_hash, kind, rollback_of)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO revisions (cluster, number, parent, author, message, created_at, content_hash, kind, rollback_of)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&row.cluster)
     .bind(row.number)
@@ -281,7 +372,6 @@ pub async fn insert_revision(exec: impl SqliteExecutor<'_>, row: &RevisionRow) -
     .bind(&row.author)
     .bind(&row.message)
     .bind(&row.created_at)
-    .bind(&row.spec)
     .bind(&row.content_hash)
     .bind(&row.kind)
     .bind(row.rollback_of)

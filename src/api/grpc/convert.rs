@@ -16,7 +16,7 @@ use super::pb;
 use crate::core::{AuditEntry, ClusterView, CommitOutcome, DraftView, RevisionKind, RevisionView};
 use crate::model::diff::{FieldChange, ServerChange, ServiceChange, SpecDiff};
 use crate::model::{
-    AddressFamily, DEFAULT_PERSISTENCE_SECS, DaemonRole, ForwardingMethod, PersistenceDoc,
+    AddressFamily, DEFAULT_PERSISTENCE_SECS, DaemonRole, DirectorHostDoc, ForwardingMethod, HostDoc, PersistenceDoc,
     PersistenceEngine, Protocol, RealServer, RealServerDoc, Scheduler, Spec, SpecDoc,
     SyncDaemonDoc, Timeouts, Tunnel, TunnelChecksum, TunnelType, ValidationError, VirtualService,
     VirtualServiceDoc,
@@ -446,6 +446,43 @@ fn sync_daemon_doc(d: &pb::SyncDaemon) -> Result<SyncDaemonDoc> {
     })
 }
 
+fn timeouts_doc(t: &pb::Timeouts) -> Timeouts {
+    Timeouts { tcp: t.tcp, tcpfin: t.tcpfin, udp: t.udp }
+}
+
+fn host_doc(h: &pb::HostSettings) -> Result<HostDoc> {
+    let mut directors = std::collections::BTreeMap::new();
+    for (name, d) in &h.directors {
+        let sync_daemons = d
+            .sync_daemons
+            .as_ref()
+            .map(|list| {
+                list.daemons
+                    .iter()
+                    .enumerate()
+                    .map(|(i, d)| sync_daemon_doc(d).map_err(|e| e.within(format!("sync_daemons[{i}]"))))
+                    .collect::<Result<Vec<_>>>()
+            })
+            .transpose();
+        let doc = sync_daemons.and_then(|sync_daemons| {
+            Ok(DirectorHostDoc {
+                vip_interface: d.vip_interface.clone(),
+                ip_forward: d.ip_forward,
+                snat_address: ip(d.snat_address.as_deref().unwrap_or_default(), "snat_address")?,
+                sync_daemons,
+                timeouts: d.timeouts.as_ref().map(timeouts_doc),
+            })
+        });
+        directors.insert(name.clone(), doc.map_err(|e| e.within(format!("directors.{name}")))?);
+    }
+    Ok(HostDoc {
+        vip_interface: h.vip_interface.clone(),
+        ip_forward: h.ip_forward,
+        snat_address: ip(h.snat_address.as_deref().unwrap_or_default(), "snat_address")?,
+        directors,
+    })
+}
+
 pub fn spec_doc(s: &pb::Spec) -> Result<SpecDoc> {
     let services = s
         .services
@@ -467,10 +504,12 @@ pub fn spec_doc(s: &pb::Spec) -> Result<SpecDoc> {
             udp: t.udp,
         })
         .unwrap_or_default();
+    let host = s.host.as_ref().map(host_doc).transpose().map_err(|e| e.within("host"))?.unwrap_or_default();
     Ok(SpecDoc {
         services,
         timeouts,
         sync_daemons,
+        host,
     })
 }
 
@@ -555,6 +594,36 @@ pub fn spec_doc_out(doc: &SpecDoc) -> pb::Spec {
             udp: doc.timeouts.udp,
         }),
         sync_daemons: doc.sync_daemons.iter().map(sync_daemon_out).collect(),
+        host: (!doc.host.is_empty()).then(|| host_out(&doc.host)),
+    }
+}
+
+fn timeouts_out(t: &Timeouts) -> pb::Timeouts {
+    pb::Timeouts { tcp: t.tcp, tcpfin: t.tcpfin, udp: t.udp }
+}
+
+fn host_out(h: &HostDoc) -> pb::HostSettings {
+    pb::HostSettings {
+        vip_interface: h.vip_interface.clone(),
+        ip_forward: h.ip_forward,
+        snat_address: h.snat_address.map(|a| a.to_string()),
+        directors: h
+            .directors
+            .iter()
+            .map(|(name, d)| {
+                let director = pb::DirectorHost {
+                    vip_interface: d.vip_interface.clone(),
+                    ip_forward: d.ip_forward,
+                    snat_address: d.snat_address.map(|a| a.to_string()),
+                    sync_daemons: d
+                        .sync_daemons
+                        .as_ref()
+                        .map(|list| pb::SyncDaemons { daemons: list.iter().map(sync_daemon_out).collect() }),
+                    timeouts: d.timeouts.as_ref().map(timeouts_out),
+                };
+                (name.clone(), director)
+            })
+            .collect(),
     }
 }
 
@@ -657,7 +726,7 @@ pub(super) fn count(n: usize) -> u32 {
 
 pub fn revision(view: RevisionView) -> pb::Revision {
     pb::Revision {
-        spec: view.spec.as_ref().map(spec_out),
+        spec: view.spec.as_deref().map(spec_out),
         cluster: view.cluster,
         number: view.number,
         parent: view.parent,
@@ -777,7 +846,11 @@ mod tests {
             ],
             "timeouts": {"tcp": 900, "udp": 30},
             "sync_daemons": [{"role": "backup", "interface": "eth1", "syncid": 9, "sync_maxlen": 1400,
-                              "mcast_group": "224.0.0.82", "mcast_port": 8849, "mcast_ttl": 2}]
+                              "mcast_group": "224.0.0.82", "mcast_port": 8849, "mcast_ttl": 2}],
+            "host": {"vip_interface": "none", "ip_forward": false, "snat_address": "10.0.0.9",
+                     "directors": {"d1": {"sync_daemons": []},
+                                   "d2": {"vip_interface": "eth1", "ip_forward": true, "snat_address": "2001:db8::9",
+                                          "sync_daemons": [{"role": "master", "interface": "eth2"}], "timeouts": {"tcpfin": 5}}}}
         }"#;
         let spec = Spec::from_json(spec_json.as_bytes()).unwrap();
         let again = super::spec(&spec_out(&spec)).unwrap();

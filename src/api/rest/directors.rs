@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{JsonBody, path_number};
 use crate::apply::Report;
+use crate::ipvs::conns::Connection;
 use crate::core::{Caller, ClusterSettings, Confirmed, Core, DirectorCounters, DirectorView, PlanPreview, SettingsView};
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -47,6 +48,19 @@ pub async fn counters(
     Path(cluster): Path<String>,
 ) -> Result<Json<Vec<DirectorCounters>>, ApiError> {
     Ok(Json(core.counters(&cluster).await?))
+}
+
+#[utoipa::path(get, path = "/v1/clusters/{cluster}/directors/{name}/connections", tag = "directors",
+    params(("cluster" = String, Path), ("name" = String, Path)),
+    responses(
+        (status = 200, description = "The director's connection entries for the cluster's services (`ipvsadm -Lcn`)", body = [Connection]),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "A remote director: its entries are in its own kernel", body = ErrorBody)))]
+pub async fn connections(
+    State(core): State<Core>,
+    Path((cluster, name)): Path<(String, String)>,
+) -> Result<Json<Vec<Connection>>, ApiError> {
+    Ok(Json(core.connections(&cluster, &name).await?))
 }
 
 #[utoipa::path(post, path = "/v1/clusters/{cluster}/directors/{name}/apply", tag = "directors",

@@ -40,7 +40,7 @@ use security::Security;
         draft::list_servers, draft::add_server, draft::get_server, draft::put_server, draft::patch_server, draft::delete_server,
         revisions::commit, revisions::list, revisions::get, revisions::diff, revisions::export, revisions::activate, revisions::rollback,
         directors::plan, directors::confirm,
-        directors::list, directors::get, directors::apply, directors::counters,
+        directors::list, directors::get, directors::apply, directors::counters, directors::connections,
         directors::get_settings, directors::put_settings,
         agents::desired, agents::report, agents::rollout, agents::release, agents::zero,
         audit::list,
@@ -127,6 +127,7 @@ pub fn router(core: Core, options: &Options) -> Router {
         .route("/v1/clusters/{cluster}/rollout/release", post(agents::release))
         .route("/v1/clusters/{cluster}/zero", post(agents::zero))
         .route("/v1/clusters/{cluster}/directors/{name}/apply", post(directors::apply))
+        .route("/v1/clusters/{cluster}/directors/{name}/connections", get(directors::connections))
         .route("/v1/audit", get(audit::list))
         .route_layer(axum::middleware::from_fn_with_state(core.clone(), auth::authorize));
 

@@ -10,9 +10,11 @@ pub(crate) mod args;
 mod cluster;
 pub(crate) mod config;
 mod directors;
+mod settings;
 mod edit;
 pub(crate) mod render;
 mod revisions;
+mod status;
 mod zero;
 
 use std::fmt;
@@ -22,6 +24,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand, ValueEnum};
 
 use api::Api;
+pub(crate) use revisions::revision_or_active_spec;
 
 /// The exit statuses of client commands, as `--help` documents them.
 macro_rules! exit_codes {
@@ -241,6 +244,24 @@ pub enum ClientCommand {
     /// Show the cluster's directors: applied revision, state, last apply, drift.
     #[command(display_order = 30)]
     Directors(directors::DirectorsArgs),
+    /// Where the cluster stands: active revision, uncommitted draft changes,
+    /// a commit waiting for confirmation, and what each director runs.
+    #[command(display_order = 31)]
+    Status(status::StatusArgs),
+    /// Show or change how the cluster's revisions are applied: drains, ownership, removal limit.
+    #[command(display_order = 32, after_help = concat!(
+"Examples:
+  lvsd settings show
+  lvsd settings set --drain on --drain-timeout 600
+  lvsd settings set --drain-service tcp:192.168.31.100:80=off
+
+", exit_codes!()))]
+    Settings {
+        #[command(flatten)]
+        conn: Conn,
+        #[command(subcommand)]
+        command: settings::SettingsCommand,
+    },
     /// Print a shell completion script.
     #[command(display_order = 40, after_help = "Examples:
   lvsd completions bash > /etc/bash_completion.d/lvsd
@@ -275,7 +296,8 @@ fn dispatch(command: ClientCommand) -> Result<(), Failure> {
         | ClientCommand::Rs { conn, .. }
         | ClientCommand::Timeout { conn, .. }
         | ClientCommand::Daemon { conn, .. }
-        | ClientCommand::Draft { conn, .. } => conn,
+        | ClientCommand::Draft { conn, .. }
+        | ClientCommand::Settings { conn, .. } => conn,
         ClientCommand::Import(args) => &args.conn,
         ClientCommand::Commit(args) => &args.conn,
         ClientCommand::Log(args) => &args.conn,
@@ -287,6 +309,7 @@ fn dispatch(command: ClientCommand) -> Result<(), Failure> {
         ClientCommand::Plan(args) => &args.conn,
         ClientCommand::Confirm(args) => &args.conn,
         ClientCommand::Directors(args) => &args.conn,
+        ClientCommand::Status(args) => &args.conn,
         ClientCommand::Completions { .. } => unreachable!("handled before connecting"),
     };
     let client = Client::connect(conn)?;
@@ -308,6 +331,8 @@ fn dispatch(command: ClientCommand) -> Result<(), Failure> {
         ClientCommand::Plan(args) => directors::plan(&client, args),
         ClientCommand::Confirm(args) => directors::confirm(&client, args),
         ClientCommand::Directors(args) => directors::directors(&client, args),
+        ClientCommand::Status(args) => status::status(&client, args),
+        ClientCommand::Settings { command, .. } => settings::run(&client, command),
         ClientCommand::Completions { .. } => unreachable!("handled before connecting"),
     };
     finish(&client, result)

@@ -268,6 +268,53 @@ pub fn columns(rows: &[Vec<String>]) -> String {
     out
 }
 
+/// `spec` laid out as `ipvsadm -Ln` (`--stats`, `--rate`) lays out the table
+/// of the director that counted `counters`: its connection counts, counters
+/// and rates where it reported them, zero where it did not (a service or
+/// real server it has not applied yet).
+pub fn live_table(spec: &Spec, counters: &crate::apply::Counters, view: ListView, exact: bool, header: &str) -> String {
+    use std::collections::HashMap;
+    let services: HashMap<&str, &crate::apply::ServiceCounters> =
+        counters.services.iter().map(|s| (s.service.as_str(), s)).collect();
+    let mut table = snapshot(spec);
+    for entry in &mut table.services {
+        let Some(counted) = services.get(entry.service.key.to_string().as_str()) else { continue };
+        entry.stats = stats(&counted.traffic);
+        for dest in &mut entry.dests {
+            let server = dest.dest.key.socket_addr().to_string();
+            if let Some(found) = counted.servers.iter().find(|s| s.server == server) {
+                dest.dest.weight = found.weight;
+                dest.active_conns = found.active_conns;
+                dest.inact_conns = found.inactive_conns;
+                dest.persist_conns = found.persistent_conns;
+                dest.stats = stats(&found.traffic);
+            }
+        }
+    }
+    let text = list(&table, ListOptions::new(no_info()).view(view).exact(exact));
+    let mut out = String::new();
+    for (i, line) in text.lines().enumerate() {
+        out.push_str(if i == 0 { header } else { line.trim_end() });
+        out.push('\n');
+    }
+    out
+}
+
+fn stats(traffic: &crate::apply::Traffic) -> Stats {
+    Stats {
+        conns: traffic.conns,
+        inpkts: traffic.in_packets,
+        outpkts: traffic.out_packets,
+        inbytes: traffic.in_bytes,
+        outbytes: traffic.out_bytes,
+        cps: traffic.cps,
+        inpps: traffic.in_pps,
+        outpps: traffic.out_pps,
+        inbps: traffic.in_bps,
+        outbps: traffic.out_bps,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -499,6 +499,22 @@ pub struct ListArgs {
     /// Show the sync daemons only
     #[arg(long, group = "view")]
     daemon: bool,
+    /// Show each director's connection, packet and byte counters (as it
+    /// last reported them)
+    #[arg(long, group = "view")]
+    stats: bool,
+    /// Show each director's rates: connections, packets and bytes per second
+    #[arg(long, group = "view")]
+    rate: bool,
+    /// Show each director's connection entries (`ipvsadm -Lcn`)
+    #[arg(short = 'c', long = "connection", group = "view")]
+    connection: bool,
+    /// With --stats or --rate: numbers in full instead of K, M, G
+    #[arg(short = 'x', long)]
+    exact: bool,
+    /// With --stats, --rate or -c: only this director
+    #[arg(long, value_name = "NAME")]
+    director: Option<String>,
     /// List this revision instead of the active one
     #[arg(long, value_name = "N")]
     revision: Option<i64>,
@@ -509,6 +525,9 @@ pub struct ListArgs {
 pub fn list(client: &Client, args: ListArgs) -> Result<(), Failure> {
     let _ = args.numeric;
     let cluster = &client.cluster;
+    if args.connection {
+        return list_connections(client, args.director.as_deref());
+    }
     let info = client.api.cluster(cluster)?;
     let number = match args.revision {
         Some(n) => n,
@@ -525,6 +544,10 @@ pub fn list(client: &Client, args: ListArgs) -> Result<(), Failure> {
         },
     };
     let (raw, revision, spec) = revision_full(client, number)?;
+    if args.stats || args.rate {
+        let view = if args.stats { ListView::Stats } else { ListView::Rate };
+        return list_counters(client, &spec, view, &args);
+    }
     if client.json() {
         print_json(&raw);
         return Ok(());
@@ -544,6 +567,78 @@ pub fn list(client: &Client, args: ListArgs) -> Result<(), Failure> {
     }
     if let Some(pending) = info.pending_confirm.filter(|p| p.revision == revision.number) {
         eprintln!("note: {}", pending.describe());
+    }
+    Ok(())
+}
+
+/// `lvsd list -c`: each director's connection entries for the cluster.
+fn list_connections(client: &Client, only: Option<&str>) -> Result<(), Failure> {
+    #[derive(serde::Deserialize)]
+    struct Named {
+        name: String,
+    }
+    let names: Vec<String> = match only {
+        Some(name) => vec![name.to_string()],
+        None => client.api.get_json::<Vec<Named>>(&client.path("/directors"))?.into_iter().map(|d| d.name).collect(),
+    };
+    let mut found = Vec::new();
+    let mut remote = Vec::new();
+    for name in names {
+        let path = client.path(&format!("/directors/{}/connections", super::api::seg(&name)));
+        match client.api.get_json::<Vec<crate::ipvs::conns::Connection>>(&path) {
+            Ok(connections) => found.push((name, connections)),
+            // A remote director: say so, and list the others.
+            Err(Failure::Server(err)) if err.status == 409 && only.is_none() => remote.push((name, err.message)),
+            Err(err) => return Err(err),
+        }
+    }
+    if client.json() {
+        let value: Vec<Value> =
+            found.iter().map(|(director, connections)| json!({ "director": director, "connections": connections })).collect();
+        print_json(&Value::Array(value));
+    } else {
+        for (i, (director, connections)) in found.iter().enumerate() {
+            if i > 0 {
+                println!();
+            }
+            println!("Director {director}:");
+            print!("{}", crate::ipvs::conns::render(connections));
+        }
+    }
+    for (director, why) in remote {
+        eprintln!("note: director {director}: {why}");
+    }
+    Ok(())
+}
+
+/// `lvsd list --stats` / `--rate`: the spec laid out with each director's
+/// latest counters.
+fn list_counters(client: &Client, spec: &Spec, view: ListView, args: &ListArgs) -> Result<(), Failure> {
+    let cluster = &client.cluster;
+    let mut reported: Vec<crate::core::DirectorCounters> = client.api.get_json(&client.path("/counters"))?;
+    if let Some(name) = &args.director {
+        reported.retain(|d| &d.director == name);
+        if reported.is_empty() {
+            return Err(Failure::Local(format!(
+                "director {name} has reported no counters for {cluster}\n  hint: `lvsd directors` lists the cluster's directors"
+            )));
+        }
+    }
+    if client.json() {
+        print_json(&serde_json::to_value(&reported).expect("counters serialize"));
+        return Ok(());
+    }
+    if reported.is_empty() {
+        return Err(Failure::Local(format!(
+            "no director has reported counters for {cluster} yet\n  hint: counters come from `lvsd serve --apply-local` or `lvsd agent` on a director; `lvsd directors` shows them"
+        )));
+    }
+    for (i, director) in reported.iter().enumerate() {
+        if i > 0 {
+            println!();
+        }
+        let header = format!("Director {} of {cluster}, counters at {}", director.director, director.counters.at);
+        print!("{}", render::live_table(spec, &director.counters, view, args.exact, &header));
     }
     Ok(())
 }
@@ -591,4 +686,16 @@ pub fn export(client: &Client, args: ExportArgs) -> Result<(), Failure> {
         print!("{}", reply.text);
     }
     Ok(())
+}
+
+/// The spec of revision `number`, or of the cluster's active revision, with
+/// its number (for `lvsd host apply --server`).
+pub(crate) fn revision_or_active_spec(client: &Client, number: Option<i64>) -> Result<(i64, Spec), Failure> {
+    let number = match number {
+        Some(number) => number,
+        None => client.api.cluster(&client.cluster)?.active_revision.ok_or_else(|| {
+            Failure::Local(format!("cluster {} has no active revision yet: commit one first, or give --revision N", client.cluster))
+        })?,
+    };
+    Ok((number, revision_spec(client, number)?.1))
 }
