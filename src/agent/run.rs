@@ -319,9 +319,10 @@ impl Agent {
             if matches!(source, Source::Cache) {
                 tracing::info!(revision, "restored revision {revision} from cache");
             }
-            // Host setup (VIPs on the interface, sysctls, FULLNAT rules; branch
-            // `host`) belongs here: after every apply that succeeded, for
-            // `target.message`.
+            // Host setup goes here, after every apply that succeeded (branch
+            // `host`, not wired yet): VIPs on the interface, forwarding and
+            // FULLNAT rules, with a `host::HostState` loaded once at start:
+            // `host::apply(&HostPlan::for_director(&spec, &self.options.name), &mut host_state)`.
         }
         let reported = self.take_events(events);
         self.after_result(revision, result);
