@@ -147,6 +147,7 @@ api_post /v1/clusters/web/revisions "$(spec "without $THIRD_NAME" $rest)" >/dev/
 wait_applied 5
 assert_eq "0 1" "$(dest "$THIRD")" "$THIRD drains with its connection"
 before=$(director | grep -o "\"server\":\"$THIRD:9000\"[^}]*" | grep -o '"deadline":"[^"]*"')
+assert_ne "" "$before" "the directors view gives the drain's deadline"
 lvsd_stop
 assert_eq "0 1" "$(dest "$THIRD")" "stopping lvsd leaves the kernel as it was"
 lvsd_start --reconcile-interval 5s
