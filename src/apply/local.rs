@@ -173,25 +173,101 @@ struct Runner {
     options: Options,
     director: Director,
     runs: BTreeMap<String, Run>,
+    /// Set when the counters are read on a thread of their own (see [`start`]).
+    counters_apart: Option<tokio::sync::watch::Sender<()>>,
 }
 
 /// Starts the local director on `table`, on a thread of its own; it stops
 /// when `shutdown` resolves. The handle goes to the core
 /// (`Core::set_local_director`).
+///
+/// With `counters_table`, a second handle on the same kernel table, the
+/// counters are read on a thread of their own: reading a large table whole
+/// takes long (seconds for 10,000 services), and an activation must not wait
+/// for it. Without one the director reads them between its steps.
 pub fn start(
     core: Core,
     table: Box<dyn IpvsTable + Send>,
+    counters_table: Option<Box<dyn IpvsTable + Send>>,
     options: Options,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<(Arc<Handle>, std::thread::JoinHandle<()>)> {
     let (requests, inbox) = mpsc::channel(16);
     let handle = Arc::new(Handle { name: options.name.clone(), requests });
-    let runner = Runner { core, options, director: Director { table, engine: Engine::new() }, runs: BTreeMap::new() };
+    // The counters thread stops when the director does: when this sender,
+    // kept by the runner, is dropped.
+    let (alive, alive_rx) = tokio::sync::watch::channel(());
+    let counters = match counters_table {
+        Some(table) => {
+            let (core, name, interval) = (core.clone(), options.name.clone(), options.counters_interval);
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            Some(std::thread::Builder::new().name("lvsd-counters".to_string()).spawn(move || {
+                runtime.block_on(read_counters(core, table, name, interval, alive_rx));
+            })?)
+        }
+        None => None,
+    };
+    let counters_apart = counters.as_ref().map(|_| alive);
+    let runner = Runner {
+        core,
+        options,
+        director: Director { table, engine: Engine::new() },
+        runs: BTreeMap::new(),
+        counters_apart,
+    };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let thread = std::thread::Builder::new()
-        .name("lvsd-director".to_string())
-        .spawn(move || runtime.block_on(runner.run(inbox, shutdown)))?;
+    let thread = std::thread::Builder::new().name("lvsd-director".to_string()).spawn(move || {
+        runtime.block_on(runner.run(inbox, shutdown));
+        if let Some(counters) = counters {
+            let _ = counters.join();
+        }
+    })?;
     Ok((handle, thread))
+}
+
+/// Reads the counters of `table` every `interval` until `alive`'s sender is dropped.
+async fn read_counters(
+    core: Core,
+    mut table: Box<dyn IpvsTable + Send>,
+    name: String,
+    interval: Duration,
+    mut alive: tokio::sync::watch::Receiver<()>,
+) {
+    loop {
+        match core.active_revisions().await {
+            Ok(clusters) => {
+                let active = clusters.iter().filter(|(_, active)| active.is_some()).map(|(cluster, _)| cluster.as_str());
+                record_counters(&core, table.as_mut(), &name, active).await;
+            }
+            Err(err) => tracing::warn!(error = %err, "local director: listing clusters for their counters"),
+        }
+        tokio::select! {
+            _ = alive.changed() => return,
+            () = tokio::time::sleep(interval) => {}
+        }
+    }
+}
+
+/// Reads the table's counters once and gives each of `clusters` those of its services.
+async fn record_counters<'a>(
+    core: &Core,
+    table: &mut (dyn IpvsTable + Send),
+    name: &str,
+    clusters: impl Iterator<Item = &'a str>,
+) {
+    let snapshot = match table.snapshot() {
+        Ok(snapshot) => snapshot,
+        Err(err) => {
+            tracing::warn!(error = %err, "local director: reading counters");
+            return;
+        }
+    };
+    let at = SystemTime::now();
+    for cluster in clusters {
+        let Ok(Some((_, spec))) = core.active_spec(cluster).await else { continue };
+        let counters = super::Counters::from_snapshot(&snapshot, at, |key| spec.service(key).is_some());
+        core.record_counters(cluster, name, counters);
+    }
 }
 
 impl Runner {
@@ -204,11 +280,13 @@ impl Runner {
         let mut counters_due = Instant::now();
         loop {
             self.step_due().await;
-            if counters_due <= Instant::now() {
-                self.record_counters().await;
+            let own_counters = self.counters_apart.is_none();
+            if own_counters && counters_due <= Instant::now() {
+                let Runner { core, options, director, runs, .. } = &mut self;
+                record_counters(core, director.table.as_mut(), &options.name, runs.keys().map(String::as_str)).await;
                 counters_due = Instant::now() + self.options.counters_interval;
             }
-            let next = self.runs.values().filter_map(|r| r.due).chain([counters_due]).min();
+            let next = self.runs.values().filter_map(|r| r.due).chain(own_counters.then_some(counters_due)).min();
             let timer = async {
                 match next {
                     Some(at) => tokio::time::sleep_until(at).await,
@@ -451,22 +529,6 @@ impl Runner {
 
     /// Reads the table's counters and hands each cluster those of its
     /// active revision's services.
-    async fn record_counters(&mut self) {
-        let snapshot = match self.director.table.snapshot() {
-            Ok(snapshot) => snapshot,
-            Err(err) => {
-                tracing::warn!(error = %err, "local director: reading counters");
-                return;
-            }
-        };
-        let at = SystemTime::now();
-        for cluster in self.runs.keys() {
-            let Ok(Some((_, spec))) = self.core.active_spec(cluster).await else { continue };
-            let counters = super::Counters::from_snapshot(&snapshot, at, |key| spec.service(key).is_some());
-            self.core.record_counters(cluster, &self.options.name, counters);
-        }
-    }
-
     async fn serve(&mut self, request: Request) {
         match request {
             Request::Preview { cluster, spec, reply } => {

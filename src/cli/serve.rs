@@ -196,9 +196,21 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
                             options.drift.as_str(),
                             100.0 * args.removal_limit,
                         );
-                        let (handle, thread) =
-                            crate::apply::local::start(core.clone(), table, options, stopped(stop_rx.clone()))
-                                .context("starting the local director")?;
+                        // A second socket on the kernel's table, for the counters.
+                        let counters_table = match args.table {
+                            TableKind::Kernel => kernel_table()
+                                .inspect_err(|err| tracing::warn!(error = %err, "a second IPVS socket for the counters: reading them between steps"))
+                                .ok(),
+                            TableKind::Memory => None,
+                        };
+                        let (handle, thread) = crate::apply::local::start(
+                            core.clone(),
+                            table,
+                            counters_table,
+                            options,
+                            stopped(stop_rx.clone()),
+                        )
+                        .context("starting the local director")?;
                         core.set_local_director(handle);
                         director = Some(thread);
                     }

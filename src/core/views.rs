@@ -74,8 +74,9 @@ pub struct RevisionView {
     pub active: bool,
     pub services: usize,
     pub servers: usize,
-    /// Left out of listings. Shared, not copied: a commit's response holds
-    /// the very spec the directors apply.
+    // Shared, not copied: a commit's response holds the very spec the
+    // directors apply.
+    /// Left out of listings.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<SpecDoc>)]
     pub spec: Option<std::sync::Arc<Spec>>,

@@ -107,6 +107,10 @@ assert_not_contains "$asked" "fail" "and all succeed"
 draining "$FIRST" || fail "the directors view does not list the drain: $(director)"
 pass "the directors view lists the drain of $FIRST:9000"
 assert_contains "$(lvsd directors d1)" "draining:   $FIRST:9000" "so does lvsd directors d1"
+# The counters, read on a netlink socket of their own, show it too.
+counted() { api_get /v1/clusters/web/counters | grep -q "\"server\":\"$1:9000\",\"weight\":0,\"active_conns\":1"; }
+wait_until 10 counted "$FIRST" || fail "the counters do not show $FIRST at weight 0 with 1 connection: $(api_get /v1/clusters/web/counters)"
+pass "GET /counters: $FIRST at weight 0 with its connection"
 
 step "the connection ends: the server is removed"
 kill "$(cat "$LAB_DIR/held-$FIRST_NAME.pid")"
@@ -147,6 +151,7 @@ api_post /v1/clusters/web/revisions "$(spec "without $THIRD_NAME" $rest)" >/dev/
 wait_applied 5
 assert_eq "0 1" "$(dest "$THIRD")" "$THIRD drains with its connection"
 before=$(director | grep -o "\"server\":\"$THIRD:9000\"[^}]*" | grep -o '"deadline":"[^"]*"')
+assert_ne "" "$before" "the directors view gives the drain's deadline"
 lvsd_stop
 assert_eq "0 1" "$(dest "$THIRD")" "stopping lvsd leaves the kernel as it was"
 lvsd_start --reconcile-interval 5s

@@ -79,9 +79,11 @@ impl SetArgs {
             None => {}
             Some("default") => set("removal_limit", Value::Null),
             Some(share) => {
-                let share: f64 = share
-                    .parse()
-                    .map_err(|_| Failure::Usage(format!("--removal-limit: `{share}` is neither a share from 0 to 1 nor `default`")))?;
+                let share: f64 = share.parse().map_err(|_| {
+                    Failure::Usage(format!(
+                        "--removal-limit: `{share}` is neither a share from 0 to 1 nor `default`"
+                    ))
+                })?;
                 set("removal_limit", json!(share));
             }
         }
@@ -91,12 +93,15 @@ impl SetArgs {
         };
         for entry in &self.drain_services {
             let Some((service, value)) = entry.rsplit_once('=') else {
-                return Err(Failure::Usage(format!("--drain-service: `{entry}` is not SERVICE=on|off|default")));
+                return Err(Failure::Usage(format!(
+                    "--drain-service: `{entry}` is not SERVICE=on|off|default"
+                )));
             };
             if value == "default" {
                 exceptions.remove(service);
             } else {
-                let drain = on_off(value).map_err(|e| Failure::Usage(format!("--drain-service {entry}: {e}")))?;
+                let drain = on_off(value)
+                    .map_err(|e| Failure::Usage(format!("--drain-service {entry}: {e}")))?;
                 exceptions.insert(service.to_string(), json!(drain));
             }
             changed = true;
@@ -125,7 +130,12 @@ pub fn run(client: &Client, command: SettingsCommand) -> Result<(), Failure> {
             }
             client
                 .api
-                .send(Method::PUT, &path, Body::Json(Value::Object(settings)), None)
+                .send(
+                    Method::PUT,
+                    &path,
+                    Body::Json(Value::Object(settings)),
+                    None,
+                )
                 .map_err(|f| f.options(OPTIONS))?
                 .value()
         }
@@ -152,14 +162,20 @@ fn describe(cluster: &str, view: &Value) -> String {
     out.push_str(&format!("ownership:     {ownership}\n"));
     let timeout = settings["drain_timeout_secs"].as_u64().unwrap_or_default();
     let drain = if settings["drain"].as_bool().unwrap_or(false) {
-        format!("on: removed real servers go to weight 0 until their connections end, at most {timeout} s")
+        format!(
+            "on: removed real servers go to weight 0 until their connections end, at most {timeout} s"
+        )
     } else {
         "off: removed real servers are deleted at once".to_string()
     };
     out.push_str(&format!("drain:         {drain}\n"));
     if let Some(exceptions) = settings["drain_services"].as_object() {
         for (service, drain) in exceptions {
-            let state = if drain.as_bool().unwrap_or(false) { "on" } else { "off" };
+            let state = if drain.as_bool().unwrap_or(false) {
+                "on"
+            } else {
+                "off"
+            };
             out.push_str(&format!("  drain {state} for {service}\n"));
         }
     }
