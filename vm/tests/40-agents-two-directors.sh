@@ -38,7 +38,7 @@ api_post /v1/clusters '{"name":"web"}' >/dev/null
 # agent_start N: the agent of director dN, in namespace dN.
 agent_start() {
     ip netns exec d$1 lvsd agent --server http://10.9.$1.1:7080 --cluster web --name d$1 --table kernel \
-        --state-dir "$STATE/d$1" --reconcile-interval ${INTERVAL}s --report-interval ${INTERVAL}s \
+        --state-dir "$STATE/d$1" --reconcile-interval ${INTERVAL}s --report-interval 5s \
         >>"$STATE/d$1.log" 2>&1 &
     eval "AGENT$1=\$!"
 }
@@ -53,7 +53,7 @@ director_has() {
 }
 wait_both() {
     for i in 1 2; do
-        wait_until 30 director_has $i "$1" \
+        wait_until 60 director_has $i "$1" \
             || fail "d$i does not report revision $1: $(api_get /v1/clusters/web/directors/d$i); log: $(tail -n 20 "$STATE/d$i.log")"
     done
     pass "d1 and d2 report revision $1 applied"
