@@ -1,10 +1,13 @@
 //! Reports waiting for the server: a bounded queue, oldest first.
 //!
-//! While the server is out of reach, reports pile up. Those that carry
-//! history (applies, a drift check) are kept in order, up to a bound past
-//! which the oldest are dropped (and counted); a heartbeat only repeats the
-//! latest state, so a newer one replaces a heartbeat still waiting at the
-//! back instead of queueing behind it.
+//! While the server is out of reach, or slow, reports pile up. A report
+//! whose drift check found drift is history of its own (the server audits
+//! it) and keeps its place. Any other report waiting at the back, and not
+//! on the wire, is merged into the newer one: its applies go first in the
+//! newer report's list, and the newer state replaces its own. So a slow
+//! server receives the latest state in one report instead of a backlog of
+//! heartbeats and in-sync checks. Past a bound, the oldest reports go (and
+//! are counted).
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -28,6 +31,9 @@ struct Queue {
     reports: VecDeque<Queued>,
     next_id: u64,
     dropped: u64,
+    /// The report being sent: never merged into, so that what it carries
+    /// is not sent twice.
+    in_flight: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -37,9 +43,28 @@ pub struct Outbox {
     ready: Notify,
 }
 
-/// A report with nothing but the current state in it.
-fn is_heartbeat(report: &DirectorReport) -> bool {
-    report.applies.is_empty() && report.drift_check.is_none()
+/// Applies one merged report carries at most (the oldest go first).
+const MAX_MERGED_APPLIES: usize = 100;
+
+/// Whether a newer report may take this one in: it found no drift.
+fn mergeable(report: &DirectorReport) -> bool {
+    report
+        .drift_check
+        .as_ref()
+        .is_none_or(|check| check.drift.is_empty())
+}
+
+/// `newer` with what `older` carried that it does not supersede.
+fn merge(older: DirectorReport, mut newer: DirectorReport) -> DirectorReport {
+    let mut applies = older.applies;
+    applies.append(&mut newer.applies);
+    let excess = applies.len().saturating_sub(MAX_MERGED_APPLIES);
+    applies.drain(..excess);
+    newer.applies = applies;
+    if newer.drift_check.is_none() {
+        newer.drift_check = older.drift_check;
+    }
+    newer
 }
 
 impl Outbox {
@@ -56,13 +81,18 @@ impl Outbox {
         let mut queue = self.queue.lock().expect("outbox lock");
         let id = queue.next_id;
         queue.next_id += 1;
-        let replaces_heartbeat = queue
+        let in_flight = queue.in_flight;
+        let merges = queue
             .reports
             .back()
-            .is_some_and(|last| is_heartbeat(&last.report));
-        if replaces_heartbeat {
-            queue.reports.pop_back();
-        } else if queue.reports.len() >= self.capacity {
+            .is_some_and(|last| Some(last.id) != in_flight && mergeable(&last.report));
+        let report = if merges {
+            let older = queue.reports.pop_back().expect("checked").report;
+            merge(older, report)
+        } else {
+            report
+        };
+        if !merges && queue.reports.len() >= self.capacity {
             queue.reports.pop_front();
             queue.dropped += 1;
         }
@@ -77,26 +107,27 @@ impl Outbox {
     pub async fn next(&self) -> Queued {
         loop {
             let ready = self.ready.notified();
-            if let Some(front) = self
-                .queue
-                .lock()
-                .expect("outbox lock")
-                .reports
-                .front()
-                .cloned()
-            {
-                return front;
+            let front = {
+                let mut queue = self.queue.lock().expect("outbox lock");
+                let front = queue.reports.front().cloned();
+                queue.in_flight = front.as_ref().map(|q| q.id);
+                front
+            };
+            match front {
+                Some(front) => return front,
+                None => ready.await,
             }
-            ready.await;
         }
     }
 
-    /// Takes the report `id` off the queue (sent, or refused for good); a
-    /// report replaced meanwhile stays.
+    /// Takes the report `id` off the queue (sent, or refused for good).
     pub fn done(&self, id: u64) {
         let mut queue = self.queue.lock().expect("outbox lock");
         if queue.reports.front().is_some_and(|front| front.id == id) {
             queue.reports.pop_front();
+        }
+        if queue.in_flight == Some(id) {
+            queue.in_flight = None;
         }
     }
 
@@ -141,16 +172,35 @@ mod tests {
         }
     }
 
-    fn with_drift_check(applied: i64) -> DirectorReport {
+    fn with_check(applied: i64, drift: Vec<crate::plan::Drift>) -> DirectorReport {
         let check = DriftCheck {
             at: "2026-11-25T10:00:00Z".into(),
             revision: applied,
-            drift: Vec::new(),
-            mode: DriftMode::Restore,
+            drift,
+            mode: DriftMode::Report,
             hash: None,
         };
         DirectorReport {
             drift_check: Some(check),
+            ..heartbeat(applied)
+        }
+    }
+
+    /// A report whose drift check found something: history of its own.
+    fn with_drift(applied: i64) -> DirectorReport {
+        let drift = crate::plan::Drift {
+            object: "real server 172.25.0.40:80 of tcp 192.168.31.100:80".into(),
+            kind: crate::plan::DriftKind::Unexpected,
+            details: Vec::new(),
+        };
+        with_check(applied, vec![drift])
+    }
+
+    fn with_apply(applied: i64) -> DirectorReport {
+        let mut report = crate::apply::Report::new(crate::apply::Cause::Activation);
+        report.revision = Some(applied);
+        DirectorReport {
+            applies: vec![report],
             ..heartbeat(applied)
         }
     }
@@ -167,36 +217,56 @@ mod tests {
     }
 
     #[test]
-    fn a_newer_heartbeat_replaces_one_still_waiting() {
+    fn newer_reports_take_in_waiting_ones_that_found_no_drift() {
         let outbox = Outbox::new(10);
-        outbox.push(with_drift_check(1));
+        outbox.push(with_apply(1));
         outbox.push(heartbeat(1));
+        outbox.push(with_check(1, Vec::new()));
+        outbox.push(with_apply(2));
         outbox.push(heartbeat(2));
-        outbox.push(heartbeat(3));
-        assert_eq!(applied_revisions(&outbox), [Some(1), Some(3)]);
-        // History behind a heartbeat queues after it.
-        outbox.push(with_drift_check(4));
-        assert_eq!(applied_revisions(&outbox), [Some(1), Some(4)]);
+        let waiting = outbox.take_all();
+        assert_eq!(waiting.len(), 1, "{waiting:?}");
+        let applies: Vec<_> = waiting[0].applies.iter().map(|a| a.revision).collect();
+        assert_eq!(applies, [Some(1), Some(2)], "no apply is lost");
+        assert_eq!(waiting[0].applied_revision, Some(2), "the latest state");
+        assert!(
+            waiting[0].drift_check.is_some(),
+            "the in-sync check rides along"
+        );
+    }
+
+    #[test]
+    fn a_report_with_drift_keeps_its_place() {
+        let outbox = Outbox::new(10);
+        outbox.push(with_drift(1));
+        outbox.push(heartbeat(1));
+        outbox.push(with_drift(1));
+        outbox.push(heartbeat(2));
+        assert_eq!(applied_revisions(&outbox), [Some(1), Some(1), Some(2)]);
     }
 
     #[test]
     fn past_the_bound_the_oldest_reports_go() {
         let outbox = Outbox::new(3);
-        let dropped: Vec<u64> = (1..=5).map(|n| outbox.push(with_drift_check(n))).collect();
+        let dropped: Vec<u64> = (1..=5).map(|n| outbox.push(with_drift(n))).collect();
         assert_eq!(dropped, [0, 0, 0, 1, 2]);
         assert_eq!(applied_revisions(&outbox), [Some(3), Some(4), Some(5)]);
     }
 
     #[tokio::test]
-    async fn a_sent_report_leaves_but_a_replaced_one_does_not_take_its_successor() {
+    async fn the_report_on_the_wire_is_not_merged_into() {
         let outbox = Outbox::new(10);
-        outbox.push(heartbeat(1));
+        outbox.push(with_apply(1));
         let sending = outbox.next().await;
-        // While it is on the wire, a newer heartbeat replaces it.
+        // While it is on the wire, a newer report queues behind it.
         outbox.push(heartbeat(2));
         outbox.done(sending.id);
-        assert_eq!(applied_revisions(&outbox), [Some(2)]);
         let next = outbox.next().await;
+        assert_eq!(next.report.applied_revision, Some(2));
+        assert!(
+            next.report.applies.is_empty(),
+            "the apply already sent is not sent again"
+        );
         outbox.done(next.id);
         assert!(outbox.is_empty());
     }

@@ -38,7 +38,7 @@ api_post /v1/clusters '{"name":"web"}' >/dev/null
 # agent_start N: the agent of director dN, in namespace dN.
 agent_start() {
     ip netns exec d$1 lvsd agent --server http://10.9.$1.1:7080 --cluster web --name d$1 --table kernel \
-        --state-dir "$STATE/d$1" --reconcile-interval ${INTERVAL}s --report-interval ${INTERVAL}s \
+        --state-dir "$STATE/d$1" --reconcile-interval ${INTERVAL}s --report-interval 5s \
         >>"$STATE/d$1.log" 2>&1 &
     eval "AGENT$1=\$!"
 }
@@ -53,7 +53,7 @@ director_has() {
 }
 wait_both() {
     for i in 1 2; do
-        wait_until 30 director_has $i "$1" \
+        wait_until 60 director_has $i "$1" \
             || fail "d$i does not report revision $1: $(api_get /v1/clusters/web/directors/d$i); log: $(tail -n 20 "$STATE/d$i.log")"
     done
     pass "d1 and d2 report revision $1 applied"
@@ -98,15 +98,19 @@ wait_until 10 grep -q "server unreachable, retrying in" "$STATE/d1.log" || fail 
 pass "d1 logs: $(grep -m1 'server unreachable, retrying in' "$STATE/d1.log" | cut -c1-200)"
 
 step "d1 reboots without the server: agent killed, table flushed, agent started again"
-kill "$AGENT1"
-wait "$AGENT1" 2>/dev/null || true
+# Every process of namespace d1 (the agent is its only one), whatever `ip netns exec` forked.
+kill $(ip netns pids d1) 2>/dev/null || true
+no_process_in_d1() { [ -z "$(ip netns pids d1)" ]; }
+wait_until 20 no_process_in_d1 || fail "the agent of d1 does not stop: $(ip netns pids d1)"
 ip netns exec d1 ipvsadm -C
 assert_eq "" "$(table_of d1)" "d1's table is empty"
 assert_ok test -s "$STATE/d1/web.json"
 agent_start 1
 wait_until 20 table_is d1 /tmp/want2 || fail "d1's table was not restored: $(table_of d1); log: $(tail -n 20 "$STATE/d1.log")"
 pass "d1's table is revision 2 again"
-assert_contains "$(cat "$STATE/d1.log")" "restored revision 2 from cache" "the agent says where the table came from"
+wait_until 20 grep -q "restored revision 2 from cache" "$STATE/d1.log" \
+    || fail "the agent does not say where the table came from: $(tail -n 20 "$STATE/d1.log")"
+pass "the agent logs: restored revision 2 from cache"
 
 step "the server comes back: both agents follow it again"
 lvsd serve --db "$LVSD_DIR/lvsd.db" --http 0.0.0.0:7080 --grpc 127.0.0.1:7081 --allow-open \
@@ -123,6 +127,6 @@ done
 pass "d1 and d2 follow the restarted server: revision 3 applied and reported"
 assert_contains "$(table_of d1)" "-r 172.25.0.33:80 -m -w 8" "in d1's kernel"
 
-kill "$AGENT1" "$AGENT2" "$LVSD_PID" 2>/dev/null || true
+kill $(ip netns pids d1) $(ip netns pids d2) "$LVSD_PID" 2>/dev/null || true
 wait 2>/dev/null || true
 step "done"
