@@ -6,6 +6,7 @@ pub mod auth;
 pub mod apply;
 pub mod cli;
 pub mod core;
+pub mod health;
 pub mod ipvs;
 pub mod ipvsadm;
 pub mod model;

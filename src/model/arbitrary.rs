@@ -12,7 +12,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use proptest::prelude::*;
 
 use crate::model::{
-    AddressFamily, DaemonRole, ForwardingMethod, MAX_TIMEOUT_SECS, PersistenceDoc,
+    AddressFamily, CheckType, DaemonRole, ForwardingMethod, HealthCheckDoc, MAX_TIMEOUT_SECS, OnFailure, PersistenceDoc,
     PersistenceEngine, Protocol, RealServerDoc, Scheduler, ServiceKey, Spec, SpecDoc,
     SyncDaemonDoc, Timeouts, Tunnel, TunnelChecksum, TunnelType, VirtualServiceDoc,
 };
@@ -113,9 +113,10 @@ fn service_doc(fullnat: bool) -> impl Strategy<Value = VirtualServiceDoc> {
         any::<bool>(),
         any::<bool>(),
         prop::collection::vec(server_doc(fullnat), 0..5),
+        prop::option::of(health_check()),
     )
         .prop_map(
-            |(key, scheduler, (fallback, port_flag), persistence, one_packet, sip, servers)| {
+            |(key, scheduler, (fallback, port_flag), persistence, one_packet, sip, servers, health_check)| {
                 let family = key.family();
                 // Port 0 means "all ports", which the kernel allows only with persistence.
                 let persistence = match persistence {
@@ -168,6 +169,7 @@ fn service_doc(fullnat: bool) -> impl Strategy<Value = VirtualServiceDoc> {
                     one_packet,
                     persistence_engine,
                     servers,
+                    health_check,
                     ..VirtualServiceDoc::default()
                 };
                 match key {
@@ -306,8 +308,26 @@ impl RawServer {
             weight: self.weight.into(),
             upper_threshold: self.upper_threshold,
             lower_threshold: self.lower_threshold,
+            health_check: None,
         }
     }
+}
+
+/// A tcp or http check with its own port (fwmark services' servers may have port 0).
+fn health_check() -> impl Strategy<Value = HealthCheckDoc> {
+    (any::<bool>(), 1u16.., 100u32..=60_000, 1u32..=10, 1u32..=10, any::<bool>(), "/[a-z]{0,8}").prop_map(
+        |(http, port, interval_ms, rise, fall, remove, path)| HealthCheckDoc {
+            kind: Some(if http { CheckType::Http } else { CheckType::Tcp }),
+            port: Some(port),
+            interval_ms: Some(interval_ms),
+            timeout_ms: Some(interval_ms.min(1000)),
+            rise: Some(rise),
+            fall: Some(fall),
+            on_failure: Some(if remove { OnFailure::Remove } else { OnFailure::Quiesce }),
+            path: http.then_some(path),
+            ..HealthCheckDoc::default()
+        },
+    )
 }
 
 fn timeouts() -> impl Strategy<Value = Timeouts> {

@@ -8,6 +8,7 @@ pub mod diff;
 #[cfg(any(test, feature = "testing"))]
 pub mod arbitrary;
 mod error;
+mod health;
 mod key;
 pub mod patch;
 mod scheduler;
@@ -16,6 +17,10 @@ mod service;
 mod spec;
 
 pub use error::ValidationError;
+pub use health::{
+    CheckType, HealthCheck, HealthCheckDoc, HttpProbe, OnFailure, Probe, Quorum, QuorumDoc, ServiceHealth,
+    SorryServerDoc,
+};
 pub use key::{AddressFamily, Protocol, ServerKey, ServiceKey};
 pub use scheduler::{SchedFlags, Scheduler};
 pub use server::{Forwarding, ForwardingMethod, RealServer, RealServerDoc, Tunnel, TunnelChecksum, TunnelType};

@@ -385,6 +385,9 @@ pub fn service_doc(s: &pb::VirtualService) -> Result<VirtualServiceDoc> {
             .transpose()?
             .flatten(),
         servers,
+        health_check: None,
+        sorry_server: None,
+        quorum: None,
     })
 }
 
@@ -419,6 +422,8 @@ pub fn server_doc(s: &pb::RealServer) -> Result<RealServerDoc> {
         weight: s.weight.unwrap_or(1),
         upper_threshold: s.upper_threshold,
         lower_threshold: s.lower_threshold,
+        // Health checks are not in the gRPC schema yet; REST carries them.
+        health_check: None,
     })
 }
 
