@@ -8,6 +8,7 @@ mod directors;
 mod draft;
 pub mod error;
 mod extract;
+mod health;
 mod limits;
 mod revisions;
 mod security;
@@ -41,6 +42,7 @@ use security::Security;
         directors::plan, directors::confirm,
         directors::list, directors::get, directors::apply, directors::counters,
         directors::get_settings, directors::put_settings,
+        health::get,
         audit::list,
     ),
     modifiers(&Security),
@@ -118,6 +120,7 @@ pub fn router(core: Core, options: &Options) -> Router {
         .route("/v1/clusters/{cluster}/settings", get(directors::get_settings).put(directors::put_settings))
         .route("/v1/clusters/{cluster}/directors", get(directors::list))
         .route("/v1/clusters/{cluster}/counters", get(directors::counters))
+        .route("/v1/clusters/{cluster}/health", get(health::get))
         .route("/v1/clusters/{cluster}/directors/{name}", get(directors::get))
         .route("/v1/clusters/{cluster}/directors/{name}/apply", post(directors::apply))
         .route("/v1/audit", get(audit::list))

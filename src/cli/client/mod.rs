@@ -10,6 +10,7 @@ mod args;
 mod cluster;
 mod config;
 mod directors;
+mod health;
 mod edit;
 pub(crate) mod render;
 mod revisions;
@@ -222,6 +223,9 @@ pub enum ClientCommand {
     /// Show the cluster's directors: applied revision, state, last apply, drift.
     #[command(display_order = 30)]
     Directors(directors::DirectorsArgs),
+    /// Show the real servers' health as the directors check it.
+    #[command(display_order = 31)]
+    Health(health::HealthArgs),
     /// Print a shell completion script.
     #[command(display_order = 40, after_help = "Examples:
   lvsd completions bash > /etc/bash_completion.d/lvsd
@@ -268,6 +272,7 @@ fn dispatch(command: ClientCommand) -> Result<(), Failure> {
         ClientCommand::Plan(args) => &args.conn,
         ClientCommand::Confirm(args) => &args.conn,
         ClientCommand::Directors(args) => &args.conn,
+        ClientCommand::Health(args) => &args.conn,
         ClientCommand::Completions { .. } => unreachable!("handled before connecting"),
     };
     let client = Client::connect(conn)?;
@@ -289,6 +294,7 @@ fn dispatch(command: ClientCommand) -> Result<(), Failure> {
         ClientCommand::Plan(args) => directors::plan(&client, args),
         ClientCommand::Confirm(args) => directors::confirm(&client, args),
         ClientCommand::Directors(args) => directors::directors(&client, args),
+        ClientCommand::Health(args) => health::health(&client, args),
         ClientCommand::Completions { .. } => unreachable!("handled before connecting"),
     };
     result.map_err(|failure| {
