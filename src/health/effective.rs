@@ -83,7 +83,8 @@ mod tests {
     fn weights_by_table() {
         let s = |a: &str, w: u16| (a.to_string(), w);
         // (down servers, expected table)
-        let cases: Vec<(&[&str], Vec<(String, u16)>)> = vec![
+        type Case<'a> = (&'a [&'a str], Vec<(String, u16)>);
+        let cases: Vec<Case> = vec![
             (&[], vec![s("10.1.0.1:80", 3), s("10.1.0.2:80", 0), s("10.1.0.3:80", 2)]),
             (&["10.1.0.1:80"], vec![s("10.1.0.1:80", 0), s("10.1.0.2:80", 0), s("10.1.0.3:80", 2)]),
             // Removed, not quiesced: its override says so.

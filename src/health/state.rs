@@ -107,7 +107,8 @@ mod tests {
     fn rise_and_fall_by_table() {
         let down = |i: usize| Transition::Down { reason: format!("failure {i}") };
         // (outcomes, rise, fall, transitions, healthy at the end)
-        let cases: Vec<(&str, u32, u32, Vec<(usize, Transition)>, bool)> = vec![
+        type Case = (&'static str, u32, u32, Vec<(usize, Transition)>, bool);
+        let cases: Vec<Case> = vec![
             ("+++", 2, 3, vec![], true),
             ("--", 2, 3, vec![], true),
             ("---", 2, 3, vec![(2, down(2))], false),

@@ -17,12 +17,12 @@ use crate::model::{
     SyncDaemonDoc, Timeouts, Tunnel, TunnelChecksum, TunnelType, VirtualServiceDoc,
 };
 
-/// Any valid spec, fullnat real servers included.
+/// Any valid spec, fullnat real servers and health checks included.
 pub fn spec() -> impl Strategy<Value = Spec> {
     spec_with(true)
 }
 
-/// Any spec the kernel and ipvsadm can express: no fullnat real servers.
+/// Any spec the kernel and ipvsadm can express: no fullnat real servers, no health checks.
 pub fn kernel_spec() -> impl Strategy<Value = Spec> {
     spec_with(false)
 }
@@ -34,13 +34,17 @@ fn spec_with(fullnat: bool) -> impl Strategy<Value = Spec> {
         prop::option::of(daemon(DaemonRole::Master)),
         prop::option::of(daemon(DaemonRole::Backup)),
     )
-        .prop_map(|(services, timeouts, master, backup)| {
+        .prop_map(move |(services, timeouts, master, backup)| {
             let mut seen = BTreeSet::new();
             let services = services
                 .into_iter()
                 .filter(|doc| seen.insert(doc.key().expect("a valid key")))
                 .collect();
-            let services: Vec<VirtualServiceDoc> = services;
+            let services: Vec<VirtualServiceDoc> = if fullnat {
+                services
+            } else {
+                services.into_iter().map(|doc| VirtualServiceDoc { health_check: None, ..doc }).collect()
+            };
             // The kernel's sync daemon cannot carry real servers of another family.
             let crosses_families = services.iter().any(|svc| {
                 let family = svc.key().expect("a valid key").family();

@@ -549,11 +549,11 @@ mod tests {
 
     #[test]
     fn defaults_and_overrides_per_server() {
-        let spec = spec(&format!(
-            r#"{{"id":"tcp:10.0.0.1:80","health_check":{{"type":"http","path":"/health","expect":"ok"}},
-                "servers":[{{"address":"10.1.0.1","forwarding":"nat"}},
-                           {{"address":"10.1.0.2","forwarding":"nat","port":8080,"health_check":{{"port":9000,"fall":5,"on_failure":"remove"}}}}]}}"#
-        ))
+        let spec = spec(
+            r#"{"id":"tcp:10.0.0.1:80","health_check":{"type":"http","path":"/health","expect":"ok"},
+                "servers":[{"address":"10.1.0.1","forwarding":"nat"},
+                           {"address":"10.1.0.2","forwarding":"nat","port":8080,"health_check":{"port":9000,"fall":5,"on_failure":"remove"}}]}"#
+        )
         .unwrap();
         let checks = &spec.services()[0].health().checks;
         let first = &checks[&"10.1.0.1:80".parse().unwrap()];
@@ -570,11 +570,11 @@ mod tests {
 
     #[test]
     fn output_reads_back_as_the_same_spec() {
-        let spec = spec(&format!(
-            r#"{{"id":"udp:10.0.0.1:53","health_check":{{"type":"dns","query_name":"example.org","query_type":"aaaa"}},
-                "sorry_server":{{"address":"10.2.0.9","forwarding":"nat"}},"quorum":"50%",
-                "servers":[{{"address":"10.1.0.1","forwarding":"nat","health_check":{{"type":"exec","command":["/bin/check","--fast"]}}}}]}}"#
-        ))
+        let spec = spec(
+            r#"{"id":"udp:10.0.0.1:53","health_check":{"type":"dns","query_name":"example.org","query_type":"aaaa"},
+                "sorry_server":{"address":"10.2.0.9","forwarding":"nat"},"quorum":"50%",
+                "servers":[{"address":"10.1.0.1","forwarding":"nat","health_check":{"type":"exec","command":["/bin/check","--fast"]}}]}"#
+        )
         .unwrap();
         let json = serde_json::to_vec(&spec.to_doc()).unwrap();
         assert_eq!(Spec::from_json(&json).unwrap(), spec);
