@@ -78,6 +78,16 @@ async fn a_server_that_stops_listening_is_quiesced_and_comes_back() {
     assert_eq!(entry["detail"]["service"], "tcp:192.168.31.100:80", "{entry}");
     assert!(entry["detail"]["reason"].as_str().unwrap().contains("connect"), "{entry}");
 
+    // gRPC says the same.
+    let channel = tonic::transport::Channel::from_shared(server.grpc.clone()).unwrap().connect().await.unwrap();
+    let mut client = lvsd::api::grpc::pb::lvs_service_client::LvsServiceClient::new(channel);
+    let request = lvsd::api::grpc::pb::GetHealthRequest { cluster: "web".into() };
+    let reply = client.get_health(request).await.unwrap().into_inner();
+    let service = &reply.directors[0].services[0];
+    let failed = service.servers.iter().find(|s| s.server == down_id).expect("the failed server");
+    assert_eq!((failed.healthy, failed.effective_weight, failed.check.as_str()), (false, Some(0), "tcp"));
+    assert_eq!(service.healthy_servers, 1);
+
     let _back = TcpListener::bind(down_addr).unwrap();
     wait_for(&server, "/v1/clusters/web/health", "the server back at its weight", |h| {
         server_health(h, &down_id)["healthy"] == true && server_health(h, &down_id)["effective_weight"] == 5

@@ -126,6 +126,7 @@ pub const GRPC: &[(&str, Access)] = &[
     ("GetSettings", Read),
     ("UpdateSettings", Admin),
     ("ListDirectors", Read),
+    ("GetHealth", Read),
     ("GetDirector", Read),
     ("ApplyDirector", Edit),
     // Agents: follow the desired state, report a director's status.

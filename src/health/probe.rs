@@ -212,6 +212,130 @@ mod tests {
         assert_eq!(query, expected);
     }
 
+    fn check(json: &str, port: u16) -> HealthCheck {
+        let doc: crate::model::HealthCheckDoc = serde_json::from_str(json).unwrap();
+        doc.validate(port).unwrap()
+    }
+
+    fn service() -> ServiceKey {
+        "tcp:10.0.0.1:80".parse().unwrap()
+    }
+
+    const LOCAL: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+    /// A port nothing listens on: bound, then closed.
+    fn closed_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    }
+
+    /// An HTTP server answering every request with `status` and `body`, once per connection.
+    async fn http_server(status: u16, body: &'static str) -> u16 {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            loop {
+                let (mut conn, _) = listener.accept().await.unwrap();
+                tokio::spawn(async move {
+                    use tokio::io::AsyncWriteExt;
+                    let mut buf = vec![0; 4096];
+                    let _ = conn.read(&mut buf).await;
+                    let reply = format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+                    let _ = conn.write_all(reply.as_bytes()).await;
+                });
+            }
+        });
+        port
+    }
+
+    #[tokio::test]
+    async fn tcp_accepts_and_refuses() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let open = listener.local_addr().unwrap().port();
+        assert_eq!(probe(&check(r#"{"type":"tcp"}"#, open), &service(), LOCAL).await, Ok(()));
+        let closed = closed_port();
+        let err = probe(&check(r#"{"type":"tcp"}"#, closed), &service(), LOCAL).await.unwrap_err();
+        assert!(err.contains(&format!("127.0.0.1:{closed}")) && err.contains("refused"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn http_status_and_body_by_table() {
+        let ok = http_server(200, "all good").await;
+        let broken = http_server(503, "down").await;
+        // (check, port, Ok or the text the error contains)
+        let cases = [
+            (r#"{"type":"http"}"#, ok, None),
+            (r#"{"type":"http","expect":"good"}"#, ok, None),
+            (r#"{"type":"http","expect":"bad"}"#, ok, Some("does not contain `bad`")),
+            (r#"{"type":"http","expect_status":[204]}"#, ok, Some("status 200, expected 204")),
+            (r#"{"type":"http"}"#, broken, Some("status 503, expected 2xx or 3xx")),
+            (r#"{"type":"http","expect_status":[503],"method":"HEAD","path":"/x","host":"example.org"}"#, broken, None),
+            (r#"{"type":"http"}"#, closed_port(), Some("Connection refused")),
+        ];
+        for (json, port, expected) in cases {
+            let outcome = probe(&check(json, port), &service(), LOCAL).await;
+            match expected {
+                None => assert_eq!(outcome, Ok(()), "{json}"),
+                Some(text) => assert!(outcome.as_ref().is_err_and(|e| e.contains(text)), "{json}: {outcome:?}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn udp_needs_a_reply_with_the_expected_text() {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let port = socket.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let mut buf = [0; 512];
+            loop {
+                let (n, from) = socket.recv_from(&mut buf).await.unwrap();
+                let reply = if &buf[..n] == b"ping" { &b"pong"[..] } else { &b"what?"[..] };
+                socket.send_to(reply, from).await.unwrap();
+            }
+        });
+        let ping = check(r#"{"type":"udp","send":"ping","expect":"pong"}"#, port);
+        assert_eq!(probe(&ping, &service(), LOCAL).await, Ok(()));
+        let wrong = check(r#"{"type":"udp","send":"hello","expect":"pong"}"#, port);
+        assert!(probe(&wrong, &service(), LOCAL).await.unwrap_err().contains("does not contain `pong`"));
+        // A closed UDP port answers with ICMP port unreachable.
+        let closed = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        assert!(probe(&check(r#"{"type":"udp"}"#, closed), &service(), LOCAL).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn dns_compares_the_rcode() {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let port = socket.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let mut buf = [0; 512];
+            loop {
+                let (n, from) = socket.recv_from(&mut buf).await.unwrap();
+                // NXDOMAIN for anything under .invalid, NOERROR otherwise.
+                let mut answer = buf[..n].to_vec();
+                let nx = answer.windows(7).any(|w| w == b"invalid");
+                answer[2] = 0x81;
+                answer[3] = if nx { 0x83 } else { 0x80 };
+                socket.send_to(&answer, from).await.unwrap();
+            }
+        });
+        let found = check(r#"{"type":"dns","query_name":"example.org"}"#, port);
+        assert_eq!(probe(&found, &service(), LOCAL).await, Ok(()));
+        let missing = check(r#"{"type":"dns","query_name":"nothing.invalid"}"#, port);
+        assert!(probe(&missing, &service(), LOCAL).await.unwrap_err().contains("rcode 3"));
+        let expect_nx = check(r#"{"type":"dns","query_name":"nothing.invalid","expect_rcode":"nxdomain"}"#, port);
+        assert_eq!(probe(&expect_nx, &service(), LOCAL).await, Ok(()));
+    }
+
+    #[tokio::test]
+    async fn exec_gets_the_server_and_exits_0_when_healthy() {
+        let script = r#"test "$LVSD_SERVER_ADDRESS:$LVSD_SERVER_PORT $LVSD_SERVICE" = "127.0.0.1:8080 tcp:10.0.0.1:80" || { echo "got $LVSD_SERVER_ADDRESS:$LVSD_SERVER_PORT" >&2; exit 3; }"#;
+        let json = serde_json::json!({"type": "exec", "command": ["/bin/sh", "-c", script]}).to_string();
+        assert_eq!(probe(&check(&json, 8080), &service(), LOCAL).await, Ok(()));
+        let err = probe(&check(&json, 8081), &service(), LOCAL).await.unwrap_err();
+        assert!(err.contains("exit status: 3") && err.contains("got 127.0.0.1:8081"), "{err}");
+        let missing = r#"{"type":"exec","command":["/nonexistent/check"]}"#;
+        assert!(probe(&check(missing, 80), &service(), LOCAL).await.unwrap_err().contains("/nonexistent/check"));
+    }
+
     #[test]
     fn dns_answers_by_table() {
         let header = |id: u16, flags: [u8; 2]| {

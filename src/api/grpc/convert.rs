@@ -766,6 +766,40 @@ pub fn audit_entry(entry: AuditEntry) -> pb::AuditEntry {
     }
 }
 
+/// A director's health report, as `GetHealth` answers it.
+pub fn director_health(report: &crate::core::DirectorHealth) -> pb::DirectorHealth {
+    pb::DirectorHealth {
+        director: report.director.clone(),
+        at: report.at.clone(),
+        services: report
+            .services
+            .iter()
+            .map(|service| pb::ServiceHealth {
+                service: service.service.clone(),
+                degraded: service.degraded,
+                healthy_servers: service.healthy_servers as u32,
+                servers_total: service.servers_total as u32,
+                sorry_server_active: service.sorry_server_active.clone().unwrap_or_default(),
+                servers: service
+                    .servers
+                    .iter()
+                    .map(|server| pb::ServerHealth {
+                        server: server.server.clone(),
+                        check: server.check.map(|c| c.as_str().to_string()).unwrap_or_default(),
+                        healthy: server.healthy,
+                        effective_weight: server.effective_weight.map(u32::from),
+                        consecutive_successes: server.consecutive_successes,
+                        consecutive_failures: server.consecutive_failures,
+                        failing_since: server.failing_since.clone().unwrap_or_default(),
+                        last_error: server.last_error.clone().unwrap_or_default(),
+                        checks: server.checks,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
