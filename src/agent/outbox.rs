@@ -169,6 +169,7 @@ mod tests {
             counters: None,
             zeroed_seq: None,
             report_interval_secs: 10,
+            health: Vec::new(),
         }
     }
 

@@ -291,6 +291,8 @@ impl Agent {
             drift_due,
             drift: self.options.drift,
             interval: self.options.reconcile_interval,
+            // The agent runs revisions as they are: no health checks change them here.
+            spec_changed: false,
         };
         // Running the cached revision in place of a blocked one must not lift the block.
         let blocked = self.state.blocked;
@@ -548,6 +550,7 @@ impl Agent {
             counters,
             zeroed_seq: self.zeroed_seq,
             report_interval_secs: self.options.report_interval.as_secs().max(1),
+            health: Vec::new(),
         };
         let dropped = self.outbox.push(report);
         if dropped > self.dropped_reports {

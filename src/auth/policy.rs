@@ -87,6 +87,7 @@ pub const REST: &[(&str, &str, Access)] = &[
     ("PUT", "/v1/clusters/{cluster}/settings", Admin),
     ("GET", "/v1/clusters/{cluster}/directors", Read),
     ("GET", "/v1/clusters/{cluster}/counters", Read),
+    ("GET", "/v1/clusters/{cluster}/health", Read),
     ("GET", "/v1/clusters/{cluster}/directors/{name}", Read),
     ("GET", "/v1/clusters/{cluster}/directors/{name}/connections", Read),
     ("POST", "/v1/clusters/{cluster}/directors/{name}/apply", Edit),
@@ -134,6 +135,7 @@ pub const GRPC: &[(&str, Access)] = &[
     ("GetSettings", Read),
     ("UpdateSettings", Admin),
     ("ListDirectors", Read),
+    ("GetHealth", Read),
     ("GetDirector", Read),
     ("ApplyDirector", Edit),
     // Agents: follow the desired state, report a director's status.

@@ -11,6 +11,7 @@ mod confirm;
 mod directors;
 mod draft;
 mod error;
+mod health;
 mod limits;
 mod live;
 mod revisions;
@@ -32,6 +33,7 @@ pub use directors::{
 pub use draft::Precondition;
 pub use error::{Error, ErrorCode};
 pub use limits::Limits;
+pub use health::DirectorServersHealth;
 pub use live::DirectorCounters;
 pub use tokens::{NewToken, TokenView};
 pub use revisions::{CommitRequest, RevisionPage};
@@ -107,6 +109,8 @@ struct Inner {
     counters: live::LiveCounters,
     /// What happens in this process, for `GET /metrics`.
     metrics: crate::metrics::Metrics,
+    /// Directors' latest health of real servers.
+    health: health::LiveHealth,
 }
 
 impl Core {
@@ -133,6 +137,7 @@ impl Core {
                 local: OnceLock::new(),
                 counters: live::LiveCounters::default(),
                 metrics: crate::metrics::Metrics::default(),
+                health: health::LiveHealth::default(),
             }),
         }
     }

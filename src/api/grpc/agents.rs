@@ -159,6 +159,8 @@ pub fn director_report_in(r: &pb::DirectorReport) -> Result<DirectorReport> {
         counters: r.counters.as_ref().map(counters_in),
         zeroed_seq: r.zeroed_seq,
         report_interval_secs: r.report_interval_secs,
+        // Reports over gRPC carry no health checks' states yet.
+        health: Vec::new(),
     })
 }
 

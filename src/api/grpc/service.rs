@@ -66,7 +66,7 @@ scoped!(name: CreateClusterRequest, GetClusterRequest, DeleteClusterRequest);
 scoped!(cluster: GetDraftRequest, ReplaceDraftRequest, AddServiceRequest, GetServiceRequest, UpdateServiceRequest,
     PatchServiceRequest, DeleteServiceRequest, ImportDraftRequest, ExportRevisionRequest, AddServerRequest, GetServerRequest, UpdateServerRequest, PatchServerRequest,
     DeleteServerRequest, CommitRequest, ListRevisionsRequest, GetRevisionRequest, DiffRevisionsRequest, RollbackRequest,
-    ActivateRequest, ConfirmRequest, PlanRevisionRequest, ListDirectorsRequest, GetDirectorRequest,
+    ActivateRequest, ConfirmRequest, PlanRevisionRequest, ListDirectorsRequest, GetDirectorRequest, GetHealthRequest,
     ApplyDirectorRequest, GetSettingsRequest, UpdateSettingsRequest, GetCountersRequest, WatchDesiredRequest,
     ReportDirectorRequest, GetRolloutRequest, ReleaseRolloutRequest, ZeroCountersRequest);
 // The audit log is not a cluster's: its `cluster` is a filter, not a scope.
@@ -799,6 +799,17 @@ impl LvsService for LvsApi {
             Ok(pb::ListDirectorsResponse {
                 directors: directors.into_iter().map(apply::director).collect(),
             })
+        })
+        .await
+    }
+
+    async fn get_health(
+        &self,
+        request: Request<pb::GetHealthRequest>,
+    ) -> Result<Response<pb::GetHealthResponse>, Status> {
+        handle(&self.core, "GetHealth", request, |_, req| async move {
+            let directors = self.core.health(&req.cluster).await?;
+            Ok(pb::GetHealthResponse { directors: directors.iter().map(super::convert::director_health).collect() })
         })
         .await
     }
