@@ -7,6 +7,7 @@ pub mod apply;
 pub mod cli;
 pub mod core;
 pub mod host;
+pub mod health;
 pub mod ipvs;
 pub mod ipvsadm;
 pub mod model;

@@ -16,6 +16,7 @@ use utoipa::ToSchema;
 
 use crate::apply::{Counters, DrainView, DriftMode, Report};
 use crate::core::ClusterSettings;
+use crate::health::ServiceHealthView;
 use crate::model::SpecDoc;
 use crate::plan::Drift;
 
@@ -92,6 +93,10 @@ pub struct DirectorReport {
     /// The last zeroing request done (`ZeroRequest::seq`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zeroed_seq: Option<u64>,
+    /// Its real servers' health, per service with checks
+    /// (`HealthMonitor::views`); the server keeps the latest in memory.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub health: Vec<ServiceHealthView>,
     /// How often this agent reports at the least; the server flags the
     /// director stale after three intervals without a report.
     pub report_interval_secs: u64,

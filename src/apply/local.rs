@@ -11,6 +11,12 @@
 //! After every step the director's state, report, drift and drains go to the
 //! store, with an audit entry per apply and per drift found.
 //!
+//! Real servers' health checks run per cluster (a [`HealthMonitor`] on the
+//! server's runtime, from this host's network namespace): the director
+//! applies the effective spec (failed servers quiesced or removed, the sorry
+//! server when none is healthy) and a change of health is a step at once.
+//! States go to the core (in memory) and every change to the audit log.
+//!
 //! All clusters apply to the same table. With more than one, each manages
 //! the table minus the services of the others (their specs', and those they
 //! created), and a service listed by two clusters is refused.
@@ -19,7 +25,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::engine::{Engine, Preview};
@@ -28,6 +34,7 @@ use super::reconcile::{Action, Actual, ApplyError, Context, Desired, Event, erro
 use super::report::Report;
 use super::state::DirectorState;
 use crate::core::{self, BoxFuture, Core, DirectorUpdate, LocalDirector};
+use crate::health::{HealthMonitor, MonitorOptions};
 use crate::ipvs::conns::Connection;
 use crate::ipvs::{IpvsTable, Op};
 use crate::model::{ServiceKey, Spec};
@@ -165,6 +172,10 @@ struct Run {
     last_drift: Option<Vec<String>>,
     /// The cluster's settings, read again when the core says they changed.
     settings: Option<core::ClusterSettings>,
+    /// The checks of the active revision's real servers, when it has some.
+    health: Option<HealthMonitor>,
+    /// The spec last run without error: the revision's, or what health made of it.
+    ran: Option<Arc<Spec>>,
 }
 
 struct Runner {
@@ -172,6 +183,11 @@ struct Runner {
     options: Options,
     director: Director,
     runs: BTreeMap<String, Run>,
+    /// The runtime the health checks run on: the server's, so that kernel
+    /// calls on this thread do not hold them up.
+    checks_runtime: Option<tokio::runtime::Handle>,
+    /// Told by every cluster's monitor when a real server goes down or comes back.
+    health_changed: Arc<Notify>,
 }
 
 /// Starts the local director on `table`, on a thread of its own; it stops
@@ -185,7 +201,14 @@ pub fn start(
 ) -> std::io::Result<(Arc<Handle>, std::thread::JoinHandle<()>)> {
     let (requests, inbox) = mpsc::channel(16);
     let handle = Arc::new(Handle { name: options.name.clone(), requests });
-    let runner = Runner { core, options, director: Director { table, engine: Engine::new() }, runs: BTreeMap::new() };
+    let runner = Runner {
+        core,
+        options,
+        director: Director { table, engine: Engine::new() },
+        runs: BTreeMap::new(),
+        checks_runtime: tokio::runtime::Handle::try_current().ok(),
+        health_changed: Arc::new(Notify::new()),
+    };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let thread = std::thread::Builder::new()
         .name("lvsd-director".to_string())
@@ -197,6 +220,7 @@ impl Runner {
     async fn run(mut self, mut inbox: mpsc::Receiver<Request>, shutdown: impl std::future::Future<Output = ()>) {
         let mut activations = self.core.activations();
         let mut wakeups = self.core.wakeups();
+        let health_changed = self.health_changed.clone();
         tokio::pin!(shutdown);
         self.refresh_clusters(true).await;
         let mut counters_due = Instant::now();
@@ -204,6 +228,7 @@ impl Runner {
             self.step_due().await;
             if counters_due <= Instant::now() {
                 self.record_counters().await;
+                self.record_health().await;
                 counters_due = Instant::now() + self.options.counters_interval;
             }
             let next = self.runs.values().filter_map(|r| r.due).chain([counters_due]).min();
@@ -227,6 +252,7 @@ impl Runner {
                     Some(request) => self.serve(request).await,
                     None => return,
                 },
+                () = health_changed.notified() => self.health_changed().await,
                 () = timer => {}
             }
         }
@@ -274,6 +300,8 @@ impl Runner {
                 checked: None,
                 last_drift: None,
                 settings: None,
+                health: None,
+                ran: None,
             };
             self.runs.insert(name, run);
         }
@@ -302,14 +330,20 @@ impl Runner {
         {
             run.settings = Some(self.core.settings(cluster).await?.settings);
         }
-        let Some(desired) = desired(&self.core, &self.options, &self.runs, cluster).await? else {
+        let Some(mut desired) = desired(&self.core, &self.options, &self.runs, cluster).await? else {
             if let Some(run) = self.runs.get_mut(cluster) {
                 run.due = None;
+                run.health = None;
             }
             return Ok(Vec::new());
         };
         let run =
             self.runs.get_mut(cluster).ok_or_else(|| core::Error::NotFound(format!("no cluster named {cluster}")))?;
+        follow_health(run, &desired.spec, self.checks_runtime.as_ref(), &self.health_changed);
+        if let Some(monitor) = &run.health {
+            desired.spec = Arc::new(monitor.effective());
+        }
+        let spec_changed = run.ran.as_ref().is_some_and(|ran| **ran != *desired.spec);
         let drift_due = run.checked.is_none_or(|at| at.elapsed() >= self.options.interval);
         let ctx = Context {
             now: SystemTime::now(),
@@ -319,6 +353,7 @@ impl Runner {
             drift_due,
             drift: self.options.drift,
             interval: self.options.interval,
+            spec_changed,
         };
         let before = run.state.clone();
         let step_started = std::time::Instant::now();
@@ -392,6 +427,7 @@ impl Runner {
         let action = match &result {
             Ok(action) => {
                 run.attempt = 0;
+                run.ran = Some(desired.spec.clone());
                 *action
             }
             Err(err) => {
@@ -442,6 +478,38 @@ impl Runner {
             let Ok(Some((_, spec))) = self.core.active_spec(cluster).await else { continue };
             let counters = super::Counters::from_snapshot(&snapshot, at, |key| spec.service(key).is_some());
             self.core.record_counters(cluster, &self.options.name, counters);
+        }
+    }
+
+    /// A real server went down or came back: audit it, report the new
+    /// states, and step the clusters whose effective spec changed.
+    async fn health_changed(&mut self) {
+        let now = Instant::now();
+        for (cluster, run) in &mut self.runs {
+            let Some(monitor) = &run.health else { continue };
+            let events = monitor.take_events();
+            if events.is_empty() {
+                continue;
+            }
+            for event in &events {
+                tracing::warn!(cluster, service = %event.service, server = %event.server, change = ?event.transition, "health");
+            }
+            if let Err(err) = self.core.record_health_events(cluster, &self.options.name, &events).await {
+                tracing::error!(error = %err, cluster, "local director: auditing health changes");
+            }
+            if run.due.is_none_or(|at| at > now) && run.seen.is_some() {
+                run.due = Some(now);
+            }
+        }
+        self.record_health().await;
+    }
+
+    /// Hands the core each cluster's health as its monitor sees it.
+    async fn record_health(&self) {
+        for (cluster, run) in &self.runs {
+            if let Some(monitor) = &run.health {
+                self.core.record_health(cluster, &self.options.name, monitor.views());
+            }
         }
     }
 
@@ -498,6 +566,35 @@ impl Runner {
             .engine
             .preview(director.table.as_mut(), &spec, &policy, &state, SystemTime::now())
             .map_err(|e| core::Error::Internal(format!("reading this host's IPVS table: {e}")))
+    }
+}
+
+/// Starts, updates or stops the health checks of `run` to follow `spec`.
+fn follow_health(run: &mut Run, spec: &Arc<Spec>, runtime: Option<&tokio::runtime::Handle>, changed: &Arc<Notify>) {
+    let checked = spec.services().iter().any(|s| !s.health().checks.is_empty() || s.health().sorry_server.is_some());
+    // Checks spawned from here run on the server's runtime.
+    let _entered = runtime.map(tokio::runtime::Handle::enter);
+    match (&run.health, checked) {
+        (Some(monitor), true) => {
+            let current = monitor.spec();
+            if !Arc::ptr_eq(&current, spec) && *current != **spec {
+                monitor.update(spec.clone());
+            }
+        }
+        (None, true) => {
+            let monitor = HealthMonitor::new(spec.clone(), MonitorOptions::default());
+            let mut changes = monitor.subscribe();
+            let changed = changed.clone();
+            // Ends with the monitor, whose drop closes the channel.
+            tokio::spawn(async move {
+                while changes.changed().await.is_ok() {
+                    changed.notify_one();
+                }
+            });
+            run.health = Some(monitor);
+        }
+        (Some(_), false) => run.health = None,
+        (None, false) => {}
     }
 }
 

@@ -58,6 +58,9 @@ pub struct Context {
     pub drift: DriftMode,
     /// How often the drift check runs.
     pub interval: Duration,
+    /// The desired spec differs from the one last applied, though the
+    /// revision is the same: real servers' health changed their weights.
+    pub spec_changed: bool,
 }
 
 /// What to do after a step.
@@ -160,6 +163,12 @@ pub fn reconcile(
     let run = |cause, read| Run { cause, force: ctx.force, now: ctx.now, read };
 
     if state.applied == Some(desired.revision) && !asked {
+        if ctx.spec_changed {
+            // Past the removal limit: holding back a failed server's weight 0
+            // would keep sending clients to it.
+            let health = Run { cause: Cause::Health, force: true, now: ctx.now, read: Read::Cached };
+            return apply(desired, actual, health, ctx, events);
+        }
         if ctx.drift_due {
             let check = actual
                 .engine

@@ -59,6 +59,9 @@ pub enum Cause {
     Requested,
     /// An operator asked for it, past the removal limit if need be.
     Forced,
+    /// Real servers' health changed their weights (or brought in the sorry
+    /// server); past the removal limit, as a failed server must stop taking clients.
+    Health,
 }
 
 /// The operation the kernel refused.

@@ -220,6 +220,7 @@ fn step(
         drift_due,
         drift: DriftMode::Restore,
         interval: Duration::from_secs(10),
+        spec_changed: false,
     };
     let mut events = Vec::new();
     let mut actual = Actual { table, engine, state };
@@ -446,6 +447,7 @@ fn drift_is_detected_reported_and_restored() {
         drift_due: true,
         drift: DriftMode::Report,
         interval: Duration::from_secs(10),
+        spec_changed: false,
     };
     let mut events = Vec::new();
     reconcile(&rev, &mut Actual { table: &mut table, engine: &mut engine, state: &mut state }, &ctx, &mut events)
@@ -537,6 +539,7 @@ fn the_error_policy_retries_transient_errors_and_blocks_permanent_ones() {
         drift_due: false,
         drift: DriftMode::Restore,
         interval: Duration::from_secs(10),
+        spec_changed: false,
     };
     let mut events = Vec::new();
     reconcile(&rev2, &mut Actual { table: &mut table, engine: &mut engine, state: &mut state }, &ctx, &mut events)
@@ -662,4 +665,40 @@ mod incremental {
             prop_assert_eq!(state, twin_state);
         }
     }
+}
+
+#[test]
+fn a_health_change_applies_the_same_revision_again_past_the_removal_limit() {
+    let mut table = table_with(&two_services([1, 2, 3]));
+    let (mut engine, mut state) = (Engine::new(), DirectorState::default());
+    state.applied = Some(4);
+    // Health took every server of both services out: far past a 10% limit.
+    let limited = Policy { removal_limit: Some(0.1), ..Policy::default() };
+    let all_down = desired(4, &two_services([0, 0, 0]), limited);
+    let ctx = |spec_changed| Context {
+        now: at(0),
+        apply_now: false,
+        force: false,
+        attempt: 0,
+        drift_due: false,
+        drift: DriftMode::Report,
+        interval: Duration::from_secs(10),
+        spec_changed,
+    };
+
+    // The same revision, unchanged as far as the director knows: nothing happens.
+    let mut events = Vec::new();
+    let mut actual = Actual { table: &mut table, engine: &mut engine, state: &mut state };
+    reconcile(&all_down, &mut actual, &ctx(false), &mut events).unwrap();
+    assert!(events.is_empty(), "{events:?}");
+    assert_eq!(weight_of(&table, WEB, "172.25.0.33:80"), Some(3));
+
+    let mut actual = Actual { table: &mut table, engine: &mut engine, state: &mut state };
+    reconcile(&all_down, &mut actual, &ctx(true), &mut events).unwrap();
+    let [Event::Applied(report)] = &events[..] else { panic!("{events:?}") };
+    assert_eq!((report.cause, report.result, report.revision), (Cause::Health, ApplyResult::Applied, Some(4)));
+    for server in ["172.25.0.31:80", "172.25.0.32:80", "172.25.0.33:80"] {
+        assert_eq!(weight_of(&table, WEB, server), Some(0), "{server}");
+    }
+    assert_eq!(state.applied, Some(4));
 }

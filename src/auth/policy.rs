@@ -85,6 +85,7 @@ pub const REST: &[(&str, &str, Access)] = &[
     ("PUT", "/v1/clusters/{cluster}/settings", Admin),
     ("GET", "/v1/clusters/{cluster}/directors", Read),
     ("GET", "/v1/clusters/{cluster}/counters", Read),
+    ("GET", "/v1/clusters/{cluster}/health", Read),
     ("GET", "/v1/clusters/{cluster}/directors/{name}", Read),
     ("GET", "/v1/clusters/{cluster}/directors/{name}/connections", Read),
     ("POST", "/v1/clusters/{cluster}/directors/{name}/apply", Edit),

@@ -123,6 +123,7 @@ impl Core {
             record(&mut tx, caller, change).await?;
             tx.commit().await.map_err(store::StoreError::from)?;
             self.forget_counters(name);
+            self.forget_health(name);
             self.activation_committed();
             Ok(())
         })

@@ -271,7 +271,7 @@ impl Core {
         let (key, server_key) = (parse_service_id(service)?, parse_server_id(server)?);
         let draft = self.get_draft(cluster).await?;
         let service = draft.spec.service(&key).ok_or_else(|| no_service(cluster, &key))?;
-        let server = *service.server(&server_key).ok_or_else(|| no_server(&key, &server_key))?;
+        let server = service.server(&server_key).ok_or_else(|| no_server(&key, &server_key))?.clone();
         Ok(Edited { value: server, etag: draft.etag })
     }
 
@@ -313,7 +313,7 @@ impl Core {
                     svc.key, server.key
                 )));
             }
-            servers.push(server);
+            servers.push(server.clone());
             Ok(server)
         })
         .await
@@ -334,7 +334,7 @@ impl Core {
             let server_key = parse_server_id(id)?;
             let server = validate_server_at(doc, &svc.key, &server_key)?;
             servers.retain(|s| s.key != server_key);
-            servers.push(server);
+            servers.push(server.clone());
             Ok(server)
         })
         .await
@@ -358,7 +358,7 @@ impl Core {
             let doc: RealServerDoc = ValidationError::from_json(doc.to_string().as_bytes())?;
             let server = validate_server_at(&doc, &svc.key, &server_key)?;
             servers.retain(|s| s.key != server_key);
-            servers.push(server);
+            servers.push(server.clone());
             Ok(server)
         })
         .await

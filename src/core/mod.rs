@@ -11,6 +11,7 @@ mod confirm;
 mod directors;
 mod draft;
 mod error;
+mod health;
 mod limits;
 mod live;
 mod revisions;
@@ -32,6 +33,7 @@ pub use directors::{
 pub use draft::Precondition;
 pub use error::{Error, ErrorCode};
 pub use limits::Limits;
+pub use health::DirectorHealth;
 pub use live::DirectorCounters;
 pub use tokens::{NewToken, TokenView};
 pub use revisions::{CommitRequest, RevisionPage};
@@ -105,6 +107,8 @@ struct Inner {
     local: OnceLock<Arc<dyn LocalDirector>>,
     /// Directors' latest counters.
     counters: live::LiveCounters,
+    /// Directors' latest health of real servers.
+    health: health::LiveHealth,
 }
 
 impl Core {
@@ -130,6 +134,7 @@ impl Core {
                 drafts: Mutex::new(HashMap::new()),
                 local: OnceLock::new(),
                 counters: live::LiveCounters::default(),
+                health: health::LiveHealth::default(),
             }),
         }
     }

@@ -65,9 +65,10 @@ impl Table {
             }
             Command::EditServer(target, at, server) => {
                 let servers = &mut self.defined(&target)?.servers;
-                let old = servers.get_mut(&server.key);
+                let key = server.key;
+                let old = servers.get_mut(&key);
                 *old.ok_or_else(|| {
-                    at.error(format!("no real server {} in {}", server.key, target.key))
+                    at.error(format!("no real server {key} in {}", target.key))
                 })? = server;
             }
             Command::DeleteServer(target, at, key) => {

@@ -466,6 +466,10 @@ fn service(inv: &Invocation) -> Result<(Target, VirtualService), ParseError> {
         one_packet: inv.has(Opt::Ops),
         persistence_engine,
         servers: Vec::new(),
+        // ipvsadm has no health checks.
+        health_check: None,
+        sorry_server: None,
+        quorum: None,
     };
     let service = doc.validate().map_err(|e| blame(inv, e, SERVICE_FIELDS))?;
     Ok((target, service))
@@ -630,6 +634,7 @@ fn server(inv: &Invocation) -> Result<(Target, Occurrence, RealServer), ParseErr
         weight,
         upper_threshold: threshold(Opt::UThreshold, "illegal u_threshold")?,
         lower_threshold: threshold(Opt::LThreshold, "illegal l_threshold")?,
+        health_check: None,
     };
     let server = doc
         .validate(&target.key)

@@ -12,17 +12,17 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use proptest::prelude::*;
 
 use crate::model::{
-    AddressFamily, DaemonRole, ForwardingMethod, MAX_TIMEOUT_SECS, PersistenceDoc,
+    AddressFamily, CheckType, DaemonRole, ForwardingMethod, HealthCheckDoc, MAX_TIMEOUT_SECS, OnFailure, PersistenceDoc,
     PersistenceEngine, Protocol, RealServerDoc, Scheduler, ServiceKey, Spec, SpecDoc,
     SyncDaemonDoc, Timeouts, Tunnel, TunnelChecksum, TunnelType, VirtualServiceDoc,
 };
 
-/// Any valid spec, fullnat real servers included.
+/// Any valid spec, fullnat real servers and health checks included.
 pub fn spec() -> impl Strategy<Value = Spec> {
     spec_with(true)
 }
 
-/// Any spec the kernel and ipvsadm can express: no fullnat real servers.
+/// Any spec the kernel and ipvsadm can express: no fullnat real servers, no health checks.
 pub fn kernel_spec() -> impl Strategy<Value = Spec> {
     spec_with(false)
 }
@@ -34,13 +34,17 @@ fn spec_with(fullnat: bool) -> impl Strategy<Value = Spec> {
         prop::option::of(daemon(DaemonRole::Master)),
         prop::option::of(daemon(DaemonRole::Backup)),
     )
-        .prop_map(|(services, timeouts, master, backup)| {
+        .prop_map(move |(services, timeouts, master, backup)| {
             let mut seen = BTreeSet::new();
             let services = services
                 .into_iter()
                 .filter(|doc| seen.insert(doc.key().expect("a valid key")))
                 .collect();
-            let services: Vec<VirtualServiceDoc> = services;
+            let services: Vec<VirtualServiceDoc> = if fullnat {
+                services
+            } else {
+                services.into_iter().map(|doc| VirtualServiceDoc { health_check: None, ..doc }).collect()
+            };
             // The kernel's sync daemon cannot carry real servers of another family.
             let crosses_families = services.iter().any(|svc| {
                 let family = svc.key().expect("a valid key").family();
@@ -113,9 +117,10 @@ fn service_doc(fullnat: bool) -> impl Strategy<Value = VirtualServiceDoc> {
         any::<bool>(),
         any::<bool>(),
         prop::collection::vec(server_doc(fullnat), 0..5),
+        prop::option::of(health_check()),
     )
         .prop_map(
-            |(key, scheduler, (fallback, port_flag), persistence, one_packet, sip, servers)| {
+            |(key, scheduler, (fallback, port_flag), persistence, one_packet, sip, servers, health_check)| {
                 let family = key.family();
                 // Port 0 means "all ports", which the kernel allows only with persistence.
                 let persistence = match persistence {
@@ -168,6 +173,7 @@ fn service_doc(fullnat: bool) -> impl Strategy<Value = VirtualServiceDoc> {
                     one_packet,
                     persistence_engine,
                     servers,
+                    health_check,
                     ..VirtualServiceDoc::default()
                 };
                 match key {
@@ -306,8 +312,26 @@ impl RawServer {
             weight: self.weight.into(),
             upper_threshold: self.upper_threshold,
             lower_threshold: self.lower_threshold,
+            health_check: None,
         }
     }
+}
+
+/// A tcp or http check with its own port (fwmark services' servers may have port 0).
+fn health_check() -> impl Strategy<Value = HealthCheckDoc> {
+    (any::<bool>(), 1u16.., 100u32..=60_000, 1u32..=10, 1u32..=10, any::<bool>(), "/[a-z]{0,8}").prop_map(
+        |(http, port, interval_ms, rise, fall, remove, path)| HealthCheckDoc {
+            kind: Some(if http { CheckType::Http } else { CheckType::Tcp }),
+            port: Some(port),
+            interval_ms: Some(interval_ms),
+            timeout_ms: Some(interval_ms.min(1000)),
+            rise: Some(rise),
+            fall: Some(fall),
+            on_failure: Some(if remove { OnFailure::Remove } else { OnFailure::Quiesce }),
+            path: http.then_some(path),
+            ..HealthCheckDoc::default()
+        },
+    )
 }
 
 fn timeouts() -> impl Strategy<Value = Timeouts> {

@@ -9,6 +9,7 @@ pub mod diff;
 pub mod arbitrary;
 mod error;
 pub mod host;
+mod health;
 mod key;
 pub mod patch;
 mod scheduler;
@@ -18,6 +19,10 @@ mod spec;
 
 pub use error::ValidationError;
 pub use host::{DirectorHostDoc, DirectorSettings, HostDoc, HostSettings, VipInterface};
+pub use health::{
+    CheckType, HealthCheck, HealthCheckDoc, HttpProbe, OnFailure, Probe, Quorum, QuorumDoc, ServiceHealth,
+    SorryServerDoc,
+};
 pub use key::{AddressFamily, Protocol, ServerKey, ServiceKey};
 pub use scheduler::{SchedFlags, Scheduler};
 pub use server::{Forwarding, ForwardingMethod, RealServer, RealServerDoc, Tunnel, TunnelChecksum, TunnelType};

@@ -1,9 +1,10 @@
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{AddressFamily, ServerKey, ServiceKey, ValidationError};
+use super::{AddressFamily, HealthCheckDoc, ServerKey, ServiceKey, ValidationError};
 
 /// How the director hands packets to a real server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default, ToSchema)]
@@ -114,6 +115,10 @@ pub struct RealServerDoc {
     /// Resume below this many (`-y`), at most the upper threshold; 0 lets the kernel pick 3/4 of the upper one.
     #[serde(default, skip_serializing_if = "is_default")]
     pub lower_threshold: u32,
+    /// This server's differences from the service's health check (or its
+    /// whole check when the service has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<HealthCheckDoc>,
 }
 
 /// Largest connection threshold the kernel and ipvsadm accept (`INT_MAX`).
@@ -124,13 +129,16 @@ fn default_weight() -> u32 {
 }
 
 /// A validated real server of one virtual service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RealServer {
     pub key: ServerKey,
     pub forwarding: Forwarding,
     pub weight: u16,
     pub upper_threshold: u32,
     pub lower_threshold: u32,
+    /// The override of the service's health check, as written; the service
+    /// validates it merged with its own (`VirtualService::health`).
+    pub health_check: Option<Arc<HealthCheckDoc>>,
 }
 
 impl RealServerDoc {
@@ -216,6 +224,7 @@ impl RealServerDoc {
             weight,
             upper_threshold: self.upper_threshold,
             lower_threshold: self.lower_threshold,
+            health_check: self.health_check.clone().map(Arc::new),
         })
     }
 }
@@ -278,6 +287,7 @@ impl From<&RealServer> for RealServerDoc {
             weight: server.weight.into(),
             upper_threshold: server.upper_threshold,
             lower_threshold: server.lower_threshold,
+            health_check: server.health_check.as_deref().cloned(),
         }
     }
 }

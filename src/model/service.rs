@@ -5,7 +5,7 @@ use utoipa::ToSchema;
 
 use super::key::parse_fwmark;
 use super::{
-    AddressFamily, Protocol, RealServer, RealServerDoc, SchedFlags, Scheduler, ServerKey, ServiceKey,
+    AddressFamily, HealthCheckDoc, Protocol, QuorumDoc, ServiceHealth, SorryServerDoc, RealServer, RealServerDoc, SchedFlags, Scheduler, ServerKey, ServiceKey,
     ValidationError, DEFAULT_PERSISTENCE_SECS, MAX_TIMEOUT_SECS,
 };
 
@@ -103,6 +103,16 @@ pub struct VirtualServiceDoc {
     pub persistence_engine: Option<PersistenceEngine>,
     #[serde(default)]
     pub servers: Vec<RealServerDoc>,
+    /// How the real servers are checked; each may override any field in its own `health_check`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<HealthCheckDoc>,
+    /// Takes the traffic while no real server with a weight above 0 is healthy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sorry_server: Option<SorryServerDoc>,
+    /// Healthy real servers needed, a number or a share (`"50%"`); below it the service is reported degraded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub quorum: Option<QuorumDoc>,
 }
 
 /// A validated virtual service with its real servers, sorted by their id.
@@ -115,6 +125,7 @@ pub struct VirtualService {
     pub one_packet: bool,
     pub persistence_engine: Option<PersistenceEngine>,
     servers: Vec<RealServer>,
+    health: ServiceHealth,
 }
 
 impl VirtualService {
@@ -126,16 +137,41 @@ impl VirtualService {
         self.servers.binary_search_by(|s| s.key.cmp(key)).ok().map(|i| &self.servers[i])
     }
 
-    /// The same service with other real servers, checked again for duplicates.
+    /// Its health checking: each checked real server's check, the sorry server, the quorum.
+    pub fn health(&self) -> &ServiceHealth {
+        &self.health
+    }
+
+    /// The same service with other real servers, checked again for
+    /// duplicates and against the health check.
     pub fn with_servers(&self, servers: Vec<RealServer>) -> Result<Self, ValidationError> {
-        let mut service = self.clone();
-        service.servers = sorted_unique(servers)?;
-        Ok(service)
+        let servers = sorted_unique(servers)?;
+        let health = revalidate_health(&self.health, &self.key, &servers)?;
+        Ok(Self { servers, health, ..self.clone() })
+    }
+
+    /// The same service with its real servers at these weights, and those
+    /// missing from `weights` left out: the table a health check wants.
+    /// The health settings stay as they are.
+    pub fn with_weights(&self, weights: &std::collections::BTreeMap<ServerKey, u16>, extra: Option<&RealServer>) -> Self {
+        let mut servers: Vec<RealServer> = self
+            .servers
+            .iter()
+            .filter_map(|s| weights.get(&s.key).map(|w| RealServer { weight: *w, ..s.clone() }))
+            .collect();
+        if let Some(extra) = extra
+            && !servers.iter().any(|s| s.key == extra.key)
+        {
+            servers.push(extra.clone());
+            servers.sort_by_key(|s| s.key);
+        }
+        Self { servers, ..self.clone() }
     }
 
     /// The service's settings without its real servers.
     pub fn without_servers(&self) -> Self {
-        Self { servers: Vec::new(), ..self.clone() }
+        let health = ServiceHealth { checks: Default::default(), ..self.health.clone() };
+        Self { servers: Vec::new(), health, ..self.clone() }
     }
 
     pub fn to_doc(&self) -> VirtualServiceDoc {
@@ -159,6 +195,9 @@ impl VirtualService {
             one_packet: self.one_packet,
             persistence_engine: self.persistence_engine,
             servers: self.servers.iter().map(RealServerDoc::from).collect(),
+            health_check: self.health.doc.clone(),
+            sorry_server: self.health.sorry_server_doc.clone(),
+            quorum: self.health.quorum_doc.clone(),
         }
     }
 }
@@ -167,6 +206,17 @@ impl Serialize for VirtualService {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         self.to_doc().serialize(serializer)
     }
+}
+
+fn revalidate_health(health: &ServiceHealth, key: &ServiceKey, servers: &[RealServer]) -> Result<ServiceHealth, ValidationError> {
+    ServiceHealth::validate(
+        key,
+        health.doc.as_ref(),
+        health.sorry_server_doc.as_ref(),
+        health.quorum_doc.as_ref(),
+        servers,
+        |server| format!("servers[{}]", servers.iter().position(|s| s.key == *server).unwrap_or_default()),
+    )
 }
 
 fn sorted_unique(mut servers: Vec<RealServer>) -> Result<Vec<RealServer>, ValidationError> {
@@ -263,6 +313,22 @@ impl VirtualServiceDoc {
             .enumerate()
             .map(|(i, doc)| doc.validate(&key).map_err(|e| e.within(format!("servers[{i}]"))))
             .collect::<Result<Vec<_>, _>>()?;
+        let servers = sorted_unique(servers)?;
+        let doc_index = |server: &ServerKey| {
+            let at = self.servers.iter().position(|doc| {
+                doc.address == Some(server.ip()) && doc.port.unwrap_or(key.port()) == server.port()
+                    || doc.id.as_deref() == Some(server.to_string().as_str())
+            });
+            format!("servers[{}]", at.unwrap_or_default())
+        };
+        let health = ServiceHealth::validate(
+            &key,
+            self.health_check.as_ref(),
+            self.sorry_server.as_ref(),
+            self.quorum.as_ref(),
+            &servers,
+            doc_index,
+        )?;
         Ok(VirtualService {
             key,
             scheduler,
@@ -270,7 +336,8 @@ impl VirtualServiceDoc {
             persistence,
             one_packet: self.one_packet,
             persistence_engine: self.persistence_engine,
-            servers: sorted_unique(servers)?,
+            servers,
+            health,
         })
     }
 }

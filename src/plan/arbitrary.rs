@@ -106,6 +106,7 @@ pub fn real_server(service: ServiceKey) -> impl Strategy<Value = RealServer> {
                 weight,
                 upper_threshold,
                 lower_threshold,
+                health_check: None,
             }
         },
     )

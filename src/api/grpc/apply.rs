@@ -92,6 +92,7 @@ fn cause(c: Cause) -> pb::ApplyCause {
         Cause::Drain => pb::ApplyCause::Drain,
         Cause::Requested => pb::ApplyCause::Requested,
         Cause::Forced => pb::ApplyCause::Forced,
+        Cause::Health => pb::ApplyCause::Health,
     }
 }
 

@@ -351,7 +351,36 @@ fn persistence_out(doc: &PersistenceDoc) -> pb::Persistence {
     }
 }
 
+/// A service's health settings, carried over gRPC as the REST API's JSON.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HealthJson {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    health_check: Option<crate::model::HealthCheckDoc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sorry_server: Option<crate::model::SorryServerDoc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    quorum: Option<crate::model::QuorumDoc>,
+}
+
+/// A JSON string field: empty is `T::default()`, otherwise parsed with the failing path under `field`.
+fn from_json_field<T: serde::de::DeserializeOwned + Default>(json: &str, field: &str) -> Result<T> {
+    if json.is_empty() {
+        return Ok(T::default());
+    }
+    ValidationError::from_json(json.as_bytes()).map_err(|e: ValidationError| e.within(field))
+}
+
+fn to_json_field<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value).expect("docs serialize") {
+        Json::Null => String::new(),
+        Json::Object(map) if map.is_empty() => String::new(),
+        other => other.to_string(),
+    }
+}
+
 pub fn service_doc(s: &pb::VirtualService) -> Result<VirtualServiceDoc> {
+    let health: HealthJson = from_json_field(&s.health_json, "health_json")?;
     let sched_flags = s
         .sched_flags
         .iter()
@@ -385,6 +414,9 @@ pub fn service_doc(s: &pb::VirtualService) -> Result<VirtualServiceDoc> {
             .transpose()?
             .flatten(),
         servers,
+        health_check: health.health_check,
+        sorry_server: health.sorry_server,
+        quorum: health.quorum,
     })
 }
 
@@ -419,6 +451,7 @@ pub fn server_doc(s: &pb::RealServer) -> Result<RealServerDoc> {
         weight: s.weight.unwrap_or(1),
         upper_threshold: s.upper_threshold,
         lower_threshold: s.lower_threshold,
+        health_check: from_json_field(&s.health_check_json, "health_check_json")?,
     })
 }
 
@@ -541,6 +574,11 @@ pub fn service_out(doc: &VirtualServiceDoc) -> pb::VirtualService {
             .persistence_engine
             .map(|e| persistence_engine_out(e).into()),
         servers: doc.servers.iter().map(server_out).collect(),
+        health_json: to_json_field(&HealthJson {
+            health_check: doc.health_check.clone(),
+            sorry_server: doc.sorry_server.clone(),
+            quorum: doc.quorum.clone(),
+        }),
     }
 }
 
@@ -562,6 +600,7 @@ pub fn server_out(doc: &RealServerDoc) -> pb::RealServer {
         weight: Some(doc.weight),
         upper_threshold: doc.upper_threshold,
         lower_threshold: doc.lower_threshold,
+        health_check_json: to_json_field(&doc.health_check),
     }
 }
 
@@ -842,7 +881,10 @@ mod tests {
                  "servers": [{"address": "2001:db8::7", "forwarding": "tun", "tunnel": {"type": "gue", "port": 6080, "checksum": "remcsum"},
                               "weight": 0, "upper_threshold": 10, "lower_threshold": 5}]},
                 {"id": "udp:10.0.0.1:53", "one_packet": true, "persistence": {"netmask": "255.255.255.0"},
-                 "servers": [{"address": "10.1.0.1", "port": 5353, "forwarding": "fullnat"}]}
+                 "servers": [{"address": "10.1.0.1", "port": 5353, "forwarding": "fullnat"}]},
+                {"id": "tcp:10.0.0.1:80", "health_check": {"type": "http", "path": "/ok", "fall": 5},
+                 "sorry_server": {"address": "10.9.0.9", "forwarding": "nat"}, "quorum": "50%",
+                 "servers": [{"address": "10.1.0.1", "forwarding": "nat", "health_check": {"type": "tcp", "port": 22}}]}
             ],
             "timeouts": {"tcp": 900, "udp": 30},
             "sync_daemons": [{"role": "backup", "interface": "eth1", "syncid": 9, "sync_maxlen": 1400,
@@ -855,6 +897,18 @@ mod tests {
         let spec = Spec::from_json(spec_json.as_bytes()).unwrap();
         let again = super::spec(&spec_out(&spec)).unwrap();
         assert_eq!(again, spec);
+        let checked = again.service(&"tcp:10.0.0.1:80".parse().unwrap()).unwrap();
+        assert_eq!(checked.health().checks.values().next().unwrap().port, 22, "the server's override came through");
+    }
+
+    #[test]
+    fn bad_health_json_names_its_field() {
+        let mut service = nat_service();
+        service.health_json = r#"{"health_check": {"type": "bogus"}}"#.into();
+        assert_eq!(service_doc(&service).unwrap_err().field, "health_json.health_check.type");
+        let mut service = nat_service();
+        service.servers[0].health_check_json = r#"{"fall": "x"}"#.into();
+        assert_eq!(service_doc(&service).unwrap_err().field, "servers[0].health_check_json.fall");
     }
 
     type Edit = Box<dyn Fn(&mut pb::VirtualService)>;

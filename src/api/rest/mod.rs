@@ -9,6 +9,7 @@ mod directors;
 mod draft;
 pub mod error;
 mod extract;
+mod health;
 mod limits;
 mod revisions;
 mod security;
@@ -43,6 +44,7 @@ use security::Security;
         directors::list, directors::get, directors::apply, directors::counters, directors::connections,
         directors::get_settings, directors::put_settings,
         agents::desired, agents::report, agents::rollout, agents::release, agents::zero,
+        health::get,
         audit::list,
     ),
     modifiers(&Security),
@@ -121,6 +123,7 @@ pub fn router(core: Core, options: &Options) -> Router {
         .route("/v1/clusters/{cluster}/settings", get(directors::get_settings).put(directors::put_settings))
         .route("/v1/clusters/{cluster}/directors", get(directors::list))
         .route("/v1/clusters/{cluster}/counters", get(directors::counters))
+        .route("/v1/clusters/{cluster}/health", get(health::get))
         .route("/v1/clusters/{cluster}/directors/{name}", get(directors::get).put(agents::report))
         .route("/v1/clusters/{cluster}/desired", get(agents::desired))
         .route("/v1/clusters/{cluster}/rollout", get(agents::rollout))

@@ -11,6 +11,7 @@ mod cluster;
 pub(crate) mod config;
 mod directors;
 mod settings;
+mod health;
 mod edit;
 pub(crate) mod render;
 mod revisions;
@@ -262,6 +263,9 @@ pub enum ClientCommand {
         #[command(subcommand)]
         command: settings::SettingsCommand,
     },
+    /// Show the real servers' health as the directors check it.
+    #[command(display_order = 33)]
+    Health(health::HealthArgs),
     /// Print a shell completion script.
     #[command(display_order = 40, after_help = "Examples:
   lvsd completions bash > /etc/bash_completion.d/lvsd
@@ -310,6 +314,7 @@ fn dispatch(command: ClientCommand) -> Result<(), Failure> {
         ClientCommand::Confirm(args) => &args.conn,
         ClientCommand::Directors(args) => &args.conn,
         ClientCommand::Status(args) => &args.conn,
+        ClientCommand::Health(args) => &args.conn,
         ClientCommand::Completions { .. } => unreachable!("handled before connecting"),
     };
     let client = Client::connect(conn)?;
@@ -333,6 +338,7 @@ fn dispatch(command: ClientCommand) -> Result<(), Failure> {
         ClientCommand::Directors(args) => directors::directors(&client, args),
         ClientCommand::Status(args) => status::status(&client, args),
         ClientCommand::Settings { command, .. } => settings::run(&client, command),
+        ClientCommand::Health(args) => health::health(&client, args),
         ClientCommand::Completions { .. } => unreachable!("handled before connecting"),
     };
     finish(&client, result)

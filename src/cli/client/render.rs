@@ -128,7 +128,7 @@ fn service_rule(svc: &VirtualService) -> String {
 
 /// The `-a` rule of one real server of `svc`.
 fn server_rule(svc: &VirtualService, rs: &RealServer) -> String {
-    let alone = svc.with_servers(vec![*rs]).expect("one real server is unique");
+    let alone = svc.with_servers(vec![rs.clone()]).expect("one real server is unique");
     let spec = Spec::new(vec![alone], Timeouts::default(), Vec::new()).expect("one valid service is a valid spec");
     let mut rule = restore_lines(&spec).swap_remove(1);
     if rs.forwarding == Forwarding::Fullnat {

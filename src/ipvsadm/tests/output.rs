@@ -388,7 +388,7 @@ fn restore_text_carries_timeouts_and_daemons() {
     );
     // Read back, the fullnat server is nat: the kernel has no fullnat.
     let back = crate::ipvsadm::parse(&text).unwrap();
-    let fullnat = back.services()[0].servers()[1];
+    let fullnat = &back.services()[0].servers()[1];
     assert_eq!(fullnat.forwarding, crate::model::Forwarding::Nat);
     assert_eq!(back.timeouts, spec.timeouts);
     assert_eq!(back.sync_daemons(), spec.sync_daemons());

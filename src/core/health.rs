@@ -1,0 +1,82 @@
+//! Directors' health reports: the latest per director, kept in memory like
+//! their counters (directors report again within their interval after a
+//! restart), and each server going down or coming back in the audit log.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::audit::{Change, record};
+use super::clusters::not_found;
+use super::{Caller, Core, Result, now};
+use crate::health::{HealthEvent, ServiceHealthView, Transition};
+use crate::store;
+
+/// One director's latest view of a cluster's real servers' health.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DirectorHealth {
+    pub director: String,
+    /// When the director reported it, RFC 3339.
+    pub at: String,
+    /// The services with health checks or a sorry server.
+    pub services: Vec<ServiceHealthView>,
+}
+
+/// Latest health by `(cluster, director)`.
+#[derive(Default)]
+pub(super) struct LiveHealth(Mutex<HashMap<(String, String), DirectorHealth>>);
+
+impl Core {
+    /// Keeps `services` as what director `director` last saw of `cluster`'s health.
+    pub fn record_health(&self, cluster: &str, director: &str, services: Vec<ServiceHealthView>) {
+        let report = DirectorHealth { director: director.to_string(), at: now(), services };
+        let mut live = self.inner.health.0.lock().expect("health lock");
+        live.insert((cluster.to_string(), director.to_string()), report);
+    }
+
+    /// The latest health of every director of `cluster` that reported it
+    /// since this server started, by director name.
+    pub async fn health(&self, cluster: &str) -> Result<Vec<DirectorHealth>> {
+        store::active_revision(self.store().reader(), cluster).await?.ok_or_else(|| not_found(cluster))?;
+        let live = self.inner.health.0.lock().expect("health lock");
+        let mut found: Vec<DirectorHealth> =
+            live.iter().filter(|((c, _), _)| c == cluster).map(|(_, report)| report.clone()).collect();
+        found.sort_by(|a, b| a.director.cmp(&b.director));
+        Ok(found)
+    }
+
+    /// Records each server going down (`health.down`) or coming back
+    /// (`health.up`) in the audit log, as done by director `director`.
+    pub async fn record_health_events(&self, cluster: &str, director: &str, events: &[HealthEvent]) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let caller = Caller::new(format!("director:{director}"), uuid::Uuid::new_v4().to_string());
+        let mut tx = self.store().begin().await?;
+        for event in events {
+            let (action, reason) = match &event.transition {
+                Transition::Down { reason } => ("health.down", Some(reason.as_str())),
+                Transition::Up => ("health.up", None),
+            };
+            let detail = json!({
+                "director": director,
+                "service": event.service.to_string(),
+                "server": event.server.to_string(),
+                "reason": reason,
+                "at": humantime::format_rfc3339_millis(event.at).to_string(),
+            });
+            let change = Change { cluster: Some(cluster), action, target: format!("{} {}", event.service, event.server), detail };
+            record(&mut tx, &caller, change).await?;
+        }
+        tx.commit().await.map_err(crate::store::StoreError::from)?;
+        Ok(())
+    }
+
+    /// Forgets the health of a cluster that is gone.
+    pub(super) fn forget_health(&self, cluster: &str) {
+        self.inner.health.0.lock().expect("health lock").retain(|(c, _), _| c != cluster);
+    }
+}
