@@ -39,7 +39,7 @@ pub struct Outbox {
 
 /// A report with nothing but the current state in it.
 fn is_heartbeat(report: &DirectorReport) -> bool {
-    report.applies.is_empty() && report.drift_check.is_none()
+    report.applies.is_empty() && report.drift_check.is_none() && report.health_changes.is_empty()
 }
 
 impl Outbox {
@@ -137,6 +137,9 @@ mod tests {
             draining: Vec::new(),
             counters: None,
             zeroed_seq: None,
+            health: Vec::new(),
+            health_changes: Vec::new(),
+            host_errors: Vec::new(),
             report_interval_secs: 10,
         }
     }

@@ -54,6 +54,11 @@ pub struct AgentArgs {
     /// The table to apply to: the kernel's, or an in-memory one (tests, benchmarks)
     #[arg(long, value_enum, default_value_t = TableKind::Kernel)]
     pub table: TableKind,
+    /// Leave this host's settings alone: no VIPs bound, no sysctls, no
+    /// FULLNAT rules (always so with `--table memory`). By default they
+    /// follow every apply, recorded in DIR/host of --state-dir
+    #[arg(long)]
+    pub no_host: bool,
     /// Report to the server at least this often (a heartbeat with the counters)
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_interval)]
     pub report_interval: Duration,
@@ -191,6 +196,9 @@ pub fn agent(args: AgentArgs) -> ExitCode {
         drift: args.drift,
         wait: args.wait,
         removal_limit: (args.removal_limit < 1.0).then_some(args.removal_limit),
+        // A memory table is not this host's: its settings would serve nothing.
+        host_state_dir: (!args.no_host && args.table == TableKind::Kernel)
+            .then(|| args.state_dir.join("host")),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -11,10 +11,11 @@ use tokio::sync::mpsc;
 use super::clusters::not_found;
 use super::directors::{DirectorUpdate, store_step};
 use super::{Caller, Core, DirectorView, Error, Result, now};
-use crate::agent::protocol::{Desired, DirectorReport, ZeroRequest};
+use crate::agent::protocol::{Desired, DirectorReport, HealthChange, ZeroRequest};
 use crate::apply::{DirectorState, DrainRecord, Event};
 use crate::ipvs::DestKey;
-use crate::model::ServiceKey;
+use crate::health::{HealthEvent, Transition};
+use crate::model::{ServiceKey, ValidationError};
 use crate::store::{self, DirectorRow};
 
 /// Longest a long-poll is held: under the REST request timeout (60 s by default).
@@ -31,6 +32,8 @@ const MAX_APPLIES: usize = 100;
 const MAX_DRAINS: usize = 100_000;
 const MAX_DRIFT: usize = 100_000;
 const MAX_VERSION_LEN: usize = 64;
+const MAX_HOST_ERRORS: usize = 20;
+const MAX_HEALTH_CHANGES: usize = 10_000;
 const MAX_REPORT_INTERVAL_SECS: u64 = 3600;
 
 /// Director names: host names, as `lvsd serve --director` and `lvsd agent` use them.
@@ -201,6 +204,7 @@ impl Core {
         self.audited(caller, Some(cluster), "director.report", name, async {
             validate_director_name(name).map_err(|e| Error::invalid("name", e))?;
             let drains = validate_report(&report)?;
+            let health_events = health_events_in(&report.health_changes)?;
             let reader = self.store().reader();
             store::active_revision(reader, cluster).await?.ok_or_else(|| not_found(cluster))?;
             self.check_revisions(cluster, &report).await?;
@@ -275,6 +279,11 @@ impl Core {
             if let Some(counters) = report.counters {
                 self.record_counters(cluster, name, counters);
             }
+            self.record_host_errors(cluster, name, report.host_errors.clone());
+            if !report.health.is_empty() {
+                self.record_health(cluster, name, report.health.clone());
+            }
+            self.record_health_events(cluster, name, &health_events).await?;
             // A canary's report may end its rollout's soak, or halt it.
             self.rollout_now(cluster).await?;
             self.director(cluster, name).await
@@ -322,6 +331,8 @@ fn validate_report(report: &DirectorReport) -> Result<std::collections::BTreeMap
     };
     bounded("applies", report.applies.len(), MAX_APPLIES)?;
     bounded("draining", report.draining.len(), MAX_DRAINS)?;
+    bounded("host_errors", report.host_errors.len(), MAX_HOST_ERRORS)?;
+    bounded("health_changes", report.health_changes.len(), MAX_HEALTH_CHANGES)?;
     if let Some(check) = &report.drift_check {
         bounded("drift_check.drift", check.drift.len(), MAX_DRIFT)?;
     }
@@ -350,6 +361,27 @@ fn validate_report(report: &DirectorReport) -> Result<std::collections::BTreeMap
     Ok(drains)
 }
 
+/// The health changes of a report as the audit log records them; refuses
+/// one that names no service or server, or no time.
+fn health_events_in(changes: &[HealthChange]) -> Result<Vec<HealthEvent>> {
+    changes
+        .iter()
+        .enumerate()
+        .map(|(i, change)| {
+            let field = |name: &str| format!("health_changes[{i}].{name}");
+            let at = humantime::parse_rfc3339_weak(&change.at)
+                .map_err(|e| Error::invalid(field("at"), format!("`{}` is not an RFC 3339 time: {e}", change.at)))?;
+            let service = change.service.parse().map_err(|e: ValidationError| Error::invalid(field("service"), e.message))?;
+            let server = change.server.parse().map_err(|e: ValidationError| Error::invalid(field("server"), e.message))?;
+            let transition = match change.healthy {
+                true => Transition::Up,
+                false => Transition::Down { reason: change.reason.clone().unwrap_or_default() },
+            };
+            Ok(HealthEvent { at, service, server, transition })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,3 +407,4 @@ mod tests {
         assert!(validate_director_name(&"a".repeat(254)).is_err());
     }
 }
+

@@ -15,9 +15,10 @@ use super::{Caller, Core, Result, now};
 use crate::health::{HealthEvent, ServiceHealthView, Transition};
 use crate::store;
 
-/// One director's latest view of a cluster's real servers' health.
+/// One director's latest view of a cluster's real servers' health (not to be
+/// confused with [`super::DirectorHealth`], the director's own state in one word).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct DirectorHealth {
+pub struct ServersHealth {
     pub director: String,
     /// When the director reported it, RFC 3339.
     pub at: String,
@@ -27,22 +28,22 @@ pub struct DirectorHealth {
 
 /// Latest health by `(cluster, director)`.
 #[derive(Default)]
-pub(super) struct LiveHealth(Mutex<HashMap<(String, String), DirectorHealth>>);
+pub(super) struct LiveHealth(Mutex<HashMap<(String, String), ServersHealth>>);
 
 impl Core {
     /// Keeps `services` as what director `director` last saw of `cluster`'s health.
     pub fn record_health(&self, cluster: &str, director: &str, services: Vec<ServiceHealthView>) {
-        let report = DirectorHealth { director: director.to_string(), at: now(), services };
+        let report = ServersHealth { director: director.to_string(), at: now(), services };
         let mut live = self.inner.health.0.lock().expect("health lock");
         live.insert((cluster.to_string(), director.to_string()), report);
     }
 
     /// The latest health of every director of `cluster` that reported it
     /// since this server started, by director name.
-    pub async fn health(&self, cluster: &str) -> Result<Vec<DirectorHealth>> {
+    pub async fn health(&self, cluster: &str) -> Result<Vec<ServersHealth>> {
         store::active_revision(self.store().reader(), cluster).await?.ok_or_else(|| not_found(cluster))?;
         let live = self.inner.health.0.lock().expect("health lock");
-        let mut found: Vec<DirectorHealth> =
+        let mut found: Vec<ServersHealth> =
             live.iter().filter(|((c, _), _)| c == cluster).map(|(_, report)| report.clone()).collect();
         found.sort_by(|a, b| a.director.cmp(&b.director));
         Ok(found)

@@ -33,7 +33,7 @@ pub use directors::{
 pub use draft::Precondition;
 pub use error::{Error, ErrorCode};
 pub use limits::Limits;
-pub use health::DirectorHealth;
+pub use health::ServersHealth;
 pub use live::DirectorCounters;
 pub use tokens::{NewToken, TokenView};
 pub use revisions::{CommitRequest, RevisionPage};
@@ -109,6 +109,8 @@ struct Inner {
     counters: live::LiveCounters,
     /// Directors' latest health of real servers.
     health: health::LiveHealth,
+    /// Agents' latest failures to apply their host settings.
+    host_errors: live::LiveHostErrors,
 }
 
 impl Core {
@@ -135,6 +137,7 @@ impl Core {
                 local: OnceLock::new(),
                 counters: live::LiveCounters::default(),
                 health: health::LiveHealth::default(),
+                host_errors: live::LiveHostErrors::default(),
             }),
         }
     }

@@ -158,6 +158,10 @@ pub fn director_report_in(r: &pb::DirectorReport) -> Result<DirectorReport> {
         draining: r.draining.iter().map(drain_in).collect(),
         counters: r.counters.as_ref().map(counters_in),
         zeroed_seq: r.zeroed_seq,
+        // Health, its changes and host errors travel in REST reports only, for now.
+        health: Vec::new(),
+        health_changes: Vec::new(),
+        host_errors: Vec::new(),
         report_interval_secs: r.report_interval_secs,
     })
 }

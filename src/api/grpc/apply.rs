@@ -142,7 +142,7 @@ pub(super) fn report_in(r: &pb::ApplyReport, field: &str) -> Result<Report, Vali
         r.cause,
         &format!("{field}.cause"),
         "cause",
-        "activation, retry, drift, drain, forced or requested",
+        "activation, retry, drift, drain, forced, requested or health",
         pb::ApplyCause::as_str_name,
         |c| match c {
             pb::ApplyCause::Unspecified => None,
@@ -152,6 +152,7 @@ pub(super) fn report_in(r: &pb::ApplyReport, field: &str) -> Result<Report, Vali
             pb::ApplyCause::Drain => Some(Cause::Drain),
             pb::ApplyCause::Forced => Some(Cause::Forced),
             pb::ApplyCause::Requested => Some(Cause::Requested),
+            pb::ApplyCause::Health => Some(Cause::Health),
         },
     )?;
     let result = pb_enum(

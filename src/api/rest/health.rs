@@ -4,13 +4,13 @@ use axum::Json;
 use axum::extract::{Path, State};
 
 use super::error::{ApiError, ErrorBody};
-use crate::core::{Core, DirectorHealth};
+use crate::core::{Core, ServersHealth};
 
 #[utoipa::path(get, path = "/v1/clusters/{cluster}/health", tag = "directors",
     params(("cluster" = String, Path)),
     responses(
-        (status = 200, description = "Per director, per service with health checks, per real server: healthy or not, since when it fails, the last error, its weight in the table now", body = [DirectorHealth]),
+        (status = 200, description = "Per director, per service with health checks, per real server: healthy or not, since when it fails, the last error, its weight in the table now", body = [ServersHealth]),
         (status = 404, body = ErrorBody)))]
-pub async fn get(State(core): State<Core>, Path(cluster): Path<String>) -> Result<Json<Vec<DirectorHealth>>, ApiError> {
+pub async fn get(State(core): State<Core>, Path(cluster): Path<String>) -> Result<Json<Vec<ServersHealth>>, ApiError> {
     Ok(Json(core.health(&cluster).await?))
 }

@@ -3,7 +3,7 @@
 use clap::Args;
 
 use super::{Client, Conn, Failure, exit_codes, print_json, render};
-use crate::core::DirectorHealth;
+use crate::core::ServersHealth;
 use crate::health::ServiceHealthView;
 
 #[derive(Debug, Args)]
@@ -31,7 +31,7 @@ pub fn health(client: &Client, _args: HealthArgs) -> Result<(), Failure> {
         print_json(&reply.value());
         return Ok(());
     }
-    let directors: Vec<DirectorHealth> = reply.json()?;
+    let directors: Vec<ServersHealth> = reply.json()?;
     if directors.is_empty() {
         println!("no director of {} reports health checks", client.cluster);
         return Ok(());
