@@ -136,14 +136,18 @@ struct Agent {
 impl Agent {
     /// Starts an agent of cluster web; `token` goes in `LVSD_TOKEN`.
     fn start(server: &str, name: &str, state_dir: &Path, token: Option<&str>) -> Self {
+        Agent::start_with(server, name, state_dir, token, &[])
+    }
+
+    fn start_with(server: &str, name: &str, state_dir: &Path, token: Option<&str>, extra: &[&str]) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_lvsd"));
+        command.args(["agent"]).args(extra);
         match token {
             Some(token) => command.env("LVSD_TOKEN", token),
             None => command.env_remove("LVSD_TOKEN"),
         };
         let mut child = command
             .args([
-                "agent",
                 "--server",
                 server,
                 "--cluster",
@@ -591,4 +595,20 @@ async fn the_agent_checks_real_servers_quiesces_a_failed_one_and_the_server_audi
     let ups = setup.server.get("/v1/audit?action=health.up").await;
     assert_eq!(ups[0]["detail"]["server"], down_id, "{ups}");
     assert_eq!(ups[0]["actor"], "director:d1", "{ups}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_server_agent_follows_the_revision_and_shows_as_mode_realserver() {
+    let setup = Setup::new().await;
+    // None of the spec's real servers (172.25.0.x) is an address of this
+    // host: the agent serves no service here, and changes nothing on it.
+    let rs = Agent::start_with(&setup.server.http, "rs1", &setup.state_dir("rs1"), None, &["--role", "realserver"]);
+    let revision = setup.server.commit(spec("wrr", &[1, 2])).await;
+    let view = wait_director(&setup.server, "rs1", "revision applied", |v| v["applied_revision"] == json!(revision)).await;
+    assert_eq!(view["mode"], "realserver", "{view}");
+    assert!(view.get("host_errors").is_none(), "{view}");
+    assert!(!rs.logged("+ address"), "no VIP bound on a host that serves none");
+
+    let next = setup.server.commit(spec("wrr", &[3, 2])).await;
+    wait_director(&setup.server, "rs1", "the next revision", |v| v["applied_revision"] == json!(next)).await;
 }

@@ -8,7 +8,8 @@
 //!   the server is out of reach, and the [`outbox`] of reports waiting;
 //! - [`client`]: the REST calls;
 //! - [`cache`]: the fail-static cache of the last revision applied;
-//! - [`host`]: the host settings that go with the table.
+//! - [`host`]: the host settings that go with the table;
+//! - [`realserver`]: `--role realserver`, host settings only.
 
 pub mod backoff;
 pub mod cache;
@@ -17,6 +18,7 @@ pub mod host;
 pub mod link;
 pub mod outbox;
 pub mod protocol;
+pub mod realserver;
 pub mod run;
 
 #[cfg(test)]

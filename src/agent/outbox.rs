@@ -130,6 +130,7 @@ mod tests {
     fn heartbeat(applied: i64) -> DirectorReport {
         DirectorReport {
             agent_version: "test".into(),
+            role: Default::default(),
             applied_revision: Some(applied),
             blocked_revision: None,
             applies: Vec::new(),

@@ -71,6 +71,10 @@ pub struct DriftCheck {
 pub struct DirectorReport {
     /// The agent's version (`lvsd --version`).
     pub agent_version: String,
+    /// What the agent runs on: a director's IPVS table, or a real server's
+    /// host settings only (shown as the director's mode, `agent` or `realserver`).
+    #[serde(default)]
+    pub role: AgentRole,
     /// The revision applied and verified last.
     pub applied_revision: Option<i64>,
     /// A revision refused or failed for good (like an xDS NACK): the
@@ -141,4 +145,15 @@ impl From<&HealthEvent> for HealthChange {
             reason,
         }
     }
+}
+
+/// What an agent runs on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AgentRole {
+    /// A director: the IPVS table, and its host settings.
+    #[default]
+    Director,
+    /// A real server: its host settings only (`lvsd agent --role realserver`).
+    Realserver,
 }

@@ -387,18 +387,23 @@ impl Agent {
     /// A real server went down or came back: the table follows at once, and
     /// the change goes in the next report (sent now) for the audit log.
     pub fn on_health_change(&mut self) {
-        let events = self.checks.take_events();
-        if events.is_empty() {
+        if !self.collect_health_changes() {
             return;
         }
-        for event in &events {
-            tracing::warn!(service = %event.service, server = %event.server, change = ?event.transition, "health");
-        }
-        self.health_changes.extend(events.iter().map(HealthChange::from));
         self.step();
         if !self.health_changes.is_empty() {
             self.report();
         }
+    }
+
+    /// Takes the checks' transitions for the next report; returns whether there were any.
+    fn collect_health_changes(&mut self) -> bool {
+        let events = self.checks.take_events();
+        for event in &events {
+            tracing::warn!(service = %event.service, server = %event.server, change = ?event.transition, "health");
+        }
+        self.health_changes.extend(events.iter().map(HealthChange::from));
+        !events.is_empty()
     }
 
     /// Reports a spec from the server that does not validate, once per revision.
@@ -605,8 +610,12 @@ impl Agent {
                     spec.service(key).is_some()
                 })
             });
+        // A step may run on a change before the loop hears of it: the report
+        // that shows the new health carries the change too.
+        self.collect_health_changes();
         let report = DirectorReport {
             agent_version: env!("CARGO_PKG_VERSION").to_string(),
+            role: super::protocol::AgentRole::Director,
             applied_revision: self.state.applied,
             blocked_revision: self.state.blocked,
             applies: std::mem::take(&mut self.applies),

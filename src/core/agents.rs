@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use super::clusters::not_found;
 use super::directors::{DirectorUpdate, store_step};
 use super::{Caller, Core, DirectorView, Error, Result, now};
-use crate::agent::protocol::{Desired, DirectorReport, HealthChange, ZeroRequest};
+use crate::agent::protocol::{AgentRole, Desired, DirectorReport, HealthChange, ZeroRequest};
 use crate::apply::{DirectorState, DrainRecord, Event};
 use crate::ipvs::DestKey;
 use crate::health::{HealthEvent, Transition};
@@ -23,6 +23,9 @@ pub const MAX_WAIT: Duration = Duration::from_secs(55);
 
 /// The mode of directors that report through the API.
 pub const AGENT_MODE: &str = "agent";
+
+/// The mode of real servers' agents (`lvsd agent --role realserver`): host settings, no table.
+pub const REALSERVER_MODE: &str = "realserver";
 
 /// A director is stale after this many report intervals without a report.
 const STALE_INTERVALS: u64 = 3;
@@ -68,7 +71,7 @@ impl Core {
     /// Whether `row`'s director has missed three report intervals; the local
     /// director counts as fresh while this server runs it.
     pub(crate) fn is_stale(&self, row: &DirectorRow, now: SystemTime) -> bool {
-        if row.mode != AGENT_MODE {
+        if row.mode != AGENT_MODE && row.mode != REALSERVER_MODE {
             return self.local_director().is_none_or(|local| local.name() != row.director);
         }
         let (Some(interval), Some(heartbeat)) = (row.report_interval_secs, row.heartbeat_at.as_deref()) else {
@@ -213,10 +216,14 @@ impl Core {
                     "director {name} is this server's own (lvsd serve --apply-local): no agent reports for it"
                 )));
             }
+            let mode = match report.role {
+                AgentRole::Director => AGENT_MODE,
+                AgentRole::Realserver => REALSERVER_MODE,
+            };
             let existing = store::director(reader, cluster, name).await?;
-            if let Some(row) = existing.as_ref().filter(|row| row.mode != AGENT_MODE) {
+            if let Some(row) = existing.as_ref().filter(|row| row.mode != mode) {
                 return Err(Error::Conflict(format!(
-                    "director {name} of cluster {cluster} is a {} director: no agent reports for it",
+                    "director {name} of cluster {cluster} is a {} director: no {mode} reports for it",
                     row.mode
                 )));
             }
@@ -266,7 +273,7 @@ impl Core {
             let update = DirectorUpdate {
                 cluster,
                 director: name,
-                mode: AGENT_MODE,
+                mode,
                 before: &before,
                 after: &after,
                 events: &events,

@@ -309,7 +309,7 @@ impl Core {
 
     async fn director_view(&self, row: DirectorRow, rollout: &RolloutNow) -> Result<DirectorView> {
         let active = rollout.rollout.revision;
-        let desired = if row.mode == AGENT_MODE {
+        let desired = if row.mode == AGENT_MODE || row.mode == super::agents::REALSERVER_MODE {
             rollout.rollout.desired_for(&rollout.settings.canaries, &row.director)
         } else {
             active

@@ -146,6 +146,8 @@ fn drift_check_in(c: &pb::DriftCheck) -> Result<DriftCheck> {
 pub fn director_report_in(r: &pb::DirectorReport) -> Result<DirectorReport> {
     Ok(DirectorReport {
         agent_version: r.agent_version.clone(),
+        // Real-server agents report over REST.
+        role: Default::default(),
         applied_revision: r.applied_revision,
         blocked_revision: r.blocked_revision,
         applies: r
