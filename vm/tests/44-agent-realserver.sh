@@ -12,7 +12,7 @@ step "build lab_dr without VIPs or ARP settings"
 LAB_DR_BARE=1
 lab_dr 3
 STATE=/tmp/agents
-mkdir -p "$STATE"
+mkdir -p "$STATE" "$LVSD_DIR"
 
 step "lvsd serve on the director, reachable from the real servers at $DIP"
 lvsd serve --db "$LVSD_DIR/lvsd.db" --http 0.0.0.0:7080 --grpc 127.0.0.1:7081 --allow-open \
