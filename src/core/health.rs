@@ -18,7 +18,7 @@ use crate::store;
 /// One director's latest view of a cluster's real servers' health (not to be
 /// confused with [`super::DirectorHealth`], the director's own state in one word).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct ServersHealth {
+pub struct DirectorServersHealth {
     pub director: String,
     /// When the director reported it, RFC 3339.
     pub at: String,
@@ -28,22 +28,22 @@ pub struct ServersHealth {
 
 /// Latest health by `(cluster, director)`.
 #[derive(Default)]
-pub(super) struct LiveHealth(Mutex<HashMap<(String, String), ServersHealth>>);
+pub(super) struct LiveHealth(Mutex<HashMap<(String, String), DirectorServersHealth>>);
 
 impl Core {
     /// Keeps `services` as what director `director` last saw of `cluster`'s health.
     pub fn record_health(&self, cluster: &str, director: &str, services: Vec<ServiceHealthView>) {
-        let report = ServersHealth { director: director.to_string(), at: now(), services };
+        let report = DirectorServersHealth { director: director.to_string(), at: now(), services };
         let mut live = self.inner.health.0.lock().expect("health lock");
         live.insert((cluster.to_string(), director.to_string()), report);
     }
 
     /// The latest health of every director of `cluster` that reported it
     /// since this server started, by director name.
-    pub async fn health(&self, cluster: &str) -> Result<Vec<ServersHealth>> {
+    pub async fn health(&self, cluster: &str) -> Result<Vec<DirectorServersHealth>> {
         store::active_revision(self.store().reader(), cluster).await?.ok_or_else(|| not_found(cluster))?;
         let live = self.inner.health.0.lock().expect("health lock");
-        let mut found: Vec<ServersHealth> =
+        let mut found: Vec<DirectorServersHealth> =
             live.iter().filter(|((c, _), _)| c == cluster).map(|(_, report)| report.clone()).collect();
         found.sort_by(|a, b| a.director.cmp(&b.director));
         Ok(found)

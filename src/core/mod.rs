@@ -33,7 +33,7 @@ pub use directors::{
 pub use draft::Precondition;
 pub use error::{Error, ErrorCode};
 pub use limits::Limits;
-pub use health::ServersHealth;
+pub use health::DirectorServersHealth;
 pub use live::DirectorCounters;
 pub use tokens::{NewToken, TokenView};
 pub use revisions::{CommitRequest, RevisionPage};

@@ -3,7 +3,7 @@
 use clap::Args;
 
 use super::{Client, Conn, Failure, exit_codes, print_json, render};
-use crate::core::ServersHealth;
+use crate::core::DirectorServersHealth;
 use crate::health::ServiceHealthView;
 
 #[derive(Debug, Args)]
@@ -31,7 +31,7 @@ pub fn health(client: &Client, _args: HealthArgs) -> Result<(), Failure> {
         print_json(&reply.value());
         return Ok(());
     }
-    let directors: Vec<ServersHealth> = reply.json()?;
+    let directors: Vec<DirectorServersHealth> = reply.json()?;
     if directors.is_empty() {
         println!("no director of {} reports health checks", client.cluster);
         return Ok(());
