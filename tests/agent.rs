@@ -136,14 +136,18 @@ struct Agent {
 impl Agent {
     /// Starts an agent of cluster web; `token` goes in `LVSD_TOKEN`.
     fn start(server: &str, name: &str, state_dir: &Path, token: Option<&str>) -> Self {
+        Agent::start_with(server, name, state_dir, token, &[])
+    }
+
+    fn start_with(server: &str, name: &str, state_dir: &Path, token: Option<&str>, extra: &[&str]) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_lvsd"));
+        command.args(["agent"]).args(extra);
         match token {
             Some(token) => command.env("LVSD_TOKEN", token),
             None => command.env_remove("LVSD_TOKEN"),
         };
         let mut child = command
             .args([
-                "agent",
                 "--server",
                 server,
                 "--cluster",
@@ -503,4 +507,108 @@ async fn an_agent_token_of_its_cluster_is_all_an_agent_needs() {
         Value::Null,
         "d2 never reported"
     );
+}
+
+/// One real server's health as director `director` reports it.
+fn server_health<'a>(health: &'a Value, director: &str, server: &str) -> &'a Value {
+    let Some(view) = health
+        .as_array()
+        .and_then(|all| all.iter().find(|d| d["director"] == director))
+    else {
+        return &Value::Null;
+    };
+    let servers = view["services"][0]["servers"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    servers
+        .iter()
+        .find(|s| s["server"] == server)
+        .unwrap_or(&Value::Null)
+}
+
+/// Polls the cluster's health until `done` holds (60 s at most).
+async fn wait_health(server: &Server, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let health = server.get("/v1/clusters/web/health").await;
+        if done(&health) {
+            return health;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the health never showed {what}; it shows: {health}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_checks_real_servers_quiesces_a_failed_one_and_the_server_audits_it() {
+    let up = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let down = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let (up_id, down_id) = (
+        up.local_addr().unwrap().to_string(),
+        down.local_addr().unwrap().to_string(),
+    );
+    let setup = Setup::new().await;
+    let d1 = setup.agent("d1");
+    let checked = json!({"services": [{"id": "tcp:192.168.31.100:80", "scheduler": "wrr",
+        "health_check": {"type": "tcp", "interval_ms": 200, "timeout_ms": 150, "rise": 2, "fall": 2},
+        "servers": [
+            {"address": "127.0.0.1", "port": up.local_addr().unwrap().port(), "forwarding": "nat", "weight": 3},
+            {"address": "127.0.0.1", "port": down.local_addr().unwrap().port(), "forwarding": "nat", "weight": 5}]}]});
+    let revision = setup.server.commit(checked).await;
+    wait_applied(&setup.server, "d1", revision).await;
+    let health = wait_health(&setup.server, "both servers checked by d1", |h| {
+        server_health(h, "d1", &down_id)["consecutive_successes"].as_u64() >= Some(1)
+    })
+    .await;
+    assert_eq!(server_health(&health, "d1", &down_id)["effective_weight"], 5, "{health}");
+
+    drop(down);
+    let health = wait_health(&setup.server, "the closed server down on d1", |h| {
+        server_health(h, "d1", &down_id)["healthy"] == false
+            && server_health(h, "d1", &down_id)["effective_weight"] == 0
+    })
+    .await;
+    assert_eq!(server_health(&health, "d1", &up_id)["effective_weight"], 3, "the other keeps its weight");
+    // The agent quiesced it in its table: a step of cause `health`, same revision.
+    d1.wait_for_log("health").await;
+    let view = wait_director(&setup.server, "d1", "a health apply", |v| {
+        v["last_report"]["cause"] == "health"
+    })
+    .await;
+    assert_eq!(view["applied_revision"], json!(revision), "health makes no revision: {view}");
+    let downs = setup.server.get("/v1/audit?action=health.down").await;
+    let entry = &downs[0];
+    assert_eq!(entry["detail"]["director"], "d1", "{entry}");
+    assert_eq!(entry["detail"]["server"], down_id, "{entry}");
+    assert!(entry["detail"]["reason"].as_str().unwrap_or_default().contains("connect"), "{entry}");
+
+    let _back = std::net::TcpListener::bind(&down_id).unwrap();
+    wait_health(&setup.server, "the server back at its weight on d1", |h| {
+        server_health(h, "d1", &down_id)["healthy"] == true
+            && server_health(h, "d1", &down_id)["effective_weight"] == 5
+    })
+    .await;
+    let ups = setup.server.get("/v1/audit?action=health.up").await;
+    assert_eq!(ups[0]["detail"]["server"], down_id, "{ups}");
+    assert_eq!(ups[0]["actor"], "director:d1", "{ups}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_server_agent_follows_the_revision_and_shows_as_mode_realserver() {
+    let setup = Setup::new().await;
+    // None of the spec's real servers (172.25.0.x) is an address of this
+    // host: the agent serves no service here, and changes nothing on it.
+    let rs = Agent::start_with(&setup.server.http, "rs1", &setup.state_dir("rs1"), None, &["--role", "realserver"]);
+    let revision = setup.server.commit(spec("wrr", &[1, 2])).await;
+    let view = wait_director(&setup.server, "rs1", "revision applied", |v| v["applied_revision"] == json!(revision)).await;
+    assert_eq!(view["mode"], "realserver", "{view}");
+    assert!(view.get("host_errors").is_none(), "{view}");
+    assert!(!rs.logged("+ address"), "no VIP bound on a host that serves none");
+
+    let next = setup.server.commit(spec("wrr", &[3, 2])).await;
+    wait_director(&setup.server, "rs1", "the next revision", |v| v["applied_revision"] == json!(next)).await;
 }

@@ -489,3 +489,40 @@ async fn canaries_set_later_hold_directors_on_the_last_revision_released_without
     assert_eq!(starts.len(), 1, "{starts:?}");
     assert_eq!(starts[0]["target"], fourth.to_string());
 }
+
+#[tokio::test]
+async fn host_errors_show_in_the_directors_view_until_a_report_without_them() {
+    let server = TestServer::start();
+    create_cluster(&server, "web").await;
+    let revision = commit(&server, 1).await;
+    let mut failing = applied(revision, 10);
+    failing["host_errors"] = json!(["host settings (director): state file: /var/lib/lvsd/agent/host/director.json: not a state file"]);
+    report(&server, "d1", failing).await.expect(200);
+    let view = server.get("/v1/clusters/web/directors/d1").await.expect(200).body;
+    assert_eq!(view["applied_revision"], revision, "the table stays applied: {view}");
+    assert!(view["host_errors"][0].as_str().unwrap().contains("director.json"), "{view}");
+
+    report(&server, "d1", heartbeat(revision, 10)).await.expect(200);
+    let view = server.get("/v1/clusters/web/directors/d1").await.expect(200).body;
+    assert!(view.get("host_errors").is_none(), "fixed host settings clear the errors: {view}");
+}
+
+#[tokio::test]
+async fn an_agents_health_changes_are_audited_and_a_bad_one_is_refused_by_name() {
+    let server = TestServer::start();
+    create_cluster(&server, "web").await;
+    let revision = commit(&server, 1).await;
+    let mut body = heartbeat(revision, 10);
+    body["health_changes"] = json!([{"at": "2026-01-01T00:00:02.000Z", "service": SERVICE, "server": "172.25.0.31:80",
+        "healthy": false, "reason": "connect: connection refused"}]);
+    report(&server, "d1", body.clone()).await.expect(200);
+    let downs = audit(&server, "health.down").await;
+    assert_eq!(downs.len(), 1, "{downs:?}");
+    assert_eq!(downs[0]["detail"]["director"], "d1");
+    assert_eq!(downs[0]["detail"]["server"], "172.25.0.31:80");
+    assert_eq!(downs[0]["detail"]["reason"], "connect: connection refused");
+
+    body["health_changes"][0]["server"] = json!("not-an-address");
+    let refused = report(&server, "d1", body).await.expect(400);
+    assert!(refused.text.contains("health_changes[0].server"), "{}", refused.text);
+}

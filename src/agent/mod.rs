@@ -7,14 +7,18 @@
 //! - [`link`]: the long-poll and the report sender, with [`backoff`] while
 //!   the server is out of reach, and the [`outbox`] of reports waiting;
 //! - [`client`]: the REST calls;
-//! - [`cache`]: the fail-static cache of the last revision applied.
+//! - [`cache`]: the fail-static cache of the last revision applied;
+//! - [`host`]: the host settings that go with the table;
+//! - [`realserver`]: `--role realserver`, host settings only.
 
 pub mod backoff;
 pub mod cache;
 pub mod client;
+pub mod host;
 pub mod link;
 pub mod outbox;
 pub mod protocol;
+pub mod realserver;
 pub mod run;
 
 #[cfg(test)]

@@ -64,6 +64,10 @@ fn merge(older: DirectorReport, mut newer: DirectorReport) -> DirectorReport {
     if newer.drift_check.is_none() {
         newer.drift_check = older.drift_check;
     }
+    // Health changes are history too: the server audits each one.
+    let mut changes = older.health_changes;
+    changes.append(&mut newer.health_changes);
+    newer.health_changes = changes;
     newer
 }
 
@@ -161,6 +165,7 @@ mod tests {
     fn heartbeat(applied: i64) -> DirectorReport {
         DirectorReport {
             agent_version: "test".into(),
+            role: Default::default(),
             applied_revision: Some(applied),
             blocked_revision: None,
             applies: Vec::new(),
@@ -168,8 +173,10 @@ mod tests {
             draining: Vec::new(),
             counters: None,
             zeroed_seq: None,
-            report_interval_secs: 10,
             health: Vec::new(),
+            health_changes: Vec::new(),
+            host_errors: Vec::new(),
+            report_interval_secs: 10,
         }
     }
 

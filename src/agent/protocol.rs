@@ -16,7 +16,7 @@ use utoipa::ToSchema;
 
 use crate::apply::{Counters, DrainView, DriftMode, Report};
 use crate::core::ClusterSettings;
-use crate::health::ServiceHealthView;
+use crate::health::{HealthEvent, ServiceHealthView, Transition};
 use crate::model::SpecDoc;
 use crate::plan::Drift;
 
@@ -71,6 +71,10 @@ pub struct DriftCheck {
 pub struct DirectorReport {
     /// The agent's version (`lvsd --version`).
     pub agent_version: String,
+    /// What the agent runs on: a director's IPVS table, or a real server's
+    /// host settings only (shown as the director's mode, `agent` or `realserver`).
+    #[serde(default)]
+    pub role: AgentRole,
     /// The revision applied and verified last.
     pub applied_revision: Option<i64>,
     /// A revision refused or failed for good (like an xDS NACK): the
@@ -97,7 +101,59 @@ pub struct DirectorReport {
     /// (`HealthMonitor::views`); the server keeps the latest in memory.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub health: Vec<ServiceHealthView>,
+    /// Real servers that went down or came back since the previous report,
+    /// oldest first; the server audits each (`health.down`, `health.up`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub health_changes: Vec<HealthChange>,
+    /// Why the host settings that go with the table (VIPs, sysctls, FULLNAT
+    /// rules) could not be applied; empty when they are (or are off). The
+    /// table stays applied; the agent tries again at its next step.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub host_errors: Vec<String>,
     /// How often this agent reports at the least; the server flags the
     /// director stale after three intervals without a report.
     pub report_interval_secs: u64,
+}
+
+/// A real server going down or coming back, as a director's checks saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HealthChange {
+    /// When, RFC 3339.
+    pub at: String,
+    /// Service id, `tcp:192.168.31.100:80`.
+    pub service: String,
+    /// Real server id, `172.25.0.31:80`.
+    pub server: String,
+    /// `false`: it went down; `true`: it came back.
+    pub healthy: bool,
+    /// Why it went down: the last failed check's error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl From<&HealthEvent> for HealthChange {
+    fn from(event: &HealthEvent) -> Self {
+        let (healthy, reason) = match &event.transition {
+            Transition::Down { reason } => (false, Some(reason.clone())),
+            Transition::Up => (true, None),
+        };
+        HealthChange {
+            at: humantime::format_rfc3339_millis(event.at).to_string(),
+            service: event.service.to_string(),
+            server: event.server.to_string(),
+            healthy,
+            reason,
+        }
+    }
+}
+
+/// What an agent runs on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AgentRole {
+    /// A director: the IPVS table, and its host settings.
+    #[default]
+    Director,
+    /// A real server: its host settings only (`lvsd agent --role realserver`).
+    Realserver,
 }

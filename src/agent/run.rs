@@ -18,22 +18,26 @@
 //! reboot the table comes back without the server. While the server is out
 //! of reach nothing else happens to the table but drift checks and drains.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 
 use super::cache::{Cache, CacheEntry};
 use super::client::ServerClient;
+use super::host::HostSetup;
 use super::link::{FromServer, Reachability, send_reports, watch_desired};
 use super::outbox::{CAPACITY, Outbox};
-use super::protocol::{Desired, DirectorReport, DriftCheck};
+use super::protocol::{Desired, DirectorReport, DriftCheck, HealthChange};
 use crate::apply::report::rfc3339;
 use crate::apply::{
     self, Action, Actual, ApplyError, ApplyResult, Cause, Counters, DirectorState, DrainView,
     DriftMode, Engine, Event, Report, error_policy, reconcile,
 };
+use crate::health::DirectorChecks;
+use crate::host::Role;
 use crate::ipvs::{IpvsTable, Op, Snapshot};
 use crate::model::{ServiceKey, Spec};
 
@@ -52,6 +56,9 @@ pub struct Options {
     pub wait: Duration,
     /// The removal limit where the cluster's settings set none.
     pub removal_limit: Option<f64>,
+    /// Where the records of the host settings it applies are kept; `None`:
+    /// it leaves the host alone (`--no-host`, and always on a memory table).
+    pub host_state_dir: Option<PathBuf>,
 }
 
 /// Applies kept for the next report at most (the oldest go first).
@@ -120,13 +127,29 @@ pub struct Agent {
     last_drift: Option<Vec<String>>,
     last_report: Instant,
     dropped_reports: u64,
+    /// The host settings that go with the table, unless turned off.
+    host: Option<HostSetup>,
+    /// The real servers' checks, run from this host, and the spec last run.
+    checks: DirectorChecks,
+    /// The runtime the checks run on (the one the agent was made in).
+    checks_runtime: Option<tokio::runtime::Handle>,
+    /// Told when a real server goes down or comes back.
+    health_notify: Arc<Notify>,
+    /// Health changes for the next report, oldest first.
+    health_changes: Vec<HealthChange>,
 }
 
 impl Agent {
     /// An agent on `table`, with what the cache of `options.cluster` holds
     /// (a corrupt cache is logged, moved aside and ignored).
     pub fn new(options: Options, table: Box<dyn IpvsTable + Send>, cache: Cache) -> Self {
+        let host = options.host_state_dir.clone().map(|dir| HostSetup::new(dir, Role::Director, &options.name));
         let mut agent = Agent {
+            host,
+            checks: DirectorChecks::default(),
+            checks_runtime: tokio::runtime::Handle::try_current().ok(),
+            health_notify: Arc::new(Notify::new()),
+            health_changes: Vec::new(),
             options,
             table,
             engine: Engine::new(),
@@ -275,9 +298,13 @@ impl Agent {
         let (Some(revision), Ok(spec)) = (target.revision(), target.spec.clone()) else {
             return;
         };
+        // This director's own sync daemons and timeouts (host.directors), if any.
+        let spec = Spec::shared_for_director(spec, &self.options.name);
+        // Failed real servers out of the table (or at weight 0), as the local director does.
+        let checked = self.checks.target(&spec, self.checks_runtime.as_ref(), &self.health_notify);
         let desired = apply::Desired {
             revision,
-            spec,
+            spec: checked.spec,
             policy: target.message.settings.policy(self.options.removal_limit),
         };
         let drift_due = self
@@ -291,8 +318,7 @@ impl Agent {
             drift_due,
             drift: self.options.drift,
             interval: self.options.reconcile_interval,
-            // The agent runs revisions as they are: no health checks change them here.
-            spec_changed: false,
+            spec_changed: checked.changed,
         };
         // Running the cached revision in place of a blocked one must not lift the block.
         let blocked = self.state.blocked;
@@ -321,12 +347,12 @@ impl Agent {
             if matches!(source, Source::Cache) {
                 tracing::info!(revision, "restored revision {revision} from cache");
             }
-            // Host setup goes here, after every apply that succeeded (branch
-            // `host`, not wired yet): VIPs on the interface, forwarding and
-            // FULLNAT rules, with a `host::HostState` loaded once at start:
-            // `host::apply(&HostPlan::for_director(&spec, &self.options.name), &mut host_state)`.
         }
-        let reported = self.take_events(events);
+        let mut reported = self.take_events(events);
+        reported |= self.follow_host(&spec, revision, applied_now);
+        if result.is_ok() {
+            self.checks.ran(desired.spec.clone());
+        }
         self.after_result(revision, result);
         if self.state != before || applied_now {
             self.save_cache();
@@ -334,6 +360,50 @@ impl Agent {
         if reported {
             self.report();
         }
+    }
+
+    /// Brings the host settings in line with the revision in the table:
+    /// after every apply that succeeded, and at every step while they fail
+    /// (the step after a failure comes within the reconcile interval).
+    /// Returns whether the outcome is worth a report.
+    fn follow_host(&mut self, spec: &Spec, revision: i64, applied_now: bool) -> bool {
+        let Some(host) = &mut self.host else { return false };
+        if self.state.applied != Some(revision) || !(applied_now || host.failing()) {
+            return false;
+        }
+        let news = host.apply(spec);
+        if host.failing() {
+            let retry = Instant::now() + self.options.reconcile_interval;
+            self.due = Some(self.due.map_or(retry, |due| due.min(retry)));
+        }
+        news
+    }
+
+    /// What the run loop waits on for health changes.
+    pub fn health_notify(&self) -> Arc<Notify> {
+        self.health_notify.clone()
+    }
+
+    /// A real server went down or came back: the table follows at once, and
+    /// the change goes in the next report (sent now) for the audit log.
+    pub fn on_health_change(&mut self) {
+        if !self.collect_health_changes() {
+            return;
+        }
+        self.step();
+        if !self.health_changes.is_empty() {
+            self.report();
+        }
+    }
+
+    /// Takes the checks' transitions for the next report; returns whether there were any.
+    fn collect_health_changes(&mut self) -> bool {
+        let events = self.checks.take_events();
+        for event in &events {
+            tracing::warn!(service = %event.service, server = %event.server, change = ?event.transition, "health");
+        }
+        self.health_changes.extend(events.iter().map(HealthChange::from));
+        !events.is_empty()
     }
 
     /// Reports a spec from the server that does not validate, once per revision.
@@ -540,8 +610,12 @@ impl Agent {
                     spec.service(key).is_some()
                 })
             });
+        // A step may run on a change before the loop hears of it: the report
+        // that shows the new health carries the change too.
+        self.collect_health_changes();
         let report = DirectorReport {
             agent_version: env!("CARGO_PKG_VERSION").to_string(),
+            role: super::protocol::AgentRole::Director,
             applied_revision: self.state.applied,
             blocked_revision: self.state.blocked,
             applies: std::mem::take(&mut self.applies),
@@ -549,8 +623,10 @@ impl Agent {
             draining: self.draining(snapshot.as_ref(), spec.as_deref()),
             counters,
             zeroed_seq: self.zeroed_seq,
+            health: self.checks.views().unwrap_or_default(),
+            health_changes: std::mem::take(&mut self.health_changes),
+            host_errors: self.host.as_ref().map(|h| h.errors().to_vec()).unwrap_or_default(),
             report_interval_secs: self.options.report_interval.as_secs().max(1),
-            health: Vec::new(),
         };
         let dropped = self.outbox.push(report);
         if dropped > self.dropped_reports {
@@ -630,6 +706,7 @@ pub async fn run(
         link.clone(),
     ));
     let sender = tokio::spawn(send_reports(client, outbox.clone(), link));
+    let health_notify = agent.health_notify();
     tokio::pin!(shutdown);
     loop {
         let due = agent.due();
@@ -647,6 +724,7 @@ pub async fn run(
                 None => break,
             },
             () = step => tokio::task::block_in_place(|| agent.step()),
+            () = health_notify.notified() => tokio::task::block_in_place(|| agent.on_health_change()),
             () = tokio::time::sleep_until(agent.heartbeat_due()) => tokio::task::block_in_place(|| agent.report()),
         }
     }

@@ -24,6 +24,7 @@ fn options() -> Options {
         drift: DriftMode::Restore,
         wait: Duration::from_secs(30),
         removal_limit: Some(0.5),
+        host_state_dir: None,
     }
 }
 
@@ -303,4 +304,63 @@ fn counters_are_zeroed_once_per_request_and_acknowledged() {
 
     // The same request again is not done again.
     assert!(step_with(&mut agent, zero(1)).is_empty());
+}
+
+#[test]
+fn each_director_applies_its_own_sync_daemon_from_the_host_settings() {
+    // One spec for the cluster; the host section makes d1 the master and d2
+    // the backup of the connection sync, as an operator pairs two directors.
+    let shared: SpecDoc = serde_json::from_value(json!({
+        "services": [{"id": "tcp:192.168.31.100:80", "servers": [{"address": "172.25.0.31", "forwarding": "nat"}]}],
+        "host": {"directors": {
+            "d1": {"sync_daemons": [{"role": "master", "interface": "eth0", "syncid": 7}]},
+            "d2": {"sync_daemons": [{"role": "backup", "interface": "eth0", "syncid": 7}]}
+        }}
+    }))
+    .unwrap();
+    for (name, role) in [("d1", "master"), ("d2", "backup")] {
+        let dir = tempfile::tempdir().unwrap();
+        let options = Options { name: name.into(), ..options() };
+        let mut agent = Agent::new(options, Box::new(MemoryTable::new()), Cache::new(dir.path()));
+        let reports = step_with(&mut agent, desired(1, shared.clone()));
+        assert_eq!(reports[0].applied_revision, Some(1), "{name} applied");
+        let daemons = agent.table().snapshot().unwrap().daemons;
+        let found: Vec<(String, &str, u32)> = daemons
+            .iter()
+            .map(|d| (d.role.as_str().to_string(), d.mcast_ifn.as_str(), d.syncid))
+            .collect();
+        assert_eq!(found, [(role.to_string(), "eth0", 7)], "director {name}'s table");
+    }
+}
+
+#[test]
+fn a_host_settings_failure_is_reported_and_leaves_the_table_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    // The records of what lvsd added to the host are unreadable: lvsd must
+    // not touch the host blind, and says which file is at fault.
+    let host_dir = dir.path().join("host");
+    std::fs::create_dir_all(&host_dir).unwrap();
+    std::fs::write(host_dir.join("director.json"), "not json").unwrap();
+    let options = Options { host_state_dir: Some(host_dir.clone()), ..options() };
+    let mut agent = Agent::new(options, Box::new(MemoryTable::new()), Cache::new(dir.path()));
+
+    let reports = step_with(&mut agent, desired(1, spec("wrr", &[1, 2])));
+    let report = reports.last().expect("a report after the apply");
+    assert_eq!(report.applied_revision, Some(1), "the IPVS apply stands");
+    assert_eq!(report.applies[0].result, ApplyResult::Applied);
+    assert_eq!(table_lines(agent.table()).len(), 3, "the table holds the revision");
+    assert_eq!(report.host_errors.len(), 1, "{:?}", report.host_errors);
+    let error = &report.host_errors[0];
+    assert!(error.contains("director.json") && error.contains("not a state file"), "{error}");
+    assert!(agent.due().is_some(), "a failed host apply is tried again at the next step");
+
+    // Tried again at the next step, still failing: still reported, table untouched.
+    agent.step();
+    let heartbeat = {
+        agent.report();
+        agent.outbox().take_all().pop().unwrap()
+    };
+    assert_eq!(heartbeat.applied_revision, Some(1));
+    assert_eq!(heartbeat.host_errors, report.host_errors);
+    assert_eq!(table_lines(agent.table()).len(), 3);
 }

@@ -11,7 +11,7 @@
 //! After every step the director's state, report, drift and drains go to the
 //! store, with an audit entry per apply and per drift found.
 //!
-//! Real servers' health checks run per cluster (a [`HealthMonitor`] on the
+//! Real servers' health checks run per cluster (a [`crate::health::HealthMonitor`] on the
 //! server's runtime, from this host's network namespace): the director
 //! applies the effective spec (failed servers quiesced or removed, the sorry
 //! server when none is healthy) and a change of health is a step at once.
@@ -34,7 +34,7 @@ use super::reconcile::{Action, Actual, ApplyError, Context, Desired, Event, erro
 use super::report::Report;
 use super::state::DirectorState;
 use crate::core::{self, BoxFuture, Core, DirectorUpdate, LocalDirector};
-use crate::health::{HealthMonitor, MonitorOptions};
+use crate::health::DirectorChecks;
 use crate::ipvs::conns::Connection;
 use crate::ipvs::{IpvsTable, Op};
 use crate::model::{ServiceKey, Spec};
@@ -64,10 +64,7 @@ async fn desired(
 ) -> core::Result<Option<Desired>> {
     let Some((revision, spec)) = core.director_spec(cluster, &options.name).await? else { return Ok(None) };
     // This director's own sync daemons and timeouts (host.directors), if any.
-    let spec = match spec.host().directors().contains_key(&options.name) {
-        true => Arc::new(spec.for_director(&options.name)),
-        false => spec,
-    };
+    let spec = Spec::shared_for_director(spec, &options.name);
     let settings = match runs.get(cluster).and_then(|run| run.settings.clone()) {
         Some(settings) => settings,
         None => core.settings(cluster).await?.settings,
@@ -173,10 +170,8 @@ struct Run {
     last_drift: Option<Vec<String>>,
     /// The cluster's settings, read again when the core says they changed.
     settings: Option<core::ClusterSettings>,
-    /// The checks of the active revision's real servers, when it has some.
-    health: Option<HealthMonitor>,
-    /// The spec last run without error: the revision's, or what health made of it.
-    ran: Option<Arc<Spec>>,
+    /// The checks of the active revision's real servers, and the spec last run.
+    health: DirectorChecks,
 }
 
 struct Runner {
@@ -397,8 +392,7 @@ impl Runner {
                 checked: None,
                 last_drift: None,
                 settings: None,
-                health: None,
-                ran: None,
+                health: DirectorChecks::default(),
             };
             self.runs.insert(name, run);
         }
@@ -430,17 +424,15 @@ impl Runner {
         let Some(mut desired) = desired(&self.core, &self.options, &self.runs, cluster).await? else {
             if let Some(run) = self.runs.get_mut(cluster) {
                 run.due = None;
-                run.health = None;
+                run.health.stop();
             }
             return Ok(Vec::new());
         };
         let run =
             self.runs.get_mut(cluster).ok_or_else(|| core::Error::NotFound(format!("no cluster named {cluster}")))?;
-        follow_health(run, &desired.spec, self.checks_runtime.as_ref(), &self.health_changed);
-        if let Some(monitor) = &run.health {
-            desired.spec = Arc::new(monitor.effective());
-        }
-        let spec_changed = run.ran.as_ref().is_some_and(|ran| **ran != *desired.spec);
+        let target = run.health.target(&desired.spec, self.checks_runtime.as_ref(), &self.health_changed);
+        desired.spec = target.spec;
+        let spec_changed = target.changed;
         let drift_due = run.checked.is_none_or(|at| at.elapsed() >= self.options.interval);
         let ctx = Context {
             now: SystemTime::now(),
@@ -524,7 +516,7 @@ impl Runner {
         let action = match &result {
             Ok(action) => {
                 run.attempt = 0;
-                run.ran = Some(desired.spec.clone());
+                run.health.ran(desired.spec.clone());
                 *action
             }
             Err(err) => {
@@ -567,8 +559,7 @@ impl Runner {
     async fn health_changed(&mut self) {
         let now = Instant::now();
         for (cluster, run) in &mut self.runs {
-            let Some(monitor) = &run.health else { continue };
-            let events = monitor.take_events();
+            let events = run.health.take_events();
             if events.is_empty() {
                 continue;
             }
@@ -588,8 +579,8 @@ impl Runner {
     /// Hands the core each cluster's health as its monitor sees it.
     async fn record_health(&self) {
         for (cluster, run) in &self.runs {
-            if let Some(monitor) = &run.health {
-                self.core.record_health(cluster, &self.options.name, monitor.views());
+            if let Some(views) = run.health.views() {
+                self.core.record_health(cluster, &self.options.name, views);
             }
         }
     }
@@ -647,35 +638,6 @@ impl Runner {
             .engine
             .preview(director.table.as_mut(), &spec, &policy, &state, SystemTime::now())
             .map_err(|e| core::Error::Internal(format!("reading this host's IPVS table: {e}")))
-    }
-}
-
-/// Starts, updates or stops the health checks of `run` to follow `spec`.
-fn follow_health(run: &mut Run, spec: &Arc<Spec>, runtime: Option<&tokio::runtime::Handle>, changed: &Arc<Notify>) {
-    let checked = spec.services().iter().any(|s| !s.health().checks.is_empty() || s.health().sorry_server.is_some());
-    // Checks spawned from here run on the server's runtime.
-    let _entered = runtime.map(tokio::runtime::Handle::enter);
-    match (&run.health, checked) {
-        (Some(monitor), true) => {
-            let current = monitor.spec();
-            if !Arc::ptr_eq(&current, spec) && *current != **spec {
-                monitor.update(spec.clone());
-            }
-        }
-        (None, true) => {
-            let monitor = HealthMonitor::new(spec.clone(), MonitorOptions::default());
-            let mut changes = monitor.subscribe();
-            let changed = changed.clone();
-            // Ends with the monitor, whose drop closes the channel.
-            tokio::spawn(async move {
-                while changes.changed().await.is_ok() {
-                    changed.notify_one();
-                }
-            });
-            run.health = Some(monitor);
-        }
-        (Some(_), false) => run.health = None,
-        (None, false) => {}
     }
 }
 

@@ -12,8 +12,11 @@ use super::serve::{
 };
 use crate::agent::cache::Cache;
 use crate::agent::client::ServerClient;
+use crate::agent::host::HostSetup;
+use crate::agent::realserver;
 use crate::agent::run::{Agent, Options, run};
 use crate::apply::DriftMode;
+use crate::host::Role;
 
 #[derive(Debug, Args)]
 #[command(after_help = "Example:
@@ -51,9 +54,19 @@ pub struct AgentArgs {
         env = "LVSD_STATE_DIR"
     )]
     pub state_dir: PathBuf,
+    /// What this host is: a director (the IPVS table and its host settings),
+    /// or a real server (its host settings only: the VIPs of the DR and TUN
+    /// services it serves, on lo or tunl0, with ARP kept quiet)
+    #[arg(long, value_enum, default_value_t = AgentRoleArg::Director)]
+    pub role: AgentRoleArg,
     /// The table to apply to: the kernel's, or an in-memory one (tests, benchmarks)
     #[arg(long, value_enum, default_value_t = TableKind::Kernel)]
     pub table: TableKind,
+    /// Leave this host's settings alone: no VIPs bound, no sysctls, no
+    /// FULLNAT rules (always so with `--table memory`). By default they
+    /// follow every apply, recorded in DIR/host of --state-dir
+    #[arg(long)]
+    pub no_host: bool,
     /// Report to the server at least this often (a heartbeat with the counters)
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_interval)]
     pub report_interval: Duration,
@@ -74,6 +87,12 @@ pub struct AgentArgs {
     pub removal_limit: f64,
     #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "LVSD_LOG_FORMAT")]
     pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AgentRoleArg {
+    Director,
+    Realserver,
 }
 
 /// Logs to stderr; colours only on a terminal (an agent mostly logs to a journal or a file).
@@ -160,6 +179,9 @@ pub fn agent(args: AgentArgs) -> ExitCode {
             return ExitCode::from(super::client::exit::USAGE);
         }
     };
+    if args.role == AgentRoleArg::Realserver {
+        return realserver(&args, cluster, name, client);
+    }
     let mut table = match open_table(args.table) {
         Ok(table) => table,
         Err(err) => {
@@ -191,6 +213,9 @@ pub fn agent(args: AgentArgs) -> ExitCode {
         drift: args.drift,
         wait: args.wait,
         removal_limit: (args.removal_limit < 1.0).then_some(args.removal_limit),
+        // A memory table is not this host's: its settings would serve nothing.
+        host_state_dir: (!args.no_host && args.table == TableKind::Kernel)
+            .then(|| args.state_dir.join("host")),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -206,5 +231,32 @@ pub fn agent(args: AgentArgs) -> ExitCode {
     let agent = Agent::new(options, table, Cache::new(&args.state_dir));
     runtime.block_on(run(agent, client, shutdown_signal()));
     tracing::info!("lvsd agent stopped; the table stays as it is");
+    ExitCode::SUCCESS
+}
+
+/// `--role realserver`: host settings only, no table.
+fn realserver(args: &AgentArgs, cluster: String, name: String, client: ServerClient) -> ExitCode {
+    if args.no_host {
+        eprintln!("lvsd agent: --no-host with --role realserver leaves a real-server agent nothing to do");
+        return ExitCode::from(super::client::exit::USAGE);
+    }
+    tracing::info!(server = args.server, cluster, name, "lvsd agent {}: real server {name} of cluster {cluster}", env!("CARGO_PKG_VERSION"));
+    let host = HostSetup::new(args.state_dir.join("host"), Role::Realserver, &name);
+    let options = realserver::Options {
+        cluster,
+        name,
+        report_interval: args.report_interval,
+        retry_interval: args.reconcile_interval,
+        wait: args.wait,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("lvsd agent: starting the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(realserver::run(options, host, client, shutdown_signal()));
+    tracing::info!("lvsd agent stopped; the host settings stay as they are");
     ExitCode::SUCCESS
 }

@@ -12,10 +12,11 @@ use tokio::sync::mpsc;
 use super::clusters::not_found;
 use super::directors::{DirectorUpdate, store_step};
 use super::{Caller, Core, DirectorView, Error, Result, now};
-use crate::agent::protocol::{Desired, DirectorReport, ZeroRequest};
+use crate::agent::protocol::{AgentRole, Desired, DirectorReport, HealthChange, ZeroRequest};
 use crate::apply::{DirectorState, DrainRecord, Event};
 use crate::ipvs::DestKey;
-use crate::model::{ServiceKey, Spec};
+use crate::health::{HealthEvent, Transition};
+use crate::model::{ServiceKey, Spec, ValidationError};
 use crate::store::{self, DirectorRow};
 
 /// Longest a long-poll is held: under the REST request timeout (60 s by default).
@@ -23,6 +24,9 @@ pub const MAX_WAIT: Duration = Duration::from_secs(55);
 
 /// The mode of directors that report through the API.
 pub const AGENT_MODE: &str = "agent";
+
+/// The mode of real servers' agents (`lvsd agent --role realserver`): host settings, no table.
+pub const REALSERVER_MODE: &str = "realserver";
 
 /// A director is stale after this many report intervals without a report.
 const STALE_INTERVALS: u64 = 3;
@@ -33,6 +37,8 @@ const MAX_DRAINS: usize = 100_000;
 const MAX_DRIFT: usize = 100_000;
 const MAX_COUNTED_SERVICES: usize = 100_000;
 const MAX_VERSION_LEN: usize = 64;
+const MAX_HOST_ERRORS: usize = 20;
+const MAX_HEALTH_CHANGES: usize = 10_000;
 const MAX_REPORT_INTERVAL_SECS: u64 = 3600;
 
 /// Director names: host names, as `lvsd serve --director` and `lvsd agent` use them.
@@ -67,7 +73,7 @@ impl Core {
     /// Whether `row`'s director has missed three report intervals; the local
     /// director counts as fresh while this server runs it.
     pub(crate) fn is_stale(&self, row: &DirectorRow, now: SystemTime) -> bool {
-        if row.mode != AGENT_MODE {
+        if row.mode != AGENT_MODE && row.mode != REALSERVER_MODE {
             return self.local_director().is_none_or(|local| local.name() != row.director);
         }
         let (Some(interval), Some(heartbeat)) = (row.report_interval_secs, row.heartbeat_at.as_deref()) else {
@@ -221,6 +227,7 @@ impl Core {
         self.audited(caller, Some(cluster), "director.report", name, async {
             validate_director_name(name).map_err(|e| Error::invalid("name", e))?;
             let drains = validate_report(&report)?;
+            let health_events = health_events_in(&report.health_changes)?;
             let reader = self.store().reader();
             store::active_revision(reader, cluster).await?.ok_or_else(|| not_found(cluster))?;
             self.check_revisions(cluster, &report).await?;
@@ -229,10 +236,14 @@ impl Core {
                     "director {name} is this server's own (lvsd serve --apply-local): no agent reports for it"
                 )));
             }
+            let mode = match report.role {
+                AgentRole::Director => AGENT_MODE,
+                AgentRole::Realserver => REALSERVER_MODE,
+            };
             let existing = store::director(reader, cluster, name).await?;
-            if let Some(row) = existing.as_ref().filter(|row| row.mode != AGENT_MODE) {
+            if let Some(row) = existing.as_ref().filter(|row| row.mode != mode) {
                 return Err(Error::Conflict(format!(
-                    "director {name} of cluster {cluster} is a {} director: no agent reports for it",
+                    "director {name} of cluster {cluster} is a {} director: no {mode} reports for it",
                     row.mode
                 )));
             }
@@ -282,7 +293,7 @@ impl Core {
             let update = DirectorUpdate {
                 cluster,
                 director: name,
-                mode: AGENT_MODE,
+                mode,
                 before: &before,
                 after: &after,
                 events: &events,
@@ -296,6 +307,11 @@ impl Core {
             if let Some(counters) = report.counters {
                 self.record_counters(cluster, name, counters);
             }
+            self.record_host_errors(cluster, name, report.host_errors.clone());
+            if !report.health.is_empty() {
+                self.record_health(cluster, name, report.health.clone());
+            }
+            self.record_health_events(cluster, name, &health_events).await?;
             // A canary's report may end its rollout's soak, or halt it.
             self.rollout_now(cluster).await?;
             self.director(cluster, name).await
@@ -343,6 +359,8 @@ fn validate_report(report: &DirectorReport) -> Result<std::collections::BTreeMap
     };
     bounded("applies", report.applies.len(), MAX_APPLIES)?;
     bounded("draining", report.draining.len(), MAX_DRAINS)?;
+    bounded("host_errors", report.host_errors.len(), MAX_HOST_ERRORS)?;
+    bounded("health_changes", report.health_changes.len(), MAX_HEALTH_CHANGES)?;
     if let Some(check) = &report.drift_check {
         bounded("drift_check.drift", check.drift.len(), MAX_DRIFT)?;
     }
@@ -374,6 +392,27 @@ fn validate_report(report: &DirectorReport) -> Result<std::collections::BTreeMap
     Ok(drains)
 }
 
+/// The health changes of a report as the audit log records them; refuses
+/// one that names no service or server, or no time.
+fn health_events_in(changes: &[HealthChange]) -> Result<Vec<HealthEvent>> {
+    changes
+        .iter()
+        .enumerate()
+        .map(|(i, change)| {
+            let field = |name: &str| format!("health_changes[{i}].{name}");
+            let at = humantime::parse_rfc3339_weak(&change.at)
+                .map_err(|e| Error::invalid(field("at"), format!("`{}` is not an RFC 3339 time: {e}", change.at)))?;
+            let service = change.service.parse().map_err(|e: ValidationError| Error::invalid(field("service"), e.message))?;
+            let server = change.server.parse().map_err(|e: ValidationError| Error::invalid(field("server"), e.message))?;
+            let transition = match change.healthy {
+                true => Transition::Up,
+                false => Transition::Down { reason: change.reason.clone().unwrap_or_default() },
+            };
+            Ok(HealthEvent { at, service, server, transition })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -399,3 +438,4 @@ mod tests {
         assert!(validate_director_name(&"a".repeat(254)).is_err());
     }
 }
+

@@ -100,6 +100,10 @@ pub struct DirectorView {
     pub draining: Vec<DrainView>,
     /// The last apply in full.
     pub last_report: Option<Report>,
+    /// Why its host settings (VIPs, sysctls, FULLNAT rules) failed at its
+    /// last report, while its table stays applied (agents only; kept in memory).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub host_errors: Vec<String>,
 }
 
 /// A director's state in one word, for a dashboard to colour.
@@ -349,7 +353,9 @@ impl Core {
                 }
             })
             .collect();
+        let host_errors = self.host_errors(&row.cluster, &row.director);
         Ok(DirectorView {
+            host_errors,
             in_sync: active.is_some() && row.applied_revision == active && drift.is_empty(),
             health: DirectorHealth::of(stale, desired, &row, report.as_ref(), !drift.is_empty()),
             desired_revision: desired,

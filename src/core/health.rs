@@ -15,7 +15,8 @@ use super::{Caller, Core, Result, now};
 use crate::health::{HealthEvent, ServiceHealthView, Transition};
 use crate::store;
 
-/// One director's latest view of a cluster's real servers' health.
+/// One director's latest view of a cluster's real servers' health (not to be
+/// confused with [`super::DirectorHealth`], the director's own state in one word).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct DirectorServersHealth {
     pub director: String,

@@ -1,5 +1,5 @@
 //! What directors report that is not worth a write to the store: their live
-//! counters. Kept in memory, the latest per director; lost on a restart,
+//! counters, and why their host settings fail. Kept in memory, the latest per director; lost on a restart,
 //! when directors report them again within their report interval.
 
 use std::collections::HashMap;
@@ -25,6 +25,10 @@ pub struct DirectorCounters {
 /// Latest counters by `(cluster, director)`.
 #[derive(Default)]
 pub(super) struct LiveCounters(Mutex<HashMap<(String, String), Arc<Counters>>>);
+
+/// Latest host errors by `(cluster, director)`; only directors whose host settings fail.
+#[derive(Default)]
+pub(super) struct LiveHostErrors(Mutex<HashMap<(String, String), Vec<String>>>);
 
 impl Core {
     /// Keeps `counters` as the latest director `director` counted for `cluster`.
@@ -75,9 +79,26 @@ impl Core {
         Ok(all.into_iter().filter(|c| belongs(&spec, c)).collect())
     }
 
-    /// Forgets the counters of a cluster that is gone.
+    /// Forgets the counters and host errors of a cluster that is gone.
     pub(super) fn forget_counters(&self, cluster: &str) {
         self.inner.counters.0.lock().expect("counters lock").retain(|(c, _), _| c != cluster);
+        self.inner.host_errors.0.lock().expect("host errors lock").retain(|(c, _), _| c != cluster);
+    }
+
+    /// Keeps `errors` as why director `director`'s host settings fail now (none: they work).
+    pub(super) fn record_host_errors(&self, cluster: &str, director: &str, errors: Vec<String>) {
+        let mut live = self.inner.host_errors.0.lock().expect("host errors lock");
+        let key = (cluster.to_string(), director.to_string());
+        match errors.is_empty() {
+            true => live.remove(&key),
+            false => live.insert(key, errors),
+        };
+    }
+
+    /// Why director `director`'s host settings failed at its last report.
+    pub(super) fn host_errors(&self, cluster: &str, director: &str) -> Vec<String> {
+        let live = self.inner.host_errors.0.lock().expect("host errors lock");
+        live.get(&(cluster.to_string(), director.to_string())).cloned().unwrap_or_default()
     }
 }
 

@@ -111,6 +111,8 @@ struct Inner {
     metrics: crate::metrics::Metrics,
     /// Directors' latest health of real servers.
     health: health::LiveHealth,
+    /// Agents' latest failures to apply their host settings.
+    host_errors: live::LiveHostErrors,
 }
 
 impl Core {
@@ -138,6 +140,7 @@ impl Core {
                 counters: live::LiveCounters::default(),
                 metrics: crate::metrics::Metrics::default(),
                 health: health::LiveHealth::default(),
+                host_errors: live::LiveHostErrors::default(),
             }),
         }
     }

@@ -1,4 +1,5 @@
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -209,6 +210,16 @@ impl Spec {
 
     pub fn host(&self) -> &HostSettings {
         &self.host
+    }
+
+    /// [`Spec::for_director`] of a shared spec: the same `Arc` when the host
+    /// settings do not name `name` (most directors), so that comparing it
+    /// with the spec last run stays cheap.
+    pub fn shared_for_director(spec: Arc<Spec>, name: &str) -> Arc<Spec> {
+        match spec.host.directors().contains_key(name) {
+            true => Arc::new(spec.for_director(name)),
+            false => spec,
+        }
     }
 
     /// The spec as director `name` applies it: its own sync daemons and

@@ -146,6 +146,8 @@ fn drift_check_in(c: &pb::DriftCheck) -> Result<DriftCheck> {
 pub fn director_report_in(r: &pb::DirectorReport) -> Result<DirectorReport> {
     Ok(DirectorReport {
         agent_version: r.agent_version.clone(),
+        // Real-server agents report over REST.
+        role: Default::default(),
         applied_revision: r.applied_revision,
         blocked_revision: r.blocked_revision,
         applies: r
@@ -158,9 +160,11 @@ pub fn director_report_in(r: &pb::DirectorReport) -> Result<DirectorReport> {
         draining: r.draining.iter().map(drain_in).collect(),
         counters: r.counters.as_ref().map(counters_in),
         zeroed_seq: r.zeroed_seq,
-        report_interval_secs: r.report_interval_secs,
-        // Reports over gRPC carry no health checks' states yet.
+        // Health, its changes and host errors travel in REST reports only, for now.
         health: Vec::new(),
+        health_changes: Vec::new(),
+        host_errors: Vec::new(),
+        report_interval_secs: r.report_interval_secs,
     })
 }
 
