@@ -88,6 +88,15 @@ async fn a_server_that_stops_listening_is_quiesced_and_comes_back() {
     assert_eq!((failed.healthy, failed.effective_weight, failed.check.as_str()), (false, Some(0), "tcp"));
     assert_eq!(service.healthy_servers, 1);
 
+    // And /metrics, one series per checked server.
+    let metrics = server.get("/metrics").await.expect(200).text;
+    let series = |server: &str| {
+        format!(r#"lvsd_real_server_healthy{{cluster="web",director="d1",service="tcp:192.168.31.100:80",server="{server}"}}"#)
+    };
+    assert!(metrics.contains(&format!("{} 0\n", series(&down_id))), "{metrics}");
+    assert!(metrics.contains(&format!("{} 1\n", series(&up_id))), "{metrics}");
+    assert!(metrics.contains(r#"lvsd_virtual_service_healthy_servers{cluster="web",director="d1",service="tcp:192.168.31.100:80"} 1"#), "{metrics}");
+
     let _back = TcpListener::bind(down_addr).unwrap();
     wait_for(&server, "/v1/clusters/web/health", "the server back at its weight", |h| {
         server_health(h, &down_id)["healthy"] == true && server_health(h, &down_id)["effective_weight"] == 5

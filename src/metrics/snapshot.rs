@@ -11,7 +11,8 @@ use prometheus_client::encoding::{
 use prometheus_client::metrics::MetricType;
 
 use crate::apply::{ServerCounters, ServiceCounters, Traffic};
-use crate::core::{Core, DirectorCounters, DirectorHealth, DirectorView, Error};
+use crate::core::{Core, DirectorCounters, DirectorHealth, DirectorServersHealth, DirectorView, Error};
+use crate::health::{ServerHealthView, ServiceHealthView};
 
 type Labels = Vec<(&'static str, String)>;
 
@@ -28,6 +29,7 @@ struct ClusterNow {
     latest: Option<i64>,
     directors: Vec<DirectorNow>,
     counters: Vec<DirectorCounters>,
+    health: Vec<DirectorServersHealth>,
 }
 
 #[derive(Debug)]
@@ -83,8 +85,14 @@ impl Snapshot {
                 Err(Error::NotFound(_)) => continue, // deleted meanwhile
                 Err(err) => return Err(err),
             };
+            let health = match core.health(&cluster.name).await {
+                Ok(health) => health,
+                Err(Error::NotFound(_)) => continue, // deleted meanwhile
+                Err(err) => return Err(err),
+            };
             clusters.push(ClusterNow {
                 counters: core.latest_counters(&cluster.name),
+                health,
                 name: cluster.name,
                 active: cluster.active_revision,
                 latest: cluster.latest_revision,
@@ -116,6 +124,31 @@ impl Snapshot {
                     ];
                     (labels, s)
                 })
+            })
+        })
+    }
+
+    fn checked_services(&self) -> impl Iterator<Item = (Labels, &ServiceHealthView)> {
+        self.clusters.iter().flat_map(|c| {
+            c.health.iter().flat_map(move |d| {
+                d.services.iter().map(move |s| {
+                    let labels = vec![
+                        ("cluster", c.name.clone()),
+                        ("director", d.director.clone()),
+                        ("service", s.service.clone()),
+                    ];
+                    (labels, s)
+                })
+            })
+        })
+    }
+
+    fn checked_servers(&self) -> impl Iterator<Item = (Labels, &ServerHealthView)> {
+        self.checked_services().flat_map(|(labels, service)| {
+            service.servers.iter().map(move |server| {
+                let mut labels = labels.clone();
+                labels.push(("server", server.server.clone()));
+                (labels, server)
             })
         })
     }
@@ -226,6 +259,24 @@ impl Collector for Snapshot {
             "real_server_weight",
             "The real server's weight in the kernel now",
             servers().map(|(l, s)| (l, s.weight)),
+        )?;
+        gauge(
+            e,
+            "real_server_healthy",
+            "1 while the real server passes its health check as this director sees it, 0 while it fails",
+            self.checked_servers().map(|(l, s)| (l, i64::from(s.healthy))),
+        )?;
+        gauge(
+            e,
+            "virtual_service_healthy_servers",
+            "Real servers of the service passing their health checks",
+            self.checked_services().map(|(l, s)| (l, s.healthy_servers as i64)),
+        )?;
+        gauge(
+            e,
+            "virtual_service_degraded",
+            "1 while fewer real servers than the service's quorum are healthy",
+            self.checked_services().map(|(l, s)| (l, i64::from(s.degraded))),
         )?;
         traffic(e, "real_server", &|| {
             Box::new(servers().map(|(l, s)| (l, s.traffic)))
