@@ -325,8 +325,12 @@ async fn a_zeroing_request_reaches_agents_survives_a_restart_and_is_acknowledged
     let all = server.call("POST", "/v1/clusters/web/zero", None, None).await.expect(200);
     assert_eq!(all.body["seq"], 2);
     assert!(all.body.get("service").is_none(), "{}", all.text);
+    // A JSON null is no body too, as the OpenAPI document allows.
+    let null = server.call("POST", "/v1/clusters/web/zero", Some(Value::Null), None).await.expect(200);
+    assert_eq!(null.body["seq"], 3);
+    assert!(null.body.get("service").is_none(), "{}", null.text);
     let zeroes = audit(&server, "cluster.zero").await;
-    assert_eq!(zeroes.len(), 2, "{zeroes:?}");
+    assert_eq!(zeroes.len(), 3, "{zeroes:?}");
 
     // Bad requests name the service and leave the sequence alone.
     let reply = server.post("/v1/clusters/web/zero", json!({ "service": "tcp:10.9.9.9:80" })).await.expect(400);
@@ -337,14 +341,14 @@ async fn a_zeroing_request_reaches_agents_survives_a_restart_and_is_acknowledged
     server.terminate();
     let server = TestServer::start_on(&db);
     let now = desired(&server, "director=lb-1").await.expect(200);
-    assert_eq!(now.body["zero"], json!({ "seq": 2 }));
+    assert_eq!(now.body["zero"], json!({ "seq": 3 }));
 
     let mut ack = applied(first, 30);
-    ack["zeroed_seq"] = json!(2);
+    ack["zeroed_seq"] = json!(3);
     let view = report(&server, "lb-1", ack).await.expect(200);
-    assert_eq!(view.body["zeroed_seq"], 2);
+    assert_eq!(view.body["zeroed_seq"], 3);
     let mut ahead = heartbeat(first, 30);
-    ahead["zeroed_seq"] = json!(3);
+    ahead["zeroed_seq"] = json!(4);
     let reply = report(&server, "lb-1", ahead).await.expect(400);
     assert_eq!(reply.body["error"]["field"], "zeroed_seq", "{}", reply.text);
 }

@@ -88,7 +88,7 @@ pub async fn release(
 
 #[utoipa::path(post, path = "/v1/clusters/{cluster}/zero", tag = "agents",
     params(("cluster" = String, Path)),
-    request_body(content = ZeroBody, description = "Optional: without a body, every service of the cluster"),
+    request_body(content = Option<ZeroBody>, description = "Optional: without a body, every service of the cluster"),
     responses(
         (status = 200, description = "Requested (`ipvsadm -Z`): this server's own director zeroed its table; \
             agents zero theirs when they see `zero.seq` in what they should run", body = ZeroView),
@@ -103,7 +103,8 @@ pub async fn zero(
         if bytes.iter().all(u8::is_ascii_whitespace) {
             Ok(ZeroBody::default())
         } else {
-            ValidationError::from_json(bytes).map_err(Error::from)
+            // `null` is no body too, as the OpenAPI document says.
+            ValidationError::from_json::<Option<ZeroBody>>(bytes).map(Option::unwrap_or_default).map_err(Error::from)
         }
     })
     .await?;
