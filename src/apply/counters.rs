@@ -45,6 +45,23 @@ impl From<Stats> for Traffic {
     }
 }
 
+impl From<Traffic> for Stats {
+    fn from(t: Traffic) -> Self {
+        Stats {
+            conns: t.conns,
+            inpkts: t.in_packets,
+            outpkts: t.out_packets,
+            inbytes: t.in_bytes,
+            outbytes: t.out_bytes,
+            cps: t.cps,
+            inpps: t.in_pps,
+            outpps: t.out_pps,
+            inbps: t.in_bps,
+            outbps: t.out_bps,
+        }
+    }
+}
+
 /// A real server's counters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ServerCounters {

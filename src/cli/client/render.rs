@@ -280,7 +280,7 @@ pub fn live_table(spec: &Spec, counters: &crate::apply::Counters, view: ListView
     let mut table = snapshot(spec);
     for entry in &mut table.services {
         let Some(counted) = services.get(entry.service.key.to_string().as_str()) else { continue };
-        entry.stats = stats(&counted.traffic);
+        entry.stats = counted.traffic.into();
         for dest in &mut entry.dests {
             let server = dest.dest.key.socket_addr().to_string();
             if let Some(found) = counted.servers.iter().find(|s| s.server == server) {
@@ -288,7 +288,7 @@ pub fn live_table(spec: &Spec, counters: &crate::apply::Counters, view: ListView
                 dest.active_conns = found.active_conns;
                 dest.inact_conns = found.inactive_conns;
                 dest.persist_conns = found.persistent_conns;
-                dest.stats = stats(&found.traffic);
+                dest.stats = found.traffic.into();
             }
         }
     }
@@ -299,21 +299,6 @@ pub fn live_table(spec: &Spec, counters: &crate::apply::Counters, view: ListView
         out.push('\n');
     }
     out
-}
-
-fn stats(traffic: &crate::apply::Traffic) -> Stats {
-    Stats {
-        conns: traffic.conns,
-        inpkts: traffic.in_packets,
-        outpkts: traffic.out_packets,
-        inbytes: traffic.in_bytes,
-        outbytes: traffic.out_bytes,
-        cps: traffic.cps,
-        inpps: traffic.in_pps,
-        outpps: traffic.out_pps,
-        inbps: traffic.in_bps,
-        outbps: traffic.out_bps,
-    }
 }
 
 #[cfg(test)]
