@@ -9,7 +9,7 @@ use protox::prost::Message;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto");
-    // sqlx::migrate! embeds migrations/ at build time.
+    // sqlx::migrate! embeds migrations/{sqlite,postgres} at build time.
     println!("cargo:rerun-if-changed=migrations");
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
 

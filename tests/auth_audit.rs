@@ -153,7 +153,7 @@ async fn entries_from_before_the_chain_are_chained_when_migrating() {
     // A database as lvsd left it before migration 0003.
     let early = dir.path().join("migrations");
     std::fs::create_dir(&early).unwrap();
-    let all = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let all = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
     for entry in std::fs::read_dir(&all).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();

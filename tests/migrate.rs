@@ -39,7 +39,7 @@ fn stored(doc: &serde_json::Value) -> (String, String) {
 async fn database_before_0004(db: &std::path::Path) -> (String, String, String) {
     let url = format!("sqlite://{}?mode=rwc", db.display());
     let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-    let mut migrator = sqlx::migrate::Migrator::new(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations")))
+    let mut migrator = sqlx::migrate::Migrator::new(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite")))
         .await
         .unwrap();
     migrator.migrations = migrator.migrations.iter().filter(|m| m.version <= 3).cloned().collect::<Vec<_>>().into();
@@ -103,7 +103,7 @@ async fn migration_0004_keeps_drafts_and_revisions() {
     let (ok, out) = migrate(&db);
     assert!(ok, "{out}");
     // 0004 and every migration after it.
-    let later = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+    let later = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
         .unwrap()
         .filter(|entry| entry.as_ref().unwrap().file_name().to_string_lossy().as_ref() >= "0004")
         .count();

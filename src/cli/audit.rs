@@ -163,9 +163,9 @@ fn run_verify(args: VerifyArgs) -> ExitCode {
 async fn verify(args: VerifyArgs) -> ExitCode {
     let db = &args.db;
     let report = match Store::open_existing(db).await {
-        Ok(pool) => {
-            let report = store::verify_audit(&pool, args.expect.as_deref()).await;
-            pool.close().await;
+        Ok(store) => {
+            let report = store::verify_audit(&store, args.expect.as_deref()).await;
+            store.close().await;
             report
         }
         Err(err) => Err(err),

@@ -13,11 +13,12 @@ use crate::api::{grpc, rest};
 use crate::apply::DriftMode;
 use crate::core::Core;
 use crate::ipvs::IpvsTable;
-use crate::store::Store;
+use crate::store::{self, Store};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// SQLite database: a file path or sqlite:// URL; created and migrated if needed.
+    /// Database: a SQLite file path or sqlite:// URL (one server), or a
+    /// postgres:// URL shared by several servers; created or migrated if needed.
     #[arg(long, default_value = "lvsd.db", env = "LVSD_DB")]
     pub db: String,
     /// Address of the REST API (port 0 picks a free one).
@@ -109,9 +110,13 @@ pub enum LogFormat {
 
 #[derive(Debug, Args)]
 pub struct MigrateArgs {
-    /// SQLite database: a file path or sqlite:// URL.
+    /// Database: a SQLite file path or sqlite:// URL, or a postgres:// URL.
     #[arg(long, default_value = "lvsd.db", env = "LVSD_DB")]
     pub db: String,
+    /// Then copy its whole history (revisions, audit log, tokens, director
+    /// status) into this empty PostgreSQL database (postgres://...).
+    #[arg(long, value_name = "POSTGRES_URL")]
+    pub to: Option<String>,
 }
 
 fn init_logging(format: LogFormat) {
@@ -222,6 +227,7 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     let confirms = tokio::spawn(core.clone().watch_confirms(stopped(stop_rx.clone())));
     let rollouts = tokio::spawn(core.clone().watch_rollouts(stopped(stop_rx.clone())));
+    let others = tokio::spawn(core.clone().follow_other_servers(stopped(stop_rx.clone())));
     let rest_options = args.hardening.rest_options(cors_origins);
     let rest = tokio::spawn(rest::serve(core.clone(), http, rest_options, stopped(stop_rx.clone())));
     let grpc = tokio::spawn(grpc::serve(core.clone(), grpc, args.hardening.grpc_options(), stopped(stop_rx.clone())));
@@ -236,6 +242,7 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
         grpc.await.context("gRPC task")?.context("gRPC API")?;
         confirms.await.context("confirmation task")?;
         rollouts.await.context("rollout task")?;
+        others.await.context("the task following the other servers")?;
         if let Some(director) = director {
             let joined = tokio::task::spawn_blocking(move || director.join()).await.context("local director")?;
             joined.map_err(|_| anyhow::anyhow!("the local director panicked"))?;
@@ -281,18 +288,53 @@ pub(super) async fn shutdown_signal() {
 }
 
 pub fn migrate(args: MigrateArgs) -> ExitCode {
-    match runtime().and_then(|rt| rt.block_on(Store::migrate(&args.db)).map_err(anyhow::Error::from)) {
-        Ok(0) => {
-            println!("lvsd migrate: {} is up to date", args.db);
-            ExitCode::SUCCESS
-        }
-        Ok(n) => {
-            println!("lvsd migrate: applied {n} migration(s) to {}", args.db);
-            ExitCode::SUCCESS
-        }
+    let done = runtime().and_then(|rt| {
+        rt.block_on(async {
+            let applied = Store::migrate(&args.db).await.with_context(|| args.db.clone())?;
+            match applied {
+                0 => println!("lvsd migrate: {} is up to date", args.db),
+                n => println!("lvsd migrate: applied {n} migration(s) to {}", args.db),
+            }
+            if let Some(to) = &args.to {
+                copy_into(&args.db, to).await.with_context(|| format!("copying {} into {to}", args.db))?;
+            }
+            anyhow::Ok(())
+        })
+    });
+    match done {
+        Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("lvsd migrate: {}: {err:#}", args.db);
+            eprintln!("lvsd migrate: {err:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// `lvsd migrate --to`: the whole database copied, then checked: the same
+/// rows in each table and the audit chain intact up to the same head.
+async fn copy_into(from_db: &str, to_db: &str) -> anyhow::Result<()> {
+    if store::Backend::of(to_db) != store::Backend::Postgres {
+        anyhow::bail!("--to takes a postgres:// URL, not `{to_db}`");
+    }
+    let from = Store::open_existing(from_db).await?;
+    let to = Store::open(to_db).await?;
+    let report = store::copy_database(&from, &to).await?;
+    for (table, rows) in &report.tables {
+        println!("lvsd migrate: copied {rows} row(s) of {table}");
+    }
+    let (source, copied) = (store::verify_audit(&from, None).await?, store::verify_audit(&to, None).await?);
+    if let Some(bad) = &copied.first_bad {
+        anyhow::bail!("the copied audit log does not verify at entry {}: {}", bad.id, bad.reason);
+    }
+    if copied.head != source.head {
+        anyhow::bail!("the copied audit log ends at {:?}, the source's at {:?}", copied.head, source.head);
+    }
+    println!(
+        "lvsd migrate: {} audit entries verified, chain head {}",
+        copied.entries,
+        copied.head.map(|(_, hash)| hash).unwrap_or_else(|| store::GENESIS.to_string())
+    );
+    from.close().await;
+    to.close().await;
+    Ok(())
 }

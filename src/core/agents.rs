@@ -17,7 +17,7 @@ use crate::apply::{DirectorState, DrainRecord, Event};
 use crate::ipvs::DestKey;
 use crate::health::{HealthEvent, Transition};
 use crate::model::{ServiceKey, Spec, ValidationError};
-use crate::store::{self, DirectorRow};
+use crate::store::{self, DirectorRow, Topic};
 
 /// Longest a long-poll is held: under the REST request timeout (60 s by default).
 pub const MAX_WAIT: Duration = Duration::from_secs(55);
@@ -92,6 +92,7 @@ impl Core {
 
     pub(crate) fn desired_changed(&self) {
         self.inner.desired.send_modify(|n| *n += 1);
+        self.tell_other_servers(Topic::Desired);
     }
 
     /// The revision `director` should run for `cluster` (see [`super::rollout`]).

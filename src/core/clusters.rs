@@ -28,7 +28,7 @@ pub(crate) fn etag(row: &ClusterRow) -> String {
 }
 
 impl Core {
-    pub(crate) async fn view(&self, exec: impl sqlx::SqliteExecutor<'_>, row: ClusterRow) -> Result<ClusterView> {
+    pub(crate) async fn view(&self, exec: impl sqlx::AnyExecutor<'_>, row: ClusterRow) -> Result<ClusterView> {
         let latest = store::latest_revision_head(exec, &row.name).await?;
         // From the reader: a cluster being created in a transaction has none.
         let pending_confirm = store::pending_confirm(self.store().reader(), &row.name).await?.map(Into::into);

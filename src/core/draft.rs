@@ -101,7 +101,7 @@ impl Core {
     pub async fn get_draft(&self, cluster: &str) -> Result<DraftView> {
         // One read transaction: the draft's head, its spec (unless this
         // process has it parsed) and the latest revision, from one snapshot.
-        let mut read = self.store().reader().begin().await.map_err(store::StoreError::from)?;
+        let mut read = self.store().snapshot().await?;
         let row = store::cluster(&mut *read, cluster).await?.ok_or_else(|| not_found(cluster))?;
         let latest = store::latest_revision_head(&mut *read, cluster).await?;
         let spec = match self.cached_draft(&row) {

@@ -44,7 +44,7 @@ pub use views::*;
 
 use crate::auth::Authenticator;
 use crate::model::Spec;
-use crate::store::Store;
+use crate::store::{Backend, Notice, Store, Topic};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -113,6 +113,8 @@ struct Inner {
     health: health::LiveHealth,
     /// Agents' latest failures to apply their host settings.
     host_errors: live::LiveHostErrors,
+    /// Names this server in its notices to the others on the database.
+    origin: String,
 }
 
 impl Core {
@@ -141,6 +143,7 @@ impl Core {
                 metrics: crate::metrics::Metrics::default(),
                 health: health::LiveHealth::default(),
                 host_errors: live::LiveHostErrors::default(),
+                origin: uuid::Uuid::new_v4().to_string(),
             }),
         }
     }
@@ -169,14 +172,57 @@ impl Core {
 
     fn settings_changed(&self) {
         self.inner.wakeups.send_modify(|n| *n += 1);
+        self.tell_other_servers(Topic::Settings);
     }
 
     fn director_recorded(&self) {
         self.inner.recorded.send_modify(|n| *n += 1);
+        self.tell_other_servers(Topic::Recorded);
     }
 
     fn confirms_changed(&self) {
         self.inner.confirms.send_modify(|n| *n += 1);
+        self.tell_other_servers(Topic::Confirms);
+    }
+
+    /// Passes a change this server committed on to the other servers on the
+    /// database (PostgreSQL), without holding up the caller.
+    fn tell_other_servers(&self, topic: Topic) {
+        if self.store().backend() == Backend::Postgres {
+            let (store, origin) = (self.store().clone(), self.inner.origin.clone());
+            tokio::spawn(async move { store.publish(&origin, topic).await });
+        }
+    }
+
+    /// Wakes this server's watchers for what other servers on the database
+    /// committed, until `shutdown`; returns at once on SQLite, where this is
+    /// the only server.
+    pub async fn follow_other_servers(self, shutdown: impl std::future::Future<Output = ()>) {
+        let Some(mut listener) = self.store().listen(self.inner.origin.clone()).await else {
+            return;
+        };
+        tokio::pin!(shutdown);
+        loop {
+            let notice = tokio::select! {
+                () = &mut shutdown => return,
+                notice = listener.next() => notice,
+            };
+            let bump = |channel: &tokio::sync::watch::Sender<u64>| channel.send_modify(|n| *n += 1);
+            let inner = &self.inner;
+            match notice {
+                None => return,
+                Some(Notice::Changed(Topic::Activations)) => bump(&inner.activations),
+                Some(Notice::Changed(Topic::Settings)) => bump(&inner.wakeups),
+                Some(Notice::Changed(Topic::Desired)) => bump(&inner.desired),
+                Some(Notice::Changed(Topic::Recorded)) => bump(&inner.recorded),
+                Some(Notice::Changed(Topic::Confirms)) => bump(&inner.confirms),
+                Some(Notice::Missed) => {
+                    for channel in [&inner.activations, &inner.wakeups, &inner.desired, &inner.recorded, &inner.confirms] {
+                        bump(channel);
+                    }
+                }
+            }
+        }
     }
 
     fn cached_spec(&self, cluster: &str) -> Option<(i64, Arc<Spec>)> {
@@ -246,6 +292,7 @@ impl Core {
 
     fn activation_committed(&self) {
         self.inner.activations.send_modify(|n| *n += 1);
+        self.tell_other_servers(Topic::Activations);
     }
 }
 

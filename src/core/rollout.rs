@@ -399,7 +399,7 @@ impl Core {
             // The earliest end of a soak, and whether any rollout waits on canaries.
             let mut next: Option<SystemTime> = None;
             let mut canaries_out = false;
-            match store::clusters_with_canaries(self.store().reader()).await {
+            match self.store().clusters_with_canaries().await {
                 Ok(clusters) => {
                     for cluster in clusters {
                         match self.rollout_now(&cluster).await {

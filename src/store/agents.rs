@@ -1,6 +1,6 @@
 //! Rows of remote directors: canary rollouts and requests to zero counters.
 
-use sqlx::SqliteExecutor;
+use sqlx::AnyExecutor;
 
 use super::StoreError;
 
@@ -24,14 +24,15 @@ pub struct ZeroRow {
     pub requested_by: String,
 }
 
-pub async fn rollout(exec: impl SqliteExecutor<'_>, cluster: &str) -> Result<Option<RolloutRow>, StoreError> {
-    Ok(sqlx::query_as("SELECT * FROM rollouts WHERE cluster = ?").bind(cluster).fetch_optional(exec).await?)
+pub async fn rollout(exec: impl AnyExecutor<'_>, cluster: &str) -> Result<Option<RolloutRow>, StoreError> {
+    Ok(sqlx::query_as("SELECT * FROM rollouts WHERE cluster = $1").bind(cluster).fetch_optional(exec).await?)
 }
 
-pub async fn put_rollout(exec: impl SqliteExecutor<'_>, row: &RolloutRow) -> Result<(), StoreError> {
+pub async fn put_rollout(exec: impl AnyExecutor<'_>, row: &RolloutRow) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT OR REPLACE INTO rollouts (cluster, revision, released, state, since, reason, soak_started_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO rollouts (cluster, revision, released, state, since, reason, soak_started_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (cluster) DO UPDATE SET revision = excluded.revision, released = excluded.released, state = excluded.state, since = excluded.since, reason = excluded.reason, soak_started_at = excluded.soak_started_at",
     )
     .bind(&row.cluster)
     .bind(row.revision)
@@ -45,13 +46,15 @@ pub async fn put_rollout(exec: impl SqliteExecutor<'_>, row: &RolloutRow) -> Res
     Ok(())
 }
 
-pub async fn zero_request(exec: impl SqliteExecutor<'_>, cluster: &str) -> Result<Option<ZeroRow>, StoreError> {
-    Ok(sqlx::query_as("SELECT * FROM zero_requests WHERE cluster = ?").bind(cluster).fetch_optional(exec).await?)
+pub async fn zero_request(exec: impl AnyExecutor<'_>, cluster: &str) -> Result<Option<ZeroRow>, StoreError> {
+    Ok(sqlx::query_as("SELECT * FROM zero_requests WHERE cluster = $1").bind(cluster).fetch_optional(exec).await?)
 }
 
-pub async fn put_zero_request(exec: impl SqliteExecutor<'_>, row: &ZeroRow) -> Result<(), StoreError> {
+pub async fn put_zero_request(exec: impl AnyExecutor<'_>, row: &ZeroRow) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT OR REPLACE INTO zero_requests (cluster, seq, service, requested_at, requested_by) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO zero_requests (cluster, seq, service, requested_at, requested_by)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (cluster) DO UPDATE SET seq = excluded.seq, service = excluded.service, requested_at = excluded.requested_at, requested_by = excluded.requested_by",
     )
     .bind(&row.cluster)
     .bind(row.seq)
@@ -65,13 +68,13 @@ pub async fn put_zero_request(exec: impl SqliteExecutor<'_>, row: &ZeroRow) -> R
 
 /// The numbers among `numbers` that are not revisions of `cluster`.
 pub async fn missing_revisions(
-    exec: impl SqliteExecutor<'_> + Copy,
+    exec: impl AnyExecutor<'_> + Copy,
     cluster: &str,
     numbers: impl IntoIterator<Item = i64>,
 ) -> Result<Vec<i64>, StoreError> {
     let mut missing = Vec::new();
     for number in numbers {
-        let found: Option<i64> = sqlx::query_scalar("SELECT number FROM revisions WHERE cluster = ? AND number = ?")
+        let found: Option<i64> = sqlx::query_scalar("SELECT number FROM revisions WHERE cluster = $1 AND number = $2")
             .bind(cluster)
             .bind(number)
             .fetch_optional(exec)
@@ -81,17 +84,4 @@ pub async fn missing_revisions(
         }
     }
     Ok(missing)
-}
-
-/// Clusters whose rollouts move on their own: those with canaries, and
-/// those whose rollout still waits on canaries. The others release every
-/// revision as it becomes active, which needs no watching.
-pub async fn clusters_with_canaries(exec: impl SqliteExecutor<'_>) -> Result<Vec<String>, StoreError> {
-    Ok(sqlx::query_scalar(
-        "SELECT cluster FROM cluster_settings WHERE json_array_length(settings, '$.canaries') > 0
-         UNION SELECT cluster FROM rollouts WHERE state = 'canary'
-         ORDER BY 1",
-    )
-    .fetch_all(exec)
-    .await?)
 }

@@ -1,7 +1,7 @@
 //! Rows of applying revisions to directors: cluster settings, director
 //! status, drains, created services, pending confirmations.
 
-use sqlx::SqliteExecutor;
+use sqlx::AnyExecutor;
 
 use super::StoreError;
 
@@ -57,13 +57,13 @@ pub struct PendingConfirmRow {
     pub requested_at: String,
 }
 
-pub async fn settings(exec: impl SqliteExecutor<'_>, cluster: &str) -> Result<Option<SettingsRow>, StoreError> {
-    Ok(sqlx::query_as("SELECT * FROM cluster_settings WHERE cluster = ?").bind(cluster).fetch_optional(exec).await?)
+pub async fn settings(exec: impl AnyExecutor<'_>, cluster: &str) -> Result<Option<SettingsRow>, StoreError> {
+    Ok(sqlx::query_as("SELECT * FROM cluster_settings WHERE cluster = $1").bind(cluster).fetch_optional(exec).await?)
 }
 
-pub async fn put_settings(exec: impl SqliteExecutor<'_>, row: &SettingsRow) -> Result<(), StoreError> {
+pub async fn put_settings(exec: impl AnyExecutor<'_>, row: &SettingsRow) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO cluster_settings (cluster, settings, updated_at, updated_by) VALUES (?, ?, ?, ?)
+        "INSERT INTO cluster_settings (cluster, settings, updated_at, updated_by) VALUES ($1, $2, $3, $4)
          ON CONFLICT (cluster) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at,
                                              updated_by = excluded.updated_by",
     )
@@ -78,8 +78,8 @@ pub async fn put_settings(exec: impl SqliteExecutor<'_>, row: &SettingsRow) -> R
 
 /// The active revision of `cluster` (`None` when there is no such cluster),
 /// without reading its draft.
-pub async fn active_revision(exec: impl SqliteExecutor<'_>, cluster: &str) -> Result<Option<Option<i64>>, StoreError> {
-    Ok(sqlx::query_scalar("SELECT active_revision FROM clusters WHERE name = ?")
+pub async fn active_revision(exec: impl AnyExecutor<'_>, cluster: &str) -> Result<Option<Option<i64>>, StoreError> {
+    Ok(sqlx::query_scalar("SELECT active_revision FROM clusters WHERE name = $1")
         .bind(cluster)
         .fetch_optional(exec)
         .await?)
@@ -88,12 +88,12 @@ pub async fn active_revision(exec: impl SqliteExecutor<'_>, cluster: &str) -> Re
 /// The latest revision of `cluster` without its spec (`spec` is empty): what a
 /// commit compares with, without reading a spec it does not need.
 pub async fn latest_revision_head(
-    exec: impl SqliteExecutor<'_>,
+    exec: impl AnyExecutor<'_>,
     cluster: &str,
 ) -> Result<Option<super::RevisionRow>, StoreError> {
     Ok(sqlx::query_as(
         "SELECT cluster, number, parent, author, message, created_at, '' AS spec, content_hash, kind, rollback_of
-         FROM revisions WHERE cluster = ? ORDER BY number DESC LIMIT 1",
+         FROM revisions WHERE cluster = $1 ORDER BY number DESC LIMIT 1",
     )
     .bind(cluster)
     .fetch_optional(exec)
@@ -101,36 +101,34 @@ pub async fn latest_revision_head(
 }
 
 /// `(name, active revision)` of every cluster, without their drafts.
-pub async fn active_revisions(exec: impl SqliteExecutor<'_>) -> Result<Vec<(String, Option<i64>)>, StoreError> {
+pub async fn active_revisions(exec: impl AnyExecutor<'_>) -> Result<Vec<(String, Option<i64>)>, StoreError> {
     Ok(sqlx::query_as("SELECT name, active_revision FROM clusters ORDER BY name").fetch_all(exec).await?)
 }
 
-pub async fn directors(exec: impl SqliteExecutor<'_>, cluster: &str) -> Result<Vec<DirectorRow>, StoreError> {
-    Ok(sqlx::query_as("SELECT * FROM director_status WHERE cluster = ? ORDER BY director")
+pub async fn directors(exec: impl AnyExecutor<'_>, cluster: &str) -> Result<Vec<DirectorRow>, StoreError> {
+    Ok(sqlx::query_as("SELECT * FROM director_status WHERE cluster = $1 ORDER BY director")
         .bind(cluster)
         .fetch_all(exec)
         .await?)
 }
 
 pub async fn director(
-    exec: impl SqliteExecutor<'_>,
+    exec: impl AnyExecutor<'_>,
     cluster: &str,
     director: &str,
 ) -> Result<Option<DirectorRow>, StoreError> {
-    Ok(sqlx::query_as("SELECT * FROM director_status WHERE cluster = ? AND director = ?")
+    Ok(sqlx::query_as("SELECT * FROM director_status WHERE cluster = $1 AND director = $2")
         .bind(cluster)
         .bind(director)
         .fetch_optional(exec)
         .await?)
 }
 
-pub async fn put_director(exec: impl SqliteExecutor<'_>, row: &DirectorRow) -> Result<(), StoreError> {
+pub async fn put_director(exec: impl AnyExecutor<'_>, row: &DirectorRow) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT OR REPLACE INTO director_status
-            (cluster, director, mode, applied_revision, blocked_revision, result, applied_at, report,
-             verified_hash, checked_at, drift, updated_at, agent_version, report_interval_secs, heartbeat_at,
-             zeroed_seq, behind_since)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO director_status (cluster, director, mode, applied_revision, blocked_revision, result, applied_at, report, verified_hash, checked_at, drift, updated_at, agent_version, report_interval_secs, heartbeat_at, zeroed_seq, behind_since)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+         ON CONFLICT (cluster, director) DO UPDATE SET mode = excluded.mode, applied_revision = excluded.applied_revision, blocked_revision = excluded.blocked_revision, result = excluded.result, applied_at = excluded.applied_at, report = excluded.report, verified_hash = excluded.verified_hash, checked_at = excluded.checked_at, drift = excluded.drift, updated_at = excluded.updated_at, agent_version = excluded.agent_version, report_interval_secs = excluded.report_interval_secs, heartbeat_at = excluded.heartbeat_at, zeroed_seq = excluded.zeroed_seq, behind_since = excluded.behind_since",
     )
     .bind(&row.cluster)
     .bind(&row.director)
@@ -154,18 +152,19 @@ pub async fn put_director(exec: impl SqliteExecutor<'_>, row: &DirectorRow) -> R
     Ok(())
 }
 
-pub async fn drains(exec: impl SqliteExecutor<'_>, cluster: &str, director: &str) -> Result<Vec<DrainRow>, StoreError> {
-    Ok(sqlx::query_as("SELECT * FROM drains WHERE cluster = ? AND director = ? ORDER BY service, server")
+pub async fn drains(exec: impl AnyExecutor<'_>, cluster: &str, director: &str) -> Result<Vec<DrainRow>, StoreError> {
+    Ok(sqlx::query_as("SELECT * FROM drains WHERE cluster = $1 AND director = $2 ORDER BY service, server")
         .bind(cluster)
         .bind(director)
         .fetch_all(exec)
         .await?)
 }
 
-pub async fn put_drain(exec: impl SqliteExecutor<'_>, row: &DrainRow) -> Result<(), StoreError> {
+pub async fn put_drain(exec: impl AnyExecutor<'_>, row: &DrainRow) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT OR REPLACE INTO drains (cluster, director, service, server, started_at, deadline)
-         VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO drains (cluster, director, service, server, started_at, deadline)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (cluster, director, service, server) DO UPDATE SET started_at = excluded.started_at, deadline = excluded.deadline",
     )
     .bind(&row.cluster)
     .bind(&row.director)
@@ -179,13 +178,13 @@ pub async fn put_drain(exec: impl SqliteExecutor<'_>, row: &DrainRow) -> Result<
 }
 
 pub async fn delete_drain(
-    exec: impl SqliteExecutor<'_>,
+    exec: impl AnyExecutor<'_>,
     cluster: &str,
     director: &str,
     service: &str,
     server: &str,
 ) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM drains WHERE cluster = ? AND director = ? AND service = ? AND server = ?")
+    sqlx::query("DELETE FROM drains WHERE cluster = $1 AND director = $2 AND service = $3 AND server = $4")
         .bind(cluster)
         .bind(director)
         .bind(service)
@@ -196,11 +195,11 @@ pub async fn delete_drain(
 }
 
 pub async fn created_services(
-    exec: impl SqliteExecutor<'_>,
+    exec: impl AnyExecutor<'_>,
     cluster: &str,
     director: &str,
 ) -> Result<Vec<String>, StoreError> {
-    Ok(sqlx::query_scalar("SELECT service FROM created_services WHERE cluster = ? AND director = ? ORDER BY service")
+    Ok(sqlx::query_scalar("SELECT service FROM created_services WHERE cluster = $1 AND director = $2 ORDER BY service")
         .bind(cluster)
         .bind(director)
         .fetch_all(exec)
@@ -208,13 +207,14 @@ pub async fn created_services(
 }
 
 pub async fn add_created(
-    exec: impl SqliteExecutor<'_>,
+    exec: impl AnyExecutor<'_>,
     cluster: &str,
     director: &str,
     service: &str,
     at: &str,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT OR IGNORE INTO created_services (cluster, director, service, created_at) VALUES (?, ?, ?, ?)")
+    sqlx::query("INSERT INTO created_services (cluster, director, service, created_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT DO NOTHING")
         .bind(cluster)
         .bind(director)
         .bind(service)
@@ -225,12 +225,12 @@ pub async fn add_created(
 }
 
 pub async fn delete_created(
-    exec: impl SqliteExecutor<'_>,
+    exec: impl AnyExecutor<'_>,
     cluster: &str,
     director: &str,
     service: &str,
 ) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM created_services WHERE cluster = ? AND director = ? AND service = ?")
+    sqlx::query("DELETE FROM created_services WHERE cluster = $1 AND director = $2 AND service = $3")
         .bind(cluster)
         .bind(director)
         .bind(service)
@@ -240,20 +240,21 @@ pub async fn delete_created(
 }
 
 pub async fn pending_confirm(
-    exec: impl SqliteExecutor<'_>,
+    exec: impl AnyExecutor<'_>,
     cluster: &str,
 ) -> Result<Option<PendingConfirmRow>, StoreError> {
-    Ok(sqlx::query_as("SELECT * FROM pending_confirms WHERE cluster = ?").bind(cluster).fetch_optional(exec).await?)
+    Ok(sqlx::query_as("SELECT * FROM pending_confirms WHERE cluster = $1").bind(cluster).fetch_optional(exec).await?)
 }
 
-pub async fn pending_confirms(exec: impl SqliteExecutor<'_>) -> Result<Vec<PendingConfirmRow>, StoreError> {
+pub async fn pending_confirms(exec: impl AnyExecutor<'_>) -> Result<Vec<PendingConfirmRow>, StoreError> {
     Ok(sqlx::query_as("SELECT * FROM pending_confirms ORDER BY deadline").fetch_all(exec).await?)
 }
 
-pub async fn put_pending_confirm(exec: impl SqliteExecutor<'_>, row: &PendingConfirmRow) -> Result<(), StoreError> {
+pub async fn put_pending_confirm(exec: impl AnyExecutor<'_>, row: &PendingConfirmRow) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT OR REPLACE INTO pending_confirms (cluster, revision, fallback, deadline, requested_by, requested_at)
-         VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO pending_confirms (cluster, revision, fallback, deadline, requested_by, requested_at)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (cluster) DO UPDATE SET revision = excluded.revision, fallback = excluded.fallback, deadline = excluded.deadline, requested_by = excluded.requested_by, requested_at = excluded.requested_at",
     )
     .bind(&row.cluster)
     .bind(row.revision)
@@ -266,7 +267,7 @@ pub async fn put_pending_confirm(exec: impl SqliteExecutor<'_>, row: &PendingCon
     Ok(())
 }
 
-pub async fn delete_pending_confirm(exec: impl SqliteExecutor<'_>, cluster: &str) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM pending_confirms WHERE cluster = ?").bind(cluster).execute(exec).await?;
+pub async fn delete_pending_confirm(exec: impl AnyExecutor<'_>, cluster: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM pending_confirms WHERE cluster = $1").bind(cluster).execute(exec).await?;
     Ok(())
 }

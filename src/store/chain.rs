@@ -14,7 +14,7 @@
 
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use sqlx::{SqliteConnection, SqlitePool};
+use sqlx::{AnyConnection, AnyPool};
 use tokio_stream::StreamExt;
 
 use super::{AuditRow, StoreError};
@@ -42,14 +42,14 @@ pub fn entry_hash(prev_hash: &str, row: &AuditRow) -> String {
 }
 
 /// The id and hash of the last entry, if any.
-async fn head(conn: &mut SqliteConnection) -> Result<Option<(i64, String)>, StoreError> {
+async fn head(conn: &mut AnyConnection) -> Result<Option<(i64, String)>, StoreError> {
     Ok(sqlx::query_as("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1").fetch_optional(conn).await?)
 }
 
 /// Appends `row` (its `id` is ignored) after the current head and returns the
 /// new id. Call it inside the write transaction of the change it records:
 /// reading the head and inserting must not be separated by another writer.
-pub async fn append(conn: &mut SqliteConnection, row: &AuditRow) -> Result<i64, StoreError> {
+pub async fn append(conn: &mut AnyConnection, row: &AuditRow) -> Result<i64, StoreError> {
     let (id, prev_hash) = match head(&mut *conn).await? {
         Some((id, hash)) => (id + 1, hash),
         None => (1, GENESIS.to_string()),
@@ -60,7 +60,7 @@ pub async fn append(conn: &mut SqliteConnection, row: &AuditRow) -> Result<i64, 
     // primary key instead of forking the chain.
     sqlx::query(
         "INSERT INTO audit_log (id, at, actor, request_id, cluster, action, target, outcome, detail, prev_hash, hash)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(row.id)
     .bind(&row.at)
@@ -88,15 +88,15 @@ struct ChainedRow {
 
 /// Chains the entries written before the chain existed (their `hash` is
 /// empty), in id order, and returns how many there were. Run after migrating.
-pub async fn chain_unhashed(pool: &SqlitePool) -> Result<usize, StoreError> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+pub async fn chain_unhashed(store: &super::Store) -> Result<usize, StoreError> {
+    let mut tx = store.begin().await?;
     let rows: Vec<ChainedRow> = sqlx::query_as("SELECT * FROM audit_log ORDER BY id").fetch_all(&mut *tx).await?;
     let mut prev = GENESIS.to_string();
     let mut chained = 0;
     for ChainedRow { row, hash, .. } in rows {
         if hash.is_empty() {
             let hash = entry_hash(&prev, &row);
-            sqlx::query("UPDATE audit_log SET prev_hash = ?, hash = ? WHERE id = ?")
+            sqlx::query("UPDATE audit_log SET prev_hash = $1, hash = $2 WHERE id = $3")
                 .bind(&prev)
                 .bind(&hash)
                 .bind(row.id)
@@ -135,7 +135,7 @@ pub struct ChainReport {
 /// hold: a hash that does not match the entry's fields (edited, reordered),
 /// a `prev_hash` that does not match the entry before (deleted, inserted),
 /// or a gap in the ids (deleted).
-pub async fn verify(pool: &SqlitePool, expect: Option<&str>) -> Result<ChainReport, StoreError> {
+pub async fn verify(pool: &AnyPool, expect: Option<&str>) -> Result<ChainReport, StoreError> {
     let mut rows = sqlx::query_as::<_, ChainedRow>("SELECT * FROM audit_log ORDER BY id").fetch(pool);
     let mut report = ChainReport { entries: 0, head: None, first_bad: None, expected_found: false };
     let mut prev: Option<(i64, String)> = None;

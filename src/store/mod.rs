@@ -1,29 +1,34 @@
 //! Persistence: clusters with their drafts, immutable revisions and the audit
-//! log, in SQLite (WAL, synchronous=FULL so a committed revision survives a
-//! crash). Only plain queries live here; the rules live in `core`.
+//! log, in SQLite (one host) or PostgreSQL (several servers on one database).
+//! Only plain queries live here; the rules live in `core`.
 //!
-//! SQLite-specific settings stay in this module so that a PostgreSQL backend
-//! can sit beside it.
+//! Queries are written once, in the SQL both dialects share (`$1`
+//! placeholders, `ON CONFLICT` upserts), through sqlx's `Any` driver; what
+//! truly differs (how a write transaction takes the writers' lock, the
+//! schema's DDL, JSON functions) is decided here by [`Backend`].
 
 mod agents;
 mod apply;
 mod chain;
+mod copy;
+mod notify;
 mod tokens;
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use sha2::Digest;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{SqliteConnection, SqliteExecutor, SqlitePool};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyConnection, AnyExecutor, AnyPool, Executor};
 
 pub use self::chain::{entry_hash, BadEntry, ChainReport, GENESIS};
+pub use self::copy::{copy_database, CopyReport};
+pub use self::notify::{Listener, Notice, Topic};
 pub use self::tokens::*;
 
 pub use agents::*;
 pub use apply::*;
 
-pub type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
+pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -33,6 +38,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 impl StoreError {
@@ -41,13 +48,48 @@ impl StoreError {
     }
 }
 
-/// The database. Writes go through one connection, so write transactions are
-/// serialized in this process and never fail on a lock upgrade; reads use a
-/// pool and see the last committed state (WAL).
+/// Which database a `--db` value names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// `sqlite://path`, `sqlite::memory:` or a plain file path.
+    Sqlite,
+    /// `postgres://` or `postgresql://`: shared by several lvsd servers.
+    Postgres,
+}
+
+impl Backend {
+    pub fn of(db: &str) -> Backend {
+        if db.starts_with("postgres://") || db.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+
+    fn migrator(self) -> sqlx::migrate::Migrator {
+        match self {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
+        }
+    }
+}
+
+/// The key of the PostgreSQL advisory lock every write transaction takes
+/// first ("lvsd" in ASCII).
+const WRITERS_LOCK: i64 = 0x6c76_7364;
+
+/// The database. Write transactions are serialized, as one writer: on
+/// SQLite through one connection and `BEGIN IMMEDIATE`, on PostgreSQL
+/// through an advisory lock shared by every server on the database. That is
+/// what keeps revision numbers gap-free and the audit chain linear whichever
+/// server writes. Reads use a pool and see the last committed state.
 #[derive(Clone)]
 pub struct Store {
-    writer: SqlitePool,
-    reader: SqlitePool,
+    backend: Backend,
+    /// The `--db` value, for the PostgreSQL listener's own connection.
+    url: String,
+    writer: AnyPool,
+    reader: AnyPool,
 }
 
 /// A cluster with the head of its draft (the draft's spec itself is read
@@ -111,79 +153,184 @@ pub struct AuditFilter {
     pub limit: i64,
 }
 
-/// `sqlite://path`, `sqlite::memory:` or a plain file path.
-fn connect_options(db: &str) -> Result<SqliteConnectOptions, StoreError> {
+fn install_drivers() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(sqlx::any::install_default_drivers);
+}
+
+/// The URL of a SQLite `--db` value, opened read-write-create or read-only.
+fn sqlite_url(db: &str, mode: &str) -> String {
     let url = if db.starts_with("sqlite:") { db.to_string() } else { format!("sqlite://{db}") };
-    Ok(SqliteConnectOptions::from_str(&url)?
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Full)
-        .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(10)))
+    if url.contains("?") || url == "sqlite::memory:" {
+        url
+    } else {
+        format!("{url}?mode={mode}")
+    }
+}
+
+/// A pool on `db`; SQLite connections get WAL and synchronous=FULL (a
+/// committed revision survives a crash) and foreign keys.
+async fn pool(db: &str, backend: Backend, max: u32, read_only: bool) -> Result<AnyPool, StoreError> {
+    install_drivers();
+    let url = match backend {
+        Backend::Sqlite => sqlite_url(db, if read_only { "ro" } else { "rwc" }),
+        Backend::Postgres => db.to_string(),
+    };
+    let options: AnyConnectOptions = url.parse()?;
+    let mut pool = AnyPoolOptions::new().max_connections(max);
+    if backend == Backend::Sqlite {
+        pool = pool.after_connect(move |conn, _| {
+            Box::pin(async move {
+                if !read_only {
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                }
+                conn.execute("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000").await?;
+                Ok(())
+            })
+        });
+    }
+    Ok(pool.acquire_timeout(Duration::from_secs(30)).connect_with(options).await?)
+}
+
+/// The versions of the migrations applied to the database of `pool`.
+async fn applied_migrations(pool: &AnyPool) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success").fetch_all(pool).await
 }
 
 impl Store {
     /// Opens (creating if needed) the database and applies pending migrations.
     pub async fn open(db: &str) -> Result<Self, StoreError> {
-        let options = connect_options(db)?;
-        let writer = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
-        sqlx::migrate!("./migrations").run(&writer).await?;
-        chain::chain_unhashed(&writer).await?;
-        hash_unhashed_specs(&writer).await?;
-        let reader = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
-        Ok(Store { writer, reader })
+        let backend = Backend::of(db);
+        let writer = pool(db, backend, if backend == Backend::Sqlite { 1 } else { 8 }, false).await?;
+        backend.migrator().run(&writer).await?;
+        let reader = match backend {
+            Backend::Sqlite => pool(db, backend, 4, true).await?,
+            Backend::Postgres => writer.clone(),
+        };
+        let store = Store { backend, url: db.to_string(), writer, reader };
+        store.finish_migrations().await?;
+        Ok(store)
+    }
+
+    /// What SQL cannot do after SQLite's migrations: hashing (no SHA-256 in
+    /// SQL). Nothing to do on PostgreSQL, whose history starts hashed.
+    async fn finish_migrations(&self) -> Result<(), StoreError> {
+        if self.backend == Backend::Sqlite {
+            chain::chain_unhashed(self).await?;
+            hash_unhashed_specs(self).await?;
+        }
+        Ok(())
     }
 
     /// Applies pending migrations and returns how many there were.
     pub async fn migrate(db: &str) -> Result<usize, StoreError> {
-        let options = connect_options(db)?;
-        let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
-        let migrator = sqlx::migrate!("./migrations");
-        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
-            .fetch_all(&pool)
-            .await
-            .unwrap_or_default();
-        migrator.run(&pool).await?;
-        chain::chain_unhashed(&pool).await?;
-        hash_unhashed_specs(&pool).await?;
+        let backend = Backend::of(db);
+        let writer = pool(db, backend, 1, false).await?;
+        let migrator = backend.migrator();
+        let applied = applied_migrations(&writer).await.unwrap_or_default();
+        migrator.run(&writer).await?;
+        let store = Store { backend, url: db.to_string(), reader: writer.clone(), writer };
+        store.finish_migrations().await?;
         let pending = migrator.iter().filter(|m| !applied.contains(&m.version)).count();
-        pool.close().await;
+        store.close().await;
         Ok(pending)
     }
 
     /// Opens an existing, migrated database without changing it (no
-    /// migrations, nothing created); reads only.
-    pub async fn open_existing(db: &str) -> Result<SqlitePool, StoreError> {
-        let options = connect_options(db)?.create_if_missing(false).read_only(true);
-        let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
-        let migrator = sqlx::migrate!("./migrations");
-        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
-            .fetch_all(&pool)
+    /// migrations, nothing created); for reading only.
+    pub async fn open_existing(db: &str) -> Result<Store, StoreError> {
+        let backend = Backend::of(db);
+        let pool = pool(db, backend, 2, true).await?;
+        let applied = applied_migrations(&pool)
             .await
             .map_err(|_| StoreError::Corrupt(format!("{db} is not an lvsd database")))?;
-        if let Some(missing) = migrator.iter().find(|m| !applied.contains(&m.version)) {
+        if let Some(missing) = backend.migrator().iter().find(|m| !applied.contains(&m.version)) {
             return Err(StoreError::Corrupt(format!(
                 "{db} lacks migration {} ({}): run `lvsd migrate --db {db}` first",
                 missing.version, missing.description
             )));
         }
-        Ok(pool)
+        Ok(Store { backend, url: db.to_string(), writer: pool.clone(), reader: pool })
     }
 
-    /// A write transaction. `BEGIN IMMEDIATE` takes SQLite's write lock at
-    /// once, so a transaction that reads before it writes never fails
-    /// because another process (`lvsd token` on the same file) wrote between.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A write transaction, once every other writer's has ended. On SQLite,
+    /// `BEGIN IMMEDIATE` takes the write lock at once, so a transaction that
+    /// reads before it writes never fails because another process (`lvsd
+    /// token` on the same file) wrote between; on PostgreSQL the writers'
+    /// advisory lock does the same across servers, and is released by the
+    /// commit or rollback.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
-        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+        match self.backend {
+            Backend::Sqlite => Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?),
+            Backend::Postgres => {
+                let mut tx = self.writer.begin().await?;
+                // `pg_advisory_xact_lock` returns `void`, which the Any driver cannot read.
+                sqlx::query("SELECT count(*) FROM (SELECT pg_advisory_xact_lock($1)) AS locked")
+                    .bind(WRITERS_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(tx)
+            }
+        }
     }
 
-    pub fn reader(&self) -> &SqlitePool {
+    /// A read transaction: its reads come from one snapshot.
+    pub async fn snapshot(&self) -> Result<Tx, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.reader.begin().await?,
+            Backend::Postgres => {
+                self.reader.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY").await?
+            }
+        })
+    }
+
+    pub fn reader(&self) -> &AnyPool {
         &self.reader
     }
 
     pub async fn close(&self) {
         self.writer.close().await;
         self.reader.close().await;
+    }
+
+    /// Tells the other servers on this database (none on SQLite) that
+    /// something under `topic` changed; best effort, after the commit: a
+    /// notice lost with its connection is made up for by the listener, which
+    /// wakes everything when it reconnects.
+    pub async fn publish(&self, origin: &str, topic: Topic) {
+        if self.backend == Backend::Postgres {
+            notify::publish(&self.writer, origin, topic).await;
+        }
+    }
+
+    /// Notices from other servers on this database, or `None` on SQLite,
+    /// where this process is the only server.
+    pub async fn listen(&self, origin: String) -> Option<Listener> {
+        match self.backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(Listener::start(self.url.clone(), origin, self.reader.clone()).await),
+        }
+    }
+
+    /// Clusters whose rollouts move on their own: those with canaries, and
+    /// those whose rollout still waits on canaries. The others release every
+    /// revision as it becomes active, which needs no watching.
+    pub async fn clusters_with_canaries(&self) -> Result<Vec<String>, StoreError> {
+        let has_canaries = match self.backend {
+            Backend::Sqlite => "json_array_length(settings, '$.canaries') > 0",
+            Backend::Postgres => "json_array_length(settings::json -> 'canaries') > 0",
+        };
+        Ok(sqlx::query_scalar(&format!(
+            "SELECT cluster FROM cluster_settings WHERE {has_canaries}
+             UNION SELECT cluster FROM rollouts WHERE state = 'canary'
+             ORDER BY 1"
+        ))
+        .fetch_all(&self.reader)
+        .await?)
     }
 }
 
@@ -193,21 +340,21 @@ const CLUSTER_COLUMNS: &str = "SELECT c.name, c.uid, c.description, c.created_at
             d.updated_at AS draft_updated_at, d.updated_by AS draft_updated_by
      FROM clusters c JOIN drafts d ON d.cluster = c.name JOIN specs s ON s.id = d.spec";
 
-pub async fn cluster(exec: impl SqliteExecutor<'_>, name: &str) -> Result<Option<ClusterRow>, StoreError> {
-    Ok(sqlx::query_as(&format!("{CLUSTER_COLUMNS} WHERE c.name = ?")).bind(name).fetch_optional(exec).await?)
+pub async fn cluster(exec: impl AnyExecutor<'_>, name: &str) -> Result<Option<ClusterRow>, StoreError> {
+    Ok(sqlx::query_as(&format!("{CLUSTER_COLUMNS} WHERE c.name = $1")).bind(name).fetch_optional(exec).await?)
 }
 
-pub async fn clusters(exec: impl SqliteExecutor<'_>) -> Result<Vec<ClusterRow>, StoreError> {
+pub async fn clusters(exec: impl AnyExecutor<'_>) -> Result<Vec<ClusterRow>, StoreError> {
     Ok(sqlx::query_as(&format!("{CLUSTER_COLUMNS} ORDER BY c.name")).fetch_all(exec).await?)
 }
 
 /// Inserts the cluster of `row` with its draft, whose canonical JSON is
 /// `draft_json` (hashed as `row.draft_hash`); sets `row.draft_spec_id`.
-pub async fn insert_cluster(conn: &mut SqliteConnection, row: &mut ClusterRow, draft_json: &str) -> Result<(), StoreError> {
+pub async fn insert_cluster(conn: &mut AnyConnection, row: &mut ClusterRow, draft_json: &str) -> Result<(), StoreError> {
     row.draft_spec_id = put_spec(&mut *conn, &row.draft_hash, draft_json).await?;
     sqlx::query(
         "INSERT INTO clusters (name, uid, description, created_at, created_by, active_revision)
-         VALUES (?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(&row.name)
     .bind(&row.uid)
@@ -217,7 +364,7 @@ pub async fn insert_cluster(conn: &mut SqliteConnection, row: &mut ClusterRow, d
     .bind(row.active_revision)
     .execute(&mut *conn)
     .await?;
-    sqlx::query("INSERT INTO drafts (cluster, spec, version, updated_at, updated_by) VALUES (?, ?, ?, ?, ?)")
+    sqlx::query("INSERT INTO drafts (cluster, spec, version, updated_at, updated_by) VALUES ($1, $2, $3, $4, $5)")
         .bind(&row.name)
         .bind(row.draft_spec_id)
         .bind(row.draft_version)
@@ -229,8 +376,8 @@ pub async fn insert_cluster(conn: &mut SqliteConnection, row: &mut ClusterRow, d
 }
 
 pub async fn delete_cluster(tx: &mut Tx, name: &str) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM revisions WHERE cluster = ?").bind(name).execute(&mut **tx).await?;
-    sqlx::query("DELETE FROM clusters WHERE name = ?").bind(name).execute(&mut **tx).await?;
+    sqlx::query("DELETE FROM revisions WHERE cluster = $1").bind(name).execute(&mut **tx).await?;
+    sqlx::query("DELETE FROM clusters WHERE name = $1").bind(name).execute(&mut **tx).await?;
     sqlx::query(
         "DELETE FROM specs WHERE NOT EXISTS (SELECT 1 FROM drafts d WHERE d.spec = specs.id)
                              AND NOT EXISTS (SELECT 1 FROM revisions r WHERE r.content_hash = specs.hash)",
@@ -242,11 +389,11 @@ pub async fn delete_cluster(tx: &mut Tx, name: &str) -> Result<(), StoreError> {
 
 /// The id of the spec whose content hash is `hash`, storing `json` (its
 /// canonical JSON) first if no spec has that content yet.
-pub async fn put_spec(conn: &mut SqliteConnection, hash: &str, json: &str) -> Result<i64, StoreError> {
+pub async fn put_spec(conn: &mut AnyConnection, hash: &str, json: &str) -> Result<i64, StoreError> {
     if let Some(id) = spec_id(&mut *conn, hash).await? {
         return Ok(id);
     }
-    Ok(sqlx::query_scalar("INSERT INTO specs (hash, json) VALUES (?, ?) RETURNING id")
+    Ok(sqlx::query_scalar("INSERT INTO specs (hash, json) VALUES ($1, $2) RETURNING id")
         .bind(hash)
         .bind(json)
         .fetch_one(&mut *conn)
@@ -254,13 +401,13 @@ pub async fn put_spec(conn: &mut SqliteConnection, hash: &str, json: &str) -> Re
 }
 
 /// The id of the stored spec with content hash `hash`.
-pub async fn spec_id(exec: impl SqliteExecutor<'_>, hash: &str) -> Result<Option<i64>, StoreError> {
-    Ok(sqlx::query_scalar("SELECT id FROM specs WHERE hash = ?").bind(hash).fetch_optional(exec).await?)
+pub async fn spec_id(exec: impl AnyExecutor<'_>, hash: &str) -> Result<Option<i64>, StoreError> {
+    Ok(sqlx::query_scalar("SELECT id FROM specs WHERE hash = $1").bind(hash).fetch_optional(exec).await?)
 }
 
 /// The canonical JSON of stored spec `id`.
-pub async fn spec_json(exec: impl SqliteExecutor<'_>, id: i64) -> Result<String, StoreError> {
-    sqlx::query_scalar("SELECT json FROM specs WHERE id = ?")
+pub async fn spec_json(exec: impl AnyExecutor<'_>, id: i64) -> Result<String, StoreError> {
+    sqlx::query_scalar("SELECT json FROM specs WHERE id = $1")
         .bind(id)
         .fetch_optional(exec)
         .await?
@@ -268,9 +415,9 @@ pub async fn spec_json(exec: impl SqliteExecutor<'_>, id: i64) -> Result<String,
 }
 
 /// Deletes stored spec `id` unless a draft or a revision still names it.
-pub async fn release_spec(exec: impl SqliteExecutor<'_>, id: i64) -> Result<(), StoreError> {
+pub async fn release_spec(exec: impl AnyExecutor<'_>, id: i64) -> Result<(), StoreError> {
     sqlx::query(
-        "DELETE FROM specs WHERE id = ? AND NOT EXISTS (SELECT 1 FROM drafts d WHERE d.spec = specs.id)
+        "DELETE FROM specs WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM drafts d WHERE d.spec = specs.id)
                                        AND NOT EXISTS (SELECT 1 FROM revisions r WHERE r.content_hash = specs.hash)",
     )
     .bind(id)
@@ -282,8 +429,8 @@ pub async fn release_spec(exec: impl SqliteExecutor<'_>, id: i64) -> Result<(), 
 /// Points the draft of `row.name` at its spec and version, releasing the
 /// spec it named before (`previous_spec_id`); the caller has checked the
 /// version it replaces and stored the spec.
-pub async fn update_draft(conn: &mut SqliteConnection, row: &ClusterRow, previous_spec_id: i64) -> Result<(), StoreError> {
-    sqlx::query("UPDATE drafts SET spec = ?, version = ?, updated_at = ?, updated_by = ? WHERE cluster = ?")
+pub async fn update_draft(conn: &mut AnyConnection, row: &ClusterRow, previous_spec_id: i64) -> Result<(), StoreError> {
+    sqlx::query("UPDATE drafts SET spec = $1, version = $2, updated_at = $3, updated_by = $4 WHERE cluster = $5")
         .bind(row.draft_spec_id)
         .bind(row.draft_version)
         .bind(&row.draft_updated_at)
@@ -300,18 +447,18 @@ pub async fn update_draft(conn: &mut SqliteConnection, row: &ClusterRow, previou
 /// Hashes the drafts migration 0004 carried over (SQL has no SHA-256): each
 /// gets its content hash, or, when a spec with that content exists already,
 /// the draft moves to it and the copy goes. Nothing to do after that.
-async fn hash_unhashed_specs(pool: &SqlitePool) -> Result<(), StoreError> {
-    let mut tx = pool.begin().await?;
+async fn hash_unhashed_specs(store: &Store) -> Result<(), StoreError> {
+    let mut tx = store.begin().await?;
     let unhashed: Vec<(i64, String)> = sqlx::query_as("SELECT id, json FROM specs WHERE hash IS NULL").fetch_all(&mut *tx).await?;
     for (id, json) in unhashed {
         let hash = hex::encode(sha2::Sha256::digest(json.as_bytes()));
         match spec_id(&mut *tx, &hash).await? {
             Some(existing) => {
-                sqlx::query("UPDATE drafts SET spec = ? WHERE spec = ?").bind(existing).bind(id).execute(&mut *tx).await?;
-                sqlx::query("DELETE FROM specs WHERE id = ?").bind(id).execute(&mut *tx).await?;
+                sqlx::query("UPDATE drafts SET spec = $1 WHERE spec = $2").bind(existing).bind(id).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM specs WHERE id = $1").bind(id).execute(&mut *tx).await?;
             }
             None => {
-                sqlx::query("UPDATE specs SET hash = ? WHERE id = ?").bind(&hash).bind(id).execute(&mut *tx).await?;
+                sqlx::query("UPDATE specs SET hash = $1 WHERE id = $2").bind(&hash).bind(id).execute(&mut *tx).await?;
             }
         }
     }
@@ -319,8 +466,8 @@ async fn hash_unhashed_specs(pool: &SqlitePool) -> Result<(), StoreError> {
     Ok(())
 }
 
-pub async fn set_active(exec: impl SqliteExecutor<'_>, name: &str, revision: Option<i64>) -> Result<(), StoreError> {
-    sqlx::query("UPDATE clusters SET active_revision = ? WHERE name = ?").bind(revision).bind(name).execute(exec).await?;
+pub async fn set_active(exec: impl AnyExecutor<'_>, name: &str, revision: Option<i64>) -> Result<(), StoreError> {
+    sqlx::query("UPDATE clusters SET active_revision = $1 WHERE name = $2").bind(revision).bind(name).execute(exec).await?;
     Ok(())
 }
 
@@ -329,15 +476,15 @@ const REVISION_COLUMNS: &str = "SELECT r.cluster, r.number, r.parent, r.author, 
             r.content_hash, r.kind, r.rollback_of
      FROM revisions r JOIN specs s ON s.hash = r.content_hash";
 
-pub async fn latest_revision(exec: impl SqliteExecutor<'_>, cluster: &str) -> Result<Option<RevisionRow>, StoreError> {
-    Ok(sqlx::query_as(&format!("{REVISION_COLUMNS} WHERE r.cluster = ? ORDER BY r.number DESC LIMIT 1"))
+pub async fn latest_revision(exec: impl AnyExecutor<'_>, cluster: &str) -> Result<Option<RevisionRow>, StoreError> {
+    Ok(sqlx::query_as(&format!("{REVISION_COLUMNS} WHERE r.cluster = $1 ORDER BY r.number DESC LIMIT 1"))
         .bind(cluster)
         .fetch_optional(exec)
         .await?)
 }
 
-pub async fn revision(exec: impl SqliteExecutor<'_>, cluster: &str, number: i64) -> Result<Option<RevisionRow>, StoreError> {
-    Ok(sqlx::query_as(&format!("{REVISION_COLUMNS} WHERE r.cluster = ? AND r.number = ?"))
+pub async fn revision(exec: impl AnyExecutor<'_>, cluster: &str, number: i64) -> Result<Option<RevisionRow>, StoreError> {
+    Ok(sqlx::query_as(&format!("{REVISION_COLUMNS} WHERE r.cluster = $1 AND r.number = $2"))
         .bind(cluster)
         .bind(number)
         .fetch_optional(exec)
@@ -346,12 +493,12 @@ pub async fn revision(exec: impl SqliteExecutor<'_>, cluster: &str, number: i64)
 
 /// Revisions newest first, below `before` when given.
 pub async fn revisions(
-    exec: impl SqliteExecutor<'_>,
+    exec: impl AnyExecutor<'_>,
     cluster: &str,
     before: Option<i64>,
     limit: i64,
 ) -> Result<Vec<RevisionRow>, StoreError> {
-    Ok(sqlx::query_as(&format!("{REVISION_COLUMNS} WHERE r.cluster = ? AND r.number < ? ORDER BY r.number DESC LIMIT ?"))
+    Ok(sqlx::query_as(&format!("{REVISION_COLUMNS} WHERE r.cluster = $1 AND r.number < $2 ORDER BY r.number DESC LIMIT $3"))
     .bind(cluster)
     .bind(before.unwrap_or(i64::MAX))
     .bind(limit)
@@ -361,10 +508,10 @@ pub async fn revisions(
 
 /// Records revision `row`. Its spec is not written here: it must be stored
 /// already ([`put_spec`]) under `row.content_hash`.
-pub async fn insert_revision(exec: impl SqliteExecutor<'_>, row: &RevisionRow) -> Result<(), StoreError> {
+pub async fn insert_revision(exec: impl AnyExecutor<'_>, row: &RevisionRow) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO revisions (cluster, number, parent, author, message, created_at, content_hash, kind, rollback_of)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&row.cluster)
     .bind(row.number)
@@ -382,20 +529,22 @@ pub async fn insert_revision(exec: impl SqliteExecutor<'_>, row: &RevisionRow) -
 
 /// Appends an audit entry to the hash chain, inside the caller's write
 /// transaction; `row.id` is ignored and the new id returned.
-pub async fn append_audit(conn: &mut SqliteConnection, row: &AuditRow) -> Result<i64, StoreError> {
+pub async fn append_audit(conn: &mut AnyConnection, row: &AuditRow) -> Result<i64, StoreError> {
     chain::append(conn, row).await
 }
 
 /// Walks the audit log's hash chain; see [`chain`](self::chain) for what it
 /// shows. `expect`: a head hash recorded earlier, reported as found or not.
-pub async fn verify_audit(pool: &SqlitePool, expect: Option<&str>) -> Result<ChainReport, StoreError> {
-    chain::verify(pool, expect).await
+pub async fn verify_audit(store: &Store, expect: Option<&str>) -> Result<ChainReport, StoreError> {
+    chain::verify(store.reader(), expect).await
 }
 
 /// Audit entries newest first.
-pub async fn audit(exec: impl SqliteExecutor<'_>, filter: &AuditFilter) -> Result<Vec<AuditRow>, StoreError> {
-    let mut query = sqlx::QueryBuilder::new("SELECT * FROM audit_log WHERE id < ");
-    query.push_bind(filter.before_id.unwrap_or(i64::MAX));
+pub async fn audit(exec: impl AnyExecutor<'_>, filter: &AuditFilter) -> Result<Vec<AuditRow>, StoreError> {
+    // Built by hand: sqlx's query builder writes `?` placeholders for `Any`,
+    // which PostgreSQL does not take.
+    let mut sql = String::from("SELECT * FROM audit_log WHERE id < $1");
+    let mut values = Vec::new();
     for (column, op, value) in [
         ("cluster", " = ", &filter.cluster),
         ("actor", " = ", &filter.actor),
@@ -404,9 +553,14 @@ pub async fn audit(exec: impl SqliteExecutor<'_>, filter: &AuditFilter) -> Resul
         ("at", " < ", &filter.until),
     ] {
         if let Some(value) = value {
-            query.push(" AND ").push(column).push(op).push_bind(value.clone());
+            values.push(value.clone());
+            sql.push_str(&format!(" AND {column}{op}${}", values.len() + 1));
         }
     }
-    query.push(" ORDER BY id DESC LIMIT ").push_bind(filter.limit);
-    Ok(query.build_query_as().fetch_all(exec).await?)
+    sql.push_str(&format!(" ORDER BY id DESC LIMIT ${}", values.len() + 2));
+    let mut query = sqlx::query_as(&sql).bind(filter.before_id.unwrap_or(i64::MAX));
+    for value in values {
+        query = query.bind(value);
+    }
+    Ok(query.bind(filter.limit).fetch_all(exec).await?)
 }
