@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestServer, nat_example};
+use common::{TestServer, both_backends, nat_example};
 use lvsd::apply::{ApplyResult, Cause, Report, Timings};
 use lvsd::plan::Summary;
 use serde_json::{Value, json};
@@ -95,9 +95,9 @@ async fn eventually(server: &TestServer, path: &str, what: &str, done: impl Fn(&
     panic!("{what}: never happened; last {}", server.get(path).await.text);
 }
 
-#[tokio::test]
-async fn the_long_poll_answers_when_behind_holds_until_a_commit_and_ends_after_wait() {
-    let server = TestServer::start();
+both_backends! {
+async fn the_long_poll_answers_when_behind_holds_until_a_commit_and_ends_after_wait(db: TestDb) {
+    let server = TestServer::start_on(&db);
     create_cluster(&server, "web").await;
     let first = commit(&server, 1).await;
 
@@ -138,10 +138,11 @@ async fn the_long_poll_answers_when_behind_holds_until_a_commit_and_ends_after_w
     assert_eq!(reply.body["error"]["field"], "director", "{}", reply.text);
     server.get("/v1/clusters/nope/desired?director=lb-1").await.expect(404);
 }
+}
 
-#[tokio::test]
-async fn a_report_shows_in_the_directors_view_and_the_audit_and_goes_stale() {
-    let server = TestServer::start();
+both_backends! {
+async fn a_report_shows_in_the_directors_view_and_the_audit_and_goes_stale(db: TestDb) {
+    let server = TestServer::start_on(&db);
     create_cluster(&server, "web").await;
     let first = commit(&server, 1).await;
 
@@ -220,11 +221,10 @@ async fn a_report_shows_in_the_directors_view_and_the_audit_and_goes_stale() {
     let view = report(&server, "lb-1", heartbeat(first, 1)).await.expect(200);
     assert_eq!(view.body["stale"], false);
 }
+}
 
-#[tokio::test]
-async fn a_canary_rollout_holds_the_others_back_until_the_soak_ends_and_halts_on_a_refusal() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("lvsd.db");
+both_backends! {
+async fn a_canary_rollout_holds_the_others_back_until_the_soak_ends_and_halts_on_a_refusal(db: TestDb) {
     let mut server = TestServer::start_on(&db);
     create_cluster(&server, "web").await;
     let first = commit(&server, 1).await;
@@ -300,11 +300,10 @@ async fn a_canary_rollout_holds_the_others_back_until_the_soak_ends_and_halts_on
     assert_eq!(releases[0]["actor"], "anonymous", "{releases:?}");
     assert_eq!(releases[0]["target"], third.to_string());
 }
+}
 
-#[tokio::test]
-async fn a_zeroing_request_reaches_agents_survives_a_restart_and_is_acknowledged() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("lvsd.db");
+both_backends! {
+async fn a_zeroing_request_reaches_agents_survives_a_restart_and_is_acknowledged(db: TestDb) {
     let mut server = TestServer::start_on(&db);
     create_cluster(&server, "web").await;
     let first = commit(&server, 1).await;
@@ -352,13 +351,12 @@ async fn a_zeroing_request_reaches_agents_survives_a_restart_and_is_acknowledged
     let reply = report(&server, "lb-1", ahead).await.expect(400);
     assert_eq!(reply.body["error"]["field"], "zeroed_seq", "{}", reply.text);
 }
+}
 
-#[tokio::test]
-async fn an_agent_follows_and_reports_for_its_cluster_only() {
+both_backends! {
+async fn an_agent_follows_and_reports_for_its_cluster_only(db: TestDb) {
     use auth_support::{Tokens, call};
 
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("lvsd.db");
     let tokens = Tokens::make(&db);
     let server = TestServer::start_on(&db);
     let admin = format!("Bearer {}", tokens.admin);
@@ -402,6 +400,7 @@ async fn an_agent_follows_and_reports_for_its_cluster_only() {
     let (status, _) = call(client, base, "POST", "/v1/clusters/web/rollout/release", Some(&agent), None).await;
     assert_eq!(status, 403);
 }
+}
 
 /// Runs `lvsd ARGS`: (exit code, stdout, stderr).
 fn lvsd(args: &[&str]) -> (Option<i32>, String, String) {
@@ -415,9 +414,9 @@ fn lvsd(args: &[&str]) -> (Option<i32>, String, String) {
     (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
-#[tokio::test]
-async fn lvsd_zero_with_a_cluster_goes_through_the_server() {
-    let server = TestServer::start();
+both_backends! {
+async fn lvsd_zero_with_a_cluster_goes_through_the_server(db: TestDb) {
+    let server = TestServer::start_on(&db);
     create_cluster(&server, "web").await;
     commit(&server, 1).await;
 
@@ -438,11 +437,10 @@ async fn lvsd_zero_with_a_cluster_goes_through_the_server() {
     assert!(stderr.contains("udp:192.168.31.100:53"), "{stderr}");
     assert_eq!(desired(&server, "director=lb-1").await.expect(200).body["zero"]["seq"], 2);
 }
+}
 
-#[tokio::test]
-async fn the_local_director_follows_the_rollout_zeroes_its_table_and_counts_as_fresh() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("lvsd.db");
+both_backends! {
+async fn the_local_director_follows_the_rollout_zeroes_its_table_and_counts_as_fresh(db: TestDb) {
     let args = ["--apply-local", "--table", "memory", "--director", "d1", "--reconcile-interval", "300ms"];
     let server = TestServer::start_with(&db, &args);
     create_cluster(&server, "web").await;
@@ -474,10 +472,11 @@ async fn the_local_director_follows_the_rollout_zeroes_its_table_and_counts_as_f
     let reply = report(&server, "d1", applied(second, 30)).await.expect(409);
     assert!(reply.body["error"]["message"].as_str().unwrap().contains("this server's own"), "{}", reply.text);
 }
+}
 
-#[tokio::test]
-async fn canaries_set_later_hold_directors_on_the_last_revision_released_without_them() {
-    let server = TestServer::start();
+both_backends! {
+async fn canaries_set_later_hold_directors_on_the_last_revision_released_without_them(db: TestDb) {
+    let server = TestServer::start_on(&db);
     create_cluster(&server, "web").await;
     commit(&server, 1).await;
     server.get("/v1/clusters/web/rollout").await.expect(200);
@@ -493,10 +492,11 @@ async fn canaries_set_later_hold_directors_on_the_last_revision_released_without
     assert_eq!(starts.len(), 1, "{starts:?}");
     assert_eq!(starts[0]["target"], fourth.to_string());
 }
+}
 
-#[tokio::test]
-async fn host_errors_show_in_the_directors_view_until_a_report_without_them() {
-    let server = TestServer::start();
+both_backends! {
+async fn host_errors_show_in_the_directors_view_until_a_report_without_them(db: TestDb) {
+    let server = TestServer::start_on(&db);
     create_cluster(&server, "web").await;
     let revision = commit(&server, 1).await;
     let mut failing = applied(revision, 10);
@@ -510,10 +510,11 @@ async fn host_errors_show_in_the_directors_view_until_a_report_without_them() {
     let view = server.get("/v1/clusters/web/directors/d1").await.expect(200).body;
     assert!(view.get("host_errors").is_none(), "fixed host settings clear the errors: {view}");
 }
+}
 
-#[tokio::test]
-async fn an_agents_health_changes_are_audited_and_a_bad_one_is_refused_by_name() {
-    let server = TestServer::start();
+both_backends! {
+async fn an_agents_health_changes_are_audited_and_a_bad_one_is_refused_by_name(db: TestDb) {
+    let server = TestServer::start_on(&db);
     create_cluster(&server, "web").await;
     let revision = commit(&server, 1).await;
     let mut body = heartbeat(revision, 10);
@@ -529,4 +530,5 @@ async fn an_agents_health_changes_are_audited_and_a_bad_one_is_refused_by_name()
     body["health_changes"][0]["server"] = json!("not-an-address");
     let refused = report(&server, "d1", body).await.expect(400);
     assert!(refused.text.contains("health_changes[0].server"), "{}", refused.text);
+}
 }

@@ -1,5 +1,6 @@
 //! The gRPC API end to end: a real `lvsd serve` on ephemeral ports over a
-//! temporary SQLite file, driven with the generated client.
+//! temporary SQLite file or a PostgreSQL database (both_backends!), driven
+//! with the generated client.
 
 use lvsd::api::grpc::error::{error_code_of, field_of, field_violations};
 use lvsd::api::grpc::pb;
@@ -8,6 +9,8 @@ use tonic::Code;
 use harness::*;
 
 mod common;
+
+use common::both_backends;
 
 mod harness {
     use lvsd::api::grpc::pb;
@@ -24,6 +27,11 @@ mod harness {
     impl GrpcServer {
         pub async fn start() -> Self {
             GrpcServer { server: crate::common::TestServer::start() }
+        }
+
+        /// A server on `db` (kept by the caller, who may restart on it).
+        pub async fn start_on(db: &crate::common::TestDb) -> Self {
+            GrpcServer { server: crate::common::TestServer::start_on(db) }
         }
 
         pub fn url(&self) -> String {
@@ -182,9 +190,9 @@ fn weights(spec: &pb::Spec) -> Vec<(String, Option<u32>)> {
         .collect()
 }
 
-#[tokio::test]
-async fn the_nat_example_from_draft_to_rollback() {
-    let server = GrpcServer::start().await;
+both_backends! {
+async fn the_nat_example_from_draft_to_rollback(db: TestDb) {
+    let server = GrpcServer::start_on(&db).await;
     let mut client = server.client().await;
 
     let first_draft = nat_example(&mut client, "web").await;
@@ -373,10 +381,11 @@ async fn the_nat_example_from_draft_to_rollback() {
 
     server.stop().await.expect("the server stops cleanly");
 }
+}
 
-#[tokio::test]
-async fn services_and_servers_are_edited_one_at_a_time() {
-    let server = GrpcServer::start().await;
+both_backends! {
+async fn services_and_servers_are_edited_one_at_a_time(db: TestDb) {
+    let server = GrpcServer::start_on(&db).await;
     let mut client = server.client().await;
     nat_example(&mut client, "edit").await;
 
@@ -551,10 +560,11 @@ async fn services_and_servers_are_edited_one_at_a_time() {
 
     server.stop().await.unwrap();
 }
+}
 
-#[tokio::test]
-async fn two_writers_with_one_etag_one_wins_and_nothing_is_lost() {
-    let server = GrpcServer::start().await;
+both_backends! {
+async fn two_writers_with_one_etag_one_wins_and_nothing_is_lost(db: TestDb) {
+    let server = GrpcServer::start_on(&db).await;
     let (mut alice, mut bob) = (server.client().await, server.client().await);
     let etag = nat_example(&mut alice, "race").await.etag;
 
@@ -624,10 +634,11 @@ async fn two_writers_with_one_etag_one_wins_and_nothing_is_lost() {
         "the refused commit changed nothing"
     );
 }
+}
 
-#[tokio::test]
-async fn bad_input_is_refused_naming_the_field_and_nothing_is_written() {
-    let server = GrpcServer::start().await;
+both_backends! {
+async fn bad_input_is_refused_naming_the_field_and_nothing_is_written(db: TestDb) {
+    let server = GrpcServer::start_on(&db).await;
     let mut client = server.client().await;
     let before = nat_example(&mut client, "bad").await;
     let etag = before.etag.clone();
@@ -860,10 +871,11 @@ async fn bad_input_is_refused_naming_the_field_and_nothing_is_written() {
         "{refused:#?}"
     );
 }
+}
 
-#[tokio::test]
-async fn deleting_a_live_cluster_is_a_conflict_and_refusals_are_audited() {
-    let server = GrpcServer::start().await;
+both_backends! {
+async fn deleting_a_live_cluster_is_a_conflict_and_refusals_are_audited(db: TestDb) {
+    let server = GrpcServer::start_on(&db).await;
     let mut client = server.client().await;
     nat_example(&mut client, "live").await;
     commit(&mut client, "live", "go live", 0).await;
@@ -938,6 +950,7 @@ async fn deleting_a_live_cluster_is_a_conflict_and_refusals_are_audited() {
         .unwrap()
         .into_inner();
     assert!(clusters.clusters.is_empty());
+}
 }
 
 #[tokio::test]
@@ -1048,9 +1061,9 @@ async fn health_is_serving_and_reflection_lists_the_service() {
     server.stop().await.unwrap();
 }
 
-#[tokio::test]
-async fn ipvsadm_text_imports_and_exports() {
-    let server = GrpcServer::start().await;
+both_backends! {
+async fn ipvsadm_text_imports_and_exports(db: TestDb) {
+    let server = GrpcServer::start_on(&db).await;
     let mut client = server.client().await;
     client
         .create_cluster(pb::CreateClusterRequest { name: "text".into(), ..Default::default() })
@@ -1079,12 +1092,12 @@ async fn ipvsadm_text_imports_and_exports() {
         "-A -t 192.168.31.100:80 -s wrr\n-a -t 192.168.31.100:80 -r 172.25.0.31:80 -m -w 1\n-a -t 192.168.31.100:80 -r 172.25.0.32:80 -m -w 2\n"
     );
 }
+}
 
-#[tokio::test]
-async fn directors_plans_settings_and_confirmations() {
-    let dir = tempfile::tempdir().unwrap();
+both_backends! {
+async fn directors_plans_settings_and_confirmations(db: TestDb) {
     let args = ["--apply-local", "--table", "memory", "--director", "d1", "--reconcile-interval", "300ms"];
-    let server = common::TestServer::start_with(&dir.path().join("lvsd.db"), &args);
+    let server = common::TestServer::start_with(&db, &args);
     let channel = tonic::transport::Channel::from_shared(server.grpc.clone()).unwrap().connect().await.unwrap();
     let mut client = pb::lvs_service_client::LvsServiceClient::new(channel);
     let draft = nat_example(&mut client, "web").await;
@@ -1191,6 +1204,7 @@ async fn directors_plans_settings_and_confirmations() {
     let other = pb::ApplyDirectorRequest { cluster: "web".into(), name: "elsewhere".into(), force: false };
     assert_eq!(client.apply_director(other).await.unwrap_err().code(), Code::FailedPrecondition);
 }
+}
 
 /// An agent's applied report of `revision`, over gRPC.
 fn applied_report(revision: i64) -> pb::DirectorReport {
@@ -1225,9 +1239,9 @@ fn applied_report(revision: i64) -> pb::DirectorReport {
     }
 }
 
-#[tokio::test]
-async fn agents_watch_what_to_run_and_report_back() {
-    let server = GrpcServer::start().await;
+both_backends! {
+async fn agents_watch_what_to_run_and_report_back(db: TestDb) {
+    let server = GrpcServer::start_on(&db).await;
     let mut client = server.client().await;
     nat_example(&mut client, "web").await;
     let first = commit(&mut client, "web", "nat", 0).await.revision.unwrap().number;
@@ -1297,4 +1311,5 @@ async fn agents_watch_what_to_run_and_report_back() {
     assert_eq!((rollout.revision, rollout.released_revision), (Some(second), Some(second)));
     let released = client.release_rollout(pb::ReleaseRolloutRequest { cluster: "web".into() }).await.unwrap().into_inner();
     assert_eq!(released.state, pb::RolloutState::Released as i32);
+}
 }

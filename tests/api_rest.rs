@@ -1,14 +1,15 @@
-//! The REST API, driven over HTTP against a real `lvsd serve`.
+//! The REST API, driven over HTTP against a real `lvsd serve`, on SQLite and
+//! on PostgreSQL (both_backends!).
 
 mod common;
 
-use common::{nat_example, TestServer};
+use common::{both_backends, nat_example, TestDb, TestServer};
 use serde_json::{json, Value};
 
 const SVC: &str = "/v1/clusters/web/draft/services/tcp:192.168.31.100:80";
 
-async fn server_with_cluster() -> TestServer {
-    let server = TestServer::start();
+async fn server_with_cluster(db: &TestDb) -> TestServer {
+    let server = TestServer::start_on(db);
     server.post("/v1/clusters", json!({"name": "web", "description": "front end"})).await.expect(201);
     server
 }
@@ -22,9 +23,9 @@ fn weights(spec: &Value) -> Vec<(String, u64)> {
         .collect()
 }
 
-#[tokio::test]
-async fn nat_example_built_piece_by_piece() {
-    let server = server_with_cluster().await;
+both_backends! {
+async fn nat_example_built_piece_by_piece(db: TestDb) {
+    let server = server_with_cluster(&db).await;
     let created = server
         .post("/v1/clusters/web/draft/services", json!({"protocol": "tcp", "address": "192.168.31.100", "port": 80, "scheduler": "wrr"}))
         .await
@@ -70,10 +71,11 @@ async fn nat_example_built_piece_by_piece() {
         ["revision.commit", "draft.server.add", "draft.server.add", "draft.server.add", "draft.service.add", "cluster.create"]
     );
 }
+}
 
-#[tokio::test]
-async fn diff_and_rollback_never_rewrite_history() {
-    let server = server_with_cluster().await;
+both_backends! {
+async fn diff_and_rollback_never_rewrite_history(db: TestDb) {
+    let server = server_with_cluster(&db).await;
     server.post("/v1/clusters/web/revisions", json!({"message": "nat", "spec": nat_example()})).await.expect(201);
     let draft = server.get("/v1/clusters/web/draft").await.expect(200);
     server
@@ -121,10 +123,11 @@ async fn diff_and_rollback_never_rewrite_history() {
     assert_eq!(next.body["revisions"][0]["number"], 1);
     assert_eq!(next.body["next_before"], Value::Null);
 }
+}
 
-#[tokio::test]
-async fn two_writers_with_one_etag_exactly_one_wins() {
-    let server = server_with_cluster().await;
+both_backends! {
+async fn two_writers_with_one_etag_exactly_one_wins(db: TestDb) {
+    let server = server_with_cluster(&db).await;
     server.call("PUT", "/v1/clusters/web/draft", Some(nat_example()), None).await.expect(200);
     let etag = server.get("/v1/clusters/web/draft").await.expect(200).etag.unwrap();
 
@@ -158,10 +161,11 @@ async fn two_writers_with_one_etag_exactly_one_wins() {
     statuses.sort();
     assert_eq!(statuses, [200, 412]);
 }
+}
 
-#[tokio::test]
-async fn commits_are_compare_and_swap_and_safe_to_retry() {
-    let server = server_with_cluster().await;
+both_backends! {
+async fn commits_are_compare_and_swap_and_safe_to_retry(db: TestDb) {
+    let server = server_with_cluster(&db).await;
     let first = json!({"message": "first", "spec": nat_example(), "expected_base": 0});
     server.post("/v1/clusters/web/revisions", first.clone()).await.expect(201);
     // The same request again (a retry after a lost reply) returns the same revision.
@@ -193,10 +197,11 @@ async fn commits_are_compare_and_swap_and_safe_to_retry() {
     assert_eq!(server.get("/v1/clusters/web").await.body["active_revision"], 3);
     server.post("/v1/clusters/web/revisions/1/activate", json!({})).await.expect(409);
 }
+}
 
-#[tokio::test]
-async fn delete_refuses_an_active_cluster_unless_forced() {
-    let server = server_with_cluster().await;
+both_backends! {
+async fn delete_refuses_an_active_cluster_unless_forced(db: TestDb) {
+    let server = server_with_cluster(&db).await;
     server.post("/v1/clusters/web/revisions", json!({"message": "nat", "spec": nat_example()})).await.expect(201);
     let refused = server.call("DELETE", "/v1/clusters/web", None, None).await.expect(409);
     assert!(refused.body["error"]["message"].as_str().unwrap().contains("active revision 1"));
@@ -208,11 +213,12 @@ async fn delete_refuses_an_active_cluster_unless_forced() {
     assert_eq!(list.body["revisions"], json!([]));
     server.post("/v1/clusters", json!({"name": "web"})).await.expect(409);
 }
+}
 
+both_backends! {
 /// Every kind of bad input gets 400 naming the field, and changes nothing.
-#[tokio::test]
-async fn bad_input_is_refused_with_the_field_and_writes_nothing() {
-    let server = server_with_cluster().await;
+async fn bad_input_is_refused_with_the_field_and_writes_nothing(db: TestDb) {
+    let server = server_with_cluster(&db).await;
     server.call("PUT", "/v1/clusters/web/draft", Some(nat_example()), None).await.expect(200);
     let before = server.get("/v1/clusters/web/draft").await.expect(200);
     let audit_before = server.get("/v1/audit?limit=1000").await.body.as_array().unwrap().len();
@@ -282,10 +288,11 @@ async fn bad_input_is_refused_with_the_field_and_writes_nothing() {
     assert!(audit.as_array().unwrap().len() > audit_before);
     assert!(refused.iter().any(|e| e["detail"]["field"] == "services[0].scheduler"));
 }
+}
 
-#[tokio::test]
-async fn ids_with_ipv6_and_fwmark_work_in_paths() {
-    let server = server_with_cluster().await;
+both_backends! {
+async fn ids_with_ipv6_and_fwmark_work_in_paths(db: TestDb) {
+    let server = server_with_cluster(&db).await;
     server.post("/v1/clusters/web/draft/services", json!({"id": "udp:[2001:db8::1]:53", "scheduler": "rr"})).await.expect(201);
     server.post("/v1/clusters/web/draft/services", json!({"fwmark": 12, "scheduler": "sh", "sched_flags": ["sh-port"]})).await.expect(201);
     let v6 = "/v1/clusters/web/draft/services/udp:%5B2001:db8::1%5D:53";
@@ -295,6 +302,7 @@ async fn ids_with_ipv6_and_fwmark_work_in_paths() {
     server.get("/v1/clusters/web/draft/services/fwmark:12").await.expect(200);
     server.call("DELETE", "/v1/clusters/web/draft/services/fwmark:12", None, None).await.expect(204);
     server.get("/v1/clusters/web/draft/services/fwmark:12").await.expect(404);
+}
 }
 
 #[tokio::test]
@@ -308,4 +316,25 @@ async fn cors_is_off_unless_asked() {
         .await
         .unwrap();
     assert!(reply.headers().get("access-control-allow-origin").is_none());
+}
+
+/// The harness itself: `TestDb::postgres()` makes a database of its own on the
+/// test run's PostgreSQL (started by scripts/postgres-test.sh) and drops it
+/// when dropped.
+#[test]
+fn a_postgres_test_db_is_a_fresh_database_dropped_after() {
+    let db = TestDb::postgres();
+    let common::TestDb::Postgres { admin, name, url } = &db else { unreachable!() };
+    assert!(name.starts_with("lvsd_test_"), "{name}");
+    assert!(url.ends_with(&format!("/{name}")), "{url}");
+    let (admin, name) = (admin.clone(), name.clone());
+    let listed = common::psql(&admin, &format!("SELECT datname FROM pg_database WHERE datname = '{name}'"));
+    assert_eq!(listed.trim(), name);
+    eprintln!("created {name} on {admin}, listed by psql: {}", listed.trim());
+    // Empty: lvsd's migrations make the schema on first open.
+    let tables = common::psql(db.arg(), "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'");
+    assert_eq!(tables.trim(), "0");
+    drop(db);
+    let listed = common::psql(&admin, &format!("SELECT datname FROM pg_database WHERE datname = '{name}'"));
+    assert_eq!(listed.trim(), "", "dropped with the TestDb");
 }

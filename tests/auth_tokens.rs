@@ -1,6 +1,7 @@
 //! Tokens end to end: an open server, the first token closing it, every way a
 //! token can be bad, secrets kept out of logs, audit and database, and an
-//! open server refusing to listen beyond loopback.
+//! open server refusing to listen beyond loopback; on SQLite and on
+//! PostgreSQL (both_backends!).
 
 mod auth_support;
 mod common;
@@ -10,13 +11,11 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use auth_support::{audit, call, lvsd, make_token};
-use common::TestServer;
+use common::{both_backends, TestServer};
 use serde_json::json;
 
-#[tokio::test]
-async fn an_open_server_serves_anyone_until_the_first_token() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("lvsd.db");
+both_backends! {
+async fn an_open_server_serves_anyone_until_the_first_token(db: TestDb) {
     let server = TestServer::start_on(&db);
     let (base, client) = (&server.http, &server.client);
 
@@ -24,7 +23,7 @@ async fn an_open_server_serves_anyone_until_the_first_token() {
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["created_by"], "anonymous");
 
-    // A token made on the database file while the server runs closes it.
+    // A token made on the database while the server runs closes it.
     let admin = make_token(&db, "ada", "admin", None);
     let (status, body) = call(client, base, "GET", "/v1/clusters", None, None).await;
     assert_eq!(status, 401, "{body}");
@@ -40,15 +39,14 @@ async fn an_open_server_serves_anyone_until_the_first_token() {
     assert_eq!(entries[0]["target"], "ada");
     assert!(entries[0]["actor"].as_str().unwrap().starts_with("local:"), "{}", entries[0]);
 }
+}
 
-#[tokio::test]
-async fn bad_tokens_are_refused_saying_why() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("lvsd.db");
+both_backends! {
+async fn bad_tokens_are_refused_saying_why(db: TestDb) {
     let admin = make_token(&db, "ada", "admin", None);
     let doomed = make_token(&db, "doomed", "viewer", None);
     let brief = {
-        let (ok, stdout, stderr) = lvsd(&["token", "create", "--db", db.to_str().unwrap(), "--name", "brief", "--role", "viewer", "--expires-in", "1s"]);
+        let (ok, stdout, stderr) = lvsd(&["token", "create", "--db", db.arg(), "--name", "brief", "--role", "viewer", "--expires-in", "1s"]);
         assert!(ok, "{stderr}");
         stdout.trim().to_string()
     };
@@ -58,7 +56,7 @@ async fn bad_tokens_are_refused_saying_why() {
 
     let (status, _) = call(client, base, "GET", "/v1/clusters", Some(&format!("Bearer {doomed}")), None).await;
     assert_eq!(status, 200);
-    let (ok, _, stderr) = lvsd(&["token", "revoke", "doomed", "--db", db.to_str().unwrap()]);
+    let (ok, _, stderr) = lvsd(&["token", "revoke", "doomed", "--db", db.arg()]);
     assert!(ok, "{stderr}");
     std::thread::sleep(Duration::from_millis(1100));
 
@@ -95,14 +93,14 @@ async fn bad_tokens_are_refused_saying_why() {
     assert!(with_id(&doomed) && with_id(&brief) && with_id(&wrong_secret));
     assert!(entries.iter().all(|e| e["actor"] == "unauthenticated" && e["outcome"] == "refused"));
 }
+}
 
-#[tokio::test]
-async fn secrets_stay_out_of_logs_audit_and_database() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("lvsd.db");
+both_backends! {
+async fn secrets_stay_out_of_logs_audit_and_database(db: TestDb) {
+    let dir = db.scratch();
     let admin = make_token(&db, "ada", "admin", None);
     let viewer = make_token(&db, "vera", "viewer", None);
-    let log_path = dir.path().join("lvsd.log");
+    let log_path = dir.join("lvsd.log");
     let log = std::fs::File::create(&log_path).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_lvsd"))
         .args(["serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--db"])
@@ -137,15 +135,10 @@ async fn secrets_stay_out_of_logs_audit_and_database() {
     let mut logged = String::new();
     std::fs::File::open(&log_path).unwrap().read_to_string(&mut logged).unwrap();
     assert!(logged.len() > 1000, "trace logging is on: {} bytes", logged.len());
-    let (ok, listed, _) = lvsd(&["token", "list", "--json", "--db", db.to_str().unwrap()]);
+    let (ok, listed, _) = lvsd(&["token", "list", "--json", "--db", db.arg()]);
     assert!(ok);
-    let mut stored = Vec::new();
-    for entry in std::fs::read_dir(dir.path()).unwrap() {
-        let path = entry.unwrap().path();
-        if path.to_string_lossy().contains("lvsd.db") {
-            stored.extend(std::fs::read(&path).unwrap());
-        }
-    }
+    // The SQLite files with the WAL, or a pg_dump of the database.
+    let stored = db.stored_bytes();
     let stored = String::from_utf8_lossy(&stored);
     let audited = serde_json::to_string(&entries).unwrap();
     for token in [&admin, &viewer] {
@@ -153,15 +146,14 @@ async fn secrets_stay_out_of_logs_audit_and_database() {
         assert!(!logged.contains(secret), "a secret is in the server's log");
         assert!(!audited.contains(secret), "a secret is in the audit log");
         assert!(!listed.contains(secret), "a secret is in `lvsd token list`");
-        assert!(!stored.contains(secret), "a secret is in the database files");
+        assert!(!stored.contains(secret), "a secret is in the database");
     }
 }
+}
 
-#[test]
-fn an_open_server_keeps_to_loopback_unless_allowed() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("lvsd.db");
-    let db = db.to_str().unwrap();
+both_backends! {
+async fn an_open_server_keeps_to_loopback_unless_allowed(db: TestDb) {
+    let db = db.arg();
     let (ok, stdout, stderr) = lvsd(&["serve", "--db", db, "--http", "0.0.0.0:0", "--grpc", "127.0.0.1:0"]);
     assert!(!ok, "{stdout}");
     assert!(stderr.contains("refusing to serve an OPEN API on 0.0.0.0:0"), "{stderr}");
@@ -174,10 +166,11 @@ fn an_open_server_keeps_to_loopback_unless_allowed() {
     assert!(text.contains("WARNING: --allow-open"), "{text}");
 
     // A token closes it, and then it may listen anywhere (warning about clear text).
-    make_token(std::path::Path::new(db), "ada", "admin", None);
+    make_token(db, "ada", "admin", None);
     let text = banner(db, &["--http", "0.0.0.0:0"]);
     assert!(text.contains("access: bearer tokens required"), "{text}");
     assert!(text.contains("WARNING: no TLS"), "{text}");
+}
 }
 
 /// The start-up banner of `lvsd serve` with `args`, then the server is stopped.

@@ -2,7 +2,7 @@
 //! requests that carry them.
 #![allow(dead_code)]
 
-use std::path::Path;
+use std::ffi::OsStr;
 use std::process::Command;
 
 use serde_json::Value;
@@ -13,9 +13,10 @@ pub fn lvsd(args: &[&str]) -> (bool, String, String) {
     (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
-/// Makes a token with `lvsd token create` and returns it.
-pub fn make_token(db: &Path, name: &str, role: &str, cluster: Option<&str>) -> String {
-    let db = db.to_str().expect("a UTF-8 path");
+/// Makes a token with `lvsd token create` on `db` (a SQLite file, a
+/// `postgres://` URL or a `TestDb`) and returns it.
+pub fn make_token(db: impl AsRef<OsStr>, name: &str, role: &str, cluster: Option<&str>) -> String {
+    let db = db.as_ref().to_str().expect("a UTF-8 --db value");
     let mut args = vec!["token", "create", "--db", db, "--name", name, "--role", role];
     if let Some(cluster) = cluster {
         args.extend(["--cluster", cluster]);
@@ -38,7 +39,8 @@ pub struct Tokens {
 }
 
 impl Tokens {
-    pub fn make(db: &Path) -> Self {
+    pub fn make(db: impl AsRef<OsStr>) -> Self {
+        let db = db.as_ref();
         Tokens {
             viewer: make_token(db, "vera", "viewer", None),
             operator: make_token(db, "otto", "operator", None),
