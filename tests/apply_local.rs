@@ -264,7 +264,7 @@ async fn without_ipvs_applying_is_off_and_the_api_still_serves() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start_with(&dir.path().join("lvsd.db"), &["--apply-local", "--director", "d1"]);
+    let server = TestServer::start_with(dir.path().join("lvsd.db"), &["--apply-local", "--director", "d1"]);
     let said = server.banner.last().unwrap();
     assert!(said.starts_with("lvsd: applying to the kernel is off: IPVS is not available"), "{said}");
     assert!(said.ends_with("serving the API only"), "{said}");

@@ -125,7 +125,7 @@ async fn malformed_requests_get_400_naming_the_field_and_change_nothing() {
 #[tokio::test]
 async fn specs_over_the_limits_are_refused_naming_the_field() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start_with(&dir.path().join("lvsd.db"), &["--max-services", "2", "--max-servers", "4"]);
+    let server = TestServer::start_with(dir.path().join("lvsd.db"), &["--max-services", "2", "--max-servers", "4"]);
     let before = seeded(&server).await; // 1 service, 3 real servers
 
     let service = |i: u8| json!({"protocol": "tcp", "address": format!("10.0.0.{i}"), "port": 80, "scheduler": "rr"});
@@ -171,7 +171,7 @@ async fn specs_over_the_limits_are_refused_naming_the_field() {
 async fn slow_clients_are_cut_off_and_others_still_served() {
     let dir = tempfile::tempdir().unwrap();
     let args = ["--header-timeout", "1s", "--request-timeout", "2s", "--max-connections-per-client", "40"];
-    let server = TestServer::start_with(&dir.path().join("lvsd.db"), &args);
+    let server = TestServer::start_with(dir.path().join("lvsd.db"), &args);
     server.post("/v1/clusters", json!({"name": "web"})).await.expect(201);
 
     // Slowloris: 30 connections trickling their headers in.
@@ -238,7 +238,7 @@ async fn slow_clients_are_cut_off_and_others_still_served() {
 #[tokio::test]
 async fn one_client_cannot_hold_every_connection() {
     let dir = tempfile::tempdir().unwrap();
-    let server = TestServer::start_with(&dir.path().join("lvsd.db"), &["--max-connections-per-client", "4"]);
+    let server = TestServer::start_with(dir.path().join("lvsd.db"), &["--max-connections-per-client", "4"]);
     let mut idle = Vec::new();
     for _ in 0..4 {
         idle.push(TcpStream::connect(addr(&server)).await.unwrap());

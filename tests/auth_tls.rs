@@ -26,7 +26,7 @@ fn start(dir: &Path, client_ca: bool) -> TestServer {
     if client_ca {
         args.extend(["--tls-client-ca", ca.to_str().unwrap()]);
     }
-    TestServer::start_with(&dir.join("lvsd.db"), &args)
+    TestServer::start_with(dir.join("lvsd.db"), &args)
 }
 
 /// A client trusting the test CA, presenting `identity` (a name in tests/data/tls) if given.

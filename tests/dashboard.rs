@@ -226,7 +226,7 @@ async fn build_commit_diff_and_roll_back_in_the_browser() {
         "--counters-interval",
         "500ms",
     ];
-    let server = TestServer::start_with(&dir.path().join("lvsd.db"), &director);
+    let server = TestServer::start_with(dir.path().join("lvsd.db"), &director);
     let page = Browser::start(&server.http, "open").await;
     page.open("/").await;
 

@@ -236,7 +236,7 @@ async fn directors_and_real_servers_of_the_local_table() {
         "--counters-interval",
         "200ms",
     ];
-    let server = TestServer::start_with(&dir.path().join("lvsd.db"), &args);
+    let server = TestServer::start_with(dir.path().join("lvsd.db"), &args);
     server
         .post("/v1/clusters", json!({"name": "web"}))
         .await
