@@ -23,7 +23,7 @@ use crate::host::Role;
 #[command(after_help = "Example:
   lvsd token create --name d1 --role agent --cluster web --db lvsd.db   # on the server's host
   lvsd agent --server http://10.0.0.1:7080 --cluster web --name d1 --token TOKEN
-  lvsd agent --server http://10.0.0.1:7080,http://10.0.0.2:7080 --cluster web --name d1 --token TOKEN
+  lvsd agent --server http://10.0.0.1:7080,http://10.0.0.2:7080 --cluster web --token TOKEN
 
 With several servers (sharing one database), the agent talks to one at a
 time and moves on to the next when it cannot reach it or it fails (5xx);
