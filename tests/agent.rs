@@ -118,6 +118,12 @@ impl Server {
             .status();
         let _ = self.child.wait();
     }
+
+    /// Kills the server at once, as a crash would (SIGKILL).
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl Drop for Server {
@@ -286,6 +292,15 @@ impl Setup {
 
     fn agent(&self, name: &str) -> Agent {
         Agent::start(&self.server.http, name, &self.state_dir(name), None)
+    }
+
+    /// Another server, on its own database in the same directory, with
+    /// cluster web too: what an agent sees of a second server sharing the
+    /// first one's database, as far as SQLite allows.
+    async fn other_server(&self, name: &str) -> Server {
+        let server = Server::start(&self.dir.path().join(format!("{name}.db")), free_port());
+        server.post("/v1/clusters", json!({"name": "web"})).await;
+        server
     }
 
     fn restart_server(&mut self) {
@@ -611,4 +626,61 @@ async fn a_real_server_agent_follows_the_revision_and_shows_as_mode_realserver()
 
     let next = setup.server.commit(spec("wrr", &[3, 2])).await;
     wait_director(&setup.server, "rs1", "the next revision", |v| v["applied_revision"] == json!(next)).await;
+}
+
+/// A URL nothing listens on.
+fn dead_server() -> String {
+    format!("http://127.0.0.1:{}", free_port())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_given_a_dead_server_first_moves_on_to_the_live_one() {
+    let setup = Setup::new().await;
+    let dead = dead_server();
+    let d1 = Agent::start(&format!("{dead},{}", setup.server.http), "d1", &setup.state_dir("d1"), None);
+    let revision = setup.server.commit(spec("wrr", &[1, 2, 3])).await;
+    let view = wait_applied(&setup.server, "d1", revision).await;
+    assert_eq!(view["mode"], "agent", "{view}");
+    assert_eq!(view["last_report"]["revision"], json!(revision), "{view}");
+    d1.wait_for_log(&format!("switching to server {}: {dead} failed", setup.server.http)).await;
+    // One dead server of two is no outage: no backoff, and the loop never
+    // hears that the server is out of reach.
+    assert!(
+        !d1.logged("unreachable, retrying in") && !d1.logged("not delivered, retrying in"),
+        "the agent backed off though a server answered"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_whose_server_is_killed_mid_long_poll_converges_on_the_other() {
+    let mut setup = Setup::new().await;
+    let b = setup.other_server("b").await;
+    let a_url = setup.server.http.clone();
+    let d1 = Agent::start(&format!("{a_url},{}", b.http), "d1", &setup.state_dir("d1"), None);
+    let on_a = setup.server.commit(spec("wrr", &[1, 2, 3])).await;
+    wait_applied(&setup.server, "d1", on_a).await;
+    assert_eq!(b.director("d1").await, Value::Null, "the agent sticks to a while it answers");
+
+    // The agent holds a long-poll on a (--wait 5s) when a dies.
+    setup.server.kill();
+    d1.wait_for_log(&format!("switching to server {}: {a_url} failed", b.http)).await;
+
+    // On its own database b numbers its revisions apart from a's: two
+    // commits make its revision another number, and its weights tell them apart.
+    b.commit(spec("wrr", &[1, 2, 3])).await;
+    let on_b = b.commit(spec("wrr", &[7, 8, 9])).await;
+    assert_ne!(on_b, on_a);
+    let view = wait_applied(&b, "d1", on_b).await;
+    assert_eq!(view["mode"], "agent", "{view}");
+    assert_eq!(view["last_report"]["revision"], json!(on_b), "{view}");
+    // What the agent applied is b's spec: its cache holds b's weights.
+    let cached = cache_body(&setup.state_dir("d1").join("web.json"));
+    assert_eq!(cached["applied"], json!(on_b), "{cached}");
+    let weights: Vec<&Value> = cached["desired"]["spec"]["services"][0]["servers"]
+        .as_array()
+        .expect("servers")
+        .iter()
+        .map(|s| &s["weight"])
+        .collect();
+    assert_eq!(weights, [&json!(7), &json!(8), &json!(9)], "{cached}");
 }

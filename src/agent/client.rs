@@ -1,11 +1,13 @@
 //! The agent's side of the REST API: the long-poll for what to run and the
-//! report of what it did.
+//! report of what it did, each sent to one of the [`Servers`] (the caller
+//! says which, so that it knows which one failed).
 
 use std::time::Duration;
 
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::protocol::{Desired, DirectorReport};
+use super::servers::Servers;
 
 /// How long a report may take before it counts as failed.
 const REPORT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -33,10 +35,10 @@ impl ClientError {
     }
 }
 
-/// One director of one cluster, talking to one server.
+/// One director of one cluster, talking to its servers.
 #[derive(Clone)]
 pub struct ServerClient {
-    base: String,
+    servers: Servers,
     cluster: String,
     director: String,
     token: Option<String>,
@@ -44,24 +46,15 @@ pub struct ServerClient {
 }
 
 impl ServerClient {
-    /// `server` is the server's base URL (`http://10.0.0.1:7080`); `ca`, PEM
+    /// `servers`, the servers' base URLs, checked already; `ca`, PEM
     /// certificates to trust for an https server besides the system's.
     pub fn new(
-        server: &str,
+        servers: Servers,
         cluster: &str,
         director: &str,
         token: Option<String>,
         ca: Option<&[u8]>,
     ) -> Result<Self, String> {
-        let base = server.trim_end_matches('/').to_string();
-        match reqwest::Url::parse(&base) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") => {}
-            _ => {
-                return Err(format!(
-                    "--server {server}: not a server URL; expected http://HOST:PORT or https://HOST:PORT"
-                ));
-            }
-        }
         let mut builder = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .user_agent(concat!("lvsd-agent/", env!("CARGO_PKG_VERSION")));
@@ -76,7 +69,7 @@ impl ServerClient {
             .build()
             .map_err(|err| format!("setting up the HTTP client: {err}"))?;
         Ok(ServerClient {
-            base,
+            servers,
             cluster: cluster.to_string(),
             director: director.to_string(),
             token,
@@ -88,14 +81,14 @@ impl ServerClient {
         &self.cluster
     }
 
-    pub fn server(&self) -> &str {
-        &self.base
+    pub fn servers(&self) -> &Servers {
+        &self.servers
     }
 
-    fn cluster_url(&self, rest: &str) -> String {
+    fn cluster_url(&self, at: usize, rest: &str) -> String {
         format!(
             "{}/v1/clusters/{}{rest}",
-            self.base,
+            self.servers.url(at),
             utf8_percent_encode(&self.cluster, NON_ALPHANUMERIC)
         )
     }
@@ -107,11 +100,12 @@ impl ServerClient {
         }
     }
 
-    /// What this director should run. With `after` (the revision last
-    /// received), the server holds the answer until something changes or
-    /// `wait` passes.
+    /// What this director should run, asked of server `at`. With `after`
+    /// (the revision last received), the server holds the answer until
+    /// something changes or `wait` passes.
     pub async fn desired(
         &self,
+        at: usize,
         after: Option<i64>,
         wait: Duration,
     ) -> Result<Desired, ClientError> {
@@ -124,38 +118,46 @@ impl ServerClient {
         }
         let request = self
             .http
-            .get(self.cluster_url("/desired"))
+            .get(self.cluster_url(at, "/desired"))
             .query(&query)
             .timeout(wait + WAIT_SLACK);
-        let text = self.send(self.authorized(request)).await?;
+        let text = self.send(at, self.authorized(request)).await?;
         serde_json::from_str(&text).map_err(|err| {
             ClientError::Unreachable(format!(
                 "the server's desired state is not what this agent expects ({err}): is {} an lvsd server of the same version?",
-                self.base
+                self.servers.url(at)
             ))
         })
     }
 
-    /// Sends a report: `PUT /v1/clusters/{cluster}/directors/{name}`.
-    pub async fn report(&self, report: &DirectorReport) -> Result<(), ClientError> {
-        let url = self.cluster_url(&format!(
-            "/directors/{}",
-            utf8_percent_encode(&self.director, NON_ALPHANUMERIC)
-        ));
+    /// Sends a report to server `at`: `PUT /v1/clusters/{cluster}/directors/{name}`.
+    pub async fn report(&self, at: usize, report: &DirectorReport) -> Result<(), ClientError> {
+        let url = self.cluster_url(
+            at,
+            &format!(
+                "/directors/{}",
+                utf8_percent_encode(&self.director, NON_ALPHANUMERIC)
+            ),
+        );
         let request = self.http.put(url).json(report).timeout(REPORT_TIMEOUT);
-        self.send(self.authorized(request)).await.map(drop)
+        self.send(at, self.authorized(request)).await.map(drop)
     }
 
-    async fn send(&self, request: reqwest::RequestBuilder) -> Result<String, ClientError> {
+    async fn send(
+        &self,
+        at: usize,
+        request: reqwest::RequestBuilder,
+    ) -> Result<String, ClientError> {
+        let base = self.servers.url(at);
         let response = request
             .send()
             .await
-            .map_err(|err| ClientError::Unreachable(describe(&self.base, &err)))?;
+            .map_err(|err| ClientError::Unreachable(describe(base, &err)))?;
         let status = response.status().as_u16();
         let text = response
             .text()
             .await
-            .map_err(|err| ClientError::Unreachable(describe(&self.base, &err)))?;
+            .map_err(|err| ClientError::Unreachable(describe(base, &err)))?;
         if (200..300).contains(&status) {
             return Ok(text);
         }
@@ -165,8 +167,7 @@ impl ServerClient {
             .unwrap_or_else(|| text.trim().chars().take(200).collect());
         if status >= 500 {
             Err(ClientError::Unreachable(format!(
-                "the server at {} failed (HTTP {status}): {message}",
-                self.base
+                "the server at {base} failed (HTTP {status}): {message}"
             )))
         } else {
             Err(ClientError::Refused { status, message })
@@ -209,14 +210,5 @@ mod tests {
         assert!(!refused(401).is_final(), "a token may be created later");
         assert!(!refused(404).is_final(), "a cluster may be created later");
         assert!(!ClientError::Unreachable("down".into()).is_final());
-    }
-
-    #[test]
-    fn a_server_that_is_not_a_url_is_refused_with_an_example() {
-        let err = ServerClient::new("10.0.0.1:7080", "web", "d1", None, None)
-            .err()
-            .unwrap();
-        assert!(err.contains("expected http://HOST:PORT"), "{err}");
-        assert!(ServerClient::new("http://10.0.0.1:7080/", "web", "d1", None, None).is_ok());
     }
 }

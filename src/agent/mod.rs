@@ -6,7 +6,7 @@
 //! - [`run`]: the director loop around `apply::reconcile`;
 //! - [`link`]: the long-poll and the report sender, with [`backoff`] while
 //!   the server is out of reach, and the [`outbox`] of reports waiting;
-//! - [`client`]: the REST calls;
+//! - [`client`]: the REST calls, to the current one of the [`servers`];
 //! - [`cache`]: the fail-static cache of the last revision applied;
 //! - [`host`]: the host settings that go with the table;
 //! - [`realserver`]: `--role realserver`, host settings only.
@@ -20,6 +20,7 @@ pub mod outbox;
 pub mod protocol;
 pub mod realserver;
 pub mod run;
+pub mod servers;
 
 #[cfg(test)]
 mod tests;

@@ -15,6 +15,7 @@ use crate::agent::client::ServerClient;
 use crate::agent::host::HostSetup;
 use crate::agent::realserver;
 use crate::agent::run::{Agent, Options, run};
+use crate::agent::servers::Servers;
 use crate::apply::DriftMode;
 use crate::host::Role;
 
@@ -22,15 +23,22 @@ use crate::host::Role;
 #[command(after_help = "Example:
   lvsd token create --name d1 --role agent --cluster web --db lvsd.db   # on the server's host
   lvsd agent --server http://10.0.0.1:7080 --cluster web --name d1 --token TOKEN
+  lvsd agent --server http://10.0.0.1:7080,http://10.0.0.2:7080 --cluster web --token TOKEN
+
+With several servers (sharing one database), the agent talks to one at a
+time and moves on to the next when it cannot reach it or it fails (5xx);
+it backs off only once all of them failed in a row.
 
 The agent follows the revision the server says this director should run,
 applies it to this host's IPVS table, and reports back (see `lvsd directors`).
 It keeps the last revision applied in --state-dir, and restores it when it
 starts without the server (after a reboot).")]
 pub struct AgentArgs {
-    /// URL of the lvsd server [env: LVSD_SERVER; config: server]
-    #[arg(long, value_name = "URL")]
-    pub server: Option<String>,
+    /// URL of the lvsd server; several servers sharing one database may be
+    /// given, repeated or comma-separated (URL,URL), tried in turn when one
+    /// fails [env: LVSD_SERVER; config: server, a string or a list]
+    #[arg(long, value_name = "URL[,URL...]")]
+    pub server: Vec<String>,
     /// The cluster this director runs [env: LVSD_CLUSTER; config: cluster]
     #[arg(long, value_name = "NAME")]
     pub cluster: Option<String>,
@@ -110,8 +118,8 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-/// Server, cluster and token from the flags, the environment, then the config file.
-fn connection(args: &AgentArgs) -> Result<(String, String, Option<String>), String> {
+/// Servers, cluster and token from the flags, the environment, then the config file.
+fn connection(args: &AgentArgs) -> Result<(Servers, String, Option<String>), String> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let config = super::client::config::Config::load(
         args.config
@@ -123,9 +131,18 @@ fn connection(args: &AgentArgs) -> Result<(String, String, Option<String>), Stri
             .trim_start_matches("lvsd: error: ")
             .to_string()
     })?;
-    let server = args.server.clone().or_else(|| env("LVSD_SERVER")).or(config.server).ok_or(
-        "no server: pass --server URL (or set LVSD_SERVER, or `server` in the config file), e.g. --server http://10.0.0.1:7080",
-    )?;
+    // The first source that names any server gives the whole list: flags, then env, then file.
+    let servers = if !args.server.is_empty() {
+        args.server.clone()
+    } else if let Some(listed) = env("LVSD_SERVER") {
+        vec![listed]
+    } else {
+        config.servers
+    };
+    if servers.is_empty() {
+        return Err("no server: pass --server URL[,URL...] (or set LVSD_SERVER, or `server` in the config file), e.g. --server http://10.0.0.1:7080".into());
+    }
+    let servers = Servers::parse(&servers)?;
     let cluster = args
         .cluster
         .clone()
@@ -149,12 +166,12 @@ fn connection(args: &AgentArgs) -> Result<(String, String, Option<String>), Stri
         .clone()
         .or_else(|| env("LVSD_TOKEN"))
         .or(config.token);
-    Ok((server, cluster, token))
+    Ok((servers, cluster, token))
 }
 
 pub fn agent(args: AgentArgs) -> ExitCode {
     init_logging(args.log_format);
-    let (server, cluster, token) = match connection(&args) {
+    let (servers, cluster, token) = match connection(&args) {
         Ok(found) => found,
         Err(err) => {
             eprintln!("lvsd agent: {err}");
@@ -172,7 +189,8 @@ pub fn agent(args: AgentArgs) -> ExitCode {
         None => None,
     };
     let name = args.name.clone().unwrap_or_else(host_name);
-    let client = match ServerClient::new(&server, &cluster, &name, token, ca.as_deref()) {
+    let server = servers.urls().join(",");
+    let client = match ServerClient::new(servers, &cluster, &name, token, ca.as_deref()) {
         Ok(client) => client,
         Err(err) => {
             eprintln!("lvsd agent: {err}");
@@ -180,7 +198,7 @@ pub fn agent(args: AgentArgs) -> ExitCode {
         }
     };
     if args.role == AgentRoleArg::Realserver {
-        return realserver(&args, cluster, name, client);
+        return realserver(&args, &server, cluster, name, client);
     }
     let mut table = match open_table(args.table) {
         Ok(table) => table,
@@ -235,12 +253,12 @@ pub fn agent(args: AgentArgs) -> ExitCode {
 }
 
 /// `--role realserver`: host settings only, no table.
-fn realserver(args: &AgentArgs, cluster: String, name: String, client: ServerClient) -> ExitCode {
+fn realserver(args: &AgentArgs, server: &str, cluster: String, name: String, client: ServerClient) -> ExitCode {
     if args.no_host {
         eprintln!("lvsd agent: --no-host with --role realserver leaves a real-server agent nothing to do");
         return ExitCode::from(super::client::exit::USAGE);
     }
-    tracing::info!(server = args.server, cluster, name, "lvsd agent {}: real server {name} of cluster {cluster}", env!("CARGO_PKG_VERSION"));
+    tracing::info!(server, cluster, name, "lvsd agent {}: real server {name} of cluster {cluster}", env!("CARGO_PKG_VERSION"));
     let host = HostSetup::new(args.state_dir.join("host"), Role::Realserver, &name);
     let options = realserver::Options {
         cluster,

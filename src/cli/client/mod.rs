@@ -127,7 +127,7 @@ impl Client {
             .server
             .clone()
             .or_else(|| env("LVSD_SERVER"))
-            .or(config.server)
+            .or_else(|| config.first_server())
             .unwrap_or_else(|| "http://127.0.0.1:7080".to_string());
         let token = conn.token.clone().or_else(|| env("LVSD_TOKEN")).or(config.token);
         let cluster = conn
