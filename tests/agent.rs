@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+mod common;
+use common::TestDb;
+
 /// An `lvsd serve` on a port of its choosing, so that it can be restarted
 /// on the same database at the same address.
 struct Server {
@@ -30,7 +33,7 @@ fn free_port() -> u16 {
 }
 
 impl Server {
-    fn start(db: &Path, port: u16) -> Self {
+    fn start(db: impl AsRef<std::ffi::OsStr>, port: u16) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_lvsd"))
             .args(["serve", "--grpc", "127.0.0.1:0", "--http"])
             .arg(format!("127.0.0.1:{port}"))
@@ -676,6 +679,37 @@ async fn an_agent_whose_server_is_killed_mid_long_poll_converges_on_the_other() 
     // What the agent applied is b's spec: its cache holds b's weights.
     let cached = cache_body(&setup.state_dir("d1").join("web.json"));
     assert_eq!(cached["applied"], json!(on_b), "{cached}");
+    let weights: Vec<&Value> = cached["desired"]["spec"]["services"][0]["servers"]
+        .as_array()
+        .expect("servers")
+        .iter()
+        .map(|s| &s["weight"])
+        .collect();
+    assert_eq!(weights, [&json!(7), &json!(8), &json!(9)], "{cached}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_an_agent_whose_server_dies_converges_through_the_other() {
+    let db = TestDb::postgres();
+    let mut a = Server::start(db.arg(), free_port());
+    let b = Server::start(db.arg(), free_port());
+    a.post("/v1/clusters", json!({"name": "web"})).await;
+    let dir = tempfile::tempdir().unwrap();
+    let state_dir = dir.path().join("d1");
+    let a_url = a.http.clone();
+    let d1 = Agent::start(&format!("{a_url},{}", b.http), "d1", &state_dir, None);
+    let first = a.commit(spec("wrr", &[1, 2, 3])).await;
+    // The agent reports to a; b serves the same database, so it shows it.
+    wait_applied(&b, "d1", first).await;
+
+    a.kill();
+    let second = b.commit(spec("wrr", &[7, 8, 9])).await;
+    assert_eq!(second, first + 1, "one history, whichever server commits");
+    let view = wait_applied(&b, "d1", second).await;
+    assert_eq!(view["last_report"]["revision"], json!(second), "{view}");
+    d1.wait_for_log(&format!("switching to server {}: {a_url} failed", b.http)).await;
+    let cached = cache_body(&state_dir.join("web.json"));
+    assert_eq!(cached["applied"], json!(second), "{cached}");
     let weights: Vec<&Value> = cached["desired"]["spec"]["services"][0]["servers"]
         .as_array()
         .expect("servers")
