@@ -273,3 +273,23 @@ async fn lvsd_migrate_moves_a_sqlite_history_into_postgres_whole() {
     assert!(stderr.contains("already has") && stderr.contains("empty database"), "{stderr}");
     assert_eq!(get("/v1/clusters/web/revisions?limit=500").await.1["revisions"].as_array().unwrap().len(), revisions.len() + 1);
 }
+
+#[tokio::test]
+async fn the_database_password_is_never_printed() {
+    let db = TestDb::postgres();
+    // The test server trusts local connections: any password does.
+    let url = db.arg().replacen("postgres://postgres@", "postgres://postgres:hunter2@", 1);
+    assert!(url.contains(":hunter2@"), "{url}");
+    let server = TestServer::start_on(&url);
+    assert!(server.banner.iter().any(|line| line.contains("postgres:***@")), "{:?}", server.banner);
+    assert!(server.banner.iter().all(|line| !line.contains("hunter2")), "{:?}", server.banner);
+    for args in [vec!["audit", "verify", "--db", &url], vec!["migrate", "--db", &url]] {
+        let (ok, out, err) = lvsd(&args);
+        assert!(ok, "{args:?}: {err}");
+        assert!(!out.contains("hunter2") && !err.contains("hunter2"), "{args:?}: {out}{err}");
+    }
+    // Nor when it fails.
+    let (ok, out, err) = lvsd(&["migrate", "--db", &format!("{url}_nowhere")]);
+    assert!(!ok);
+    assert!(!out.contains("hunter2") && !err.contains("hunter2"), "{out}{err}");
+}

@@ -161,8 +161,8 @@ fn run_verify(args: VerifyArgs) -> ExitCode {
 }
 
 async fn verify(args: VerifyArgs) -> ExitCode {
-    let db = &args.db;
-    let report = match Store::open_existing(db).await {
+    let db = store::redacted(&args.db);
+    let report = match Store::open_existing(&args.db).await {
         Ok(store) => {
             let report = store::verify_audit(&store, args.expect.as_deref()).await;
             store.close().await;

@@ -150,7 +150,8 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .iter()
         .map(|origin| origin.parse().with_context(|| format!("--cors-origin {origin}: not a valid origin")))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let store = Store::open(&args.db).await.with_context(|| format!("opening database {}", args.db))?;
+    let shown = store::redacted(&args.db);
+    let store = Store::open(&args.db).await.with_context(|| format!("opening database {shown}"))?;
     let core = Core::with_limits(store.clone(), args.hardening.spec_limits());
     let open = core.auth().is_open().await?;
     let warnings = args.hardening.check_exposure(open, &[args.http, args.grpc])?;
@@ -159,7 +160,7 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let (http, grpc) = args.hardening.listeners(http, grpc)?;
 
     // Printed on stdout, one line each, for people and for scripts that start lvsd.
-    println!("lvsd: database {}", args.db);
+    println!("lvsd: database {shown}");
     let scheme = if http.is_tls() { "https" } else { "http" };
     println!("lvsd: REST API on {scheme}://{}", http.local_addr()?);
     println!("lvsd: gRPC API on {}", grpc.local_addr()?);
@@ -290,13 +291,15 @@ pub(super) async fn shutdown_signal() {
 pub fn migrate(args: MigrateArgs) -> ExitCode {
     let done = runtime().and_then(|rt| {
         rt.block_on(async {
-            let applied = Store::migrate(&args.db).await.with_context(|| args.db.clone())?;
+            let shown = store::redacted(&args.db);
+            let applied = Store::migrate(&args.db).await.with_context(|| shown.clone())?;
             match applied {
-                0 => println!("lvsd migrate: {} is up to date", args.db),
-                n => println!("lvsd migrate: applied {n} migration(s) to {}", args.db),
+                0 => println!("lvsd migrate: {shown} is up to date"),
+                n => println!("lvsd migrate: applied {n} migration(s) to {shown}"),
             }
             if let Some(to) = &args.to {
-                copy_into(&args.db, to).await.with_context(|| format!("copying {} into {to}", args.db))?;
+                let to_shown = store::redacted(to);
+                copy_into(&args.db, to).await.with_context(|| format!("copying {shown} into {to_shown}"))?;
             }
             anyhow::Ok(())
         })
@@ -314,7 +317,7 @@ pub fn migrate(args: MigrateArgs) -> ExitCode {
 /// rows in each table and the audit chain intact up to the same head.
 async fn copy_into(from_db: &str, to_db: &str) -> anyhow::Result<()> {
     if store::Backend::of(to_db) != store::Backend::Postgres {
-        anyhow::bail!("--to takes a postgres:// URL, not `{to_db}`");
+        anyhow::bail!("--to takes a postgres:// URL, not `{}`", store::redacted(to_db));
     }
     let from = Store::open_existing(from_db).await?;
     let to = Store::open(to_db).await?;

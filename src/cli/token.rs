@@ -136,11 +136,12 @@ async fn execute(cmd: TokenCommand) -> Result<(), String> {
 /// The server's database; only `create` makes one (tokens can be made
 /// before the first `lvsd serve`, so that it never runs open).
 async fn open(db: &str, create: bool) -> Result<Core, String> {
+    let shown = crate::store::redacted(db);
     let a_file = crate::store::Backend::of(db) == crate::store::Backend::Sqlite && !db.starts_with("sqlite:");
     if !create && a_file && !std::path::Path::new(db).exists() {
-        return Err(format!("{db}: no such database (lvsd serve and lvsd migrate make one; check --db or LVSD_DB)"));
+        return Err(format!("{shown}: no such database (lvsd serve and lvsd migrate make one; check --db or LVSD_DB)"));
     }
-    let store = Store::open(db).await.map_err(|err| format!("opening database {db}: {err}"))?;
+    let store = Store::open(db).await.map_err(|err| format!("opening database {shown}: {err}"))?;
     Ok(Core::new(store))
 }
 

@@ -153,6 +153,38 @@ pub struct AuditFilter {
     pub limit: i64,
 }
 
+/// `db` fit to print: a PostgreSQL URL's password (in its user part or a
+/// `password=` parameter) is masked, as secrets never reach a log.
+pub fn redacted(db: &str) -> String {
+    if Backend::of(db) != Backend::Postgres {
+        return db.to_string();
+    }
+    let (scheme, rest) = db.split_once("://").unwrap_or(("", db));
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let authority = match authority.rsplit_once('@') {
+        Some((user, host)) => match user.split_once(':') {
+            Some((name, _password)) => format!("{name}:***@{host}"),
+            None => authority.to_string(),
+        },
+        None => authority.to_string(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let params: Vec<String> = query
+                .split('&')
+                .map(|param| match param.split_once('=') {
+                    Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                    _ => param.to_string(),
+                })
+                .collect();
+            format!("{path}?{}", params.join("&"))
+        }
+        None => tail.to_string(),
+    };
+    format!("{scheme}://{authority}{tail}")
+}
+
 fn install_drivers() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(sqlx::any::install_default_drivers);
@@ -243,8 +275,9 @@ impl Store {
         let pool = pool(db, backend, 2, true).await?;
         let applied = applied_migrations(&pool)
             .await
-            .map_err(|_| StoreError::Corrupt(format!("{db} is not an lvsd database")))?;
+            .map_err(|_| StoreError::Corrupt(format!("{} is not an lvsd database", redacted(db))))?;
         if let Some(missing) = backend.migrator().iter().find(|m| !applied.contains(&m.version)) {
+            let db = redacted(db);
             return Err(StoreError::Corrupt(format!(
                 "{db} lacks migration {} ({}): run `lvsd migrate --db {db}` first",
                 missing.version, missing.description
@@ -563,4 +596,27 @@ pub async fn audit(exec: impl AnyExecutor<'_>, filter: &AuditFilter) -> Result<V
         query = query.bind(value);
     }
     Ok(query.bind(filter.limit).fetch_all(exec).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_masked_wherever_a_url_holds_them() {
+        for (db, shown) in [
+            ("lvsd.db", "lvsd.db"),
+            ("sqlite:///var/lib/lvsd/lvsd.db", "sqlite:///var/lib/lvsd/lvsd.db"),
+            ("postgres://db.example/lvsd", "postgres://db.example/lvsd"),
+            ("postgres://lvsd@db.example:5432/lvsd", "postgres://lvsd@db.example:5432/lvsd"),
+            ("postgres://lvsd:s3cr%40t@db.example:5432/lvsd", "postgres://lvsd:***@db.example:5432/lvsd"),
+            ("postgresql://lvsd:a:b@c@[::1]:5432", "postgresql://lvsd:***@[::1]:5432"),
+            (
+                "postgres://db.example/lvsd?user=lvsd&password=s3cret&sslmode=require",
+                "postgres://db.example/lvsd?user=lvsd&password=***&sslmode=require",
+            ),
+        ] {
+            assert_eq!(redacted(db), shown, "{db}");
+        }
+    }
 }
