@@ -3,7 +3,11 @@
 //! services, next to the latency of `/healthz` (the transport's floor) in the
 //! same run.
 //!
-//! Run: `cargo bench --bench api` (options: `-- --commits N --reads N --services N`).
+//! With `--postgres URL` (an admin URL such as bench/postgres.sh passes) the
+//! same run is made again on a fresh PostgreSQL database, and the commit
+//! rates are compared with SQLite's.
+//!
+//! Run: `cargo bench --bench api` (options: `-- --commits N --reads N --services N --postgres URL`).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -50,13 +54,19 @@ async fn timed_gets(client: &reqwest::Client, url: &str, n: usize) -> Vec<Durati
     times
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() {
-    let (commits, reads, services) = (arg("--commits", 200), arg("--reads", 300), arg("--services", 1000));
-    let dir = tempfile::tempdir().expect("temp dir");
+/// What one run measured.
+struct Figures {
+    small_rate: f64,
+    large_rate: f64,
+    revision: Vec<Duration>,
+    health: Vec<Duration>,
+}
+
+/// Starts `lvsd serve --db db` and measures it.
+async fn run(db: &std::ffi::OsStr, commits: usize, reads: usize, services: usize) -> Figures {
     let mut child = Command::new(env!("CARGO_BIN_EXE_lvsd"))
         .args(["serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--db"])
-        .arg(dir.path().join("bench.db"))
+        .arg(db)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .spawn()
@@ -100,20 +110,56 @@ async fn main() {
     let health = timed_gets(&client, &format!("{base}/healthz"), reads).await;
     let _ = child.kill();
     let _ = child.wait();
+    Figures { small_rate, large_rate, revision, health }
+}
 
+fn print(store: &str, figures: &Figures, reads: usize, services: usize) {
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!("lvsd REST on loopback, {reads} reads each, release build");
+    let Figures { small_rate, large_rate, revision, health } = figures;
+    println!("lvsd REST on loopback on {store}, {reads} reads each, release build");
     println!("commits/s, 10 services x 4 servers:    {small_rate:8.1}");
     println!("commits/s, {services} services x 4 servers: {large_rate:8.1}");
     println!(
         "GET revision ({services} services): p50 {:.2} ms, p99 {:.2} ms",
-        ms(percentile(&revision, 0.5)),
-        ms(percentile(&revision, 0.99))
+        ms(percentile(revision, 0.5)),
+        ms(percentile(revision, 0.99))
     );
     println!(
         "GET /healthz (baseline):         p50 {:.3} ms, p99 {:.3} ms",
-        ms(percentile(&health, 0.5)),
-        ms(percentile(&health, 0.99))
+        ms(percentile(health, 0.5)),
+        ms(percentile(health, 0.99))
     );
-    println!("ratio revision/healthz p50: {:.1}x", ms(percentile(&revision, 0.5)) / ms(percentile(&health, 0.5)));
+    println!("ratio revision/healthz p50: {:.1}x", ms(percentile(revision, 0.5)) / ms(percentile(health, 0.5)));
+}
+
+/// A fresh database named `name` on the PostgreSQL server of `admin`.
+fn create_database(admin: &str, name: &str) -> String {
+    let made = Command::new("psql")
+        .args([admin, "-qc", &format!("CREATE DATABASE {name}")])
+        .status()
+        .expect("psql runs");
+    assert!(made.success(), "CREATE DATABASE {name}");
+    let (server, _) = admin.rsplit_once('/').expect("an admin URL ends with /DATABASE");
+    format!("{server}/{name}")
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let (commits, reads, services) = (arg("--commits", 200), arg("--reads", 300), arg("--services", 1000));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sqlite = run(dir.path().join("bench.db").as_os_str(), commits, reads, services).await;
+    print("SQLite", &sqlite, reads, services);
+    let args: Vec<String> = std::env::args().collect();
+    let Some(admin) = args.iter().position(|a| a == "--postgres").and_then(|i| args.get(i + 1)) else {
+        return;
+    };
+    let db = create_database(admin, &format!("lvsd_bench_{}", std::process::id()));
+    let postgres = run(std::ffi::OsStr::new(&db), commits, reads, services).await;
+    println!();
+    print("PostgreSQL", &postgres, reads, services);
+    println!(
+        "PostgreSQL/SQLite commits/s: small {:.2}x, large {:.2}x",
+        postgres.small_rate / sqlite.small_rate,
+        postgres.large_rate / sqlite.large_rate
+    );
 }
