@@ -46,7 +46,14 @@ impl Core {
         store::active_revision(self.store().reader(), cluster).await?.ok_or_else(|| not_found(cluster))?;
         if self.shares_live() {
             let rows = store::directors_live(self.store().reader(), cluster).await?;
-            return rows.into_iter().filter_map(|row| row.health).map(|json| parse_json("health", &json)).collect();
+            let mut found = rows
+                .into_iter()
+                .filter_map(|row| row.health)
+                .map(|json| parse_json::<DirectorServersHealth>("health", &json))
+                .collect::<Result<Vec<_>>>()?;
+            // In Rust's order, as from memory: the database's collation may differ.
+            found.sort_by(|a, b| a.director.cmp(&b.director));
+            return Ok(found);
         }
         let live = self.inner.health.0.lock().expect("health lock");
         let mut found: Vec<DirectorServersHealth> =

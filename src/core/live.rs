@@ -108,11 +108,14 @@ impl Core {
     pub async fn latest_counters(&self, cluster: &str) -> Result<Vec<DirectorCounters>> {
         if self.shares_live() {
             let rows = store::directors_live(self.store().reader(), cluster).await?;
-            return rows
+            let mut found = rows
                 .into_iter()
                 .filter_map(|row| Some((row.director, row.counters?)))
                 .map(|(director, json)| Ok(DirectorCounters { director, counters: parse_json("counters", &json)? }))
-                .collect();
+                .collect::<Result<Vec<_>>>()?;
+            // In Rust's order, as from memory: the database's collation may differ.
+            found.sort_by(|a, b| a.director.cmp(&b.director));
+            return Ok(found);
         }
         let live = self.inner.counters.0.lock().expect("counters lock");
         let mut found: Vec<DirectorCounters> = live
