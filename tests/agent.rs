@@ -284,7 +284,7 @@ impl Setup {
     async fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
-        let server = Server::start(&dir.path().join("lvsd.db"), port);
+        let server = Server::start(dir.path().join("lvsd.db"), port);
         server.post("/v1/clusters", json!({"name": "web"})).await;
         Setup { dir, port, server }
     }
@@ -301,7 +301,7 @@ impl Setup {
     /// cluster web too: what an agent sees of a second server sharing the
     /// first one's database, as far as SQLite allows.
     async fn other_server(&self, name: &str) -> Server {
-        let server = Server::start(&self.dir.path().join(format!("{name}.db")), free_port());
+        let server = Server::start(self.dir.path().join(format!("{name}.db")), free_port());
         server.post("/v1/clusters", json!({"name": "web"})).await;
         server
     }
@@ -309,7 +309,7 @@ impl Setup {
     fn restart_server(&mut self) {
         self.server.stop();
         let token = self.server.token.take();
-        self.server = Server::start(&self.dir.path().join("lvsd.db"), self.port);
+        self.server = Server::start(self.dir.path().join("lvsd.db"), self.port);
         self.server.token = token;
     }
 }

@@ -293,3 +293,88 @@ async fn the_database_password_is_never_printed() {
     assert!(!ok);
     assert!(!out.contains("hunter2") && !err.contains("hunter2"), "{out}{err}");
 }
+
+/// A director's counters for `web`'s service, `conns` connections scheduled.
+fn counters(at: &str, conns: u64) -> Value {
+    let traffic = |conns: u64| {
+        json!({"conns": conns, "in_packets": 10 * conns, "out_packets": 9 * conns, "in_bytes": 1_000 * conns,
+               "out_bytes": 900 * conns, "cps": 1, "in_pps": 2, "out_pps": 3, "in_bps": 4, "out_bps": 5})
+    };
+    json!({"at": at, "services": [{"service": "tcp:192.168.31.100:80", "traffic": traffic(conns), "servers": [
+        {"server": "172.25.0.31:80", "weight": 1, "active_conns": 2, "inactive_conns": 1, "persistent_conns": 0, "traffic": traffic(conns)},
+    ]}]})
+}
+
+/// What `server` shows of director `director`'s live reports: counters,
+/// health, host errors (`null` where none).
+async fn live_of(server: &TestServer, director: &str) -> (Value, Value, Value) {
+    let counters = server.get("/v1/clusters/web/counters").await.expect(200).body;
+    let health = server.get("/v1/clusters/web/health").await.expect(200).body;
+    let view = server.get(&format!("/v1/clusters/web/directors/{director}")).await.expect(200).body;
+    let listed = server.get("/v1/clusters/web/directors").await.expect(200).body;
+    assert_eq!(listed[0]["host_errors"], view["host_errors"], "the list shows the director as its own view does");
+    (counters, health, view["host_errors"].clone())
+}
+
+#[tokio::test]
+async fn what_an_agent_reports_to_one_server_the_other_shows() {
+    let db = TestDb::postgres();
+    let a = TestServer::start_on(&db);
+    let b = TestServer::start_on(&db);
+    a.post("/v1/clusters", json!({"name": "web"})).await.expect(201);
+    a.post("/v1/clusters/web/revisions", json!({"message": "first", "spec": nat_example()})).await.expect(201);
+
+    // The agent reports to A: counters, its real servers' health, failing host settings.
+    let health = json!([{"service": "tcp:192.168.31.100:80", "degraded": false, "healthy_servers": 1, "servers_total": 2,
+        "servers": [
+            {"server": "172.25.0.31:80", "check": "tcp", "healthy": true, "effective_weight": 1,
+             "consecutive_successes": 7, "consecutive_failures": 0, "checks": 7},
+            {"server": "172.25.0.32:80", "check": "tcp", "healthy": false, "consecutive_successes": 0,
+             "consecutive_failures": 3, "failing_since": "2026-01-01T00:00:00.000Z", "last_error": "connect: connection refused", "checks": 7},
+        ]}]);
+    let report = json!({
+        "agent_version": "lvsd 0.1.0", "applied_revision": 1, "report_interval_secs": 10,
+        "counters": counters("2026-01-01T00:00:01.000Z", 42), "health": health,
+        "host_errors": ["host settings (director): sysctl net.ipv4.vs.conntrack: permission denied"],
+    });
+    a.call("PUT", "/v1/clusters/web/directors/lb-1", Some(report), None).await.expect(200);
+
+    let on_a = live_of(&a, "lb-1").await;
+    let on_b = live_of(&b, "lb-1").await;
+    assert_eq!(on_a, on_b, "B shows what the agent reported to A");
+    let (counters_b, health_b, host_errors_b) = on_b;
+    assert_eq!(counters_b[0]["director"], "lb-1", "{counters_b}");
+    assert_eq!(counters_b[0]["counters"]["services"][0]["traffic"]["conns"], 42, "{counters_b}");
+    assert_eq!(health_b[0]["director"], "lb-1", "{health_b}");
+    assert_eq!(health_b[0]["services"][0]["servers"][1]["last_error"], "connect: connection refused", "{health_b}");
+    assert!(host_errors_b[0].as_str().unwrap().contains("permission denied"), "{host_errors_b}");
+
+    // It fails over to B: a heartbeat with new counters and fixed host
+    // settings. A shows that; the health it did not report again stands.
+    let heartbeat = json!({"agent_version": "lvsd 0.1.0", "applied_revision": 1, "report_interval_secs": 10,
+        "counters": counters("2026-01-01T00:00:11.000Z", 50)});
+    b.call("PUT", "/v1/clusters/web/directors/lb-1", Some(heartbeat), None).await.expect(200);
+    let on_a = live_of(&a, "lb-1").await;
+    assert_eq!(on_a, live_of(&b, "lb-1").await, "both servers show the newest report");
+    let (counters_a, health_a, host_errors_a) = on_a;
+    assert_eq!(counters_a[0]["counters"]["services"][0]["traffic"]["conns"], 50, "{counters_a}");
+    assert_eq!(health_a, health_b, "the health reported to A stands");
+    assert_eq!(host_errors_a, Value::Null, "fixed host settings clear the errors on A too");
+
+    // Both servers' metrics count the director's traffic.
+    for server in [&a, &b] {
+        let metrics = reqwest::get(server.url("/metrics")).await.unwrap().text().await.unwrap();
+        assert!(
+            metrics.lines().any(|l| l.starts_with("lvsd_virtual_service_connections") && l.contains("director=\"lb-1\"") && l.ends_with(" 50")),
+            "{metrics}"
+        );
+    }
+
+    // Deleting the cluster on B deletes what its directors reported: a
+    // cluster of the same name starts with nothing on A.
+    b.call("DELETE", "/v1/clusters/web?force=true", None, None).await.expect(204);
+    a.post("/v1/clusters", json!({"name": "web"})).await.expect(201);
+    a.post("/v1/clusters/web/revisions", json!({"message": "again", "spec": nat_example()})).await.expect(201);
+    assert_eq!(a.get("/v1/clusters/web/counters").await.expect(200).body, json!([]));
+    assert_eq!(b.get("/v1/clusters/web/health").await.expect(200).body, json!([]));
+}

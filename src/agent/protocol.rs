@@ -98,7 +98,8 @@ pub struct DirectorReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zeroed_seq: Option<u64>,
     /// Its real servers' health, per service with checks
-    /// (`HealthMonitor::views`); the server keeps the latest in memory.
+    /// (`HealthMonitor::views`); the server keeps the latest, in memory (and
+    /// in the database on PostgreSQL, for the other servers).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub health: Vec<ServiceHealthView>,
     /// Real servers that went down or came back since the previous report,

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 
 use super::clusters::not_found;
 use super::directors::{DirectorUpdate, store_step};
-use super::{Caller, Core, DirectorView, Error, Result, now};
+use super::{Caller, Core, DirectorView, Error, LiveReport, Result, now};
 use crate::agent::protocol::{AgentRole, Desired, DirectorReport, HealthChange, ZeroRequest};
 use crate::apply::{DirectorState, DrainRecord, Event};
 use crate::ipvs::DestKey;
@@ -305,6 +305,12 @@ impl Core {
             tx.commit().await.map_err(store::StoreError::from)?;
             self.count_drift(&update);
             self.director_recorded();
+            let live = LiveReport {
+                counters: report.counters.as_ref(),
+                health: (!report.health.is_empty()).then_some(report.health.as_slice()),
+                host_errors: Some(&report.host_errors),
+            };
+            self.share_live(cluster, name, live).await;
             if let Some(counters) = report.counters {
                 self.record_counters(cluster, name, counters);
             }

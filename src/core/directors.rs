@@ -201,7 +201,7 @@ fn parse_time(at: &str) -> Result<SystemTime> {
     humantime::parse_rfc3339_weak(at).map_err(|e| Error::Internal(format!("stored time `{at}` does not parse: {e}")))
 }
 
-fn parse_json<T: serde::de::DeserializeOwned>(what: &str, json: &str) -> Result<T> {
+pub(super) fn parse_json<T: serde::de::DeserializeOwned>(what: &str, json: &str) -> Result<T> {
     serde_json::from_str(json).map_err(|e| Error::Internal(format!("stored {what} does not parse: {e}")))
 }
 
@@ -353,7 +353,7 @@ impl Core {
                 }
             })
             .collect();
-        let host_errors = self.host_errors(&row.cluster, &row.director);
+        let host_errors = self.host_errors(&row.cluster, &row.director).await?;
         Ok(DirectorView {
             host_errors,
             in_sync: active.is_some() && row.applied_revision == active && drift.is_empty(),

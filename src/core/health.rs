@@ -1,6 +1,7 @@
 //! Directors' health reports: the latest per director, kept in memory like
 //! their counters (directors report again within their interval after a
-//! restart), and each server going down or coming back in the audit log.
+//! restart; on PostgreSQL shared through `director_live`, see
+//! [`super::live`]), and each server going down or coming back in the audit log.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -11,6 +12,7 @@ use utoipa::ToSchema;
 
 use super::audit::{Change, record};
 use super::clusters::not_found;
+use super::directors::parse_json;
 use super::{Caller, Core, Result, now};
 use crate::health::{HealthEvent, ServiceHealthView, Transition};
 use crate::store;
@@ -39,9 +41,20 @@ impl Core {
     }
 
     /// The latest health of every director of `cluster` that reported it
-    /// since this server started, by director name.
+    /// (since this server started, on SQLite), by director name.
     pub async fn health(&self, cluster: &str) -> Result<Vec<DirectorServersHealth>> {
         store::active_revision(self.store().reader(), cluster).await?.ok_or_else(|| not_found(cluster))?;
+        if self.shares_live() {
+            let rows = store::directors_live(self.store().reader(), cluster).await?;
+            let mut found = rows
+                .into_iter()
+                .filter_map(|row| row.health)
+                .map(|json| parse_json::<DirectorServersHealth>("health", &json))
+                .collect::<Result<Vec<_>>>()?;
+            // In Rust's order, as from memory: the database's collation may differ.
+            found.sort_by(|a, b| a.director.cmp(&b.director));
+            return Ok(found);
+        }
         let live = self.inner.health.0.lock().expect("health lock");
         let mut found: Vec<DirectorServersHealth> =
             live.iter().filter(|((c, _), _)| c == cluster).map(|(_, report)| report.clone()).collect();

@@ -1,6 +1,13 @@
 //! What directors report that is not worth a write to the store: their live
 //! counters, and why their host settings fail. Kept in memory, the latest per director; lost on a restart,
 //! when directors report them again within their report interval.
+//!
+//! On PostgreSQL, where several servers share the database and an agent
+//! reports to any one of them, each report is also upserted into
+//! `director_live` (one row per director, outside the writers' lock), and
+//! every read comes from there: each server shows every director's latest
+//! report, whichever server received it. On SQLite (one server) nothing is
+//! written and reads come from memory.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -10,10 +17,14 @@ use utoipa::ToSchema;
 
 use super::clusters::not_found;
 use super::{Core, Error, Result};
+use super::directors::parse_json;
+use super::health::DirectorServersHealth;
+use super::now;
+use crate::apply::Counters;
+use crate::health::ServiceHealthView;
 use crate::ipvs::conns::Connection;
 use crate::model::{ServiceKey, Spec};
-use crate::apply::Counters;
-use crate::store;
+use crate::store::{self, Backend, DirectorLiveRow};
 
 /// One director's latest counters for a cluster.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -30,7 +41,56 @@ pub(super) struct LiveCounters(Mutex<HashMap<(String, String), Arc<Counters>>>);
 #[derive(Default)]
 pub(super) struct LiveHostErrors(Mutex<HashMap<(String, String), Vec<String>>>);
 
+/// What one report of a director brought, to share with the other servers
+/// on the database; `None`: nothing of that kind, what it reported before stands.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LiveReport<'a> {
+    pub counters: Option<&'a Counters>,
+    pub health: Option<&'a [ServiceHealthView]>,
+    pub host_errors: Option<&'a [String]>,
+}
+
 impl Core {
+    /// Whether directors' live reports are shared through the database
+    /// (PostgreSQL: several servers) rather than kept in memory only.
+    pub(super) fn shares_live(&self) -> bool {
+        self.store().backend() == Backend::Postgres
+    }
+
+    /// On PostgreSQL, upserts what director `director` of `cluster` just
+    /// reported, for every server to read; nothing on SQLite. A single-row
+    /// upsert on the pool, without the writers' lock: reports never wait on
+    /// commits. Best effort, like the memory it stands for: a failure is
+    /// logged, and the director's next report makes up for it.
+    pub async fn share_live(&self, cluster: &str, director: &str, report: LiveReport<'_>) {
+        if !self.shares_live() {
+            return;
+        }
+        let at = now();
+        let row = (|| -> serde_json::Result<DirectorLiveRow> {
+            let health = report.health.map(|services| DirectorServersHealth {
+                director: director.to_string(),
+                at: at.clone(),
+                services: services.to_vec(),
+            });
+            Ok(DirectorLiveRow {
+                cluster: cluster.to_string(),
+                director: director.to_string(),
+                counters: report.counters.map(serde_json::to_string).transpose()?,
+                health: health.as_ref().map(serde_json::to_string).transpose()?,
+                host_errors: report.host_errors.map(serde_json::to_string).transpose()?,
+                reported_at: at.clone(),
+            })
+        })();
+        let result = match row {
+            Ok(row) => store::put_director_live(self.store().reader(), &row).await.map_err(|e| e.to_string()),
+            Err(err) => Err(err.to_string()),
+        };
+        if let Err(err) = result {
+            tracing::warn!(error = %err, cluster, director, "sharing a director's live report with the other servers");
+        }
+    }
+
     /// Keeps `counters` as the latest director `director` counted for `cluster`.
     pub fn record_counters(&self, cluster: &str, director: &str, counters: Counters) {
         let mut live = self.inner.counters.0.lock().expect("counters lock");
@@ -38,14 +98,25 @@ impl Core {
     }
 
     /// The latest counters of every director of `cluster` that reported
-    /// some since this server started, by director name.
+    /// some (since this server started, on SQLite), by director name.
     pub async fn counters(&self, cluster: &str) -> Result<Vec<DirectorCounters>> {
         store::active_revision(self.store().reader(), cluster).await?.ok_or_else(|| not_found(cluster))?;
-        Ok(self.latest_counters(cluster))
+        self.latest_counters(cluster).await
     }
 
     /// The same without checking that the cluster exists.
-    pub fn latest_counters(&self, cluster: &str) -> Vec<DirectorCounters> {
+    pub async fn latest_counters(&self, cluster: &str) -> Result<Vec<DirectorCounters>> {
+        if self.shares_live() {
+            let rows = store::directors_live(self.store().reader(), cluster).await?;
+            let mut found = rows
+                .into_iter()
+                .filter_map(|row| Some((row.director, row.counters?)))
+                .map(|(director, json)| Ok(DirectorCounters { director, counters: parse_json("counters", &json)? }))
+                .collect::<Result<Vec<_>>>()?;
+            // In Rust's order, as from memory: the database's collation may differ.
+            found.sort_by(|a, b| a.director.cmp(&b.director));
+            return Ok(found);
+        }
         let live = self.inner.counters.0.lock().expect("counters lock");
         let mut found: Vec<DirectorCounters> = live
             .iter()
@@ -56,7 +127,7 @@ impl Core {
             })
             .collect();
         found.sort_by(|a, b| a.director.cmp(&b.director));
-        found
+        Ok(found)
     }
 
     /// The connection entries of `cluster`'s services on director
@@ -79,7 +150,8 @@ impl Core {
         Ok(all.into_iter().filter(|c| belongs(&spec, c)).collect())
     }
 
-    /// Forgets the counters and host errors of a cluster that is gone.
+    /// Forgets the counters and host errors of a cluster that is gone (on
+    /// PostgreSQL its `director_live` rows went with it).
     pub(super) fn forget_counters(&self, cluster: &str) {
         self.inner.counters.0.lock().expect("counters lock").retain(|(c, _), _| c != cluster);
         self.inner.host_errors.0.lock().expect("host errors lock").retain(|(c, _), _| c != cluster);
@@ -96,9 +168,16 @@ impl Core {
     }
 
     /// Why director `director`'s host settings failed at its last report.
-    pub(super) fn host_errors(&self, cluster: &str, director: &str) -> Vec<String> {
+    pub(super) async fn host_errors(&self, cluster: &str, director: &str) -> Result<Vec<String>> {
+        if self.shares_live() {
+            let row = store::director_live(self.store().reader(), cluster, director).await?;
+            return match row.and_then(|row| row.host_errors) {
+                Some(json) => parse_json("host errors", &json),
+                None => Ok(Vec::new()),
+            };
+        }
         let live = self.inner.host_errors.0.lock().expect("host errors lock");
-        live.get(&(cluster.to_string(), director.to_string())).cloned().unwrap_or_default()
+        Ok(live.get(&(cluster.to_string(), director.to_string())).cloned().unwrap_or_default())
     }
 }
 

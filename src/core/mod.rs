@@ -34,7 +34,7 @@ pub use draft::Precondition;
 pub use error::{Error, ErrorCode};
 pub use limits::Limits;
 pub use health::DirectorServersHealth;
-pub use live::DirectorCounters;
+pub use live::{DirectorCounters, LiveReport};
 pub use tokens::{NewToken, TokenView};
 pub use revisions::{CommitRequest, RevisionPage};
 pub use rollout::{CanaryView, RolloutState, RolloutView};

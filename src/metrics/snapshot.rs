@@ -91,7 +91,7 @@ impl Snapshot {
                 Err(err) => return Err(err),
             };
             clusters.push(ClusterNow {
-                counters: core.latest_counters(&cluster.name),
+                counters: core.latest_counters(&cluster.name).await?,
                 health,
                 name: cluster.name,
                 active: cluster.active_revision,

@@ -23,6 +23,7 @@ const TABLES: &[(&str, &str)] = &[
     ("tokens", "id"),
     ("rollouts", "cluster"),
     ("zero_requests", "cluster"),
+    ("director_live", "cluster, director"),
 ];
 
 /// Rows copied per table, in [`TABLES`] order.

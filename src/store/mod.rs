@@ -11,6 +11,7 @@ mod agents;
 mod apply;
 mod chain;
 mod copy;
+mod live;
 mod notify;
 mod tokens;
 
@@ -27,6 +28,7 @@ pub use self::tokens::*;
 
 pub use agents::*;
 pub use apply::*;
+pub use live::*;
 
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
