@@ -677,15 +677,22 @@ async fn an_agent_whose_server_is_killed_mid_long_poll_converges_on_the_other() 
     assert_eq!(view["mode"], "agent", "{view}");
     assert_eq!(view["last_report"]["revision"], json!(on_b), "{view}");
     // What the agent applied is b's spec: its cache holds b's weights.
-    let cached = cache_body(&setup.state_dir("d1").join("web.json"));
-    assert_eq!(cached["applied"], json!(on_b), "{cached}");
-    let weights: Vec<&Value> = cached["desired"]["spec"]["services"][0]["servers"]
+    assert_cached(&setup.state_dir("d1"), on_b, &[7, 8, 9]);
+}
+
+/// The agent whose state is in `state_dir` applied `revision`, whose real
+/// servers have `weights`: what its cache holds.
+fn assert_cached(state_dir: &Path, revision: i64, weights: &[u32]) {
+    let cached = cache_body(&state_dir.join("web.json"));
+    assert_eq!(cached["applied"], json!(revision), "{cached}");
+    let cached_weights: Vec<&Value> = cached["desired"]["spec"]["services"][0]["servers"]
         .as_array()
         .expect("servers")
         .iter()
         .map(|s| &s["weight"])
         .collect();
-    assert_eq!(weights, [&json!(7), &json!(8), &json!(9)], "{cached}");
+    let weights: Vec<Value> = weights.iter().map(|w| json!(w)).collect();
+    assert_eq!(cached_weights, weights.iter().collect::<Vec<_>>(), "{cached}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -708,13 +715,5 @@ async fn on_postgres_an_agent_whose_server_dies_converges_through_the_other() {
     let view = wait_applied(&b, "d1", second).await;
     assert_eq!(view["last_report"]["revision"], json!(second), "{view}");
     d1.wait_for_log(&format!("switching to server {}: {a_url} failed", b.http)).await;
-    let cached = cache_body(&state_dir.join("web.json"));
-    assert_eq!(cached["applied"], json!(second), "{cached}");
-    let weights: Vec<&Value> = cached["desired"]["spec"]["services"][0]["servers"]
-        .as_array()
-        .expect("servers")
-        .iter()
-        .map(|s| &s["weight"])
-        .collect();
-    assert_eq!(weights, [&json!(7), &json!(8), &json!(9)], "{cached}");
+    assert_cached(&state_dir, second, &[7, 8, 9]);
 }
