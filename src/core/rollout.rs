@@ -309,6 +309,7 @@ impl Core {
 
     /// The rollout of `cluster` now: evaluated, and stored (and audited) when it moved on.
     pub(crate) async fn rollout_now(&self, cluster: &str) -> Result<RolloutNow> {
+        let started = std::time::Instant::now();
         let reader = self.store().reader();
         let active = store::active_revision(reader, cluster).await?.ok_or_else(|| not_found(cluster))?;
         let settings = self.settings(cluster).await?.settings;
@@ -321,8 +322,10 @@ impl Core {
         if stored.as_ref() == Some(&next) {
             return Ok(RolloutNow { rollout: next, settings, canaries });
         }
+        let evaluated = started.elapsed();
         // Moved on: store it, unless another request stored a change first.
         let mut tx = self.store().begin().await?;
+        let locked = started.elapsed();
         let Some(active_now) = store::active_revision(&mut *tx, cluster).await? else { return Err(not_found(cluster)) };
         let stored_now = store::rollout(&mut *tx, cluster).await?.as_ref().map(Rollout::from_row).transpose()?;
         if active_now != active || stored_now != stored {
@@ -347,6 +350,15 @@ impl Core {
             record(&mut tx, &caller, change(cluster, action, &next, stored.as_ref())).await?;
         }
         tx.commit().await.map_err(store::StoreError::from)?;
+        tracing::debug!(
+            target: "lvsd::timing",
+            cluster,
+            revision = next.revision,
+            read_ms = evaluated.as_secs_f64() * 1e3,
+            lock_ms = (locked - evaluated).as_secs_f64() * 1e3,
+            write_ms = (started.elapsed() - locked).as_secs_f64() * 1e3,
+            "rollout stored"
+        );
         if stored.as_ref().map(|r| r.released) != Some(next.released) {
             self.desired_changed();
         }
