@@ -342,6 +342,7 @@ impl Runner {
     /// settings, which also lifts the block on a refused revision); clusters
     /// gone are forgotten.
     async fn refresh_clusters(&mut self, all: bool) {
+        let entered = std::time::Instant::now();
         let clusters = match self.core.active_revisions().await {
             Ok(clusters) => clusters,
             Err(err) => {
@@ -349,8 +350,10 @@ impl Runner {
                 return;
             }
         };
+        let listed = std::time::Instant::now();
         let mut desired = Vec::with_capacity(clusters.len());
         for (name, active) in clusters {
+            let asked = std::time::Instant::now();
             let revision = match self.core.director_revision(&name, &self.options.name).await {
                 Ok(revision) => revision,
                 Err(core::Error::NotFound(_)) => continue, // deleted meanwhile: forgotten below
@@ -359,6 +362,21 @@ impl Runner {
                     active
                 }
             };
+            if let Some((_, activated)) = active.and_then(|n| self.core.activation_times(&name, n)) {
+                // Where the time from a commit's durability to its step goes
+                // (with the step's own line), for `RUST_LOG=lvsd::timing=debug`.
+                let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+                tracing::debug!(
+                    target: "lvsd::timing",
+                    cluster = name,
+                    revision = active,
+                    all,
+                    woken_ms = ms(entered.saturating_duration_since(activated)),
+                    list_ms = ms(listed - entered),
+                    director_revision_ms = ms(asked.elapsed()),
+                    "refresh"
+                );
+            }
             desired.push((name, revision));
         }
         let clusters = desired;
@@ -422,6 +440,7 @@ impl Runner {
         {
             run.settings = Some(self.core.settings(cluster).await?.settings);
         }
+        let settled = std::time::Instant::now();
         let Some(mut desired) = desired(&self.core, &self.options, &self.runs, cluster).await? else {
             if let Some(run) = self.runs.get_mut(cluster) {
                 run.due = None;
@@ -473,6 +492,7 @@ impl Runner {
                 revision = desired.revision,
                 woken_ms = entered.saturating_duration_since(activated).as_secs_f64() * 1e3,
                 desired_ms = step_started.saturating_duration_since(entered).as_secs_f64() * 1e3,
+                settings_ms = settled.saturating_duration_since(entered).as_secs_f64() * 1e3,
                 "step"
             );
             for event in &mut events {

@@ -169,6 +169,7 @@ impl Core {
             let existing = existing.clone();
             if new.activate && cluster.active_revision != Some(existing.number) {
                 store::set_active(&mut **tx, &name, Some(existing.number)).await?;
+                self.release_on_activation(tx, &name, existing.number).await?;
                 cluster.active_revision = Some(existing.number);
                 let change = Change {
                     cluster: Some(&name),
@@ -212,6 +213,7 @@ impl Core {
         store::insert_revision(&mut **tx, &row).await?;
         if new.activate {
             store::set_active(&mut **tx, &name, Some(row.number)).await?;
+            self.release_on_activation(tx, &name, row.number).await?;
             cluster.active_revision = Some(row.number);
         }
         // The draft follows what was committed, so the next edit starts from
@@ -377,6 +379,7 @@ impl Core {
             }
             if row.active_revision != Some(number) {
                 store::set_active(&mut *tx, cluster, Some(number)).await?;
+                self.release_on_activation(&mut tx, cluster, number).await?;
                 let change = Change {
                     cluster: Some(cluster),
                     action: "revision.activate",

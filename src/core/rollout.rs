@@ -7,7 +7,8 @@
 //! every director should run it. A canary that refuses or fails R halts the
 //! rollout: the others stay where they are until a new activation (a fix
 //! forward or a rollback) starts a new rollout, or an operator releases R.
-//! Without canaries every revision is released as it becomes active.
+//! Without canaries every revision is released as it becomes active, in the
+//! activation's own transaction ([`Core::release_on_activation`]).
 //!
 //! The decision is a pure function ([`next_rollout`]) of the stored rollout,
 //! the active revision and how each canary stands. The core evaluates it when
@@ -28,10 +29,11 @@ use utoipa::ToSchema;
 
 use super::audit::{Change, record};
 use super::clusters::not_found;
+use super::settings::parse_settings;
 use super::{Caller, ClusterSettings, Core, Error, Result};
 use crate::apply::Report;
 use crate::apply::report::rfc3339;
-use crate::store::{self, DirectorRow, RolloutRow};
+use crate::store::{self, DirectorRow, RolloutRow, Tx};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -309,6 +311,7 @@ impl Core {
 
     /// The rollout of `cluster` now: evaluated, and stored (and audited) when it moved on.
     pub(crate) async fn rollout_now(&self, cluster: &str) -> Result<RolloutNow> {
+        let started = std::time::Instant::now();
         let reader = self.store().reader();
         let active = store::active_revision(reader, cluster).await?.ok_or_else(|| not_found(cluster))?;
         let settings = self.settings(cluster).await?.settings;
@@ -321,8 +324,10 @@ impl Core {
         if stored.as_ref() == Some(&next) {
             return Ok(RolloutNow { rollout: next, settings, canaries });
         }
+        let evaluated = started.elapsed();
         // Moved on: store it, unless another request stored a change first.
         let mut tx = self.store().begin().await?;
+        let locked = started.elapsed();
         let Some(active_now) = store::active_revision(&mut *tx, cluster).await? else { return Err(not_found(cluster)) };
         let stored_now = store::rollout(&mut *tx, cluster).await?.as_ref().map(Rollout::from_row).transpose()?;
         if active_now != active || stored_now != stored {
@@ -347,10 +352,46 @@ impl Core {
             record(&mut tx, &caller, change(cluster, action, &next, stored.as_ref())).await?;
         }
         tx.commit().await.map_err(store::StoreError::from)?;
+        tracing::debug!(
+            target: "lvsd::timing",
+            cluster,
+            revision = next.revision,
+            read_ms = evaluated.as_secs_f64() * 1e3,
+            lock_ms = (locked - evaluated).as_secs_f64() * 1e3,
+            write_ms = (started.elapsed() - locked).as_secs_f64() * 1e3,
+            "rollout stored"
+        );
         if stored.as_ref().map(|r| r.released) != Some(next.released) {
             self.desired_changed();
         }
         Ok(RolloutNow { rollout: next, settings, canaries })
+    }
+
+    /// Releases `active` in the transaction `tx` that makes it the active
+    /// revision of `cluster`, when the cluster has no canaries: the stored
+    /// rollout then moves with the activation itself, and whoever asks next
+    /// what a director should run (the local director first of all, right
+    /// after the commit) finds it up to date instead of storing it in a
+    /// write transaction of its own. A cluster with canaries is left to
+    /// [`Core::rollout_now`], which starts the canary rollout and audits it.
+    pub(super) async fn release_on_activation(&self, tx: &mut Tx, cluster: &str, active: i64) -> Result<()> {
+        let settings = match store::settings(&mut **tx, cluster).await? {
+            Some(row) => parse_settings(&row.settings)?,
+            None => ClusterSettings::default(),
+        };
+        if !settings.canaries.is_empty() {
+            return Ok(());
+        }
+        let stored = store::rollout(&mut **tx, cluster).await?.as_ref().map(Rollout::from_row).transpose()?;
+        // A rollout of this very revision may still be settling (canaries
+        // just removed): `rollout_now` releases and audits that.
+        if stored.as_ref().is_some_and(|r| r.revision == Some(active)) {
+            return Ok(());
+        }
+        let soak = Duration::from_secs(settings.canary_soak_secs);
+        let next = next_rollout(stored.as_ref(), Some(active), &[], soak, SystemTime::now());
+        store::put_rollout(&mut **tx, &next.row(cluster)).await?;
+        Ok(())
     }
 
     /// The rollout of `cluster`'s active revision, with its canaries.
@@ -559,6 +600,60 @@ mod tests {
         assert_eq!(halted.desired_for(&canaries, "other"), Some(1));
         let released = rollout(2, 2, Released, None);
         assert_eq!(released.desired_for(&canaries, "other"), Some(2));
+    }
+
+    mod stored {
+        use super::*;
+        use crate::core::{CommitRequest, Precondition};
+        use crate::store::Store;
+
+        fn commit(weight: u32) -> CommitRequest {
+            let json = format!(
+                r#"{{"services": [{{"id": "tcp:192.168.31.100:80", "scheduler": "wrr",
+                    "servers": [{{"address": "172.25.0.31", "forwarding": "nat", "weight": {weight}}}]}}]}}"#
+            );
+            CommitRequest {
+                message: format!("weight {weight}"),
+                author: None,
+                expected_base: None,
+                activate: true,
+                spec: Some(serde_json::from_str(&json).unwrap()),
+                precondition: Precondition::default(),
+                confirm_within: None,
+            }
+        }
+
+        async fn stored(core: &Core) -> (Option<i64>, Option<i64>, String, String) {
+            let row = store::rollout(core.store().reader(), "web").await.unwrap().expect("a stored rollout");
+            (row.revision, row.released, row.state, row.since)
+        }
+
+        #[tokio::test]
+        async fn without_canaries_the_activation_itself_releases_and_asking_writes_nothing() {
+            let dir = tempfile::tempdir().unwrap();
+            let core = Core::new(Store::open(dir.path().join("lvsd.db").to_str().unwrap()).await.unwrap());
+            let caller = Caller::anonymous();
+            core.create_cluster(&caller, "web", "").await.unwrap();
+            core.commit(&caller, "web", commit(1)).await.unwrap();
+            core.commit(&caller, "web", commit(2)).await.unwrap();
+            let released = stored(&core).await;
+            assert_eq!((released.0, released.1, released.2.as_str()), (Some(2), Some(2), "released"));
+            let desired = core.desired_changes();
+            assert_eq!(core.director_revision("web", "d1").await.unwrap(), Some(2));
+            assert_eq!(stored(&core).await, released, "asking what to run stores nothing");
+            assert!(!desired.has_changed().unwrap(), "and wakes nobody");
+
+            // With canaries the activation leaves the rollout to `rollout_now`,
+            // which holds the others on the revision released without them.
+            let settings = ClusterSettings { canaries: vec!["c1".to_string()], ..ClusterSettings::default() };
+            core.put_settings(&caller, "web", settings).await.unwrap();
+            core.commit(&caller, "web", commit(3)).await.unwrap();
+            assert_eq!(stored(&core).await, released);
+            assert_eq!(core.director_revision("web", "c1").await.unwrap(), Some(3));
+            assert_eq!(core.director_revision("web", "d1").await.unwrap(), Some(2));
+            let canary = stored(&core).await;
+            assert_eq!((canary.0, canary.1, canary.2.as_str()), (Some(3), Some(2), "canary"));
+        }
     }
 
     #[test]

@@ -212,7 +212,7 @@ impl Core {
     }
 }
 
-fn parse_settings(json: &str) -> Result<ClusterSettings> {
+pub(super) fn parse_settings(json: &str) -> Result<ClusterSettings> {
     serde_json::from_str(json).map_err(|err| {
         tracing::error!(error = %err, "stored cluster settings do not parse");
         Error::Internal(format!("stored cluster settings do not parse ({err})"))

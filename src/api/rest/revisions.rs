@@ -1,6 +1,6 @@
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::error::{ApiError, ErrorBody};
 use super::extract::{path_number, JsonBody, Query};
 use crate::core::{
-    Caller, CommitOutcome, CommitRequest, Core, Precondition, RevisionPage, RevisionView, parse_confirm_within,
+    Caller, CommitOutcome, CommitRequest, Core, Error, Precondition, RevisionPage, RevisionView, parse_confirm_within,
 };
 use crate::model::diff::SpecDiff;
 use crate::model::SpecDoc;
@@ -83,9 +83,23 @@ pub struct DiffView {
     pub diff: SpecDiff,
 }
 
-fn committed(outcome: CommitOutcome) -> impl IntoResponse {
+async fn committed(outcome: CommitOutcome) -> Result<Response, ApiError> {
     let status = if outcome.created { StatusCode::CREATED } else { StatusCode::OK };
-    (status, Json(outcome))
+    spec_json(status, outcome).await
+}
+
+/// `value`, which carries a revision's whole spec (megabytes with 10,000
+/// services), as a JSON response serialized on a blocking thread. It is
+/// built right after an activation: meanwhile the runtime's worker stays
+/// free for what the activation set going, first of all handing the store's
+/// writer connection back to its pool (sqlx does that in a task of its own),
+/// which the directors' next writes wait for.
+async fn spec_json<T: Serialize + Send + 'static>(status: StatusCode, value: T) -> Result<Response, ApiError> {
+    let body = tokio::task::spawn_blocking(move || serde_json::to_vec(&value))
+        .await
+        .map_err(|e| Error::Internal(format!("serializing the response: {e}")))?
+        .map_err(|e| Error::Internal(format!("serializing the response: {e}")))?;
+    Ok((status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response())
 }
 
 #[utoipa::path(post, path = "/v1/clusters/{cluster}/revisions", tag = "revisions",
@@ -112,7 +126,7 @@ pub async fn commit(
         precondition,
         confirm_within,
     };
-    Ok(committed(core.commit(&caller, &cluster, request).await?))
+    committed(core.commit(&caller, &cluster, request).await?).await
 }
 
 #[utoipa::path(get, path = "/v1/clusters/{cluster}/revisions", tag = "revisions",
@@ -163,9 +177,9 @@ pub async fn activate(
     State(core): State<Core>,
     caller: Caller,
     Path((cluster, number)): Path<(String, String)>,
-) -> Result<Json<RevisionView>, ApiError> {
+) -> Result<Response, ApiError> {
     let number = path_number("number", &number)?;
-    Ok(Json(core.activate(&caller, &cluster, number).await?))
+    spec_json(StatusCode::OK, core.activate(&caller, &cluster, number).await?).await
 }
 
 #[utoipa::path(post, path = "/v1/clusters/{cluster}/rollback", tag = "revisions",
@@ -183,5 +197,5 @@ pub async fn rollback(
 ) -> Result<impl IntoResponse, ApiError> {
     let confirm_within = body.confirm_within.as_deref().map(parse_confirm_within).transpose()?;
     let outcome = core.rollback(&caller, &cluster, body.to, body.expected_base, body.message, confirm_within).await?;
-    Ok(committed(outcome))
+    committed(outcome).await
 }
