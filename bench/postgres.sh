@@ -8,6 +8,10 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-admin=$(scripts/postgres-test.sh | sed -n 's/^LVSD_TEST_POSTGRES=//p')
+# Run directly, not in $(...): the server lives as long as its parent does.
+started=$(mktemp)
+trap 'rm -f "$started"' EXIT
+scripts/postgres-test.sh >"$started"
+admin=$(sed -n 's/^LVSD_TEST_POSTGRES=//p' "$started")
 if [ "${1:-}" = "--" ]; then shift; fi
 cargo bench --bench api -- --postgres "$admin" "$@"

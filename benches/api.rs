@@ -71,14 +71,16 @@ async fn run(db: &std::ffi::OsStr, commits: usize, reads: usize, services: usize
         .stdout(Stdio::piped())
         .spawn()
         .expect("lvsd starts");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut base = String::new();
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-        let line = line.unwrap();
-        if let Some(url) = line.strip_prefix("lvsd: REST API on ") {
+    for line in lines.by_ref() {
+        if let Some(url) = line.unwrap().strip_prefix("lvsd: REST API on ") {
             base = url.to_string();
             break;
         }
     }
+    // The rest of the banner still comes: read it, or lvsd's writes fail on a closed pipe.
+    std::thread::spawn(move || lines.for_each(drop));
     let client = reqwest::Client::new();
     let post = |path: &str, body: Value| {
         client.post(format!("{base}{path}")).header("content-type", "application/json").body(body.to_string()).send()
