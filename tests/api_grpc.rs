@@ -1154,17 +1154,29 @@ async fn directors_plans_settings_and_confirmations(db: TestDb) {
         removal_limit: Some(0.25),
         ..Default::default()
     };
+    let defaults = client.get_settings(pb::GetSettingsRequest { cluster: "web".into() }).await.unwrap().into_inner();
     let put = client
-        .update_settings(pb::UpdateSettingsRequest { cluster: "web".into(), settings: Some(settings) })
+        .update_settings(pb::UpdateSettingsRequest {
+            cluster: "web".into(),
+            settings: Some(settings.clone()),
+            if_match: defaults.etag.clone(),
+        })
         .await
         .unwrap()
         .into_inner();
     assert_eq!((put.ownership(), put.drain, put.drain_timeout_secs), (pb::Ownership::Created, true, Some(60)));
     let got = client.get_settings(pb::GetSettingsRequest { cluster: "web".into() }).await.unwrap().into_inner();
     assert_eq!(got.removal_limit, Some(0.25));
+    assert_eq!(got.etag, put.etag);
+    // Written over the settings read before: refused, not overwritten.
+    let stale = client
+        .update_settings(pb::UpdateSettingsRequest { cluster: "web".into(), settings: Some(settings), if_match: defaults.etag })
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code(), tonic::Code::FailedPrecondition, "{stale:?}");
     let bad = pb::ClusterSettings { ownership: Some(pb::Ownership::Unspecified.into()), ..Default::default() };
     let err = client
-        .update_settings(pb::UpdateSettingsRequest { cluster: "web".into(), settings: Some(bad) })
+        .update_settings(pb::UpdateSettingsRequest { cluster: "web".into(), settings: Some(bad), if_match: String::new() })
         .await
         .unwrap_err();
     assert_invalid(&err, "ownership");

@@ -338,3 +338,29 @@ fn a_postgres_test_db_is_a_fresh_database_dropped_after() {
     let listed = common::psql(&admin, &format!("SELECT datname FROM pg_database WHERE datname = '{name}'"));
     assert_eq!(listed.trim(), "", "dropped with the TestDb");
 }
+
+both_backends! {
+/// Two writers who read the same settings: the first one's change stands,
+/// the second is refused with 412 instead of overwriting it.
+async fn settings_writes_are_compare_and_swap(db: TestDb) {
+    let server = server_with_cluster(&db).await;
+    let read = server.get("/v1/clusters/web/settings").await.expect(200);
+    let etag = read.etag.clone().expect("settings carry an ETag");
+    assert_eq!(read.body["etag"].as_str(), Some(etag.as_str()), "the body names the same tag");
+
+    let first = server.call("PUT", "/v1/clusters/web/settings", Some(json!({"drain": true})), Some(&etag)).await.expect(200);
+    let after_first = first.etag.clone().unwrap();
+    assert_ne!(after_first, etag, "a write gets a new tag");
+    let stale = server.call("PUT", "/v1/clusters/web/settings", Some(json!({"removal_limit": 0.5})), Some(&etag)).await.expect(412);
+    assert_eq!(stale.body["error"]["code"], "precondition_failed");
+    assert!(stale.body["error"]["message"].as_str().unwrap().contains("changed since you read them"), "{}", stale.body);
+    let now = server.get("/v1/clusters/web/settings").await.expect(200);
+    assert_eq!(now.body["settings"]["drain"], true, "the first writer's change stands: {}", now.body);
+    assert_eq!(now.etag, Some(after_first.clone()));
+
+    // With the current tag, or with none, the write goes through.
+    server.call("PUT", "/v1/clusters/web/settings", Some(json!({"drain": true, "removal_limit": 0.5})), Some(&after_first)).await.expect(200);
+    server.call("PUT", "/v1/clusters/web/settings", Some(json!({"drain": false})), None).await.expect(200);
+    server.call("PUT", "/v1/clusters/web/settings", Some(json!({"drain": false})), Some("not-a-tag")).await.expect(400);
+}
+}

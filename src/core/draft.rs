@@ -27,18 +27,21 @@ impl Precondition {
     }
 
     pub(crate) fn check_row(&self, row: &ClusterRow) -> Result<()> {
-        let Some(wanted) = &self.if_match else { return Ok(()) };
-        let current = etag(row);
-        // `*` matches any existing draft; weak comparison ignores W/ as RFC 9110 allows for If-Match on our own tags.
-        let matches = wanted.split(',').map(str::trim).any(|tag| tag == "*" || tag.trim_start_matches("W/") == current);
-        if matches {
-            Ok(())
-        } else {
-            Err(Error::PreconditionFailed(format!(
+        self.check(&etag(row), |current, wanted| {
+            format!(
                 "the draft of {} changed since you read it (it is now {current}, you sent {wanted}): read it again and reapply your change",
                 row.name
-            )))
-        }
+            )
+        })
+    }
+
+    /// Whether the tag sent matches `current`; `stale` words the refusal
+    /// from the current tag and the one sent.
+    pub(crate) fn check(&self, current: &str, stale: impl FnOnce(&str, &str) -> String) -> Result<()> {
+        let Some(wanted) = &self.if_match else { return Ok(()) };
+        // `*` matches any existing object; weak comparison ignores W/ as RFC 9110 allows for If-Match on our own tags.
+        let matches = wanted.split(',').map(str::trim).any(|tag| tag == "*" || tag.trim_start_matches("W/") == current);
+        if matches { Ok(()) } else { Err(Error::PreconditionFailed(stale(current, wanted))) }
     }
 }
 

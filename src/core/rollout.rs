@@ -646,7 +646,7 @@ mod tests {
             // With canaries the activation leaves the rollout to `rollout_now`,
             // which holds the others on the revision released without them.
             let settings = ClusterSettings { canaries: vec!["c1".to_string()], ..ClusterSettings::default() };
-            core.put_settings(&caller, "web", settings).await.unwrap();
+            core.put_settings(&caller, "web", settings, &Default::default()).await.unwrap();
             core.commit(&caller, "web", commit(3)).await.unwrap();
             assert_eq!(stored(&core).await, released);
             assert_eq!(core.director_revision("web", "c1").await.unwrap(), Some(3));

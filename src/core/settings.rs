@@ -5,11 +5,12 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use sha2::Digest;
 use utoipa::ToSchema;
 
 use super::audit::{Change, record};
 use super::clusters::not_found;
-use super::{Caller, Core, Error, Result, now};
+use super::{Caller, Core, Error, Precondition, Result, now};
 use crate::apply::{OwnershipMode, Policy};
 use crate::model::{MAX_TIMEOUT_SECS, ServiceKey};
 use crate::store::{self, SettingsRow};
@@ -143,6 +144,40 @@ pub struct SettingsView {
     /// Absent while the cluster has the defaults.
     pub updated_at: Option<String>,
     pub updated_by: Option<String>,
+    /// Also the `ETag` header: send it back as `If-Match` to replace only
+    /// these settings, not ones someone else wrote since.
+    pub etag: String,
+}
+
+/// The tag of a cluster's settings: of their last write, or of the defaults.
+fn settings_etag(row: Option<&SettingsRow>) -> String {
+    match row {
+        Some(row) => {
+            let digest = sha2::Sha256::digest(format!("{}\n{}\n{}", row.updated_at, row.updated_by, row.settings));
+            format!("\"s.{}\"", &hex::encode(digest)[..16])
+        }
+        None => "\"s.defaults\"".to_string(),
+    }
+}
+
+fn settings_view(cluster: &str, row: Option<SettingsRow>) -> Result<SettingsView> {
+    let etag = settings_etag(row.as_ref());
+    Ok(match row {
+        Some(row) => SettingsView {
+            cluster: row.cluster,
+            settings: parse_settings(&row.settings)?,
+            updated_at: Some(row.updated_at),
+            updated_by: Some(row.updated_by),
+            etag,
+        },
+        None => SettingsView {
+            cluster: cluster.to_string(),
+            settings: ClusterSettings::default(),
+            updated_at: None,
+            updated_by: None,
+            etag,
+        },
+    })
 }
 
 impl Core {
@@ -150,28 +185,17 @@ impl Core {
     pub async fn settings(&self, cluster: &str) -> Result<SettingsView> {
         let reader = self.store().reader();
         store::active_revision(reader, cluster).await?.ok_or_else(|| not_found(cluster))?;
-        Ok(match store::settings(reader, cluster).await? {
-            Some(row) => SettingsView {
-                cluster: row.cluster,
-                settings: parse_settings(&row.settings)?,
-                updated_at: Some(row.updated_at),
-                updated_by: Some(row.updated_by),
-            },
-            None => SettingsView {
-                cluster: cluster.to_string(),
-                settings: ClusterSettings::default(),
-                updated_at: None,
-                updated_by: None,
-            },
-        })
+        settings_view(cluster, store::settings(reader, cluster).await?)
     }
 
-    /// Replaces the settings of `cluster`; they apply from the director's next step.
+    /// Replaces the settings of `cluster`, if they are still those
+    /// `precondition` names; they apply from the director's next step.
     pub async fn put_settings(
         &self,
         caller: &Caller,
         cluster: &str,
         settings: ClusterSettings,
+        precondition: &Precondition,
     ) -> Result<SettingsView> {
         self.audited(caller, Some(cluster), "cluster.settings", cluster, async {
             settings.validate()?;
@@ -180,6 +204,12 @@ impl Core {
             self.rollout_now(cluster).await?;
             let mut tx = self.store().begin().await?;
             store::active_revision(&mut *tx, cluster).await?.ok_or_else(|| not_found(cluster))?;
+            let current = settings_etag(store::settings(&mut *tx, cluster).await?.as_ref());
+            precondition.check(&current, |current, wanted| {
+                format!(
+                    "the settings of {cluster} changed since you read them (they are now {current}, you sent {wanted}): read them again and reapply your change"
+                )
+            })?;
             let row = SettingsRow {
                 cluster: cluster.to_string(),
                 settings: serde_json::to_string(&settings).expect("settings serialize"),
@@ -202,6 +232,7 @@ impl Core {
                 tracing::error!(error = %err, cluster, "evaluating the rollout after new settings");
             }
             Ok(SettingsView {
+                etag: settings_etag(Some(&row)),
                 cluster: row.cluster,
                 settings,
                 updated_at: Some(row.updated_at),

@@ -101,7 +101,13 @@ pub fn director_counters(d: DirectorCounters) -> pb::DirectorCounters {
 }
 
 pub fn desired(d: Desired) -> pb::Desired {
-    let settings = SettingsView { cluster: d.cluster.clone(), settings: d.settings, updated_at: None, updated_by: None };
+    let settings = SettingsView {
+        cluster: d.cluster.clone(),
+        settings: d.settings,
+        updated_at: None,
+        updated_by: None,
+        etag: String::new(),
+    };
     pb::Desired {
         spec: d.spec.as_ref().map(spec_doc_out),
         settings: Some(apply::settings(settings)),

@@ -342,6 +342,7 @@ pub fn settings(view: SettingsView) -> pb::ClusterSettings {
         updated_by: view.updated_by,
         canaries: s.canaries,
         canary_soak_secs: Some(s.canary_soak_secs),
+        etag: view.etag,
     }
 }
 

@@ -857,7 +857,7 @@ impl LvsService for LvsApi {
                 .and_then(|s| apply::settings_in(s).map_err(Error::from));
             let settings = self.admit(&call, &req.cluster, parsed).await?;
             Ok(apply::settings(
-                self.core.put_settings(&call.caller, &req.cluster, settings).await?,
+                self.core.put_settings(&call.caller, &req.cluster, settings, &precondition(&req.if_match)).await?,
             ))
         })
         .await

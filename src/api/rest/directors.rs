@@ -3,14 +3,17 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::response::IntoResponse;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
-use super::extract::{JsonBody, path_number};
+use super::extract::{JsonBody, etag_header, path_number};
 use crate::apply::Report;
 use crate::ipvs::conns::Connection;
-use crate::core::{Caller, ClusterSettings, Confirmed, Core, DirectorCounters, DirectorView, PlanPreview, SettingsView};
+use crate::core::{
+    Caller, ClusterSettings, Confirmed, Core, DirectorCounters, DirectorView, PlanPreview, Precondition, SettingsView,
+};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -108,23 +111,26 @@ pub async fn confirm(
 
 #[utoipa::path(get, path = "/v1/clusters/{cluster}/settings", tag = "clusters",
     params(("cluster" = String, Path)),
-    responses((status = 200, body = SettingsView), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = SettingsView, headers(("ETag" = String))), (status = 404, body = ErrorBody)))]
 pub async fn get_settings(
     State(core): State<Core>,
     Path(cluster): Path<String>,
-) -> Result<Json<SettingsView>, ApiError> {
-    Ok(Json(core.settings(&cluster).await?))
+) -> Result<impl IntoResponse, ApiError> {
+    let view = core.settings(&cluster).await?;
+    Ok((etag_header(&view.etag), Json(view)))
 }
 
 #[utoipa::path(put, path = "/v1/clusters/{cluster}/settings", tag = "clusters",
-    params(("cluster" = String, Path)),
+    params(("cluster" = String, Path), ("If-Match" = Option<String>, Header, description = "ETag of the settings you read")),
     request_body = ClusterSettings,
-    responses((status = 200, body = SettingsView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = SettingsView, headers(("ETag" = String))), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 412, body = ErrorBody)))]
 pub async fn put_settings(
     State(core): State<Core>,
     caller: Caller,
     Path(cluster): Path<String>,
+    precondition: Precondition,
     JsonBody(settings): JsonBody<ClusterSettings>,
-) -> Result<Json<SettingsView>, ApiError> {
-    Ok(Json(core.put_settings(&caller, &cluster, settings).await?))
+) -> Result<impl IntoResponse, ApiError> {
+    let view = core.put_settings(&caller, &cluster, settings, &precondition).await?;
+    Ok((etag_header(&view.etag), Json(view)))
 }

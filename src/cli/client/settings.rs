@@ -118,7 +118,8 @@ pub fn run(client: &Client, command: SettingsCommand) -> Result<(), Failure> {
     let view = match command {
         SettingsCommand::Show => client.api.get(&path)?.value(),
         SettingsCommand::Set(args) => {
-            let current = client.api.get(&path)?.value();
+            let read = client.api.get(&path)?;
+            let current = read.value();
             let mut settings = match &current["settings"] {
                 Value::Object(map) => map.clone(),
                 _ => Map::new(),
@@ -130,11 +131,13 @@ pub fn run(client: &Client, command: SettingsCommand) -> Result<(), Failure> {
             }
             client
                 .api
+                // Only over the settings just read: a change made meanwhile
+                // by someone else is refused (412), not overwritten.
                 .send(
                     Method::PUT,
                     &path,
                     Body::Json(Value::Object(settings)),
-                    None,
+                    read.etag.as_deref(),
                 )
                 .map_err(|f| f.options(OPTIONS))?
                 .value()
