@@ -184,6 +184,44 @@ async fn a_long_poll_on_one_server_answers_a_commit_made_on_the_other() {
     println!("a long-poll on server A answered B's commit {:?} after it was acknowledged", answered - committed);
 }
 
+/// A long-poll for `director` on `server`, asking for something other than `after`.
+fn long_poll(server: &TestServer, after: i64) -> tokio::task::JoinHandle<(u16, Value)> {
+    let url = server.url(&format!("/v1/clusters/web/desired?director=lb-1&after={after}&wait=30s"));
+    tokio::spawn(async move {
+        let reply = reqwest::get(url).await.unwrap();
+        (reply.status().as_u16(), reply.json::<Value>().await.unwrap())
+    })
+}
+
+#[tokio::test]
+async fn a_change_no_notice_announced_is_found_by_the_servers_own_look() {
+    let db = TestDb::postgres();
+    let a = TestServer::start_on(&db);
+    let b = TestServer::start_on(&db);
+    a.post("/v1/clusters", json!({"name": "web"})).await.expect(201);
+    a.post("/v1/clusters/web/revisions", json!({"message": "first", "spec": nat_example()})).await.expect(201);
+    a.post("/v1/clusters/web/revisions", json!({"message": "second", "spec": spec_of(0, 1)})).await.expect(201);
+
+    // A server that committed and died before its notice: the change is in
+    // the database (here written by hand, with its audit entry), and no
+    // NOTIFY follows.
+    let poll = long_poll(&b, 2);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    common::psql(
+        db.arg(),
+        "BEGIN;
+         UPDATE clusters SET active_revision = 1 WHERE name = 'web';
+         INSERT INTO audit_log (id, at, actor, request_id, cluster, action, target, outcome, detail)
+         SELECT max(id) + 1, '2026-01-01T00:00:00.000Z', 'test', 'r', 'web', 'revision.activate', '1', 'ok', '{}' FROM audit_log;
+         COMMIT;",
+    );
+    let changed = Instant::now();
+    let (status, desired) = tokio::time::timeout(Duration::from_secs(20), poll).await.expect("answered").unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(desired["revision"], 1, "server B found the change by itself: {desired}");
+    println!("a change without a notice reached a long-poll on another server after {:?}", changed.elapsed());
+}
+
 #[tokio::test]
 async fn tokens_and_drafts_are_shared_and_etags_hold_across_servers() {
     let db = TestDb::postgres();
