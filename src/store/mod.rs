@@ -193,13 +193,21 @@ fn install_drivers() {
 }
 
 /// The URL of a SQLite `--db` value, opened read-write-create or read-only.
+/// A plain path is percent-encoded whole, so that whatever its characters
+/// (spaces, `%`, `?`, `#`) the file opened is the one named.
 fn sqlite_url(db: &str, mode: &str) -> String {
-    let url = if db.starts_with("sqlite:") { db.to_string() } else { format!("sqlite://{db}") };
-    if url.contains("?") || url == "sqlite::memory:" {
-        url
-    } else {
-        format!("{url}?mode={mode}")
-    }
+    let url = if db.starts_with("sqlite:") { db.to_string() } else { format!("sqlite:{}", percent_encoded(db)) };
+    if url.contains('?') || url == "sqlite::memory:" { url } else { format!("{url}?mode={mode}") }
+}
+
+/// `path` with every byte but unreserved URL characters and `/` as `%XX`.
+fn percent_encoded(path: &str) -> String {
+    path.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// A pool on `db`; SQLite connections get WAL and synchronous=FULL (a
@@ -603,6 +611,20 @@ pub async fn audit(exec: impl AnyExecutor<'_>, filter: &AuditFilter) -> Result<V
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_sqlite_path_opens_the_file_it_names_whatever_its_characters() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["plain.db", "with space.db", "100%.db", "what?.db", "hash#.db", "café.db", "sub%20x.db"] {
+            let path = dir.path().join(name);
+            let store = Store::open(path.to_str().unwrap()).await.unwrap_or_else(|e| panic!("{name}: {e}"));
+            store.close().await;
+            assert!(path.exists(), "{name} was created under its own name");
+        }
+        // Relative paths too: the URL has no authority to mistake them for.
+        assert_eq!(sqlite_url("lvsd.db", "rwc"), "sqlite:lvsd.db?mode=rwc");
+        assert_eq!(sqlite_url("sqlite:///var/lib/lvsd.db", "ro"), "sqlite:///var/lib/lvsd.db?mode=ro");
+    }
 
     #[test]
     fn passwords_are_masked_wherever_a_url_holds_them() {
