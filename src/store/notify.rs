@@ -7,7 +7,7 @@
 //! latency, never correctness. Notices are lost when the listening
 //! connection drops or a server dies between its commit and its notice;
 //! for those, the listener reports [`Notice::Missed`] when it reconnects,
-//! and, every [`POLL`], when the database changed since it last looked.
+//! and, every [`POLL`], when the audit log grew since it last looked.
 
 use std::time::Duration;
 
@@ -112,16 +112,12 @@ impl Listener {
     }
 }
 
-/// A cheap fingerprint of the last change: the audit log's head (every
-/// commit, rollback, activation and settings change writes one) and the
-/// last director report.
-async fn last_change(pool: &AnyPool) -> Result<(i64, String), sqlx::Error> {
-    sqlx::query_as(
-        "SELECT (SELECT coalesce(max(id), 0) FROM audit_log),
-                (SELECT coalesce(max(updated_at), '') FROM director_status)",
-    )
-    .fetch_one(pool)
-    .await
+/// A cheap fingerprint of the last change worth waking anyone for: the
+/// audit log's head. Every commit, rollback, activation, settings change,
+/// zeroing request and director apply writes an entry; heartbeats do not,
+/// so many agents reporting do not wake every watcher every second.
+async fn last_change(pool: &AnyPool) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM audit_log").fetch_one(pool).await
 }
 
 async fn listen(url: String, origin: String, pool: AnyPool, notices: mpsc::Sender<Notice>) {
