@@ -279,8 +279,7 @@ async fn record_counters<'a>(
     for cluster in clusters {
         let Ok(Some((_, spec))) = core.active_spec(cluster).await else { continue };
         let counters = super::Counters::from_snapshot(&snapshot, at, |key| spec.service(key).is_some());
-        core.share_live(cluster, name, LiveReport { counters: Some(&counters), ..LiveReport::default() }).await;
-        core.record_counters(cluster, name, counters);
+        core.record_live(cluster, name, LiveReport { counters: Some(counters), ..LiveReport::default() }).await;
     }
 }
 
@@ -601,9 +600,8 @@ impl Runner {
     async fn record_health(&self) {
         for (cluster, run) in &self.runs {
             if let Some(views) = run.health.views() {
-                let live = LiveReport { health: Some(&views), ..LiveReport::default() };
-                self.core.share_live(cluster, &self.options.name, live).await;
-                self.core.record_health(cluster, &self.options.name, views);
+                let live = LiveReport { health: Some(views), ..LiveReport::default() };
+                self.core.record_live(cluster, &self.options.name, live).await;
             }
         }
     }

@@ -306,18 +306,11 @@ impl Core {
             self.count_drift(&update);
             self.director_recorded();
             let live = LiveReport {
-                counters: report.counters.as_ref(),
-                health: (!report.health.is_empty()).then_some(report.health.as_slice()),
-                host_errors: Some(&report.host_errors),
+                counters: report.counters,
+                health: (!report.health.is_empty()).then(|| report.health.clone()),
+                host_errors: Some(report.host_errors.clone()),
             };
-            self.share_live(cluster, name, live).await;
-            if let Some(counters) = report.counters {
-                self.record_counters(cluster, name, counters);
-            }
-            self.record_host_errors(cluster, name, report.host_errors.clone());
-            if !report.health.is_empty() {
-                self.record_health(cluster, name, report.health.clone());
-            }
+            self.record_live(cluster, name, live).await;
             self.record_health_events(cluster, name, &health_events).await?;
             // A canary's report may end its rollout's soak, or halt it.
             self.rollout_now(cluster).await?;

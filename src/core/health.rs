@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use super::audit::{Change, record};
 use super::clusters::not_found;
 use super::directors::parse_json;
-use super::{Caller, Core, Result, now};
+use super::{Caller, Core, Result};
 use crate::health::{HealthEvent, ServiceHealthView, Transition};
 use crate::store;
 
@@ -30,16 +30,9 @@ pub struct DirectorServersHealth {
 
 /// Latest health by `(cluster, director)`.
 #[derive(Default)]
-pub(super) struct LiveHealth(Mutex<HashMap<(String, String), DirectorServersHealth>>);
+pub(super) struct LiveHealth(pub(super) Mutex<HashMap<(String, String), DirectorServersHealth>>);
 
 impl Core {
-    /// Keeps `services` as what director `director` last saw of `cluster`'s health.
-    pub fn record_health(&self, cluster: &str, director: &str, services: Vec<ServiceHealthView>) {
-        let report = DirectorServersHealth { director: director.to_string(), at: now(), services };
-        let mut live = self.inner.health.0.lock().expect("health lock");
-        live.insert((cluster.to_string(), director.to_string()), report);
-    }
-
     /// The latest health of every director of `cluster` that reported it
     /// (since this server started, on SQLite), by director name.
     pub async fn health(&self, cluster: &str) -> Result<Vec<DirectorServersHealth>> {

@@ -24,7 +24,7 @@ use crate::apply::Counters;
 use crate::health::ServiceHealthView;
 use crate::ipvs::conns::Connection;
 use crate::model::{ServiceKey, Spec};
-use crate::store::{self, Backend, DirectorLiveRow};
+use crate::store::{self, DirectorLiveRow};
 
 /// One director's latest counters for a cluster.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -41,44 +41,63 @@ pub(super) struct LiveCounters(Mutex<HashMap<(String, String), Arc<Counters>>>);
 #[derive(Default)]
 pub(super) struct LiveHostErrors(Mutex<HashMap<(String, String), Vec<String>>>);
 
-/// What one report of a director brought, to share with the other servers
-/// on the database; `None`: nothing of that kind, what it reported before stands.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct LiveReport<'a> {
-    pub counters: Option<&'a Counters>,
-    pub health: Option<&'a [ServiceHealthView]>,
-    pub host_errors: Option<&'a [String]>,
+/// What one report of a director brought; `None`: nothing of that kind,
+/// what it reported before stands.
+#[derive(Debug, Default)]
+pub struct LiveReport {
+    pub counters: Option<Counters>,
+    pub health: Option<Vec<ServiceHealthView>>,
+    pub host_errors: Option<Vec<String>>,
 }
 
 impl Core {
     /// Whether directors' live reports are shared through the database
     /// (PostgreSQL: several servers) rather than kept in memory only.
     pub(super) fn shares_live(&self) -> bool {
-        self.store().backend() == Backend::Postgres
+        self.store().is_shared()
     }
 
-    /// On PostgreSQL, upserts what director `director` of `cluster` just
-    /// reported, for every server to read; nothing on SQLite. A single-row
-    /// upsert on the pool, without the writers' lock: reports never wait on
-    /// commits. Best effort, like the memory it stands for: a failure is
-    /// logged, and the director's next report makes up for it.
-    pub async fn share_live(&self, cluster: &str, director: &str, report: LiveReport<'_>) {
-        if !self.shares_live() {
-            return;
+    /// Keeps what director `director` of `cluster` just reported: in memory
+    /// on SQLite; on PostgreSQL upserted into `director_live`, for every
+    /// server to read.
+    pub async fn record_live(&self, cluster: &str, director: &str, report: LiveReport) {
+        if self.shares_live() {
+            return self.share_live(cluster, director, &report).await;
         }
+        let key = || (cluster.to_string(), director.to_string());
+        if let Some(counters) = report.counters {
+            self.inner.counters.0.lock().expect("counters lock").insert(key(), Arc::new(counters));
+        }
+        if let Some(services) = report.health {
+            let report = DirectorServersHealth { director: director.to_string(), at: now(), services };
+            self.inner.health.0.lock().expect("health lock").insert(key(), report);
+        }
+        if let Some(errors) = report.host_errors {
+            let mut live = self.inner.host_errors.0.lock().expect("host errors lock");
+            match errors.is_empty() {
+                true => live.remove(&key()),
+                false => live.insert(key(), errors),
+            };
+        }
+    }
+
+    /// A single-row upsert on the pool, without the writers' lock: reports
+    /// never wait on commits. Best effort, like the memory it stands for: a
+    /// failure is logged, and the director's next report makes up for it.
+    async fn share_live(&self, cluster: &str, director: &str, report: &LiveReport) {
         let at = now();
         let row = (|| -> serde_json::Result<DirectorLiveRow> {
-            let health = report.health.map(|services| DirectorServersHealth {
+            let health = report.health.as_ref().map(|services| DirectorServersHealth {
                 director: director.to_string(),
                 at: at.clone(),
-                services: services.to_vec(),
+                services: services.clone(),
             });
             Ok(DirectorLiveRow {
                 cluster: cluster.to_string(),
                 director: director.to_string(),
-                counters: report.counters.map(serde_json::to_string).transpose()?,
+                counters: report.counters.as_ref().map(serde_json::to_string).transpose()?,
                 health: health.as_ref().map(serde_json::to_string).transpose()?,
-                host_errors: report.host_errors.map(serde_json::to_string).transpose()?,
+                host_errors: report.host_errors.as_ref().map(serde_json::to_string).transpose()?,
                 reported_at: at.clone(),
             })
         })();
@@ -89,12 +108,6 @@ impl Core {
         if let Err(err) = result {
             tracing::warn!(error = %err, cluster, director, "sharing a director's live report with the other servers");
         }
-    }
-
-    /// Keeps `counters` as the latest director `director` counted for `cluster`.
-    pub fn record_counters(&self, cluster: &str, director: &str, counters: Counters) {
-        let mut live = self.inner.counters.0.lock().expect("counters lock");
-        live.insert((cluster.to_string(), director.to_string()), Arc::new(counters));
     }
 
     /// The latest counters of every director of `cluster` that reported
@@ -155,16 +168,6 @@ impl Core {
     pub(super) fn forget_counters(&self, cluster: &str) {
         self.inner.counters.0.lock().expect("counters lock").retain(|(c, _), _| c != cluster);
         self.inner.host_errors.0.lock().expect("host errors lock").retain(|(c, _), _| c != cluster);
-    }
-
-    /// Keeps `errors` as why director `director`'s host settings fail now (none: they work).
-    pub(super) fn record_host_errors(&self, cluster: &str, director: &str, errors: Vec<String>) {
-        let mut live = self.inner.host_errors.0.lock().expect("host errors lock");
-        let key = (cluster.to_string(), director.to_string());
-        match errors.is_empty() {
-            true => live.remove(&key),
-            false => live.insert(key, errors),
-        };
     }
 
     /// Why director `director`'s host settings failed at its last report.

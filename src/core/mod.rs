@@ -44,7 +44,7 @@ pub use views::*;
 
 use crate::auth::Authenticator;
 use crate::model::Spec;
-use crate::store::{Backend, Notice, Store, Topic};
+use crate::store::{Notice, Store, Topic};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -188,7 +188,7 @@ impl Core {
     /// Passes a change this server committed on to the other servers on the
     /// database (PostgreSQL), without holding up the caller.
     fn tell_other_servers(&self, topic: Topic) {
-        if self.store().backend() == Backend::Postgres {
+        if self.store().is_shared() {
             let (store, origin) = (self.store().clone(), self.inner.origin.clone());
             tokio::spawn(async move { store.publish(&origin, topic).await });
         }

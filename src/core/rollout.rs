@@ -29,7 +29,7 @@ use utoipa::ToSchema;
 
 use super::audit::{Change, record};
 use super::clusters::not_found;
-use super::settings::parse_settings;
+use super::settings::stored_settings;
 use super::{Caller, ClusterSettings, Core, Error, Result};
 use crate::apply::Report;
 use crate::apply::report::rfc3339;
@@ -375,10 +375,7 @@ impl Core {
     /// write transaction of its own. A cluster with canaries is left to
     /// [`Core::rollout_now`], which starts the canary rollout and audits it.
     pub(super) async fn release_on_activation(&self, tx: &mut Tx, cluster: &str, active: i64) -> Result<()> {
-        let settings = match store::settings(&mut **tx, cluster).await? {
-            Some(row) => parse_settings(&row.settings)?,
-            None => ClusterSettings::default(),
-        };
+        let settings = stored_settings(store::settings(&mut **tx, cluster).await?.as_ref())?;
         if !settings.canaries.is_empty() {
             return Ok(());
         }

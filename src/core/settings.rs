@@ -160,23 +160,18 @@ fn settings_etag(row: Option<&SettingsRow>) -> String {
     }
 }
 
+/// The settings a stored row holds: the defaults without one.
+pub(super) fn stored_settings(row: Option<&SettingsRow>) -> Result<ClusterSettings> {
+    row.map_or_else(|| Ok(ClusterSettings::default()), |row| parse_settings(&row.settings))
+}
+
 fn settings_view(cluster: &str, row: Option<SettingsRow>) -> Result<SettingsView> {
-    let etag = settings_etag(row.as_ref());
-    Ok(match row {
-        Some(row) => SettingsView {
-            cluster: row.cluster,
-            settings: parse_settings(&row.settings)?,
-            updated_at: Some(row.updated_at),
-            updated_by: Some(row.updated_by),
-            etag,
-        },
-        None => SettingsView {
-            cluster: cluster.to_string(),
-            settings: ClusterSettings::default(),
-            updated_at: None,
-            updated_by: None,
-            etag,
-        },
+    Ok(SettingsView {
+        etag: settings_etag(row.as_ref()),
+        settings: stored_settings(row.as_ref())?,
+        cluster: cluster.to_string(),
+        updated_at: row.as_ref().map(|row| row.updated_at.clone()),
+        updated_by: row.map(|row| row.updated_by),
     })
 }
 
@@ -243,7 +238,7 @@ impl Core {
     }
 }
 
-pub(super) fn parse_settings(json: &str) -> Result<ClusterSettings> {
+fn parse_settings(json: &str) -> Result<ClusterSettings> {
     serde_json::from_str(json).map_err(|err| {
         tracing::error!(error = %err, "stored cluster settings do not parse");
         Error::Internal(format!("stored cluster settings do not parse ({err})"))

@@ -300,6 +300,12 @@ impl Store {
         self.backend
     }
 
+    /// Whether several servers may use this database (PostgreSQL): what
+    /// one server keeps in memory, the others cannot see.
+    pub fn is_shared(&self) -> bool {
+        self.backend == Backend::Postgres
+    }
+
     /// A write transaction, once every other writer's has ended. On SQLite,
     /// `BEGIN IMMEDIATE` takes the write lock at once, so a transaction that
     /// reads before it writes never fails because another process (`lvsd
