@@ -13,7 +13,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 fn arg(name: &str, default: usize) -> usize {
     let args: Vec<String> = std::env::args().collect();
@@ -65,7 +65,14 @@ struct Figures {
 /// Starts `lvsd serve --db db` and measures it.
 async fn run(db: &std::ffi::OsStr, commits: usize, reads: usize, services: usize) -> Figures {
     let mut child = Command::new(env!("CARGO_BIN_EXE_lvsd"))
-        .args(["serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--db"])
+        .args([
+            "serve",
+            "--http",
+            "127.0.0.1:0",
+            "--grpc",
+            "127.0.0.1:0",
+            "--db",
+        ])
         .arg(db)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
@@ -83,9 +90,15 @@ async fn run(db: &std::ffi::OsStr, commits: usize, reads: usize, services: usize
     std::thread::spawn(move || lines.for_each(drop));
     let client = reqwest::Client::new();
     let post = |path: &str, body: Value| {
-        client.post(format!("{base}{path}")).header("content-type", "application/json").body(body.to_string()).send()
+        client
+            .post(format!("{base}{path}"))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
     };
-    post("/v1/clusters", json!({"name": "bench"})).await.unwrap();
+    post("/v1/clusters", json!({"name": "bench"}))
+        .await
+        .unwrap();
 
     // Small commits: one real server's weight changes each time (a typical edit).
     let small = spec(10, 0);
@@ -93,7 +106,12 @@ async fn run(db: &std::ffi::OsStr, commits: usize, reads: usize, services: usize
     for i in 0..commits {
         let mut body = small.clone();
         body["services"][0]["servers"][0]["weight"] = json!(1 + i % 60000);
-        let reply = post("/v1/clusters/bench/revisions", json!({"message": "bench", "spec": body})).await.unwrap();
+        let reply = post(
+            "/v1/clusters/bench/revisions",
+            json!({"message": "bench", "spec": body}),
+        )
+        .await
+        .unwrap();
         assert_eq!(reply.status(), 201);
     }
     let small_rate = commits as f64 / start.elapsed().as_secs_f64();
@@ -102,22 +120,42 @@ async fn run(db: &std::ffi::OsStr, commits: usize, reads: usize, services: usize
     let large_commits = (commits / 10).max(5);
     let start = Instant::now();
     for i in 0..large_commits {
-        let reply = post("/v1/clusters/bench/revisions", json!({"message": "bench", "spec": spec(services, i + 1)})).await.unwrap();
+        let reply = post(
+            "/v1/clusters/bench/revisions",
+            json!({"message": "bench", "spec": spec(services, i + 1)}),
+        )
+        .await
+        .unwrap();
         assert_eq!(reply.status(), 201);
     }
     let large_rate = large_commits as f64 / start.elapsed().as_secs_f64();
 
     let latest = commits + large_commits;
-    let revision = timed_gets(&client, &format!("{base}/v1/clusters/bench/revisions/{latest}"), reads).await;
+    let revision = timed_gets(
+        &client,
+        &format!("{base}/v1/clusters/bench/revisions/{latest}"),
+        reads,
+    )
+    .await;
     let health = timed_gets(&client, &format!("{base}/healthz"), reads).await;
     let _ = child.kill();
     let _ = child.wait();
-    Figures { small_rate, large_rate, revision, health }
+    Figures {
+        small_rate,
+        large_rate,
+        revision,
+        health,
+    }
 }
 
 fn print(store: &str, figures: &Figures, reads: usize, services: usize) {
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    let Figures { small_rate, large_rate, revision, health } = figures;
+    let Figures {
+        small_rate,
+        large_rate,
+        revision,
+        health,
+    } = figures;
     println!("lvsd REST on loopback on {store}, {reads} reads each, release build");
     println!("commits/s, 10 services x 4 servers:    {small_rate:8.1}");
     println!("commits/s, {services} services x 4 servers: {large_rate:8.1}");
@@ -131,7 +169,10 @@ fn print(store: &str, figures: &Figures, reads: usize, services: usize) {
         ms(percentile(health, 0.5)),
         ms(percentile(health, 0.99))
     );
-    println!("ratio revision/healthz p50: {:.1}x", ms(percentile(revision, 0.5)) / ms(percentile(health, 0.5)));
+    println!(
+        "ratio revision/healthz p50: {:.1}x",
+        ms(percentile(revision, 0.5)) / ms(percentile(health, 0.5))
+    );
 }
 
 /// A fresh database named `name` on the PostgreSQL server of `admin`.
@@ -141,18 +182,34 @@ fn create_database(admin: &str, name: &str) -> String {
         .status()
         .expect("psql runs");
     assert!(made.success(), "CREATE DATABASE {name}");
-    let (server, _) = admin.rsplit_once('/').expect("an admin URL ends with /DATABASE");
+    let (server, _) = admin
+        .rsplit_once('/')
+        .expect("an admin URL ends with /DATABASE");
     format!("{server}/{name}")
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let (commits, reads, services) = (arg("--commits", 200), arg("--reads", 300), arg("--services", 1000));
+    let (commits, reads, services) = (
+        arg("--commits", 200),
+        arg("--reads", 300),
+        arg("--services", 1000),
+    );
     let dir = tempfile::tempdir().expect("temp dir");
-    let sqlite = run(dir.path().join("bench.db").as_os_str(), commits, reads, services).await;
+    let sqlite = run(
+        dir.path().join("bench.db").as_os_str(),
+        commits,
+        reads,
+        services,
+    )
+    .await;
     print("SQLite", &sqlite, reads, services);
     let args: Vec<String> = std::env::args().collect();
-    let Some(admin) = args.iter().position(|a| a == "--postgres").and_then(|i| args.get(i + 1)) else {
+    let Some(admin) = args
+        .iter()
+        .position(|a| a == "--postgres")
+        .and_then(|i| args.get(i + 1))
+    else {
         return;
     };
     let db = create_database(admin, &format!("lvsd_bench_{}", std::process::id()));

@@ -20,11 +20,20 @@ use tokio::net::TcpListener;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let number = |i: usize| -> u64 { args.get(i).and_then(|a| a.parse().ok()).unwrap_or_else(|| usage()) };
+    let number = |i: usize| -> u64 {
+        args.get(i)
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| usage())
+    };
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
     match args.first().map(String::as_str) {
         Some("listen") => runtime.block_on(listen(number(1) as u16, number(2) as u16)),
-        Some("check") => runtime.block_on(check(number(1) as u16, number(2) as u16, number(3), number(4))),
+        Some("check") => runtime.block_on(check(
+            number(1) as u16,
+            number(2) as u16,
+            number(3),
+            number(4),
+        )),
         _ => usage(),
     }
 }
@@ -40,11 +49,15 @@ fn http_servers(n: u16) -> u16 {
 
 async fn listen(n: u16, base: u16) {
     for i in 0..n {
-        let listener = TcpListener::bind(("127.0.0.1", base + i)).await.expect("binding a listener");
+        let listener = TcpListener::bind(("127.0.0.1", base + i))
+            .await
+            .expect("binding a listener");
         let http = i < http_servers(n);
         tokio::spawn(async move {
             loop {
-                let Ok((mut conn, _)) = listener.accept().await else { continue };
+                let Ok((mut conn, _)) = listener.accept().await else {
+                    continue;
+                };
                 if !http {
                     continue; // dropped: closed
                 }
@@ -58,7 +71,9 @@ async fn listen(n: u16, base: u16) {
                         }
                     }
                     let _ = conn
-                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+                        .write_all(
+                            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+                        )
                         .await;
                 });
             }
@@ -71,7 +86,12 @@ async fn listen(n: u16, base: u16) {
 fn spec(n: u16, base: u16) -> Spec {
     let servers = |range: std::ops::Range<u16>| {
         range
-            .map(|i| format!(r#"{{"address":"127.0.0.1","port":{},"forwarding":"nat"}}"#, base + i))
+            .map(|i| {
+                format!(
+                    r#"{{"address":"127.0.0.1","port":{},"forwarding":"nat"}}"#,
+                    base + i
+                )
+            })
             .collect::<Vec<_>>()
             .join(",")
     };
@@ -99,8 +119,15 @@ async fn check(n: u16, base: u16, secs: u64, clk_tck: u64) {
     let states = monitor.states();
     drop(monitor);
     let checks: u64 = states.values().map(|s| s.checks).sum();
-    let failing = states.values().filter(|s| s.consecutive_failures > 0 || !s.healthy).count();
-    let errors: Vec<&String> = states.values().filter_map(|s| s.last_error.as_ref()).take(3).collect();
+    let failing = states
+        .values()
+        .filter(|s| s.consecutive_failures > 0 || !s.healthy)
+        .count();
+    let errors: Vec<&String> = states
+        .values()
+        .filter_map(|s| s.last_error.as_ref())
+        .take(3)
+        .collect();
 
     let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
     // Fields after the command name (which may hold spaces): utime is the 14th field, stime the 15th.
@@ -108,7 +135,12 @@ async fn check(n: u16, base: u16, secs: u64, clk_tck: u64) {
     let fields: Vec<&str> = after_name.split_whitespace().collect();
     let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
     let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    let hwm = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap_or("VmHWM: ?").trim_start_matches("VmHWM:").trim();
+    let hwm = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .unwrap_or("VmHWM: ?")
+        .trim_start_matches("VmHWM:")
+        .trim();
     let cpu = ticks as f64 / clk_tck as f64;
     println!(
         "servers={n} ({} http, {} tcp) secs={elapsed:.1} checks={checks} checks_per_sec={:.1} cpu_secs={cpu:.2} cpu_share={:.1}% peak_rss={hwm} failing={failing} {errors:?}",

@@ -2,12 +2,12 @@
 
 pub mod agent;
 pub mod api;
-pub mod auth;
 pub mod apply;
+pub mod auth;
 pub mod cli;
 pub mod core;
-pub mod host;
 pub mod health;
+pub mod host;
 pub mod ipvs;
 pub mod ipvsadm;
 pub mod metrics;

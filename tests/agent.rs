@@ -148,7 +148,13 @@ impl Agent {
         Agent::start_with(server, name, state_dir, token, &[])
     }
 
-    fn start_with(server: &str, name: &str, state_dir: &Path, token: Option<&str>, extra: &[&str]) -> Self {
+    fn start_with(
+        server: &str,
+        name: &str,
+        state_dir: &Path,
+        token: Option<&str>,
+        extra: &[&str],
+    ) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_lvsd"));
         command.args(["agent"]).args(extra);
         match token {
@@ -582,7 +588,11 @@ async fn the_agent_checks_real_servers_quiesces_a_failed_one_and_the_server_audi
         server_health(h, "d1", &down_id)["consecutive_successes"].as_u64() >= Some(1)
     })
     .await;
-    assert_eq!(server_health(&health, "d1", &down_id)["effective_weight"], 5, "{health}");
+    assert_eq!(
+        server_health(&health, "d1", &down_id)["effective_weight"],
+        5,
+        "{health}"
+    );
 
     drop(down);
     let health = wait_health(&setup.server, "the closed server down on d1", |h| {
@@ -590,19 +600,33 @@ async fn the_agent_checks_real_servers_quiesces_a_failed_one_and_the_server_audi
             && server_health(h, "d1", &down_id)["effective_weight"] == 0
     })
     .await;
-    assert_eq!(server_health(&health, "d1", &up_id)["effective_weight"], 3, "the other keeps its weight");
+    assert_eq!(
+        server_health(&health, "d1", &up_id)["effective_weight"],
+        3,
+        "the other keeps its weight"
+    );
     // The agent quiesced it in its table: a step of cause `health`, same revision.
     d1.wait_for_log("health").await;
     let view = wait_director(&setup.server, "d1", "a health apply", |v| {
         v["last_report"]["cause"] == "health"
     })
     .await;
-    assert_eq!(view["applied_revision"], json!(revision), "health makes no revision: {view}");
+    assert_eq!(
+        view["applied_revision"],
+        json!(revision),
+        "health makes no revision: {view}"
+    );
     let downs = setup.server.get("/v1/audit?action=health.down").await;
     let entry = &downs[0];
     assert_eq!(entry["detail"]["director"], "d1", "{entry}");
     assert_eq!(entry["detail"]["server"], down_id, "{entry}");
-    assert!(entry["detail"]["reason"].as_str().unwrap_or_default().contains("connect"), "{entry}");
+    assert!(
+        entry["detail"]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("connect"),
+        "{entry}"
+    );
 
     let _back = std::net::TcpListener::bind(&down_id).unwrap();
     wait_health(&setup.server, "the server back at its weight on d1", |h| {
@@ -620,15 +644,30 @@ async fn a_real_server_agent_follows_the_revision_and_shows_as_mode_realserver()
     let setup = Setup::new().await;
     // None of the spec's real servers (172.25.0.x) is an address of this
     // host: the agent serves no service here, and changes nothing on it.
-    let rs = Agent::start_with(&setup.server.http, "rs1", &setup.state_dir("rs1"), None, &["--role", "realserver"]);
+    let rs = Agent::start_with(
+        &setup.server.http,
+        "rs1",
+        &setup.state_dir("rs1"),
+        None,
+        &["--role", "realserver"],
+    );
     let revision = setup.server.commit(spec("wrr", &[1, 2])).await;
-    let view = wait_director(&setup.server, "rs1", "revision applied", |v| v["applied_revision"] == json!(revision)).await;
+    let view = wait_director(&setup.server, "rs1", "revision applied", |v| {
+        v["applied_revision"] == json!(revision)
+    })
+    .await;
     assert_eq!(view["mode"], "realserver", "{view}");
     assert!(view.get("host_errors").is_none(), "{view}");
-    assert!(!rs.logged("+ address"), "no VIP bound on a host that serves none");
+    assert!(
+        !rs.logged("+ address"),
+        "no VIP bound on a host that serves none"
+    );
 
     let next = setup.server.commit(spec("wrr", &[3, 2])).await;
-    wait_director(&setup.server, "rs1", "the next revision", |v| v["applied_revision"] == json!(next)).await;
+    wait_director(&setup.server, "rs1", "the next revision", |v| {
+        v["applied_revision"] == json!(next)
+    })
+    .await;
 }
 
 /// A URL nothing listens on.
@@ -640,12 +679,21 @@ fn dead_server() -> String {
 async fn an_agent_given_a_dead_server_first_moves_on_to_the_live_one() {
     let setup = Setup::new().await;
     let dead = dead_server();
-    let d1 = Agent::start(&format!("{dead},{}", setup.server.http), "d1", &setup.state_dir("d1"), None);
+    let d1 = Agent::start(
+        &format!("{dead},{}", setup.server.http),
+        "d1",
+        &setup.state_dir("d1"),
+        None,
+    );
     let revision = setup.server.commit(spec("wrr", &[1, 2, 3])).await;
     let view = wait_applied(&setup.server, "d1", revision).await;
     assert_eq!(view["mode"], "agent", "{view}");
     assert_eq!(view["last_report"]["revision"], json!(revision), "{view}");
-    d1.wait_for_log(&format!("switching to server {}: {dead} failed", setup.server.http)).await;
+    d1.wait_for_log(&format!(
+        "switching to server {}: {dead} failed",
+        setup.server.http
+    ))
+    .await;
     // One dead server of two is no outage: no backoff, and the loop never
     // hears that the server is out of reach.
     assert!(
@@ -659,14 +707,24 @@ async fn an_agent_whose_server_is_killed_mid_long_poll_converges_on_the_other() 
     let mut setup = Setup::new().await;
     let b = setup.other_server("b").await;
     let a_url = setup.server.http.clone();
-    let d1 = Agent::start(&format!("{a_url},{}", b.http), "d1", &setup.state_dir("d1"), None);
+    let d1 = Agent::start(
+        &format!("{a_url},{}", b.http),
+        "d1",
+        &setup.state_dir("d1"),
+        None,
+    );
     let on_a = setup.server.commit(spec("wrr", &[1, 2, 3])).await;
     wait_applied(&setup.server, "d1", on_a).await;
-    assert_eq!(b.director("d1").await, Value::Null, "the agent sticks to a while it answers");
+    assert_eq!(
+        b.director("d1").await,
+        Value::Null,
+        "the agent sticks to a while it answers"
+    );
 
     // The agent holds a long-poll on a (--wait 5s) when a dies.
     setup.server.kill();
-    d1.wait_for_log(&format!("switching to server {}: {a_url} failed", b.http)).await;
+    d1.wait_for_log(&format!("switching to server {}: {a_url} failed", b.http))
+        .await;
 
     // On its own database b numbers its revisions apart from a's: two
     // commits make its revision another number, and its weights tell them apart.
@@ -692,7 +750,11 @@ fn assert_cached(state_dir: &Path, revision: i64, weights: &[u32]) {
         .map(|s| &s["weight"])
         .collect();
     let weights: Vec<Value> = weights.iter().map(|w| json!(w)).collect();
-    assert_eq!(cached_weights, weights.iter().collect::<Vec<_>>(), "{cached}");
+    assert_eq!(
+        cached_weights,
+        weights.iter().collect::<Vec<_>>(),
+        "{cached}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -714,6 +776,7 @@ async fn on_postgres_an_agent_whose_server_dies_converges_through_the_other() {
     assert_eq!(second, first + 1, "one history, whichever server commits");
     let view = wait_applied(&b, "d1", second).await;
     assert_eq!(view["last_report"]["revision"], json!(second), "{view}");
-    d1.wait_for_log(&format!("switching to server {}: {a_url} failed", b.http)).await;
+    d1.wait_for_log(&format!("switching to server {}: {a_url} failed", b.http))
+        .await;
     assert_cached(&state_dir, second, &[7, 8, 9]);
 }

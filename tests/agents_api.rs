@@ -22,16 +22,24 @@ fn spec_with_weight(weight: u32) -> Value {
 }
 
 async fn create_cluster(server: &TestServer, name: &str) {
-    server.post("/v1/clusters", json!({ "name": name })).await.expect(201);
+    server
+        .post("/v1/clusters", json!({ "name": name }))
+        .await
+        .expect(201);
 }
 
 /// Commits a spec to `web` and returns the new revision's number.
 async fn commit(server: &TestServer, weight: u32) -> i64 {
     let reply = server
-        .post("/v1/clusters/web/revisions", json!({ "message": format!("weight {weight}"), "spec": spec_with_weight(weight) }))
+        .post(
+            "/v1/clusters/web/revisions",
+            json!({ "message": format!("weight {weight}"), "spec": spec_with_weight(weight) }),
+        )
         .await
         .expect(201);
-    reply.body["revision"]["number"].as_i64().expect("a revision number")
+    reply.body["revision"]["number"]
+        .as_i64()
+        .expect("a revision number")
 }
 
 fn apply_report(revision: i64, result: ApplyResult, errors: &[&str]) -> Report {
@@ -71,20 +79,37 @@ fn heartbeat(revision: i64, interval_secs: u64) -> Value {
 }
 
 async fn report(server: &TestServer, director: &str, body: Value) -> common::Reply {
-    server.call("PUT", &format!("/v1/clusters/web/directors/{director}"), Some(body), None).await
+    server
+        .call(
+            "PUT",
+            &format!("/v1/clusters/web/directors/{director}"),
+            Some(body),
+            None,
+        )
+        .await
 }
 
 async fn desired(server: &TestServer, query: &str) -> common::Reply {
-    server.get(&format!("/v1/clusters/web/desired?{query}")).await
+    server
+        .get(&format!("/v1/clusters/web/desired?{query}"))
+        .await
 }
 
 async fn audit(server: &TestServer, action: &str) -> Vec<Value> {
-    let reply = server.get(&format!("/v1/audit?cluster=web&action={action}&limit=1000")).await.expect(200);
+    let reply = server
+        .get(&format!("/v1/audit?cluster=web&action={action}&limit=1000"))
+        .await
+        .expect(200);
     reply.body.as_array().expect("a list").clone()
 }
 
 /// Polls `path` until `done` holds for its body (at most 20 s).
-async fn eventually(server: &TestServer, path: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+async fn eventually(
+    server: &TestServer,
+    path: &str,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
     for _ in 0..200 {
         let reply = server.get(path).await;
         if reply.status == 200 && done(&reply.body) {
@@ -92,7 +117,10 @@ async fn eventually(server: &TestServer, path: &str, what: &str, done: impl Fn(&
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("{what}: never happened; last {}", server.get(path).await.text);
+    panic!(
+        "{what}: never happened; last {}",
+        server.get(path).await.text
+    );
 }
 
 both_backends! {
@@ -411,7 +439,11 @@ fn lvsd(args: &[&str]) -> (Option<i32>, String, String) {
         .env_remove("LVSD_TOKEN")
         .output()
         .expect("lvsd runs");
-    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 both_backends! {

@@ -26,12 +26,16 @@ mod harness {
 
     impl GrpcServer {
         pub async fn start() -> Self {
-            GrpcServer { server: crate::common::TestServer::start() }
+            GrpcServer {
+                server: crate::common::TestServer::start(),
+            }
         }
 
         /// A server on `db` (kept by the caller, who may restart on it).
         pub async fn start_on(db: &crate::common::TestDb) -> Self {
-            GrpcServer { server: crate::common::TestServer::start_on(db) }
+            GrpcServer {
+                server: crate::common::TestServer::start_on(db),
+            }
         }
 
         pub fn url(&self) -> String {
@@ -1242,7 +1246,10 @@ fn applied_report(revision: i64) -> pb::DirectorReport {
             at: "2026-01-01T00:00:01.000Z".into(),
             services: vec![pb::ServiceCounters {
                 service: VIP.into(),
-                traffic: Some(pb::Traffic { conns: 7, ..Default::default() }),
+                traffic: Some(pb::Traffic {
+                    conns: 7,
+                    ..Default::default()
+                }),
                 servers: Vec::new(),
             }],
         }),

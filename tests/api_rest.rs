@@ -3,14 +3,20 @@
 
 mod common;
 
-use common::{both_backends, nat_example, TestDb, TestServer};
-use serde_json::{json, Value};
+use common::{TestDb, TestServer, both_backends, nat_example};
+use serde_json::{Value, json};
 
 const SVC: &str = "/v1/clusters/web/draft/services/tcp:192.168.31.100:80";
 
 async fn server_with_cluster(db: &TestDb) -> TestServer {
     let server = TestServer::start_on(db);
-    server.post("/v1/clusters", json!({"name": "web", "description": "front end"})).await.expect(201);
+    server
+        .post(
+            "/v1/clusters",
+            json!({"name": "web", "description": "front end"}),
+        )
+        .await
+        .expect(201);
     server
 }
 
@@ -19,7 +25,12 @@ fn weights(spec: &Value) -> Vec<(String, u64)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| (s["id"].as_str().unwrap().to_string(), s["weight"].as_u64().unwrap()))
+        .map(|s| {
+            (
+                s["id"].as_str().unwrap().to_string(),
+                s["weight"].as_u64().unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -324,18 +335,32 @@ async fn cors_is_off_unless_asked() {
 #[test]
 fn a_postgres_test_db_is_a_fresh_database_dropped_after() {
     let db = TestDb::postgres();
-    let common::TestDb::Postgres { admin, name, url } = &db else { unreachable!() };
+    let common::TestDb::Postgres { admin, name, url } = &db else {
+        unreachable!()
+    };
     assert!(name.starts_with("lvsd_test_"), "{name}");
     assert!(url.ends_with(&format!("/{name}")), "{url}");
     let (admin, name) = (admin.clone(), name.clone());
-    let listed = common::psql(&admin, &format!("SELECT datname FROM pg_database WHERE datname = '{name}'"));
+    let listed = common::psql(
+        &admin,
+        &format!("SELECT datname FROM pg_database WHERE datname = '{name}'"),
+    );
     assert_eq!(listed.trim(), name);
-    eprintln!("created {name} on {admin}, listed by psql: {}", listed.trim());
+    eprintln!(
+        "created {name} on {admin}, listed by psql: {}",
+        listed.trim()
+    );
     // Empty: lvsd's migrations make the schema on first open.
-    let tables = common::psql(db.arg(), "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'");
+    let tables = common::psql(
+        db.arg(),
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'",
+    );
     assert_eq!(tables.trim(), "0");
     drop(db);
-    let listed = common::psql(&admin, &format!("SELECT datname FROM pg_database WHERE datname = '{name}'"));
+    let listed = common::psql(
+        &admin,
+        &format!("SELECT datname FROM pg_database WHERE datname = '{name}'"),
+    );
     assert_eq!(listed.trim(), "", "dropped with the TestDb");
 }
 

@@ -10,7 +10,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use auth_support::{call, lvsd, make_token};
-use common::{both_backends, nat_example, TestServer};
+use common::{TestServer, both_backends, nat_example};
 use serde_json::json;
 use sqlx::sqlite::SqlitePool;
 
@@ -24,17 +24,54 @@ async fn lived_in(dir: &Path) -> PathBuf {
     let (base, client) = (&server.http, &server.client);
     let post = |path: &'static str, auth: &str, body: serde_json::Value| {
         let auth = auth.to_string();
-        async move { call(client, base, "POST", path, Some(&auth), Some(&body)).await.0 }
+        async move {
+            call(client, base, "POST", path, Some(&auth), Some(&body))
+                .await
+                .0
+        }
     };
-    assert_eq!(post("/v1/clusters", &admin, json!({"name": "web"})).await, 201);
-    assert_eq!(post("/v1/clusters", &viewer, json!({"name": "nope"})).await, 403);
-    assert_eq!(call(client, base, "GET", "/v1/clusters", None, None).await.0, 401);
-    assert_eq!(post("/v1/clusters/web/revisions", &admin, json!({"message": "one", "spec": nat_example()})).await, 201);
-    assert_eq!(post("/v1/clusters/web/revisions", &admin, json!({"message": ""})).await, 400);
-    assert_eq!(post("/v1/clusters/web/rollback", &admin, json!({"to": 1})).await, 200);
-    let mut grpc = lvsd::api::grpc::pb::lvs_service_client::LvsServiceClient::connect(server.grpc.clone()).await.unwrap();
-    let mut request = tonic::Request::new(lvsd::api::grpc::pb::CreateClusterRequest { name: "db".into(), description: String::new() });
-    request.metadata_mut().insert("authorization", admin.parse().unwrap());
+    assert_eq!(
+        post("/v1/clusters", &admin, json!({"name": "web"})).await,
+        201
+    );
+    assert_eq!(
+        post("/v1/clusters", &viewer, json!({"name": "nope"})).await,
+        403
+    );
+    assert_eq!(
+        call(client, base, "GET", "/v1/clusters", None, None)
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        post(
+            "/v1/clusters/web/revisions",
+            &admin,
+            json!({"message": "one", "spec": nat_example()})
+        )
+        .await,
+        201
+    );
+    assert_eq!(
+        post("/v1/clusters/web/revisions", &admin, json!({"message": ""})).await,
+        400
+    );
+    assert_eq!(
+        post("/v1/clusters/web/rollback", &admin, json!({"to": 1})).await,
+        200
+    );
+    let mut grpc =
+        lvsd::api::grpc::pb::lvs_service_client::LvsServiceClient::connect(server.grpc.clone())
+            .await
+            .unwrap();
+    let mut request = tonic::Request::new(lvsd::api::grpc::pb::CreateClusterRequest {
+        name: "db".into(),
+        description: String::new(),
+    });
+    request
+        .metadata_mut()
+        .insert("authorization", admin.parse().unwrap());
     grpc.create_cluster(request).await.unwrap();
     drop(server);
     db
@@ -46,7 +83,11 @@ fn verify(db: &Path, extra: &[&str]) -> (i32, String) {
         .args(extra)
         .output()
         .unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.code().unwrap_or(-1), text)
 }
 
@@ -57,9 +98,17 @@ fn head(text: &str) -> String {
 
 /// Runs SQL on the database as an intruder would: triggers dropped first.
 async fn tamper(db: &Path, statements: &[&str]) {
-    let pool = SqlitePool::connect(&format!("sqlite://{}", db.display())).await.unwrap();
-    sqlx::query("DROP TRIGGER IF EXISTS audit_log_no_update").execute(&pool).await.unwrap();
-    sqlx::query("DROP TRIGGER IF EXISTS audit_log_no_delete").execute(&pool).await.unwrap();
+    let pool = SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    sqlx::query("DROP TRIGGER IF EXISTS audit_log_no_update")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("DROP TRIGGER IF EXISTS audit_log_no_delete")
+        .execute(&pool)
+        .await
+        .unwrap();
     for statement in statements {
         sqlx::query(statement).execute(&pool).await.unwrap();
     }
@@ -78,36 +127,70 @@ async fn verify_holds_on_a_real_log_and_names_the_first_bad_entry() {
     let db = lived_in(dir.path()).await;
     // Fold the WAL into the main file so that copies carry everything.
     lvsd(&["migrate", "--db", db.to_str().unwrap()]);
-    let pool = SqlitePool::connect(&format!("sqlite://{}", db.display())).await.unwrap();
-    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&pool).await.unwrap();
-    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log").fetch_one(&pool).await.unwrap();
-    let refused: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE outcome = 'refused'").fetch_one(&pool).await.unwrap();
+    let pool = SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let refused: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE outcome = 'refused'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     pool.close().await;
-    assert!(count >= 8 && refused >= 3, "{count} entries, {refused} refused");
+    assert!(
+        count >= 8 && refused >= 3,
+        "{count} entries, {refused} refused"
+    );
 
     let (code, text) = verify(&db, &[]);
     assert_eq!(code, 0, "{text}");
-    assert!(text.contains(&format!("{count} entries, chain intact")), "{text}");
+    assert!(
+        text.contains(&format!("{count} entries, chain intact")),
+        "{text}"
+    );
     let good_head = head(&text);
     let (code, text) = verify(&db, &["--expect", &good_head]);
     assert_eq!(code, 0, "{text}");
 
     // The triggers refuse edits and deletions made through SQL.
-    let pool = SqlitePool::connect(&format!("sqlite://{}", db.display())).await.unwrap();
-    let err = sqlx::query("UPDATE audit_log SET actor = 'x' WHERE id = 1").execute(&pool).await.unwrap_err();
+    let pool = SqlitePool::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    let err = sqlx::query("UPDATE audit_log SET actor = 'x' WHERE id = 1")
+        .execute(&pool)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("append-only"), "{err}");
-    let err = sqlx::query("DELETE FROM audit_log WHERE id = 1").execute(&pool).await.unwrap_err();
+    let err = sqlx::query("DELETE FROM audit_log WHERE id = 1")
+        .execute(&pool)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("append-only"), "{err}");
     pool.close().await;
 
     let cases: [(&str, Vec<String>, &str); 6] = [
-        ("edited", vec!["UPDATE audit_log SET actor = 'mallory' WHERE id = 5".into()], "entry 5: its fields do not match its hash"),
+        (
+            "edited",
+            vec!["UPDATE audit_log SET actor = 'mallory' WHERE id = 5".into()],
+            "entry 5: its fields do not match its hash",
+        ),
         (
             "edited detail",
             vec!["UPDATE audit_log SET detail = detail || ' ' WHERE id = 7".into()],
             "entry 7: its fields do not match its hash",
         ),
-        ("deleted", vec!["DELETE FROM audit_log WHERE id = 4".into()], "entry 5: it follows entry 3: entry 4 is missing"),
+        (
+            "deleted",
+            vec!["DELETE FROM audit_log WHERE id = 4".into()],
+            "entry 5: it follows entry 3: entry 4 is missing",
+        ),
         (
             "reordered",
             vec![
@@ -119,10 +202,17 @@ async fn verify_holds_on_a_real_log_and_names_the_first_bad_entry() {
         ),
         (
             "renumbered after a deletion",
-            vec!["DELETE FROM audit_log WHERE id = 2".into(), "UPDATE audit_log SET id = id - 1 WHERE id > 2".into()],
+            vec![
+                "DELETE FROM audit_log WHERE id = 2".into(),
+                "UPDATE audit_log SET id = id - 1 WHERE id > 2".into(),
+            ],
             "entry 2:",
         ),
-        ("first deleted", vec!["DELETE FROM audit_log WHERE id = 1".into()], "entry 2: it is the first entry: entry 1 is missing"),
+        (
+            "first deleted",
+            vec!["DELETE FROM audit_log WHERE id = 1".into()],
+            "entry 2: it is the first entry: entry 1 is missing",
+        ),
     ];
     for (name, statements, expected) in cases {
         let copy = copy(&db, &format!("{}.db", name.replace(' ', "-")));
@@ -130,13 +220,20 @@ async fn verify_holds_on_a_real_log_and_names_the_first_bad_entry() {
         tamper(&copy, &statements).await;
         let (code, text) = verify(&copy, &[]);
         assert_eq!(code, 1, "{name}: {text}");
-        assert!(text.contains(&format!("the chain breaks at {expected}")), "{name}: {text}");
+        assert!(
+            text.contains(&format!("the chain breaks at {expected}")),
+            "{name}: {text}"
+        );
     }
 
     // Cutting entries off the end leaves a valid, shorter chain: only a head
     // kept elsewhere shows it.
     let cut = copy(&db, "cut.db");
-    tamper(&cut, &[&format!("DELETE FROM audit_log WHERE id > {}", count - 2)]).await;
+    tamper(
+        &cut,
+        &[&format!("DELETE FROM audit_log WHERE id > {}", count - 2)],
+    )
+    .await;
     let (code, text) = verify(&cut, &[]);
     assert_eq!(code, 0, "{text}");
     let (code, text) = verify(&cut, &["--expect", &good_head]);
@@ -162,9 +259,16 @@ async fn entries_from_before_the_chain_are_chained_when_migrating() {
             std::fs::copy(&path, early.join(&name)).unwrap();
         }
     }
-    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&db).create_if_missing(true);
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&db)
+        .create_if_missing(true);
     let pool = SqlitePool::connect_with(options).await.unwrap();
-    sqlx::migrate::Migrator::new(early.as_path()).await.unwrap().run(&pool).await.unwrap();
+    sqlx::migrate::Migrator::new(early.as_path())
+        .await
+        .unwrap()
+        .run(&pool)
+        .await
+        .unwrap();
     for i in 1..=3 {
         sqlx::query(
             "INSERT INTO audit_log (at, actor, request_id, cluster, action, target, outcome, detail)
@@ -185,7 +289,11 @@ async fn entries_from_before_the_chain_are_chained_when_migrating() {
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("4 entries, chain intact"), "{text}");
 
-    tamper(&db, &["UPDATE audit_log SET actor = 'someone' WHERE id = 2"]).await;
+    tamper(
+        &db,
+        &["UPDATE audit_log SET actor = 'someone' WHERE id = 2"],
+    )
+    .await;
     let (code, text) = verify(&db, &[]);
     assert_eq!(code, 1, "{text}");
     assert!(text.contains("breaks at entry 2"), "{text}");

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use auth_support::{audit, call, lvsd, make_token};
-use common::{both_backends, TestServer};
+use common::{TestServer, both_backends};
 use serde_json::json;
 
 both_backends! {

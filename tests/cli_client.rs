@@ -27,13 +27,18 @@ impl Run {
 
     #[track_caller]
     fn fails(self, code: i32) -> Self {
-        assert_eq!(self.code, code, "unexpected exit status:\n{}{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, code,
+            "unexpected exit status:\n{}{}",
+            self.stdout, self.stderr
+        );
         assert!(!self.stderr.is_empty(), "a failure says why");
         self
     }
 
     fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|err| panic!("not JSON ({err}): {}", self.stdout))
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|err| panic!("not JSON ({err}): {}", self.stdout))
     }
 }
 
@@ -47,7 +52,11 @@ struct Shell {
 
 impl Shell {
     fn new(server: &TestServer, cluster: &str) -> Self {
-        Shell { server: server.http.clone(), cluster: cluster.to_string(), home: tempfile::tempdir().unwrap() }
+        Shell {
+            server: server.http.clone(),
+            cluster: cluster.to_string(),
+            home: tempfile::tempdir().unwrap(),
+        }
     }
 
     fn command(&self, args: &[&str]) -> Command {
@@ -67,9 +76,18 @@ impl Shell {
         if stdin.is_some() {
             cmd.stdin(Stdio::piped());
         }
-        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("lvsd runs");
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("lvsd runs");
         if let Some(text) = stdin {
-            child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(text.as_bytes())
+                .unwrap();
         }
         let out = child.wait_with_output().unwrap();
         Run {
@@ -91,7 +109,11 @@ impl Shell {
 
     /// Runs each line of `script` and expects each to succeed.
     fn script(&self, script: &str) {
-        for line in script.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        for line in script
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
             let args: Vec<&str> = line.split_whitespace().collect();
             assert_eq!(args[0], "lvsd", "{line}");
             self.lvsd(&args[1..]).ok();
@@ -99,7 +121,11 @@ impl Shell {
     }
 
     fn in_cluster(&self, cluster: &str) -> Shell {
-        Shell { server: self.server.clone(), cluster: cluster.to_string(), home: tempfile::tempdir().unwrap() }
+        Shell {
+            server: self.server.clone(),
+            cluster: cluster.to_string(),
+            home: tempfile::tempdir().unwrap(),
+        }
     }
 
     /// The draft's spec, as `GET /draft` returns it.
@@ -144,14 +170,34 @@ async fn nat_example_typed_is_the_imported_script() {
     let imported = typed.in_cluster("imported");
     let file = write(imported.home.path(), "nat.rules", NAT_SCRIPT);
     let run = imported.import(&file).ok();
-    assert!(run.stdout.contains("1 service, 3 real servers"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("1 service, 3 real servers"),
+        "{}",
+        run.stdout
+    );
 
     let spec = typed.draft_spec();
     assert_eq!(spec, imported.draft_spec());
     // ... and it is the NAT example as the API tests send it whole.
-    server.post("/v1/clusters", serde_json::json!({"name": "whole"})).await.expect(201);
-    server.post("/v1/clusters/whole/revisions", serde_json::json!({"message": "whole", "spec": nat_example()})).await.expect(201);
-    assert_eq!(spec, server.get("/v1/clusters/whole/draft").await.expect(200).body["spec"]);
+    server
+        .post("/v1/clusters", serde_json::json!({"name": "whole"}))
+        .await
+        .expect(201);
+    server
+        .post(
+            "/v1/clusters/whole/revisions",
+            serde_json::json!({"message": "whole", "spec": nat_example()}),
+        )
+        .await
+        .expect(201);
+    assert_eq!(
+        spec,
+        server
+            .get("/v1/clusters/whole/draft")
+            .await
+            .expect(200)
+            .body["spec"]
+    );
     assert_eq!(spec["services"][0]["servers"].as_array().unwrap().len(), 3);
     assert_eq!(spec["services"][0]["scheduler"], "wrr");
     assert_eq!(spec["services"][0]["servers"][2]["forwarding"], "nat");
@@ -171,7 +217,10 @@ async fn nat_example_typed_is_the_imported_script() {
             "  -> 172.25.0.33:80               Masq    3",
         ]
     );
-    assert!(list.starts_with("Cluster typed, revision 1 (active)"), "{list}");
+    assert!(
+        list.starts_with("Cluster typed, revision 1 (active)"),
+        "{list}"
+    );
 }
 
 const DR_TYPED: &str = "
@@ -226,23 +275,51 @@ fn dr_example_typed_is_the_imported_script() {
     let spec = typed.draft_spec();
     assert_eq!(spec, imported.draft_spec());
     assert_eq!(spec["services"].as_array().unwrap().len(), 4);
-    assert_eq!(spec["timeouts"], serde_json::json!({"tcp": 900, "tcpfin": 120, "udp": 300}));
+    assert_eq!(
+        spec["timeouts"],
+        serde_json::json!({"tcp": 900, "tcpfin": 120, "udp": 300})
+    );
     assert_eq!(spec["sync_daemons"][0]["syncid"], 7);
 
     // The draft reads back as the rules it was made of (as ipvsadm -Sn orders them).
     let rules = typed.line("draft show --rules").ok().stdout;
-    assert!(rules.contains("-A -f 12 -s sh -p 360 -M 255.255.255.0 -b sh-fallback,sh-port\n"), "{rules}");
-    assert!(rules.contains("-a -f 12 -r 192.168.10.24:0 -i -w 1 --tun-type gue --tun-port 6080 --tun-csum\n"), "{rules}");
-    assert!(rules.ends_with("--set 900 120 300\n--start-daemon master --mcast-interface eth1 --syncid 7\n"), "{rules}");
+    assert!(
+        rules.contains("-A -f 12 -s sh -p 360 -M 255.255.255.0 -b sh-fallback,sh-port\n"),
+        "{rules}"
+    );
+    assert!(
+        rules.contains(
+            "-a -f 12 -r 192.168.10.24:0 -i -w 1 --tun-type gue --tun-port 6080 --tun-csum\n"
+        ),
+        "{rules}"
+    );
+    assert!(
+        rules.ends_with(
+            "--set 900 120 300\n--start-daemon master --mcast-interface eth1 --syncid 7\n"
+        ),
+        "{rules}"
+    );
 
     // The table views of a committed revision.
     typed.line("commit -m dr").ok();
     let thresholds = typed.line("list --thresholds").ok().stdout;
-    assert!(thresholds.contains("  -> 192.168.10.23:80             1000       800\n"), "{thresholds}");
+    assert!(
+        thresholds.contains("  -> 192.168.10.23:80             1000       800\n"),
+        "{thresholds}"
+    );
     let tunnels = typed.line("list --tun-info").ok().stdout;
-    assert!(tunnels.contains("  -> 192.168.10.24:0              Tunnel  gue:6080:+c   1\n"), "{tunnels}");
-    assert_eq!(typed.line("list --timeout").ok().stdout, "Timeout (tcp tcpfin udp): 900 120 300\n");
-    assert_eq!(typed.line("list --daemon").ok().stdout, "master sync daemon (mcast=eth1, syncid=7)\n");
+    assert!(
+        tunnels.contains("  -> 192.168.10.24:0              Tunnel  gue:6080:+c   1\n"),
+        "{tunnels}"
+    );
+    assert_eq!(
+        typed.line("list --timeout").ok().stdout,
+        "Timeout (tcp tcpfin udp): 900 120 300\n"
+    );
+    assert_eq!(
+        typed.line("list --daemon").ok().stdout,
+        "master sync daemon (mcast=eth1, syncid=7)\n"
+    );
 }
 
 #[test]
@@ -253,14 +330,27 @@ fn commit_log_diff_rollback_export_round_trip() {
     assert!(sh.line("list").ok().stderr.contains("no active revision"));
     sh.script(NAT_TYPED);
     let diff = sh.line("draft diff").ok().stdout;
-    assert!(diff.starts_with("--- nothing committed\n+++ draft of web"), "{diff}");
-    assert!(diff.contains("+ -A -t 192.168.31.100:80 -s wrr\n"), "{diff}");
+    assert!(
+        diff.starts_with("--- nothing committed\n+++ draft of web"),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("+ -A -t 192.168.31.100:80 -s wrr\n"),
+        "{diff}"
+    );
     let commit = sh.line("commit -m classic").ok().stdout;
-    assert_eq!(commit, "committed revision 1 of web (active): 1 service added, 3 real servers added\n");
-    assert_eq!(sh.line("commit -m again").ok().stdout, "nothing to commit: the draft is revision 1 (active)\n");
+    assert_eq!(
+        commit,
+        "committed revision 1 of web (active): 1 service added, 3 real servers added\n"
+    );
+    assert_eq!(
+        sh.line("commit -m again").ok().stdout,
+        "nothing to commit: the draft is revision 1 (active)\n"
+    );
 
     // Edits change only what is given.
-    sh.line("rs edit -t 192.168.31.100:80 -r 172.25.0.31 -w 5").ok();
+    sh.line("rs edit -t 192.168.31.100:80 -r 172.25.0.31 -w 5")
+        .ok();
     sh.line("svc edit -t 192.168.31.100:80 -p 900").ok();
     sh.line("svc edit -t 192.168.31.100:80 -s rr").ok();
     let svc = &sh.draft_spec()["services"][0];
@@ -284,36 +374,74 @@ fn commit_log_diff_rollback_export_round_trip() {
 # 1 service changed, 1 real server changed
 "
     );
-    assert_eq!(sh.line("diff 2").ok().stdout, diff, "one revision: against its parent");
+    assert_eq!(
+        sh.line("diff 2").ok().stdout,
+        diff,
+        "one revision: against its parent"
+    );
     let json = sh.line("diff 1 2 --output json").ok().json();
-    assert_eq!(json["diff"]["services_changed"][0]["servers_changed"][0]["changes"][0]["field"], "weight");
+    assert_eq!(
+        json["diff"]["services_changed"][0]["servers_changed"][0]["changes"][0]["field"],
+        "weight"
+    );
 
     let rollback = sh.line("rollback 1").ok().stdout;
-    assert_eq!(rollback, "revision 3 restores revision 1's spec and is active\n");
+    assert_eq!(
+        rollback,
+        "revision 3 restores revision 1's spec and is active\n"
+    );
     let log = sh.line("log").ok().stdout;
     let lines: Vec<&str> = log.lines().collect();
     assert_eq!(lines.len(), 4, "{log}");
     assert!(lines[0].starts_with("REV "), "{log}");
-    assert!(lines[1].starts_with("3    active  ") && lines[1].ends_with("rollback to revision 1"), "{log}");
-    assert!(lines[2].starts_with("2            ") && lines[2].ends_with("more-to-rs1"), "{log}");
+    assert!(
+        lines[1].starts_with("3    active  ") && lines[1].ends_with("rollback to revision 1"),
+        "{log}"
+    );
+    assert!(
+        lines[2].starts_with("2            ") && lines[2].ends_with("more-to-rs1"),
+        "{log}"
+    );
     let page = sh.line("log -n 1").ok().stdout;
     assert!(page.ends_with("(more: lvsd log --before 3)\n"), "{page}");
-    assert_eq!(sh.line("log --output json").ok().json()["revisions"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        sh.line("log --output json").ok().json()["revisions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
 
     // Export of the rollback equals export of what it restored, and imports back as it.
     let export = sh.line("export").ok().stdout;
     assert_eq!(export, sh.line("export 1").ok().stdout);
     let spec: Value = serde_json::from_str(&sh.line("export 3 --spec").ok().stdout).unwrap();
-    assert_eq!(spec, sh.line("list --revision 1 --output json").ok().json()["spec"]);
-    assert_eq!(export, NAT_SCRIPT.lines().skip(1).map(|l| format!("{}\n", &l["ipvsadm ".len()..])).collect::<String>());
+    assert_eq!(
+        spec,
+        sh.line("list --revision 1 --output json").ok().json()["spec"]
+    );
+    assert_eq!(
+        export,
+        NAT_SCRIPT
+            .lines()
+            .skip(1)
+            .map(|l| format!("{}\n", &l["ipvsadm ".len()..]))
+            .collect::<String>()
+    );
     let copy = sh.in_cluster("copy");
     copy.line("cluster create copy").ok();
-    copy.run_with(copy.command(&["import", "-"]), Some(&export)).ok();
+    copy.run_with(copy.command(&["import", "-"]), Some(&export))
+        .ok();
     assert_eq!(copy.draft_spec(), sh.draft_spec());
 
     // Reset throws away the draft's changes.
     sh.line("rs del -t 192.168.31.100:80 -r 172.25.0.33").ok();
-    assert!(sh.line("draft diff").ok().stdout.contains("- -a -t 192.168.31.100:80 -r 172.25.0.33:80 -m -w 3\n"));
+    assert!(
+        sh.line("draft diff")
+            .ok()
+            .stdout
+            .contains("- -a -t 192.168.31.100:80 -r 172.25.0.33:80 -m -w 3\n")
+    );
     sh.line("draft reset").ok();
     assert!(sh.line("draft diff").ok().stdout.contains("(no change)"));
     sh.line("svc del -t 192.168.31.100:80").ok();
@@ -321,9 +449,19 @@ fn commit_log_diff_rollback_export_round_trip() {
 
     // Staged commits.
     sh.line("commit -m empty --no-activate").ok();
-    assert!(sh.line("list").ok().stdout.starts_with("Cluster web, revision 3 (active)"));
+    assert!(
+        sh.line("list")
+            .ok()
+            .stdout
+            .starts_with("Cluster web, revision 3 (active)")
+    );
     sh.line("activate 4").ok();
-    assert!(sh.line("list").ok().stdout.starts_with("Cluster web, revision 4 (active)"));
+    assert!(
+        sh.line("list")
+            .ok()
+            .stdout
+            .starts_with("Cluster web, revision 4 (active)")
+    );
 }
 
 #[test]
@@ -333,20 +471,46 @@ fn bad_input_says_what_to_type() {
 
     // Usage errors: clap refuses before anything is sent (exit 2).
     let run = sh.line("svc add -t 192.168.31.100:80 -s foo").fails(2);
-    assert!(run.stderr.contains("invalid value 'foo' for '--scheduler <SCHED>'"), "{}", run.stderr);
-    assert!(run.stderr.contains("possible values: rr, wrr,"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("invalid value 'foo' for '--scheduler <SCHED>'"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("possible values: rr, wrr,"),
+        "{}",
+        run.stderr
+    );
     let run = sh.line("svc add -t 192.168.31:80").fails(2);
-    assert!(run.stderr.contains("`192.168.31` is not an IPv4 address"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("`192.168.31` is not an IPv4 address"),
+        "{}",
+        run.stderr
+    );
     let run = sh.line("rs add -t web1:80 -r 10.0.0.1").fails(2);
-    assert!(run.stderr.contains("`web1` is a host name"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("`web1` is a host name"),
+        "{}",
+        run.stderr
+    );
     let run = sh.line("rs add -r 172.25.0.31 -m").fails(2);
-    assert!(run.stderr.contains("--tcp-service <VIP:PORT>|--udp-service"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("--tcp-service <VIP:PORT>|--udp-service"),
+        "{}",
+        run.stderr
+    );
     let run = sh.line("svc add -t 10.0.0.1:80 -u 10.0.0.1:53").fails(2);
     assert!(run.stderr.contains("cannot be used with"), "{}", run.stderr);
     let run = sh.line("rs add -t 10.0.0.1:80 -r 10.0.0.2 -g -m").fails(2);
     assert!(run.stderr.contains("cannot be used with"), "{}", run.stderr);
     let run = sh.line("svc add -t 10.0.0.1:80 -M 255.255.255.0").fails(2);
-    assert!(run.stderr.contains("-M groups clients for persistence"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("-M groups clients for persistence"),
+        "{}",
+        run.stderr
+    );
 
     // No such cluster: say how to make it (exit 1).
     let run = sh.line("svc add -t 192.168.31.100:80 -s wrr").fails(1);
@@ -358,14 +522,38 @@ fn bad_input_says_what_to_type() {
     sh.line("svc add -t 192.168.31.100:80 -s wrr").ok();
 
     // Refusals of the server name the option at fault (exit 1).
-    let run = sh.line("rs add -t 192.168.31.100:80 -r 172.25.0.31 -m -w 70000").fails(1);
-    assert_eq!(run.stderr, "lvsd: error: -w (weight): 70000 is out of range: weights go from 0 to 65535\n");
-    let run = sh.line("rs add -t 192.168.31.100:80 -r 172.25.0.31:8080 -g").fails(1);
-    assert!(run.stderr.starts_with("lvsd: error: -r (port): dr forwards packets unchanged"), "{}", run.stderr);
-    let run = sh.line("rs add -t 192.168.31.100:81 -r 172.25.0.31").fails(1);
-    assert!(run.stderr.contains("has no service tcp:192.168.31.100:81\n  hint: `lvsd draft show`"), "{}", run.stderr);
+    let run = sh
+        .line("rs add -t 192.168.31.100:80 -r 172.25.0.31 -m -w 70000")
+        .fails(1);
+    assert_eq!(
+        run.stderr,
+        "lvsd: error: -w (weight): 70000 is out of range: weights go from 0 to 65535\n"
+    );
+    let run = sh
+        .line("rs add -t 192.168.31.100:80 -r 172.25.0.31:8080 -g")
+        .fails(1);
+    assert!(
+        run.stderr
+            .starts_with("lvsd: error: -r (port): dr forwards packets unchanged"),
+        "{}",
+        run.stderr
+    );
+    let run = sh
+        .line("rs add -t 192.168.31.100:81 -r 172.25.0.31")
+        .fails(1);
+    assert!(
+        run.stderr
+            .contains("has no service tcp:192.168.31.100:81\n  hint: `lvsd draft show`"),
+        "{}",
+        run.stderr
+    );
     let run = sh.line("diff 7").fails(1);
-    assert!(run.stderr.contains("cluster web has no revision 7\n  hint: `lvsd log` lists the revisions"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("cluster web has no revision 7\n  hint: `lvsd log` lists the revisions"),
+        "{}",
+        run.stderr
+    );
 
     // What exists already (exit 4).
     let run = sh.line("svc add -t 192.168.31.100:80").fails(4);
@@ -376,12 +564,25 @@ fn bad_input_says_what_to_type() {
 
     // A bad line of an import: FILE:LINE (exit 1), and nothing written.
     let before = sh.draft_spec();
-    let file = write(sh.home.path(), "bad.rules", "-A -t 10.0.0.1:80 -s rr\n-a -t 10.0.0.1:80 -r 10.0.0.2 -w 70000\n");
+    let file = write(
+        sh.home.path(),
+        "bad.rules",
+        "-A -t 10.0.0.1:80 -s rr\n-a -t 10.0.0.1:80 -r 10.0.0.2 -w 70000\n",
+    );
     let run = sh.import(&file).fails(1);
-    assert!(run.stderr.starts_with(&format!("lvsd: error: {}:2: `-w 70000`", file.display())), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .starts_with(&format!("lvsd: error: {}:2: `-w 70000`", file.display())),
+        "{}",
+        run.stderr
+    );
     assert_eq!(sh.draft_spec(), before);
     let run = sh.line("import /nonexistent/rules").fails(1);
-    assert!(run.stderr.contains("cannot read /nonexistent/rules"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("cannot read /nonexistent/rules"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -395,10 +596,20 @@ fn unreachable_server_exits_3() {
         .unwrap();
     assert_eq!(out.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.starts_with("lvsd: error: cannot reach the lvsd server at http://127.0.0.1:9: "), "{stderr}");
-    assert!(stderr.contains("hint: is `lvsd serve` running there?"), "{stderr}");
+    assert!(
+        stderr.starts_with("lvsd: error: cannot reach the lvsd server at http://127.0.0.1:9: "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: is `lvsd serve` running there?"),
+        "{stderr}"
+    );
 
-    let out = Command::new(env!("CARGO_BIN_EXE_lvsd")).args(["list", "--server", "ftp://x"]).env("HOME", home.path()).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_lvsd"))
+        .args(["list", "--server", "ftp://x"])
+        .env("HOME", home.path())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -413,23 +624,66 @@ fn someone_else_changed_the_draft() {
 
     // Alice reviews the draft; Bob changes it; Alice's change, made against
     // what she reviewed, is refused and nothing is overwritten.
-    let reviewed = alice.line("draft show --output json").ok().json()["etag"].as_str().unwrap().to_string();
-    bob.line("rs edit -t 192.168.31.100:80 -r 172.25.0.32 -w 7").ok();
-    let run = alice.lvsd(&["rs", "edit", "-t", "192.168.31.100:80", "-r", "172.25.0.31", "-w", "9", "--if-match", &reviewed]).fails(4);
-    assert!(run.stderr.contains("changed since you read it"), "{}", run.stderr);
-    assert!(run.stderr.contains("hint: see what changed with `lvsd draft show`"), "{}", run.stderr);
-    let run = alice.lvsd(&["commit", "-m", "reviewed", "--if-match", &reviewed]).fails(4);
-    assert!(run.stderr.contains("changed since you read it"), "{}", run.stderr);
+    let reviewed = alice.line("draft show --output json").ok().json()["etag"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    bob.line("rs edit -t 192.168.31.100:80 -r 172.25.0.32 -w 7")
+        .ok();
+    let run = alice
+        .lvsd(&[
+            "rs",
+            "edit",
+            "-t",
+            "192.168.31.100:80",
+            "-r",
+            "172.25.0.31",
+            "-w",
+            "9",
+            "--if-match",
+            &reviewed,
+        ])
+        .fails(4);
+    assert!(
+        run.stderr.contains("changed since you read it"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("hint: see what changed with `lvsd draft show`"),
+        "{}",
+        run.stderr
+    );
+    let run = alice
+        .lvsd(&["commit", "-m", "reviewed", "--if-match", &reviewed])
+        .fails(4);
+    assert!(
+        run.stderr.contains("changed since you read it"),
+        "{}",
+        run.stderr
+    );
     let spec = alice.draft_spec();
     assert_eq!(spec["services"][0]["servers"][0]["weight"], 1);
     assert_eq!(spec["services"][0]["servers"][1]["weight"], 7);
 
     // A commit on a stale base is refused too.
     bob.line("commit -m bob").ok();
-    alice.line("rs edit -t 192.168.31.100:80 -r 172.25.0.31 -w 9").ok();
+    alice
+        .line("rs edit -t 192.168.31.100:80 -r 172.25.0.31 -w 9")
+        .ok();
     let run = alice.line("commit -m alice --expected-base 1").fails(4);
-    assert!(run.stderr.contains("not the expected base 1"), "{}", run.stderr);
-    assert!(run.stderr.contains("hint: see what they committed with `lvsd log` and `lvsd diff`"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("not the expected base 1"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("hint: see what they committed with `lvsd log` and `lvsd diff`"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -438,7 +692,14 @@ fn config_file_and_completions() {
     let home = tempfile::tempdir().unwrap();
     let dir = home.path().join(".config/lvsd");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("config.toml"), format!("# lvsd client\nserver = \"{}\"\ncluster = \"edge\"\ntoken = \"t0k3n\"\n", server.http)).unwrap();
+    std::fs::write(
+        dir.join("config.toml"),
+        format!(
+            "# lvsd client\nserver = \"{}\"\ncluster = \"edge\"\ntoken = \"t0k3n\"\n",
+            server.http
+        ),
+    )
+    .unwrap();
     let lvsd = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_lvsd"))
             .args(args)
@@ -452,13 +713,24 @@ fn config_file_and_completions() {
             .unwrap()
     };
     let out = lvsd(&["cluster", "create", "edge"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = lvsd(&["svc", "add", "-t", "10.0.0.1:443", "-s", "rr"]);
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "added to the draft of edge: TCP  10.0.0.1:443 rr\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "added to the draft of edge: TCP  10.0.0.1:443 rr\n"
+    );
     let out = lvsd(&["svc", "add", "-t", "10.0.0.1:80", "--cluster", "elsewhere"]);
     assert_eq!(out.status.code(), Some(1), "the flag wins over the file");
 
-    std::fs::write(dir.join("config.toml"), "server = http://127.0.0.1:1\nport = 80\n").unwrap();
+    std::fs::write(
+        dir.join("config.toml"),
+        "server = http://127.0.0.1:1\nport = 80\n",
+    )
+    .unwrap();
     let out = lvsd(&["cluster", "list"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("config.toml:2: unknown key `port`"));
@@ -466,7 +738,10 @@ fn config_file_and_completions() {
     for shell in ["bash", "zsh", "fish"] {
         let out = lvsd(&["completions", shell]);
         assert!(out.status.success());
-        assert!(String::from_utf8_lossy(&out.stdout).contains("tcp-service"), "{shell}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("tcp-service"),
+            "{shell}"
+        );
     }
 }
 
@@ -490,32 +765,80 @@ fn plan_directors_and_commit_confirmed() {
 # 1 service added, 3 real servers added
 "
     );
-    assert_eq!(sh.line("plan 1 --output json").ok().json()["against"], "empty_table");
-    assert!(sh.line("directors").ok().stdout.contains("web has no directors yet"));
+    assert_eq!(
+        sh.line("plan 1 --output json").ok().json()["against"],
+        "empty_table"
+    );
+    assert!(
+        sh.line("directors")
+            .ok()
+            .stdout
+            .contains("web has no directors yet")
+    );
     let run = sh.line("directors lb1").fails(1);
-    assert!(run.stderr.contains("no director named lb1\n  hint: `lvsd directors` lists them"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("no director named lb1\n  hint: `lvsd directors` lists them"),
+        "{}",
+        run.stderr
+    );
 
     // A commit confirmed stays once confirmed.
-    sh.line("rs edit -t 192.168.31.100:80 -r 172.25.0.31 -w 5").ok();
+    sh.line("rs edit -t 192.168.31.100:80 -r 172.25.0.31 -w 5")
+        .ok();
     let commit = sh.line("commit -m w5 --confirm 5m").ok().stdout;
     assert!(commit.contains("run `lvsd confirm` before "), "{commit}");
-    assert!(commit.ends_with(" to keep revision 2, or lvsd rolls back to revision 1\n"), "{commit}");
-    assert!(sh.line("cluster show").ok().stdout.contains("confirm:     run `lvsd confirm` before"));
-    assert!(sh.line("list").ok().stderr.starts_with("note: run `lvsd confirm` before"));
-    assert!(sh.line("confirm").ok().stdout.starts_with("revision 2 of web confirmed at "));
+    assert!(
+        commit.ends_with(" to keep revision 2, or lvsd rolls back to revision 1\n"),
+        "{commit}"
+    );
+    assert!(
+        sh.line("cluster show")
+            .ok()
+            .stdout
+            .contains("confirm:     run `lvsd confirm` before")
+    );
+    assert!(
+        sh.line("list")
+            .ok()
+            .stderr
+            .starts_with("note: run `lvsd confirm` before")
+    );
+    assert!(
+        sh.line("confirm")
+            .ok()
+            .stdout
+            .starts_with("revision 2 of web confirmed at ")
+    );
     let run = sh.line("confirm").fails(4);
-    assert!(run.stderr.contains("hint: `lvsd commit -m MSG --confirm 5m`"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("hint: `lvsd commit -m MSG --confirm 5m`"),
+        "{}",
+        run.stderr
+    );
     let run = sh.line("commit -m x --confirm soon").fails(1);
-    assert!(run.stderr.starts_with("lvsd: error: --confirm (confirm_within): `soon` is not a duration"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .starts_with("lvsd: error: --confirm (confirm_within): `soon` is not a duration"),
+        "{}",
+        run.stderr
+    );
 
     // Unconfirmed, it is rolled back by lvsd itself.
     sh.line("rollback 1 --confirm 1s").ok();
     let rolled_back = (0..100).any(|_| {
         std::thread::sleep(std::time::Duration::from_millis(100));
-        sh.line("log -n 1").ok().stdout.contains("automatic rollback to revision 2")
+        sh.line("log -n 1")
+            .ok()
+            .stdout
+            .contains("automatic rollback to revision 2")
     });
     assert!(rolled_back, "{}", sh.line("log").stdout);
-    assert_eq!(sh.line("export").ok().stdout, sh.line("export 2").ok().stdout);
+    assert_eq!(
+        sh.line("export").ok().stdout,
+        sh.line("export 2").ok().stdout
+    );
 }
 
 #[test]
@@ -531,16 +854,34 @@ fn status_says_where_the_cluster_stands() {
 
     sh.script(NAT_TYPED);
     let run = sh.line("status").ok();
-    assert!(run.stdout.contains("  draft:   changed since nothing committed (`lvsd draft diff`"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("  draft:   changed since nothing committed (`lvsd draft diff`"),
+        "{}",
+        run.stdout
+    );
 
     sh.lvsd(&["commit", "-m", "classic NAT"]).ok();
-    sh.line("rs edit -t 192.168.31.100:80 -r 172.25.0.31 -w 4").ok();
-    sh.lvsd(&["commit", "-m", "heavier rs1", "--no-activate"]).ok();
+    sh.line("rs edit -t 192.168.31.100:80 -r 172.25.0.31 -w 4")
+        .ok();
+    sh.lvsd(&["commit", "-m", "heavier rs1", "--no-activate"])
+        .ok();
     let run = sh.line("status").ok();
     let lines: Vec<&str> = run.stdout.lines().collect();
-    assert!(lines[1].starts_with("  active:  revision 1 \"classic NAT\" by anonymous at "), "{}", run.stdout);
-    assert!(lines[1].ends_with("(1 service, 3 real servers)"), "{}", run.stdout);
-    assert_eq!(lines[2], "  latest:  revision 2 (not active: `lvsd activate 2`)");
+    assert!(
+        lines[1].starts_with("  active:  revision 1 \"classic NAT\" by anonymous at "),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        lines[1].ends_with("(1 service, 3 real servers)"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        lines[2],
+        "  latest:  revision 2 (not active: `lvsd activate 2`)"
+    );
     assert_eq!(lines[3], "  draft:   as revision 2");
 
     let json = sh.line("status --output json").ok().json();
@@ -561,31 +902,59 @@ async fn settings_set_changes_only_what_is_given() {
     let sh = Shell::new(&server, "web");
     sh.line("cluster create web").ok();
     let shown = sh.line("settings show").ok().stdout;
-    assert!(shown.contains("the defaults") && shown.contains("drain:         off"), "{shown}");
+    assert!(
+        shown.contains("the defaults") && shown.contains("drain:         off"),
+        "{shown}"
+    );
 
     sh.line("settings set --drain on --drain-timeout 45").ok();
-    sh.line("settings set --drain-service tcp:192.168.31.100:80=off --removal-limit 0.5").ok();
-    let stored = server.get("/v1/clusters/web/settings").await.expect(200).body;
+    sh.line("settings set --drain-service tcp:192.168.31.100:80=off --removal-limit 0.5")
+        .ok();
+    let stored = server
+        .get("/v1/clusters/web/settings")
+        .await
+        .expect(200)
+        .body;
     let settings = &stored["settings"];
-    assert_eq!(settings["drain"], true, "the first set is kept by the second: {stored}");
+    assert_eq!(
+        settings["drain"], true,
+        "the first set is kept by the second: {stored}"
+    );
     assert_eq!(settings["drain_timeout_secs"], 45);
     assert_eq!(settings["drain_services"]["tcp:192.168.31.100:80"], false);
     assert_eq!(settings["removal_limit"], 0.5);
     assert_eq!(settings["ownership"], "table");
 
     let shown = sh.line("settings show").ok().stdout;
-    assert!(shown.contains("drain:         on") && shown.contains("at most 45 s"), "{shown}");
-    assert!(shown.contains("drain off for tcp:192.168.31.100:80"), "{shown}");
+    assert!(
+        shown.contains("drain:         on") && shown.contains("at most 45 s"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("drain off for tcp:192.168.31.100:80"),
+        "{shown}"
+    );
     assert!(shown.contains("0.5 of the services"), "{shown}");
 
     let refused = sh.line("settings set --drain-timeout 0").fails(1);
-    assert!(refused.stderr.contains("drain_timeout_secs") || refused.stderr.contains("--drain-timeout"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("drain_timeout_secs") || refused.stderr.contains("--drain-timeout"),
+        "{}",
+        refused.stderr
+    );
     sh.line("settings set").fails(2);
     sh.line("settings set --drain maybe").fails(2);
-    sh.line("settings set --drain-service tcp:192.168.31.100:80=default --removal-limit default").ok();
+    sh.line("settings set --drain-service tcp:192.168.31.100:80=default --removal-limit default")
+        .ok();
     let json = sh.line("settings show --output json").ok().json();
-    assert_eq!(json["settings"]["drain_timeout_secs"], 45, "the refused change left the settings alone: {json}");
-    assert!(json["settings"].get("drain_services").is_none(), "the exception is gone: {json}");
+    assert_eq!(
+        json["settings"]["drain_timeout_secs"], 45,
+        "the refused change left the settings alone: {json}"
+    );
+    assert!(
+        json["settings"].get("drain_services").is_none(),
+        "the exception is gone: {json}"
+    );
     assert!(json["settings"]["removal_limit"].is_null(), "{json}");
     assert_eq!(json["settings"]["drain"], true);
 }

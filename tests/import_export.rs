@@ -6,8 +6,8 @@ mod common;
 
 use common::TestServer;
 use lvsd::ipvsadm::to_restore;
-use lvsd::model::arbitrary::kernel_spec;
 use lvsd::model::Spec;
+use lvsd::model::arbitrary::kernel_spec;
 use proptest::prelude::*;
 use serde_json::json;
 
@@ -29,14 +29,26 @@ fn spec_of(body: &serde_json::Value) -> Spec {
 
 #[test]
 fn import_then_export_round_trips() {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let server = rt.block_on(async {
         let server = TestServer::start();
-        server.post("/v1/clusters", json!({"name": "a"})).await.expect(201);
-        server.post("/v1/clusters", json!({"name": "b"})).await.expect(201);
+        server
+            .post("/v1/clusters", json!({"name": "a"}))
+            .await
+            .expect(201);
+        server
+            .post("/v1/clusters", json!({"name": "b"}))
+            .await
+            .expect(201);
         server
     });
-    let config = ProptestConfig { cases: 48, ..ProptestConfig::default() };
+    let config = ProptestConfig {
+        cases: 48,
+        ..ProptestConfig::default()
+    };
     proptest!(config, |(spec in kernel_spec())| {
         rt.block_on(async {
             let text = to_restore(&spec);
@@ -55,7 +67,10 @@ fn import_then_export_round_trips() {
 #[tokio::test]
 async fn a_bad_line_is_named_and_changes_nothing() {
     let server = TestServer::start();
-    server.post("/v1/clusters", json!({"name": "web"})).await.expect(201);
+    server
+        .post("/v1/clusters", json!({"name": "web"}))
+        .await
+        .expect(201);
     let script = "\
 # classic LVS-NAT
 ipvsadm -A -t 192.168.31.100:80 -s wrr
@@ -66,13 +81,28 @@ ipvsadm -a -t 192.168.31.100:80 -r 172.25.0.33:80 -m -w 3
     let imported = import(&server, "web", script).await.expect(200);
     let before = server.get("/v1/clusters/web/draft").await.expect(200);
     assert_eq!(imported.body["etag"], before.etag.clone().unwrap());
-    assert_eq!(before.body["spec"]["services"][0]["servers"][2]["weight"], 3);
+    assert_eq!(
+        before.body["spec"]["services"][0]["servers"][2]["weight"],
+        3
+    );
 
     for (bad, line) in [
-        (format!("{script}ipvsadm -a -t 192.168.31.100:80 -r 172.25.0.34:80 -m -w 70000\n"), "line 6"),
-        (format!("{script}ipvsadm -A -t 192.168.31.101:80 -s fastest\n"), "line 6"),
-        ("-A -t 10.0.0.1:80\n-a -t 10.0.0.2:80 -r 10.1.0.1\n".to_string(), "line 2"),
-        ("-A -t 10.0.0.1:80\n-A -t 10.0.0.1:80\n".to_string(), "line 2"),
+        (
+            format!("{script}ipvsadm -a -t 192.168.31.100:80 -r 172.25.0.34:80 -m -w 70000\n"),
+            "line 6",
+        ),
+        (
+            format!("{script}ipvsadm -A -t 192.168.31.101:80 -s fastest\n"),
+            "line 6",
+        ),
+        (
+            "-A -t 10.0.0.1:80\n-a -t 10.0.0.2:80 -r 10.1.0.1\n".to_string(),
+            "line 2",
+        ),
+        (
+            "-A -t 10.0.0.1:80\n-A -t 10.0.0.1:80\n".to_string(),
+            "line 2",
+        ),
         ("-A -t 10.0.0.1\n".to_string(), "line 1"),
         ("--bogus\n".to_string(), "line 1"),
     ] {
@@ -89,18 +119,42 @@ ipvsadm -a -t 192.168.31.100:80 -r 172.25.0.33:80 -m -w 3
 #[tokio::test]
 async fn import_and_export_leave_the_host_section_alone() {
     let server = TestServer::start();
-    server.post("/v1/clusters", json!({"name": "web"})).await.expect(201);
+    server
+        .post("/v1/clusters", json!({"name": "web"}))
+        .await
+        .expect(201);
     let host = json!({"vip_interface": "eth1", "snat_address": "172.25.0.1",
                       "directors": {"d2": {"sync_daemons": [{"role": "backup", "interface": "eth1", "syncid": 0}]}}});
     server
-        .post("/v1/clusters/web/revisions", json!({"message": "host", "spec": {"services": [], "host": host}}))
+        .post(
+            "/v1/clusters/web/revisions",
+            json!({"message": "host", "spec": {"services": [], "host": host}}),
+        )
         .await
         .expect(201);
-    let imported = import(&server, "web", "-A -t 192.168.31.100:80 -s rr\n-a -t 192.168.31.100:80 -r 172.25.0.31 -m\n").await.expect(200);
+    let imported = import(
+        &server,
+        "web",
+        "-A -t 192.168.31.100:80 -s rr\n-a -t 192.168.31.100:80 -r 172.25.0.31 -m\n",
+    )
+    .await
+    .expect(200);
     assert_eq!(imported.body["spec"]["host"], host, "{}", imported.text);
-    assert_eq!(imported.body["spec"]["services"][0]["id"], "tcp:192.168.31.100:80");
-    let commit = server.post("/v1/clusters/web/revisions", json!({"message": "import"})).await.expect(201);
+    assert_eq!(
+        imported.body["spec"]["services"][0]["id"],
+        "tcp:192.168.31.100:80"
+    );
+    let commit = server
+        .post("/v1/clusters/web/revisions", json!({"message": "import"}))
+        .await
+        .expect(201);
     let number = commit.body["revision"]["number"].as_i64().unwrap();
-    let exported = server.get(&format!("/v1/clusters/web/revisions/{number}/export")).await.expect(200);
-    assert_eq!(exported.text, "-A -t 192.168.31.100:80 -s rr\n-a -t 192.168.31.100:80 -r 172.25.0.31:80 -m -w 1\n");
+    let exported = server
+        .get(&format!("/v1/clusters/web/revisions/{number}/export"))
+        .await
+        .expect(200);
+    assert_eq!(
+        exported.text,
+        "-A -t 192.168.31.100:80 -s rr\n-a -t 192.168.31.100:80 -r 172.25.0.31:80 -m -w 1\n"
+    );
 }

@@ -25,7 +25,13 @@ pub struct HostSetup {
 
 impl HostSetup {
     pub fn new(dir: PathBuf, role: Role, name: &str) -> Self {
-        HostSetup { dir, role, name: name.to_string(), state: None, errors: Vec::new() }
+        HostSetup {
+            dir,
+            role,
+            name: name.to_string(),
+            state: None,
+            errors: Vec::new(),
+        }
     }
 
     /// Whether the last attempt failed: the next step tries again.
@@ -55,7 +61,10 @@ impl HostSetup {
                 was_failing || !report.changes.is_empty()
             }
             Err(err) => {
-                let error = format!("host settings ({}): {err}; the IPVS table stays applied, retrying at the next step", self.role.as_str());
+                let error = format!(
+                    "host settings ({}): {err}; the IPVS table stays applied, retrying at the next step",
+                    self.role.as_str()
+                );
                 tracing::error!("{error}");
                 let news = self.errors != [error.clone()];
                 self.errors = vec![error];
@@ -67,12 +76,17 @@ impl HostSetup {
     fn try_apply(&mut self, spec: &Spec) -> Result<HostReport, HostError> {
         let state = match &mut self.state {
             Some(state) => state,
-            None => self.state.insert(HostState::load(&self.dir, self.role).map_err(HostError::State)?),
+            None => self
+                .state
+                .insert(HostState::load(&self.dir, self.role).map_err(HostError::State)?),
         };
         let plan = match self.role {
             Role::Director => HostPlan::for_director(spec, &self.name),
             // The services this host serves: those with a real server at one of its own addresses.
-            Role::Realserver => HostPlan::for_realserver(spec, &Selector::LocalAddresses(host::local_addresses(state)?)),
+            Role::Realserver => HostPlan::for_realserver(
+                spec,
+                &Selector::LocalAddresses(host::local_addresses(state)?),
+            ),
         };
         host::apply(&plan, state)
     }

@@ -43,7 +43,12 @@ pub async fn run(
     let (to_loop, mut from_server) = mpsc::channel(8);
     let link = Arc::new(Reachability::default());
     let outbox = Arc::new(Outbox::new(CAPACITY));
-    let watcher = tokio::spawn(watch_desired(client.clone(), options.wait, to_loop, link.clone()));
+    let watcher = tokio::spawn(watch_desired(
+        client.clone(),
+        options.wait,
+        to_loop,
+        link.clone(),
+    ));
     let sender = tokio::spawn(send_reports(client, outbox.clone(), link));
     // The revision and spec to follow, and the revision whose settings are on the host.
     let mut target: Option<(i64, Spec)> = None;
@@ -88,7 +93,10 @@ pub async fn run(
                 retry = Some(Instant::now() + options.retry_interval);
             } else {
                 if applied != Some(*revision) {
-                    tracing::info!(revision, "real-server settings of revision {revision} applied");
+                    tracing::info!(
+                        revision,
+                        "real-server settings of revision {revision} applied"
+                    );
                 }
                 applied = Some(*revision);
             }

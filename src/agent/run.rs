@@ -143,7 +143,10 @@ impl Agent {
     /// An agent on `table`, with what the cache of `options.cluster` holds
     /// (a corrupt cache is logged, moved aside and ignored).
     pub fn new(options: Options, table: Box<dyn IpvsTable + Send>, cache: Cache) -> Self {
-        let host = options.host_state_dir.clone().map(|dir| HostSetup::new(dir, Role::Director, &options.name));
+        let host = options
+            .host_state_dir
+            .clone()
+            .map(|dir| HostSetup::new(dir, Role::Director, &options.name));
         let mut agent = Agent {
             host,
             checks: DirectorChecks::default(),
@@ -301,7 +304,9 @@ impl Agent {
         // This director's own sync daemons and timeouts (host.directors), if any.
         let spec = Spec::shared_for_director(spec, &self.options.name);
         // Failed real servers out of the table (or at weight 0), as the local director does.
-        let checked = self.checks.target(&spec, self.checks_runtime.as_ref(), &self.health_notify);
+        let checked = self
+            .checks
+            .target(&spec, self.checks_runtime.as_ref(), &self.health_notify);
         let desired = apply::Desired {
             revision,
             spec: checked.spec,
@@ -367,7 +372,9 @@ impl Agent {
     /// (the step after a failure comes within the reconcile interval).
     /// Returns whether the outcome is worth a report.
     fn follow_host(&mut self, spec: &Spec, revision: i64, applied_now: bool) -> bool {
-        let Some(host) = &mut self.host else { return false };
+        let Some(host) = &mut self.host else {
+            return false;
+        };
         if self.state.applied != Some(revision) || !(applied_now || host.failing()) {
             return false;
         }
@@ -402,7 +409,8 @@ impl Agent {
         for event in &events {
             tracing::warn!(service = %event.service, server = %event.server, change = ?event.transition, "health");
         }
-        self.health_changes.extend(events.iter().map(HealthChange::from));
+        self.health_changes
+            .extend(events.iter().map(HealthChange::from));
         !events.is_empty()
     }
 
@@ -625,7 +633,11 @@ impl Agent {
             zeroed_seq: self.zeroed_seq,
             health: self.checks.views().unwrap_or_default(),
             health_changes: std::mem::take(&mut self.health_changes),
-            host_errors: self.host.as_ref().map(|h| h.errors().to_vec()).unwrap_or_default(),
+            host_errors: self
+                .host
+                .as_ref()
+                .map(|h| h.errors().to_vec())
+                .unwrap_or_default(),
             report_interval_secs: self.options.report_interval.as_secs().max(1),
         };
         let dropped = self.outbox.push(report);

@@ -320,8 +320,15 @@ fn each_director_applies_its_own_sync_daemon_from_the_host_settings() {
     .unwrap();
     for (name, role) in [("d1", "master"), ("d2", "backup")] {
         let dir = tempfile::tempdir().unwrap();
-        let options = Options { name: name.into(), ..options() };
-        let mut agent = Agent::new(options, Box::new(MemoryTable::new()), Cache::new(dir.path()));
+        let options = Options {
+            name: name.into(),
+            ..options()
+        };
+        let mut agent = Agent::new(
+            options,
+            Box::new(MemoryTable::new()),
+            Cache::new(dir.path()),
+        );
         let reports = step_with(&mut agent, desired(1, shared.clone()));
         assert_eq!(reports[0].applied_revision, Some(1), "{name} applied");
         let daemons = agent.table().snapshot().unwrap().daemons;
@@ -329,7 +336,11 @@ fn each_director_applies_its_own_sync_daemon_from_the_host_settings() {
             .iter()
             .map(|d| (d.role.as_str().to_string(), d.mcast_ifn.as_str(), d.syncid))
             .collect();
-        assert_eq!(found, [(role.to_string(), "eth0", 7)], "director {name}'s table");
+        assert_eq!(
+            found,
+            [(role.to_string(), "eth0", 7)],
+            "director {name}'s table"
+        );
     }
 }
 
@@ -341,18 +352,35 @@ fn a_host_settings_failure_is_reported_and_leaves_the_table_applied() {
     let host_dir = dir.path().join("host");
     std::fs::create_dir_all(&host_dir).unwrap();
     std::fs::write(host_dir.join("director.json"), "not json").unwrap();
-    let options = Options { host_state_dir: Some(host_dir.clone()), ..options() };
-    let mut agent = Agent::new(options, Box::new(MemoryTable::new()), Cache::new(dir.path()));
+    let options = Options {
+        host_state_dir: Some(host_dir.clone()),
+        ..options()
+    };
+    let mut agent = Agent::new(
+        options,
+        Box::new(MemoryTable::new()),
+        Cache::new(dir.path()),
+    );
 
     let reports = step_with(&mut agent, desired(1, spec("wrr", &[1, 2])));
     let report = reports.last().expect("a report after the apply");
     assert_eq!(report.applied_revision, Some(1), "the IPVS apply stands");
     assert_eq!(report.applies[0].result, ApplyResult::Applied);
-    assert_eq!(table_lines(agent.table()).len(), 3, "the table holds the revision");
+    assert_eq!(
+        table_lines(agent.table()).len(),
+        3,
+        "the table holds the revision"
+    );
     assert_eq!(report.host_errors.len(), 1, "{:?}", report.host_errors);
     let error = &report.host_errors[0];
-    assert!(error.contains("director.json") && error.contains("not a state file"), "{error}");
-    assert!(agent.due().is_some(), "a failed host apply is tried again at the next step");
+    assert!(
+        error.contains("director.json") && error.contains("not a state file"),
+        "{error}"
+    );
+    assert!(
+        agent.due().is_some(),
+        "a failed host apply is tried again at the next step"
+    );
 
     // Tried again at the next step, still failing: still reported, table untouched.
     agent.step();

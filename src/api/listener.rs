@@ -23,13 +23,13 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::server::WebPkiClientVerifier;
 use tokio_rustls::rustls::{self, RootCertStore, ServerConfig};
 use tokio_rustls::server::TlsStream;
-use tokio_rustls::TlsAcceptor;
 use tonic::transport::server::{Connected, TcpConnectInfo};
 
 /// Bounds on connections; see the module documentation.
@@ -45,7 +45,11 @@ pub struct ConnLimits {
 
 impl Default for ConnLimits {
     fn default() -> Self {
-        ConnLimits { max_connections: 1024, max_per_client: 256, handshake_timeout: Duration::from_secs(10) }
+        ConnLimits {
+            max_connections: 1024,
+            max_per_client: 256,
+            handshake_timeout: Duration::from_secs(10),
+        }
     }
 }
 
@@ -73,7 +77,9 @@ pub fn tls_config(files: &TlsFiles<'_>, alpn: &[&[u8]]) -> anyhow::Result<Arc<Se
         Some(ca) => {
             let mut roots = RootCertStore::empty();
             for cert in read_certs(ca)? {
-                roots.add(cert).with_context(|| format!("--tls-client-ca {}: not a CA certificate", ca.display()))?;
+                roots.add(cert).with_context(|| {
+                    format!("--tls-client-ca {}: not a CA certificate", ca.display())
+                })?;
             }
             let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
                 .build()
@@ -81,9 +87,13 @@ pub fn tls_config(files: &TlsFiles<'_>, alpn: &[&[u8]]) -> anyhow::Result<Arc<Se
             builder.with_client_cert_verifier(verifier)
         }
     };
-    let mut config = builder
-        .with_single_cert(certs, key)
-        .with_context(|| format!("--tls-cert {} with --tls-key {}", files.cert.display(), files.key.display()))?;
+    let mut config = builder.with_single_cert(certs, key).with_context(|| {
+        format!(
+            "--tls-cert {} with --tls-key {}",
+            files.cert.display(),
+            files.key.display()
+        )
+    })?;
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(Arc::new(config))
 }
@@ -92,7 +102,11 @@ fn read_certs(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
     let certs = CertificateDer::pem_file_iter(path)
         .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
         .with_context(|| format!("{}: unreadable PEM certificates", path.display()))?;
-    anyhow::ensure!(!certs.is_empty(), "{}: no PEM certificate in it", path.display());
+    anyhow::ensure!(
+        !certs.is_empty(),
+        "{}: no PEM certificate in it",
+        path.display()
+    );
     Ok(certs)
 }
 
@@ -105,7 +119,11 @@ pub struct Listener {
 
 impl Listener {
     pub fn new(tcp: TcpListener, tls: Option<Arc<ServerConfig>>, limits: ConnLimits) -> Self {
-        Listener { tcp, tls: tls.map(TlsAcceptor::from), limits }
+        Listener {
+            tcp,
+            tls: tls.map(TlsAcceptor::from),
+            limits,
+        }
     }
 
     /// Plain TCP with the default limits.
@@ -163,19 +181,29 @@ async fn accept_loop(listener: Listener, tx: mpsc::Sender<io::Result<Conn>>) {
         tokio::spawn(async move {
             let io = match tls {
                 None => Io::Plain(stream),
-                Some(acceptor) => match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream)).await {
-                    Ok(Ok(stream)) => Io::Tls(Box::new(stream)),
-                    Ok(Err(err)) => {
-                        tracing::debug!(%peer, error = %err, "TLS handshake failed");
-                        return;
+                Some(acceptor) => {
+                    match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream))
+                        .await
+                    {
+                        Ok(Ok(stream)) => Io::Tls(Box::new(stream)),
+                        Ok(Err(err)) => {
+                            tracing::debug!(%peer, error = %err, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!(%peer, "TLS handshake timed out");
+                            return;
+                        }
                     }
-                    Err(_) => {
-                        tracing::debug!(%peer, "TLS handshake timed out");
-                        return;
-                    }
-                },
+                }
             };
-            let conn = Conn { io, peer, local, _permit: permit, _slot: slot };
+            let conn = Conn {
+                io,
+                peer,
+                local,
+                _permit: permit,
+                _slot: slot,
+            };
             let _ = tx.send(Ok(conn)).await;
         });
     }
@@ -188,20 +216,32 @@ struct ClientSlot {
 }
 
 impl ClientSlot {
-    fn take(counts: &Arc<Mutex<HashMap<IpAddr, usize>>>, ip: IpAddr, max: usize) -> Option<ClientSlot> {
-        let mut map = counts.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    fn take(
+        counts: &Arc<Mutex<HashMap<IpAddr, usize>>>,
+        ip: IpAddr,
+        max: usize,
+    ) -> Option<ClientSlot> {
+        let mut map = counts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let count = map.entry(ip).or_insert(0);
         if *count >= max {
             return None;
         }
         *count += 1;
-        Some(ClientSlot { counts: counts.clone(), ip })
+        Some(ClientSlot {
+            counts: counts.clone(),
+            ip,
+        })
     }
 }
 
 impl Drop for ClientSlot {
     fn drop(&mut self) {
-        let mut map = self.counts.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut map = self
+            .counts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(count) = map.get_mut(&self.ip) {
             *count -= 1;
             if *count == 0 {
@@ -232,7 +272,11 @@ impl Conn {
 }
 
 impl AsyncRead for Conn {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         match &mut self.get_mut().io {
             Io::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Io::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
@@ -241,14 +285,22 @@ impl AsyncRead for Conn {
 }
 
 impl AsyncWrite for Conn {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         match &mut self.get_mut().io {
             Io::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Io::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
-    fn poll_write_vectored(self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
         match &mut self.get_mut().io {
             Io::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
             Io::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
@@ -282,6 +334,9 @@ impl Connected for Conn {
     type ConnectInfo = TcpConnectInfo;
 
     fn connect_info(&self) -> Self::ConnectInfo {
-        TcpConnectInfo { local_addr: self.local, remote_addr: Some(self.peer) }
+        TcpConnectInfo {
+            local_addr: self.local,
+            remote_addr: Some(self.peer),
+        }
     }
 }

@@ -122,7 +122,10 @@ impl Counters {
                     .collect(),
             })
             .collect();
-        Counters { at: super::report::rfc3339(at), services }
+        Counters {
+            at: super::report::rfc3339(at),
+            services,
+        }
     }
 }
 
@@ -145,19 +148,33 @@ mod tests {
         .validate()
         .unwrap();
         let mut table = MemoryTable::new();
-        let plan = crate::plan::plan(&table.snapshot().unwrap(), &spec, &crate::plan::PlanOptions::default());
+        let plan = crate::plan::plan(
+            &table.snapshot().unwrap(),
+            &spec,
+            &crate::plan::PlanOptions::default(),
+        );
         let ops = plan.ops().to_vec();
         table.apply(&ops).unwrap();
-        let counters = Counters::from_snapshot(&table.snapshot().unwrap(), std::time::SystemTime::now(), |_| true);
-        let ids: Vec<_> = counters.services.iter().map(|s| s.service.as_str()).collect();
+        let counters = Counters::from_snapshot(
+            &table.snapshot().unwrap(),
+            std::time::SystemTime::now(),
+            |_| true,
+        );
+        let ids: Vec<_> = counters
+            .services
+            .iter()
+            .map(|s| s.service.as_str())
+            .collect();
         assert_eq!(ids, ["tcp:192.168.31.100:80", "udp:[2001:db8::100]:53"]);
         assert_eq!(counters.services[0].servers[0].server, "172.25.0.31:8080");
         assert_eq!(counters.services[0].servers[0].weight, 3);
         assert_eq!(counters.services[1].servers[0].server, "[2001:db8::31]:53");
 
-        let only_udp = Counters::from_snapshot(&table.snapshot().unwrap(), std::time::SystemTime::now(), |k| {
-            k.to_string().starts_with("udp")
-        });
+        let only_udp = Counters::from_snapshot(
+            &table.snapshot().unwrap(),
+            std::time::SystemTime::now(),
+            |k| k.to_string().starts_with("udp"),
+        );
         assert_eq!(only_udp.services.len(), 1);
     }
 }

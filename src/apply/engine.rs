@@ -26,14 +26,18 @@ use super::hash::{ServiceDigest, service_digest, state_hash};
 use super::policy::{OwnershipMode, Policy};
 use super::reconcile::{ApplyError, classify};
 use super::report::{
-    ApplyResult, Cause, DrainView, FailedOp, PLAN_LINES, Report, RestoreReport, RestoreResult, ms, rfc3339,
+    ApplyResult, Cause, DrainView, FailedOp, PLAN_LINES, Report, RestoreReport, RestoreResult, ms,
+    rfc3339,
 };
 use super::restore::{Config, restore_ops};
 use super::state::{DirectorState, DrainRecord};
 use crate::ipvs::error::describe;
 use crate::ipvs::{DestKey, Error, IpvsTable, Op, ServiceEntry, Snapshot};
 use crate::model::{ServiceKey, Spec};
-use crate::plan::{BlastRadius, Change, Drift, Ownership, Plan, PlanOptions, RemovalLimitExceeded, blast_radius, plan};
+use crate::plan::{
+    BlastRadius, Change, Drift, Ownership, Plan, PlanOptions, RemovalLimitExceeded, blast_radius,
+    plan,
+};
 
 /// How the engine learns the table before planning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,14 +95,21 @@ struct Cache {
 
 impl Cache {
     fn new(table: Snapshot) -> Self {
-        let digests = table.services.iter().map(|e| (e.service.key, service_digest(e))).collect();
+        let digests = table
+            .services
+            .iter()
+            .map(|e| (e.service.key, service_digest(e)))
+            .collect();
         Cache { table, digests }
     }
 
     /// Takes in a partial read of the services `keys`: those it lacks are gone.
     fn merge(&mut self, part: Snapshot, keys: &BTreeSet<ServiceKey>) {
-        let mut read: BTreeMap<ServiceKey, ServiceEntry> =
-            part.services.into_iter().map(|e| (e.service.key, e)).collect();
+        let mut read: BTreeMap<ServiceKey, ServiceEntry> = part
+            .services
+            .into_iter()
+            .map(|e| (e.service.key, e))
+            .collect();
         let services = &mut self.table.services;
         for key in keys {
             let at = services.binary_search_by(|e| e.service.key.cmp(key));
@@ -125,7 +136,11 @@ impl Cache {
     /// The services `keys` as cached, with the globals.
     fn part(&self, keys: &BTreeSet<ServiceKey>) -> Snapshot {
         Snapshot {
-            services: keys.iter().filter_map(|key| self.entry(key)).cloned().collect(),
+            services: keys
+                .iter()
+                .filter_map(|key| self.entry(key))
+                .cloned()
+                .collect(),
             timeouts: self.table.timeouts,
             daemons: self.table.daemons.clone(),
         }
@@ -133,12 +148,19 @@ impl Cache {
 
     fn entry(&self, key: &ServiceKey) -> Option<&ServiceEntry> {
         let services = &self.table.services;
-        services.binary_search_by(|e| e.service.key.cmp(key)).ok().map(|i| &services[i])
+        services
+            .binary_search_by(|e| e.service.key.cmp(key))
+            .ok()
+            .map(|i| &services[i])
     }
 
     /// The state hash of the services `manages` accepts.
     fn hash(&self, manages: impl Fn(&ServiceKey) -> bool) -> String {
-        let digests = self.digests.iter().filter(|(key, _)| manages(key)).map(|(_, d)| d);
+        let digests = self
+            .digests
+            .iter()
+            .filter(|(key, _)| manages(key))
+            .map(|(_, d)| d);
         state_hash(digests, &self.table.timeouts, &self.table.daemons)
     }
 }
@@ -169,7 +191,12 @@ pub struct Engine {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").field("cached_services", &self.cache.as_ref().map(|c| c.table.services.len())).finish()
+        f.debug_struct("Engine")
+            .field(
+                "cached_services",
+                &self.cache.as_ref().map(|c| c.table.services.len()),
+            )
+            .finish()
     }
 }
 
@@ -179,7 +206,10 @@ fn touched(plan: &Plan) -> BTreeSet<ServiceKey> {
         .iter()
         .filter_map(|op| match op {
             Op::AddService(s) | Op::EditService(s) => Some(s.key),
-            Op::DelService(key) | Op::AddDest(key, _) | Op::EditDest(key, _) | Op::DelDest(key, _) => Some(*key),
+            Op::DelService(key)
+            | Op::AddDest(key, _)
+            | Op::EditDest(key, _)
+            | Op::DelDest(key, _) => Some(*key),
             Op::Zero(key) => *key,
             Op::SetTimeouts(_) | Op::StartDaemon(_) | Op::StopDaemon(_) | Op::Flush => None,
         })
@@ -190,7 +220,9 @@ fn touched(plan: &Plan) -> BTreeSet<ServiceKey> {
 fn drain_keys(change: &Change) -> Vec<(ServiceKey, DestKey)> {
     match change {
         Change::DelDest { service, dest } => vec![(*service, dest.key)],
-        Change::DelService { service, servers } => servers.iter().map(|d| (service.key, d.key)).collect(),
+        Change::DelService { service, servers } => {
+            servers.iter().map(|d| (service.key, d.key)).collect()
+        }
         _ => Vec::new(),
     }
 }
@@ -201,7 +233,9 @@ fn ends_drain(change: &Change, options: &PlanOptions) -> bool {
     match change {
         Change::DelDest { service, dest } => dest.weight == 0 && options.drains(service),
         Change::DelService { service, servers } => {
-            !servers.is_empty() && servers.iter().all(|d| d.weight == 0) && options.drains(&service.key)
+            !servers.is_empty()
+                && servers.iter().all(|d| d.weight == 0)
+                && options.drains(&service.key)
         }
         _ => false,
     }
@@ -210,7 +244,10 @@ fn ends_drain(change: &Change, options: &PlanOptions) -> bool {
 /// Services whose desired state differs between `a` and `b`.
 fn changed_services(a: &Spec, b: &Spec) -> BTreeSet<ServiceKey> {
     let mut changed = BTreeSet::new();
-    let (mut x, mut y) = (a.services().iter().peekable(), b.services().iter().peekable());
+    let (mut x, mut y) = (
+        a.services().iter().peekable(),
+        b.services().iter().peekable(),
+    );
     loop {
         match (x.peek(), y.peek()) {
             (None, None) => return changed,
@@ -245,8 +282,13 @@ fn changed_services(a: &Spec, b: &Spec) -> BTreeSet<ServiceKey> {
 
 /// The part of `spec` with the services `keys` names, and the same globals.
 fn spec_part(spec: &Spec, keys: &BTreeSet<ServiceKey>) -> Spec {
-    let services = keys.iter().filter_map(|key| spec.service(key)).cloned().collect();
-    Spec::new(services, spec.timeouts, spec.sync_daemons().to_vec()).expect("a part of a valid spec is valid")
+    let services = keys
+        .iter()
+        .filter_map(|key| spec.service(key))
+        .cloned()
+        .collect();
+    Spec::new(services, spec.timeouts, spec.sync_daemons().to_vec())
+        .expect("a part of a valid spec is valid")
 }
 
 /// Whether `policy` lets the cluster manage the service `key` of the table
@@ -277,7 +319,11 @@ fn radius(
         servers_removed: removed.servers_removed,
         ..BlastRadius::default()
     };
-    for entry in table.services.iter().filter(|e| manages(policy, state, spec, &e.service.key)) {
+    for entry in table
+        .services
+        .iter()
+        .filter(|e| manages(policy, state, spec, &e.service.key))
+    {
         radius.services_total += 1;
         radius.servers_total += entry.dests.len();
     }
@@ -295,11 +341,21 @@ fn plan_options(
     let ownership = match policy.ownership {
         OwnershipMode::Table if policy.foreign.is_empty() => Ownership::WholeTable,
         OwnershipMode::Table => Ownership::Only(
-            actual.services.iter().map(|e| e.service.key).filter(|key| !policy.foreign.contains(key)).collect(),
+            actual
+                .services
+                .iter()
+                .map(|e| e.service.key)
+                .filter(|key| !policy.foreign.contains(key))
+                .collect(),
         ),
-        OwnershipMode::Created => {
-            Ownership::Only(state.created.iter().copied().filter(|key| !policy.foreign.contains(key)).collect())
-        }
+        OwnershipMode::Created => Ownership::Only(
+            state
+                .created
+                .iter()
+                .copied()
+                .filter(|key| !policy.foreign.contains(key))
+                .collect(),
+        ),
     };
     PlanOptions {
         ownership,
@@ -340,7 +396,11 @@ impl Engine {
 
     /// Reads the services `keys` (and the globals) into the cache; the whole
     /// table when that is most of it (one dump beats a request per service).
-    fn refresh(&mut self, table: &mut dyn IpvsTable, keys: &BTreeSet<ServiceKey>) -> Result<(), Error> {
+    fn refresh(
+        &mut self,
+        table: &mut dyn IpvsTable,
+        keys: &BTreeSet<ServiceKey>,
+    ) -> Result<(), Error> {
         let cached = self.cache.as_ref().map_or(0, |c| c.table.services.len());
         if keys.len() > 64 && keys.len() * 2 > cached {
             return self.read_full(table).map(drop);
@@ -374,13 +434,19 @@ impl Engine {
     /// The services to plan: those that differ from the basis, when the
     /// basis still describes the cache under the same policy and globals.
     fn scope(&self, spec: &Arc<Spec>, policy: &Policy, state: &DirectorState) -> Scope {
-        let Some(basis) = &self.basis else { return Scope::All };
-        let same_globals = basis.spec.timeouts == spec.timeouts && basis.spec.sync_daemons() == spec.sync_daemons();
+        let Some(basis) = &self.basis else {
+            return Scope::All;
+        };
+        let same_globals = basis.spec.timeouts == spec.timeouts
+            && basis.spec.sync_daemons() == spec.sync_daemons();
         if basis.policy != *policy || !same_globals {
             return Scope::All;
         }
-        let mut keys =
-            if Arc::ptr_eq(&basis.spec, spec) { BTreeSet::new() } else { changed_services(&basis.spec, spec) };
+        let mut keys = if Arc::ptr_eq(&basis.spec, spec) {
+            BTreeSet::new()
+        } else {
+            changed_services(&basis.spec, spec)
+        };
         keys.extend(state.drains.keys().map(|(service, _)| *service));
         Scope::Services(keys)
     }
@@ -398,7 +464,11 @@ impl Engine {
         match scope {
             Scope::All => {
                 let options = plan_options(policy, state, &cache.table, run.now, run.force);
-                (plan(&cache.table, spec, &options), options, Snapshot::default())
+                (
+                    plan(&cache.table, spec, &options),
+                    options,
+                    Snapshot::default(),
+                )
             }
             Scope::Services(keys) => {
                 let part = cache.part(keys);
@@ -421,7 +491,11 @@ impl Engine {
         run: &Run,
         full: bool,
     ) -> Result<(Plan, PlanOptions, Scope, Snapshot), Error> {
-        let scope = if full { Scope::All } else { self.scope(spec, policy, state) };
+        let scope = if full {
+            Scope::All
+        } else {
+            self.scope(spec, policy, state)
+        };
         let (planned, options, part) = self.plan_on_cache(spec, policy, state, run, &scope);
         if full {
             return Ok((planned, options, scope, part));
@@ -453,7 +527,10 @@ impl Engine {
             // After any failure, trust nothing cached.
             self.forget();
         }
-        Outcome { report, error: outcome.err() }
+        Outcome {
+            report,
+            error: outcome.err(),
+        }
     }
 
     fn apply_inner(
@@ -465,7 +542,11 @@ impl Engine {
         run: Run,
         report: &mut Report,
     ) -> Result<(), ApplyError> {
-        if let Some(foreign) = spec.services().iter().find(|s| policy.foreign.contains(&s.key)) {
+        if let Some(foreign) = spec
+            .services()
+            .iter()
+            .find(|s| policy.foreign.contains(&s.key))
+        {
             let why = format!(
                 "service {} belongs to another cluster applied to this table: a service has one owner",
                 foreign.key
@@ -488,27 +569,45 @@ impl Engine {
             Ok(full) => full,
             Err(err) => return Err(read_failed(report, err)),
         };
-        let (planned, options, scope, part) = match self.fresh_plan(table, spec, policy, state, &run, full) {
-            Ok(planned) => planned,
-            Err(err) => return Err(read_failed(report, err)),
-        };
+        let (planned, options, scope, part) =
+            match self.fresh_plan(table, spec, policy, state, &run, full) {
+                Ok(planned) => planned,
+                Err(err) => return Err(read_failed(report, err)),
+            };
         let read_ms = ms(self.reading);
         let total = elapsed_ms(t);
         report.summary = planned.summary();
-        report.plan = planned.to_string().lines().take(PLAN_LINES).map(str::to_string).collect();
-        report.pending = planned.deferred().iter().map(|d| format!("{}: {}", d.change, d.reason)).collect();
+        report.plan = planned
+            .to_string()
+            .lines()
+            .take(PLAN_LINES)
+            .map(str::to_string)
+            .collect();
+        report.pending = planned
+            .deferred()
+            .iter()
+            .map(|d| format!("{}: {}", d.change, d.reason))
+            .collect();
         report.ops = planned.ops().len();
         report.timings.read_ms = read_ms;
         report.timings.plan_ms = ((total - read_ms) * 1e3).round() / 1e3;
 
         // Blast radius, against everything the cluster manages.
         let cache = self.cache.as_ref().expect("planned on the cache");
-        let planned_on = if matches!(scope, Scope::All) { &cache.table } else { &part };
+        let planned_on = if matches!(scope, Scope::All) {
+            &cache.table
+        } else {
+            &part
+        };
         let blast = radius(&planned, planned_on, &cache.table, policy, state, spec);
         report.blast_radius = Some(blast);
         if let Some(limit) = options.removal_limit.filter(|limit| blast.exceeds(*limit)) {
-            let exceeded = RemovalLimitExceeded { radius: blast, limit };
-            let why = format!("refused: {exceeded}; nothing was changed (force the apply to go ahead)");
+            let exceeded = RemovalLimitExceeded {
+                radius: blast,
+                limit,
+            };
+            let why =
+                format!("refused: {exceeded}; nothing was changed (force the apply to go ahead)");
             report.result = ApplyResult::Refused;
             report.errors.push(why.clone());
             report.ops = 0;
@@ -519,13 +618,28 @@ impl Engine {
         let keys = touched(&planned);
         let before = cache.part(&keys);
         let t = Instant::now();
-        let sent = if planned.ops().is_empty() { Ok(()) } else { table.apply(planned.ops()) };
+        let sent = if planned.ops().is_empty() {
+            Ok(())
+        } else {
+            table.apply(planned.ops())
+        };
         report.timings.apply_ms = elapsed_ms(t);
         if let Err(batch) = sent {
-            let (index, err) = batch.first_failure().expect("a failed batch has a failed operation");
+            let (index, err) = batch
+                .first_failure()
+                .expect("a failed batch has a failed operation");
             let op = &planned.ops()[index];
-            report.failed_op = Some(FailedOp { index, op: describe(op), error: err.to_string(), errno: err.errno() });
-            report.errors.push(format!("operation {} of {} failed: {err}", index + 1, planned.ops().len()));
+            report.failed_op = Some(FailedOp {
+                index,
+                op: describe(op),
+                error: err.to_string(),
+                errno: err.errno(),
+            });
+            report.errors.push(format!(
+                "operation {} of {} failed: {err}",
+                index + 1,
+                planned.ops().len()
+            ));
             let error = classify(err, err.to_string());
             report.ops = batch.applied().count();
             let t = Instant::now();
@@ -551,8 +665,12 @@ impl Engine {
             return Err(classify(&err, message));
         }
         let (after, options, _) = self.plan_on_cache(spec, policy, state, &run, &scope);
-        let left: Vec<String> =
-            after.changes().iter().filter(|c| !ends_drain(c, &options)).map(ToString::to_string).collect();
+        let left: Vec<String> = after
+            .changes()
+            .iter()
+            .filter(|c| !ends_drain(c, &options))
+            .map(ToString::to_string)
+            .collect();
         if !left.is_empty() {
             report.timings.verify_ms = elapsed_ms(t);
             let message = format!(
@@ -573,18 +691,33 @@ impl Engine {
         report.result = ApplyResult::Applied;
         // Deferred changes (a daemon waiting for a drain) are planned against
         // the whole table next time.
-        self.basis = planned.deferred().is_empty().then(|| Basis { spec: spec.clone(), policy: policy.clone() });
+        self.basis = planned.deferred().is_empty().then(|| Basis {
+            spec: spec.clone(),
+            policy: policy.clone(),
+        });
         Ok(())
     }
 
     /// Brings the services `keys` (and the globals) back to `before`.
-    fn restore(&mut self, table: &mut dyn IpvsTable, keys: &BTreeSet<ServiceKey>, before: &Snapshot) -> RestoreReport {
-        let failed =
-            |ops: usize, error: String| RestoreReport { result: RestoreResult::Failed, ops, errors: vec![error] };
+    fn restore(
+        &mut self,
+        table: &mut dyn IpvsTable,
+        keys: &BTreeSet<ServiceKey>,
+        before: &Snapshot,
+    ) -> RestoreReport {
+        let failed = |ops: usize, error: String| RestoreReport {
+            result: RestoreResult::Failed,
+            ops,
+            errors: vec![error],
+        };
         if let Err(err) = self.refresh(table, keys) {
             return failed(0, format!("restore: reading the table: {err}"));
         }
-        let current = self.cache.as_ref().expect("refresh keeps the cache").part(keys);
+        let current = self
+            .cache
+            .as_ref()
+            .expect("refresh keeps the cache")
+            .part(keys);
         let ops = restore_ops(&current, before);
         if let Err(batch) = table.apply(&ops) {
             let applied = batch.applied().count();
@@ -598,13 +731,28 @@ impl Engine {
         if let Err(err) = self.refresh(table, keys) {
             return failed(ops.len(), format!("restore: reading the table back: {err}"));
         }
-        let now = self.cache.as_ref().expect("refresh keeps the cache").part(keys);
+        let now = self
+            .cache
+            .as_ref()
+            .expect("refresh keeps the cache")
+            .part(keys);
         if Config::of(&now) == Config::of(before) {
-            RestoreReport { result: RestoreResult::Restored, ops: ops.len(), errors: Vec::new() }
+            RestoreReport {
+                result: RestoreResult::Restored,
+                ops: ops.len(),
+                errors: Vec::new(),
+            }
         } else {
             self.forget();
-            let left = restore_ops(&now, before).iter().map(describe).collect::<Vec<_>>().join("; ");
-            failed(ops.len(), format!("restore: the table still differs from before the apply: {left}"))
+            let left = restore_ops(&now, before)
+                .iter()
+                .map(describe)
+                .collect::<Vec<_>>()
+                .join("; ");
+            failed(
+                ops.len(),
+                format!("restore: the table still differs from before the apply: {left}"),
+            )
         }
     }
 
@@ -636,20 +784,36 @@ impl Engine {
             }
         }
         let drains_done = !ending.is_empty();
-        let ended: Vec<_> = ending.iter().map(|key| (*key, state.drains.get(key).copied())).collect();
+        let ended: Vec<_> = ending
+            .iter()
+            .map(|key| (*key, state.drains.get(key).copied()))
+            .collect();
         sync_drains(state, &planned, policy, now);
         // A drain this check ends stays recorded until the apply that follows
         // deletes its server: that apply reads only the services it changes
         // and those with drains recorded, so forgetting the drain here would
         // leave the server at weight 0 for good.
         for (key, record) in ended {
-            state.drains.insert(key, record.unwrap_or(DrainRecord { started_at: now, deadline: now }));
+            state.drains.insert(
+                key,
+                record.unwrap_or(DrainRecord {
+                    started_at: now,
+                    deadline: now,
+                }),
+            );
         }
         let hash = cache.hash(|key| manages(policy, state, spec, key));
         if drift.is_empty() && planned.deferred().is_empty() {
-            self.basis = Some(Basis { spec: spec.clone(), policy: policy.clone() });
+            self.basis = Some(Basis {
+                spec: spec.clone(),
+                policy: policy.clone(),
+            });
         }
-        Ok(Check { drift, drains_done, hash })
+        Ok(Check {
+            drift,
+            drains_done,
+            hash,
+        })
     }
 
     /// What applying `spec` would do to `table`, without doing it.
@@ -661,28 +825,62 @@ impl Engine {
         state: &DirectorState,
         now: SystemTime,
     ) -> Result<Preview, Error> {
-        let run = Run { cause: Cause::Activation, force: false, now, read: Read::Cached };
-        let full = self.read_for_plan(table, Read::Cached)?;
-        let (planned, options, scope, part) = self.fresh_plan(table, spec, policy, state, &run, full)?;
-        let cache = self.cache.as_ref().expect("planned on the cache");
-        let planned_on = if matches!(scope, Scope::All) { &cache.table } else { &part };
-        let radius = radius(&planned, planned_on, &cache.table, policy, state, spec);
-        let refusal = match spec.services().iter().find(|s| policy.foreign.contains(&s.key)) {
-            Some(s) => Some(format!("service {} belongs to another cluster applied to this table", s.key)),
-            None => options.removal_limit.filter(|limit| radius.exceeds(*limit)).map(|limit| {
-                format!("{}: the apply would be refused unless forced", RemovalLimitExceeded { radius, limit })
-            }),
+        let run = Run {
+            cause: Cause::Activation,
+            force: false,
+            now,
+            read: Read::Cached,
         };
-        Ok(Preview { plan: planned, radius, refusal })
+        let full = self.read_for_plan(table, Read::Cached)?;
+        let (planned, options, scope, part) =
+            self.fresh_plan(table, spec, policy, state, &run, full)?;
+        let cache = self.cache.as_ref().expect("planned on the cache");
+        let planned_on = if matches!(scope, Scope::All) {
+            &cache.table
+        } else {
+            &part
+        };
+        let radius = radius(&planned, planned_on, &cache.table, policy, state, spec);
+        let refusal = match spec
+            .services()
+            .iter()
+            .find(|s| policy.foreign.contains(&s.key))
+        {
+            Some(s) => Some(format!(
+                "service {} belongs to another cluster applied to this table",
+                s.key
+            )),
+            None => options
+                .removal_limit
+                .filter(|limit| radius.exceeds(*limit))
+                .map(|limit| {
+                    format!(
+                        "{}: the apply would be refused unless forced",
+                        RemovalLimitExceeded { radius, limit }
+                    )
+                }),
+        };
+        Ok(Preview {
+            plan: planned,
+            radius,
+            refusal,
+        })
     }
 }
 
 /// The drains `planned` found: those new get a deadline, those over are forgotten.
 fn sync_drains(state: &mut DirectorState, planned: &Plan, policy: &Policy, now: SystemTime) {
-    let draining: BTreeSet<_> = planned.draining().iter().map(|d| (d.service, d.server)).collect();
+    let draining: BTreeSet<_> = planned
+        .draining()
+        .iter()
+        .map(|d| (d.service, d.server))
+        .collect();
     state.drains.retain(|key, _| draining.contains(key));
     for key in draining {
-        state.drains.entry(key).or_insert(DrainRecord { started_at: now, deadline: now + policy.drain_timeout });
+        state.drains.entry(key).or_insert(DrainRecord {
+            started_at: now,
+            deadline: now + policy.drain_timeout,
+        });
     }
 }
 
@@ -708,7 +906,9 @@ fn drain_views(state: &DirectorState, planned: &Plan, cache: &Cache) -> Vec<Drai
         .iter()
         .filter_map(|d| {
             let record = state.drains.get(&(d.service, d.server))?;
-            let entry = cache.entry(&d.service).and_then(|e| e.dests.iter().find(|x| x.dest.key == d.server));
+            let entry = cache
+                .entry(&d.service)
+                .and_then(|e| e.dests.iter().find(|x| x.dest.key == d.server));
             Some(DrainView {
                 service: d.service.to_string(),
                 server: d.server.to_string(),

@@ -43,7 +43,14 @@ pub fn service_digest(entry: &ServiceEntry) -> ServiceDigest {
         let _ = writeln!(
             text,
             "dest {} fwd {} weight {} thresholds {} {} tunnel {} {} {}",
-            d.key, d.fwd_method, d.weight, d.u_threshold, d.l_threshold, d.tun_type, d.tun_port, d.tun_flags
+            d.key,
+            d.fwd_method,
+            d.weight,
+            d.u_threshold,
+            d.l_threshold,
+            d.tun_type,
+            d.tun_port,
+            d.tun_flags
         );
     }
     Sha256::digest(text.as_bytes()).into()
@@ -59,7 +66,10 @@ pub fn state_hash<'a>(
     for digest in services {
         hasher.update(digest);
     }
-    hasher.update(format!("timeouts {} {} {}\n", timeouts.tcp, timeouts.tcp_fin, timeouts.udp));
+    hasher.update(format!(
+        "timeouts {} {} {}\n",
+        timeouts.tcp, timeouts.tcp_fin, timeouts.udp
+    ));
     for d in daemons {
         let show = |v: Option<String>| v.unwrap_or_else(|| "-".to_string());
         hasher.update(format!(

@@ -30,7 +30,9 @@ use tokio::time::Instant;
 
 use super::engine::{Engine, Preview};
 use super::policy::DriftMode;
-use super::reconcile::{Action, Actual, ApplyError, Context, Desired, Event, error_policy, reconcile};
+use super::reconcile::{
+    Action, Actual, ApplyError, Context, Desired, Event, error_policy, reconcile,
+};
 use super::report::Report;
 use super::state::DirectorState;
 use crate::core::{self, BoxFuture, Core, DirectorUpdate, LiveReport, LocalDirector};
@@ -62,7 +64,9 @@ async fn desired(
     runs: &BTreeMap<String, Run>,
     cluster: &str,
 ) -> core::Result<Option<Desired>> {
-    let Some((revision, spec)) = core.director_spec(cluster, &options.name).await? else { return Ok(None) };
+    let Some((revision, spec)) = core.director_spec(cluster, &options.name).await? else {
+        return Ok(None);
+    };
     // This director's own sync daemons and timeouts (host.directors), if any.
     let spec = Spec::shared_for_director(spec, &options.name);
     let settings = match runs.get(cluster).and_then(|run| run.settings.clone()) {
@@ -79,19 +83,40 @@ async fn desired(
                 others.push((name.clone(), spec, run.state.created.clone()));
             }
         }
-        policy.foreign = core::foreign_services(cluster, others.iter().map(|(n, s, c)| (n.as_str(), s.as_ref(), c)));
+        policy.foreign = core::foreign_services(
+            cluster,
+            others.iter().map(|(n, s, c)| (n.as_str(), s.as_ref(), c)),
+        );
     }
-    Ok(Some(Desired { revision, spec, policy }))
+    Ok(Some(Desired {
+        revision,
+        spec,
+        policy,
+    }))
 }
 
 /// The mode recorded in the director's status.
 const MODE: &str = "local";
 
 enum Request {
-    Preview { cluster: String, spec: Arc<Spec>, reply: oneshot::Sender<core::Result<Preview>> },
-    Apply { cluster: String, force: bool, reply: oneshot::Sender<core::Result<Report>> },
-    Connections { reply: oneshot::Sender<core::Result<Vec<Connection>>> },
-    Zero { cluster: String, service: Option<ServiceKey>, reply: oneshot::Sender<core::Result<()>> },
+    Preview {
+        cluster: String,
+        spec: Arc<Spec>,
+        reply: oneshot::Sender<core::Result<Preview>>,
+    },
+    Apply {
+        cluster: String,
+        force: bool,
+        reply: oneshot::Sender<core::Result<Report>>,
+    },
+    Connections {
+        reply: oneshot::Sender<core::Result<Vec<Connection>>>,
+    },
+    Zero {
+        cluster: String,
+        service: Option<ServiceKey>,
+        reply: oneshot::Sender<core::Result<()>>,
+    },
 }
 
 /// The handle the core holds: previews and applies on request.
@@ -109,20 +134,36 @@ impl LocalDirector for Handle {
         &self.name
     }
 
-    fn preview<'a>(&'a self, cluster: &'a str, spec: Arc<Spec>) -> BoxFuture<'a, core::Result<Preview>> {
+    fn preview<'a>(
+        &'a self,
+        cluster: &'a str,
+        spec: Arc<Spec>,
+    ) -> BoxFuture<'a, core::Result<Preview>> {
         Box::pin(async move {
             let (reply, answer) = oneshot::channel();
-            let request = Request::Preview { cluster: cluster.to_string(), spec, reply };
+            let request = Request::Preview {
+                cluster: cluster.to_string(),
+                spec,
+                reply,
+            };
             self.requests.send(request).await.map_err(|_| stopped())?;
             answer.await.map_err(|_| stopped())?
         })
     }
 
-    fn apply_now<'a>(&'a self, cluster: &'a str, force: bool) -> BoxFuture<'a, core::Result<Report>> {
+    fn apply_now<'a>(
+        &'a self,
+        cluster: &'a str,
+        force: bool,
+    ) -> BoxFuture<'a, core::Result<Report>> {
         Box::pin(async move {
             let (reply, answer) = oneshot::channel();
             self.requests
-                .send(Request::Apply { cluster: cluster.to_string(), force, reply })
+                .send(Request::Apply {
+                    cluster: cluster.to_string(),
+                    force,
+                    reply,
+                })
                 .await
                 .map_err(|_| stopped())?;
             answer.await.map_err(|_| stopped())?
@@ -132,16 +173,27 @@ impl LocalDirector for Handle {
     fn connections(&self) -> BoxFuture<'_, core::Result<Vec<Connection>>> {
         Box::pin(async move {
             let (reply, answer) = oneshot::channel();
-            self.requests.send(Request::Connections { reply }).await.map_err(|_| stopped())?;
+            self.requests
+                .send(Request::Connections { reply })
+                .await
+                .map_err(|_| stopped())?;
             answer.await.map_err(|_| stopped())?
         })
     }
 
-    fn zero<'a>(&'a self, cluster: &'a str, service: Option<ServiceKey>) -> BoxFuture<'a, core::Result<()>> {
+    fn zero<'a>(
+        &'a self,
+        cluster: &'a str,
+        service: Option<ServiceKey>,
+    ) -> BoxFuture<'a, core::Result<()>> {
         Box::pin(async move {
             let (reply, answer) = oneshot::channel();
             self.requests
-                .send(Request::Zero { cluster: cluster.to_string(), service, reply })
+                .send(Request::Zero {
+                    cluster: cluster.to_string(),
+                    service,
+                    reply,
+                })
                 .await
                 .map_err(|_| stopped())?;
             answer.await.map_err(|_| stopped())?
@@ -204,17 +256,30 @@ pub fn start(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<(Arc<Handle>, std::thread::JoinHandle<()>)> {
     let (requests, inbox) = mpsc::channel(16);
-    let handle = Arc::new(Handle { name: options.name.clone(), requests });
+    let handle = Arc::new(Handle {
+        name: options.name.clone(),
+        requests,
+    });
     // The counters thread stops when the director does: when this sender,
     // kept by the runner, is dropped.
     let (alive, alive_rx) = tokio::sync::watch::channel(());
     let counters = match counters_table {
         Some(table) => {
-            let (core, name, interval) = (core.clone(), options.name.clone(), options.counters_interval);
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            Some(std::thread::Builder::new().name("lvsd-counters".to_string()).spawn(move || {
-                runtime.block_on(read_counters(core, table, name, interval, alive_rx));
-            })?)
+            let (core, name, interval) = (
+                core.clone(),
+                options.name.clone(),
+                options.counters_interval,
+            );
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            Some(
+                std::thread::Builder::new()
+                    .name("lvsd-counters".to_string())
+                    .spawn(move || {
+                        runtime.block_on(read_counters(core, table, name, interval, alive_rx));
+                    })?,
+            )
         }
         None => None,
     };
@@ -222,19 +287,26 @@ pub fn start(
     let runner = Runner {
         core,
         options,
-        director: Director { table, engine: Engine::new() },
+        director: Director {
+            table,
+            engine: Engine::new(),
+        },
         runs: BTreeMap::new(),
         counters_apart,
         checks_runtime: tokio::runtime::Handle::try_current().ok(),
         health_changed: Arc::new(Notify::new()),
     };
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let thread = std::thread::Builder::new().name("lvsd-director".to_string()).spawn(move || {
-        runtime.block_on(runner.run(inbox, shutdown));
-        if let Some(counters) = counters {
-            let _ = counters.join();
-        }
-    })?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let thread = std::thread::Builder::new()
+        .name("lvsd-director".to_string())
+        .spawn(move || {
+            runtime.block_on(runner.run(inbox, shutdown));
+            if let Some(counters) = counters {
+                let _ = counters.join();
+            }
+        })?;
     Ok((handle, thread))
 }
 
@@ -249,10 +321,15 @@ async fn read_counters(
     loop {
         match core.active_revisions().await {
             Ok(clusters) => {
-                let active = clusters.iter().filter(|(_, active)| active.is_some()).map(|(cluster, _)| cluster.as_str());
+                let active = clusters
+                    .iter()
+                    .filter(|(_, active)| active.is_some())
+                    .map(|(cluster, _)| cluster.as_str());
                 record_counters(&core, table.as_mut(), &name, active).await;
             }
-            Err(err) => tracing::warn!(error = %err, "local director: listing clusters for their counters"),
+            Err(err) => {
+                tracing::warn!(error = %err, "local director: listing clusters for their counters")
+            }
         }
         tokio::select! {
             _ = alive.changed() => return,
@@ -277,14 +354,29 @@ async fn record_counters<'a>(
     };
     let at = SystemTime::now();
     for cluster in clusters {
-        let Ok(Some((_, spec))) = core.active_spec(cluster).await else { continue };
-        let counters = super::Counters::from_snapshot(&snapshot, at, |key| spec.service(key).is_some());
-        core.record_live(cluster, name, LiveReport { counters: Some(counters), ..LiveReport::default() }).await;
+        let Ok(Some((_, spec))) = core.active_spec(cluster).await else {
+            continue;
+        };
+        let counters =
+            super::Counters::from_snapshot(&snapshot, at, |key| spec.service(key).is_some());
+        core.record_live(
+            cluster,
+            name,
+            LiveReport {
+                counters: Some(counters),
+                ..LiveReport::default()
+            },
+        )
+        .await;
     }
 }
 
 impl Runner {
-    async fn run(mut self, mut inbox: mpsc::Receiver<Request>, shutdown: impl std::future::Future<Output = ()>) {
+    async fn run(
+        mut self,
+        mut inbox: mpsc::Receiver<Request>,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
         let mut activations = self.core.activations();
         let mut wakeups = self.core.wakeups();
         let mut releases = self.core.desired_changes();
@@ -297,13 +389,30 @@ impl Runner {
             let own_counters = self.counters_apart.is_none();
             if counters_due <= Instant::now() {
                 if own_counters {
-                    let Runner { core, options, director, runs, .. } = &mut self;
-                    record_counters(core, director.table.as_mut(), &options.name, runs.keys().map(String::as_str)).await;
+                    let Runner {
+                        core,
+                        options,
+                        director,
+                        runs,
+                        ..
+                    } = &mut self;
+                    record_counters(
+                        core,
+                        director.table.as_mut(),
+                        &options.name,
+                        runs.keys().map(String::as_str),
+                    )
+                    .await;
                 }
                 self.record_health().await;
                 counters_due = Instant::now() + self.options.counters_interval;
             }
-            let next = self.runs.values().filter_map(|r| r.due).chain([counters_due]).min();
+            let next = self
+                .runs
+                .values()
+                .filter_map(|r| r.due)
+                .chain([counters_due])
+                .min();
             let timer = async {
                 match next {
                     Some(at) => tokio::time::sleep_until(at).await,
@@ -361,7 +470,8 @@ impl Runner {
                     active
                 }
             };
-            if let Some((_, activated)) = active.and_then(|n| self.core.activation_times(&name, n)) {
+            if let Some((_, activated)) = active.and_then(|n| self.core.activation_times(&name, n))
+            {
                 // Where the time from a commit's durability to its step goes
                 // (with the step's own line), for `RUST_LOG=lvsd::timing=debug`.
                 let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
@@ -380,7 +490,8 @@ impl Runner {
         }
         let clusters = desired;
         let now = Instant::now();
-        self.runs.retain(|name, _| clusters.iter().any(|(c, _)| c == name));
+        self.runs
+            .retain(|name, _| clusters.iter().any(|(c, _)| c == name));
         for (name, active) in clusters {
             if let Some(run) = self.runs.get_mut(&name) {
                 if all {
@@ -419,8 +530,11 @@ impl Runner {
     async fn step_due(&mut self) {
         loop {
             let now = Instant::now();
-            let due =
-                self.runs.iter().find(|(_, run)| run.due.is_some_and(|at| at <= now)).map(|(name, _)| name.clone());
+            let due = self
+                .runs
+                .iter()
+                .find(|(_, run)| run.due.is_some_and(|at| at <= now))
+                .map(|(name, _)| name.clone());
             let Some(cluster) = due else { return };
             if let Err(err) = self.step(&cluster, false, false).await {
                 tracing::error!(error = %err, cluster, "local director: step");
@@ -432,7 +546,12 @@ impl Runner {
     }
 
     /// One reconcile step of `cluster`; returns the reports of its applies.
-    async fn step(&mut self, cluster: &str, apply_now: bool, force: bool) -> core::Result<Vec<Report>> {
+    async fn step(
+        &mut self,
+        cluster: &str,
+        apply_now: bool,
+        force: bool,
+    ) -> core::Result<Vec<Report>> {
         let entered = std::time::Instant::now();
         if let Some(run) = self.runs.get_mut(cluster)
             && run.settings.is_none()
@@ -440,19 +559,28 @@ impl Runner {
             run.settings = Some(self.core.settings(cluster).await?.settings);
         }
         let settled = std::time::Instant::now();
-        let Some(mut desired) = desired(&self.core, &self.options, &self.runs, cluster).await? else {
+        let Some(mut desired) = desired(&self.core, &self.options, &self.runs, cluster).await?
+        else {
             if let Some(run) = self.runs.get_mut(cluster) {
                 run.due = None;
                 run.health.stop();
             }
             return Ok(Vec::new());
         };
-        let run =
-            self.runs.get_mut(cluster).ok_or_else(|| core::Error::NotFound(format!("no cluster named {cluster}")))?;
-        let target = run.health.target(&desired.spec, self.checks_runtime.as_ref(), &self.health_changed);
+        let run = self
+            .runs
+            .get_mut(cluster)
+            .ok_or_else(|| core::Error::NotFound(format!("no cluster named {cluster}")))?;
+        let target = run.health.target(
+            &desired.spec,
+            self.checks_runtime.as_ref(),
+            &self.health_changed,
+        );
         desired.spec = target.spec;
         let spec_changed = target.changed;
-        let drift_due = run.checked.is_none_or(|at| at.elapsed() >= self.options.interval);
+        let drift_due = run
+            .checked
+            .is_none_or(|at| at.elapsed() >= self.options.interval);
         let ctx = Context {
             now: SystemTime::now(),
             apply_now,
@@ -470,7 +598,11 @@ impl Runner {
         let mut events = Vec::new();
         let director = &mut self.director;
         let stepped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let mut actual = Actual { table: director.table.as_mut(), engine: &mut director.engine, state: &mut state };
+            let mut actual = Actual {
+                table: director.table.as_mut(),
+                engine: &mut director.engine,
+                state: &mut state,
+            };
             reconcile(&desired, &mut actual, &ctx, &mut events)
         }));
         let result = match stepped {
@@ -479,7 +611,9 @@ impl Runner {
                 // A bug, not a kernel error: start over from a full read.
                 self.director.engine.forget();
                 tracing::error!(cluster, "local director: a step panicked");
-                return Err(core::Error::Internal("the local director failed; see the server log".to_string()));
+                return Err(core::Error::Internal(
+                    "the local director failed; see the server log".to_string(),
+                ));
             }
         };
         if let Some((commit_started, activated)) = commit_times {
@@ -501,7 +635,8 @@ impl Runner {
                     let t = &report.timings;
                     let sent = t.read_ms + t.plan_ms + t.apply_ms;
                     let since = |at: std::time::Instant| {
-                        let total = super::report::ms(step_started.saturating_duration_since(at)) + sent;
+                        let total =
+                            super::report::ms(step_started.saturating_duration_since(at)) + sent;
                         Some((total * 1e3).round() / 1e3)
                     };
                     report.timings.commit_to_kernel_ms = since(commit_started);
@@ -519,7 +654,11 @@ impl Runner {
         let mut kept = Vec::with_capacity(events.len());
         for event in events {
             match &event {
-                Event::Drift { drift, mode: DriftMode::Report, .. } => {
+                Event::Drift {
+                    drift,
+                    mode: DriftMode::Report,
+                    ..
+                } => {
                     let lines: Vec<String> = drift.iter().map(ToString::to_string).collect();
                     if run.last_drift.as_ref() == Some(&lines) {
                         continue;
@@ -541,7 +680,11 @@ impl Runner {
             }
             Err(err) => {
                 let action = error_policy(err, run.attempt);
-                run.attempt = if matches!(err, ApplyError::Transient(_)) { run.attempt + 1 } else { 0 };
+                run.attempt = if matches!(err, ApplyError::Transient(_)) {
+                    run.attempt + 1
+                } else {
+                    0
+                };
                 log_failure(cluster, err, action);
                 action
             }
@@ -586,7 +729,11 @@ impl Runner {
             for event in &events {
                 tracing::warn!(cluster, service = %event.service, server = %event.server, change = ?event.transition, "health");
             }
-            if let Err(err) = self.core.record_health_events(cluster, &self.options.name, &events).await {
+            if let Err(err) = self
+                .core
+                .record_health_events(cluster, &self.options.name, &events)
+                .await
+            {
                 tracing::error!(error = %err, cluster, "local director: auditing health changes");
             }
             if run.due.is_none_or(|at| at > now) && run.seen.is_some() {
@@ -600,21 +747,36 @@ impl Runner {
     async fn record_health(&self) {
         for (cluster, run) in &self.runs {
             if let Some(views) = run.health.views() {
-                let live = LiveReport { health: Some(views), ..LiveReport::default() };
-                self.core.record_live(cluster, &self.options.name, live).await;
+                let live = LiveReport {
+                    health: Some(views),
+                    ..LiveReport::default()
+                };
+                self.core
+                    .record_live(cluster, &self.options.name, live)
+                    .await;
             }
         }
     }
 
     async fn serve(&mut self, request: Request) {
         match request {
-            Request::Preview { cluster, spec, reply } => {
+            Request::Preview {
+                cluster,
+                spec,
+                reply,
+            } => {
                 let _ = reply.send(self.preview(&cluster, spec).await);
             }
-            Request::Apply { cluster, force, reply } => {
+            Request::Apply {
+                cluster,
+                force,
+                reply,
+            } => {
                 let result = match self.step(&cluster, true, force).await {
                     Ok(mut reports) => reports.pop().ok_or_else(|| {
-                        core::Error::Conflict(format!("cluster {cluster} has no active revision to apply"))
+                        core::Error::Conflict(format!(
+                            "cluster {cluster} has no active revision to apply"
+                        ))
                     }),
                     Err(err) => Err(err),
                 };
@@ -622,9 +784,15 @@ impl Runner {
             }
             Request::Connections { reply } => {
                 let read = self.director.table.connections();
-                let _ = reply.send(read.map_err(|e| core::Error::Internal(format!("this host's IPVS: {e}"))));
+                let _ = reply.send(
+                    read.map_err(|e| core::Error::Internal(format!("this host's IPVS: {e}"))),
+                );
             }
-            Request::Zero { cluster, service, reply } => {
+            Request::Zero {
+                cluster,
+                service,
+                reply,
+            } => {
                 let _ = reply.send(self.zero(&cluster, service).await);
             }
         }
@@ -636,14 +804,17 @@ impl Runner {
         let ops: Vec<Op> = match service {
             Some(key) => vec![Op::Zero(Some(key))],
             None => match self.core.active_spec(cluster).await? {
-                Some((_, spec)) => spec.services().iter().map(|s| Op::Zero(Some(s.key))).collect(),
+                Some((_, spec)) => spec
+                    .services()
+                    .iter()
+                    .map(|s| Op::Zero(Some(s.key)))
+                    .collect(),
                 None => Vec::new(),
             },
         };
-        self.director
-            .table
-            .apply(&ops)
-            .map_err(|e| core::Error::Conflict(format!("zeroing the counters of this host's table: {e}")))?;
+        self.director.table.apply(&ops).map_err(|e| {
+            core::Error::Conflict(format!("zeroing the counters of this host's table: {e}"))
+        })?;
         tracing::info!(cluster, services = ops.len(), "counters zeroed");
         Ok(())
     }
@@ -651,13 +822,28 @@ impl Runner {
     async fn preview(&mut self, cluster: &str, spec: Arc<Spec>) -> core::Result<Preview> {
         let policy = match desired(&self.core, &self.options, &self.runs, cluster).await? {
             Some(desired) => desired.policy,
-            None => self.core.settings(cluster).await?.settings.policy(self.options.removal_limit),
+            None => self
+                .core
+                .settings(cluster)
+                .await?
+                .settings
+                .policy(self.options.removal_limit),
         };
-        let state = self.runs.get(cluster).map(|r| r.state.clone()).unwrap_or_default();
+        let state = self
+            .runs
+            .get(cluster)
+            .map(|r| r.state.clone())
+            .unwrap_or_default();
         let director = &mut self.director;
         director
             .engine
-            .preview(director.table.as_mut(), &spec, &policy, &state, SystemTime::now())
+            .preview(
+                director.table.as_mut(),
+                &spec,
+                &policy,
+                &state,
+                SystemTime::now(),
+            )
             .map_err(|e| core::Error::Internal(format!("reading this host's IPVS table: {e}")))
     }
 }
@@ -674,7 +860,11 @@ fn log_event(cluster: &str, event: &Event) {
             errors = ?report.errors,
             "apply"
         ),
-        Event::Drift { revision, drift, mode } => tracing::warn!(
+        Event::Drift {
+            revision,
+            drift,
+            mode,
+        } => tracing::warn!(
             cluster,
             revision,
             mode = mode.as_str(),
@@ -687,7 +877,9 @@ fn log_event(cluster: &str, event: &Event) {
 
 fn log_failure(cluster: &str, err: &ApplyError, action: Action) {
     match action {
-        Action::Requeue(after) => tracing::warn!(cluster, error = %err, retry_in = ?after, "apply failed; will retry"),
+        Action::Requeue(after) => {
+            tracing::warn!(cluster, error = %err, retry_in = ?after, "apply failed; will retry")
+        }
         Action::AwaitChange => {
             tracing::error!(cluster, error = %err, "apply failed; not retried until the active revision changes")
         }

@@ -34,5 +34,7 @@ pub use counters::{Counters, ServerCounters, ServiceCounters, Traffic};
 pub use engine::{Check, Engine, Outcome, Preview, Read, Run};
 pub use policy::{DEFAULT_DRAIN_TIMEOUT, DriftMode, OwnershipMode, Policy};
 pub use reconcile::{Action, Actual, ApplyError, Context, Desired, Event, error_policy, reconcile};
-pub use report::{ApplyResult, Cause, DrainView, FailedOp, Report, RestoreReport, RestoreResult, Timings};
+pub use report::{
+    ApplyResult, Cause, DrainView, FailedOp, Report, RestoreReport, RestoreResult, Timings,
+};
 pub use state::{DirectorState, DrainRecord};

@@ -32,7 +32,9 @@ impl OwnershipMode {
 }
 
 /// What the drift check does when the kernel differs from the active revision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema, clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum DriftMode {
     /// Record the drift and apply the active revision again.

@@ -78,7 +78,11 @@ pub enum Event {
     /// An apply ran (whatever its result).
     Applied(Box<Report>),
     /// The drift check found the kernel differing from the applied revision.
-    Drift { revision: i64, drift: Vec<Drift>, mode: DriftMode },
+    Drift {
+        revision: i64,
+        drift: Vec<Drift>,
+        mode: DriftMode,
+    },
     /// The drift check found the kernel as the revision says.
     InSync { revision: i64, hash: String },
 }
@@ -107,7 +111,9 @@ pub fn classify(err: &Error, message: String) -> ApplyError {
         Error::Decode(_) => ApplyError::Permanent(message),
         Error::Kernel { errno: code, .. } => match *code {
             // Out of memory or buffers, busy, interrupted: the kernel may do it later.
-            errno::ENOMEM | EAGAIN | EBUSY | EINTR | ENOBUFS | ETIMEDOUT => ApplyError::Transient(message),
+            errno::ENOMEM | EAGAIN | EBUSY | EINTR | ENOBUFS | ETIMEDOUT => {
+                ApplyError::Transient(message)
+            }
             // The object is there already, or gone: the table changed under
             // the engine's feet; a full read and a new plan will do.
             errno::EEXIST | errno::ESRCH => ApplyError::Transient(message),
@@ -131,7 +137,9 @@ pub fn backoff(attempt: u32) -> Duration {
 pub fn error_policy(err: &ApplyError, attempt: u32) -> Action {
     match err {
         ApplyError::Transient(_) => Action::Requeue(backoff(attempt)),
-        ApplyError::Permanent(_) | ApplyError::Refused(_) | ApplyError::Unavailable(_) => Action::AwaitChange,
+        ApplyError::Permanent(_) | ApplyError::Refused(_) | ApplyError::Unavailable(_) => {
+            Action::AwaitChange
+        }
     }
 }
 
@@ -143,7 +151,9 @@ fn next_step(state: &DirectorState, ctx: &Context) -> Duration {
     let mut wait = ctx.interval;
     if let Some(deadline) = state.next_deadline() {
         let until = deadline.duration_since(ctx.now).unwrap_or_default();
-        wait = wait.min(until.max(Duration::from_millis(10))).min(DRAIN_POLL);
+        wait = wait
+            .min(until.max(Duration::from_millis(10)))
+            .min(DRAIN_POLL);
     }
     wait
 }
@@ -160,13 +170,23 @@ pub fn reconcile(
     if state.blocked == Some(desired.revision) && !asked {
         return Ok(Action::AwaitChange);
     }
-    let run = |cause, read| Run { cause, force: ctx.force, now: ctx.now, read };
+    let run = |cause, read| Run {
+        cause,
+        force: ctx.force,
+        now: ctx.now,
+        read,
+    };
 
     if state.applied == Some(desired.revision) && !asked {
         if ctx.spec_changed {
             // Past the removal limit: holding back a failed server's weight 0
             // would keep sending clients to it.
-            let health = Run { cause: Cause::Health, force: true, now: ctx.now, read: Read::Cached };
+            let health = Run {
+                cause: Cause::Health,
+                force: true,
+                now: ctx.now,
+                read: Read::Cached,
+            };
             return apply(desired, actual, health, ctx, events);
         }
         if ctx.drift_due {
@@ -175,17 +195,42 @@ pub fn reconcile(
                 .check(actual.table, &desired.spec, &desired.policy, state, ctx.now)
                 .map_err(|err| classify(&err, format!("drift check: reading the table: {err}")))?;
             if !check.drift.is_empty() {
-                events.push(Event::Drift { revision: desired.revision, drift: check.drift, mode: ctx.drift });
+                events.push(Event::Drift {
+                    revision: desired.revision,
+                    drift: check.drift,
+                    mode: ctx.drift,
+                });
                 if ctx.drift == DriftMode::Restore {
-                    return apply(desired, actual, run(Cause::Drift, Read::Cached), ctx, events);
+                    return apply(
+                        desired,
+                        actual,
+                        run(Cause::Drift, Read::Cached),
+                        ctx,
+                        events,
+                    );
                 }
             } else if check.drains_done {
-                return apply(desired, actual, run(Cause::Drain, Read::Cached), ctx, events);
+                return apply(
+                    desired,
+                    actual,
+                    run(Cause::Drain, Read::Cached),
+                    ctx,
+                    events,
+                );
             } else {
-                events.push(Event::InSync { revision: desired.revision, hash: check.hash });
+                events.push(Event::InSync {
+                    revision: desired.revision,
+                    hash: check.hash,
+                });
             }
         } else if !state.drains.is_empty() {
-            return apply(desired, actual, run(Cause::Drain, Read::Cached), ctx, events);
+            return apply(
+                desired,
+                actual,
+                run(Cause::Drain, Read::Cached),
+                ctx,
+                events,
+            );
         }
         return Ok(Action::Requeue(next_step(actual.state, ctx)));
     }
@@ -206,7 +251,13 @@ fn apply(
     ctx: &Context,
     events: &mut Vec<Event>,
 ) -> Result<Action, ApplyError> {
-    let outcome = actual.engine.apply(actual.table, &desired.spec, &desired.policy, actual.state, run);
+    let outcome = actual.engine.apply(
+        actual.table,
+        &desired.spec,
+        &desired.policy,
+        actual.state,
+        run,
+    );
     let mut report = outcome.report;
     report.revision = Some(desired.revision);
     // A drain step with nothing to do is not worth a report.

@@ -21,7 +21,8 @@ use crate::model::{DaemonRole, ServiceKey};
 /// servers are added, edited and deleted, then timeouts, then daemons start.
 pub fn restore_ops(current: &Snapshot, target: &Snapshot) -> Vec<Op> {
     let mut ops = Vec::new();
-    let daemon = |snapshot: &Snapshot, role| snapshot.daemons.iter().find(|d| d.role == role).cloned();
+    let daemon =
+        |snapshot: &Snapshot, role| snapshot.daemons.iter().find(|d| d.role == role).cloned();
     let mut starts = Vec::new();
     for role in [DaemonRole::Master, DaemonRole::Backup] {
         match (daemon(current, role), daemon(target, role)) {
@@ -34,9 +35,18 @@ pub fn restore_ops(current: &Snapshot, target: &Snapshot) -> Vec<Op> {
         }
     }
 
-    let now: BTreeMap<ServiceKey, &ServiceEntry> = current.services.iter().map(|e| (e.service.key, e)).collect();
-    let then: BTreeMap<ServiceKey, &ServiceEntry> = target.services.iter().map(|e| (e.service.key, e)).collect();
-    ops.extend(now.keys().filter(|key| !then.contains_key(key)).map(|key| Op::DelService(*key)));
+    let now: BTreeMap<ServiceKey, &ServiceEntry> = current
+        .services
+        .iter()
+        .map(|e| (e.service.key, e))
+        .collect();
+    let then: BTreeMap<ServiceKey, &ServiceEntry> =
+        target.services.iter().map(|e| (e.service.key, e)).collect();
+    ops.extend(
+        now.keys()
+            .filter(|key| !then.contains_key(key))
+            .map(|key| Op::DelService(*key)),
+    );
     for (key, wanted) in &then {
         match now.get(key) {
             None => {
@@ -61,8 +71,13 @@ pub fn restore_ops(current: &Snapshot, target: &Snapshot) -> Vec<Op> {
 
 /// Real servers of one service: additions, then edits, then deletions.
 fn dest_ops(key: ServiceKey, current: &ServiceEntry, target: &ServiceEntry) -> Vec<Op> {
-    let now: BTreeMap<DestKey, &Dest> = current.dests.iter().map(|d| (d.dest.key, &d.dest)).collect();
-    let then: BTreeMap<DestKey, &Dest> = target.dests.iter().map(|d| (d.dest.key, &d.dest)).collect();
+    let now: BTreeMap<DestKey, &Dest> = current
+        .dests
+        .iter()
+        .map(|d| (d.dest.key, &d.dest))
+        .collect();
+    let then: BTreeMap<DestKey, &Dest> =
+        target.dests.iter().map(|d| (d.dest.key, &d.dest)).collect();
     let mut adds = Vec::new();
     let mut edits = Vec::new();
     for (dest_key, wanted) in &then {
@@ -72,7 +87,10 @@ fn dest_ops(key: ServiceKey, current: &ServiceEntry, target: &ServiceEntry) -> V
             Some(_) => {}
         }
     }
-    let dels = now.keys().filter(|k| !then.contains_key(k)).map(|k| Op::DelDest(key, *k));
+    let dels = now
+        .keys()
+        .filter(|k| !then.contains_key(k))
+        .map(|k| Op::DelDest(key, *k));
     adds.into_iter().chain(edits).chain(dels).collect()
 }
 
@@ -111,8 +129,14 @@ mod tests {
     /// A kernel holding `snapshot` with every scheduler a spec may name
     /// and those the snapshots' services use (an odd kernel's included).
     fn kernel(snapshot: &Snapshot, other: &Snapshot) -> MemoryTable {
-        let odd = [snapshot, other].into_iter().flat_map(|s| &s.services).map(|e| e.service.scheduler.clone());
-        let schedulers = Scheduler::ALL.map(|s| s.as_str().to_string()).into_iter().chain(odd);
+        let odd = [snapshot, other]
+            .into_iter()
+            .flat_map(|s| &s.services)
+            .map(|e| e.service.scheduler.clone());
+        let schedulers = Scheduler::ALL
+            .map(|s| s.as_str().to_string())
+            .into_iter()
+            .chain(odd);
         MemoryTable::from_snapshot(snapshot).with_schedulers(schedulers)
     }
 
@@ -121,7 +145,9 @@ mod tests {
     fn round_trip(from: &Snapshot, to: &Snapshot) -> Result<(), TestCaseError> {
         let mut table = kernel(from, to);
         let ops = restore_ops(from, to);
-        table.apply(&ops).map_err(|e| TestCaseError::fail(format!("{e}: {ops:?}")))?;
+        table
+            .apply(&ops)
+            .map_err(|e| TestCaseError::fail(format!("{e}: {ops:?}")))?;
         prop_assert_eq!(Config::of(&table.snapshot_now()), Config::of(to));
         prop_assert!(restore_ops(&table.snapshot_now(), to).is_empty());
         Ok(())

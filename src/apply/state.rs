@@ -37,6 +37,10 @@ impl DirectorState {
 
     /// Drains whose deadline is at or before `now`.
     pub fn expired_drains(&self, now: SystemTime) -> BTreeSet<(ServiceKey, DestKey)> {
-        self.drains.iter().filter(|(_, d)| d.deadline <= now).map(|(key, _)| *key).collect()
+        self.drains
+            .iter()
+            .filter(|(_, d)| d.deadline <= now)
+            .map(|(key, _)| *key)
+            .collect()
     }
 }

@@ -48,16 +48,25 @@ fn key(id: &str) -> ServiceKey {
 
 fn dest_key(addr: &str) -> DestKey {
     let addr: std::net::SocketAddr = addr.parse().unwrap();
-    DestKey { addr: addr.ip(), port: addr.port() }
+    DestKey {
+        addr: addr.ip(),
+        port: addr.port(),
+    }
 }
 
 /// A fresh kernel's table holding `json`, with live connections on every real server.
 fn table_with(json: &str) -> MemoryTable {
     let mut table = MemoryTable::new();
-    table.apply(plan(&table.snapshot_now(), &spec(json), &PlanOptions::default()).ops()).unwrap();
+    table
+        .apply(plan(&table.snapshot_now(), &spec(json), &PlanOptions::default()).ops())
+        .unwrap();
     for entry in table.snapshot_now().services {
         for (i, d) in entry.dests.iter().enumerate() {
-            let conns = Conns { active: 10 + i as u32, inactive: 2, persistent: 0 };
+            let conns = Conns {
+                active: 10 + i as u32,
+                inactive: 2,
+                persistent: 0,
+            };
             table.set_conns(&entry.service.key, &d.dest.key, conns);
         }
     }
@@ -69,7 +78,12 @@ fn at(secs: u64) -> SystemTime {
 }
 
 fn run(cause: Cause, now: SystemTime) -> Run {
-    Run { cause, force: false, now, read: Read::Cached }
+    Run {
+        cause,
+        force: false,
+        now,
+        read: Read::Cached,
+    }
 }
 
 fn apply(
@@ -80,19 +94,35 @@ fn apply(
     state: &mut DirectorState,
     now: SystemTime,
 ) -> Outcome {
-    engine.apply(table, &spec(json), policy, state, run(Cause::Activation, now))
+    engine.apply(
+        table,
+        &spec(json),
+        policy,
+        state,
+        run(Cause::Activation, now),
+    )
 }
 
 #[test]
 fn applies_verifies_and_hashes() {
     let mut table = table_with(&two_services([1, 2, 3]));
     let (mut engine, mut state) = (Engine::new(), DirectorState::default());
-    let outcome = apply(&mut engine, &mut table, &two_services([3, 2, 1]), &Policy::default(), &mut state, at(0));
+    let outcome = apply(
+        &mut engine,
+        &mut table,
+        &two_services([3, 2, 1]),
+        &Policy::default(),
+        &mut state,
+        at(0),
+    );
     assert_eq!(outcome.error, None);
     let report = outcome.report;
     assert_eq!(report.result, ApplyResult::Applied);
     assert_eq!((report.ops, report.summary.servers_changed), (4, 4));
-    assert_eq!(report.plan[0], "~ real server 172.25.0.31:80 of tcp 192.168.31.100:80: weight 1 -> 3");
+    assert_eq!(
+        report.plan[0],
+        "~ real server 172.25.0.31:80 of tcp 192.168.31.100:80: weight 1 -> 3"
+    );
 
     // The hash is the configuration's: a table loaded with the same
     // configuration but other counters hashes the same, and so does a check.
@@ -100,7 +130,13 @@ fn applies_verifies_and_hashes() {
     let mut twin = table_with(&two_services([3, 2, 1]));
     twin.set_conns(&key(WEB), &dest_key("172.25.0.31:80"), Conns::default());
     let check = Engine::new()
-        .check(&mut twin, &spec(&two_services([3, 2, 1])), &Policy::default(), &mut state.clone(), at(1))
+        .check(
+            &mut twin,
+            &spec(&two_services([3, 2, 1])),
+            &Policy::default(),
+            &mut state.clone(),
+            at(1),
+        )
         .unwrap();
     assert_eq!(check.hash, hash);
     assert!(check.drift.is_empty());
@@ -129,17 +165,37 @@ fn a_failure_mid_apply_restores_the_table_exactly() {
             {"address": "10.9.0.1", "forwarding": "nat", "weight": 1}]},
         {"id": "udp:192.168.31.100:53", "servers": [{"address": "172.25.0.31"}]}
     ]}"#;
-    table.fail_on(|op| matches!(op, Op::AddDest(_, d) if d.key.addr.to_string() == "10.9.0.1"), errno::EINVAL);
+    table.fail_on(
+        |op| matches!(op, Op::AddDest(_, d) if d.key.addr.to_string() == "10.9.0.1"),
+        errno::EINVAL,
+    );
     let (mut engine, mut state) = (Engine::new(), DirectorState::default());
-    let outcome = apply(&mut engine, &mut table, desired, &Policy::default(), &mut state, at(0));
+    let outcome = apply(
+        &mut engine,
+        &mut table,
+        desired,
+        &Policy::default(),
+        &mut state,
+        at(0),
+    );
 
     let report = outcome.report;
     assert_eq!(report.result, ApplyResult::FailedRestored);
     let failed = report.failed_op.as_ref().unwrap();
-    assert_eq!(failed.op, "adding real server 10.9.0.1:443 to tcp 192.168.31.100:443");
+    assert_eq!(
+        failed.op,
+        "adding real server 10.9.0.1:443 to tcp 192.168.31.100:443"
+    );
     assert_eq!(failed.errno, Some(errno::EINVAL));
-    assert!(failed.error.contains("routable from the director"), "{}", failed.error);
-    assert!(report.ops >= 4, "port 80 was changed before the failure: {report:?}");
+    assert!(
+        failed.error.contains("routable from the director"),
+        "{}",
+        failed.error
+    );
+    assert!(
+        report.ops >= 4,
+        "port 80 was changed before the failure: {report:?}"
+    );
     let restore = report.restore.as_ref().unwrap();
     assert_eq!(restore.result, RestoreResult::Restored);
     assert!(restore.ops >= 4);
@@ -147,7 +203,11 @@ fn a_failure_mid_apply_restores_the_table_exactly() {
     // Exactly as before: settings, and connections (the deleted server came
     // back from the kernel's trash with them).
     assert_eq!(table.snapshot_now(), before);
-    assert_eq!(state, DirectorState::default(), "nothing created, nothing draining");
+    assert_eq!(
+        state,
+        DirectorState::default(),
+        "nothing created, nothing draining"
+    );
 }
 
 #[test]
@@ -163,14 +223,31 @@ fn a_failed_restore_says_so() {
     );
     table.fail_on(|op| matches!(op, Op::EditService(_)), errno::ENOMEM);
     table.fail_on(|op| matches!(op, Op::DelDest(..)), errno::EPERM);
-    let outcome =
-        apply(&mut Engine::new(), &mut table, &desired, &Policy::default(), &mut DirectorState::default(), at(0));
+    let outcome = apply(
+        &mut Engine::new(),
+        &mut table,
+        &desired,
+        &Policy::default(),
+        &mut DirectorState::default(),
+        at(0),
+    );
     let report = outcome.report;
-    assert_eq!(report.result, ApplyResult::FailedRestoreFailed, "{report:?}");
+    assert_eq!(
+        report.result,
+        ApplyResult::FailedRestoreFailed,
+        "{report:?}"
+    );
     let restore = report.restore.unwrap();
     assert_eq!(restore.result, RestoreResult::Failed);
-    assert!(restore.errors[0].contains("deleting real server 172.25.0.40:80"), "{:?}", restore.errors);
-    assert!(matches!(outcome.error, Some(ApplyError::Transient(_))), "ENOMEM is worth a retry");
+    assert!(
+        restore.errors[0].contains("deleting real server 172.25.0.40:80"),
+        "{:?}",
+        restore.errors
+    );
+    assert!(
+        matches!(outcome.error, Some(ApplyError::Transient(_))),
+        "ENOMEM is worth a retry"
+    );
 }
 
 #[test]
@@ -179,7 +256,10 @@ fn plans_above_the_removal_limit_are_refused_unless_forced() {
     let one = r#"{"services": [{"id": "tcp:10.0.0.1:80"}]}"#;
     let mut table = table_with(three);
     let before = table.snapshot_now();
-    let policy = Policy { removal_limit: Some(0.5), ..Policy::default() };
+    let policy = Policy {
+        removal_limit: Some(0.5),
+        ..Policy::default()
+    };
     let (mut engine, mut state) = (Engine::new(), DirectorState::default());
 
     let outcome = apply(&mut engine, &mut table, one, &policy, &mut state, at(0));
@@ -187,13 +267,18 @@ fn plans_above_the_removal_limit_are_refused_unless_forced() {
     assert_eq!(outcome.report.ops, 0);
     let why = &outcome.report.errors[0];
     assert!(
-        why.contains("takes 2 of 3 services (67%)") && why.contains("limit of 50%") && why.contains("force"),
+        why.contains("takes 2 of 3 services (67%)")
+            && why.contains("limit of 50%")
+            && why.contains("force"),
         "{why}"
     );
     assert!(matches!(outcome.error, Some(ApplyError::Refused(_))));
     assert_eq!(table.snapshot_now(), before, "nothing sent");
 
-    let forced = Run { force: true, ..run(Cause::Forced, at(1)) };
+    let forced = Run {
+        force: true,
+        ..run(Cause::Forced, at(1))
+    };
     let outcome = engine.apply(&mut table, &spec(one), &policy, &mut state, forced);
     assert_eq!(outcome.report.result, ApplyResult::Applied);
     assert_eq!(table.snapshot_now().services.len(), 1);
@@ -201,7 +286,11 @@ fn plans_above_the_removal_limit_are_refused_unless_forced() {
 
 /// The drain policy of these tests: drain, 60 s at most.
 fn draining() -> Policy {
-    Policy { drain: true, drain_timeout: Duration::from_secs(60), ..Policy::default() }
+    Policy {
+        drain: true,
+        drain_timeout: Duration::from_secs(60),
+        ..Policy::default()
+    }
 }
 
 fn step(
@@ -223,18 +312,33 @@ fn step(
         spec_changed: false,
     };
     let mut events = Vec::new();
-    let mut actual = Actual { table, engine, state };
+    let mut actual = Actual {
+        table,
+        engine,
+        state,
+    };
     (reconcile(desired, &mut actual, &ctx, &mut events), events)
 }
 
 fn desired(revision: i64, json: &str, policy: Policy) -> Desired {
-    Desired { revision, spec: spec(json), policy }
+    Desired {
+        revision,
+        spec: spec(json),
+        policy,
+    }
 }
 
 fn weight_of(table: &MemoryTable, service: &str, server: &str) -> Option<u32> {
     let snapshot = table.snapshot_now();
-    let entry = snapshot.services.iter().find(|e| e.service.key == key(service))?;
-    entry.dests.iter().find(|d| d.dest.key == dest_key(server)).map(|d| d.dest.weight)
+    let entry = snapshot
+        .services
+        .iter()
+        .find(|e| e.service.key == key(service))?;
+    entry
+        .dests
+        .iter()
+        .find(|d| d.dest.key == dest_key(server))
+        .map(|d| d.dest.weight)
 }
 
 #[test]
@@ -243,16 +347,22 @@ fn drains_end_when_connections_end_or_the_deadline_passes_even_across_restarts()
     let (mut engine, mut state) = (Engine::new(), DirectorState::default());
     state.applied = Some(1);
     // .33 leaves both services: on 80 with 12 connections, on 443 with none.
-    let without_33 = two_services([1, 2, 3])
-        .replace(r#", {"address": "172.25.0.33", "port": 80, "forwarding": "nat", "weight": 3}"#, "");
-    let without_33 =
-        without_33.replace(r#", {"address": "172.25.0.33", "port": 443, "forwarding": "nat", "weight": 3}"#, "");
+    let without_33 = two_services([1, 2, 3]).replace(
+        r#", {"address": "172.25.0.33", "port": 80, "forwarding": "nat", "weight": 3}"#,
+        "",
+    );
+    let without_33 = without_33.replace(
+        r#", {"address": "172.25.0.33", "port": 443, "forwarding": "nat", "weight": 3}"#,
+        "",
+    );
     table.set_conns(&key(TLS), &dest_key("172.25.0.33:443"), Conns::default());
     let rev2 = desired(2, &without_33, draining());
 
     let (action, events) = step(&rev2, &mut table, &mut engine, &mut state, at(0), false);
     assert_eq!(action, Ok(Action::Requeue(reconcile::DRAIN_POLL)));
-    let Event::Applied(report) = &events[0] else { panic!("{events:?}") };
+    let Event::Applied(report) = &events[0] else {
+        panic!("{events:?}")
+    };
     assert_eq!(report.summary.servers_draining, 2);
     assert_eq!(report.draining.len(), 2);
     assert_eq!(report.draining[0].deadline, "2023-11-14T22:14:20.000Z");
@@ -263,24 +373,40 @@ fn drains_end_when_connections_end_or_the_deadline_passes_even_across_restarts()
 
     // Next step: 443's server has no connection left and goes; 80's waits.
     let (_, events) = step(&rev2, &mut table, &mut engine, &mut state, at(2), false);
-    let Event::Applied(report) = &events[0] else { panic!("{events:?}") };
+    let Event::Applied(report) = &events[0] else {
+        panic!("{events:?}")
+    };
     assert_eq!(report.cause, Cause::Drain);
-    assert_eq!(report.plan[0], "- real server 172.25.0.33:443 from tcp 192.168.31.100:443");
+    assert_eq!(
+        report.plan[0],
+        "- real server 172.25.0.33:443 from tcp 192.168.31.100:443"
+    );
     assert_eq!(weight_of(&table, TLS, "172.25.0.33:443"), None);
-    assert_eq!(state.drains.keys().collect::<Vec<_>>(), [&(key(WEB), dest_key("172.25.0.33:80"))]);
+    assert_eq!(
+        state.drains.keys().collect::<Vec<_>>(),
+        [&(key(WEB), dest_key("172.25.0.33:80"))]
+    );
 
     // A restart: new engine, state as stored. Connections remain, the
     // deadline has not passed: nothing happens.
     let mut stored = state.clone();
     let mut engine = Engine::new();
     let (_, events) = step(&rev2, &mut table, &mut engine, &mut stored, at(30), true);
-    assert!(matches!(&events[..], [Event::InSync { .. }]), "a drain in progress is no drift: {events:?}");
+    assert!(
+        matches!(&events[..], [Event::InSync { .. }]),
+        "a drain in progress is no drift: {events:?}"
+    );
     assert_eq!(weight_of(&table, WEB, "172.25.0.33:80"), Some(0));
 
     // The deadline passes with connections left: deleted all the same.
     let (action, events) = step(&rev2, &mut table, &mut engine, &mut stored, at(61), false);
-    let Event::Applied(report) = &events[0] else { panic!("{events:?}") };
-    assert_eq!(report.plan[0], "- real server 172.25.0.33:80 from tcp 192.168.31.100:80");
+    let Event::Applied(report) = &events[0] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(
+        report.plan[0],
+        "- real server 172.25.0.33:80 from tcp 192.168.31.100:80"
+    );
     assert_eq!(weight_of(&table, WEB, "172.25.0.33:80"), None);
     assert!(stored.drains.is_empty());
     assert_eq!(action, Ok(Action::Requeue(Duration::from_secs(10))));
@@ -293,17 +419,30 @@ fn a_drain_whose_connections_end_at_a_drift_check_ends_there() {
     let mut table = table_with(&two_services([1, 2, 3]));
     let (mut engine, mut state) = (Engine::new(), DirectorState::default());
     state.applied = Some(1);
-    let without_33 = two_services([1, 2, 3])
-        .replace(r#", {"address": "172.25.0.33", "port": 80, "forwarding": "nat", "weight": 3}"#, "");
+    let without_33 = two_services([1, 2, 3]).replace(
+        r#", {"address": "172.25.0.33", "port": 80, "forwarding": "nat", "weight": 3}"#,
+        "",
+    );
     let rev2 = desired(2, &without_33, draining());
-    step(&rev2, &mut table, &mut engine, &mut state, at(0), false).0.unwrap();
-    assert_eq!(weight_of(&table, WEB, "172.25.0.33:80"), Some(0), "draining with its connections");
+    step(&rev2, &mut table, &mut engine, &mut state, at(0), false)
+        .0
+        .unwrap();
+    assert_eq!(
+        weight_of(&table, WEB, "172.25.0.33:80"),
+        Some(0),
+        "draining with its connections"
+    );
 
     table.set_conns(&key(WEB), &dest_key("172.25.0.33:80"), Conns::default());
     let (_, events) = step(&rev2, &mut table, &mut engine, &mut state, at(5), true);
-    let Event::Applied(report) = &events[0] else { panic!("the drain's end is applied: {events:?}") };
+    let Event::Applied(report) = &events[0] else {
+        panic!("the drain's end is applied: {events:?}")
+    };
     assert_eq!(report.cause, Cause::Drain);
-    assert_eq!(report.plan, ["- real server 172.25.0.33:80 from tcp 192.168.31.100:80"]);
+    assert_eq!(
+        report.plan,
+        ["- real server 172.25.0.33:80 from tcp 192.168.31.100:80"]
+    );
     assert_eq!(weight_of(&table, WEB, "172.25.0.33:80"), None);
     assert!(state.drains.is_empty());
 
@@ -311,10 +450,26 @@ fn a_drain_whose_connections_end_at_a_drift_check_ends_there() {
     // lost it), the drift check deletes the server all the same.
     let mut table = table_with(&two_services([1, 2, 3]));
     let leaving = table.snapshot_now().services[0].dests[2].dest;
-    table.execute(&Op::EditDest(key(WEB), Dest { weight: 0, ..leaving })).unwrap();
+    table
+        .execute(&Op::EditDest(
+            key(WEB),
+            Dest {
+                weight: 0,
+                ..leaving
+            },
+        ))
+        .unwrap();
     table.set_conns(&key(WEB), &leaving.key, Conns::default());
-    let (mut engine, mut state) = (Engine::new(), DirectorState { applied: Some(2), ..DirectorState::default() });
-    step(&rev2, &mut table, &mut engine, &mut state, at(100), true).0.unwrap();
+    let (mut engine, mut state) = (
+        Engine::new(),
+        DirectorState {
+            applied: Some(2),
+            ..DirectorState::default()
+        },
+    );
+    step(&rev2, &mut table, &mut engine, &mut state, at(100), true)
+        .0
+        .unwrap();
     assert_eq!(weight_of(&table, WEB, "172.25.0.33:80"), None);
     assert!(state.drains.is_empty());
 }
@@ -326,45 +481,111 @@ fn a_weight_0_server_without_a_drain_record_gets_a_deadline() {
     let mut table = table_with(&two_services([1, 2, 3]));
     let web = key(WEB);
     let leaving = table.snapshot_now().services[0].dests[2].dest;
-    table.execute(&Op::EditDest(web, Dest { weight: 0, ..leaving })).unwrap();
-    let without = two_services([1, 2, 3])
-        .replace(r#", {"address": "172.25.0.33", "port": 80, "forwarding": "nat", "weight": 3}"#, "");
+    table
+        .execute(&Op::EditDest(
+            web,
+            Dest {
+                weight: 0,
+                ..leaving
+            },
+        ))
+        .unwrap();
+    let without = two_services([1, 2, 3]).replace(
+        r#", {"address": "172.25.0.33", "port": 80, "forwarding": "nat", "weight": 3}"#,
+        "",
+    );
     let rev = desired(2, &without, draining());
     let (mut engine, mut state) = (Engine::new(), DirectorState::default());
-    step(&rev, &mut table, &mut engine, &mut state, at(0), false).0.unwrap();
+    step(&rev, &mut table, &mut engine, &mut state, at(0), false)
+        .0
+        .unwrap();
     assert_eq!(state.drains[&(web, leaving.key)].deadline, at(60));
-    step(&rev, &mut table, &mut engine, &mut state, at(60), false).0.unwrap();
+    step(&rev, &mut table, &mut engine, &mut state, at(60), false)
+        .0
+        .unwrap();
     assert_eq!(weight_of(&table, WEB, "172.25.0.33:80"), None);
 
     // Found by the drift check of a revision already applied, after a restart.
     let mut table = table_with(&two_services([1, 2, 3]));
-    table.execute(&Op::EditDest(web, Dest { weight: 0, ..leaving })).unwrap();
-    let (mut engine, mut state) = (Engine::new(), DirectorState { applied: Some(2), ..DirectorState::default() });
+    table
+        .execute(&Op::EditDest(
+            web,
+            Dest {
+                weight: 0,
+                ..leaving
+            },
+        ))
+        .unwrap();
+    let (mut engine, mut state) = (
+        Engine::new(),
+        DirectorState {
+            applied: Some(2),
+            ..DirectorState::default()
+        },
+    );
     let (action, events) = step(&rev, &mut table, &mut engine, &mut state, at(100), true);
-    assert!(matches!(&events[..], [Event::InSync { .. }]), "a drain is no drift: {events:?}");
+    assert!(
+        matches!(&events[..], [Event::InSync { .. }]),
+        "a drain is no drift: {events:?}"
+    );
     assert_eq!(action, Ok(Action::Requeue(reconcile::DRAIN_POLL)));
     assert_eq!(state.drains[&(web, leaving.key)].deadline, at(160));
-    step(&rev, &mut table, &mut engine, &mut state, at(130), false).0.unwrap();
-    assert_eq!(weight_of(&table, WEB, "172.25.0.33:80"), Some(0), "connections left, deadline ahead");
-    step(&rev, &mut table, &mut engine, &mut state, at(160), false).0.unwrap();
-    assert_eq!(weight_of(&table, WEB, "172.25.0.33:80"), None, "deadline passed");
+    step(&rev, &mut table, &mut engine, &mut state, at(130), false)
+        .0
+        .unwrap();
+    assert_eq!(
+        weight_of(&table, WEB, "172.25.0.33:80"),
+        Some(0),
+        "connections left, deadline ahead"
+    );
+    step(&rev, &mut table, &mut engine, &mut state, at(160), false)
+        .0
+        .unwrap();
+    assert_eq!(
+        weight_of(&table, WEB, "172.25.0.33:80"),
+        None,
+        "deadline passed"
+    );
     assert!(state.drains.is_empty());
 }
 
 #[test]
 fn ownership_created_leaves_other_services_alone() {
-    let hand_made = r#"{"services": [{"id": "tcp:10.1.1.1:22", "servers": [{"address": "10.1.1.2"}]}]}"#;
+    let hand_made =
+        r#"{"services": [{"id": "tcp:10.1.1.1:22", "servers": [{"address": "10.1.1.2"}]}]}"#;
     let mut table = table_with(hand_made);
     let theirs = table.snapshot_now();
-    let policy = Policy { ownership: OwnershipMode::Created, ..Policy::default() };
+    let policy = Policy {
+        ownership: OwnershipMode::Created,
+        ..Policy::default()
+    };
     let (mut engine, mut state) = (Engine::new(), DirectorState::default());
 
-    let outcome = apply(&mut engine, &mut table, &two_services([1, 1, 1]), &policy, &mut state, at(0));
+    let outcome = apply(
+        &mut engine,
+        &mut table,
+        &two_services([1, 1, 1]),
+        &policy,
+        &mut state,
+        at(0),
+    );
     assert_eq!(outcome.report.result, ApplyResult::Applied);
     assert_eq!(state.created, BTreeSet::from([key(WEB), key(TLS)]));
     assert_eq!(table.snapshot_now().services.len(), 3);
-    let check = engine.check(&mut table, &spec(&two_services([1, 1, 1])), &policy, &mut state.clone(), at(1)).unwrap();
-    assert!(check.drift.is_empty(), "the hand-made service is not drift: {:?}", check.drift);
+    let check = engine
+        .check(
+            &mut table,
+            &spec(&two_services([1, 1, 1])),
+            &policy,
+            &mut state.clone(),
+            at(1),
+        )
+        .unwrap();
+    assert!(
+        check.drift.is_empty(),
+        "the hand-made service is not drift: {:?}",
+        check.drift
+    );
 
     // The cluster drops its services: lvsd's go, the hand-made one stays.
     let outcome = apply(&mut engine, &mut table, "{}", &policy, &mut state, at(2));
@@ -373,7 +594,14 @@ fn ownership_created_leaves_other_services_alone() {
     assert!(state.created.is_empty());
 
     // With the whole table, the same spec would remove it.
-    let outcome = apply(&mut engine, &mut table, "{}", &Policy::default(), &mut state, at(3));
+    let outcome = apply(
+        &mut engine,
+        &mut table,
+        "{}",
+        &Policy::default(),
+        &mut state,
+        at(3),
+    );
     assert_eq!(outcome.report.summary.services_removed, 1);
 }
 
@@ -391,7 +619,10 @@ fn adopting_a_hand_managed_director_never_flushes() {
         &mut DirectorState::default(),
         at(0),
     );
-    assert_eq!((outcome.report.result, outcome.report.ops), (ApplyResult::Applied, 0));
+    assert_eq!(
+        (outcome.report.result, outcome.report.ops),
+        (ApplyResult::Applied, 0)
+    );
     assert_eq!(table.applied().len(), applied_before);
     assert_eq!(table.snapshot_now(), before, "connections untouched");
     // A different spec is an ordinary plan: edits in place, nothing flushed.
@@ -404,7 +635,9 @@ fn adopting_a_hand_managed_director_never_flushes() {
         at(0),
     );
     assert!(
-        table.applied()[applied_before..].iter().all(|op| matches!(op, Op::EditDest(..))),
+        table.applied()[applied_before..]
+            .iter()
+            .all(|op| matches!(op, Op::EditDest(..))),
         "{:?}",
         outcome.report.plan
     );
@@ -416,7 +649,13 @@ fn drift_is_detected_reported_and_restored() {
     let json = two_services([1, 2, 3]);
     let mut table = table_with(&json);
     let rev = desired(1, &json, Policy::default());
-    let (mut engine, mut state) = (Engine::new(), DirectorState { applied: Some(1), ..DirectorState::default() });
+    let (mut engine, mut state) = (
+        Engine::new(),
+        DirectorState {
+            applied: Some(1),
+            ..DirectorState::default()
+        },
+    );
     let (_, events) = step(&rev, &mut table, &mut engine, &mut state, at(0), true);
     assert!(matches!(&events[..], [Event::InSync { revision: 1, .. }]));
 
@@ -429,7 +668,9 @@ fn drift_is_detected_reported_and_restored() {
         ..table.snapshot_now().services[1].dests[0].dest
     };
     table.execute(&Op::AddDest(key(WEB), extra)).unwrap();
-    table.execute(&Op::DelDest(key(TLS), dest_key("172.25.0.31:443"))).unwrap();
+    table
+        .execute(&Op::DelDest(key(TLS), dest_key("172.25.0.31:443")))
+        .unwrap();
 
     // Between drift checks nothing reads the table.
     let reads = table.reads();
@@ -450,9 +691,27 @@ fn drift_is_detected_reported_and_restored() {
         spec_changed: false,
     };
     let mut events = Vec::new();
-    reconcile(&rev, &mut Actual { table: &mut table, engine: &mut engine, state: &mut state }, &ctx, &mut events)
-        .unwrap();
-    let [Event::Drift { drift, mode: DriftMode::Report, .. }] = &events[..] else { panic!("{events:?}") };
+    reconcile(
+        &rev,
+        &mut Actual {
+            table: &mut table,
+            engine: &mut engine,
+            state: &mut state,
+        },
+        &ctx,
+        &mut events,
+    )
+    .unwrap();
+    let [
+        Event::Drift {
+            drift,
+            mode: DriftMode::Report,
+            ..
+        },
+    ] = &events[..]
+    else {
+        panic!("{events:?}")
+    };
     let lines: Vec<String> = drift.iter().map(ToString::to_string).collect();
     assert_eq!(
         lines,
@@ -461,15 +720,32 @@ fn drift_is_detected_reported_and_restored() {
             "real server 172.25.0.31:443 of tcp 192.168.31.100:443: in the spec, missing from the kernel",
         ]
     );
-    assert_eq!((drift[0].kind, drift[1].kind), (DriftKind::Unexpected, DriftKind::Missing));
-    assert_eq!(weight_of(&table, WEB, "172.25.0.40:80"), Some(1), "reported, not restored");
+    assert_eq!(
+        (drift[0].kind, drift[1].kind),
+        (DriftKind::Unexpected, DriftKind::Missing)
+    );
+    assert_eq!(
+        weight_of(&table, WEB, "172.25.0.40:80"),
+        Some(1),
+        "reported, not restored"
+    );
 
     // Restore.
     let (_, events) = step(&rev, &mut table, &mut engine, &mut state, at(20), true);
-    let [Event::Drift { mode: DriftMode::Restore, .. }, Event::Applied(report)] = &events[..] else {
+    let [
+        Event::Drift {
+            mode: DriftMode::Restore,
+            ..
+        },
+        Event::Applied(report),
+    ] = &events[..]
+    else {
         panic!("{events:?}")
     };
-    assert_eq!((report.cause, report.result, report.ops), (Cause::Drift, ApplyResult::Applied, 2));
+    assert_eq!(
+        (report.cause, report.result, report.ops),
+        (Cause::Drift, ApplyResult::Applied, 2)
+    );
     assert_eq!(weight_of(&table, WEB, "172.25.0.40:80"), None);
     assert_eq!(weight_of(&table, TLS, "172.25.0.31:443"), Some(1));
     // The deleted server came back from the trash with its connections.
@@ -485,7 +761,10 @@ fn a_weight_change_reads_only_what_it_touches() {
                 i / 250,
                 i % 250,
                 (1..=4)
-                    .map(|rs| format!(r#"{{"address": "172.16.{}.{rs}", "forwarding": "nat"}}"#, i % 250))
+                    .map(|rs| format!(
+                        r#"{{"address": "172.16.{}.{rs}", "forwarding": "nat"}}"#,
+                        i % 250
+                    ))
                     .collect::<Vec<_>>()
                     .join(",")
             )
@@ -495,8 +774,18 @@ fn a_weight_change_reads_only_what_it_touches() {
     let mut table = table_with(&json);
     let (mut engine, mut state) = (Engine::new(), DirectorState::default());
     // The first apply reads the whole table.
-    let first = apply(&mut engine, &mut table, &json, &Policy::default(), &mut state, at(0));
-    assert_eq!((first.report.result, first.report.ops), (ApplyResult::Applied, 0));
+    let first = apply(
+        &mut engine,
+        &mut table,
+        &json,
+        &Policy::default(),
+        &mut state,
+        at(0),
+    );
+    assert_eq!(
+        (first.report.result, first.report.ops),
+        (ApplyResult::Applied, 0)
+    );
     assert_eq!(table.reads().full, 1);
 
     let changed = json.replacen(
@@ -504,14 +793,38 @@ fn a_weight_change_reads_only_what_it_touches() {
         r#""address": "172.16.7.2", "forwarding": "nat", "weight": 5"#,
         1,
     );
-    let outcome = apply(&mut engine, &mut table, &changed, &Policy::default(), &mut state, at(1));
-    assert_eq!((outcome.report.result, outcome.report.ops), (ApplyResult::Applied, 1));
+    let outcome = apply(
+        &mut engine,
+        &mut table,
+        &changed,
+        &Policy::default(),
+        &mut state,
+        at(1),
+    );
+    assert_eq!(
+        (outcome.report.result, outcome.report.ops),
+        (ApplyResult::Applied, 1)
+    );
     assert_eq!(table.reads().full, 1, "no second full read");
-    assert_eq!(table.reads().services, 2, "the service read before planning, and read back");
-    assert_eq!(weight_of(&table, "tcp:10.0.7.1:80", "172.16.7.2:80"), Some(5));
+    assert_eq!(
+        table.reads().services,
+        2,
+        "the service read before planning, and read back"
+    );
+    assert_eq!(
+        weight_of(&table, "tcp:10.0.7.1:80", "172.16.7.2:80"),
+        Some(5)
+    );
     // The cache-based hash equals a full read's.
-    let check =
-        Engine::new().check(&mut table, &spec(&changed), &Policy::default(), &mut state.clone(), at(2)).unwrap();
+    let check = Engine::new()
+        .check(
+            &mut table,
+            &spec(&changed),
+            &Policy::default(),
+            &mut state.clone(),
+            at(2),
+        )
+        .unwrap();
     assert_eq!(outcome.report.verified_hash.unwrap(), check.hash);
 }
 
@@ -519,16 +832,31 @@ fn a_weight_change_reads_only_what_it_touches() {
 fn the_error_policy_retries_transient_errors_and_blocks_permanent_ones() {
     let json = two_services([1, 2, 3]);
     let mut table = table_with(&json);
-    let (mut engine, mut state) = (Engine::new(), DirectorState { applied: Some(1), ..DirectorState::default() });
+    let (mut engine, mut state) = (
+        Engine::new(),
+        DirectorState {
+            applied: Some(1),
+            ..DirectorState::default()
+        },
+    );
     let rev2 = desired(2, &two_services([2, 2, 2]), Policy::default());
 
     table.fail_once(|op| matches!(op, Op::EditDest(..)), errno::ENOMEM);
     let (result, _) = step(&rev2, &mut table, &mut engine, &mut state, at(0), false);
     let err = result.unwrap_err();
     assert!(matches!(err, ApplyError::Transient(_)));
-    assert_eq!(error_policy(&err, 0), Action::Requeue(Duration::from_secs(1)));
-    assert_eq!(error_policy(&err, 3), Action::Requeue(Duration::from_secs(8)));
-    assert_eq!(error_policy(&err, 30), Action::Requeue(Duration::from_secs(60)));
+    assert_eq!(
+        error_policy(&err, 0),
+        Action::Requeue(Duration::from_secs(1))
+    );
+    assert_eq!(
+        error_policy(&err, 3),
+        Action::Requeue(Duration::from_secs(8))
+    );
+    assert_eq!(
+        error_policy(&err, 30),
+        Action::Requeue(Duration::from_secs(60))
+    );
     assert_eq!(state.applied, Some(1));
     // The retry reads everything and succeeds.
     let ctx = Context {
@@ -542,10 +870,24 @@ fn the_error_policy_retries_transient_errors_and_blocks_permanent_ones() {
         spec_changed: false,
     };
     let mut events = Vec::new();
-    reconcile(&rev2, &mut Actual { table: &mut table, engine: &mut engine, state: &mut state }, &ctx, &mut events)
-        .unwrap();
-    let [Event::Applied(report)] = &events[..] else { panic!() };
-    assert_eq!((report.cause, report.result), (Cause::Retry, ApplyResult::Applied));
+    reconcile(
+        &rev2,
+        &mut Actual {
+            table: &mut table,
+            engine: &mut engine,
+            state: &mut state,
+        },
+        &ctx,
+        &mut events,
+    )
+    .unwrap();
+    let [Event::Applied(report)] = &events[..] else {
+        panic!()
+    };
+    assert_eq!(
+        (report.cause, report.result),
+        (Cause::Retry, ApplyResult::Applied)
+    );
     assert_eq!(state.applied, Some(2));
 
     // A scheduler the kernel lacks fails for good: not tried again.
@@ -554,7 +896,10 @@ fn the_error_policy_retries_transient_errors_and_blocks_permanent_ones() {
     let mut engine = Engine::new();
     let (result, _) = step(&rev3, &mut table, &mut engine, &mut state, at(2), false);
     let err = result.unwrap_err();
-    assert!(err.to_string().contains("scheduler wrr is not available"), "{err}");
+    assert!(
+        err.to_string().contains("scheduler wrr is not available"),
+        "{err}"
+    );
     assert_eq!(error_policy(&err, 0), Action::AwaitChange);
     assert_eq!(state.blocked, Some(3));
     let (result, events) = step(&rev3, &mut table, &mut engine, &mut state, at(3), true);
@@ -572,22 +917,44 @@ fn the_error_policy_retries_transient_errors_and_blocks_permanent_ones() {
         false,
     );
     assert!(matches!(result, Err(ApplyError::Unavailable(_))));
-    let [Event::Applied(report)] = &events[..] else { panic!() };
+    let [Event::Applied(report)] = &events[..] else {
+        panic!()
+    };
     assert_eq!(report.result, ApplyResult::Failed);
-    assert!(report.errors[0].contains("IPVS is not available"), "{:?}", report.errors);
+    assert!(
+        report.errors[0].contains("IPVS is not available"),
+        "{:?}",
+        report.errors
+    );
 }
 
 #[test]
 fn services_of_another_cluster_are_foreign() {
     let mut table = table_with(r#"{"services": [{"id": "tcp:10.9.9.9:80"}]}"#);
-    let policy = Policy { foreign: BTreeSet::from([key("tcp:10.9.9.9:80")]), ..Policy::default() };
+    let policy = Policy {
+        foreign: BTreeSet::from([key("tcp:10.9.9.9:80")]),
+        ..Policy::default()
+    };
     let (mut engine, mut state) = (Engine::new(), DirectorState::default());
     // The whole table minus the other cluster's service.
-    let outcome = apply(&mut engine, &mut table, &two_services([1, 1, 1]), &policy, &mut state, at(0));
+    let outcome = apply(
+        &mut engine,
+        &mut table,
+        &two_services([1, 1, 1]),
+        &policy,
+        &mut state,
+        at(0),
+    );
     assert_eq!(outcome.report.result, ApplyResult::Applied);
     assert_eq!(table.snapshot_now().services.len(), 3);
-    let outcome =
-        apply(&mut engine, &mut table, r#"{"services": [{"id": "tcp:10.9.9.9:80"}]}"#, &policy, &mut state, at(1));
+    let outcome = apply(
+        &mut engine,
+        &mut table,
+        r#"{"services": [{"id": "tcp:10.9.9.9:80"}]}"#,
+        &policy,
+        &mut state,
+        at(1),
+    );
     assert_eq!(outcome.report.result, ApplyResult::Refused);
     assert!(outcome.report.errors[0].contains("belongs to another cluster"));
 }
@@ -596,8 +963,19 @@ fn services_of_another_cluster_are_foreign() {
 fn preview_plans_without_applying() {
     let mut table = table_with(&two_services([1, 2, 3]));
     let before = table.snapshot_now();
-    let policy = Policy { removal_limit: Some(0.4), ..Policy::default() };
-    let preview = Engine::new().preview(&mut table, &spec("{}"), &policy, &DirectorState::default(), at(0)).unwrap();
+    let policy = Policy {
+        removal_limit: Some(0.4),
+        ..Policy::default()
+    };
+    let preview = Engine::new()
+        .preview(
+            &mut table,
+            &spec("{}"),
+            &policy,
+            &DirectorState::default(),
+            at(0),
+        )
+        .unwrap();
     assert_eq!(preview.plan.ops().len(), 2);
     assert!(preview.refusal.unwrap().contains("refused unless forced"));
     assert_eq!(preview.radius.services_removed, 2);
@@ -615,8 +993,14 @@ mod incremental {
     use crate::model::Scheduler;
 
     fn kernel(snapshot: &Snapshot) -> MemoryTable {
-        let odd = snapshot.services.iter().map(|e| e.service.scheduler.clone());
-        let schedulers = Scheduler::ALL.map(|s| s.as_str().to_string()).into_iter().chain(odd);
+        let odd = snapshot
+            .services
+            .iter()
+            .map(|e| e.service.scheduler.clone());
+        let schedulers = Scheduler::ALL
+            .map(|s| s.as_str().to_string())
+            .into_iter()
+            .chain(odd);
         MemoryTable::from_snapshot(snapshot).with_schedulers(schedulers)
     }
 
@@ -673,7 +1057,10 @@ fn a_health_change_applies_the_same_revision_again_past_the_removal_limit() {
     let (mut engine, mut state) = (Engine::new(), DirectorState::default());
     state.applied = Some(4);
     // Health took every server of both services out: far past a 10% limit.
-    let limited = Policy { removal_limit: Some(0.1), ..Policy::default() };
+    let limited = Policy {
+        removal_limit: Some(0.1),
+        ..Policy::default()
+    };
     let all_down = desired(4, &two_services([0, 0, 0]), limited);
     let ctx = |spec_changed| Context {
         now: at(0),
@@ -688,15 +1075,28 @@ fn a_health_change_applies_the_same_revision_again_past_the_removal_limit() {
 
     // The same revision, unchanged as far as the director knows: nothing happens.
     let mut events = Vec::new();
-    let mut actual = Actual { table: &mut table, engine: &mut engine, state: &mut state };
+    let mut actual = Actual {
+        table: &mut table,
+        engine: &mut engine,
+        state: &mut state,
+    };
     reconcile(&all_down, &mut actual, &ctx(false), &mut events).unwrap();
     assert!(events.is_empty(), "{events:?}");
     assert_eq!(weight_of(&table, WEB, "172.25.0.33:80"), Some(3));
 
-    let mut actual = Actual { table: &mut table, engine: &mut engine, state: &mut state };
+    let mut actual = Actual {
+        table: &mut table,
+        engine: &mut engine,
+        state: &mut state,
+    };
     reconcile(&all_down, &mut actual, &ctx(true), &mut events).unwrap();
-    let [Event::Applied(report)] = &events[..] else { panic!("{events:?}") };
-    assert_eq!((report.cause, report.result, report.revision), (Cause::Health, ApplyResult::Applied, Some(4)));
+    let [Event::Applied(report)] = &events[..] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(
+        (report.cause, report.result, report.revision),
+        (Cause::Health, ApplyResult::Applied, Some(4))
+    );
     for server in ["172.25.0.31:80", "172.25.0.32:80", "172.25.0.33:80"] {
         assert_eq!(weight_of(&table, WEB, server), Some(0), "{server}");
     }

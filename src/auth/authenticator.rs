@@ -1,7 +1,7 @@
 //! Bearer token → [`Principal`], against the `tokens` table.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use super::token::Token;
@@ -26,7 +26,11 @@ pub type Credentials<'a> = Option<&'a str>;
 
 impl Authenticator {
     pub fn new(store: Store) -> Self {
-        Authenticator { store, closed: AtomicBool::new(false), refusals: Mutex::new(Bucket::new()) }
+        Authenticator {
+            store,
+            closed: AtomicBool::new(false),
+            refusals: Mutex::new(Bucket::new()),
+        }
     }
 
     /// Whether the server is open: no token was ever made.
@@ -52,25 +56,47 @@ impl Authenticator {
             ));
         };
         let text = bearer(value).ok_or_else(|| {
-            Error::Unauthenticated("the credentials are not `Bearer <token>`: lvsd takes bearer tokens only".into())
+            Error::Unauthenticated(
+                "the credentials are not `Bearer <token>`: lvsd takes bearer tokens only".into(),
+            )
         })?;
         let token = Token::parse(text).ok_or_else(|| {
             Error::Unauthenticated("the access token is malformed: lvsd tokens read lvsd_<16 hex digits>_<64 hex digits>".into())
         })?;
         let invalid = || Error::Unauthenticated("the access token is not valid".into());
-        let row = store::token(self.store.reader(), &token.id).await?.ok_or_else(invalid)?;
+        let row = store::token(self.store.reader(), &token.id)
+            .await?
+            .ok_or_else(invalid)?;
         if !token.matches(&row.secret_hash) {
             return Err(invalid());
         }
         // Only the holder of the secret learns why a real token is refused.
         if let Some(at) = &row.revoked_at {
-            return Err(Error::Unauthenticated(format!("the access token {} ({}) was revoked at {at}", row.name, row.id)));
+            return Err(Error::Unauthenticated(format!(
+                "the access token {} ({}) was revoked at {at}",
+                row.name, row.id
+            )));
         }
-        if let Some(at) = row.expires_at.as_ref().filter(|at| at.as_str() <= crate::core::now().as_str()) {
-            return Err(Error::Unauthenticated(format!("the access token {} ({}) expired at {at}", row.name, row.id)));
+        if let Some(at) = row
+            .expires_at
+            .as_ref()
+            .filter(|at| at.as_str() <= crate::core::now().as_str())
+        {
+            return Err(Error::Unauthenticated(format!(
+                "the access token {} ({}) expired at {at}",
+                row.name, row.id
+            )));
         }
-        let role: Role = row.role.parse().map_err(|err: String| Error::Internal(format!("token {}: {err}", row.id)))?;
-        Ok(Principal { name: row.name, role, cluster: row.cluster, token_id: Some(row.id) })
+        let role: Role = row
+            .role
+            .parse()
+            .map_err(|err: String| Error::Internal(format!("token {}: {err}", row.id)))?;
+        Ok(Principal {
+            name: row.name,
+            role,
+            cluster: row.cluster,
+            token_id: Some(row.id),
+        })
     }
 
     /// Whether the next refused request may be audited, and how many were
@@ -79,7 +105,10 @@ impl Authenticator {
     /// past a burst of 200, about 50 a second are recorded; the rest are
     /// counted, logged, and the count goes into the next recorded entry.
     pub fn pace_refusal(&self) -> Option<u64> {
-        let mut bucket = self.refusals.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut bucket = self
+            .refusals
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         bucket.take()
     }
 }
@@ -102,7 +131,11 @@ impl Bucket {
     const PER_SECOND: f64 = 50.0;
 
     fn new() -> Self {
-        Bucket { tokens: Self::BURST, at: Instant::now(), suppressed: 0 }
+        Bucket {
+            tokens: Self::BURST,
+            at: Instant::now(),
+            suppressed: 0,
+        }
     }
 
     fn take(&mut self) -> Option<u64> {
@@ -116,7 +149,10 @@ impl Bucket {
         } else {
             self.suppressed += 1;
             if self.suppressed.is_power_of_two() {
-                tracing::warn!(suppressed = self.suppressed, "refused requests arrive too fast to audit each one");
+                tracing::warn!(
+                    suppressed = self.suppressed,
+                    "refused requests arrive too fast to audit each one"
+                );
             }
             None
         }

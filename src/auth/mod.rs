@@ -36,7 +36,9 @@ pub use policy::Access;
 use crate::core::Error;
 
 /// What a token may do; see the module's table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Reads everything, including the audit log.
@@ -105,7 +107,12 @@ pub struct Principal {
 impl Principal {
     /// Everyone, on a server without tokens.
     pub fn anonymous() -> Self {
-        Principal { name: "anonymous".to_string(), role: Role::Admin, cluster: None, token_id: None }
+        Principal {
+            name: "anonymous".to_string(),
+            role: Role::Admin,
+            cluster: None,
+            token_id: None,
+        }
     }
 
     /// Refuses (PERMISSION_DENIED) unless the principal may have `access`,
@@ -139,7 +146,12 @@ mod tests {
     use super::*;
 
     fn principal(role: Role, cluster: Option<&str>) -> Principal {
-        Principal { name: "t".into(), role, cluster: cluster.map(str::to_string), token_id: Some("x".into()) }
+        Principal {
+            name: "t".into(),
+            role,
+            cluster: cluster.map(str::to_string),
+            token_id: Some("x".into()),
+        }
     }
 
     #[test]
@@ -153,7 +165,11 @@ mod tests {
         ];
         for (role, granted) in table {
             for access in Access::ALL {
-                assert_eq!(role.grants(access), granted.contains(&access), "{role} {access:?}");
+                assert_eq!(
+                    role.grants(access),
+                    granted.contains(&access),
+                    "{role} {access:?}"
+                );
             }
         }
     }
@@ -169,7 +185,11 @@ mod tests {
         assert!(agent.check(Access::Watch, None).is_err());
         assert!(agent.check(Access::Read, Some("web")).is_err());
         // Other roles are not scoped.
-        assert!(principal(Role::Viewer, None).check(Access::Watch, Some("db")).is_ok());
+        assert!(
+            principal(Role::Viewer, None)
+                .check(Access::Watch, Some("db"))
+                .is_ok()
+        );
     }
 
     #[test]

@@ -20,7 +20,14 @@ pub enum Access {
 }
 
 impl Access {
-    pub const ALL: [Access; 6] = [Access::Read, Access::Audit, Access::Watch, Access::Edit, Access::Report, Access::Admin];
+    pub const ALL: [Access; 6] = [
+        Access::Read,
+        Access::Audit,
+        Access::Watch,
+        Access::Edit,
+        Access::Report,
+        Access::Admin,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -58,22 +65,74 @@ pub const REST: &[(&str, &str, Access)] = &[
     ("POST", "/v1/clusters/{cluster}/draft/import", Edit),
     ("GET", "/v1/clusters/{cluster}/draft/services", Read),
     ("POST", "/v1/clusters/{cluster}/draft/services", Edit),
-    ("GET", "/v1/clusters/{cluster}/draft/services/{service}", Read),
-    ("PUT", "/v1/clusters/{cluster}/draft/services/{service}", Edit),
-    ("PATCH", "/v1/clusters/{cluster}/draft/services/{service}", Edit),
-    ("DELETE", "/v1/clusters/{cluster}/draft/services/{service}", Edit),
-    ("GET", "/v1/clusters/{cluster}/draft/services/{service}/servers", Read),
-    ("POST", "/v1/clusters/{cluster}/draft/services/{service}/servers", Edit),
-    ("GET", "/v1/clusters/{cluster}/draft/services/{service}/servers/{server}", Read),
-    ("PUT", "/v1/clusters/{cluster}/draft/services/{service}/servers/{server}", Edit),
-    ("PATCH", "/v1/clusters/{cluster}/draft/services/{service}/servers/{server}", Edit),
-    ("DELETE", "/v1/clusters/{cluster}/draft/services/{service}/servers/{server}", Edit),
+    (
+        "GET",
+        "/v1/clusters/{cluster}/draft/services/{service}",
+        Read,
+    ),
+    (
+        "PUT",
+        "/v1/clusters/{cluster}/draft/services/{service}",
+        Edit,
+    ),
+    (
+        "PATCH",
+        "/v1/clusters/{cluster}/draft/services/{service}",
+        Edit,
+    ),
+    (
+        "DELETE",
+        "/v1/clusters/{cluster}/draft/services/{service}",
+        Edit,
+    ),
+    (
+        "GET",
+        "/v1/clusters/{cluster}/draft/services/{service}/servers",
+        Read,
+    ),
+    (
+        "POST",
+        "/v1/clusters/{cluster}/draft/services/{service}/servers",
+        Edit,
+    ),
+    (
+        "GET",
+        "/v1/clusters/{cluster}/draft/services/{service}/servers/{server}",
+        Read,
+    ),
+    (
+        "PUT",
+        "/v1/clusters/{cluster}/draft/services/{service}/servers/{server}",
+        Edit,
+    ),
+    (
+        "PATCH",
+        "/v1/clusters/{cluster}/draft/services/{service}/servers/{server}",
+        Edit,
+    ),
+    (
+        "DELETE",
+        "/v1/clusters/{cluster}/draft/services/{service}/servers/{server}",
+        Edit,
+    ),
     ("GET", "/v1/clusters/{cluster}/revisions", Read),
     ("POST", "/v1/clusters/{cluster}/revisions", Edit),
     ("GET", "/v1/clusters/{cluster}/revisions/{number}", Read),
-    ("GET", "/v1/clusters/{cluster}/revisions/{number}/diff", Read),
-    ("GET", "/v1/clusters/{cluster}/revisions/{number}/export", Read),
-    ("POST", "/v1/clusters/{cluster}/revisions/{number}/activate", Edit),
+    (
+        "GET",
+        "/v1/clusters/{cluster}/revisions/{number}/diff",
+        Read,
+    ),
+    (
+        "GET",
+        "/v1/clusters/{cluster}/revisions/{number}/export",
+        Read,
+    ),
+    (
+        "POST",
+        "/v1/clusters/{cluster}/revisions/{number}/activate",
+        Edit,
+    ),
     ("POST", "/v1/clusters/{cluster}/rollback", Edit),
     ("GET", "/v1/audit", Audit),
     // Prometheus scrapes: what a viewer may read anyway, in numbers.
@@ -81,7 +140,11 @@ pub const REST: &[(&str, &str, Access)] = &[
     // Applying (branch `engine`): previews and status are reads; confirming a
     // commit and forcing an apply are an operator's; the apply settings are
     // the cluster's safety policy (removal limits), an admin's.
-    ("GET", "/v1/clusters/{cluster}/revisions/{number}/plan", Read),
+    (
+        "GET",
+        "/v1/clusters/{cluster}/revisions/{number}/plan",
+        Read,
+    ),
     ("POST", "/v1/clusters/{cluster}/confirm", Edit),
     ("GET", "/v1/clusters/{cluster}/settings", Read),
     ("PUT", "/v1/clusters/{cluster}/settings", Admin),
@@ -89,8 +152,16 @@ pub const REST: &[(&str, &str, Access)] = &[
     ("GET", "/v1/clusters/{cluster}/counters", Read),
     ("GET", "/v1/clusters/{cluster}/health", Read),
     ("GET", "/v1/clusters/{cluster}/directors/{name}", Read),
-    ("GET", "/v1/clusters/{cluster}/directors/{name}/connections", Read),
-    ("POST", "/v1/clusters/{cluster}/directors/{name}/apply", Edit),
+    (
+        "GET",
+        "/v1/clusters/{cluster}/directors/{name}/connections",
+        Read,
+    ),
+    (
+        "POST",
+        "/v1/clusters/{cluster}/directors/{name}/apply",
+        Edit,
+    ),
     // Agents (DESIGN.md): follow the desired state, report a director's status.
     ("GET", "/v1/clusters/{cluster}/desired", Watch),
     ("PUT", "/v1/clusters/{cluster}/directors/{name}", Report),
@@ -150,14 +221,18 @@ pub const GRPC: &[(&str, Access)] = &[
 /// The access a REST request needs, or `None` for a route not in the table.
 pub fn rest(method: &str, route: &str) -> Option<Access> {
     let method = if method == "HEAD" { "GET" } else { method };
-    REST.iter().find(|(m, r, _)| *m == method && *r == route).map(|(_, _, access)| *access)
+    REST.iter()
+        .find(|(m, r, _)| *m == method && *r == route)
+        .map(|(_, _, access)| *access)
 }
 
 /// The access a gRPC method (`Commit` or `/lvs.v1.LvsService/Commit`) needs,
 /// or `None` for a method not in the table.
 pub fn grpc(method: &str) -> Option<Access> {
     let method = method.rsplit('/').next().unwrap_or(method);
-    GRPC.iter().find(|(m, _)| *m == method).map(|(_, access)| *access)
+    GRPC.iter()
+        .find(|(m, _)| *m == method)
+        .map(|(_, access)| *access)
 }
 
 #[cfg(test)]

@@ -23,7 +23,10 @@ pub struct Token {
 impl Token {
     /// A new token from the operating system's random source.
     pub fn generate() -> Result<Token, getrandom::Error> {
-        Ok(Token { id: random_hex::<ID_BYTES>()?, secret: random_hex::<SECRET_BYTES>()? })
+        Ok(Token {
+            id: random_hex::<ID_BYTES>()?,
+            secret: random_hex::<SECRET_BYTES>()?,
+        })
     }
 
     /// The token as the client sends it: `lvsd_<id>_<secret>`.
@@ -39,13 +42,22 @@ impl Token {
     /// Reads a token in its text form; `None` if it is not one.
     pub fn parse(text: &str) -> Option<Token> {
         let (id, secret) = text.strip_prefix(PREFIX)?.split_once('_')?;
-        let hex_of = |s: &str, bytes: usize| s.len() == 2 * bytes && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        (hex_of(id, ID_BYTES) && hex_of(secret, SECRET_BYTES)).then(|| Token { id: id.to_string(), secret: secret.to_string() })
+        let hex_of = |s: &str, bytes: usize| {
+            s.len() == 2 * bytes
+                && s.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        };
+        (hex_of(id, ID_BYTES) && hex_of(secret, SECRET_BYTES)).then(|| Token {
+            id: id.to_string(),
+            secret: secret.to_string(),
+        })
     }
 
     /// Whether the secret hashes to `stored` (hex), compared in constant time.
     pub fn matches(&self, stored: &str) -> bool {
-        let Ok(stored) = hex::decode(stored) else { return false };
+        let Ok(stored) = hex::decode(stored) else {
+            return false;
+        };
         let presented = Sha256::digest(self.secret.as_bytes());
         stored.len() == presented.len() && bool::from(presented.as_slice().ct_eq(&stored))
     }
@@ -74,7 +86,9 @@ fn random_hex<const N: usize>() -> Result<String, getrandom::Error> {
 pub fn validate_name(name: &str) -> Result<(), String> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b".-_@:".contains(&b))
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-_@:".contains(&b))
         && name != "anonymous"
         && name != "unauthenticated"
         && !name.starts_with("local:");
@@ -95,7 +109,10 @@ mod tests {
     fn tokens_round_trip_and_match_only_their_hash() {
         let token = Token::generate().unwrap();
         let text = token.reveal();
-        assert!(text.starts_with("lvsd_") && text.len() == 5 + 16 + 1 + 64, "{text}");
+        assert!(
+            text.starts_with("lvsd_") && text.len() == 5 + 16 + 1 + 64,
+            "{text}"
+        );
         let parsed = Token::parse(&text).unwrap();
         assert_eq!(parsed, token);
         assert!(parsed.matches(&token.secret_hash()));
@@ -137,7 +154,15 @@ mod tests {
         for good in ["ci", "alice@example.org", "agent-web.dir1", "a:b"] {
             assert!(validate_name(good).is_ok(), "{good}");
         }
-        for bad in ["", "anonymous", "local:root", "has space", "tab\t", &"x".repeat(65), "ünï"] {
+        for bad in [
+            "",
+            "anonymous",
+            "local:root",
+            "has space",
+            "tab\t",
+            &"x".repeat(65),
+            "ünï",
+        ] {
             assert!(validate_name(bad).is_err(), "{bad}");
         }
     }

@@ -253,12 +253,26 @@ pub fn agent(args: AgentArgs) -> ExitCode {
 }
 
 /// `--role realserver`: host settings only, no table.
-fn realserver(args: &AgentArgs, server: &str, cluster: String, name: String, client: ServerClient) -> ExitCode {
+fn realserver(
+    args: &AgentArgs,
+    server: &str,
+    cluster: String,
+    name: String,
+    client: ServerClient,
+) -> ExitCode {
     if args.no_host {
-        eprintln!("lvsd agent: --no-host with --role realserver leaves a real-server agent nothing to do");
+        eprintln!(
+            "lvsd agent: --no-host with --role realserver leaves a real-server agent nothing to do"
+        );
         return ExitCode::from(super::client::exit::USAGE);
     }
-    tracing::info!(server, cluster, name, "lvsd agent {}: real server {name} of cluster {cluster}", env!("CARGO_PKG_VERSION"));
+    tracing::info!(
+        server,
+        cluster,
+        name,
+        "lvsd agent {}: real server {name} of cluster {cluster}",
+        env!("CARGO_PKG_VERSION")
+    );
     let host = HostSetup::new(args.state_dir.join("host"), Role::Realserver, &name);
     let options = realserver::Options {
         cluster,
@@ -267,7 +281,11 @@ fn realserver(args: &AgentArgs, server: &str, cluster: String, name: String, cli
         retry_interval: args.reconcile_interval,
         wait: args.wait,
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("lvsd agent: starting the runtime: {err}");

@@ -12,11 +12,14 @@ use super::client::{Client, Conn, Failure};
 use crate::store::{self, Store};
 
 #[derive(Debug, Args)]
-#[command(args_conflicts_with_subcommands = true, after_help = "Examples:
+#[command(
+    args_conflicts_with_subcommands = true,
+    after_help = "Examples:
   lvsd audit --cluster web --since 2025-06-01T00:00:00Z
   lvsd audit --action access.denied --limit 20
   lvsd audit --actor alice --output json
-  lvsd audit verify --db /var/lib/lvsd/lvsd.db")]
+  lvsd audit verify --db /var/lib/lvsd/lvsd.db"
+)]
 pub struct AuditArgs {
     #[command(subcommand)]
     pub command: Option<AuditCommand>,
@@ -98,7 +101,9 @@ struct Entry {
 
 fn list(args: ListArgs) -> Result<(), Failure> {
     let client = Client::connect(&args.conn)?;
-    let encode = |v: &str| percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC).to_string();
+    let encode = |v: &str| {
+        percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC).to_string()
+    };
     let mut query = vec![format!("limit={}", args.limit)];
     let filters = [
         ("cluster", args.conn.cluster_flag().map(str::to_string)),
@@ -115,11 +120,20 @@ fn list(args: ListArgs) -> Result<(), Failure> {
     }
     let reply = client.api.get(&format!("/v1/audit?{}", query.join("&")))?;
     if client.json() {
-        println!("{}", serde_json::to_string_pretty(&reply.value()).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&reply.value()).unwrap_or_default()
+        );
         return Ok(());
     }
     let entries: Vec<Entry> = reply.json()?;
-    let mut rows = vec![["ID", "AT", "ACTOR", "CLUSTER", "ACTION", "TARGET", "OUTCOME", "DETAIL"].map(str::to_string).to_vec()];
+    let mut rows = vec![
+        [
+            "ID", "AT", "ACTOR", "CLUSTER", "ACTION", "TARGET", "OUTCOME", "DETAIL",
+        ]
+        .map(str::to_string)
+        .to_vec(),
+    ];
     for e in &entries {
         rows.push(vec![
             e.id.to_string(),
@@ -133,7 +147,10 @@ fn list(args: ListArgs) -> Result<(), Failure> {
         ]);
     }
     print!("{}", super::client::render::columns(&rows));
-    if let Some(last) = entries.last().filter(|_| entries.len() == args.limit as usize) {
+    if let Some(last) = entries
+        .last()
+        .filter(|_| entries.len() == args.limit as usize)
+    {
         eprintln!("(more with --before {})", last.id);
     }
     Ok(())
@@ -146,11 +163,18 @@ fn detail(value: &Value) -> String {
         None => value.to_string(),
     };
     let line: String = text.replace(['\n', '\t'], " ");
-    if line.chars().count() > 100 { format!("{}…", line.chars().take(99).collect::<String>()) } else { line }
+    if line.chars().count() > 100 {
+        format!("{}…", line.chars().take(99).collect::<String>())
+    } else {
+        line
+    }
 }
 
 fn run_verify(args: VerifyArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("lvsd audit verify: {err}");
@@ -179,17 +203,25 @@ async fn verify(args: VerifyArgs) -> ExitCode {
     };
     if let Some(bad) = &report.first_bad {
         let held = report.entries - 1;
-        println!("lvsd audit verify: {db}: the chain breaks at entry {}: {}", bad.id, bad.reason);
+        println!(
+            "lvsd audit verify: {db}: the chain breaks at entry {}: {}",
+            bad.id, bad.reason
+        );
         println!("lvsd audit verify: the {held} entries before it hold");
         return ExitCode::FAILURE;
     }
     match &report.head {
-        Some((id, hash)) => println!("lvsd audit verify: {db}: {} entries, chain intact; head: entry {id} {hash}", report.entries),
+        Some((id, hash)) => println!(
+            "lvsd audit verify: {db}: {} entries, chain intact; head: entry {id} {hash}",
+            report.entries
+        ),
         None => println!("lvsd audit verify: {db}: the audit log is empty"),
     }
     if let Some(expect) = &args.expect {
         if !report.expected_found {
-            println!("lvsd audit verify: no entry has the hash {expect}: entries were cut off the end, or the log was rewritten");
+            println!(
+                "lvsd audit verify: no entry has the hash {expect}: entries were cut off the end, or the log was rewritten"
+            );
             return ExitCode::FAILURE;
         }
         println!("lvsd audit verify: the chain still contains {expect}");

@@ -108,41 +108,60 @@ pub fn run(cmd: HostCommand) -> ExitCode {
 
 /// This host's name, the default director name.
 pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|name| name.trim().to_string()).unwrap_or_default()
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_string())
+        .unwrap_or_default()
 }
 
 fn apply(args: ApplyArgs) -> Result<(), String> {
     let role = Role::from(args.role);
     if role == Role::Director && !args.vip.is_empty() {
-        return Err("--vip is for the realserver role: a director binds the VIPs of every service".to_string());
+        return Err(
+            "--vip is for the realserver role: a director binds the VIPs of every service"
+                .to_string(),
+        );
     }
     let spec = match &args.spec {
         Some(path) => read_spec(path)?,
         None => {
             let client = Client::connect(&args.conn).map_err(strip_prefix)?;
-            revision_or_active_spec(&client, args.revision).map_err(strip_prefix)?.1
+            revision_or_active_spec(&client, args.revision)
+                .map_err(strip_prefix)?
+                .1
         }
     };
     let mut state = HostState::load(&args.state.state_dir, role)?;
     let plan = match role {
-        Role::Director => HostPlan::for_director(&spec, &args.name.clone().unwrap_or_else(hostname)),
+        Role::Director => {
+            HostPlan::for_director(&spec, &args.name.clone().unwrap_or_else(hostname))
+        }
         Role::Realserver => {
             let selector = if args.vip.is_empty() {
                 Selector::LocalAddresses(host::local_addresses(&state).map_err(|e| e.to_string())?)
             } else {
                 let vips: BTreeSet<IpAddr> = args.vip.iter().copied().collect();
-                let known: BTreeSet<IpAddr> = spec.services().iter().filter_map(|s| match s.key {
-                    ServiceKey::Addr { addr, .. } => Some(addr.ip()),
-                    ServiceKey::Fwmark { .. } => None,
-                }).collect();
+                let known: BTreeSet<IpAddr> = spec
+                    .services()
+                    .iter()
+                    .filter_map(|s| match s.key {
+                        ServiceKey::Addr { addr, .. } => Some(addr.ip()),
+                        ServiceKey::Fwmark { .. } => None,
+                    })
+                    .collect();
                 if let Some(unknown) = vips.iter().find(|v| !known.contains(v)) {
-                    return Err(format!("--vip {unknown}: no service of the spec has this virtual address"));
+                    return Err(format!(
+                        "--vip {unknown}: no service of the spec has this virtual address"
+                    ));
                 }
                 Selector::Vips(vips)
             };
             let mut plan = HostPlan::for_realserver(&spec, &selector);
             if let Selector::LocalAddresses(local) = &selector {
-                let serves = spec.services().iter().flat_map(|s| s.servers()).any(|rs| local.contains(&rs.key.ip()));
+                let serves = spec
+                    .services()
+                    .iter()
+                    .flat_map(|s| s.servers())
+                    .any(|rs| local.contains(&rs.key.ip()));
                 if !serves {
                     plan.notes.push(
                         "no real server of the spec is at one of this host's addresses: nothing to serve (choose services with --vip)".to_string(),
@@ -169,7 +188,8 @@ fn strip_prefix(failure: super::client::Failure) -> String {
 fn read_spec(path: &Path) -> Result<Spec, String> {
     let bytes = if path == Path::new("-") {
         let mut buf = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).map_err(|e| format!("reading standard input: {e}"))?;
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
+            .map_err(|e| format!("reading standard input: {e}"))?;
         buf
     } else {
         std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?
@@ -196,7 +216,12 @@ fn show(dir: &Path) -> Result<(), String> {
             println!("  address {address}");
         }
         for changed in &records.sysctls {
-            println!("  {} = {} (was {})", host::sysctl_name(&changed.path), changed.value, changed.previous);
+            println!(
+                "  {} = {} (was {})",
+                host::sysctl_name(&changed.path),
+                changed.value,
+                changed.previous
+            );
         }
         for table in &records.nft_tables {
             println!("  nftables {}", table.family);

@@ -11,6 +11,8 @@ use clap::{ArgGroup, Args, Subcommand};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::client::Conn;
+use super::client::args::ServiceArg;
 use crate::ipvs::{
     BatchError, Daemon, DestEntry, Error, IpvsTable, NetlinkTable, Outcome, ServiceEntry, Snapshot,
     Stats, fwd, svc_flags, tun,
@@ -18,8 +20,6 @@ use crate::ipvs::{
 use crate::ipvsadm::{self, ListOptions, ListView, sort_like_ipvsadm};
 use crate::model::{AddressFamily, Spec, SpecDoc};
 use crate::plan::{self, PlanOptions};
-use super::client::Conn;
-use super::client::args::ServiceArg;
 
 #[derive(Debug, Subcommand)]
 pub enum LocalCommand {
@@ -239,9 +239,11 @@ fn show(args: &ShowArgs) -> Result<(), CliError> {
 fn show_connections(json: bool) -> Result<(), CliError> {
     // The file exists only with IPVS loaded: say so as `lvsd show` does.
     open()?;
-    let connections = crate::ipvs::conns::read().map_err(|e| CliError::Other(format!("reading the connection table: {e}")))?;
+    let connections = crate::ipvs::conns::read()
+        .map_err(|e| CliError::Other(format!("reading the connection table: {e}")))?;
     if json {
-        let text = serde_json::to_string_pretty(&connections).map_err(|e| CliError::Other(e.to_string()))?;
+        let text = serde_json::to_string_pretty(&connections)
+            .map_err(|e| CliError::Other(e.to_string()))?;
         return write_stdout(&(text + "\n"));
     }
     write_stdout(&crate::ipvs::conns::render(&connections))
@@ -307,7 +309,9 @@ fn apply(args: &ApplyArgs) -> Result<(), CliError> {
         print!("{plan}");
     }
     let summary = plan.summary();
-    let host_plan = args.host.then(|| crate::host::HostPlan::for_director(&spec, &name));
+    let host_plan = args
+        .host
+        .then(|| crate::host::HostPlan::for_director(&spec, &name));
     if args.dry_run {
         println!(
             "would apply: {summary} ({} kernel operations)",
@@ -328,8 +332,10 @@ fn apply(args: &ApplyArgs) -> Result<(), CliError> {
         println!("{deferred}");
     }
     if let Some(host_plan) = host_plan {
-        let mut state = crate::host::HostState::load(&args.state_dir, crate::host::Role::Director).map_err(CliError::Other)?;
-        let report = crate::host::apply(&host_plan, &mut state).map_err(|e| CliError::Other(format!("host settings: {e}")))?;
+        let mut state = crate::host::HostState::load(&args.state_dir, crate::host::Role::Director)
+            .map_err(CliError::Other)?;
+        let report = crate::host::apply(&host_plan, &mut state)
+            .map_err(|e| CliError::Other(format!("host settings: {e}")))?;
         print!("{report}");
     }
     Ok(())

@@ -70,7 +70,8 @@ pub enum TableKind {
 }
 
 pub(super) fn parse_interval(text: &str) -> Result<Duration, String> {
-    let interval = humantime::parse_duration(text).map_err(|e| format!("`{text}` is not a duration such as 10s or 1m: {e}"))?;
+    let interval = humantime::parse_duration(text)
+        .map_err(|e| format!("`{text}` is not a duration such as 10s or 1m: {e}"))?;
     if interval < Duration::from_millis(100) {
         return Err(format!("`{text}` is too short: 100ms at least"));
     }
@@ -122,7 +123,9 @@ pub struct MigrateArgs {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -130,7 +133,9 @@ fn init_logging(format: LogFormat) {
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }
 
 pub fn serve(args: ServeArgs) -> ExitCode {
@@ -148,15 +153,27 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let cors_origins = args
         .cors_origins
         .iter()
-        .map(|origin| origin.parse().with_context(|| format!("--cors-origin {origin}: not a valid origin")))
+        .map(|origin| {
+            origin
+                .parse()
+                .with_context(|| format!("--cors-origin {origin}: not a valid origin"))
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let shown = store::redacted(&args.db);
-    let store = Store::open(&args.db).await.with_context(|| format!("opening database {shown}"))?;
+    let store = Store::open(&args.db)
+        .await
+        .with_context(|| format!("opening database {shown}"))?;
     let core = Core::with_limits(store.clone(), args.hardening.spec_limits());
     let open = core.auth().is_open().await?;
-    let warnings = args.hardening.check_exposure(open, &[args.http, args.grpc])?;
-    let http = TcpListener::bind(args.http).await.with_context(|| format!("binding the REST API to {}", args.http))?;
-    let grpc = TcpListener::bind(args.grpc).await.with_context(|| format!("binding the gRPC API to {}", args.grpc))?;
+    let warnings = args
+        .hardening
+        .check_exposure(open, &[args.http, args.grpc])?;
+    let http = TcpListener::bind(args.http)
+        .await
+        .with_context(|| format!("binding the REST API to {}", args.http))?;
+    let grpc = TcpListener::bind(args.grpc)
+        .await
+        .with_context(|| format!("binding the gRPC API to {}", args.grpc))?;
     let (http, grpc) = args.hardening.listeners(http, grpc)?;
 
     // Printed on stdout, one line each, for people and for scripts that start lvsd.
@@ -165,10 +182,21 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
     println!("lvsd: REST API on {scheme}://{}", http.local_addr()?);
     println!("lvsd: gRPC API on {}", grpc.local_addr()?);
     if http.is_tls() {
-        let mtls = if args.hardening.tls_client_ca.is_some() { ", client certificates required" } else { "" };
+        let mtls = if args.hardening.tls_client_ca.is_some() {
+            ", client certificates required"
+        } else {
+            ""
+        };
         println!("lvsd: TLS on both APIs{mtls}");
     }
-    println!("lvsd: access: {}", if open { "OPEN (no tokens)" } else { "bearer tokens required" });
+    println!(
+        "lvsd: access: {}",
+        if open {
+            "OPEN (no tokens)"
+        } else {
+            "bearer tokens required"
+        }
+    );
     for warning in &warnings {
         println!("lvsd: {warning}");
         tracing::warn!("{warning}");
@@ -180,7 +208,9 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let mut director = None;
     if !args.apply_local {
-        println!("lvsd: applying to the kernel is off: this server stores and serves revisions only");
+        println!(
+            "lvsd: applying to the kernel is off: this server stores and serves revisions only"
+        );
     } else {
         match open_table(args.table) {
             Ok(mut table) => {
@@ -220,18 +250,32 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
                         core.set_local_director(handle);
                         director = Some(thread);
                     }
-                    Err(err) => println!("lvsd: applying to the kernel is off: {err}; serving the API only"),
+                    Err(err) => {
+                        println!("lvsd: applying to the kernel is off: {err}; serving the API only")
+                    }
                 }
             }
-            Err(err) => println!("lvsd: applying to the kernel is off: {err}; serving the API only"),
+            Err(err) => {
+                println!("lvsd: applying to the kernel is off: {err}; serving the API only")
+            }
         }
     }
     let confirms = tokio::spawn(core.clone().watch_confirms(stopped(stop_rx.clone())));
     let rollouts = tokio::spawn(core.clone().watch_rollouts(stopped(stop_rx.clone())));
     let others = tokio::spawn(core.clone().follow_other_servers(stopped(stop_rx.clone())));
     let rest_options = args.hardening.rest_options(cors_origins);
-    let rest = tokio::spawn(rest::serve(core.clone(), http, rest_options, stopped(stop_rx.clone())));
-    let grpc = tokio::spawn(grpc::serve(core.clone(), grpc, args.hardening.grpc_options(), stopped(stop_rx.clone())));
+    let rest = tokio::spawn(rest::serve(
+        core.clone(),
+        http,
+        rest_options,
+        stopped(stop_rx.clone()),
+    ));
+    let grpc = tokio::spawn(grpc::serve(
+        core.clone(),
+        grpc,
+        args.hardening.grpc_options(),
+        stopped(stop_rx.clone()),
+    ));
 
     shutdown_signal().await;
     tracing::info!("shutting down: finishing requests in flight");
@@ -243,9 +287,13 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
         grpc.await.context("gRPC task")?.context("gRPC API")?;
         confirms.await.context("confirmation task")?;
         rollouts.await.context("rollout task")?;
-        others.await.context("the task following the other servers")?;
+        others
+            .await
+            .context("the task following the other servers")?;
         if let Some(director) = director {
-            let joined = tokio::task::spawn_blocking(move || director.join()).await.context("local director")?;
+            let joined = tokio::task::spawn_blocking(move || director.join())
+                .await
+                .context("local director")?;
             joined.map_err(|_| anyhow::anyhow!("the local director panicked"))?;
         }
         anyhow::Ok(())
@@ -292,14 +340,18 @@ pub fn migrate(args: MigrateArgs) -> ExitCode {
     let done = runtime().and_then(|rt| {
         rt.block_on(async {
             let shown = store::redacted(&args.db);
-            let applied = Store::migrate(&args.db).await.with_context(|| shown.clone())?;
+            let applied = Store::migrate(&args.db)
+                .await
+                .with_context(|| shown.clone())?;
             match applied {
                 0 => println!("lvsd migrate: {shown} is up to date"),
                 n => println!("lvsd migrate: applied {n} migration(s) to {shown}"),
             }
             if let Some(to) = &args.to {
                 let to_shown = store::redacted(to);
-                copy_into(&args.db, to).await.with_context(|| format!("copying {shown} into {to_shown}"))?;
+                copy_into(&args.db, to)
+                    .await
+                    .with_context(|| format!("copying {shown} into {to_shown}"))?;
             }
             anyhow::Ok(())
         })
@@ -317,7 +369,10 @@ pub fn migrate(args: MigrateArgs) -> ExitCode {
 /// rows in each table and the audit chain intact up to the same head.
 async fn copy_into(from_db: &str, to_db: &str) -> anyhow::Result<()> {
     if store::Backend::of(to_db) != store::Backend::Postgres {
-        anyhow::bail!("--to takes a postgres:// URL, not `{}`", store::redacted(to_db));
+        anyhow::bail!(
+            "--to takes a postgres:// URL, not `{}`",
+            store::redacted(to_db)
+        );
     }
     let from = Store::open_existing(from_db).await?;
     let to = Store::open(to_db).await?;
@@ -325,17 +380,31 @@ async fn copy_into(from_db: &str, to_db: &str) -> anyhow::Result<()> {
     for (table, rows) in &report.tables {
         println!("lvsd migrate: copied {rows} row(s) of {table}");
     }
-    let (source, copied) = (store::verify_audit(&from, None).await?, store::verify_audit(&to, None).await?);
+    let (source, copied) = (
+        store::verify_audit(&from, None).await?,
+        store::verify_audit(&to, None).await?,
+    );
     if let Some(bad) = &copied.first_bad {
-        anyhow::bail!("the copied audit log does not verify at entry {}: {}", bad.id, bad.reason);
+        anyhow::bail!(
+            "the copied audit log does not verify at entry {}: {}",
+            bad.id,
+            bad.reason
+        );
     }
     if copied.head != source.head {
-        anyhow::bail!("the copied audit log ends at {:?}, the source's at {:?}", copied.head, source.head);
+        anyhow::bail!(
+            "the copied audit log ends at {:?}, the source's at {:?}",
+            copied.head,
+            source.head
+        );
     }
     println!(
         "lvsd migrate: {} audit entries verified, chain head {}",
         copied.entries,
-        copied.head.map(|(_, hash)| hash).unwrap_or_else(|| store::GENESIS.to_string())
+        copied
+            .head
+            .map(|(_, hash)| hash)
+            .unwrap_or_else(|| store::GENESIS.to_string())
     );
     from.close().await;
     to.close().await;

@@ -78,7 +78,12 @@ pub(crate) fn local_actor() -> String {
         .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))
         .or_else(|| {
             let status = std::fs::read_to_string("/proc/self/status").ok()?;
-            let uid = status.lines().find_map(|line| line.strip_prefix("Uid:"))?.split_whitespace().next()?.to_string();
+            let uid = status
+                .lines()
+                .find_map(|line| line.strip_prefix("Uid:"))?
+                .split_whitespace()
+                .next()?
+                .to_string();
             Some(format!("uid{uid}"))
         })
         .unwrap_or_else(|| "unknown".to_string());
@@ -86,7 +91,10 @@ pub(crate) fn local_actor() -> String {
 }
 
 pub fn run(cmd: TokenCommand) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("lvsd token: {err}");
@@ -107,26 +115,53 @@ async fn execute(cmd: TokenCommand) -> Result<(), String> {
     match cmd {
         TokenCommand::Create(args) => {
             let core = open(&args.db.db, true).await?;
-            let new = NewToken { name: args.name, role: args.role, cluster: args.cluster, expires_in: args.expires_in };
-            let (view, token) = core.create_token(&caller, new).await.map_err(|e| e.to_string())?;
+            let new = NewToken {
+                name: args.name,
+                role: args.role,
+                cluster: args.cluster,
+                expires_in: args.expires_in,
+            };
+            let (view, token) = core
+                .create_token(&caller, new)
+                .await
+                .map_err(|e| e.to_string())?;
             println!("{}", token.reveal());
-            let scope = view.cluster.as_ref().map(|c| format!(" of cluster {c}")).unwrap_or_default();
-            let expiry = view.expires_at.as_ref().map(|at| format!(", expires {at}")).unwrap_or_default();
-            eprintln!("lvsd token: made {} token {} (id {}){scope}{expiry}.", view.role, view.name, view.id);
-            eprintln!("lvsd token: the token is printed above, this once: lvsd keeps only its hash.");
+            let scope = view
+                .cluster
+                .as_ref()
+                .map(|c| format!(" of cluster {c}"))
+                .unwrap_or_default();
+            let expiry = view
+                .expires_at
+                .as_ref()
+                .map(|at| format!(", expires {at}"))
+                .unwrap_or_default();
+            eprintln!(
+                "lvsd token: made {} token {} (id {}){scope}{expiry}.",
+                view.role, view.name, view.id
+            );
+            eprintln!(
+                "lvsd token: the token is printed above, this once: lvsd keeps only its hash."
+            );
         }
         TokenCommand::List(args) => {
             let core = open(&args.db.db, false).await?;
             let tokens = core.list_tokens().await.map_err(|e| e.to_string())?;
             if args.json {
-                println!("{}", serde_json::to_string_pretty(&tokens).map_err(|e| e.to_string())?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&tokens).map_err(|e| e.to_string())?
+                );
             } else {
                 print!("{}", table(&tokens));
             }
         }
         TokenCommand::Revoke(args) => {
             let core = open(&args.db.db, false).await?;
-            let view = core.revoke_token(&caller, &args.token).await.map_err(|e| e.to_string())?;
+            let view = core
+                .revoke_token(&caller, &args.token)
+                .await
+                .map_err(|e| e.to_string())?;
             println!("lvsd token: revoked {} (id {})", view.name, view.id);
         }
     }
@@ -137,16 +172,26 @@ async fn execute(cmd: TokenCommand) -> Result<(), String> {
 /// before the first `lvsd serve`, so that it never runs open).
 async fn open(db: &str, create: bool) -> Result<Core, String> {
     let shown = crate::store::redacted(db);
-    let a_file = crate::store::Backend::of(db) == crate::store::Backend::Sqlite && !db.starts_with("sqlite:");
+    let a_file = crate::store::Backend::of(db) == crate::store::Backend::Sqlite
+        && !db.starts_with("sqlite:");
     if !create && a_file && !std::path::Path::new(db).exists() {
-        return Err(format!("{shown}: no such database (lvsd serve and lvsd migrate make one; check --db or LVSD_DB)"));
+        return Err(format!(
+            "{shown}: no such database (lvsd serve and lvsd migrate make one; check --db or LVSD_DB)"
+        ));
     }
-    let store = Store::open(db).await.map_err(|err| format!("opening database {shown}: {err}"))?;
+    let store = Store::open(db)
+        .await
+        .map_err(|err| format!("opening database {shown}: {err}"))?;
     Ok(Core::new(store))
 }
 
 fn table(tokens: &[TokenView]) -> String {
-    let mut rows = vec![["NAME", "ID", "ROLE", "CLUSTER", "CREATED", "EXPIRES", "STATE"].map(str::to_string)];
+    let mut rows = vec![
+        [
+            "NAME", "ID", "ROLE", "CLUSTER", "CREATED", "EXPIRES", "STATE",
+        ]
+        .map(str::to_string),
+    ];
     let now = crate::core::now();
     for t in tokens {
         let state = match (&t.revoked_at, &t.expires_at) {
@@ -164,10 +209,16 @@ fn table(tokens: &[TokenView]) -> String {
             state,
         ]);
     }
-    let widths: Vec<usize> = (0..7).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..7)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
     let mut out = String::new();
     for row in rows {
-        let line: Vec<String> = row.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
         out.push_str(line.join("  ").trim_end());
         out.push('\n');
     }

@@ -14,8 +14,8 @@ use super::directors::{DirectorUpdate, store_step};
 use super::{Caller, Core, DirectorView, Error, LiveReport, Result, now};
 use crate::agent::protocol::{AgentRole, Desired, DirectorReport, HealthChange, ZeroRequest};
 use crate::apply::{DirectorState, DrainRecord, Event};
-use crate::ipvs::DestKey;
 use crate::health::{HealthEvent, Transition};
+use crate::ipvs::DestKey;
 use crate::model::{ServiceKey, Spec, ValidationError};
 use crate::store::{self, DirectorRow, Topic};
 
@@ -44,7 +44,9 @@ const MAX_REPORT_INTERVAL_SECS: u64 = 3600;
 /// Director names: host names, as `lvsd serve --director` and `lvsd agent` use them.
 pub(crate) fn validate_director_name(name: &str) -> std::result::Result<(), String> {
     let ok = (1..=253).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
         && name.as_bytes()[0].is_ascii_alphanumeric();
     if ok {
         Ok(())
@@ -57,10 +59,17 @@ pub(crate) fn validate_director_name(name: &str) -> std::result::Result<(), Stri
 
 /// A long-poll's `wait` (`30s`, `1m`, `500ms`), at most [`MAX_WAIT`].
 pub fn parse_wait(text: &str) -> Result<Duration> {
-    let wait = humantime::parse_duration(text)
-        .map_err(|e| Error::invalid("wait", format!("`{text}` is not a duration such as 30s: {e}")))?;
+    let wait = humantime::parse_duration(text).map_err(|e| {
+        Error::invalid(
+            "wait",
+            format!("`{text}` is not a duration such as 30s: {e}"),
+        )
+    })?;
     if wait > MAX_WAIT {
-        return Err(Error::invalid("wait", format!("`{text}` is too long: at most {} s", MAX_WAIT.as_secs())));
+        return Err(Error::invalid(
+            "wait",
+            format!("`{text}` is too long: at most {} s", MAX_WAIT.as_secs()),
+        ));
     }
     Ok(wait)
 }
@@ -74,13 +83,23 @@ impl Core {
     /// director counts as fresh while this server runs it.
     pub(crate) fn is_stale(&self, row: &DirectorRow, now: SystemTime) -> bool {
         if row.mode != AGENT_MODE && row.mode != REALSERVER_MODE {
-            return self.local_director().is_none_or(|local| local.name() != row.director);
+            return self
+                .local_director()
+                .is_none_or(|local| local.name() != row.director);
         }
-        let (Some(interval), Some(heartbeat)) = (row.report_interval_secs, row.heartbeat_at.as_deref()) else {
+        let (Some(interval), Some(heartbeat)) =
+            (row.report_interval_secs, row.heartbeat_at.as_deref())
+        else {
             return true;
         };
-        let Some(heartbeat) = parse_time(heartbeat) else { return true };
-        let limit = Duration::from_secs(u64::try_from(interval).unwrap_or(0).saturating_mul(STALE_INTERVALS));
+        let Some(heartbeat) = parse_time(heartbeat) else {
+            return true;
+        };
+        let limit = Duration::from_secs(
+            u64::try_from(interval)
+                .unwrap_or(0)
+                .saturating_mul(STALE_INTERVALS),
+        );
         now.duration_since(heartbeat).unwrap_or_default() > limit
     }
 
@@ -104,24 +123,37 @@ impl Core {
     /// The revision `director` should run for `cluster`, and its spec;
     /// `None` without an active revision. The active revision's spec is
     /// parsed once (see [`Core::active_spec`]).
-    pub async fn director_spec(&self, cluster: &str, director: &str) -> Result<Option<(i64, Arc<Spec>)>> {
-        let Some(revision) = self.director_revision(cluster, director).await? else { return Ok(None) };
+    pub async fn director_spec(
+        &self,
+        cluster: &str,
+        director: &str,
+    ) -> Result<Option<(i64, Arc<Spec>)>> {
+        let Some(revision) = self.director_revision(cluster, director).await? else {
+            return Ok(None);
+        };
         match self.active_spec(cluster).await? {
             Some((active, spec)) if active == revision => Ok(Some((active, spec))),
-            _ => Ok(Some((revision, Arc::new(self.revision_spec(cluster, revision).await?)))),
+            _ => Ok(Some((
+                revision,
+                Arc::new(self.revision_spec(cluster, revision).await?),
+            ))),
         }
     }
 
     /// What `director` should run for `cluster` now, without the spec.
     async fn desired_state(&self, cluster: &str, director: &str) -> Result<Desired> {
         let rollout = self.rollout_now(cluster).await?;
-        let zero = store::zero_request(self.store().reader(), cluster).await?.map(|row| ZeroRequest {
-            seq: u64::try_from(row.seq).unwrap_or(0),
-            service: row.service,
-        });
+        let zero = store::zero_request(self.store().reader(), cluster)
+            .await?
+            .map(|row| ZeroRequest {
+                seq: u64::try_from(row.seq).unwrap_or(0),
+                service: row.service,
+            });
         Ok(Desired {
             cluster: cluster.to_string(),
-            revision: rollout.rollout.desired_for(&rollout.settings.canaries, director),
+            revision: rollout
+                .rollout
+                .desired_for(&rollout.settings.canaries, director),
             active_revision: rollout.rollout.revision,
             spec: None,
             settings: rollout.settings,
@@ -134,7 +166,10 @@ impl Core {
         if let Some(revision) = desired.revision {
             let spec = match self.active_spec(&desired.cluster).await? {
                 Some((active, spec)) if active == revision => spec.to_doc(),
-                _ => self.revision_spec(&desired.cluster, revision).await?.to_doc(),
+                _ => self
+                    .revision_spec(&desired.cluster, revision)
+                    .await?
+                    .to_doc(),
             };
             desired.spec = Some(spec);
         }
@@ -145,7 +180,13 @@ impl Core {
     /// it runs) and the same revision still desired, waits up to `wait` for
     /// something it acts on to change (revision, settings, a zeroing
     /// request, a release); answers the state then, changed or not.
-    pub async fn desired(&self, cluster: &str, director: &str, after: Option<i64>, wait: Duration) -> Result<Desired> {
+    pub async fn desired(
+        &self,
+        cluster: &str,
+        director: &str,
+        after: Option<i64>,
+        wait: Duration,
+    ) -> Result<Desired> {
         validate_director_name(director).map_err(|e| Error::invalid("director", e))?;
         // Subscribed before the first look, so that no change slips between.
         let mut activations = self.activations();
@@ -175,7 +216,12 @@ impl Core {
     /// Follows what `director` should run: sends the state now and after
     /// every change of it into `updates`, until its receiver goes away (or
     /// an error, sent last: a bad name, the cluster deleted).
-    pub async fn watch_desired(&self, cluster: &str, director: &str, updates: mpsc::Sender<Result<Desired>>) {
+    pub async fn watch_desired(
+        &self,
+        cluster: &str,
+        director: &str,
+        updates: mpsc::Sender<Result<Desired>>,
+    ) {
         let closed = updates.clone();
         tokio::select! {
             () = self.follow_desired(cluster, director, &updates) => {}
@@ -184,7 +230,12 @@ impl Core {
         }
     }
 
-    async fn follow_desired(&self, cluster: &str, director: &str, updates: &mpsc::Sender<Result<Desired>>) {
+    async fn follow_desired(
+        &self,
+        cluster: &str,
+        director: &str,
+        updates: &mpsc::Sender<Result<Desired>>,
+    ) {
         if let Err(err) = validate_director_name(director) {
             let _ = updates.send(Err(Error::invalid("director", err))).await;
             return;
@@ -322,52 +373,99 @@ impl Core {
     /// Refuses a report that names revisions the cluster does not have.
     async fn check_revisions(&self, cluster: &str, report: &DirectorReport) -> Result<()> {
         let mut named: Vec<(String, i64)> = Vec::new();
-        named.extend(report.applied_revision.map(|n| ("applied_revision".to_string(), n)));
-        named.extend(report.blocked_revision.map(|n| ("blocked_revision".to_string(), n)));
+        named.extend(
+            report
+                .applied_revision
+                .map(|n| ("applied_revision".to_string(), n)),
+        );
+        named.extend(
+            report
+                .blocked_revision
+                .map(|n| ("blocked_revision".to_string(), n)),
+        );
         for (i, apply) in report.applies.iter().enumerate() {
-            named.extend(apply.revision.map(|n| (format!("applies[{i}].revision"), n)));
+            named.extend(
+                apply
+                    .revision
+                    .map(|n| (format!("applies[{i}].revision"), n)),
+            );
         }
-        named.extend(report.drift_check.as_ref().map(|c| ("drift_check.revision".to_string(), c.revision)));
+        named.extend(
+            report
+                .drift_check
+                .as_ref()
+                .map(|c| ("drift_check.revision".to_string(), c.revision)),
+        );
         let numbers: BTreeSet<i64> = named.iter().map(|(_, n)| *n).collect();
         let missing = store::missing_revisions(self.store().reader(), cluster, numbers).await?;
         match named.into_iter().find(|(_, n)| missing.contains(n)) {
-            Some((field, number)) => {
-                Err(Error::invalid(field, format!("{number} is not a revision of cluster {cluster}")))
-            }
+            Some((field, number)) => Err(Error::invalid(
+                field,
+                format!("{number} is not a revision of cluster {cluster}"),
+            )),
             None => Ok(()),
         }
     }
 }
 
 /// Checks a report's sizes and texts; returns its drains as the director state keeps them.
-fn validate_report(report: &DirectorReport) -> Result<std::collections::BTreeMap<(ServiceKey, DestKey), DrainRecord>> {
+fn validate_report(
+    report: &DirectorReport,
+) -> Result<std::collections::BTreeMap<(ServiceKey, DestKey), DrainRecord>> {
     let version = report.agent_version.trim();
-    if version.is_empty() || version.len() > MAX_VERSION_LEN || !version.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
+    if version.is_empty()
+        || version.len() > MAX_VERSION_LEN
+        || !version.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+    {
         return Err(Error::invalid(
             "agent_version",
-            format!("`{}` is not a version: 1 to {MAX_VERSION_LEN} printable characters", report.agent_version),
+            format!(
+                "`{}` is not a version: 1 to {MAX_VERSION_LEN} printable characters",
+                report.agent_version
+            ),
         ));
     }
     if !(1..=MAX_REPORT_INTERVAL_SECS).contains(&report.report_interval_secs) {
         return Err(Error::invalid(
             "report_interval_secs",
-            format!("{} is out of range: 1 to {MAX_REPORT_INTERVAL_SECS} seconds", report.report_interval_secs),
+            format!(
+                "{} is out of range: 1 to {MAX_REPORT_INTERVAL_SECS} seconds",
+                report.report_interval_secs
+            ),
         ));
     }
     let bounded = |field: &str, len: usize, max: usize| {
-        if len > max { Err(Error::invalid(field, format!("{len} entries: at most {max} in one report"))) } else { Ok(()) }
+        if len > max {
+            Err(Error::invalid(
+                field,
+                format!("{len} entries: at most {max} in one report"),
+            ))
+        } else {
+            Ok(())
+        }
     };
     bounded("applies", report.applies.len(), MAX_APPLIES)?;
     bounded("draining", report.draining.len(), MAX_DRAINS)?;
     bounded("host_errors", report.host_errors.len(), MAX_HOST_ERRORS)?;
-    bounded("health_changes", report.health_changes.len(), MAX_HEALTH_CHANGES)?;
+    bounded(
+        "health_changes",
+        report.health_changes.len(),
+        MAX_HEALTH_CHANGES,
+    )?;
     if let Some(check) = &report.drift_check {
         bounded("drift_check.drift", check.drift.len(), MAX_DRIFT)?;
     }
     if let Some(counters) = &report.counters {
-        bounded("counters.services", counters.services.len(), MAX_COUNTED_SERVICES)?;
+        bounded(
+            "counters.services",
+            counters.services.len(),
+            MAX_COUNTED_SERVICES,
+        )?;
     }
-    for (i, revision) in [("applied_revision", report.applied_revision), ("blocked_revision", report.blocked_revision)] {
+    for (i, revision) in [
+        ("applied_revision", report.applied_revision),
+        ("blocked_revision", report.blocked_revision),
+    ] {
         if revision.is_some_and(|n| n < 1) {
             return Err(Error::invalid(i, "revision numbers start at 1"));
         }
@@ -375,19 +473,35 @@ fn validate_report(report: &DirectorReport) -> Result<std::collections::BTreeMap
     let mut drains = std::collections::BTreeMap::new();
     for (i, drain) in report.draining.iter().enumerate() {
         let field = |name: &str| format!("draining[{i}].{name}");
-        let service =
-            drain.service.parse::<ServiceKey>().map_err(|e| Error::invalid(field("service"), e.message))?;
+        let service = drain
+            .service
+            .parse::<ServiceKey>()
+            .map_err(|e| Error::invalid(field("service"), e.message))?;
         let server = drain.server.parse::<std::net::SocketAddr>().map_err(|e| {
-            Error::invalid(field("server"), format!("`{}` is not an address:port: {e}", drain.server))
+            Error::invalid(
+                field("server"),
+                format!("`{}` is not an address:port: {e}", drain.server),
+            )
         })?;
         let time = |name: &str, text: &str| {
-            parse_time(text).ok_or_else(|| Error::invalid(field(name), format!("`{text}` is not an RFC 3339 time")))
+            parse_time(text).ok_or_else(|| {
+                Error::invalid(field(name), format!("`{text}` is not an RFC 3339 time"))
+            })
         };
         let record = DrainRecord {
             started_at: time("started_at", &drain.started_at)?,
             deadline: time("deadline", &drain.deadline)?,
         };
-        drains.insert((service, DestKey { addr: server.ip(), port: server.port() }), record);
+        drains.insert(
+            (
+                service,
+                DestKey {
+                    addr: server.ip(),
+                    port: server.port(),
+                },
+            ),
+            record,
+        );
     }
     Ok(drains)
 }
@@ -400,15 +514,32 @@ fn health_events_in(changes: &[HealthChange]) -> Result<Vec<HealthEvent>> {
         .enumerate()
         .map(|(i, change)| {
             let field = |name: &str| format!("health_changes[{i}].{name}");
-            let at = humantime::parse_rfc3339_weak(&change.at)
-                .map_err(|e| Error::invalid(field("at"), format!("`{}` is not an RFC 3339 time: {e}", change.at)))?;
-            let service = change.service.parse().map_err(|e: ValidationError| Error::invalid(field("service"), e.message))?;
-            let server = change.server.parse().map_err(|e: ValidationError| Error::invalid(field("server"), e.message))?;
+            let at = humantime::parse_rfc3339_weak(&change.at).map_err(|e| {
+                Error::invalid(
+                    field("at"),
+                    format!("`{}` is not an RFC 3339 time: {e}", change.at),
+                )
+            })?;
+            let service = change
+                .service
+                .parse()
+                .map_err(|e: ValidationError| Error::invalid(field("service"), e.message))?;
+            let server = change
+                .server
+                .parse()
+                .map_err(|e: ValidationError| Error::invalid(field("server"), e.message))?;
             let transition = match change.healthy {
                 true => Transition::Up,
-                false => Transition::Down { reason: change.reason.clone().unwrap_or_default() },
+                false => Transition::Down {
+                    reason: change.reason.clone().unwrap_or_default(),
+                },
             };
-            Ok(HealthEvent { at, service, server, transition })
+            Ok(HealthEvent {
+                at,
+                service,
+                server,
+                transition,
+            })
         })
         .collect()
 }
@@ -438,4 +569,3 @@ mod tests {
         assert!(validate_director_name(&"a".repeat(254)).is_err());
     }
 }
-

@@ -2,9 +2,9 @@
 
 use std::future::Future;
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use super::{now, AuditEntry, Caller, Core, Error, Result};
+use super::{AuditEntry, Caller, Core, Error, Result, now};
 use crate::store::{self, AuditFilter, AuditRow, Tx};
 
 /// Filters for reading the audit log, newest entries first.
@@ -54,7 +54,11 @@ fn row(caller: &Caller, change: &Change<'_>, outcome: &str) -> AuditRow {
         action: change.action.to_string(),
         target: clip(&change.target, 512),
         outcome: outcome.to_string(),
-        detail: if outcome == "ok" { detail } else { clip(&detail, 4096) },
+        detail: if outcome == "ok" {
+            detail
+        } else {
+            clip(&detail, 4096)
+        },
     }
 }
 
@@ -76,7 +80,12 @@ pub(crate) async fn record(tx: &mut Tx, caller: &Caller, change: Change<'_>) -> 
 }
 
 /// Records something that happened with its outcome (`ok`, `refused`, `failed`).
-pub(crate) async fn record_outcome(tx: &mut Tx, caller: &Caller, change: Change<'_>, outcome: &str) -> Result<()> {
+pub(crate) async fn record_outcome(
+    tx: &mut Tx,
+    caller: &Caller,
+    change: Change<'_>,
+    outcome: &str,
+) -> Result<()> {
     store::append_audit(tx, &row(caller, &change, outcome)).await?;
     Ok(())
 }
@@ -108,7 +117,13 @@ impl Core {
 
     /// Records a request refused before it reached an operation (an
     /// unreadable body, say), with the reason.
-    pub async fn record_rejected(&self, caller: &Caller, cluster: Option<&str>, target: &str, err: &Error) {
+    pub async fn record_rejected(
+        &self,
+        caller: &Caller,
+        cluster: Option<&str>,
+        target: &str,
+        err: &Error,
+    ) {
         let change = Change {
             cluster,
             action: "request.rejected",
@@ -126,7 +141,9 @@ impl Core {
     /// by [`Authenticator::pace_refusal`](crate::auth::Authenticator::pace_refusal):
     /// refusals are free to send, database writes are not.
     pub async fn record_denied(&self, caller: &Caller, denied: Denied<'_>, err: &Error) {
-        let Some(suppressed) = self.auth().pace_refusal() else { return };
+        let Some(suppressed) = self.auth().pace_refusal() else {
+            return;
+        };
         let mut detail = json!({ "code": err.code(), "reason": err.message() });
         if let Some(peer) = denied.peer {
             detail["peer"] = json!(peer);
@@ -137,7 +154,12 @@ impl Core {
         if suppressed > 0 {
             detail["unrecorded_before"] = json!(suppressed);
         }
-        let change = Change { cluster: denied.cluster, action: "access.denied", target: denied.target.to_string(), detail };
+        let change = Change {
+            cluster: denied.cluster,
+            action: "access.denied",
+            target: denied.target.to_string(),
+            detail,
+        };
         if let Err(log_err) = self.append_refusal(caller, &change).await {
             tracing::error!(error = %log_err, "could not audit a denied request");
         }
@@ -153,7 +175,10 @@ impl Core {
     pub async fn audit(&self, query: AuditQuery) -> Result<Vec<AuditEntry>> {
         let limit = query.limit.unwrap_or(100);
         if !(1..=1000).contains(&limit) {
-            return Err(Error::invalid("limit", format!("{limit} is out of range: 1 to 1000")));
+            return Err(Error::invalid(
+                "limit",
+                format!("{limit} is out of range: 1 to 1000"),
+            ));
         }
         // Stored times are compared as text, so bring the bounds to the stored form.
         let normalize = |value: Option<String>, field: &str| -> Result<Option<String>> {
@@ -161,7 +186,9 @@ impl Core {
                 .map(|time| {
                     humantime::parse_rfc3339_weak(&time)
                         .map(|t| humantime::format_rfc3339_millis(t).to_string())
-                        .map_err(|_| Error::invalid(field, format!("`{time}` is not an RFC 3339 time")))
+                        .map_err(|_| {
+                            Error::invalid(field, format!("`{time}` is not an RFC 3339 time"))
+                        })
                 })
                 .transpose()
         };

@@ -3,22 +3,26 @@
 use serde_json::json;
 use sha2::Digest;
 
-use super::audit::{record, Change};
-use super::{now, Caller, ClusterView, Core, Error, Result};
+use super::audit::{Change, record};
+use super::{Caller, ClusterView, Core, Error, Result, now};
 use crate::model::Spec;
 use crate::store::{self, ClusterRow};
 
 /// Cluster names go into URLs, file names and metric labels: keep them plain.
 pub(crate) fn validate_name(name: &str) -> Result<()> {
     let ok = (1..=63).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_' || b == b'.')
+        && name.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_' || b == b'.'
+        })
         && name.as_bytes()[0].is_ascii_alphanumeric();
     if ok {
         Ok(())
     } else {
         Err(Error::invalid(
             "name",
-            format!("`{name}` is not a cluster name: 1 to 63 characters of a-z, 0-9, '-', '_' or '.', starting with a letter or digit"),
+            format!(
+                "`{name}` is not a cluster name: 1 to 63 characters of a-z, 0-9, '-', '_' or '.', starting with a letter or digit"
+            ),
         ))
     }
 }
@@ -28,10 +32,16 @@ pub(crate) fn etag(row: &ClusterRow) -> String {
 }
 
 impl Core {
-    pub(crate) async fn view(&self, exec: impl sqlx::AnyExecutor<'_>, row: ClusterRow) -> Result<ClusterView> {
+    pub(crate) async fn view(
+        &self,
+        exec: impl sqlx::AnyExecutor<'_>,
+        row: ClusterRow,
+    ) -> Result<ClusterView> {
         let latest = store::latest_revision_head(exec, &row.name).await?;
         // From the reader: a cluster being created in a transaction has none.
-        let pending_confirm = store::pending_confirm(self.store().reader(), &row.name).await?.map(Into::into);
+        let pending_confirm = store::pending_confirm(self.store().reader(), &row.name)
+            .await?
+            .map(Into::into);
         let draft_dirty = match &latest {
             Some(rev) => row.draft_hash != rev.content_hash,
             None => row.draft_hash != Spec::default().content_hash(),
@@ -49,7 +59,12 @@ impl Core {
         })
     }
 
-    pub async fn create_cluster(&self, caller: &Caller, name: &str, description: &str) -> Result<ClusterView> {
+    pub async fn create_cluster(
+        &self,
+        caller: &Caller,
+        name: &str,
+        description: &str,
+    ) -> Result<ClusterView> {
         self.audited(caller, Some(name), "cluster.create", name, async {
             validate_name(name)?;
             if description.len() > 1024 {
@@ -72,7 +87,9 @@ impl Core {
             };
             let mut tx = self.store().begin().await?;
             if store::cluster(&mut *tx, name).await?.is_some() {
-                return Err(Error::AlreadyExists(format!("cluster {name} already exists")));
+                return Err(Error::AlreadyExists(format!(
+                    "cluster {name} already exists"
+                )));
             }
             store::insert_cluster(&mut tx, &mut row, &empty).await?;
             let change = Change {
@@ -99,7 +116,9 @@ impl Core {
     }
 
     pub async fn get_cluster(&self, name: &str) -> Result<ClusterView> {
-        let row = store::cluster(self.store().reader(), name).await?.ok_or_else(|| not_found(name))?;
+        let row = store::cluster(self.store().reader(), name)
+            .await?
+            .ok_or_else(|| not_found(name))?;
         self.view(self.store().reader(), row).await
     }
 

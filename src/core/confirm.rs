@@ -62,10 +62,16 @@ pub struct Confirmed {
 /// Reads `5m`, `90s`, `1h 30m` as a confirmation window.
 pub fn parse_confirm_within(text: &str) -> Result<Duration> {
     let within = humantime::parse_duration(text.trim()).map_err(|e| {
-        Error::invalid("confirm_within", format!("`{text}` is not a duration such as 90s, 5m or 1h ({e})"))
+        Error::invalid(
+            "confirm_within",
+            format!("`{text}` is not a duration such as 90s, 5m or 1h ({e})"),
+        )
     })?;
     if !(MIN_CONFIRM..=MAX_CONFIRM).contains(&within) {
-        return Err(Error::invalid("confirm_within", format!("`{text}` is out of range: 1s to 24h")));
+        return Err(Error::invalid(
+            "confirm_within",
+            format!("`{text}` is out of range: 1s to 24h"),
+        ));
     }
     Ok(within)
 }
@@ -98,7 +104,10 @@ impl Core {
             }
             return Ok(());
         };
-        if let Some(pending) = pending.as_ref().filter(|p| p.revision == revision && !newly_active) {
+        if let Some(pending) = pending
+            .as_ref()
+            .filter(|p| p.revision == revision && !newly_active)
+        {
             // A retry of the same commit confirmed.
             outcome.confirm = Some(pending.clone().into());
             return Ok(());
@@ -163,7 +172,9 @@ impl Core {
 
     /// The commit of `cluster` waiting for confirmation, if any.
     pub async fn pending_confirm(&self, cluster: &str) -> Result<Option<PendingConfirm>> {
-        Ok(store::pending_confirm(self.store().reader(), cluster).await?.map(Into::into))
+        Ok(store::pending_confirm(self.store().reader(), cluster)
+            .await?
+            .map(Into::into))
     }
 
     /// The deadline of `cluster`'s pending confirmation passed: rolls back to
@@ -173,12 +184,21 @@ impl Core {
         let started = std::time::Instant::now();
         let caller = Caller::new("lvsd", uuid::Uuid::new_v4().to_string());
         let mut tx = self.store().begin().await?;
-        let Some(pending) = store::pending_confirm(&mut *tx, cluster).await? else { return Ok(None) };
-        let Some(mut row) = store::cluster(&mut *tx, cluster).await? else { return Ok(None) };
+        let Some(pending) = store::pending_confirm(&mut *tx, cluster).await? else {
+            return Ok(None);
+        };
+        let Some(mut row) = store::cluster(&mut *tx, cluster).await? else {
+            return Ok(None);
+        };
         store::delete_pending_confirm(&mut *tx, cluster).await?;
         let target = store::revision(&mut *tx, cluster, pending.fallback)
             .await?
-            .ok_or_else(|| Error::Internal(format!("fallback revision {} of {cluster} is gone", pending.fallback)))?;
+            .ok_or_else(|| {
+                Error::Internal(format!(
+                    "fallback revision {} of {cluster} is gone",
+                    pending.fallback
+                ))
+            })?;
         let message = format!(
             "automatic rollback to revision {}: revision {} was not confirmed by {}",
             pending.fallback, pending.revision, pending.deadline
@@ -242,8 +262,11 @@ impl Core {
             let next = pending
                 .iter()
                 .map(|p| {
-                    let deadline = humantime::parse_rfc3339_weak(&p.deadline).unwrap_or(SystemTime::UNIX_EPOCH);
-                    let left = deadline.duration_since(SystemTime::now()).unwrap_or_default();
+                    let deadline = humantime::parse_rfc3339_weak(&p.deadline)
+                        .unwrap_or(SystemTime::UNIX_EPOCH);
+                    let left = deadline
+                        .duration_since(SystemTime::now())
+                        .unwrap_or_default();
                     (tokio::time::Instant::now() + left, p.cluster.clone())
                 })
                 .min();
@@ -308,12 +331,17 @@ mod tests {
     #[tokio::test]
     async fn an_unconfirmed_commit_rolls_back_when_its_deadline_passes() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path().join("lvsd.db").to_str().unwrap()).await.unwrap();
+        let store = Store::open(dir.path().join("lvsd.db").to_str().unwrap())
+            .await
+            .unwrap();
         let core = Core::new(store);
         let caller = Caller::anonymous();
         core.create_cluster(&caller, "web", "").await.unwrap();
         core.commit(&caller, "web", commit(1, None)).await.unwrap();
-        let outcome = core.commit(&caller, "web", commit(2, Some(Duration::from_secs(300)))).await.unwrap();
+        let outcome = core
+            .commit(&caller, "web", commit(2, Some(Duration::from_secs(300))))
+            .await
+            .unwrap();
         let pending = outcome.confirm.unwrap();
         assert_eq!((pending.revision, pending.fallback), (2, 1));
 
@@ -330,27 +358,51 @@ mod tests {
         tokio::time::pause();
 
         tokio::time::advance(Duration::from_secs(290)).await;
-        assert!(!activations.has_changed().unwrap(), "nothing happens before the deadline");
+        assert!(
+            !activations.has_changed().unwrap(),
+            "nothing happens before the deadline"
+        );
 
         // The timer fires; the rollback itself talks to SQLite, whose pool
         // has timeouts of its own: let real time run again for it.
         tokio::time::advance(Duration::from_secs(15)).await;
         tokio::time::resume();
-        tokio::time::timeout(Duration::from_secs(10), activations.changed()).await.unwrap().unwrap();
+        tokio::time::timeout(Duration::from_secs(10), activations.changed())
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(active(&core).await, Some(3));
         let rollback = core.get_revision("web", 3).await.unwrap();
         assert_eq!(
-            (rollback.kind, rollback.rollback_of, rollback.author.as_str()),
+            (
+                rollback.kind,
+                rollback.rollback_of,
+                rollback.author.as_str()
+            ),
             (RevisionKind::Rollback, Some(1), "lvsd")
         );
-        assert_eq!(core.pending_confirm("web").await.unwrap().map(|p| p.revision), None);
-        let query = crate::core::AuditQuery { action: Some("revision.confirm.expired".into()), ..Default::default() };
+        assert_eq!(
+            core.pending_confirm("web")
+                .await
+                .unwrap()
+                .map(|p| p.revision),
+            None
+        );
+        let query = crate::core::AuditQuery {
+            action: Some("revision.confirm.expired".into()),
+            ..Default::default()
+        };
         let audited = core.audit(query).await.unwrap();
-        assert_eq!(audited[0].detail["reason"], "no confirmation arrived before the deadline");
+        assert_eq!(
+            audited[0].detail["reason"],
+            "no confirmation arrived before the deadline"
+        );
         assert_eq!(audited[0].detail["rollback_revision"], 3);
 
         // Confirmed in time, it stays.
-        core.commit(&caller, "web", commit(4, Some(Duration::from_secs(60)))).await.unwrap();
+        core.commit(&caller, "web", commit(4, Some(Duration::from_secs(60))))
+            .await
+            .unwrap();
         let confirmed = core.confirm(&caller, "web").await.unwrap();
         assert_eq!(confirmed.revision, 4);
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -364,10 +416,20 @@ mod tests {
 
     #[test]
     fn confirmation_windows_are_durations_within_a_day() {
-        assert_eq!(parse_confirm_within("5m").unwrap(), Duration::from_secs(300));
-        assert_eq!(parse_confirm_within(" 1h 30m ").unwrap(), Duration::from_secs(5400));
+        assert_eq!(
+            parse_confirm_within("5m").unwrap(),
+            Duration::from_secs(300)
+        );
+        assert_eq!(
+            parse_confirm_within(" 1h 30m ").unwrap(),
+            Duration::from_secs(5400)
+        );
         for bad in ["", "soon", "0s", "2d"] {
-            assert_eq!(parse_confirm_within(bad).unwrap_err().field(), Some("confirm_within"), "{bad}");
+            assert_eq!(
+                parse_confirm_within(bad).unwrap_err().field(),
+                Some("confirm_within"),
+                "{bad}"
+            );
         }
     }
 }

@@ -31,7 +31,11 @@ pub trait LocalDirector: Send + Sync + 'static {
     fn name(&self) -> &str;
 
     /// What applying `spec` for `cluster` would do to the local table.
-    fn preview<'a>(&'a self, cluster: &'a str, spec: Arc<Spec>) -> BoxFuture<'a, Result<crate::apply::Preview>>;
+    fn preview<'a>(
+        &'a self,
+        cluster: &'a str,
+        spec: Arc<Spec>,
+    ) -> BoxFuture<'a, Result<crate::apply::Preview>>;
 
     /// Applies the active revision of `cluster` now (past the removal limit
     /// when `force`), and returns the report.
@@ -41,7 +45,11 @@ pub trait LocalDirector: Send + Sync + 'static {
     fn connections(&self) -> BoxFuture<'_, Result<Vec<crate::ipvs::conns::Connection>>>;
     /// Zeroes the counters of `service` in the local table now, or of every
     /// service of `cluster`'s active revision (`ipvsadm -Z`).
-    fn zero<'a>(&'a self, cluster: &'a str, service: Option<ServiceKey>) -> BoxFuture<'a, Result<()>>;
+    fn zero<'a>(
+        &'a self,
+        cluster: &'a str,
+        service: Option<ServiceKey>,
+    ) -> BoxFuture<'a, Result<()>>;
 }
 
 /// A director of a cluster, as it last reported.
@@ -132,12 +140,23 @@ impl DirectorHealth {
 
     /// From what the director last said: whether it is stale, the revision it
     /// should run, what it applied, blocked, and its last apply and drift check.
-    fn of(stale: bool, desired: Option<i64>, row: &DirectorRow, report: Option<&Report>, drifted: bool) -> Self {
-        let failed_desired = report.filter(|r| r.revision == desired && desired.is_some() && !r.result.is_ok());
+    fn of(
+        stale: bool,
+        desired: Option<i64>,
+        row: &DirectorRow,
+        report: Option<&Report>,
+        drifted: bool,
+    ) -> Self {
+        let failed_desired =
+            report.filter(|r| r.revision == desired && desired.is_some() && !r.result.is_ok());
         if stale {
             DirectorHealth::Stale
         } else if let Some(report) = failed_desired {
-            if report.result == ApplyResult::Refused { DirectorHealth::Refused } else { DirectorHealth::Failed }
+            if report.result == ApplyResult::Refused {
+                DirectorHealth::Refused
+            } else {
+                DirectorHealth::Failed
+            }
         } else if desired.is_some() && row.blocked_revision == desired {
             DirectorHealth::Failed
         } else if row.applied_revision != desired {
@@ -182,14 +201,33 @@ pub enum PlanTarget {
 }
 
 impl PlanPreview {
-    pub fn new(cluster: &str, revision: i64, director: Option<&str>, preview: crate::apply::Preview) -> Self {
+    pub fn new(
+        cluster: &str,
+        revision: i64,
+        director: Option<&str>,
+        preview: crate::apply::Preview,
+    ) -> Self {
         PlanPreview {
             cluster: cluster.to_string(),
             revision,
-            against: if director.is_some() { PlanTarget::Director } else { PlanTarget::EmptyTable },
+            against: if director.is_some() {
+                PlanTarget::Director
+            } else {
+                PlanTarget::EmptyTable
+            },
             director: director.map(str::to_string),
-            changes: preview.plan.to_string().lines().map(str::to_string).collect(),
-            ops: preview.plan.ops().iter().map(crate::ipvs::error::describe).collect(),
+            changes: preview
+                .plan
+                .to_string()
+                .lines()
+                .map(str::to_string)
+                .collect(),
+            ops: preview
+                .plan
+                .ops()
+                .iter()
+                .map(crate::ipvs::error::describe)
+                .collect(),
             summary: preview.plan.summary(),
             blast_radius: preview.radius,
             refused: preview.refusal,
@@ -198,20 +236,31 @@ impl PlanPreview {
 }
 
 fn parse_time(at: &str) -> Result<SystemTime> {
-    humantime::parse_rfc3339_weak(at).map_err(|e| Error::Internal(format!("stored time `{at}` does not parse: {e}")))
+    humantime::parse_rfc3339_weak(at)
+        .map_err(|e| Error::Internal(format!("stored time `{at}` does not parse: {e}")))
 }
 
 pub(super) fn parse_json<T: serde::de::DeserializeOwned>(what: &str, json: &str) -> Result<T> {
-    serde_json::from_str(json).map_err(|e| Error::Internal(format!("stored {what} does not parse: {e}")))
+    serde_json::from_str(json)
+        .map_err(|e| Error::Internal(format!("stored {what} does not parse: {e}")))
 }
 
 fn drain_key(row: &DrainRow) -> Result<(ServiceKey, DestKey)> {
-    let service = row.service.parse::<ServiceKey>().map_err(|e| Error::Internal(e.message))?;
+    let service = row
+        .service
+        .parse::<ServiceKey>()
+        .map_err(|e| Error::Internal(e.message))?;
     let server = row
         .server
         .parse::<std::net::SocketAddr>()
         .map_err(|e| Error::Internal(format!("stored drain server `{}`: {e}", row.server)))?;
-    Ok((service, DestKey { addr: server.ip(), port: server.port() }))
+    Ok((
+        service,
+        DestKey {
+            addr: server.ip(),
+            port: server.port(),
+        },
+    ))
 }
 
 /// The state change one director step made, to store.
@@ -230,8 +279,12 @@ impl Core {
     /// Specs of active revisions are kept in memory once parsed, so that a
     /// director does not parse a large spec again after every commit.
     pub async fn active_spec(&self, cluster: &str) -> Result<Option<(i64, Arc<Spec>)>> {
-        let active = store::active_revision(self.store().reader(), cluster).await?.ok_or_else(|| not_found(cluster))?;
-        let Some(active) = active else { return Ok(None) };
+        let active = store::active_revision(self.store().reader(), cluster)
+            .await?
+            .ok_or_else(|| not_found(cluster))?;
+        let Some(active) = active else {
+            return Ok(None);
+        };
         if let Some((number, spec)) = self.cached_spec(cluster)
             && number == active
         {
@@ -257,14 +310,18 @@ impl Core {
             ..DirectorState::default()
         };
         for drain in store::drains(reader, cluster, name).await? {
-            let record =
-                DrainRecord { started_at: parse_time(&drain.started_at)?, deadline: parse_time(&drain.deadline)? };
+            let record = DrainRecord {
+                started_at: parse_time(&drain.started_at)?,
+                deadline: parse_time(&drain.deadline)?,
+            };
             state.drains.insert(drain_key(&drain)?, record);
         }
         for service in store::created_services(reader, cluster, name).await? {
-            state
-                .created
-                .insert(service.parse().map_err(|e: crate::model::ValidationError| Error::Internal(e.message))?);
+            state.created.insert(
+                service
+                    .parse()
+                    .map_err(|e: crate::model::ValidationError| Error::Internal(e.message))?,
+            );
         }
         Ok(state)
     }
@@ -272,22 +329,33 @@ impl Core {
     /// Stores what one director step changed and did: its status, drains,
     /// created services, and an audit entry per apply and per drift found.
     pub async fn record_director(&self, update: DirectorUpdate<'_>) -> Result<()> {
-        let caller = Caller::new(format!("director:{}", update.director), uuid::Uuid::new_v4().to_string());
+        let caller = Caller::new(
+            format!("director:{}", update.director),
+            uuid::Uuid::new_v4().to_string(),
+        );
         // Read before the transaction: evaluating the rollout may write.
-        let desired = match self.director_revision(update.cluster, update.director).await {
+        let desired = match self
+            .director_revision(update.cluster, update.director)
+            .await
+        {
             Ok(desired) => desired,
             Err(Error::NotFound(_)) => return Ok(()), // deleted meanwhile: nothing to record it for
             Err(err) => return Err(err),
         };
         let mut tx = self.store().begin().await?;
-        if store::active_revision(&mut *tx, update.cluster).await?.is_none() {
+        if store::active_revision(&mut *tx, update.cluster)
+            .await?
+            .is_none()
+        {
             return Ok(());
         }
-        let row = store::director(&mut *tx, update.cluster, update.director).await?.unwrap_or_else(|| DirectorRow {
-            cluster: update.cluster.to_string(),
-            director: update.director.to_string(),
-            ..DirectorRow::default()
-        });
+        let row = store::director(&mut *tx, update.cluster, update.director)
+            .await?
+            .unwrap_or_else(|| DirectorRow {
+                cluster: update.cluster.to_string(),
+                director: update.director.to_string(),
+                ..DirectorRow::default()
+            });
         store_step(&mut tx, &caller, &update, row, desired).await?;
         tx.commit().await.map_err(store::StoreError::from)?;
         self.count_drift(&update);
@@ -297,7 +365,11 @@ impl Core {
 
     /// Counts the drift a stored step found, for `GET /metrics`.
     pub(super) fn count_drift(&self, update: &DirectorUpdate<'_>) {
-        for _ in update.events.iter().filter(|event| matches!(event, Event::Drift { .. })) {
+        for _ in update
+            .events
+            .iter()
+            .filter(|event| matches!(event, Event::Drift { .. }))
+        {
             self.metrics().drift_found(update.cluster, update.director);
         }
     }
@@ -315,13 +387,17 @@ impl Core {
         let rollout = self.rollout_now(cluster).await?;
         let director = store::director(self.store().reader(), cluster, name)
             .await?
-            .ok_or_else(|| Error::NotFound(format!("cluster {cluster} has no director named {name}")))?;
+            .ok_or_else(|| {
+                Error::NotFound(format!("cluster {cluster} has no director named {name}"))
+            })?;
         self.director_view(director, &rollout).await
     }
 
     async fn director_view(&self, row: DirectorRow, rollout: &RolloutNow) -> Result<DirectorView> {
         let active = rollout.rollout.revision;
-        let desired = rollout.rollout.desired_for(&rollout.settings.canaries, &row.director);
+        let desired = rollout
+            .rollout
+            .desired_for(&rollout.settings.canaries, &row.director);
         let at = SystemTime::now();
         let stale = self.is_stale(&row, at);
         let heartbeat_age_secs = row
@@ -329,14 +405,28 @@ impl Core {
             .as_deref()
             .and_then(|t| humantime::parse_rfc3339_weak(t).ok())
             .map(|t| at.duration_since(t).unwrap_or_default().as_secs());
-        let behind_since = (row.applied_revision != desired)
-            .then(|| row.behind_since.clone().unwrap_or_else(|| rfc3339(rollout.rollout.since)));
-        let report: Option<Report> = row.report.as_deref().map(|json| parse_json("report", json)).transpose()?;
-        let drift: Vec<Drift> =
-            row.drift.as_deref().map(|json| parse_json("drift", json)).transpose()?.unwrap_or_default();
+        let behind_since = (row.applied_revision != desired).then(|| {
+            row.behind_since
+                .clone()
+                .unwrap_or_else(|| rfc3339(rollout.rollout.since))
+        });
+        let report: Option<Report> = row
+            .report
+            .as_deref()
+            .map(|json| parse_json("report", json))
+            .transpose()?;
+        let drift: Vec<Drift> = row
+            .drift
+            .as_deref()
+            .map(|json| parse_json("drift", json))
+            .transpose()?
+            .unwrap_or_default();
         // Drains as stored, with the connection counts of the last report.
-        let counts: BTreeMap<(String, String), &DrainView> =
-            report.iter().flat_map(|r| &r.draining).map(|d| ((d.service.clone(), d.server.clone()), d)).collect();
+        let counts: BTreeMap<(String, String), &DrainView> = report
+            .iter()
+            .flat_map(|r| &r.draining)
+            .map(|d| ((d.service.clone(), d.server.clone()), d))
+            .collect();
         let draining = store::drains(self.store().reader(), &row.cluster, &row.director)
             .await?
             .into_iter()
@@ -374,7 +464,10 @@ impl Core {
             applied_revision: row.applied_revision,
             blocked_revision: row.blocked_revision,
             result: report.as_ref().map(|r| r.result),
-            errors: report.as_ref().map(|r| r.errors.clone()).unwrap_or_default(),
+            errors: report
+                .as_ref()
+                .map(|r| r.errors.clone())
+                .unwrap_or_default(),
             applied_at: row.applied_at,
             verified_hash: row.verified_hash,
             checked_at: row.checked_at,
@@ -391,7 +484,12 @@ impl Core {
         match self.local_director() {
             Some(director) => {
                 let preview = director.preview(cluster, spec).await?;
-                Ok(PlanPreview::new(cluster, number, Some(director.name()), preview))
+                Ok(PlanPreview::new(
+                    cluster,
+                    number,
+                    Some(director.name()),
+                    preview,
+                ))
             }
             None => {
                 let policy = self.settings(cluster).await?.settings.policy(None);
@@ -399,14 +497,22 @@ impl Core {
                 let state = DirectorState::default();
                 let preview = crate::apply::Engine::new()
                     .preview(&mut table, &spec, &policy, &state, SystemTime::now())
-                    .map_err(|e| Error::Internal(format!("planning against an empty table: {e}")))?;
+                    .map_err(|e| {
+                        Error::Internal(format!("planning against an empty table: {e}"))
+                    })?;
                 Ok(PlanPreview::new(cluster, number, None, preview))
             }
         }
     }
 
     /// Applies the active revision of `cluster` on the director `name` now.
-    pub async fn apply_director(&self, caller: &Caller, cluster: &str, name: &str, force: bool) -> Result<Report> {
+    pub async fn apply_director(
+        &self,
+        caller: &Caller,
+        cluster: &str,
+        name: &str,
+        force: bool,
+    ) -> Result<Report> {
         self.audited(caller, Some(cluster), "director.apply.request", name, async {
             store::active_revision(self.store().reader(), cluster).await?.ok_or_else(|| not_found(cluster))?;
             let director = self.local_director().filter(|d| d.name() == name).ok_or_else(|| {
@@ -440,13 +546,24 @@ pub(super) async fn store_step(
     mut row: DirectorRow,
     desired: Option<i64>,
 ) -> Result<()> {
-    let DirectorUpdate { cluster, director, mode, before, after, events } = *update;
+    let DirectorUpdate {
+        cluster,
+        director,
+        mode,
+        before,
+        after,
+        events,
+    } = *update;
     let at = now();
     row.mode = mode.to_string();
     row.applied_revision = after.applied;
     row.blocked_revision = after.blocked;
     row.updated_at = at.clone();
-    row.behind_since = if after.applied == desired { None } else { row.behind_since.or_else(|| Some(at.clone())) };
+    row.behind_since = if after.applied == desired {
+        None
+    } else {
+        row.behind_since.or_else(|| Some(at.clone()))
+    };
 
     for event in events {
         match event {
@@ -478,10 +595,19 @@ pub(super) async fn store_step(
                     "total_ms": report.timings.total_ms,
                 });
                 let target = report.revision.map_or_else(String::new, |n| n.to_string());
-                let change = Change { cluster: Some(cluster), action: "director.apply", target, detail };
+                let change = Change {
+                    cluster: Some(cluster),
+                    action: "director.apply",
+                    target,
+                    detail,
+                };
                 super::audit::record_outcome(tx, caller, change, outcome).await?;
             }
-            Event::Drift { revision, drift, mode } => {
+            Event::Drift {
+                revision,
+                drift,
+                mode,
+            } => {
                 row.checked_at = Some(at.clone());
                 row.drift = Some(serde_json::to_string(drift).expect("drift serializes"));
                 let detail = json!({
@@ -521,8 +647,19 @@ pub(super) async fn store_step(
             store::put_drain(&mut **tx, &drain).await?;
         }
     }
-    for key in before.drains.keys().filter(|key| !after.drains.contains_key(key)) {
-        store::delete_drain(&mut **tx, cluster, director, &key.0.to_string(), &key.1.to_string()).await?;
+    for key in before
+        .drains
+        .keys()
+        .filter(|key| !after.drains.contains_key(key))
+    {
+        store::delete_drain(
+            &mut **tx,
+            cluster,
+            director,
+            &key.0.to_string(),
+            &key.1.to_string(),
+        )
+        .await?;
     }
     for key in after.created.difference(&before.created) {
         store::add_created(&mut **tx, cluster, director, &key.to_string(), &at).await?;
@@ -541,7 +678,12 @@ pub fn foreign_services<'a>(
     clusters
         .into_iter()
         .filter(|(name, _, _)| *name != cluster)
-        .flat_map(|(_, spec, created)| spec.services().iter().map(|s| s.key).chain(created.iter().copied()))
+        .flat_map(|(_, spec, created)| {
+            spec.services()
+                .iter()
+                .map(|s| s.key)
+                .chain(created.iter().copied())
+        })
         .collect()
 }
 
@@ -550,7 +692,11 @@ mod tests {
     use super::*;
 
     fn report(revision: i64, result: ApplyResult) -> Report {
-        Report { revision: Some(revision), result, ..Report::new(crate::apply::Cause::Activation) }
+        Report {
+            revision: Some(revision),
+            result,
+            ..Report::new(crate::apply::Cause::Activation)
+        }
     }
 
     #[test]
@@ -562,20 +708,104 @@ mod tests {
         };
         use DirectorHealth::*;
         /// (case, stale, desired, row, last report, drifted, expected)
-        type Case = (&'static str, bool, Option<i64>, DirectorRow, Option<Report>, bool, DirectorHealth);
+        type Case = (
+            &'static str,
+            bool,
+            Option<i64>,
+            DirectorRow,
+            Option<Report>,
+            bool,
+            DirectorHealth,
+        );
         let cases: Vec<Case> = vec![
-            ("on its desired revision", false, Some(2), row(Some(2), None), Some(report(2, ApplyResult::Applied)), false, Ok),
-            ("nothing to run, nothing run", false, None, row(None, None), None, false, Ok),
-            ("not there yet", false, Some(3), row(Some(2), None), Some(report(2, ApplyResult::Applied)), false, Applying),
-            ("refused its desired revision", false, Some(3), row(Some(2), Some(3)), Some(report(3, ApplyResult::Refused)), false, Refused),
-            ("failed its desired revision", false, Some(3), row(Some(2), None), Some(report(3, ApplyResult::FailedRestored)), false, Failed),
-            ("blocked without a report kept", false, Some(3), row(Some(2), Some(3)), None, false, Failed),
-            ("an old failure no longer counts", false, Some(3), row(Some(3), None), Some(report(2, ApplyResult::Failed)), false, Ok),
-            ("its table drifted", false, Some(2), row(Some(2), None), None, true, Drift),
-            ("stale above all", true, Some(2), row(Some(2), None), Some(report(2, ApplyResult::Applied)), false, Stale),
+            (
+                "on its desired revision",
+                false,
+                Some(2),
+                row(Some(2), None),
+                Some(report(2, ApplyResult::Applied)),
+                false,
+                Ok,
+            ),
+            (
+                "nothing to run, nothing run",
+                false,
+                None,
+                row(None, None),
+                None,
+                false,
+                Ok,
+            ),
+            (
+                "not there yet",
+                false,
+                Some(3),
+                row(Some(2), None),
+                Some(report(2, ApplyResult::Applied)),
+                false,
+                Applying,
+            ),
+            (
+                "refused its desired revision",
+                false,
+                Some(3),
+                row(Some(2), Some(3)),
+                Some(report(3, ApplyResult::Refused)),
+                false,
+                Refused,
+            ),
+            (
+                "failed its desired revision",
+                false,
+                Some(3),
+                row(Some(2), None),
+                Some(report(3, ApplyResult::FailedRestored)),
+                false,
+                Failed,
+            ),
+            (
+                "blocked without a report kept",
+                false,
+                Some(3),
+                row(Some(2), Some(3)),
+                None,
+                false,
+                Failed,
+            ),
+            (
+                "an old failure no longer counts",
+                false,
+                Some(3),
+                row(Some(3), None),
+                Some(report(2, ApplyResult::Failed)),
+                false,
+                Ok,
+            ),
+            (
+                "its table drifted",
+                false,
+                Some(2),
+                row(Some(2), None),
+                None,
+                true,
+                Drift,
+            ),
+            (
+                "stale above all",
+                true,
+                Some(2),
+                row(Some(2), None),
+                Some(report(2, ApplyResult::Applied)),
+                false,
+                Stale,
+            ),
         ];
         for (case, stale, desired, row, report, drifted, expected) in cases {
-            assert_eq!(DirectorHealth::of(stale, desired, &row, report.as_ref(), drifted), expected, "{case}");
+            assert_eq!(
+                DirectorHealth::of(stale, desired, &row, report.as_ref(), drifted),
+                expected,
+                "{case}"
+            );
         }
     }
 }

@@ -2,16 +2,17 @@
 //! one service or real server at a time, guarded by its ETag.
 
 use serde::Serialize;
+use serde_json::{Value, json};
 use sha2::Digest;
-use serde_json::{json, Value};
 
-use super::audit::{record, Change};
+use super::audit::{Change, record};
 use super::clusters::{etag, not_found, parse_spec};
-use super::{now, Caller, Core, DraftView, Error, Result};
+use super::{Caller, Core, DraftView, Error, Result, now};
 use crate::model::diff::SpecDiff;
 use crate::model::patch::merge_patch;
 use crate::model::{
-    RealServer, RealServerDoc, ServerKey, ServiceKey, Spec, SpecDoc, ValidationError, VirtualService, VirtualServiceDoc,
+    RealServer, RealServerDoc, ServerKey, ServiceKey, Spec, SpecDoc, ValidationError,
+    VirtualService, VirtualServiceDoc,
 };
 use crate::store::{self, ClusterRow};
 
@@ -23,7 +24,9 @@ pub struct Precondition {
 
 impl Precondition {
     pub fn if_match(etag: impl Into<String>) -> Self {
-        Precondition { if_match: Some(etag.into()) }
+        Precondition {
+            if_match: Some(etag.into()),
+        }
     }
 
     pub(crate) fn check_row(&self, row: &ClusterRow) -> Result<()> {
@@ -37,11 +40,24 @@ impl Precondition {
 
     /// Whether the tag sent matches `current`; `stale` words the refusal
     /// from the current tag and the one sent.
-    pub(crate) fn check(&self, current: &str, stale: impl FnOnce(&str, &str) -> String) -> Result<()> {
-        let Some(wanted) = &self.if_match else { return Ok(()) };
+    pub(crate) fn check(
+        &self,
+        current: &str,
+        stale: impl FnOnce(&str, &str) -> String,
+    ) -> Result<()> {
+        let Some(wanted) = &self.if_match else {
+            return Ok(());
+        };
         // `*` matches any existing object; weak comparison ignores W/ as RFC 9110 allows for If-Match on our own tags.
-        let matches = wanted.split(',').map(str::trim).any(|tag| tag == "*" || tag.trim_start_matches("W/") == current);
-        if matches { Ok(()) } else { Err(Error::PreconditionFailed(stale(current, wanted))) }
+        let matches = wanted
+            .split(',')
+            .map(str::trim)
+            .any(|tag| tag == "*" || tag.trim_start_matches("W/") == current);
+        if matches {
+            Ok(())
+        } else {
+            Err(Error::PreconditionFailed(stale(current, wanted)))
+        }
     }
 }
 
@@ -84,7 +100,12 @@ fn no_server(key: &ServiceKey, server: &ServerKey) -> Error {
 
 impl Core {
     /// The view of `row`'s draft, whose spec is `spec`.
-    pub(crate) fn draft_view(&self, row: &ClusterRow, spec: Spec, base_revision: Option<(i64, String)>) -> DraftView {
+    pub(crate) fn draft_view(
+        &self,
+        row: &ClusterRow,
+        spec: Spec,
+        base_revision: Option<(i64, String)>,
+    ) -> DraftView {
         let dirty = match &base_revision {
             Some((_, hash)) => *hash != row.draft_hash,
             None => !spec.services().is_empty(),
@@ -105,7 +126,9 @@ impl Core {
         // One read transaction: the draft's head, its spec (unless this
         // process has it parsed) and the latest revision, from one snapshot.
         let mut read = self.store().snapshot().await?;
-        let row = store::cluster(&mut *read, cluster).await?.ok_or_else(|| not_found(cluster))?;
+        let row = store::cluster(&mut *read, cluster)
+            .await?
+            .ok_or_else(|| not_found(cluster))?;
         let latest = store::latest_revision_head(&mut *read, cluster).await?;
         let spec = match self.cached_draft(&row) {
             Some(spec) => (*spec).clone(),
@@ -128,10 +151,14 @@ impl Core {
     ) -> Result<Edited<T>> {
         self.audited(caller, Some(cluster), action, target.clone(), async {
             let mut tx = self.store().begin().await?;
-            let mut row = store::cluster(&mut *tx, cluster).await?.ok_or_else(|| not_found(cluster))?;
+            let mut row = store::cluster(&mut *tx, cluster)
+                .await?
+                .ok_or_else(|| not_found(cluster))?;
             let before = match self.cached_draft(&row) {
                 Some(spec) => spec,
-                None => std::sync::Arc::new(parse_spec(&store::spec_json(&mut *tx, row.draft_spec_id).await?)?),
+                None => std::sync::Arc::new(parse_spec(
+                    &store::spec_json(&mut *tx, row.draft_spec_id).await?,
+                )?),
             };
             // Bad input is reported as such (400) even when the ETag is stale too.
             let (after, value) = edit(&before)?;
@@ -148,12 +175,20 @@ impl Core {
                 row.draft_updated_at = now();
                 row.draft_updated_by = caller.actor.clone();
                 store::update_draft(&mut tx, &row, previous_spec_id).await?;
-                let change = Change { cluster: Some(cluster), action, target, detail: diff_detail(&before, &after) };
+                let change = Change {
+                    cluster: Some(cluster),
+                    action,
+                    target,
+                    detail: diff_detail(&before, &after),
+                };
                 record(&mut tx, caller, change).await?;
                 tx.commit().await.map_err(store::StoreError::from)?;
                 self.remember_draft(&row, std::sync::Arc::new(after));
             }
-            Ok(Edited { value, etag: etag(&row) })
+            Ok(Edited {
+                value,
+                etag: etag(&row),
+            })
         })
         .await
     }
@@ -166,8 +201,15 @@ impl Core {
         doc: &SpecDoc,
         precondition: &Precondition,
     ) -> Result<DraftView> {
-        self.edit_draft(caller, cluster, precondition, "draft.replace", cluster.to_string(), |_| Ok((doc.validate()?, ())))
-            .await?;
+        self.edit_draft(
+            caller,
+            cluster,
+            precondition,
+            "draft.replace",
+            cluster.to_string(),
+            |_| Ok((doc.validate()?, ())),
+        )
+        .await?;
         self.get_draft(cluster).await
     }
 
@@ -179,12 +221,19 @@ impl Core {
         text: &str,
         precondition: &Precondition,
     ) -> Result<DraftView> {
-        self.edit_draft(caller, cluster, precondition, "draft.import", cluster.to_string(), |draft| {
-            let spec = crate::ipvsadm::parse(text).map_err(|err| Error::Invalid(err.into()))?;
-            // ipvsadm rules carry no host settings: the draft keeps its own.
-            let spec = spec.with_host(draft.host().clone())?;
-            Ok((spec, ()))
-        })
+        self.edit_draft(
+            caller,
+            cluster,
+            precondition,
+            "draft.import",
+            cluster.to_string(),
+            |draft| {
+                let spec = crate::ipvsadm::parse(text).map_err(|err| Error::Invalid(err.into()))?;
+                // ipvsadm rules carry no host settings: the draft keeps its own.
+                let spec = spec.with_host(draft.host().clone())?;
+                Ok((spec, ()))
+            },
+        )
         .await?;
         self.get_draft(cluster).await
     }
@@ -192,8 +241,15 @@ impl Core {
     pub async fn get_service(&self, cluster: &str, id: &str) -> Result<Edited<VirtualService>> {
         let key = parse_service_id(id)?;
         let draft = self.get_draft(cluster).await?;
-        let service = draft.spec.service(&key).ok_or_else(|| no_service(cluster, &key))?.clone();
-        Ok(Edited { value: service, etag: draft.etag })
+        let service = draft
+            .spec
+            .service(&key)
+            .ok_or_else(|| no_service(cluster, &key))?
+            .clone();
+        Ok(Edited {
+            value: service,
+            etag: draft.etag,
+        })
     }
 
     pub async fn add_service(
@@ -228,15 +284,22 @@ impl Core {
         keep_servers: bool,
         precondition: &Precondition,
     ) -> Result<Edited<VirtualService>> {
-        self.edit_draft(caller, cluster, precondition, "draft.service.replace", id.to_string(), |spec| {
-            let key = parse_service_id(id)?;
-            let service = validate_service_at(doc, &key)?;
-            let service = match (keep_servers, spec.service(&key)) {
-                (true, Some(existing)) => service.with_servers(existing.servers().to_vec())?,
-                _ => service,
-            };
-            Ok((spec.with_service(service.clone()), service))
-        })
+        self.edit_draft(
+            caller,
+            cluster,
+            precondition,
+            "draft.service.replace",
+            id.to_string(),
+            |spec| {
+                let key = parse_service_id(id)?;
+                let service = validate_service_at(doc, &key)?;
+                let service = match (keep_servers, spec.service(&key)) {
+                    (true, Some(existing)) => service.with_servers(existing.servers().to_vec())?,
+                    _ => service,
+                };
+                Ok((spec.with_service(service.clone()), service))
+            },
+        )
         .await
     }
 
@@ -249,33 +312,72 @@ impl Core {
         patch: &Value,
         precondition: &Precondition,
     ) -> Result<Edited<VirtualService>> {
-        self.edit_draft(caller, cluster, precondition, "draft.service.patch", id.to_string(), |spec| {
-            let key = parse_service_id(id)?;
-            let existing = spec.service(&key).ok_or_else(|| no_service(cluster, &key))?;
-            let mut doc = serde_json::to_value(existing.to_doc()).expect("docs serialize");
-            merge_patch(&mut doc, patch);
-            let doc: VirtualServiceDoc = ValidationError::from_json(doc.to_string().as_bytes())?;
-            let service = validate_service_at(&doc, &key)?;
-            Ok((spec.with_service(service.clone()), service))
-        })
+        self.edit_draft(
+            caller,
+            cluster,
+            precondition,
+            "draft.service.patch",
+            id.to_string(),
+            |spec| {
+                let key = parse_service_id(id)?;
+                let existing = spec
+                    .service(&key)
+                    .ok_or_else(|| no_service(cluster, &key))?;
+                let mut doc = serde_json::to_value(existing.to_doc()).expect("docs serialize");
+                merge_patch(&mut doc, patch);
+                let doc: VirtualServiceDoc =
+                    ValidationError::from_json(doc.to_string().as_bytes())?;
+                let service = validate_service_at(&doc, &key)?;
+                Ok((spec.with_service(service.clone()), service))
+            },
+        )
         .await
     }
 
-    pub async fn delete_service(&self, caller: &Caller, cluster: &str, id: &str, precondition: &Precondition) -> Result<Edited<()>> {
-        self.edit_draft(caller, cluster, precondition, "draft.service.delete", id.to_string(), |spec| {
-            let key = parse_service_id(id)?;
-            let spec = spec.without_service(&key).ok_or_else(|| no_service(cluster, &key))?;
-            Ok((spec, ()))
-        })
+    pub async fn delete_service(
+        &self,
+        caller: &Caller,
+        cluster: &str,
+        id: &str,
+        precondition: &Precondition,
+    ) -> Result<Edited<()>> {
+        self.edit_draft(
+            caller,
+            cluster,
+            precondition,
+            "draft.service.delete",
+            id.to_string(),
+            |spec| {
+                let key = parse_service_id(id)?;
+                let spec = spec
+                    .without_service(&key)
+                    .ok_or_else(|| no_service(cluster, &key))?;
+                Ok((spec, ()))
+            },
+        )
         .await
     }
 
-    pub async fn get_server(&self, cluster: &str, service: &str, server: &str) -> Result<Edited<RealServer>> {
+    pub async fn get_server(
+        &self,
+        cluster: &str,
+        service: &str,
+        server: &str,
+    ) -> Result<Edited<RealServer>> {
         let (key, server_key) = (parse_service_id(service)?, parse_server_id(server)?);
         let draft = self.get_draft(cluster).await?;
-        let service = draft.spec.service(&key).ok_or_else(|| no_service(cluster, &key))?;
-        let server = service.server(&server_key).ok_or_else(|| no_server(&key, &server_key))?.clone();
-        Ok(Edited { value: server, etag: draft.etag })
+        let service = draft
+            .spec
+            .service(&key)
+            .ok_or_else(|| no_service(cluster, &key))?;
+        let server = service
+            .server(&server_key)
+            .ok_or_else(|| no_server(&key, &server_key))?
+            .clone();
+        Ok(Edited {
+            value: server,
+            etag: draft.etag,
+        })
     }
 
     /// Applies `edit` to the real servers of service `service` of the draft.
@@ -287,14 +389,27 @@ impl Core {
         what: ServersEdit<'_>,
         edit: impl FnOnce(&VirtualService, &mut Vec<RealServer>) -> Result<T>,
     ) -> Result<Edited<T>> {
-        let ServersEdit { service, action, server } = what;
-        self.edit_draft(caller, cluster, precondition, action, format!("{service}/{server}"), |spec| {
-            let key = parse_service_id(service)?;
-            let existing = spec.service(&key).ok_or_else(|| no_service(cluster, &key))?;
-            let mut servers = existing.servers().to_vec();
-            let value = edit(existing, &mut servers)?;
-            Ok((spec.with_service(existing.with_servers(servers)?), value))
-        })
+        let ServersEdit {
+            service,
+            action,
+            server,
+        } = what;
+        self.edit_draft(
+            caller,
+            cluster,
+            precondition,
+            action,
+            format!("{service}/{server}"),
+            |spec| {
+                let key = parse_service_id(service)?;
+                let existing = spec
+                    .service(&key)
+                    .ok_or_else(|| no_service(cluster, &key))?;
+                let mut servers = existing.servers().to_vec();
+                let value = edit(existing, &mut servers)?;
+                Ok((spec.with_service(existing.with_servers(servers)?), value))
+            },
+        )
         .await
     }
 
@@ -306,8 +421,16 @@ impl Core {
         doc: &RealServerDoc,
         precondition: &Precondition,
     ) -> Result<Edited<RealServer>> {
-        let target = doc.id.clone().or(doc.address.map(|a| a.to_string())).unwrap_or_default();
-        let what = ServersEdit { service, action: "draft.server.add", server: target };
+        let target = doc
+            .id
+            .clone()
+            .or(doc.address.map(|a| a.to_string()))
+            .unwrap_or_default();
+        let what = ServersEdit {
+            service,
+            action: "draft.server.add",
+            server: target,
+        };
         self.edit_servers(caller, cluster, precondition, what, |svc, servers| {
             let server = doc.validate(&svc.key)?;
             if svc.server(&server.key).is_some() {
@@ -332,7 +455,11 @@ impl Core {
         doc: &RealServerDoc,
         precondition: &Precondition,
     ) -> Result<Edited<RealServer>> {
-        let what = ServersEdit { service, action: "draft.server.replace", server: id.to_string() };
+        let what = ServersEdit {
+            service,
+            action: "draft.server.replace",
+            server: id.to_string(),
+        };
         self.edit_servers(caller, cluster, precondition, what, |svc, servers| {
             let server_key = parse_server_id(id)?;
             let server = validate_server_at(doc, &svc.key, &server_key)?;
@@ -352,11 +479,18 @@ impl Core {
         patch: &Value,
         precondition: &Precondition,
     ) -> Result<Edited<RealServer>> {
-        let what = ServersEdit { service, action: "draft.server.patch", server: id.to_string() };
+        let what = ServersEdit {
+            service,
+            action: "draft.server.patch",
+            server: id.to_string(),
+        };
         self.edit_servers(caller, cluster, precondition, what, |svc, servers| {
             let server_key = parse_server_id(id)?;
-            let existing = svc.server(&server_key).ok_or_else(|| no_server(&svc.key, &server_key))?;
-            let mut doc = serde_json::to_value(RealServerDoc::from(existing)).expect("docs serialize");
+            let existing = svc
+                .server(&server_key)
+                .ok_or_else(|| no_server(&svc.key, &server_key))?;
+            let mut doc =
+                serde_json::to_value(RealServerDoc::from(existing)).expect("docs serialize");
             merge_patch(&mut doc, patch);
             let doc: RealServerDoc = ValidationError::from_json(doc.to_string().as_bytes())?;
             let server = validate_server_at(&doc, &svc.key, &server_key)?;
@@ -375,7 +509,11 @@ impl Core {
         id: &str,
         precondition: &Precondition,
     ) -> Result<Edited<()>> {
-        let what = ServersEdit { service, action: "draft.server.delete", server: id.to_string() };
+        let what = ServersEdit {
+            service,
+            action: "draft.server.delete",
+            server: id.to_string(),
+        };
         self.edit_servers(caller, cluster, precondition, what, |svc, servers| {
             let server_key = parse_server_id(id)?;
             let before = servers.len();
@@ -400,7 +538,11 @@ struct ServersEdit<'a> {
 /// but may not contradict.
 fn validate_service_at(doc: &VirtualServiceDoc, key: &ServiceKey) -> Result<VirtualService> {
     let mut doc = doc.clone();
-    let names_itself = doc.id.is_some() || doc.protocol.is_some() || doc.address.is_some() || doc.port.is_some() || doc.fwmark.is_some();
+    let names_itself = doc.id.is_some()
+        || doc.protocol.is_some()
+        || doc.address.is_some()
+        || doc.port.is_some()
+        || doc.fwmark.is_some();
     if !names_itself {
         doc.id = Some(key.to_string());
     }
@@ -408,13 +550,20 @@ fn validate_service_at(doc: &VirtualServiceDoc, key: &ServiceKey) -> Result<Virt
     if service.key != *key {
         return Err(Error::invalid(
             "id",
-            format!("the body describes service {}, not {key}: a service's identity cannot change; delete it and add the new one", service.key),
+            format!(
+                "the body describes service {}, not {key}: a service's identity cannot change; delete it and add the new one",
+                service.key
+            ),
         ));
     }
     Ok(service)
 }
 
-fn validate_server_at(doc: &RealServerDoc, service: &ServiceKey, key: &ServerKey) -> Result<RealServer> {
+fn validate_server_at(
+    doc: &RealServerDoc,
+    service: &ServiceKey,
+    key: &ServerKey,
+) -> Result<RealServer> {
     let mut doc = doc.clone();
     if doc.id.is_none() && doc.address.is_none() && doc.port.is_none() {
         doc.id = Some(key.to_string());
@@ -426,7 +575,10 @@ fn validate_server_at(doc: &RealServerDoc, service: &ServiceKey, key: &ServerKey
     if server.key != *key {
         return Err(Error::invalid(
             "id",
-            format!("the body describes real server {}, not {key}: a real server's identity cannot change; delete it and add the new one", server.key),
+            format!(
+                "the body describes real server {}, not {key}: a real server's identity cannot change; delete it and add the new one",
+                server.key
+            ),
         ));
     }
     Ok(server)

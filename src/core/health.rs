@@ -36,7 +36,9 @@ impl Core {
     /// The latest health of every director of `cluster` that reported it
     /// (since this server started, on SQLite), by director name.
     pub async fn health(&self, cluster: &str) -> Result<Vec<DirectorServersHealth>> {
-        store::active_revision(self.store().reader(), cluster).await?.ok_or_else(|| not_found(cluster))?;
+        store::active_revision(self.store().reader(), cluster)
+            .await?
+            .ok_or_else(|| not_found(cluster))?;
         if self.shares_live() {
             let rows = store::directors_live(self.store().reader(), cluster).await?;
             let mut found = rows
@@ -49,19 +51,30 @@ impl Core {
             return Ok(found);
         }
         let live = self.inner.health.0.lock().expect("health lock");
-        let mut found: Vec<DirectorServersHealth> =
-            live.iter().filter(|((c, _), _)| c == cluster).map(|(_, report)| report.clone()).collect();
+        let mut found: Vec<DirectorServersHealth> = live
+            .iter()
+            .filter(|((c, _), _)| c == cluster)
+            .map(|(_, report)| report.clone())
+            .collect();
         found.sort_by(|a, b| a.director.cmp(&b.director));
         Ok(found)
     }
 
     /// Records each server going down (`health.down`) or coming back
     /// (`health.up`) in the audit log, as done by director `director`.
-    pub async fn record_health_events(&self, cluster: &str, director: &str, events: &[HealthEvent]) -> Result<()> {
+    pub async fn record_health_events(
+        &self,
+        cluster: &str,
+        director: &str,
+        events: &[HealthEvent],
+    ) -> Result<()> {
         if events.is_empty() {
             return Ok(());
         }
-        let caller = Caller::new(format!("director:{director}"), uuid::Uuid::new_v4().to_string());
+        let caller = Caller::new(
+            format!("director:{director}"),
+            uuid::Uuid::new_v4().to_string(),
+        );
         let mut tx = self.store().begin().await?;
         for event in events {
             let (action, reason) = match &event.transition {
@@ -75,7 +88,12 @@ impl Core {
                 "reason": reason,
                 "at": humantime::format_rfc3339_millis(event.at).to_string(),
             });
-            let change = Change { cluster: Some(cluster), action, target: format!("{} {}", event.service, event.server), detail };
+            let change = Change {
+                cluster: Some(cluster),
+                action,
+                target: format!("{} {}", event.service, event.server),
+                detail,
+            };
             record(&mut tx, &caller, change).await?;
         }
         tx.commit().await.map_err(crate::store::StoreError::from)?;
@@ -84,6 +102,11 @@ impl Core {
 
     /// Forgets the health of a cluster that is gone.
     pub(super) fn forget_health(&self, cluster: &str) {
-        self.inner.health.0.lock().expect("health lock").retain(|(c, _), _| c != cluster);
+        self.inner
+            .health
+            .0
+            .lock()
+            .expect("health lock")
+            .retain(|(c, _), _| c != cluster);
     }
 }

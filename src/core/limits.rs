@@ -14,26 +14,41 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_services: 20_000, max_servers: 200_000 }
+        Limits {
+            max_services: 20_000,
+            max_servers: 200_000,
+        }
     }
 }
 
 impl Limits {
     /// Refuses a spec over the limits; `within` prefixes the field (`spec`).
     pub fn check(&self, spec: &Spec, within: &str) -> Result<()> {
-        let field = |name: &str| if within.is_empty() { name.to_string() } else { format!("{within}.{name}") };
+        let field = |name: &str| {
+            if within.is_empty() {
+                name.to_string()
+            } else {
+                format!("{within}.{name}")
+            }
+        };
         let services = spec.services().len();
         if services > self.max_services {
             return Err(Error::invalid(
                 field("services"),
-                format!("{services} virtual services: a spec holds at most {} (lvsd serve --max-services)", self.max_services),
+                format!(
+                    "{services} virtual services: a spec holds at most {} (lvsd serve --max-services)",
+                    self.max_services
+                ),
             ));
         }
         let servers = spec.server_count();
         if servers > self.max_servers {
             return Err(Error::invalid(
                 field("services[].servers"),
-                format!("{servers} real servers in all: a spec holds at most {} (lvsd serve --max-servers)", self.max_servers),
+                format!(
+                    "{servers} real servers in all: a spec holds at most {} (lvsd serve --max-servers)",
+                    self.max_servers
+                ),
             ));
         }
         Ok(())

@@ -16,10 +16,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::clusters::not_found;
-use super::{Core, Error, Result};
 use super::directors::parse_json;
 use super::health::DirectorServersHealth;
 use super::now;
+use super::{Core, Error, Result};
 use crate::apply::Counters;
 use crate::health::ServiceHealthView;
 use crate::ipvs::conns::Connection;
@@ -66,11 +66,25 @@ impl Core {
         }
         let key = || (cluster.to_string(), director.to_string());
         if let Some(counters) = report.counters {
-            self.inner.counters.0.lock().expect("counters lock").insert(key(), Arc::new(counters));
+            self.inner
+                .counters
+                .0
+                .lock()
+                .expect("counters lock")
+                .insert(key(), Arc::new(counters));
         }
         if let Some(services) = report.health {
-            let report = DirectorServersHealth { director: director.to_string(), at: now(), services };
-            self.inner.health.0.lock().expect("health lock").insert(key(), report);
+            let report = DirectorServersHealth {
+                director: director.to_string(),
+                at: now(),
+                services,
+            };
+            self.inner
+                .health
+                .0
+                .lock()
+                .expect("health lock")
+                .insert(key(), report);
         }
         if let Some(errors) = report.host_errors {
             let mut live = self.inner.host_errors.0.lock().expect("host errors lock");
@@ -87,22 +101,35 @@ impl Core {
     async fn share_live(&self, cluster: &str, director: &str, report: &LiveReport) {
         let at = now();
         let row = (|| -> serde_json::Result<DirectorLiveRow> {
-            let health = report.health.as_ref().map(|services| DirectorServersHealth {
-                director: director.to_string(),
-                at: at.clone(),
-                services: services.clone(),
-            });
+            let health = report
+                .health
+                .as_ref()
+                .map(|services| DirectorServersHealth {
+                    director: director.to_string(),
+                    at: at.clone(),
+                    services: services.clone(),
+                });
             Ok(DirectorLiveRow {
                 cluster: cluster.to_string(),
                 director: director.to_string(),
-                counters: report.counters.as_ref().map(serde_json::to_string).transpose()?,
+                counters: report
+                    .counters
+                    .as_ref()
+                    .map(serde_json::to_string)
+                    .transpose()?,
                 health: health.as_ref().map(serde_json::to_string).transpose()?,
-                host_errors: report.host_errors.as_ref().map(serde_json::to_string).transpose()?,
+                host_errors: report
+                    .host_errors
+                    .as_ref()
+                    .map(serde_json::to_string)
+                    .transpose()?,
                 reported_at: at.clone(),
             })
         })();
         let result = match row {
-            Ok(row) => store::put_director_live(self.store().reader(), &row).await.map_err(|e| e.to_string()),
+            Ok(row) => store::put_director_live(self.store().reader(), &row)
+                .await
+                .map_err(|e| e.to_string()),
             Err(err) => Err(err.to_string()),
         };
         if let Err(err) = result {
@@ -113,7 +140,9 @@ impl Core {
     /// The latest counters of every director of `cluster` that reported
     /// some (since this server started, on SQLite), by director name.
     pub async fn counters(&self, cluster: &str) -> Result<Vec<DirectorCounters>> {
-        store::active_revision(self.store().reader(), cluster).await?.ok_or_else(|| not_found(cluster))?;
+        store::active_revision(self.store().reader(), cluster)
+            .await?
+            .ok_or_else(|| not_found(cluster))?;
         self.latest_counters(cluster).await
     }
 
@@ -124,7 +153,12 @@ impl Core {
             let mut found = rows
                 .into_iter()
                 .filter_map(|row| Some((row.director, row.counters?)))
-                .map(|(director, json)| Ok(DirectorCounters { director, counters: parse_json("counters", &json)? }))
+                .map(|(director, json)| {
+                    Ok(DirectorCounters {
+                        director,
+                        counters: parse_json("counters", &json)?,
+                    })
+                })
                 .collect::<Result<Vec<_>>>()?;
             // In Rust's order, as from memory: the database's collation may differ.
             found.sort_by(|a, b| a.director.cmp(&b.director));
@@ -152,12 +186,16 @@ impl Core {
             None => return Ok(Vec::new()),
         };
         let Some(local) = self.local_director().filter(|d| d.name() == director) else {
-            return Err(match store::director(self.store().reader(), cluster, director).await? {
-                Some(_) => Error::Conflict(format!(
-                    "director {director} is remote: its connection entries are in its own kernel (`lvsd show -c` there)"
-                )),
-                None => Error::NotFound(format!("cluster {cluster} has no director named {director}")),
-            });
+            return Err(
+                match store::director(self.store().reader(), cluster, director).await? {
+                    Some(_) => Error::Conflict(format!(
+                        "director {director} is remote: its connection entries are in its own kernel (`lvsd show -c` there)"
+                    )),
+                    None => Error::NotFound(format!(
+                        "cluster {cluster} has no director named {director}"
+                    )),
+                },
+            );
         };
         let all = local.connections().await?;
         Ok(all.into_iter().filter(|c| belongs(&spec, c)).collect())
@@ -166,8 +204,18 @@ impl Core {
     /// Forgets the counters and host errors of a cluster that is gone (on
     /// PostgreSQL its `director_live` rows went with it).
     pub(super) fn forget_counters(&self, cluster: &str) {
-        self.inner.counters.0.lock().expect("counters lock").retain(|(c, _), _| c != cluster);
-        self.inner.host_errors.0.lock().expect("host errors lock").retain(|(c, _), _| c != cluster);
+        self.inner
+            .counters
+            .0
+            .lock()
+            .expect("counters lock")
+            .retain(|(c, _), _| c != cluster);
+        self.inner
+            .host_errors
+            .0
+            .lock()
+            .expect("host errors lock")
+            .retain(|(c, _), _| c != cluster);
     }
 
     /// Why director `director`'s host settings failed at its last report.
@@ -180,7 +228,10 @@ impl Core {
             };
         }
         let live = self.inner.host_errors.0.lock().expect("host errors lock");
-        Ok(live.get(&(cluster.to_string(), director.to_string())).cloned().unwrap_or_default())
+        Ok(live
+            .get(&(cluster.to_string(), director.to_string()))
+            .cloned()
+            .unwrap_or_default())
     }
 }
 
@@ -192,6 +243,9 @@ fn belongs(spec: &Spec, c: &Connection) -> bool {
         ServiceKey::Addr { protocol, addr } => {
             addr == c.virtual_addr && protocol.as_str().eq_ignore_ascii_case(&c.protocol)
         }
-        ServiceKey::Fwmark { .. } => svc.servers().iter().any(|rs| rs.key.ip() == c.destination.ip()),
+        ServiceKey::Fwmark { .. } => svc
+            .servers()
+            .iter()
+            .any(|rs| rs.key.ip() == c.destination.ip()),
     })
 }

@@ -16,8 +16,8 @@ mod limits;
 mod live;
 mod revisions;
 mod rollout;
-mod tokens;
 mod settings;
+mod tokens;
 mod views;
 mod zero;
 
@@ -28,19 +28,20 @@ pub use agents::{AGENT_MODE, MAX_WAIT, parse_wait};
 pub use audit::{AuditQuery, Denied};
 pub use confirm::{Confirmed, PendingConfirm, parse_confirm_within};
 pub use directors::{
-    BoxFuture, DirectorHealth, DirectorUpdate, DirectorView, LocalDirector, PlanPreview, PlanTarget, foreign_services,
+    BoxFuture, DirectorHealth, DirectorUpdate, DirectorView, LocalDirector, PlanPreview,
+    PlanTarget, foreign_services,
 };
 pub use draft::Precondition;
 pub use error::{Error, ErrorCode};
-pub use limits::Limits;
 pub use health::DirectorServersHealth;
+pub use limits::Limits;
 pub use live::{DirectorCounters, LiveReport};
-pub use tokens::{NewToken, TokenView};
 pub use revisions::{CommitRequest, RevisionPage};
 pub use rollout::{CanaryView, RolloutState, RolloutView};
-pub use zero::{ZeroBody, ZeroView};
 pub use settings::{ClusterSettings, SettingsView};
+pub use tokens::{NewToken, TokenView};
 pub use views::*;
+pub use zero::{ZeroBody, ZeroView};
 
 use crate::auth::Authenticator;
 use crate::model::Spec;
@@ -57,7 +58,10 @@ pub struct Caller {
 
 impl Caller {
     pub fn new(actor: impl Into<String>, request_id: impl Into<String>) -> Self {
-        Caller { actor: actor.into(), request_id: request_id.into() }
+        Caller {
+            actor: actor.into(),
+            request_id: request_id.into(),
+        }
     }
 
     /// A caller with a fresh request id.
@@ -217,7 +221,13 @@ impl Core {
                 Some(Notice::Changed(Topic::Recorded)) => bump(&inner.recorded),
                 Some(Notice::Changed(Topic::Confirms)) => bump(&inner.confirms),
                 Some(Notice::Missed) => {
-                    for channel in [&inner.activations, &inner.wakeups, &inner.desired, &inner.recorded, &inner.confirms] {
+                    for channel in [
+                        &inner.activations,
+                        &inner.wakeups,
+                        &inner.desired,
+                        &inner.recorded,
+                        &inner.confirms,
+                    ] {
                         bump(channel);
                     }
                 }
@@ -226,24 +236,44 @@ impl Core {
     }
 
     fn cached_spec(&self, cluster: &str) -> Option<(i64, Arc<Spec>)> {
-        self.inner.specs.lock().expect("spec cache lock").get(cluster).cloned()
+        self.inner
+            .specs
+            .lock()
+            .expect("spec cache lock")
+            .get(cluster)
+            .cloned()
     }
 
     fn remember_spec(&self, cluster: &str, revision: i64, spec: Arc<Spec>) {
-        self.inner.specs.lock().expect("spec cache lock").insert(cluster.to_string(), (revision, spec));
+        self.inner
+            .specs
+            .lock()
+            .expect("spec cache lock")
+            .insert(cluster.to_string(), (revision, spec));
     }
 
     /// Keeps the spec of a revision a commit (begun at `started`) just made
     /// active, and when that commit began.
     /// Counts it too when it made a new revision.
-    fn remember_outcome(&self, cluster: &str, outcome: &CommitOutcome, spec: Arc<Spec>, started: std::time::Instant) {
+    fn remember_outcome(
+        &self,
+        cluster: &str,
+        outcome: &CommitOutcome,
+        spec: Arc<Spec>,
+        started: std::time::Instant,
+    ) {
         if outcome.created {
-            self.inner.metrics.revision_made(cluster, outcome.revision.kind);
+            self.inner
+                .metrics
+                .revision_made(cluster, outcome.revision.kind);
         }
         if outcome.revision.active {
             self.remember_spec(cluster, outcome.revision.number, spec);
             let mut activated = self.inner.activated.lock().expect("activation times lock");
-            activated.insert(cluster.to_string(), (outcome.revision.number, started, std::time::Instant::now()));
+            activated.insert(
+                cluster.to_string(),
+                (outcome.revision.number, started, std::time::Instant::now()),
+            );
         }
     }
 
@@ -257,16 +287,31 @@ impl Core {
 
     /// Keeps the draft just written to `row` (its stored spec is `spec`).
     fn remember_draft(&self, row: &crate::store::ClusterRow, spec: Arc<Spec>) {
-        let cached = CachedDraft { uid: row.uid.clone(), version: row.draft_version, spec };
-        self.inner.drafts.lock().expect("draft cache lock").insert(row.name.clone(), cached);
+        let cached = CachedDraft {
+            uid: row.uid.clone(),
+            version: row.draft_version,
+            spec,
+        };
+        self.inner
+            .drafts
+            .lock()
+            .expect("draft cache lock")
+            .insert(row.name.clone(), cached);
     }
 
     /// When the commit, rollback or activation that made `revision` the
     /// active one of `cluster` began in this process, and when it was
     /// committed (durable), if it happened in this process.
-    pub fn activation_times(&self, cluster: &str, revision: i64) -> Option<(std::time::Instant, std::time::Instant)> {
+    pub fn activation_times(
+        &self,
+        cluster: &str,
+        revision: i64,
+    ) -> Option<(std::time::Instant, std::time::Instant)> {
         let activated = self.inner.activated.lock().expect("activation times lock");
-        activated.get(cluster).filter(|(number, ..)| *number == revision).map(|(_, began, done)| (*began, *done))
+        activated
+            .get(cluster)
+            .filter(|(number, ..)| *number == revision)
+            .map(|(_, began, done)| (*began, *done))
     }
 
     fn store(&self) -> &Store {

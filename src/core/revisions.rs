@@ -5,9 +5,11 @@ use std::sync::Arc;
 use serde_json::json;
 use sha2::Digest;
 
-use super::audit::{record, Change};
+use super::audit::{Change, record};
 use super::clusters::{not_found, parse_spec};
-use super::{now, Caller, CommitOutcome, Core, Error, Precondition, Result, RevisionKind, RevisionView};
+use super::{
+    Caller, CommitOutcome, Core, Error, Precondition, Result, RevisionKind, RevisionView, now,
+};
 use crate::model::diff::SpecDiff;
 use crate::model::{Spec, SpecDoc};
 use crate::store::{self, ClusterRow, RevisionRow, Tx};
@@ -45,7 +47,12 @@ fn view(row: RevisionRow, active: Option<i64>, with_spec: bool) -> Result<Revisi
 }
 
 /// The view of `row`, whose spec is `spec` (already parsed).
-fn view_of(row: RevisionRow, active: Option<i64>, spec: Arc<Spec>, with_spec: bool) -> RevisionView {
+fn view_of(
+    row: RevisionRow,
+    active: Option<i64>,
+    spec: Arc<Spec>,
+    with_spec: bool,
+) -> RevisionView {
     RevisionView {
         active: active == Some(row.number),
         services: spec.services().len(),
@@ -66,7 +73,10 @@ fn view_of(row: RevisionRow, active: Option<i64>, spec: Arc<Spec>, with_spec: bo
 /// How many services `to` adds, removes and changes from `from`, for the audit log.
 fn diff_counts(from: &Spec, to: &Spec) -> (usize, usize, usize) {
     let (mut added, mut removed, mut changed) = (0, 0, 0);
-    let (mut a, mut b) = (from.services().iter().peekable(), to.services().iter().peekable());
+    let (mut a, mut b) = (
+        from.services().iter().peekable(),
+        to.services().iter().peekable(),
+    );
     loop {
         match (a.peek(), b.peek()) {
             (None, None) => return (added, removed, changed),
@@ -105,7 +115,10 @@ fn no_revision(cluster: &str, number: i64) -> Error {
 
 fn validate_message(message: &str) -> Result<()> {
     if message.trim().is_empty() {
-        return Err(Error::invalid("message", "missing: say why, it goes into the history"));
+        return Err(Error::invalid(
+            "message",
+            "missing: say why, it goes into the history",
+        ));
     }
     if message.len() > 4096 {
         return Err(Error::invalid("message", "longer than 4096 bytes"));
@@ -151,7 +164,10 @@ impl Core {
             Some(hash) => (hash, None),
             None => {
                 let json = new.spec.to_canonical_json();
-                (hex::encode(sha2::Sha256::digest(json.as_bytes())), Some(json))
+                (
+                    hex::encode(sha2::Sha256::digest(json.as_bytes())),
+                    Some(json),
+                )
             }
         };
         let same_as_latest = latest.as_ref().filter(|r| r.content_hash == hash);
@@ -169,7 +185,8 @@ impl Core {
             let existing = existing.clone();
             if new.activate && cluster.active_revision != Some(existing.number) {
                 store::set_active(&mut **tx, &name, Some(existing.number)).await?;
-                self.release_on_activation(tx, &name, existing.number).await?;
+                self.release_on_activation(tx, &name, existing.number)
+                    .await?;
                 cluster.active_revision = Some(existing.number);
                 let change = Change {
                     cluster: Some(&name),
@@ -181,11 +198,21 @@ impl Core {
             }
             // Same content hash: the spec in hand is the revision's.
             let revision = view_of(existing, cluster.active_revision, new.spec.clone(), true);
-            return Ok((CommitOutcome { created: false, revision, confirm: None }, new.spec));
+            return Ok((
+                CommitOutcome {
+                    created: false,
+                    revision,
+                    confirm: None,
+                },
+                new.spec,
+            ));
         }
 
         let previous_spec = match &latest {
-            Some(head) => match self.cached_spec(&name).filter(|(number, _)| *number == head.number) {
+            Some(head) => match self
+                .cached_spec(&name)
+                .filter(|(number, _)| *number == head.number)
+            {
                 Some((_, spec)) => spec,
                 None => {
                     let row = store::revision(&mut **tx, &name, head.number).await?;
@@ -224,7 +251,12 @@ impl Core {
                 Some(id) => id,
                 None => store::spec_id(&mut **tx, &row.content_hash)
                     .await?
-                    .ok_or_else(|| Error::Internal(format!("the spec of revision {} is not stored", row.number)))?,
+                    .ok_or_else(|| {
+                        Error::Internal(format!(
+                            "the spec of revision {} is not stored",
+                            row.number
+                        ))
+                    })?,
             };
             cluster.draft_hash = row.content_hash.clone();
             cluster.draft_version += 1;
@@ -232,7 +264,8 @@ impl Core {
             cluster.draft_updated_by = caller.actor.clone();
             store::update_draft(tx, cluster, previous_spec_id).await?;
         }
-        let (services_added, services_removed, services_changed) = diff_counts(&previous_spec, &new.spec);
+        let (services_added, services_removed, services_changed) =
+            diff_counts(&previous_spec, &new.spec);
         let action = match new.kind {
             RevisionKind::Commit => "revision.commit",
             RevisionKind::Rollback => "revision.rollback",
@@ -253,17 +286,31 @@ impl Core {
         };
         record(tx, caller, change).await?;
         let revision = view_of(row, cluster.active_revision, new.spec.clone(), true);
-        Ok((CommitOutcome { created: true, revision, confirm: None }, new.spec))
+        Ok((
+            CommitOutcome {
+                created: true,
+                revision,
+                confirm: None,
+            },
+            new.spec,
+        ))
     }
 
     /// Commits the draft (or the request's spec) as the next revision.
-    pub async fn commit(&self, caller: &Caller, cluster: &str, request: CommitRequest) -> Result<CommitOutcome> {
+    pub async fn commit(
+        &self,
+        caller: &Caller,
+        cluster: &str,
+        request: CommitRequest,
+    ) -> Result<CommitOutcome> {
         let started = std::time::Instant::now();
         self.audited(caller, Some(cluster), "revision.commit", cluster, async {
             validate_message(&request.message)?;
             let mut tx = self.store().begin().await?;
             let locked = started.elapsed();
-            let mut row = store::cluster(&mut *tx, cluster).await?.ok_or_else(|| not_found(cluster))?;
+            let mut row = store::cluster(&mut *tx, cluster)
+                .await?
+                .ok_or_else(|| not_found(cluster))?;
             let (spec, stored_hash) = match &request.spec {
                 Some(doc) => {
                     let spec = doc.validate().map_err(|e| e.within("spec"))?;
@@ -274,7 +321,9 @@ impl Core {
                     request.precondition.check_row(&row)?;
                     let spec = match self.cached_draft(&row) {
                         Some(spec) => spec,
-                        None => Arc::new(parse_spec(&store::spec_json(&mut *tx, row.draft_spec_id).await?)?),
+                        None => Arc::new(parse_spec(
+                            &store::spec_json(&mut *tx, row.draft_spec_id).await?,
+                        )?),
                     };
                     (spec, Some(row.draft_hash.clone()))
                 }
@@ -293,7 +342,15 @@ impl Core {
             let (previous_active, draft_version) = (row.active_revision, row.draft_version);
             let read = started.elapsed();
             let (mut outcome, spec) = self.add_revision(&mut tx, caller, &mut row, new).await?;
-            self.settle_confirm(&mut tx, caller, cluster, previous_active, &mut outcome, request.confirm_within).await?;
+            self.settle_confirm(
+                &mut tx,
+                caller,
+                cluster,
+                previous_active,
+                &mut outcome,
+                request.confirm_within,
+            )
+            .await?;
             let written = started.elapsed();
             tx.commit().await.map_err(store::StoreError::from)?;
             if row.draft_version != draft_version {
@@ -301,7 +358,10 @@ impl Core {
             }
             self.remember_outcome(cluster, &outcome, spec, started);
             self.activation_committed();
-            if request.confirm_within.is_some() || outcome.confirm.is_some() || previous_active != row.active_revision {
+            if request.confirm_within.is_some()
+                || outcome.confirm.is_some()
+                || previous_active != row.active_revision
+            {
                 self.confirms_changed();
             }
             // Where a commit's time goes, for `RUST_LOG=lvsd::timing=debug`.
@@ -332,40 +392,63 @@ impl Core {
         confirm_within: Option<std::time::Duration>,
     ) -> Result<CommitOutcome> {
         let started = std::time::Instant::now();
-        self.audited(caller, Some(cluster), "revision.rollback", to.to_string(), async {
-            let mut tx = self.store().begin().await?;
-            let mut row = store::cluster(&mut *tx, cluster).await?.ok_or_else(|| not_found(cluster))?;
-            let target = store::revision(&mut *tx, cluster, to).await?.ok_or_else(|| no_revision(cluster, to))?;
-            let message = message.unwrap_or_else(|| format!("rollback to revision {to}"));
-            validate_message(&message)?;
-            let new = NewRevision {
-                spec: Arc::new(parse_spec(&target.spec)?),
-                stored_hash: Some(target.content_hash.clone()),
-                message: &message,
-                author: &caller.actor,
-                kind: RevisionKind::Rollback,
-                rollback_of: Some(to),
-                expected_base,
-                activate: true,
-            };
-            let (previous_active, draft_version) = (row.active_revision, row.draft_version);
-            let (mut outcome, spec) = self.add_revision(&mut tx, caller, &mut row, new).await?;
-            self.settle_confirm(&mut tx, caller, cluster, previous_active, &mut outcome, confirm_within).await?;
-            tx.commit().await.map_err(store::StoreError::from)?;
-            if row.draft_version != draft_version {
-                self.remember_draft(&row, spec.clone());
-            }
-            self.remember_outcome(cluster, &outcome, spec, started);
-            self.activation_committed();
-            self.confirms_changed();
-            Ok(outcome)
-        })
+        self.audited(
+            caller,
+            Some(cluster),
+            "revision.rollback",
+            to.to_string(),
+            async {
+                let mut tx = self.store().begin().await?;
+                let mut row = store::cluster(&mut *tx, cluster)
+                    .await?
+                    .ok_or_else(|| not_found(cluster))?;
+                let target = store::revision(&mut *tx, cluster, to)
+                    .await?
+                    .ok_or_else(|| no_revision(cluster, to))?;
+                let message = message.unwrap_or_else(|| format!("rollback to revision {to}"));
+                validate_message(&message)?;
+                let new = NewRevision {
+                    spec: Arc::new(parse_spec(&target.spec)?),
+                    stored_hash: Some(target.content_hash.clone()),
+                    message: &message,
+                    author: &caller.actor,
+                    kind: RevisionKind::Rollback,
+                    rollback_of: Some(to),
+                    expected_base,
+                    activate: true,
+                };
+                let (previous_active, draft_version) = (row.active_revision, row.draft_version);
+                let (mut outcome, spec) = self.add_revision(&mut tx, caller, &mut row, new).await?;
+                self.settle_confirm(
+                    &mut tx,
+                    caller,
+                    cluster,
+                    previous_active,
+                    &mut outcome,
+                    confirm_within,
+                )
+                .await?;
+                tx.commit().await.map_err(store::StoreError::from)?;
+                if row.draft_version != draft_version {
+                    self.remember_draft(&row, spec.clone());
+                }
+                self.remember_outcome(cluster, &outcome, spec, started);
+                self.activation_committed();
+                self.confirms_changed();
+                Ok(outcome)
+            },
+        )
         .await
     }
 
     /// Points the cluster's active revision at an existing revision (one
     /// committed without activation). Going back in history is a rollback.
-    pub async fn activate(&self, caller: &Caller, cluster: &str, number: i64) -> Result<RevisionView> {
+    pub async fn activate(
+        &self,
+        caller: &Caller,
+        cluster: &str,
+        number: i64,
+    ) -> Result<RevisionView> {
         let started = std::time::Instant::now();
         self.audited(caller, Some(cluster), "revision.activate", number.to_string(), async {
             let mut tx = self.store().begin().await?;
@@ -401,13 +484,23 @@ impl Core {
         .await
     }
 
-    pub async fn list_revisions(&self, cluster: &str, before: Option<i64>, limit: Option<u32>) -> Result<RevisionPage> {
+    pub async fn list_revisions(
+        &self,
+        cluster: &str,
+        before: Option<i64>,
+        limit: Option<u32>,
+    ) -> Result<RevisionPage> {
         let limit = limit.unwrap_or(50);
         if !(1..=500).contains(&limit) {
-            return Err(Error::invalid("limit", format!("{limit} is out of range: 1 to 500")));
+            return Err(Error::invalid(
+                "limit",
+                format!("{limit} is out of range: 1 to 500"),
+            ));
         }
         let reader = self.store().reader();
-        let cluster_row = store::cluster(reader, cluster).await?.ok_or_else(|| not_found(cluster))?;
+        let cluster_row = store::cluster(reader, cluster)
+            .await?
+            .ok_or_else(|| not_found(cluster))?;
         let rows = store::revisions(reader, cluster, before, i64::from(limit) + 1).await?;
         let more = rows.len() > limit as usize;
         let revisions = rows
@@ -415,34 +508,66 @@ impl Core {
             .take(limit as usize)
             .map(|row| view(row, cluster_row.active_revision, false))
             .collect::<Result<Vec<_>>>()?;
-        let next_before = if more { revisions.last().map(|r| r.number) } else { None };
-        Ok(RevisionPage { revisions, next_before })
+        let next_before = if more {
+            revisions.last().map(|r| r.number)
+        } else {
+            None
+        };
+        Ok(RevisionPage {
+            revisions,
+            next_before,
+        })
     }
 
     pub async fn get_revision(&self, cluster: &str, number: i64) -> Result<RevisionView> {
         let reader = self.store().reader();
-        let cluster_row = store::cluster(reader, cluster).await?.ok_or_else(|| not_found(cluster))?;
-        let row = store::revision(reader, cluster, number).await?.ok_or_else(|| no_revision(cluster, number))?;
+        let cluster_row = store::cluster(reader, cluster)
+            .await?
+            .ok_or_else(|| not_found(cluster))?;
+        let row = store::revision(reader, cluster, number)
+            .await?
+            .ok_or_else(|| no_revision(cluster, number))?;
         view(row, cluster_row.active_revision, true)
     }
 
     /// What changed from revision `against` (its parent by default) to `number`.
-    pub async fn diff_revisions(&self, cluster: &str, number: i64, against: Option<i64>) -> Result<(i64, SpecDiff)> {
+    pub async fn diff_revisions(
+        &self,
+        cluster: &str,
+        number: i64,
+        against: Option<i64>,
+    ) -> Result<(i64, SpecDiff)> {
         let to = self.get_revision(cluster, number).await?;
         let (from_number, from_spec) = match against.or(to.parent) {
-            Some(n) => (n, self.get_revision(cluster, n).await?.spec.unwrap_or_default()),
+            Some(n) => (
+                n,
+                self.get_revision(cluster, n)
+                    .await?
+                    .spec
+                    .unwrap_or_default(),
+            ),
             None => (0, Arc::default()),
         };
-        Ok((from_number, SpecDiff::between(&from_spec, &to.spec.unwrap_or_default())))
+        Ok((
+            from_number,
+            SpecDiff::between(&from_spec, &to.spec.unwrap_or_default()),
+        ))
     }
 
     /// Revision `number` as `ipvsadm -R` input.
     pub async fn export_revision(&self, cluster: &str, number: i64) -> Result<String> {
-        Ok(crate::ipvsadm::to_restore(&self.revision_spec(cluster, number).await?))
+        Ok(crate::ipvsadm::to_restore(
+            &self.revision_spec(cluster, number).await?,
+        ))
     }
 
     /// The spec of revision `number`.
     pub async fn revision_spec(&self, cluster: &str, number: i64) -> Result<Spec> {
-        Ok(self.get_revision(cluster, number).await?.spec.map(Arc::unwrap_or_clone).unwrap_or_default())
+        Ok(self
+            .get_revision(cluster, number)
+            .await?
+            .spec
+            .map(Arc::unwrap_or_clone)
+            .unwrap_or_default())
     }
 }

@@ -61,7 +61,9 @@ impl RolloutState {
             "canary" => Ok(RolloutState::Canary),
             "released" => Ok(RolloutState::Released),
             "halted" => Ok(RolloutState::Halted),
-            other => Err(Error::Internal(format!("stored rollout state `{other}` is unknown"))),
+            other => Err(Error::Internal(format!(
+                "stored rollout state `{other}` is unknown"
+            ))),
         }
     }
 }
@@ -119,7 +121,8 @@ impl Rollout {
 }
 
 fn parse_time(at: &str) -> Result<SystemTime> {
-    humantime::parse_rfc3339_weak(at).map_err(|e| Error::Internal(format!("stored time `{at}` does not parse: {e}")))
+    humantime::parse_rfc3339_weak(at)
+        .map_err(|e| Error::Internal(format!("stored time `{at}` does not parse: {e}")))
 }
 
 /// How a canary stands with the revision being rolled out.
@@ -190,8 +193,9 @@ pub(crate) fn next_rollout(
     if canaries.is_empty() {
         return released("no canaries left: every director runs it".to_string());
     }
-    if let Some((name, CanaryHealth::Failed(why))) =
-        canaries.iter().find(|(_, health)| matches!(health, CanaryHealth::Failed(_)))
+    if let Some((name, CanaryHealth::Failed(why))) = canaries
+        .iter()
+        .find(|(_, health)| matches!(health, CanaryHealth::Failed(_)))
     {
         return Rollout {
             state: RolloutState::Halted,
@@ -201,7 +205,10 @@ pub(crate) fn next_rollout(
             ..rollout
         };
     }
-    if canaries.iter().all(|(_, health)| *health == CanaryHealth::Ready) {
+    if canaries
+        .iter()
+        .all(|(_, health)| *health == CanaryHealth::Ready)
+    {
         let started = rollout.soak_started.unwrap_or(now);
         if now.duration_since(started).unwrap_or_default() >= soak {
             let names: Vec<&str> = canaries.iter().map(|(name, _)| name.as_str()).collect();
@@ -219,12 +226,29 @@ pub(crate) fn next_rollout(
 }
 
 /// How one director stands with `revision`, from its stored status.
-pub(crate) fn canary_health(row: Option<&DirectorRow>, revision: Option<i64>, stale: bool) -> CanaryHealth {
-    let Some(revision) = revision else { return CanaryHealth::Ready };
-    let Some(row) = row else { return CanaryHealth::Waiting("has not reported yet".to_string()) };
-    let report: Option<Report> = row.report.as_deref().and_then(|json| serde_json::from_str(json).ok());
-    let errors = report.as_ref().filter(|r| r.revision == Some(revision)).map(|r| r.errors.join("; "));
-    if let Some(report) = report.as_ref().filter(|r| r.revision == Some(revision) && !r.result.is_ok()) {
+pub(crate) fn canary_health(
+    row: Option<&DirectorRow>,
+    revision: Option<i64>,
+    stale: bool,
+) -> CanaryHealth {
+    let Some(revision) = revision else {
+        return CanaryHealth::Ready;
+    };
+    let Some(row) = row else {
+        return CanaryHealth::Waiting("has not reported yet".to_string());
+    };
+    let report: Option<Report> = row
+        .report
+        .as_deref()
+        .and_then(|json| serde_json::from_str(json).ok());
+    let errors = report
+        .as_ref()
+        .filter(|r| r.revision == Some(revision))
+        .map(|r| r.errors.join("; "));
+    if let Some(report) = report
+        .as_ref()
+        .filter(|r| r.revision == Some(revision) && !r.result.is_ok())
+    {
         return CanaryHealth::Failed(format!(
             "revision {revision} {}: {}",
             report.result.as_str(),
@@ -241,7 +265,9 @@ pub(crate) fn canary_health(row: Option<&DirectorRow>, revision: Option<i64>, st
         return CanaryHealth::Waiting("stale: no report for three report intervals".to_string());
     }
     if row.applied_revision != Some(revision) {
-        let runs = row.applied_revision.map_or("no revision".to_string(), |n| format!("revision {n}"));
+        let runs = row
+            .applied_revision
+            .map_or("no revision".to_string(), |n| format!("revision {n}"));
         return CanaryHealth::Waiting(format!("runs {runs}"));
     }
     if row.drift.as_deref().is_some_and(|drift| drift != "[]") {
@@ -302,9 +328,15 @@ impl Core {
         let mut found = Vec::with_capacity(settings.canaries.len());
         for name in &settings.canaries {
             let row = store::director(self.store().reader(), cluster, name).await?;
-            let stale = row.as_ref().is_some_and(|row| self.is_stale(row, SystemTime::now()));
+            let stale = row
+                .as_ref()
+                .is_some_and(|row| self.is_stale(row, SystemTime::now()));
             let applied = row.as_ref().and_then(|r| r.applied_revision);
-            found.push((name.clone(), canary_health(row.as_ref(), revision, stale), applied));
+            found.push((
+                name.clone(),
+                canary_health(row.as_ref(), revision, stale),
+                applied,
+            ));
         }
         Ok(found)
     }
@@ -313,23 +345,42 @@ impl Core {
     pub(crate) async fn rollout_now(&self, cluster: &str) -> Result<RolloutNow> {
         let started = std::time::Instant::now();
         let reader = self.store().reader();
-        let active = store::active_revision(reader, cluster).await?.ok_or_else(|| not_found(cluster))?;
+        let active = store::active_revision(reader, cluster)
+            .await?
+            .ok_or_else(|| not_found(cluster))?;
         let settings = self.settings(cluster).await?.settings;
-        let stored = store::rollout(reader, cluster).await?.as_ref().map(Rollout::from_row).transpose()?;
+        let stored = store::rollout(reader, cluster)
+            .await?
+            .as_ref()
+            .map(Rollout::from_row)
+            .transpose()?;
         let soak = Duration::from_secs(settings.canary_soak_secs);
         // Health against the revision the rollout will be about: the active one.
         let canaries = self.canaries_health(cluster, &settings, active).await?;
-        let health: Vec<(String, CanaryHealth)> = canaries.iter().map(|(n, h, _)| (n.clone(), h.clone())).collect();
+        let health: Vec<(String, CanaryHealth)> = canaries
+            .iter()
+            .map(|(n, h, _)| (n.clone(), h.clone()))
+            .collect();
         let next = next_rollout(stored.as_ref(), active, &health, soak, SystemTime::now());
         if stored.as_ref() == Some(&next) {
-            return Ok(RolloutNow { rollout: next, settings, canaries });
+            return Ok(RolloutNow {
+                rollout: next,
+                settings,
+                canaries,
+            });
         }
         let evaluated = started.elapsed();
         // Moved on: store it, unless another request stored a change first.
         let mut tx = self.store().begin().await?;
         let locked = started.elapsed();
-        let Some(active_now) = store::active_revision(&mut *tx, cluster).await? else { return Err(not_found(cluster)) };
-        let stored_now = store::rollout(&mut *tx, cluster).await?.as_ref().map(Rollout::from_row).transpose()?;
+        let Some(active_now) = store::active_revision(&mut *tx, cluster).await? else {
+            return Err(not_found(cluster));
+        };
+        let stored_now = store::rollout(&mut *tx, cluster)
+            .await?
+            .as_ref()
+            .map(Rollout::from_row)
+            .transpose()?;
         if active_now != active || stored_now != stored {
             drop(tx);
             return Box::pin(self.rollout_now(cluster)).await;
@@ -349,7 +400,12 @@ impl Core {
         };
         if let Some(action) = action {
             let caller = Caller::new("lvsd", uuid::Uuid::new_v4().to_string());
-            record(&mut tx, &caller, change(cluster, action, &next, stored.as_ref())).await?;
+            record(
+                &mut tx,
+                &caller,
+                change(cluster, action, &next, stored.as_ref()),
+            )
+            .await?;
         }
         tx.commit().await.map_err(store::StoreError::from)?;
         tracing::debug!(
@@ -364,7 +420,11 @@ impl Core {
         if stored.as_ref().map(|r| r.released) != Some(next.released) {
             self.desired_changed();
         }
-        Ok(RolloutNow { rollout: next, settings, canaries })
+        Ok(RolloutNow {
+            rollout: next,
+            settings,
+            canaries,
+        })
     }
 
     /// Releases `active` in the transaction `tx` that makes it the active
@@ -374,12 +434,21 @@ impl Core {
     /// after the commit) finds it up to date instead of storing it in a
     /// write transaction of its own. A cluster with canaries is left to
     /// [`Core::rollout_now`], which starts the canary rollout and audits it.
-    pub(super) async fn release_on_activation(&self, tx: &mut Tx, cluster: &str, active: i64) -> Result<()> {
+    pub(super) async fn release_on_activation(
+        &self,
+        tx: &mut Tx,
+        cluster: &str,
+        active: i64,
+    ) -> Result<()> {
         let settings = stored_settings(store::settings(&mut **tx, cluster).await?.as_ref())?;
         if !settings.canaries.is_empty() {
             return Ok(());
         }
-        let stored = store::rollout(&mut **tx, cluster).await?.as_ref().map(Rollout::from_row).transpose()?;
+        let stored = store::rollout(&mut **tx, cluster)
+            .await?
+            .as_ref()
+            .map(Rollout::from_row)
+            .transpose()?;
         // A rollout of this very revision may still be settling (canaries
         // just removed): `rollout_now` releases and audits that.
         if stored.as_ref().is_some_and(|r| r.revision == Some(active)) {
@@ -403,10 +472,16 @@ impl Core {
         self.audited(caller, Some(cluster), "rollout.release", cluster, async {
             let current = self.rollout_now(cluster).await?;
             let mut tx = self.store().begin().await?;
-            let stored = store::rollout(&mut *tx, cluster).await?.as_ref().map(Rollout::from_row).transpose()?;
+            let stored = store::rollout(&mut *tx, cluster)
+                .await?
+                .as_ref()
+                .map(Rollout::from_row)
+                .transpose()?;
             let before = stored.unwrap_or(current.rollout);
             if before.revision.is_none() {
-                return Err(Error::Conflict(format!("cluster {cluster} has no active revision to release")));
+                return Err(Error::Conflict(format!(
+                    "cluster {cluster} has no active revision to release"
+                )));
             }
             let released = Rollout {
                 released: before.revision,
@@ -416,10 +491,21 @@ impl Core {
                 ..before.clone()
             };
             store::put_rollout(&mut *tx, &released.row(cluster)).await?;
-            record(&mut tx, caller, change(cluster, "rollout.release", &released, Some(&before))).await?;
+            record(
+                &mut tx,
+                caller,
+                change(cluster, "rollout.release", &released, Some(&before)),
+            )
+            .await?;
             tx.commit().await.map_err(store::StoreError::from)?;
             self.desired_changed();
-            Ok(view(cluster, RolloutNow { rollout: released, ..current }))
+            Ok(view(
+                cluster,
+                RolloutNow {
+                    rollout: released,
+                    ..current
+                },
+            ))
         })
         .await
     }
@@ -444,12 +530,15 @@ impl Core {
                             Ok(now) if now.rollout.state == RolloutState::Canary => {
                                 canaries_out = true;
                                 if let Some(started) = now.rollout.soak_started {
-                                    let ends = started + Duration::from_secs(now.settings.canary_soak_secs);
+                                    let ends = started
+                                        + Duration::from_secs(now.settings.canary_soak_secs);
                                     next = Some(next.map_or(ends, |n| n.min(ends)));
                                 }
                             }
                             Ok(_) | Err(Error::NotFound(_)) => {}
-                            Err(err) => tracing::error!(error = %err, cluster, "evaluating a rollout"),
+                            Err(err) => {
+                                tracing::error!(error = %err, cluster, "evaluating a rollout")
+                            }
                         }
                     }
                 }
@@ -458,7 +547,9 @@ impl Core {
             // While canaries are out, look again every few seconds: a canary
             // going stale ends its soak without any report arriving.
             let wait = canaries_out.then(|| {
-                let soak_ends = next.map_or(CANARY_RECHECK, |at| at.duration_since(SystemTime::now()).unwrap_or_default());
+                let soak_ends = next.map_or(CANARY_RECHECK, |at| {
+                    at.duration_since(SystemTime::now()).unwrap_or_default()
+                });
                 soak_ends.min(CANARY_RECHECK) + Duration::from_millis(10)
             });
             let timer = async {
@@ -478,7 +569,12 @@ impl Core {
     }
 }
 
-fn change<'a>(cluster: &'a str, action: &'a str, rollout: &Rollout, before: Option<&Rollout>) -> Change<'a> {
+fn change<'a>(
+    cluster: &'a str,
+    action: &'a str,
+    rollout: &Rollout,
+    before: Option<&Rollout>,
+) -> Change<'a> {
     Change {
         cluster: Some(cluster),
         action,
@@ -495,7 +591,11 @@ fn change<'a>(cluster: &'a str, action: &'a str, rollout: &Rollout, before: Opti
 }
 
 fn view(cluster: &str, now: RolloutNow) -> RolloutView {
-    let RolloutNow { rollout, settings, canaries } = now;
+    let RolloutNow {
+        rollout,
+        settings,
+        canaries,
+    } = now;
     RolloutView {
         cluster: cluster.to_string(),
         revision: rollout.revision,
@@ -503,7 +603,10 @@ fn view(cluster: &str, now: RolloutNow) -> RolloutView {
         state: rollout.state,
         since: rfc3339(rollout.since),
         reason: rollout.reason,
-        soak_started_at: rollout.soak_started.filter(|_| rollout.state == RolloutState::Canary).map(rfc3339),
+        soak_started_at: rollout
+            .soak_started
+            .filter(|_| rollout.state == RolloutState::Canary)
+            .map(rfc3339),
         canary_soak_secs: settings.canary_soak_secs,
         canaries: canaries
             .into_iter()
@@ -513,7 +616,12 @@ fn view(cluster: &str, now: RolloutNow) -> RolloutView {
                     CanaryHealth::Waiting(why) => ("waiting", Some(why)),
                     CanaryHealth::Failed(why) => ("failed", Some(why)),
                 };
-                CanaryView { name, status: status.to_string(), reason, applied_revision }
+                CanaryView {
+                    name,
+                    status: status.to_string(),
+                    reason,
+                    applied_revision,
+                }
             })
             .collect(),
     }
@@ -527,7 +635,12 @@ mod tests {
         SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000 + secs)
     }
 
-    fn rollout(revision: i64, released: i64, state: RolloutState, soak_started: Option<u64>) -> Rollout {
+    fn rollout(
+        revision: i64,
+        released: i64,
+        state: RolloutState,
+        soak_started: Option<u64>,
+    ) -> Rollout {
         Rollout {
             revision: Some(revision),
             released: Some(released),
@@ -539,7 +652,11 @@ mod tests {
     }
 
     fn canaries(health: &[CanaryHealth]) -> Vec<(String, CanaryHealth)> {
-        health.iter().enumerate().map(|(i, h)| (format!("c{i}"), h.clone())).collect()
+        health
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (format!("c{i}"), h.clone()))
+            .collect()
     }
 
     use CanaryHealth::{Failed, Ready, Waiting};
@@ -551,25 +668,137 @@ mod tests {
         let waiting = Waiting("runs revision 1".into());
         let failed = Failed("revision 2 refused".into());
         // (case, current, active, canaries, now, expected (revision, released, state, soak started))
-        type Case = (&'static str, Option<Rollout>, i64, Vec<CanaryHealth>, u64, (i64, i64, RolloutState, Option<u64>));
+        type Case = (
+            &'static str,
+            Option<Rollout>,
+            i64,
+            Vec<CanaryHealth>,
+            u64,
+            (i64, i64, RolloutState, Option<u64>),
+        );
         let cases: Vec<Case> = vec![
-            ("first seen: the active revision counts as released", None, 1, vec![waiting.clone()], 5, (1, 1, Released, None)),
-            ("no canaries: released at once", Some(rollout(1, 1, Released, None)), 2, vec![], 5, (2, 2, Released, None)),
-            ("canaries: a new revision goes to them first", Some(rollout(1, 1, Released, None)), 2, vec![waiting.clone()], 5, (2, 1, Canary, None)),
-            ("a ready canary starts the soak", Some(rollout(2, 1, Canary, None)), 2, vec![Ready], 5, (2, 1, Canary, Some(5))),
-            ("one canary still waiting: no soak", Some(rollout(2, 1, Canary, None)), 2, vec![Ready, waiting.clone()], 5, (2, 1, Canary, None)),
-            ("the soak goes on", Some(rollout(2, 1, Canary, Some(5))), 2, vec![Ready, Ready], 64, (2, 1, Canary, Some(5))),
-            ("a canary drops out: the soak starts over", Some(rollout(2, 1, Canary, Some(5))), 2, vec![Ready, waiting.clone()], 30, (2, 1, Canary, None)),
-            ("the soak is over: released", Some(rollout(2, 1, Canary, Some(5))), 2, vec![Ready, Ready], 65, (2, 2, Released, Some(5))),
-            ("a canary fails: halted", Some(rollout(2, 1, Canary, Some(5))), 2, vec![Ready, failed.clone()], 30, (2, 1, Halted, None)),
-            ("halted stays halted", Some(rollout(2, 1, Halted, None)), 2, vec![Ready], 500, (2, 1, Halted, None)),
-            ("a fix forward starts a new rollout", Some(rollout(2, 1, Halted, None)), 3, vec![waiting.clone()], 500, (3, 1, Canary, None)),
-            ("back to the released revision: released at once", Some(rollout(2, 1, Halted, None)), 1, vec![waiting.clone()], 500, (1, 1, Released, None)),
-            ("canaries removed mid-rollout: released", Some(rollout(2, 1, Canary, None)), 2, vec![], 30, (2, 2, Released, None)),
-            ("released stays released", Some(rollout(2, 2, Released, None)), 2, vec![failed.clone()], 30, (2, 2, Released, None)),
+            (
+                "first seen: the active revision counts as released",
+                None,
+                1,
+                vec![waiting.clone()],
+                5,
+                (1, 1, Released, None),
+            ),
+            (
+                "no canaries: released at once",
+                Some(rollout(1, 1, Released, None)),
+                2,
+                vec![],
+                5,
+                (2, 2, Released, None),
+            ),
+            (
+                "canaries: a new revision goes to them first",
+                Some(rollout(1, 1, Released, None)),
+                2,
+                vec![waiting.clone()],
+                5,
+                (2, 1, Canary, None),
+            ),
+            (
+                "a ready canary starts the soak",
+                Some(rollout(2, 1, Canary, None)),
+                2,
+                vec![Ready],
+                5,
+                (2, 1, Canary, Some(5)),
+            ),
+            (
+                "one canary still waiting: no soak",
+                Some(rollout(2, 1, Canary, None)),
+                2,
+                vec![Ready, waiting.clone()],
+                5,
+                (2, 1, Canary, None),
+            ),
+            (
+                "the soak goes on",
+                Some(rollout(2, 1, Canary, Some(5))),
+                2,
+                vec![Ready, Ready],
+                64,
+                (2, 1, Canary, Some(5)),
+            ),
+            (
+                "a canary drops out: the soak starts over",
+                Some(rollout(2, 1, Canary, Some(5))),
+                2,
+                vec![Ready, waiting.clone()],
+                30,
+                (2, 1, Canary, None),
+            ),
+            (
+                "the soak is over: released",
+                Some(rollout(2, 1, Canary, Some(5))),
+                2,
+                vec![Ready, Ready],
+                65,
+                (2, 2, Released, Some(5)),
+            ),
+            (
+                "a canary fails: halted",
+                Some(rollout(2, 1, Canary, Some(5))),
+                2,
+                vec![Ready, failed.clone()],
+                30,
+                (2, 1, Halted, None),
+            ),
+            (
+                "halted stays halted",
+                Some(rollout(2, 1, Halted, None)),
+                2,
+                vec![Ready],
+                500,
+                (2, 1, Halted, None),
+            ),
+            (
+                "a fix forward starts a new rollout",
+                Some(rollout(2, 1, Halted, None)),
+                3,
+                vec![waiting.clone()],
+                500,
+                (3, 1, Canary, None),
+            ),
+            (
+                "back to the released revision: released at once",
+                Some(rollout(2, 1, Halted, None)),
+                1,
+                vec![waiting.clone()],
+                500,
+                (1, 1, Released, None),
+            ),
+            (
+                "canaries removed mid-rollout: released",
+                Some(rollout(2, 1, Canary, None)),
+                2,
+                vec![],
+                30,
+                (2, 2, Released, None),
+            ),
+            (
+                "released stays released",
+                Some(rollout(2, 2, Released, None)),
+                2,
+                vec![failed.clone()],
+                30,
+                (2, 2, Released, None),
+            ),
         ];
-        for (case, current, active, health, now, (revision, released, state, soak_started)) in cases {
-            let next = next_rollout(current.as_ref(), Some(active), &canaries(&health), soak, at(now));
+        for (case, current, active, health, now, (revision, released, state, soak_started)) in cases
+        {
+            let next = next_rollout(
+                current.as_ref(),
+                Some(active),
+                &canaries(&health),
+                soak,
+                at(now),
+            );
             assert_eq!(
                 (next.revision, next.released, next.state, next.soak_started),
                 (Some(revision), Some(released), state, soak_started.map(at)),
@@ -581,9 +810,21 @@ mod tests {
     #[test]
     fn a_halt_names_the_canary_and_why() {
         let current = rollout(2, 1, Canary, None);
-        let health = vec![("edge-1".to_string(), Failed("revision 2 refused: above the removal limit".into()))];
-        let next = next_rollout(Some(&current), Some(2), &health, Duration::from_secs(1), at(9));
-        assert_eq!(next.reason.as_deref(), Some("canary edge-1: revision 2 refused: above the removal limit"));
+        let health = vec![(
+            "edge-1".to_string(),
+            Failed("revision 2 refused: above the removal limit".into()),
+        )];
+        let next = next_rollout(
+            Some(&current),
+            Some(2),
+            &health,
+            Duration::from_secs(1),
+            at(9),
+        );
+        assert_eq!(
+            next.reason.as_deref(),
+            Some("canary edge-1: revision 2 refused: above the removal limit")
+        );
         assert_eq!(next.since, at(9));
     }
 
@@ -621,35 +862,57 @@ mod tests {
         }
 
         async fn stored(core: &Core) -> (Option<i64>, Option<i64>, String, String) {
-            let row = store::rollout(core.store().reader(), "web").await.unwrap().expect("a stored rollout");
+            let row = store::rollout(core.store().reader(), "web")
+                .await
+                .unwrap()
+                .expect("a stored rollout");
             (row.revision, row.released, row.state, row.since)
         }
 
         #[tokio::test]
         async fn without_canaries_the_activation_itself_releases_and_asking_writes_nothing() {
             let dir = tempfile::tempdir().unwrap();
-            let core = Core::new(Store::open(dir.path().join("lvsd.db").to_str().unwrap()).await.unwrap());
+            let core = Core::new(
+                Store::open(dir.path().join("lvsd.db").to_str().unwrap())
+                    .await
+                    .unwrap(),
+            );
             let caller = Caller::anonymous();
             core.create_cluster(&caller, "web", "").await.unwrap();
             core.commit(&caller, "web", commit(1)).await.unwrap();
             core.commit(&caller, "web", commit(2)).await.unwrap();
             let released = stored(&core).await;
-            assert_eq!((released.0, released.1, released.2.as_str()), (Some(2), Some(2), "released"));
+            assert_eq!(
+                (released.0, released.1, released.2.as_str()),
+                (Some(2), Some(2), "released")
+            );
             let desired = core.desired_changes();
             assert_eq!(core.director_revision("web", "d1").await.unwrap(), Some(2));
-            assert_eq!(stored(&core).await, released, "asking what to run stores nothing");
+            assert_eq!(
+                stored(&core).await,
+                released,
+                "asking what to run stores nothing"
+            );
             assert!(!desired.has_changed().unwrap(), "and wakes nobody");
 
             // With canaries the activation leaves the rollout to `rollout_now`,
             // which holds the others on the revision released without them.
-            let settings = ClusterSettings { canaries: vec!["c1".to_string()], ..ClusterSettings::default() };
-            core.put_settings(&caller, "web", settings, &Default::default()).await.unwrap();
+            let settings = ClusterSettings {
+                canaries: vec!["c1".to_string()],
+                ..ClusterSettings::default()
+            };
+            core.put_settings(&caller, "web", settings, &Default::default())
+                .await
+                .unwrap();
             core.commit(&caller, "web", commit(3)).await.unwrap();
             assert_eq!(stored(&core).await, released);
             assert_eq!(core.director_revision("web", "c1").await.unwrap(), Some(3));
             assert_eq!(core.director_revision("web", "d1").await.unwrap(), Some(2));
             let canary = stored(&core).await;
-            assert_eq!((canary.0, canary.1, canary.2.as_str()), (Some(3), Some(2), "canary"));
+            assert_eq!(
+                (canary.0, canary.1, canary.2.as_str()),
+                (Some(3), Some(2), "canary")
+            );
         }
     }
 
@@ -661,11 +924,29 @@ mod tests {
             drift: Some(drift.to_string()),
             ..DirectorRow::default()
         };
-        assert_eq!(canary_health(None, Some(2), false), Waiting("has not reported yet".into()));
-        assert_eq!(canary_health(Some(&row(Some(2), None, "[]")), Some(2), false), Ready);
-        assert!(matches!(canary_health(Some(&row(Some(2), None, "[]")), Some(2), true), Waiting(_)));
-        assert!(matches!(canary_health(Some(&row(Some(1), None, "[]")), Some(2), false), Waiting(_)));
-        assert!(matches!(canary_health(Some(&row(Some(1), Some(2), "[]")), Some(2), false), Failed(_)));
-        assert!(matches!(canary_health(Some(&row(Some(2), None, "[{}]")), Some(2), false), Waiting(_)));
+        assert_eq!(
+            canary_health(None, Some(2), false),
+            Waiting("has not reported yet".into())
+        );
+        assert_eq!(
+            canary_health(Some(&row(Some(2), None, "[]")), Some(2), false),
+            Ready
+        );
+        assert!(matches!(
+            canary_health(Some(&row(Some(2), None, "[]")), Some(2), true),
+            Waiting(_)
+        ));
+        assert!(matches!(
+            canary_health(Some(&row(Some(1), None, "[]")), Some(2), false),
+            Waiting(_)
+        ));
+        assert!(matches!(
+            canary_health(Some(&row(Some(1), Some(2), "[]")), Some(2), false),
+            Failed(_)
+        ));
+        assert!(matches!(
+            canary_health(Some(&row(Some(2), None, "[{}]")), Some(2), false),
+            Waiting(_)
+        ));
     }
 }

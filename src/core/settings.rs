@@ -65,7 +65,10 @@ pub struct ClusterSettings {
     pub canaries: Vec<String>,
     /// How long every canary must run a new revision, applied, in sync and
     /// reporting, before the other directors get it; 60 by default.
-    #[serde(default = "default_canary_soak", skip_serializing_if = "is_default_canary_soak")]
+    #[serde(
+        default = "default_canary_soak",
+        skip_serializing_if = "is_default_canary_soak"
+    )]
     pub canary_soak_secs: u64,
 }
 
@@ -86,18 +89,25 @@ impl Default for ClusterSettings {
 impl ClusterSettings {
     fn validate(&self) -> Result<()> {
         for id in self.drain_services.keys() {
-            id.parse::<ServiceKey>().map_err(|e| Error::invalid(format!("drain_services.{id}"), e.message))?;
+            id.parse::<ServiceKey>()
+                .map_err(|e| Error::invalid(format!("drain_services.{id}"), e.message))?;
         }
         if !(1..=u64::from(MAX_TIMEOUT_SECS)).contains(&self.drain_timeout_secs) {
             return Err(Error::invalid(
                 "drain_timeout_secs",
-                format!("{} is out of range: 1 to {MAX_TIMEOUT_SECS} seconds", self.drain_timeout_secs),
+                format!(
+                    "{} is out of range: 1 to {MAX_TIMEOUT_SECS} seconds",
+                    self.drain_timeout_secs
+                ),
             ));
         }
         if let Some(limit) = self.removal_limit
             && !(0.0..=1.0).contains(&limit)
         {
-            return Err(Error::invalid("removal_limit", format!("{limit} is out of range: a share from 0 to 1")));
+            return Err(Error::invalid(
+                "removal_limit",
+                format!("{limit} is out of range: a share from 0 to 1"),
+            ));
         }
         if self.canaries.len() > MAX_CANARIES {
             return Err(Error::invalid(
@@ -106,15 +116,22 @@ impl ClusterSettings {
             ));
         }
         for (i, name) in self.canaries.iter().enumerate() {
-            super::agents::validate_director_name(name).map_err(|e| Error::invalid(format!("canaries[{i}]"), e))?;
+            super::agents::validate_director_name(name)
+                .map_err(|e| Error::invalid(format!("canaries[{i}]"), e))?;
             if self.canaries[..i].contains(name) {
-                return Err(Error::invalid(format!("canaries[{i}]"), format!("{name} is listed twice")));
+                return Err(Error::invalid(
+                    format!("canaries[{i}]"),
+                    format!("{name} is listed twice"),
+                ));
             }
         }
         if !(1..=u64::from(MAX_TIMEOUT_SECS)).contains(&self.canary_soak_secs) {
             return Err(Error::invalid(
                 "canary_soak_secs",
-                format!("{} is out of range: 1 to {MAX_TIMEOUT_SECS} seconds", self.canary_soak_secs),
+                format!(
+                    "{} is out of range: 1 to {MAX_TIMEOUT_SECS} seconds",
+                    self.canary_soak_secs
+                ),
             ));
         }
         Ok(())
@@ -153,7 +170,10 @@ pub struct SettingsView {
 fn settings_etag(row: Option<&SettingsRow>) -> String {
     match row {
         Some(row) => {
-            let digest = sha2::Sha256::digest(format!("{}\n{}\n{}", row.updated_at, row.updated_by, row.settings));
+            let digest = sha2::Sha256::digest(format!(
+                "{}\n{}\n{}",
+                row.updated_at, row.updated_by, row.settings
+            ));
             format!("\"s.{}\"", &hex::encode(digest)[..16])
         }
         None => "\"s.defaults\"".to_string(),
@@ -162,7 +182,10 @@ fn settings_etag(row: Option<&SettingsRow>) -> String {
 
 /// The settings a stored row holds: the defaults without one.
 pub(super) fn stored_settings(row: Option<&SettingsRow>) -> Result<ClusterSettings> {
-    row.map_or_else(|| Ok(ClusterSettings::default()), |row| parse_settings(&row.settings))
+    row.map_or_else(
+        || Ok(ClusterSettings::default()),
+        |row| parse_settings(&row.settings),
+    )
 }
 
 fn settings_view(cluster: &str, row: Option<SettingsRow>) -> Result<SettingsView> {
@@ -179,7 +202,9 @@ impl Core {
     /// The settings of `cluster` (the defaults until set).
     pub async fn settings(&self, cluster: &str) -> Result<SettingsView> {
         let reader = self.store().reader();
-        store::active_revision(reader, cluster).await?.ok_or_else(|| not_found(cluster))?;
+        store::active_revision(reader, cluster)
+            .await?
+            .ok_or_else(|| not_found(cluster))?;
         settings_view(cluster, store::settings(reader, cluster).await?)
     }
 

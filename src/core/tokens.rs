@@ -7,10 +7,10 @@ use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::audit::{record, Change};
-use super::{now, Caller, Core, Error, Result};
-use crate::auth::token::{self, Token};
+use super::audit::{Change, record};
+use super::{Caller, Core, Error, Result, now};
 use crate::auth::Role;
+use crate::auth::token::{self, Token};
 use crate::store::{self, TokenRow};
 
 #[derive(Debug, Clone)]
@@ -121,7 +121,11 @@ impl Core {
 
     /// Every token ever made, revoked ones included, oldest first.
     pub async fn list_tokens(&self) -> Result<Vec<TokenView>> {
-        Ok(store::tokens(self.store().reader()).await?.into_iter().map(TokenView::from).collect())
+        Ok(store::tokens(self.store().reader())
+            .await?
+            .into_iter()
+            .map(TokenView::from)
+            .collect())
     }
 
     /// Revokes the live token with this name or id; from the next request on
@@ -133,10 +137,17 @@ impl Core {
                 Some(row) => row,
                 None => match store::token(&mut *tx, name_or_id).await? {
                     Some(row) if row.revoked_at.is_some() => {
-                        return Err(Error::Conflict(format!("token {} ({}) is already revoked", row.name, row.id)));
+                        return Err(Error::Conflict(format!(
+                            "token {} ({}) is already revoked",
+                            row.name, row.id
+                        )));
                     }
                     Some(row) => row,
-                    None => return Err(Error::NotFound(format!("no live token is named or numbered {name_or_id}"))),
+                    None => {
+                        return Err(Error::NotFound(format!(
+                            "no live token is named or numbered {name_or_id}"
+                        )));
+                    }
                 },
             };
             let at = now();
@@ -149,7 +160,11 @@ impl Core {
             };
             record(&mut tx, caller, change).await?;
             tx.commit().await.map_err(store::StoreError::from)?;
-            Ok(TokenView { revoked_at: Some(at), revoked_by: Some(caller.actor.clone()), ..TokenView::from(row) })
+            Ok(TokenView {
+                revoked_at: Some(at),
+                revoked_by: Some(caller.actor.clone()),
+                ..TokenView::from(row)
+            })
         })
         .await
     }

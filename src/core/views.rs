@@ -53,7 +53,11 @@ impl RevisionKind {
     }
 
     pub fn parse(s: &str) -> Self {
-        if s == "rollback" { RevisionKind::Rollback } else { RevisionKind::Commit }
+        if s == "rollback" {
+            RevisionKind::Rollback
+        } else {
+            RevisionKind::Commit
+        }
     }
 }
 

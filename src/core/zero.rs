@@ -43,15 +43,25 @@ pub struct ZeroView {
 impl Core {
     /// Asks every director of `cluster` to zero the counters of `service`
     /// (all the cluster's services when `None`).
-    pub async fn zero(&self, caller: &Caller, cluster: &str, service: Option<String>) -> Result<ZeroView> {
+    pub async fn zero(
+        &self,
+        caller: &Caller,
+        cluster: &str,
+        service: Option<String>,
+    ) -> Result<ZeroView> {
         self.audited(caller, Some(cluster), "cluster.zero", cluster, async {
             let key = service
                 .as_deref()
-                .map(|id| id.parse::<ServiceKey>().map_err(|e| Error::invalid("service", e.message)))
+                .map(|id| {
+                    id.parse::<ServiceKey>()
+                        .map_err(|e| Error::invalid("service", e.message))
+                })
                 .transpose()?;
             let active = self.active_spec(cluster).await?;
             if let Some(key) = key
-                && active.as_ref().is_none_or(|(_, spec)| spec.service(&key).is_none())
+                && active
+                    .as_ref()
+                    .is_none_or(|(_, spec)| spec.service(&key).is_none())
             {
                 return Err(Error::invalid(
                     "service",
@@ -59,8 +69,13 @@ impl Core {
                 ));
             }
             let mut tx = self.store().begin().await?;
-            store::active_revision(&mut *tx, cluster).await?.ok_or_else(|| not_found(cluster))?;
-            let seq = store::zero_request(&mut *tx, cluster).await?.map_or(0, |row| row.seq) + 1;
+            store::active_revision(&mut *tx, cluster)
+                .await?
+                .ok_or_else(|| not_found(cluster))?;
+            let seq = store::zero_request(&mut *tx, cluster)
+                .await?
+                .map_or(0, |row| row.seq)
+                + 1;
             let row = ZeroRow {
                 cluster: cluster.to_string(),
                 seq,

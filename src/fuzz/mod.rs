@@ -33,11 +33,18 @@ fn cases() -> u32 {
 /// Runs `check` on `cases()` inputs of `strategy`; `check` says whether the
 /// input was accepted. Panics (with proptest's minimal failing input) on the
 /// first failure, after printing the counts.
-pub(crate) fn fuzz<S: Strategy>(name: &str, strategy: S, check: impl Fn(S::Value) -> Result<bool, TestCaseError>)
-where
+pub(crate) fn fuzz<S: Strategy>(
+    name: &str,
+    strategy: S,
+    check: impl Fn(S::Value) -> Result<bool, TestCaseError>,
+) where
     S::Value: std::fmt::Debug,
 {
-    let config = Config { cases: cases(), failure_persistence: None, ..Config::default() };
+    let config = Config {
+        cases: cases(),
+        failure_persistence: None,
+        ..Config::default()
+    };
     let mut runner = TestRunner::new(config);
     let (tried, accepted) = (AtomicU64::new(0), AtomicU64::new(0));
     let outcome = runner.run(&strategy, |input| {
@@ -86,7 +93,11 @@ fn apply(text: &str, edits: &[Edit]) -> String {
         match edit {
             Edit::Delete(at, n) => {
                 let start = boundary(&text, *at);
-                let end = boundary(&text, ((start + n) as f64 / text.len().max(1) as f64).min(1.0)).max(start);
+                let end = boundary(
+                    &text,
+                    ((start + n) as f64 / text.len().max(1) as f64).min(1.0),
+                )
+                .max(start);
                 text.replace_range(start..end, "");
             }
             Edit::Insert(at, word) => {
@@ -95,7 +106,11 @@ fn apply(text: &str, edits: &[Edit]) -> String {
             }
             Edit::Repeat(at, n) => {
                 let start = boundary(&text, *at);
-                let end = boundary(&text, ((start + n) as f64 / text.len().max(1) as f64).min(1.0)).max(start);
+                let end = boundary(
+                    &text,
+                    ((start + n) as f64 / text.len().max(1) as f64).min(1.0),
+                )
+                .max(start);
                 let span = text[start..end].to_string();
                 text.insert_str(end, &span);
             }
@@ -117,7 +132,16 @@ pub(crate) enum ByteEdit {
 }
 
 pub(crate) fn byte_edit() -> impl Strategy<Value = ByteEdit> {
-    let lengths = prop_oneof![Just(0u16), Just(1), Just(3), Just(4), Just(8), Just(16), Just(0xffff), any::<u16>()];
+    let lengths = prop_oneof![
+        Just(0u16),
+        Just(1),
+        Just(3),
+        Just(4),
+        Just(8),
+        Just(16),
+        Just(0xffff),
+        any::<u16>()
+    ];
     prop_oneof![
         3 => (0.0..1.0f64, 0..8u8).prop_map(|(at, bit)| ByteEdit::Flip(at, bit)),
         2 => (0.0..1.0f64, any::<u8>()).prop_map(|(at, byte)| ByteEdit::Set(at, byte)),

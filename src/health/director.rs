@@ -60,7 +60,10 @@ impl DirectorChecks {
 
     /// The transitions since the last call, oldest first (for the audit log).
     pub fn take_events(&self) -> Vec<HealthEvent> {
-        self.monitor.as_ref().map(HealthMonitor::take_events).unwrap_or_default()
+        self.monitor
+            .as_ref()
+            .map(HealthMonitor::take_events)
+            .unwrap_or_default()
     }
 
     /// Per service, per real server, as the API shows it; `None` without checks.
@@ -68,9 +71,16 @@ impl DirectorChecks {
         self.monitor.as_ref().map(HealthMonitor::views)
     }
 
-    fn follow(&mut self, spec: &Arc<Spec>, runtime: Option<&tokio::runtime::Handle>, changed: &Arc<Notify>) {
-        let checked =
-            spec.services().iter().any(|s| !s.health().checks.is_empty() || s.health().sorry_server.is_some());
+    fn follow(
+        &mut self,
+        spec: &Arc<Spec>,
+        runtime: Option<&tokio::runtime::Handle>,
+        changed: &Arc<Notify>,
+    ) {
+        let checked = spec
+            .services()
+            .iter()
+            .any(|s| !s.health().checks.is_empty() || s.health().sorry_server.is_some());
         match (&self.monitor, checked) {
             (Some(monitor), true) => {
                 let current = monitor.spec();
@@ -80,7 +90,10 @@ impl DirectorChecks {
                 }
             }
             (None, true) => {
-                let Some(runtime) = runtime.cloned().or_else(|| tokio::runtime::Handle::try_current().ok()) else {
+                let Some(runtime) = runtime
+                    .cloned()
+                    .or_else(|| tokio::runtime::Handle::try_current().ok())
+                else {
                     tracing::error!("health checks need a tokio runtime: the spec runs unchecked");
                     return;
                 };

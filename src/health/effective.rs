@@ -52,7 +52,10 @@ fn effective_service(
     let sorry = health.sorry_server.as_ref().filter(|_| serving == 0);
     let unchanged = sorry.is_none()
         && weights.len() == service.servers().len()
-        && service.servers().iter().all(|s| weights.get(&s.key) == Some(&s.weight));
+        && service
+            .servers()
+            .iter()
+            .all(|s| weights.get(&s.key) == Some(&s.weight));
     (!unchanged).then(|| service.with_weights(&weights, sorry))
 }
 
@@ -70,7 +73,11 @@ mod tests {
 
     /// The table of the first service: `(server, weight)`.
     fn table(spec: &Spec) -> Vec<(String, u16)> {
-        spec.services()[0].servers().iter().map(|s| (s.key.to_string(), s.weight)).collect()
+        spec.services()[0]
+            .servers()
+            .iter()
+            .map(|s| (s.key.to_string(), s.weight))
+            .collect()
     }
 
     const SERVICE: &str = r#"{"services":[{"id":"tcp:10.0.0.1:80","health_check":{"type":"tcp"},
@@ -85,19 +92,51 @@ mod tests {
         // (down servers, expected table)
         type Case<'a> = (&'a [&'a str], Vec<(String, u16)>);
         let cases: Vec<Case> = vec![
-            (&[], vec![s("10.1.0.1:80", 3), s("10.1.0.2:80", 0), s("10.1.0.3:80", 2)]),
-            (&["10.1.0.1:80"], vec![s("10.1.0.1:80", 0), s("10.1.0.2:80", 0), s("10.1.0.3:80", 2)]),
+            (
+                &[],
+                vec![
+                    s("10.1.0.1:80", 3),
+                    s("10.1.0.2:80", 0),
+                    s("10.1.0.3:80", 2),
+                ],
+            ),
+            (
+                &["10.1.0.1:80"],
+                vec![
+                    s("10.1.0.1:80", 0),
+                    s("10.1.0.2:80", 0),
+                    s("10.1.0.3:80", 2),
+                ],
+            ),
             // Removed, not quiesced: its override says so.
-            (&["10.1.0.3:80"], vec![s("10.1.0.1:80", 3), s("10.1.0.2:80", 0)]),
+            (
+                &["10.1.0.3:80"],
+                vec![s("10.1.0.1:80", 3), s("10.1.0.2:80", 0)],
+            ),
             // The operator's weight 0 stays 0 whether healthy or not, and does not count as serving.
-            (&["10.1.0.2:80"], vec![s("10.1.0.1:80", 3), s("10.1.0.2:80", 0), s("10.1.0.3:80", 2)]),
+            (
+                &["10.1.0.2:80"],
+                vec![
+                    s("10.1.0.1:80", 3),
+                    s("10.1.0.2:80", 0),
+                    s("10.1.0.3:80", 2),
+                ],
+            ),
             (
                 &["10.1.0.1:80", "10.1.0.3:80"],
-                vec![s("10.1.0.1:80", 0), s("10.1.0.2:80", 0), s("10.2.0.9:80", 1)],
+                vec![
+                    s("10.1.0.1:80", 0),
+                    s("10.1.0.2:80", 0),
+                    s("10.2.0.9:80", 1),
+                ],
             ),
             (
                 &["10.1.0.1:80", "10.1.0.2:80", "10.1.0.3:80"],
-                vec![s("10.1.0.1:80", 0), s("10.1.0.2:80", 0), s("10.2.0.9:80", 1)],
+                vec![
+                    s("10.1.0.1:80", 0),
+                    s("10.1.0.2:80", 0),
+                    s("10.2.0.9:80", 1),
+                ],
             ),
         ];
         let spec = spec(SERVICE);
@@ -110,7 +149,8 @@ mod tests {
 
     #[test]
     fn a_spec_without_checks_is_left_alone() {
-        let plain = spec(r#"{"services":[{"id":"tcp:10.0.0.1:80","servers":[{"address":"10.1.0.1"}]}]}"#);
+        let plain =
+            spec(r#"{"services":[{"id":"tcp:10.0.0.1:80","servers":[{"address":"10.1.0.1"}]}]}"#);
         assert_eq!(effective(&plain, |_, _| false), plain);
     }
 
@@ -121,7 +161,13 @@ mod tests {
                 {"address":"10.1.0.2","forwarding":"nat","health_check":{"type":"tcp"}}]}]}"#,
         );
         let out = effective(&mixed, |_, _| false);
-        assert_eq!(table(&out), vec![("10.1.0.1:80".to_string(), 1), ("10.1.0.2:80".to_string(), 0)]);
+        assert_eq!(
+            table(&out),
+            vec![
+                ("10.1.0.1:80".to_string(), 1),
+                ("10.1.0.2:80".to_string(), 0)
+            ]
+        );
     }
 
     proptest! {

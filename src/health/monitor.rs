@@ -71,7 +71,11 @@ impl HealthMonitor {
             changed: watch::channel(0).0,
             permits: Arc::new(Semaphore::new(options.concurrency.max(1))),
         });
-        let monitor = HealthMonitor { shared, spec: Mutex::new(spec.clone()), tasks: Mutex::new(BTreeMap::new()) };
+        let monitor = HealthMonitor {
+            shared,
+            spec: Mutex::new(spec.clone()),
+            tasks: Mutex::new(BTreeMap::new()),
+        };
         monitor.update(spec);
         monitor
     }
@@ -94,12 +98,21 @@ impl HealthMonitor {
             }
             keep
         });
-        self.shared.states.lock().expect("states lock").retain(|target, _| wanted.contains_key(target));
+        self.shared
+            .states
+            .lock()
+            .expect("states lock")
+            .retain(|target, _| wanted.contains_key(target));
         for (target, (check, address)) in wanted {
             if tasks.contains_key(&target) {
                 continue;
             }
-            let task = tokio::spawn(run_checks(self.shared.clone(), target, address, check.clone()));
+            let task = tokio::spawn(run_checks(
+                self.shared.clone(),
+                target,
+                address,
+                check.clone(),
+            ));
             tasks.insert(target, (check, task));
         }
         *self.spec.lock().expect("spec lock") = spec;
@@ -114,7 +127,9 @@ impl HealthMonitor {
     pub fn effective(&self) -> Spec {
         let spec = self.spec();
         let states = self.shared.states.lock().expect("states lock");
-        effective(&spec, |service, server| states.get(&(*service, *server)).is_none_or(|s| s.healthy))
+        effective(&spec, |service, server| {
+            states.get(&(*service, *server)).is_none_or(|s| s.healthy)
+        })
     }
 
     /// The state of every checked server now.
@@ -127,7 +142,9 @@ impl HealthMonitor {
         let spec = self.spec();
         let effective = self.effective();
         let states = self.states();
-        views(&spec, &effective, |service, server| states.get(&(*service, *server)))
+        views(&spec, &effective, |service, server| {
+            states.get(&(*service, *server))
+        })
     }
 
     /// Changes when a server goes down or comes back.
@@ -152,7 +169,9 @@ impl Drop for HealthMonitor {
 /// Where in the interval a server's checks run: spread evenly, by a hash of the server.
 fn offset(target: &Target, interval: Duration) -> Duration {
     static SEED: std::sync::OnceLock<std::hash::RandomState> = std::sync::OnceLock::new();
-    let hash = SEED.get_or_init(std::hash::RandomState::new).hash_one(target);
+    let hash = SEED
+        .get_or_init(std::hash::RandomState::new)
+        .hash_one(target);
     let millis = interval.as_millis().max(1) as u64;
     Duration::from_millis(hash % millis)
 }
@@ -162,7 +181,11 @@ async fn run_checks(shared: Arc<Shared>, target: Target, address: IpAddr, check:
     loop {
         tokio::time::sleep_until(next).await;
         let outcome = {
-            let _permit = shared.permits.acquire().await.expect("the semaphore is never closed");
+            let _permit = shared
+                .permits
+                .acquire()
+                .await
+                .expect("the semaphore is never closed");
             match tokio::time::timeout(check.timeout, probe(&check, &target.0, address)).await {
                 Ok(outcome) => outcome,
                 Err(_) => Err(format!("no answer within {} ms", check.timeout.as_millis())),
@@ -183,10 +206,18 @@ impl Shared {
         let now = SystemTime::now();
         let transition = {
             let mut states = self.states.lock().expect("states lock");
-            states.entry(*target).or_default().observe(outcome, check.rise, check.fall, now)
+            states
+                .entry(*target)
+                .or_default()
+                .observe(outcome, check.rise, check.fall, now)
         };
         if let Some(transition) = transition {
-            let event = HealthEvent { at: now, service: target.0, server: target.1, transition };
+            let event = HealthEvent {
+                at: now,
+                service: target.0,
+                server: target.1,
+                transition,
+            };
             self.events.lock().expect("events lock").push(event);
             self.changed.send_modify(|n| *n += 1);
         }

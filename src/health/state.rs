@@ -44,7 +44,13 @@ pub enum Transition {
 
 impl ServerState {
     /// Takes in one check's outcome; returns the transition it causes, if any.
-    pub fn observe(&mut self, outcome: Result<(), String>, rise: u32, fall: u32, now: SystemTime) -> Option<Transition> {
+    pub fn observe(
+        &mut self,
+        outcome: Result<(), String>,
+        rise: u32,
+        fall: u32,
+        now: SystemTime,
+    ) -> Option<Transition> {
         self.checks += 1;
         match outcome {
             Ok(()) => {
@@ -95,7 +101,11 @@ mod tests {
         let mut state = ServerState::default();
         let mut transitions = Vec::new();
         for (i, ok) in outcomes.iter().enumerate() {
-            let outcome = if *ok { Ok(()) } else { Err(format!("failure {i}")) };
+            let outcome = if *ok {
+                Ok(())
+            } else {
+                Err(format!("failure {i}"))
+            };
             if let Some(t) = state.observe(outcome, rise, fall, at(i as u64)) {
                 transitions.push((i, t));
             }
@@ -105,7 +115,9 @@ mod tests {
 
     #[test]
     fn rise_and_fall_by_table() {
-        let down = |i: usize| Transition::Down { reason: format!("failure {i}") };
+        let down = |i: usize| Transition::Down {
+            reason: format!("failure {i}"),
+        };
         // (outcomes, rise, fall, transitions, healthy at the end)
         type Case = (&'static str, u32, u32, Vec<(usize, Transition)>, bool);
         let cases: Vec<Case> = vec![
@@ -115,11 +127,23 @@ mod tests {
             ("--+--", 2, 3, vec![], true),
             ("---+", 2, 3, vec![(2, down(2))], false),
             ("---++", 2, 3, vec![(2, down(2)), (4, Transition::Up)], true),
-            ("---+-++", 2, 3, vec![(2, down(2)), (6, Transition::Up)], true),
+            (
+                "---+-++",
+                2,
+                3,
+                vec![(2, down(2)), (6, Transition::Up)],
+                true,
+            ),
             ("-", 1, 1, vec![(0, down(0))], false),
             ("-+", 1, 1, vec![(0, down(0)), (1, Transition::Up)], true),
             ("------", 1, 3, vec![(2, down(2))], false),
-            ("---++---", 2, 3, vec![(2, down(2)), (4, Transition::Up), (7, down(7))], false),
+            (
+                "---++---",
+                2,
+                3,
+                vec![(2, down(2)), (4, Transition::Up), (7, down(7))],
+                false,
+            ),
         ];
         for (outcomes, rise, fall, expected, healthy) in cases {
             let oks: Vec<bool> = outcomes.chars().map(|c| c == '+').collect();
@@ -138,8 +162,15 @@ mod tests {
         assert_eq!(state.last_error.as_deref(), Some("timed out"));
         assert_eq!(state.consecutive_failures, 2);
         state.observe(Ok(()), 2, 3, at(12));
-        assert_eq!(state.failing_since, None, "a short run of failures ends with a success");
-        assert_eq!(state.last_error.as_deref(), Some("timed out"), "the last error stays for the operator");
+        assert_eq!(
+            state.failing_since, None,
+            "a short run of failures ends with a success"
+        );
+        assert_eq!(
+            state.last_error.as_deref(),
+            Some("timed out"),
+            "the last error stays for the operator"
+        );
     }
 
     proptest! {

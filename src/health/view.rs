@@ -70,7 +70,9 @@ pub fn views<'a>(
             .iter()
             .map(|server| {
                 let check = health.checks.get(&server.key);
-                let st = check.and_then(|_| state(&service.key, &server.key)).unwrap_or(&unchecked);
+                let st = check
+                    .and_then(|_| state(&service.key, &server.key))
+                    .unwrap_or(&unchecked);
                 ServerHealthView {
                     server: server.key.to_string(),
                     check: check.map(|c| c.probe.kind()),
@@ -86,8 +88,11 @@ pub fn views<'a>(
             .collect();
         let healthy_servers = servers.iter().filter(|s| s.healthy).count();
         let quorum = health.quorum.unwrap_or(Quorum::Servers(1));
-        let sorry_server_active =
-            health.sorry_server.as_ref().filter(|sorry| weight_now(&sorry.key).is_some()).map(|s| s.key.to_string());
+        let sorry_server_active = health
+            .sorry_server
+            .as_ref()
+            .filter(|sorry| weight_now(&sorry.key).is_some())
+            .map(|s| s.key.to_string());
         out.push(ServiceHealthView {
             service: service.key.to_string(),
             degraded: !quorum.met(healthy_servers, servers.len()),

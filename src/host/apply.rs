@@ -19,8 +19,12 @@ use crate::model::AddressFamily;
 /// `state` what lvsd adds, and removing what lvsd added before that the plan
 /// no longer has.
 pub fn apply(plan: &HostPlan, state: &mut HostState) -> Result<HostReport, HostError> {
-    let mut rtnl = Rtnl::open().map_err(|e| HostError::netlink("opening an rtnetlink socket", e))?;
-    let mut report = HostReport { notes: plan.notes.clone(), ..HostReport::default() };
+    let mut rtnl =
+        Rtnl::open().map_err(|e| HostError::netlink("opening an rtnetlink socket", e))?;
+    let mut report = HostReport {
+        notes: plan.notes.clone(),
+        ..HostReport::default()
+    };
     release(&mut rtnl, state, plan, &mut report)?;
     for link in &plan.links {
         ensure_link(&mut rtnl, state, link, &mut report)?;
@@ -35,7 +39,11 @@ pub fn apply(plan: &HostPlan, state: &mut HostState) -> Result<HostReport, HostE
         // Recorded first: the previous value must survive a crash right after the write.
         let first_change = !state.records.sysctls.iter().any(|s| s.path == wanted.path);
         if first_change {
-            state.records.sysctls.push(ChangedSysctl { path: wanted.path.clone(), previous: current.clone(), value: wanted.value.clone() });
+            state.records.sysctls.push(ChangedSysctl {
+                path: wanted.path.clone(),
+                previous: current.clone(),
+                value: wanted.value.clone(),
+            });
             state.save().map_err(HostError::State)?;
         }
         if let Err(e) = sysctl::write(&wanted.path, &wanted.value) {
@@ -45,36 +53,57 @@ pub fn apply(plan: &HostPlan, state: &mut HostState) -> Result<HostReport, HostE
             }
             return Err(e);
         }
-        report.changes.push(Change::Sysctl { name: sysctl_name(&wanted.path), from: current, to: wanted.value.clone(), reason: wanted.reason });
+        report.changes.push(Change::Sysctl {
+            name: sysctl_name(&wanted.path),
+            from: current,
+            to: wanted.value.clone(),
+            reason: wanted.reason,
+        });
     }
     ensure_addresses(&mut rtnl, state, &plan.addresses, &mut report)?;
     for family in [NftFamily::Ip, NftFamily::Ip6] {
-        let rules = plan.snat.iter().filter(|r| NftFamily::of(r.family()) == family).count();
+        let rules = plan
+            .snat
+            .iter()
+            .filter(|r| NftFamily::of(r.family()) == family)
+            .count();
         if rules == 0 {
             continue;
         }
         let script = nft::render(family, &plan.snat, plan.snat_address);
         let digest = hex::encode(Sha256::digest(script.as_bytes()));
-        let recorded = state.records.nft_tables.iter().any(|t| t.family == family && t.sha256 == digest);
+        let recorded = state
+            .records
+            .nft_tables
+            .iter()
+            .any(|t| t.family == family && t.sha256 == digest);
         if recorded && nft::exists(family) {
             continue;
         }
         nft::run(&script).map_err(HostError::Nft)?;
         state.records.nft_tables.retain(|t| t.family != family);
-        state.records.nft_tables.push(NftTable { family, sha256: digest });
+        state.records.nft_tables.push(NftTable {
+            family,
+            sha256: digest,
+        });
         state.save().map_err(HostError::State)?;
         let target = plan.snat_target(match family {
             NftFamily::Ip => AddressFamily::Ipv4,
             NftFamily::Ip6 => AddressFamily::Ipv6,
         });
-        report.changes.push(Change::NftWritten { family, rules, target });
+        report.changes.push(Change::NftWritten {
+            family,
+            rules,
+            target,
+        });
     }
     Ok(report)
 }
 
 /// Removes everything lvsd added and restores the settings it changed.
 pub fn clean(state: &mut HostState) -> Result<HostReport, HostError> {
-    let mut rtnl = Rtnl::open().map_err(|e| HostError::netlink("opening an rtnetlink socket", e))?;
+    let mut rtnl =
+        Rtnl::open().map_err(|e| HostError::netlink("opening an rtnetlink socket", e))?;
     let mut report = HostReport::default();
     release(&mut rtnl, state, &HostPlan::default(), &mut report)?;
     Ok(report)
@@ -83,7 +112,8 @@ pub fn clean(state: &mut HostState) -> Result<HostReport, HostError> {
 /// This host's addresses, less those lvsd added (a VIP lvsd put on `lo` does
 /// not make this host a real server of that address).
 pub fn local_addresses(state: &HostState) -> Result<BTreeSet<IpAddr>, HostError> {
-    let mut rtnl = Rtnl::open().map_err(|e| HostError::netlink("opening an rtnetlink socket", e))?;
+    let mut rtnl =
+        Rtnl::open().map_err(|e| HostError::netlink("opening an rtnetlink socket", e))?;
     let added: BTreeSet<IpAddr> = state.records.addresses.iter().map(|a| a.address).collect();
     Ok(rtnl
         .addresses()
@@ -96,16 +126,30 @@ pub fn local_addresses(state: &HostState) -> Result<BTreeSet<IpAddr>, HostError>
 
 /// Takes back what the records hold and `plan` does not: addresses first,
 /// then source NAT tables, settings, and last the interfaces.
-fn release(rtnl: &mut Rtnl, state: &mut HostState, plan: &HostPlan, report: &mut HostReport) -> Result<(), HostError> {
-    let stale: Vec<PlannedAddress> =
-        state.records.addresses.iter().filter(|a| !plan.addresses.contains(a)).cloned().collect();
+fn release(
+    rtnl: &mut Rtnl,
+    state: &mut HostState,
+    plan: &HostPlan,
+    report: &mut HostReport,
+) -> Result<(), HostError> {
+    let stale: Vec<PlannedAddress> = state
+        .records
+        .addresses
+        .iter()
+        .filter(|a| !plan.addresses.contains(a))
+        .cloned()
+        .collect();
     if !stale.is_empty() {
         let links = list_links(rtnl)?;
-        let present = rtnl.addresses().map_err(|e| HostError::netlink("listing addresses", e))?;
+        let present = rtnl
+            .addresses()
+            .map_err(|e| HostError::netlink("listing addresses", e))?;
         for address in stale {
             let link = links.iter().find(|l| l.name == address.interface);
             if let Some(link) = link
-                && present.iter().any(|a| a.index == link.index && a.address == address.address)
+                && present
+                    .iter()
+                    .any(|a| a.index == link.index && a.address == address.address)
             {
                 rtnl.delete_address(link.index, address.address, address.prefix())
                     .map_err(|e| HostError::netlink(format!("removing {address}"), e))?;
@@ -121,7 +165,12 @@ fn release(rtnl: &mut Rtnl, state: &mut HostState, plan: &HostPlan, report: &mut
         .nft_tables
         .iter()
         .map(|t| t.family)
-        .filter(|family| !plan.snat.iter().any(|r| NftFamily::of(r.family()) == *family))
+        .filter(|family| {
+            !plan
+                .snat
+                .iter()
+                .any(|r| NftFamily::of(r.family()) == *family)
+        })
         .collect();
     for family in stale {
         nft::run(&nft::render_delete(family)).map_err(HostError::Nft)?;
@@ -130,8 +179,13 @@ fn release(rtnl: &mut Rtnl, state: &mut HostState, plan: &HostPlan, report: &mut
         state.save().map_err(HostError::State)?;
     }
 
-    let stale: Vec<ChangedSysctl> =
-        state.records.sysctls.iter().filter(|s| !plan.sysctls.iter().any(|p| p.path == s.path)).cloned().collect();
+    let stale: Vec<ChangedSysctl> = state
+        .records
+        .sysctls
+        .iter()
+        .filter(|s| !plan.sysctls.iter().any(|p| p.path == s.path))
+        .cloned()
+        .collect();
     for changed in stale {
         let name = sysctl_name(&changed.path);
         match sysctl::read(&changed.path) {
@@ -150,13 +204,26 @@ fn release(rtnl: &mut Rtnl, state: &mut HostState, plan: &HostPlan, report: &mut
     }
 
     let wanted = |name: &str| plan.links.iter().any(|l| l.name == name);
-    let raised: Vec<String> = state.records.raised_links.iter().filter(|n| !wanted(n)).cloned().collect();
-    let created: Vec<String> = state.records.created_links.iter().filter(|n| !wanted(n)).cloned().collect();
+    let raised: Vec<String> = state
+        .records
+        .raised_links
+        .iter()
+        .filter(|n| !wanted(n))
+        .cloned()
+        .collect();
+    let created: Vec<String> = state
+        .records
+        .created_links
+        .iter()
+        .filter(|n| !wanted(n))
+        .cloned()
+        .collect();
     if !raised.is_empty() || !created.is_empty() {
         let links = list_links(rtnl)?;
         for name in raised {
             if let Some(link) = links.iter().find(|l| l.name == name && l.up) {
-                rtnl.set_up(link.index, false).map_err(|e| HostError::netlink(format!("setting {name} down"), e))?;
+                rtnl.set_up(link.index, false)
+                    .map_err(|e| HostError::netlink(format!("setting {name} down"), e))?;
                 report.changes.push(Change::LinkDown(name.clone()));
             }
             state.records.raised_links.retain(|n| *n != name);
@@ -164,7 +231,8 @@ fn release(rtnl: &mut Rtnl, state: &mut HostState, plan: &HostPlan, report: &mut
         }
         for name in created {
             if let Some(link) = links.iter().find(|l| l.name == name) {
-                rtnl.delete_link(link.index).map_err(|e| HostError::netlink(format!("deleting interface {name}"), e))?;
+                rtnl.delete_link(link.index)
+                    .map_err(|e| HostError::netlink(format!("deleting interface {name}"), e))?;
                 report.changes.push(Change::LinkDeleted(name.clone()));
             }
             state.records.created_links.retain(|n| *n != name);
@@ -175,18 +243,25 @@ fn release(rtnl: &mut Rtnl, state: &mut HostState, plan: &HostPlan, report: &mut
 }
 
 fn list_links(rtnl: &mut Rtnl) -> Result<Vec<Link>, HostError> {
-    rtnl.links().map_err(|e| HostError::netlink("listing interfaces", e))
+    rtnl.links()
+        .map_err(|e| HostError::netlink("listing interfaces", e))
 }
 
-fn ensure_link(rtnl: &mut Rtnl, state: &mut HostState, wanted: &PlannedLink, report: &mut HostReport) -> Result<(), HostError> {
+fn ensure_link(
+    rtnl: &mut Rtnl,
+    state: &mut HostState,
+    wanted: &PlannedLink,
+    report: &mut HostReport,
+) -> Result<(), HostError> {
     let name = &wanted.name;
     let link = match list_links(rtnl)?.into_iter().find(|l| l.name == *name) {
         Some(link) => link,
         None => {
             match wanted.kind {
                 LinkKind::Dummy => {
-                    rtnl.create_link(name, LinkKind::Dummy)
-                        .map_err(|e| HostError::netlink(format!("creating dummy interface {name}"), e))?;
+                    rtnl.create_link(name, LinkKind::Dummy).map_err(|e| {
+                        HostError::netlink(format!("creating dummy interface {name}"), e)
+                    })?;
                     state.records.created_links.push(name.clone());
                     state.save().map_err(HostError::State)?;
                     report.changes.push(Change::LinkCreated(name.clone()));
@@ -194,7 +269,12 @@ fn ensure_link(rtnl: &mut Rtnl, state: &mut HostState, wanted: &PlannedLink, rep
                 LinkKind::IpipFallback => match rtnl.create_link(name, LinkKind::IpipFallback) {
                     // Loading ipip created tunl0 before this request could.
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                    Err(e) => return Err(HostError::netlink(format!("loading the ipip module for {name}"), e)),
+                    Err(e) => {
+                        return Err(HostError::netlink(
+                            format!("loading the ipip module for {name}"),
+                            e,
+                        ));
+                    }
                     Ok(()) => {}
                 },
             }
@@ -205,7 +285,8 @@ fn ensure_link(rtnl: &mut Rtnl, state: &mut HostState, wanted: &PlannedLink, rep
     };
     if !link.up {
         let created = state.records.created_links.contains(name);
-        rtnl.set_up(link.index, true).map_err(|e| HostError::netlink(format!("setting {name} up"), e))?;
+        rtnl.set_up(link.index, true)
+            .map_err(|e| HostError::netlink(format!("setting {name} up"), e))?;
         if !created && !state.records.raised_links.contains(name) {
             state.records.raised_links.push(name.clone());
             state.save().map_err(HostError::State)?;
@@ -227,13 +308,24 @@ fn ensure_addresses(
         return Ok(());
     }
     let links = list_links(rtnl)?;
-    let present = rtnl.addresses().map_err(|e| HostError::netlink("listing addresses", e))?;
+    let present = rtnl
+        .addresses()
+        .map_err(|e| HostError::netlink("listing addresses", e))?;
     for address in wanted {
-        let link = links.iter().find(|l| l.name == address.interface).ok_or_else(|| {
-            HostError::Missing(format!("interface {} does not exist, so {} cannot be bound", address.interface, address.address))
-        })?;
+        let link = links
+            .iter()
+            .find(|l| l.name == address.interface)
+            .ok_or_else(|| {
+                HostError::Missing(format!(
+                    "interface {} does not exist, so {} cannot be bound",
+                    address.interface, address.address
+                ))
+            })?;
         // Already there (lvsd's, or the administrator's, which lvsd then never removes).
-        if present.iter().any(|a| a.index == link.index && a.address == address.address) {
+        if present
+            .iter()
+            .any(|a| a.index == link.index && a.address == address.address)
+        {
             continue;
         }
         rtnl.add_address(link.index, address.address, address.prefix())

@@ -39,7 +39,9 @@ use std::io;
 
 pub use apply::{apply, clean, local_addresses};
 pub use nft::{NftFamily, SnatRule};
-pub use plan::{HostPlan, IPIP_TUNNEL, PlannedAddress, PlannedLink, PlannedSysctl, Role, Selector, sysctl_name};
+pub use plan::{
+    HostPlan, IPIP_TUNNEL, PlannedAddress, PlannedLink, PlannedSysctl, Role, Selector, sysctl_name,
+};
 pub use state::{ChangedSysctl, DEFAULT_STATE_DIR, HostState, NftTable, Records};
 
 /// Why a host change failed, naming what lvsd was doing.
@@ -48,7 +50,11 @@ pub enum HostError {
     #[error("{what}: {source}")]
     Netlink { what: String, source: io::Error },
     #[error("{action} {name}: {source}")]
-    Sysctl { name: String, action: &'static str, source: io::Error },
+    Sysctl {
+        name: String,
+        action: &'static str,
+        source: io::Error,
+    },
     #[error("{0}")]
     Nft(String),
     #[error("{0}")]
@@ -59,7 +65,10 @@ pub enum HostError {
 
 impl HostError {
     fn netlink(what: impl Into<String>, source: io::Error) -> Self {
-        HostError::Netlink { what: what.into(), source }
+        HostError::Netlink {
+            what: what.into(),
+            source,
+        }
     }
 }
 
@@ -72,9 +81,21 @@ pub enum Change {
     LinkDeleted(String),
     AddressAdded(PlannedAddress),
     AddressRemoved(PlannedAddress),
-    Sysctl { name: String, from: String, to: String, reason: &'static str },
-    SysctlRestored { name: String, to: String },
-    NftWritten { family: NftFamily, rules: usize, target: String },
+    Sysctl {
+        name: String,
+        from: String,
+        to: String,
+        reason: &'static str,
+    },
+    SysctlRestored {
+        name: String,
+        to: String,
+    },
+    NftWritten {
+        family: NftFamily,
+        rules: usize,
+        target: String,
+    },
     NftDeleted(NftFamily),
 }
 
@@ -87,10 +108,22 @@ impl fmt::Display for Change {
             Change::LinkDeleted(name) => write!(f, "- interface {name}"),
             Change::AddressAdded(a) => write!(f, "+ address {a}"),
             Change::AddressRemoved(a) => write!(f, "- address {a}"),
-            Change::Sysctl { name, from, to, reason } => write!(f, "~ {name} = {to} (was {from}): {reason}"),
+            Change::Sysctl {
+                name,
+                from,
+                to,
+                reason,
+            } => write!(f, "~ {name} = {to} (was {from}): {reason}"),
             Change::SysctlRestored { name, to } => write!(f, "~ {name} = {to} (restored)"),
-            Change::NftWritten { family, rules, target } => {
-                write!(f, "~ nftables {family}: {rules} source NAT rule(s) for fullnat, to {target}")
+            Change::NftWritten {
+                family,
+                rules,
+                target,
+            } => {
+                write!(
+                    f,
+                    "~ nftables {family}: {rules} source NAT rule(s) for fullnat, to {target}"
+                )
             }
             Change::NftDeleted(family) => write!(f, "- nftables {family}"),
         }

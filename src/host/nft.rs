@@ -98,10 +98,17 @@ pub fn render(family: NftFamily, rules: &[SnatRule], snat_address: Option<IpAddr
         Some(a) if NftFamily::of(AddressFamily::of(a)) == family => format!("snat to {a}"),
         _ => "masquerade".to_string(),
     };
-    let mut text = format!("table {name} {TABLE} {{}}\ndelete table {name} {TABLE}\ntable {name} {TABLE} {{\n");
-    text.push_str("\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n");
+    let mut text = format!(
+        "table {name} {TABLE} {{}}\ndelete table {name} {TABLE}\ntable {name} {TABLE} {{\n"
+    );
+    text.push_str(
+        "\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n",
+    );
     for rule in rules.iter().filter(|r| NftFamily::of(r.family()) == family) {
-        text.push_str(&format!("\t\t{} {action} comment \"fullnat {rule}\"\n", rule.matches()));
+        text.push_str(&format!(
+            "\t\t{} {action} comment \"fullnat {rule}\"\n",
+            rule.matches()
+        ));
     }
     text.push_str("\t}\n}\n");
     text
@@ -131,18 +138,26 @@ pub fn run(script: &str) -> Result<(), String> {
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot run nft (nftables' command, needed for fullnat's source NAT): {e}"))?;
+        .map_err(|e| {
+            format!("cannot run nft (nftables' command, needed for fullnat's source NAT): {e}")
+        })?;
     child
         .stdin
         .take()
         .expect("stdin is piped")
         .write_all(script.as_bytes())
         .map_err(|e| format!("writing to nft: {e}"))?;
-    let out = child.wait_with_output().map_err(|e| format!("waiting for nft: {e}"))?;
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("waiting for nft: {e}"))?;
     if out.status.success() {
         Ok(())
     } else {
-        Err(format!("nft refused the ruleset ({}): {}", out.status, String::from_utf8_lossy(&out.stderr).trim()))
+        Err(format!(
+            "nft refused the ruleset ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
     }
 }
 
@@ -151,7 +166,10 @@ mod tests {
     use super::*;
 
     fn rule(service: &str, server: &str) -> SnatRule {
-        SnatRule { service: service.parse().unwrap(), server: server.parse().unwrap() }
+        SnatRule {
+            service: service.parse().unwrap(),
+            server: server.parse().unwrap(),
+        }
     }
 
     #[test]
@@ -179,7 +197,14 @@ mod tests {
         for (family, snat, want) in cases {
             assert_eq!(render(family, &rules, snat), want);
         }
-        let snat = render(NftFamily::Ip, &rules[..1], Some("172.25.0.1".parse().unwrap()));
-        assert!(snat.contains("proto-dst 80 snat to 172.25.0.1 comment"), "{snat}");
+        let snat = render(
+            NftFamily::Ip,
+            &rules[..1],
+            Some("172.25.0.1".parse().unwrap()),
+        );
+        assert!(
+            snat.contains("proto-dst 80 snat to 172.25.0.1 comment"),
+            "{snat}"
+        );
     }
 }

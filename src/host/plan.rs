@@ -62,7 +62,13 @@ impl PlannedAddress {
 
 impl fmt::Display for PlannedAddress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{} on {}", self.address, self.prefix(), self.interface)
+        write!(
+            f,
+            "{}/{} on {}",
+            self.address,
+            self.prefix(),
+            self.interface
+        )
     }
 }
 
@@ -77,7 +83,10 @@ pub struct PlannedSysctl {
 
 /// The dotted name of a /proc/sys path, as `sysctl` prints it.
 pub fn sysctl_name(path: &str) -> String {
-    path.split('/').map(|part| part.replace('.', "/")).collect::<Vec<_>>().join(".")
+    path.split('/')
+        .map(|part| part.replace('.', "/"))
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 /// The host state a spec asks of one host.
@@ -99,16 +108,25 @@ impl HostPlan {
     /// fullnat, and fullnat's conntrack and source NAT.
     pub fn for_director(spec: &Spec, name: &str) -> HostPlan {
         let settings = spec.host().for_director(name);
-        let mut plan = HostPlan { snat_address: settings.snat_address, ..HostPlan::default() };
+        let mut plan = HostPlan {
+            snat_address: settings.snat_address,
+            ..HostPlan::default()
+        };
         match &settings.vip_interface {
             VipInterface::Interface(interface) => {
                 for svc in spec.services() {
                     if let ServiceKey::Addr { addr, .. } = svc.key {
-                        plan.addresses.push(PlannedAddress { interface: interface.clone(), address: addr.ip() });
+                        plan.addresses.push(PlannedAddress {
+                            interface: interface.clone(),
+                            address: addr.ip(),
+                        });
                     }
                 }
                 if !plan.addresses.is_empty() {
-                    plan.links.push(PlannedLink { name: interface.clone(), kind: super::rtnl::LinkKind::Dummy });
+                    plan.links.push(PlannedLink {
+                        name: interface.clone(),
+                        kind: super::rtnl::LinkKind::Dummy,
+                    });
                 }
             }
             VipInterface::None => {}
@@ -124,7 +142,11 @@ impl HostPlan {
             spec.services()
                 .iter()
                 .filter(|s| s.key.family() == family)
-                .any(|s| s.servers().iter().any(|rs| rs.forwarding.rewrites_destination()))
+                .any(|s| {
+                    s.servers()
+                        .iter()
+                        .any(|rs| rs.forwarding.rewrites_destination())
+                })
         };
         for family in [AddressFamily::Ipv4, AddressFamily::Ipv6] {
             let has_services = spec.services().iter().any(|s| s.key.family() == family);
@@ -138,17 +160,32 @@ impl HostPlan {
                     AddressFamily::Ipv4 => "net/ipv4/ip_forward",
                     AddressFamily::Ipv6 => "net/ipv6/conf/all/forwarding",
                 };
-                plan.sysctl(path, "1", "replies from nat and fullnat real servers are routed through the director");
+                plan.sysctl(
+                    path,
+                    "1",
+                    "replies from nat and fullnat real servers are routed through the director",
+                );
             }
         }
 
         for svc in spec.services() {
-            for rs in svc.servers().iter().filter(|rs| rs.forwarding == Forwarding::Fullnat) {
-                plan.snat.push(SnatRule { service: svc.key, server: SocketAddr::new(rs.key.ip(), rs.key.port()) });
+            for rs in svc
+                .servers()
+                .iter()
+                .filter(|rs| rs.forwarding == Forwarding::Fullnat)
+            {
+                plan.snat.push(SnatRule {
+                    service: svc.key,
+                    server: SocketAddr::new(rs.key.ip(), rs.key.port()),
+                });
             }
         }
         if !plan.snat.is_empty() {
-            plan.sysctl("net/ipv4/vs/conntrack", "1", "fullnat: IPVS keeps conntrack entries so the source NAT applies");
+            plan.sysctl(
+                "net/ipv4/vs/conntrack",
+                "1",
+                "fullnat: IPVS keeps conntrack entries so the source NAT applies",
+            );
         }
         plan.finish()
     }
@@ -160,7 +197,10 @@ impl HostPlan {
         let mut plan = HostPlan::default();
         for svc in spec.services() {
             let ServiceKey::Addr { addr, .. } = svc.key else {
-                let local = svc.servers().iter().any(|rs| selector.picks_server(rs.key.ip()));
+                let local = svc
+                    .servers()
+                    .iter()
+                    .any(|rs| selector.picks_server(rs.key.ip()));
                 if local {
                     plan.notes.push(format!("{}: a firewall-mark service has no VIP in the spec: bind its addresses yourself", svc.key));
                 }
@@ -201,26 +241,42 @@ impl HostPlan {
             }
         }
         // A VIP served both by DR and TUN needs one place only: lo answers both.
-        let on_lo: BTreeSet<IpAddr> =
-            plan.addresses.iter().filter(|a| a.interface == LOOPBACK).map(|a| a.address).collect();
-        plan.addresses.retain(|a| a.interface == LOOPBACK || !on_lo.contains(&a.address));
+        let on_lo: BTreeSet<IpAddr> = plan
+            .addresses
+            .iter()
+            .filter(|a| a.interface == LOOPBACK)
+            .map(|a| a.address)
+            .collect();
+        plan.addresses
+            .retain(|a| a.interface == LOOPBACK || !on_lo.contains(&a.address));
         plan.finish()
     }
 
     /// The VIP on `interface`, and for IPv4 the ARP settings that keep the
     /// host from answering for it (the director owns the VIP on the LAN).
     fn quiet_vip(&mut self, interface: &str, vip: IpAddr) {
-        self.addresses.push(PlannedAddress { interface: interface.to_string(), address: vip });
+        self.addresses.push(PlannedAddress {
+            interface: interface.to_string(),
+            address: vip,
+        });
         if vip.is_ipv4() {
             for conf in ["all", interface] {
                 self.sysctl(&format!("net/ipv4/conf/{conf}/arp_ignore"), "1", "the VIP is the director's on the LAN: answer ARP only for addresses of the asking interface");
-                self.sysctl(&format!("net/ipv4/conf/{conf}/arp_announce"), "2", "never announce the VIP as an ARP source address");
+                self.sysctl(
+                    &format!("net/ipv4/conf/{conf}/arp_announce"),
+                    "2",
+                    "never announce the VIP as an ARP source address",
+                );
             }
         }
     }
 
     fn sysctl(&mut self, path: &str, value: &str, reason: &'static str) {
-        self.sysctls.push(PlannedSysctl { path: path.to_string(), value: value.to_string(), reason });
+        self.sysctls.push(PlannedSysctl {
+            path: path.to_string(),
+            value: value.to_string(),
+            reason,
+        });
     }
 
     fn finish(mut self) -> Self {
@@ -259,7 +315,11 @@ impl fmt::Display for HostPlan {
             writeln!(f, "sysctl {}={}", sysctl_name(&sysctl.path), sysctl.value)?;
         }
         for rule in &self.snat {
-            writeln!(f, "source nat {rule} to {}", self.snat_target(rule.family()))?;
+            writeln!(
+                f,
+                "source nat {rule} to {}",
+                self.snat_target(rule.family())
+            )?;
         }
         for note in &self.notes {
             writeln!(f, "# {note}")?;

@@ -55,12 +55,16 @@ impl Rtnl {
         let mut socket = Socket::new(NETLINK_ROUTE)?;
         socket.bind_auto()?;
         socket.connect(&SocketAddr::new(0, 0))?;
-        rustix::net::sockopt::set_socket_timeout(&socket, Timeout::Recv, Some(ANSWER_TIMEOUT)).map_err(io::Error::from)?;
+        rustix::net::sockopt::set_socket_timeout(&socket, Timeout::Recv, Some(ANSWER_TIMEOUT))
+            .map_err(io::Error::from)?;
         Ok(Rtnl { socket, seq: 1 })
     }
 
     pub fn links(&mut self) -> io::Result<Vec<Link>> {
-        let replies = self.request(RouteNetlinkMessage::GetLink(LinkMessage::default()), NLM_F_DUMP)?;
+        let replies = self.request(
+            RouteNetlinkMessage::GetLink(LinkMessage::default()),
+            NLM_F_DUMP,
+        )?;
         Ok(replies
             .into_iter()
             .filter_map(|msg| match msg {
@@ -69,7 +73,11 @@ impl Rtnl {
                         LinkAttribute::IfName(name) => Some(name.clone()),
                         _ => None,
                     })?;
-                    Some(Link { index: link.header.index, name, up: link.header.flags.contains(LinkFlags::Up) })
+                    Some(Link {
+                        index: link.header.index,
+                        name,
+                        up: link.header.flags.contains(LinkFlags::Up),
+                    })
                 }
                 _ => None,
             })
@@ -77,7 +85,10 @@ impl Rtnl {
     }
 
     pub fn addresses(&mut self) -> io::Result<Vec<Address>> {
-        let replies = self.request(RouteNetlinkMessage::GetAddress(AddressMessage::default()), NLM_F_DUMP)?;
+        let replies = self.request(
+            RouteNetlinkMessage::GetAddress(AddressMessage::default()),
+            NLM_F_DUMP,
+        )?;
         Ok(replies
             .into_iter()
             .filter_map(|msg| match msg {
@@ -94,7 +105,11 @@ impl Rtnl {
                             _ => None,
                         })
                     })?;
-                    Some(Address { index: addr.header.index, address, prefix: addr.header.prefix_len })
+                    Some(Address {
+                        index: addr.header.index,
+                        address,
+                        prefix: addr.header.prefix_len,
+                    })
                 }
                 _ => None,
             })
@@ -104,19 +119,26 @@ impl Rtnl {
     /// Creates interface `name`; `AlreadyExists` when it does.
     pub fn create_link(&mut self, name: &str, kind: LinkKind) -> io::Result<()> {
         let mut link = LinkMessage::default();
-        link.attributes.push(LinkAttribute::IfName(name.to_string()));
+        link.attributes
+            .push(LinkAttribute::IfName(name.to_string()));
         let info_kind = match kind {
             LinkKind::Dummy => InfoKind::Dummy,
             LinkKind::IpipFallback => InfoKind::IpIp,
         };
-        link.attributes.push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(info_kind)]));
-        self.request(RouteNetlinkMessage::NewLink(link), NLM_F_CREATE | NLM_F_EXCL).map(drop)
+        link.attributes
+            .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(info_kind)]));
+        self.request(
+            RouteNetlinkMessage::NewLink(link),
+            NLM_F_CREATE | NLM_F_EXCL,
+        )
+        .map(drop)
     }
 
     pub fn delete_link(&mut self, index: u32) -> io::Result<()> {
         let mut link = LinkMessage::default();
         link.header.index = index;
-        self.request(RouteNetlinkMessage::DelLink(link), 0).map(drop)
+        self.request(RouteNetlinkMessage::DelLink(link), 0)
+            .map(drop)
     }
 
     pub fn set_up(&mut self, index: u32, up: bool) -> io::Result<()> {
@@ -126,21 +148,33 @@ impl Rtnl {
         if up {
             link.header.flags = LinkFlags::Up;
         }
-        self.request(RouteNetlinkMessage::SetLink(link), 0).map(drop)
-    }
-
-    pub fn add_address(&mut self, index: u32, address: IpAddr, prefix: u8) -> io::Result<()> {
-        self.request(RouteNetlinkMessage::NewAddress(address_message(index, address, prefix)), NLM_F_CREATE | NLM_F_EXCL)
+        self.request(RouteNetlinkMessage::SetLink(link), 0)
             .map(drop)
     }
 
+    pub fn add_address(&mut self, index: u32, address: IpAddr, prefix: u8) -> io::Result<()> {
+        self.request(
+            RouteNetlinkMessage::NewAddress(address_message(index, address, prefix)),
+            NLM_F_CREATE | NLM_F_EXCL,
+        )
+        .map(drop)
+    }
+
     pub fn delete_address(&mut self, index: u32, address: IpAddr, prefix: u8) -> io::Result<()> {
-        self.request(RouteNetlinkMessage::DelAddress(address_message(index, address, prefix)), 0).map(drop)
+        self.request(
+            RouteNetlinkMessage::DelAddress(address_message(index, address, prefix)),
+            0,
+        )
+        .map(drop)
     }
 
     /// Sends one request and reads its answer: the messages of a dump, or
     /// the ACK; the kernel's errno as an `io::Error`.
-    fn request(&mut self, message: RouteNetlinkMessage, flags: u16) -> io::Result<Vec<RouteNetlinkMessage>> {
+    fn request(
+        &mut self,
+        message: RouteNetlinkMessage,
+        flags: u16,
+    ) -> io::Result<Vec<RouteNetlinkMessage>> {
         let seq = self.seq;
         self.seq = self.seq.wrapping_add(1);
         let mut header = NetlinkHeader::default();
@@ -156,14 +190,23 @@ impl Rtnl {
         let mut recv_buf = Vec::with_capacity(64 * 1024);
         loop {
             recv_buf.clear();
-            self.socket.recv(&mut recv_buf, 0).map_err(|e| match e.kind() {
-                io::ErrorKind::WouldBlock => io::Error::new(io::ErrorKind::TimedOut, "the kernel did not answer"),
-                _ => e,
-            })?;
+            self.socket
+                .recv(&mut recv_buf, 0)
+                .map_err(|e| match e.kind() {
+                    io::ErrorKind::WouldBlock => {
+                        io::Error::new(io::ErrorKind::TimedOut, "the kernel did not answer")
+                    }
+                    _ => e,
+                })?;
             let mut offset = 0;
             while offset < recv_buf.len() {
                 let reply = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&recv_buf[offset..])
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("undecodable rtnetlink answer: {e}")))?;
+                    .map_err(|e| {
+                        io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!("undecodable rtnetlink answer: {e}"),
+                        )
+                    })?;
                 let len = reply.header.length as usize;
                 offset += len.max(1).next_multiple_of(4);
                 if reply.header.sequence_number != seq {
@@ -198,7 +241,8 @@ fn address_message(index: u32, address: IpAddr, prefix: u8) -> AddressMessage {
     msg.attributes.push(AddressAttribute::Address(address));
     if address.is_ipv6() {
         // A VIP must answer at once: no duplicate address detection.
-        msg.attributes.push(AddressAttribute::Flags(AddressFlags::Nodad));
+        msg.attributes
+            .push(AddressAttribute::Flags(AddressFlags::Nodad));
     }
     msg
 }

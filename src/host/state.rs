@@ -64,7 +64,11 @@ pub struct HostState {
 impl HostState {
     /// Records kept in memory only (for tests and callers that persist them themselves).
     pub fn in_memory(role: Role) -> Self {
-        HostState { role, records: Records::default(), path: None }
+        HostState {
+            role,
+            records: Records::default(),
+            path: None,
+        }
     }
 
     /// The state file of `role` in `dir` (`director.json`, `realserver.json`);
@@ -72,12 +76,20 @@ impl HostState {
     pub fn load(dir: &Path, role: Role) -> Result<Self, String> {
         let path = dir.join(format!("{}.json", role.as_str()));
         let records = match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| format!("{}: not a state file of lvsd host ({e}); move it away to start afresh", path.display()))?,
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                format!(
+                    "{}: not a state file of lvsd host ({e}); move it away to start afresh",
+                    path.display()
+                )
+            })?,
             Err(e) if e.kind() == io::ErrorKind::NotFound => Records::default(),
             Err(e) => return Err(format!("reading {}: {e}", path.display())),
         };
-        Ok(HostState { role, records, path: Some(path) })
+        Ok(HostState {
+            role,
+            records,
+            path: Some(path),
+        })
     }
 
     pub fn path(&self) -> Option<&Path> {
@@ -87,10 +99,14 @@ impl HostState {
     /// Writes the records (atomically: a new file renamed over the old), or
     /// removes the file when nothing is left to remember.
     pub fn save(&self) -> Result<(), String> {
-        let Some(path) = &self.path else { return Ok(()) };
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
         if self.records.is_empty() {
             return match std::fs::remove_file(path) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(format!("removing {}: {e}", path.display())),
+                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                    Err(format!("removing {}: {e}", path.display()))
+                }
                 _ => Ok(()),
             };
         }
@@ -100,6 +116,7 @@ impl HostState {
         let tmp = path.with_extension("json.tmp");
         let text = serde_json::to_string_pretty(&self.records).expect("records always serialize");
         std::fs::write(&tmp, text + "\n").map_err(|e| format!("writing {}: {e}", tmp.display()))?;
-        std::fs::rename(&tmp, path).map_err(|e| format!("renaming {} to {}: {e}", tmp.display(), path.display()))
+        std::fs::rename(&tmp, path)
+            .map_err(|e| format!("renaming {} to {}: {e}", tmp.display(), path.display()))
     }
 }

@@ -21,6 +21,9 @@ pub fn read(path: &str) -> Result<String, HostError> {
 }
 
 pub fn write(path: &str, value: &str) -> Result<(), HostError> {
-    std::fs::write(file(path), format!("{value}\n"))
-        .map_err(|source| HostError::Sysctl { name: sysctl_name(path), action: "setting", source })
+    std::fs::write(file(path), format!("{value}\n")).map_err(|source| HostError::Sysctl {
+        name: sysctl_name(path),
+        action: "setting",
+        source,
+    })
 }

@@ -41,7 +41,11 @@ fn director_plans() {
             "dr: VIPs on the dummy lvs0, no forwarding",
             DR,
             "d1",
-            &["interface lvs0 up", "address 172.25.0.100/32 on lvs0", "address fd00:25::100/128 on lvs0"],
+            &[
+                "interface lvs0 up",
+                "address 172.25.0.100/32 on lvs0",
+                "address fd00:25::100/128 on lvs0",
+            ],
         ),
         (
             "vip_interface none binds nothing",
@@ -78,7 +82,11 @@ fn director_plans() {
         ),
     ];
     for (what, json, name, want) in cases {
-        assert_eq!(lines(&HostPlan::for_director(&spec(json), name)), want, "{what}");
+        assert_eq!(
+            lines(&HostPlan::for_director(&spec(json), name)),
+            want,
+            "{what}"
+        );
     }
 }
 
@@ -86,11 +94,20 @@ fn director_plans() {
 fn nat_forwarding_follows_the_families_of_nat_services() {
     let json = r#"{"services": [{"id": "tcp:[fd00:31::100]:80", "servers": [{"address": "fd00:25::31", "forwarding": "nat"}]}],
                    "host": {"vip_interface": "none"}}"#;
-    assert_eq!(lines(&HostPlan::for_director(&spec(json), "d1")), ["sysctl net.ipv6.conf.all.forwarding=1"]);
-    let forced = json.replace(r#""vip_interface": "none""#, r#""vip_interface": "none", "ip_forward": true"#);
+    assert_eq!(
+        lines(&HostPlan::for_director(&spec(json), "d1")),
+        ["sysctl net.ipv6.conf.all.forwarding=1"]
+    );
+    let forced = json.replace(
+        r#""vip_interface": "none""#,
+        r#""vip_interface": "none", "ip_forward": true"#,
+    );
     assert_eq!(
         lines(&HostPlan::for_director(&spec(&forced), "d1")),
-        ["sysctl net.ipv4.ip_forward=1", "sysctl net.ipv6.conf.all.forwarding=1"]
+        [
+            "sysctl net.ipv4.ip_forward=1",
+            "sysctl net.ipv6.conf.all.forwarding=1"
+        ]
     );
 }
 
@@ -107,7 +124,14 @@ fn realserver_plans() {
             "dr: the VIPs of the services this host serves, on lo, ARP quiet",
             DR,
             Selector::LocalAddresses(ips(&["172.25.0.31", "fd00:25::31", "127.0.0.1"])),
-            [&["address 172.25.0.100/32 on lo", "address fd00:25::100/128 on lo"][..], &arp[..]].concat(),
+            [
+                &[
+                    "address 172.25.0.100/32 on lo",
+                    "address fd00:25::100/128 on lo",
+                ][..],
+                &arp[..],
+            ]
+            .concat(),
         ),
         (
             "dr: a host that serves only IPv6",
@@ -115,7 +139,12 @@ fn realserver_plans() {
             Selector::LocalAddresses(ips(&["fd00:25::31"])),
             vec!["address fd00:25::100/128 on lo"],
         ),
-        ("dr: a host that serves nothing", DR, Selector::LocalAddresses(ips(&["172.25.0.99"])), vec![]),
+        (
+            "dr: a host that serves nothing",
+            DR,
+            Selector::LocalAddresses(ips(&["172.25.0.99"])),
+            vec![],
+        ),
         (
             "--vip picks by virtual address",
             DR,
@@ -141,17 +170,25 @@ fn realserver_plans() {
             "tun gue: left to the administrator, said so",
             TUN,
             Selector::LocalAddresses(ips(&["10.7.0.32"])),
-            vec!["# udp:192.168.31.100:53: lvsd sets up ipip tunnels of IPv4 services to IPv4 real servers only: set up the gue tunnel for 10.7.0.32:53 yourself"],
+            vec![
+                "# udp:192.168.31.100:53: lvsd sets up ipip tunnels of IPv4 services to IPv4 real servers only: set up the gue tunnel for 10.7.0.32:53 yourself",
+            ],
         ),
         (
             "nat and fullnat real servers need nothing; fwmark services are named",
             FULLNAT,
             Selector::LocalAddresses(ips(&["10.9.0.31", "10.9.0.32", "10.9.0.33"])),
-            vec!["# fwmark:7: a firewall-mark service has no VIP in the spec: bind its addresses yourself"],
+            vec![
+                "# fwmark:7: a firewall-mark service has no VIP in the spec: bind its addresses yourself",
+            ],
         ),
     ];
     for (what, json, selector, want) in cases {
-        assert_eq!(lines(&HostPlan::for_realserver(&spec(json), &selector)), want, "{what}");
+        assert_eq!(
+            lines(&HostPlan::for_realserver(&spec(json), &selector)),
+            want,
+            "{what}"
+        );
     }
 }
 
@@ -160,7 +197,8 @@ fn a_vip_served_by_dr_and_tun_goes_on_lo_once() {
     let json = r#"{"services": [
         {"id": "tcp:10.0.0.100:80", "servers": [{"address": "10.7.0.31"}]},
         {"id": "tcp:10.0.0.100:443", "servers": [{"address": "10.7.0.31", "forwarding": "tun"}]}]}"#;
-    let plan = HostPlan::for_realserver(&spec(json), &Selector::LocalAddresses(ips(&["10.7.0.31"])));
+    let plan =
+        HostPlan::for_realserver(&spec(json), &Selector::LocalAddresses(ips(&["10.7.0.31"])));
     let addresses: Vec<String> = plan.addresses.iter().map(ToString::to_string).collect();
     assert_eq!(addresses, ["10.0.0.100/32 on lo"]);
     assert!(plan.links.iter().any(|l| l.name == "tunl0"), "{plan}");
@@ -173,14 +211,33 @@ fn state_files_round_trip_and_vanish_when_empty() {
     let fresh = HostState::load(dir.path(), Role::Realserver).unwrap();
     assert!(fresh.records.is_empty());
     let mut state = fresh;
-    state.records.addresses.push(PlannedAddress { interface: "lo".into(), address: "172.25.0.100".parse().unwrap() });
-    state.records.sysctls.push(ChangedSysctl { path: "net/ipv4/conf/all/arp_ignore".into(), previous: "0".into(), value: "1".into() });
-    state.records.nft_tables.push(NftTable { family: NftFamily::Ip, sha256: "ab".into() });
+    state.records.addresses.push(PlannedAddress {
+        interface: "lo".into(),
+        address: "172.25.0.100".parse().unwrap(),
+    });
+    state.records.sysctls.push(ChangedSysctl {
+        path: "net/ipv4/conf/all/arp_ignore".into(),
+        previous: "0".into(),
+        value: "1".into(),
+    });
+    state.records.nft_tables.push(NftTable {
+        family: NftFamily::Ip,
+        sha256: "ab".into(),
+    });
     state.save().unwrap();
     let path = dir.path().join("realserver.json");
     assert!(path.exists());
-    assert_eq!(HostState::load(dir.path(), Role::Realserver).unwrap(), state);
-    assert!(HostState::load(dir.path(), Role::Director).unwrap().records.is_empty(), "one file per role");
+    assert_eq!(
+        HostState::load(dir.path(), Role::Realserver).unwrap(),
+        state
+    );
+    assert!(
+        HostState::load(dir.path(), Role::Director)
+            .unwrap()
+            .records
+            .is_empty(),
+        "one file per role"
+    );
 
     state.records = Default::default();
     state.save().unwrap();
@@ -188,5 +245,8 @@ fn state_files_round_trip_and_vanish_when_empty() {
 
     std::fs::write(&path, "not json").unwrap();
     let err = HostState::load(dir.path(), Role::Realserver).unwrap_err();
-    assert!(err.contains("realserver.json") && err.contains("not a state file"), "{err}");
+    assert!(
+        err.contains("realserver.json") && err.contains("not a state file"),
+        "{err}"
+    );
 }

@@ -36,7 +36,9 @@ pub struct Connection {
 /// Reads this network namespace's connection table.
 pub fn read() -> std::io::Result<Vec<Connection>> {
     let text = std::fs::read_to_string(PROC_FILE)?;
-    parse(&text).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{PROC_FILE}: {e}")))
+    parse(&text).map_err(|e| {
+        std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{PROC_FILE}: {e}"))
+    })
 }
 
 /// Parses the file's text: a title line, then one line per entry.
@@ -52,10 +54,14 @@ pub fn parse(text: &str) -> Result<Vec<Connection>, String> {
 fn parse_line(line: &str) -> Result<Connection, String> {
     let words: Vec<&str> = line.split_whitespace().collect();
     if words.len() < 9 {
-        return Err(format!("{} fields where 9 or more were expected", words.len()));
+        return Err(format!(
+            "{} fields where 9 or more were expected",
+            words.len()
+        ));
     }
     let endpoint = |addr: &str, port: &str| -> Result<SocketAddr, String> {
-        let port = u16::from_str_radix(port, 16).map_err(|_| format!("`{port}` is not a hexadecimal port"))?;
+        let port = u16::from_str_radix(port, 16)
+            .map_err(|_| format!("`{port}` is not a hexadecimal port"))?;
         Ok(SocketAddr::new(address(addr)?, port))
     };
     Ok(Connection {
@@ -64,7 +70,9 @@ fn parse_line(line: &str) -> Result<Connection, String> {
         virtual_addr: endpoint(words[3], words[4])?,
         destination: endpoint(words[5], words[6])?,
         state: words[7].to_string(),
-        expires_secs: words[8].parse().map_err(|_| format!("`{}` is not a number of seconds", words[8]))?,
+        expires_secs: words[8]
+            .parse()
+            .map_err(|_| format!("`{}` is not a number of seconds", words[8]))?,
         pe: (words.len() > 9).then(|| words[9..].join(" ")),
     })
 }
@@ -73,10 +81,15 @@ fn parse_line(line: &str) -> Result<Connection, String> {
 /// full colon form (`2001:0db8:0000:...`).
 fn address(text: &str) -> Result<IpAddr, String> {
     if text.contains(':') {
-        return text.parse::<Ipv6Addr>().map(IpAddr::V6).map_err(|_| format!("`{text}` is not an IPv6 address"));
+        return text
+            .parse::<Ipv6Addr>()
+            .map(IpAddr::V6)
+            .map_err(|_| format!("`{text}` is not an IPv6 address"));
     }
     if text.len() != 8 {
-        return Err(format!("`{text}` is not an IPv4 address in 8 hexadecimal digits"));
+        return Err(format!(
+            "`{text}` is not an IPv4 address in 8 hexadecimal digits"
+        ));
     }
     u32::from_str_radix(text, 16)
         .map(|n| IpAddr::V4(Ipv4Addr::from(n)))
@@ -87,7 +100,11 @@ fn address(text: &str) -> Result<IpAddr, String> {
 pub fn render(connections: &[Connection]) -> String {
     use std::fmt::Write;
     let mut out = String::from("IPVS connection entries\n");
-    let _ = writeln!(out, "pro expire {:<11} {:<18} {:<18} destination", "state", "source", "virtual");
+    let _ = writeln!(
+        out,
+        "pro expire {:<11} {:<18} {:<18} destination",
+        "state", "source", "virtual"
+    );
     for c in connections {
         let expire = format!("{:02}:{:02}", c.expires_secs / 60, c.expires_secs % 60);
         let _ = writeln!(
@@ -103,7 +120,8 @@ pub fn render(connections: &[Connection]) -> String {
 mod tests {
     use super::*;
 
-    const TITLE: &str = "Pro FromIP   FPrt ToIP     TPrt DestIP   DPrt State       Expires PEName PEData\n";
+    const TITLE: &str =
+        "Pro FromIP   FPrt ToIP     TPrt DestIP   DPrt State       Expires PEName PEData\n";
 
     #[test]
     fn entries_parse_as_the_kernel_prints_them() {
@@ -157,7 +175,9 @@ mod tests {
 
     #[test]
     fn persistence_engine_data_is_kept() {
-        let text = format!("{TITLE}UDP 0A000001 13C4 0A0000C8 13C4 0A00000B 13C4 UDP             179 sip 6162\n");
+        let text = format!(
+            "{TITLE}UDP 0A000001 13C4 0A0000C8 13C4 0A00000B 13C4 UDP             179 sip 6162\n"
+        );
         assert_eq!(parse(&text).unwrap()[0].pe.as_deref(), Some("sip 6162"));
     }
 
@@ -176,7 +196,8 @@ mod tests {
 
     #[test]
     fn rendering_matches_ipvsadm_lcn() {
-        let text = format!("{TITLE}TCP AC190002 B4F2 C0A81F64 0050 AC19001F 0050 ESTABLISHED     899\n");
+        let text =
+            format!("{TITLE}TCP AC190002 B4F2 C0A81F64 0050 AC19001F 0050 ESTABLISHED     899\n");
         let expected = "IPVS connection entries\n\
             pro expire state       source             virtual            destination\n\
             TCP 14:59  ESTABLISHED 172.25.0.2:46322   192.168.31.100:80  172.25.0.31:80\n";

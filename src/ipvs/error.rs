@@ -4,17 +4,23 @@
 
 use std::fmt;
 
-use super::types::{fwd, tun, Dest, Op, Service};
+use super::types::{Dest, Op, Service, fwd, tun};
 use crate::model::{AddressFamily, ServiceKey};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The kernel has no IPVS (no `IPVS` generic netlink family).
-    #[error("IPVS is not available on this host ({0}); load the ip_vs module or run on a kernel with IPVS")]
+    #[error(
+        "IPVS is not available on this host ({0}); load the ip_vs module or run on a kernel with IPVS"
+    )]
     Unavailable(String),
     /// The kernel refused an operation.
     #[error("{context}: {reason}")]
-    Kernel { context: String, errno: i32, reason: String },
+    Kernel {
+        context: String,
+        errno: i32,
+        reason: String,
+    },
     #[error("netlink socket: {0}")]
     Io(#[from] std::io::Error),
     /// The kernel sent something this driver cannot read.
@@ -25,7 +31,11 @@ pub enum Error {
 impl Error {
     /// The error the kernel gives for `op` failing with `errno` (positive).
     pub fn kernel(op: &Op, errno: i32) -> Self {
-        Error::Kernel { context: describe(op), errno, reason: explain(op, errno) }
+        Error::Kernel {
+            context: describe(op),
+            errno,
+            reason: explain(op, errno),
+        }
     }
 
     /// The error the kernel gives for a read (`what`: "listing services").
@@ -34,7 +44,11 @@ impl Error {
             errno::EPERM => "permission denied (lvsd needs CAP_NET_ADMIN)".to_string(),
             code => format!("{} (errno {code})", std::io::Error::from_raw_os_error(code)),
         };
-        Error::Kernel { context: what.to_string(), errno: code, reason }
+        Error::Kernel {
+            context: what.to_string(),
+            errno: code,
+            reason,
+        }
     }
 
     pub fn errno(&self) -> Option<i32> {
@@ -55,7 +69,11 @@ pub fn describe(op: &Op) -> String {
         Op::EditDest(svc, d) => format!("editing real server {} of {}", d.key, service_name(svc)),
         Op::DelDest(svc, key) => format!("deleting real server {} from {}", key, service_name(svc)),
         Op::SetTimeouts(_) => "setting timeouts".to_string(),
-        Op::StartDaemon(d) => format!("starting the {} sync daemon on {}", d.role.as_str(), d.mcast_ifn),
+        Op::StartDaemon(d) => format!(
+            "starting the {} sync daemon on {}",
+            d.role.as_str(),
+            d.mcast_ifn
+        ),
         Op::StopDaemon(role) => format!("stopping the {} sync daemon", role.as_str()),
         Op::Flush => "flushing the table".to_string(),
         Op::Zero(Some(key)) => format!("zeroing the counters of {}", service_name(key)),
@@ -135,7 +153,10 @@ fn explain_invalid_service(s: &Service) -> String {
         return "scheduler and persistence engine names are at most 15 characters".to_string();
     }
     if s.key.family() == AddressFamily::Ipv6 && !(1..=128).contains(&s.netmask) {
-        return format!("an IPv6 persistence netmask is a prefix length from 1 to 128, not {}", s.netmask);
+        return format!(
+            "an IPv6 persistence netmask is a prefix length from 1 to 128, not {}",
+            s.netmask
+        );
     }
     "the kernel refused the service's settings as invalid".to_string()
 }
@@ -155,7 +176,8 @@ fn explain_invalid_dest(svc: &ServiceKey, d: &Dest) -> String {
                 .to_string(),
         };
     }
-    "its address must be unicast and routable from the director (is there a route to it?)".to_string()
+    "its address must be unicast and routable from the director (is there a route to it?)"
+        .to_string()
 }
 
 /// How each operation of a batch ended.
@@ -184,21 +206,34 @@ impl BatchError {
 
     /// Indexes of the operations that took effect.
     pub fn applied(&self) -> impl Iterator<Item = usize> + '_ {
-        self.outcomes.iter().enumerate().filter(|(_, o)| matches!(o, Outcome::Applied)).map(|(i, _)| i)
+        self.outcomes
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| matches!(o, Outcome::Applied))
+            .map(|(i, _)| i)
     }
 }
 
 impl fmt::Display for BatchError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let total = self.outcomes.len();
-        let failed = self.outcomes.iter().filter(|o| matches!(o, Outcome::Failed(_))).count();
+        let failed = self
+            .outcomes
+            .iter()
+            .filter(|o| matches!(o, Outcome::Failed(_)))
+            .count();
         match self.first_failure() {
-            Some((i, err)) if failed == 1 => write!(f, "operation {} of {total} failed: {err}", i + 1),
-            Some((i, err)) => write!(f, "{failed} of {total} operations failed, the first ({}) with: {err}", i + 1),
+            Some((i, err)) if failed == 1 => {
+                write!(f, "operation {} of {total} failed: {err}", i + 1)
+            }
+            Some((i, err)) => write!(
+                f,
+                "{failed} of {total} operations failed, the first ({}) with: {err}",
+                i + 1
+            ),
             None => write!(f, "batch of {total} operations incomplete"),
         }
     }
 }
 
 impl std::error::Error for BatchError {}
-

@@ -13,12 +13,17 @@ use std::net::IpAddr;
 use super::error::{BatchError, Error, Outcome, errno};
 use super::table::{IpvsTable, Snapshot};
 use super::types::{
-    Daemon, Dest, DestEntry, DestKey, Info, Op, Service, ServiceEntry, Stats, Timeouts, fwd, svc_flags, tun,
+    Daemon, Dest, DestEntry, DestKey, Info, Op, Service, ServiceEntry, Stats, Timeouts, fwd,
+    svc_flags, tun,
 };
 use crate::model::{AddressFamily, DaemonRole, Scheduler, ServiceKey};
 
 /// Connection timeouts of a freshly loaded `ip_vs` module.
-pub const KERNEL_DEFAULT_TIMEOUTS: Timeouts = Timeouts { tcp: 900, tcp_fin: 120, udp: 300 };
+pub const KERNEL_DEFAULT_TIMEOUTS: Timeouts = Timeouts {
+    tcp: 900,
+    tcp_fin: 120,
+    udp: 300,
+};
 
 /// `HZ` of the kernel modelled (Debian's kernels): timeouts are stored in
 /// jiffies, so the kernel refuses any above `INT_MAX / HZ` seconds.
@@ -31,7 +36,10 @@ const CONN_TAB_SIZE: u32 = 1 << 12;
 
 /// Schedulers a Linux 6.1 kernel can load: every mainline one but `twos` (6.2).
 pub fn linux_6_1_schedulers() -> impl Iterator<Item = &'static str> {
-    Scheduler::ALL.into_iter().filter(|s| *s != Scheduler::Twos).map(Scheduler::as_str)
+    Scheduler::ALL
+        .into_iter()
+        .filter(|s| *s != Scheduler::Twos)
+        .map(Scheduler::as_str)
 }
 
 /// Live connection counts of a real server, as `ipvsadm -L` shows them.
@@ -140,14 +148,26 @@ impl MemoryTable {
             .services
             .iter()
             .map(|entry| {
-                let dests = entry.dests.iter().map(|d| (d.dest.key, d.clone())).collect();
-                let slot = ServiceSlot { service: entry.service.clone(), stats: entry.stats, dests };
+                let dests = entry
+                    .dests
+                    .iter()
+                    .map(|d| (d.dest.key, d.clone()))
+                    .collect();
+                let slot = ServiceSlot {
+                    service: entry.service.clone(),
+                    stats: entry.stats,
+                    dests,
+                };
                 (entry.service.key, slot)
             })
             .collect();
         self.trash.clear();
         self.timeouts = snapshot.timeouts;
-        self.daemons = snapshot.daemons.iter().map(|d| (d.role, d.clone())).collect();
+        self.daemons = snapshot
+            .daemons
+            .iter()
+            .map(|d| (d.role, d.clone()))
+            .collect();
     }
 
     /// The schedulers this kernel can load; others fail with ENOENT.
@@ -182,12 +202,24 @@ impl MemoryTable {
 
     /// Every later operation matching `predicate` fails with `errno` and has no effect.
     pub fn fail_on(&mut self, predicate: impl Fn(&Op) -> bool + Send + Sync + 'static, errno: i32) {
-        self.failures.push(InjectedFailure { matches: Box::new(predicate), errno, remaining: None });
+        self.failures.push(InjectedFailure {
+            matches: Box::new(predicate),
+            errno,
+            remaining: None,
+        });
     }
 
     /// The next operation matching `predicate` fails with `errno`; later ones succeed.
-    pub fn fail_once(&mut self, predicate: impl Fn(&Op) -> bool + Send + Sync + 'static, errno: i32) {
-        self.failures.push(InjectedFailure { matches: Box::new(predicate), errno, remaining: Some(1) });
+    pub fn fail_once(
+        &mut self,
+        predicate: impl Fn(&Op) -> bool + Send + Sync + 'static,
+        errno: i32,
+    ) {
+        self.failures.push(InjectedFailure {
+            matches: Box::new(predicate),
+            errno,
+            remaining: Some(1),
+        });
     }
 
     pub fn clear_failures(&mut self) {
@@ -230,7 +262,11 @@ impl MemoryTable {
     }
 
     fn dest_mut(&mut self, service: &ServiceKey, dest: &DestKey, caller: &str) -> &mut DestEntry {
-        match self.services.get_mut(service).and_then(|slot| slot.dests.get_mut(dest)) {
+        match self
+            .services
+            .get_mut(service)
+            .and_then(|slot| slot.dests.get_mut(dest))
+        {
             Some(entry) => entry,
             None => panic!("{caller}: no real server {dest} in service {service}"),
         }
@@ -319,7 +355,11 @@ impl MemoryTable {
                 }
                 Ok(())
             }
-            Op::Zero(Some(key)) => self.services.get_mut(key).map(zero_service).ok_or(errno::ESRCH),
+            Op::Zero(Some(key)) => self
+                .services
+                .get_mut(key)
+                .map(zero_service)
+                .ok_or(errno::ESRCH),
             Op::Zero(None) => {
                 self.services.values_mut().for_each(zero_service);
                 Ok(())
@@ -333,7 +373,11 @@ impl MemoryTable {
             return Err(errno::EEXIST);
         }
         self.check_service(s)?;
-        let slot = ServiceSlot { service: stored_service(s), stats: Stats::default(), dests: BTreeMap::new() };
+        let slot = ServiceSlot {
+            service: stored_service(s),
+            stats: Stats::default(),
+            dests: BTreeMap::new(),
+        };
         self.services.insert(s.key, slot);
         Ok(())
     }
@@ -345,7 +389,10 @@ impl MemoryTable {
             return Err(errno::ESRCH);
         }
         self.check_service(s)?;
-        self.services.get_mut(&s.key).expect("checked above").service = stored_service(s);
+        self.services
+            .get_mut(&s.key)
+            .expect("checked above")
+            .service = stored_service(s);
         Ok(())
     }
 
@@ -375,20 +422,32 @@ impl MemoryTable {
 
     fn add_dest(&mut self, key: &ServiceKey, d: &Dest) -> Result<(), i32> {
         self.check_dest(key, d)?;
-        let slot = self.services.get_mut(key).expect("check_dest found the service");
+        let slot = self
+            .services
+            .get_mut(key)
+            .expect("check_dest found the service");
         if slot.dests.contains_key(&d.key) {
             return Err(errno::EEXIST);
         }
         // A server deleted from this service comes back from the trash with
         // its connections and counters; only a new one has its address checked.
         let entry = match self.trash.remove(&(*key, d.key)) {
-            Some(old) => DestEntry { dest: stored_dest(d), ..old },
+            Some(old) => DestEntry {
+                dest: stored_dest(d),
+                ..old
+            },
             None => {
                 if !is_forwardable(d.key.addr) {
                     return Err(errno::EINVAL);
                 }
                 let stats = Stats::default();
-                DestEntry { dest: stored_dest(d), active_conns: 0, inact_conns: 0, persist_conns: 0, stats }
+                DestEntry {
+                    dest: stored_dest(d),
+                    active_conns: 0,
+                    inact_conns: 0,
+                    persist_conns: 0,
+                    stats,
+                }
             }
         };
         slot.dests.insert(d.key, entry);
@@ -399,7 +458,10 @@ impl MemoryTable {
     /// connections and counters stay.
     fn edit_dest(&mut self, key: &ServiceKey, d: &Dest) -> Result<(), i32> {
         self.check_dest(key, d)?;
-        let slot = self.services.get_mut(key).expect("check_dest found the service");
+        let slot = self
+            .services
+            .get_mut(key)
+            .expect("check_dest found the service");
         let entry = slot.dests.get_mut(&d.key).ok_or(errno::ENOENT)?;
         entry.dest = stored_dest(d);
         Ok(())
@@ -442,7 +504,11 @@ impl MemoryTable {
             return Err(errno::EINVAL);
         }
         let current = &mut self.timeouts;
-        for (new, field) in [(t.tcp, &mut current.tcp), (t.tcp_fin, &mut current.tcp_fin), (t.udp, &mut current.udp)] {
+        for (new, field) in [
+            (t.tcp, &mut current.tcp),
+            (t.tcp_fin, &mut current.tcp_fin),
+            (t.udp, &mut current.udp),
+        ] {
             if new != 0 {
                 *field = new;
             }
@@ -468,9 +534,11 @@ impl MemoryTable {
     }
 
     fn has_mixed_family_dests(&self) -> bool {
-        self.services
-            .values()
-            .any(|slot| slot.dests.keys().any(|dest| AddressFamily::of(dest.addr) != slot.service.key.family()))
+        self.services.values().any(|slot| {
+            slot.dests
+                .keys()
+                .any(|dest| AddressFamily::of(dest.addr) != slot.service.key.family())
+        })
     }
 }
 
@@ -478,7 +546,10 @@ impl IpvsTable for MemoryTable {
     fn info(&mut self) -> Result<Info, Error> {
         match &self.unavailable {
             Some(reason) => Err(Error::Unavailable(reason.clone())),
-            None => Ok(Info { version: IPVS_VERSION, conn_tab_size: CONN_TAB_SIZE }),
+            None => Ok(Info {
+                version: IPVS_VERSION,
+                conn_tab_size: CONN_TAB_SIZE,
+            }),
         }
     }
 
@@ -507,7 +578,11 @@ impl IpvsTable for MemoryTable {
             })
             .collect();
         self.reads.services += services.len();
-        Ok(Snapshot { services, timeouts: self.timeouts, daemons: self.daemons.values().cloned().collect() })
+        Ok(Snapshot {
+            services,
+            timeouts: self.timeouts,
+            daemons: self.daemons.values().cloned().collect(),
+        })
     }
 
     fn apply(&mut self, ops: &[Op]) -> Result<(), BatchError> {
@@ -526,7 +601,11 @@ impl IpvsTable for MemoryTable {
                 }
             }
         }
-        if failed { Err(BatchError { outcomes }) } else { Ok(()) }
+        if failed {
+            Err(BatchError { outcomes })
+        } else {
+            Ok(())
+        }
     }
 
     /// An in-memory table carries no traffic, so it has no connection entries.
@@ -546,7 +625,10 @@ fn stored_service(s: &Service) -> Service {
 }
 
 fn stored_dest(d: &Dest) -> Dest {
-    Dest { fwd_method: d.fwd_method & fwd::MASK, ..*d }
+    Dest {
+        fwd_method: d.fwd_method & fwd::MASK,
+        ..*d
+    }
 }
 
 fn zero_service(slot: &mut ServiceSlot) {
@@ -574,7 +656,10 @@ fn with_kernel_defaults(d: &Daemon) -> Daemon {
     let group = d.mcast_group.unwrap_or(IpAddr::from([224, 0, 0, 81]));
     let headers = if group.is_ipv4() { 20 + 8 } else { 40 + 8 };
     Daemon {
-        sync_maxlen: d.sync_maxlen.filter(|&len| len != 0).or(Some(1500 - headers)),
+        sync_maxlen: d
+            .sync_maxlen
+            .filter(|&len| len != 0)
+            .or(Some(1500 - headers)),
         mcast_group: Some(group),
         mcast_port: d.mcast_port.filter(|&port| port != 0).or(Some(8848)),
         mcast_ttl: d.mcast_ttl.filter(|&ttl| ttl != 0).or(Some(1)),
@@ -593,14 +678,28 @@ mod tests {
 
     fn service(id: &str, scheduler: &str) -> Service {
         let key = svc_key(id);
-        let netmask = if key.family() == AddressFamily::Ipv4 { u32::MAX } else { 128 };
-        Service { key, scheduler: scheduler.to_string(), flags: 0, timeout: 0, netmask, pe_name: None }
+        let netmask = if key.family() == AddressFamily::Ipv4 {
+            u32::MAX
+        } else {
+            128
+        };
+        Service {
+            key,
+            scheduler: scheduler.to_string(),
+            flags: 0,
+            timeout: 0,
+            netmask,
+            pe_name: None,
+        }
     }
 
     fn dest(addr: &str, weight: u32) -> Dest {
         let addr: std::net::SocketAddr = addr.parse().unwrap();
         Dest {
-            key: DestKey { addr: addr.ip(), port: addr.port() },
+            key: DestKey {
+                addr: addr.ip(),
+                port: addr.port(),
+            },
             fwd_method: fwd::MASQ,
             weight,
             u_threshold: 0,
@@ -617,7 +716,10 @@ mod tests {
     fn web_table() -> MemoryTable {
         let mut table = MemoryTable::new();
         table
-            .apply(&[Op::AddService(service(WEB, "wrr")), Op::AddDest(svc_key(WEB), dest("172.25.0.31:80", 1))])
+            .apply(&[
+                Op::AddService(service(WEB, "wrr")),
+                Op::AddDest(svc_key(WEB), dest("172.25.0.31:80", 1)),
+            ])
             .unwrap();
         table
     }
@@ -626,7 +728,11 @@ mod tests {
     fn errno_of(table: &mut MemoryTable, op: Op) -> i32 {
         let before = table.snapshot_now();
         let err = table.execute(&op).unwrap_err();
-        assert_eq!(table.snapshot_now(), before, "a failed {op:?} changed the table");
+        assert_eq!(
+            table.snapshot_now(),
+            before,
+            "a failed {op:?} changed the table"
+        );
         err.errno().unwrap()
     }
 
@@ -639,46 +745,106 @@ mod tests {
         table
             .apply(&[
                 Op::EditService(edited),
-                Op::EditDest(svc_key(WEB), Dest { fwd_method: fwd::DROUTE, ..dest("172.25.0.31:80", 5) }),
+                Op::EditDest(
+                    svc_key(WEB),
+                    Dest {
+                        fwd_method: fwd::DROUTE,
+                        ..dest("172.25.0.31:80", 5)
+                    },
+                ),
                 Op::AddDest(svc_key(WEB), dest("172.25.0.32:80", 2)),
             ])
             .unwrap();
         let snap = table.snapshot().unwrap();
         let entry = &snap.services[0];
         assert_eq!(entry.service.scheduler, "rr");
-        assert_eq!(entry.service.flags, svc_flags::PERSISTENT, "HASHED is never reported");
-        let dests: Vec<_> =
-            entry.dests.iter().map(|d| (d.dest.key.to_string(), d.dest.weight, d.dest.fwd_method)).collect();
-        let expected = [("172.25.0.31:80".to_string(), 5, fwd::DROUTE), ("172.25.0.32:80".to_string(), 2, fwd::MASQ)];
+        assert_eq!(
+            entry.service.flags,
+            svc_flags::PERSISTENT,
+            "HASHED is never reported"
+        );
+        let dests: Vec<_> = entry
+            .dests
+            .iter()
+            .map(|d| (d.dest.key.to_string(), d.dest.weight, d.dest.fwd_method))
+            .collect();
+        let expected = [
+            ("172.25.0.31:80".to_string(), 5, fwd::DROUTE),
+            ("172.25.0.32:80".to_string(), 2, fwd::MASQ),
+        ];
         assert_eq!(dests, expected);
 
-        table.apply(&[Op::DelDest(svc_key(WEB), dest("172.25.0.31:80", 0).key), Op::DelService(svc_key(WEB))]).unwrap();
+        table
+            .apply(&[
+                Op::DelDest(svc_key(WEB), dest("172.25.0.31:80", 0).key),
+                Op::DelService(svc_key(WEB)),
+            ])
+            .unwrap();
         assert!(table.snapshot().unwrap().services.is_empty());
-        assert_eq!(table.applied().len(), 7, "2 to set up, 3 edits, 2 deletions");
+        assert_eq!(
+            table.applied().len(),
+            7,
+            "2 to set up, 3 edits, 2 deletions"
+        );
     }
 
     #[test]
     fn service_errors() {
         let mut table = web_table();
-        assert_eq!(errno_of(&mut table, Op::AddService(service(WEB, "rr"))), errno::EEXIST);
-        assert_eq!(errno_of(&mut table, Op::EditService(service("tcp:10.0.0.1:80", "rr"))), errno::ESRCH);
-        assert_eq!(errno_of(&mut table, Op::DelService(svc_key("udp:192.168.31.100:80"))), errno::ESRCH);
-        assert_eq!(errno_of(&mut table, Op::Zero(Some(svc_key("fwmark:1")))), errno::ESRCH);
+        assert_eq!(
+            errno_of(&mut table, Op::AddService(service(WEB, "rr"))),
+            errno::EEXIST
+        );
+        assert_eq!(
+            errno_of(
+                &mut table,
+                Op::EditService(service("tcp:10.0.0.1:80", "rr"))
+            ),
+            errno::ESRCH
+        );
+        assert_eq!(
+            errno_of(&mut table, Op::DelService(svc_key("udp:192.168.31.100:80"))),
+            errno::ESRCH
+        );
+        assert_eq!(
+            errno_of(&mut table, Op::Zero(Some(svc_key("fwmark:1")))),
+            errno::ESRCH
+        );
         // Unknown schedulers and engines: ENOENT, whether adding or editing.
-        assert_eq!(errno_of(&mut table, Op::AddService(service("tcp:10.0.0.1:80", "twos"))), errno::ENOENT);
-        assert_eq!(errno_of(&mut table, Op::EditService(service(WEB, "bogus"))), errno::ENOENT);
-        let with_pe = Service { pe_name: Some("nope".into()), ..service("udp:10.0.0.1:5060", "rr") };
+        assert_eq!(
+            errno_of(
+                &mut table,
+                Op::AddService(service("tcp:10.0.0.1:80", "twos"))
+            ),
+            errno::ENOENT
+        );
+        assert_eq!(
+            errno_of(&mut table, Op::EditService(service(WEB, "bogus"))),
+            errno::ENOENT
+        );
+        let with_pe = Service {
+            pe_name: Some("nope".into()),
+            ..service("udp:10.0.0.1:5060", "rr")
+        };
         assert_eq!(errno_of(&mut table, Op::AddService(with_pe)), errno::ENOENT);
         // An IPv6 service needs a prefix length from 1 to 128.
-        let v6 = Service { netmask: 0, ..service("tcp:[2001:db8::1]:80", "rr") };
+        let v6 = Service {
+            netmask: 0,
+            ..service("tcp:[2001:db8::1]:80", "rr")
+        };
         assert_eq!(errno_of(&mut table, Op::AddService(v6)), errno::EINVAL);
     }
 
     #[test]
     fn scheduler_set_is_configurable() {
         let mut table = MemoryTable::new().with_schedulers(["twos"]);
-        table.execute(&Op::AddService(service(WEB, "twos"))).unwrap();
-        assert_eq!(errno_of(&mut table, Op::EditService(service(WEB, "wrr"))), errno::ENOENT);
+        table
+            .execute(&Op::AddService(service(WEB, "twos")))
+            .unwrap();
+        assert_eq!(
+            errno_of(&mut table, Op::EditService(service(WEB, "wrr"))),
+            errno::ENOENT
+        );
         assert_eq!(linux_6_1_schedulers().count(), 13);
     }
 
@@ -686,10 +852,22 @@ mod tests {
     fn persistence_engine_changes_in_place() {
         let mut table = MemoryTable::new();
         let plain = service("udp:10.0.0.1:5060", "rr");
-        let sip = Service { flags: svc_flags::PERSISTENT, timeout: 60, pe_name: Some("sip".into()), ..plain.clone() };
-        table.apply(&[Op::AddService(plain.clone()), Op::EditService(sip.clone())]).unwrap();
+        let sip = Service {
+            flags: svc_flags::PERSISTENT,
+            timeout: 60,
+            pe_name: Some("sip".into()),
+            ..plain.clone()
+        };
+        table
+            .apply(&[Op::AddService(plain.clone()), Op::EditService(sip.clone())])
+            .unwrap();
         assert_eq!(table.snapshot_now().services[0].service, sip);
-        table.execute(&Op::EditService(Service { pe_name: Some(String::new()), ..plain.clone() })).unwrap();
+        table
+            .execute(&Op::EditService(Service {
+                pe_name: Some(String::new()),
+                ..plain.clone()
+            }))
+            .unwrap();
         assert_eq!(table.snapshot_now().services[0].service, plain);
     }
 
@@ -698,23 +876,75 @@ mod tests {
         let mut table = web_table();
         let web = svc_key(WEB);
         let missing = svc_key("tcp:10.9.9.9:80");
-        assert_eq!(errno_of(&mut table, Op::AddDest(missing, dest("172.25.0.40:80", 1))), errno::ESRCH);
-        assert_eq!(errno_of(&mut table, Op::EditDest(missing, dest("172.25.0.31:80", 1))), errno::ESRCH);
-        assert_eq!(errno_of(&mut table, Op::DelDest(missing, dest("172.25.0.31:80", 1).key)), errno::ESRCH);
-        assert_eq!(errno_of(&mut table, Op::AddDest(web, dest("172.25.0.31:80", 3))), errno::EEXIST);
-        assert_eq!(errno_of(&mut table, Op::EditDest(web, dest("172.25.0.40:80", 1))), errno::ENOENT);
-        assert_eq!(errno_of(&mut table, Op::DelDest(web, dest("172.25.0.40:80", 1).key)), errno::ENOENT);
+        assert_eq!(
+            errno_of(&mut table, Op::AddDest(missing, dest("172.25.0.40:80", 1))),
+            errno::ESRCH
+        );
+        assert_eq!(
+            errno_of(&mut table, Op::EditDest(missing, dest("172.25.0.31:80", 1))),
+            errno::ESRCH
+        );
+        assert_eq!(
+            errno_of(
+                &mut table,
+                Op::DelDest(missing, dest("172.25.0.31:80", 1).key)
+            ),
+            errno::ESRCH
+        );
+        assert_eq!(
+            errno_of(&mut table, Op::AddDest(web, dest("172.25.0.31:80", 3))),
+            errno::EEXIST
+        );
+        assert_eq!(
+            errno_of(&mut table, Op::EditDest(web, dest("172.25.0.40:80", 1))),
+            errno::ENOENT
+        );
+        assert_eq!(
+            errno_of(&mut table, Op::DelDest(web, dest("172.25.0.40:80", 1).key)),
+            errno::ENOENT
+        );
         // Weight is a signed int in the kernel: above i32::MAX it is negative.
-        assert_eq!(errno_of(&mut table, Op::AddDest(web, dest("172.25.0.40:80", 1 << 31))), errno::ERANGE);
-        table.execute(&Op::EditDest(web, dest("172.25.0.31:80", 70_000))).unwrap();
-        let inverted = Dest { u_threshold: 10, l_threshold: 11, ..dest("172.25.0.40:80", 1) };
-        assert_eq!(errno_of(&mut table, Op::AddDest(web, inverted)), errno::ERANGE);
-        let inverted = Dest { u_threshold: 0, l_threshold: 1, ..dest("172.25.0.31:80", 1) };
-        assert_eq!(errno_of(&mut table, Op::EditDest(web, inverted)), errno::ERANGE);
-        let gue = Dest { fwd_method: fwd::TUNNEL, tun_type: tun::GUE, tun_port: 0, ..dest("172.25.0.40:80", 1) };
+        assert_eq!(
+            errno_of(
+                &mut table,
+                Op::AddDest(web, dest("172.25.0.40:80", 1 << 31))
+            ),
+            errno::ERANGE
+        );
+        table
+            .execute(&Op::EditDest(web, dest("172.25.0.31:80", 70_000)))
+            .unwrap();
+        let inverted = Dest {
+            u_threshold: 10,
+            l_threshold: 11,
+            ..dest("172.25.0.40:80", 1)
+        };
+        assert_eq!(
+            errno_of(&mut table, Op::AddDest(web, inverted)),
+            errno::ERANGE
+        );
+        let inverted = Dest {
+            u_threshold: 0,
+            l_threshold: 1,
+            ..dest("172.25.0.31:80", 1)
+        };
+        assert_eq!(
+            errno_of(&mut table, Op::EditDest(web, inverted)),
+            errno::ERANGE
+        );
+        let gue = Dest {
+            fwd_method: fwd::TUNNEL,
+            tun_type: tun::GUE,
+            tun_port: 0,
+            ..dest("172.25.0.40:80", 1)
+        };
         assert_eq!(errno_of(&mut table, Op::AddDest(web, gue)), errno::EINVAL);
         for unusable in ["0.0.0.0:80", "224.0.0.1:80", "255.255.255.255:80"] {
-            assert_eq!(errno_of(&mut table, Op::AddDest(web, dest(unusable, 1))), errno::EINVAL, "{unusable}");
+            assert_eq!(
+                errno_of(&mut table, Op::AddDest(web, dest(unusable, 1))),
+                errno::EINVAL,
+                "{unusable}"
+            );
         }
     }
 
@@ -724,7 +954,10 @@ mod tests {
         let web = svc_key(WEB);
         let v6 = dest("[2001:db8::7]:80", 1);
         assert_eq!(errno_of(&mut table, Op::AddDest(web, v6)), errno::EINVAL);
-        let v6_tun = Dest { fwd_method: fwd::TUNNEL, ..v6 };
+        let v6_tun = Dest {
+            fwd_method: fwd::TUNNEL,
+            ..v6
+        };
         let daemon = Daemon {
             role: DaemonRole::Master,
             mcast_ifn: "eth0".into(),
@@ -735,7 +968,10 @@ mod tests {
             mcast_ttl: None,
         };
         table.execute(&Op::StartDaemon(daemon.clone())).unwrap();
-        assert_eq!(errno_of(&mut table, Op::AddDest(web, v6_tun)), errno::EINVAL);
+        assert_eq!(
+            errno_of(&mut table, Op::AddDest(web, v6_tun)),
+            errno::EINVAL
+        );
         table.execute(&Op::StopDaemon(DaemonRole::Master)).unwrap();
         table.execute(&Op::AddDest(web, v6_tun)).unwrap();
         assert_eq!(errno_of(&mut table, Op::StartDaemon(daemon)), errno::EINVAL);
@@ -745,12 +981,25 @@ mod tests {
     fn deleted_servers_come_back_from_the_trash_with_their_connections() {
         let mut table = web_table();
         let (web, rs) = (svc_key(WEB), dest("172.25.0.31:80", 1).key);
-        table.set_conns(&web, &rs, Conns { active: 7, inactive: 2, persistent: 0 });
+        table.set_conns(
+            &web,
+            &rs,
+            Conns {
+                active: 7,
+                inactive: 2,
+                persistent: 0,
+            },
+        );
         table.execute(&Op::DelDest(web, rs)).unwrap();
         assert_eq!(table.trash().collect::<Vec<_>>(), [&(web, rs)]);
-        table.execute(&Op::AddDest(web, dest("172.25.0.31:80", 4))).unwrap();
+        table
+            .execute(&Op::AddDest(web, dest("172.25.0.31:80", 4)))
+            .unwrap();
         let entry = &table.snapshot_now().services[0].dests[0];
-        assert_eq!((entry.active_conns, entry.inact_conns, entry.dest.weight), (7, 2, 4));
+        assert_eq!(
+            (entry.active_conns, entry.inact_conns, entry.dest.weight),
+            (7, 2, 4)
+        );
         assert_eq!(table.trash().count(), 0);
         // Deleting the service sends its servers to the trash too.
         table.execute(&Op::DelService(web)).unwrap();
@@ -763,10 +1012,30 @@ mod tests {
     fn timeouts_zero_means_unchanged_and_range_is_checked() {
         let mut table = MemoryTable::new();
         assert_eq!(table.snapshot_now().timeouts, KERNEL_DEFAULT_TIMEOUTS);
-        table.execute(&Op::SetTimeouts(Timeouts { tcp: 0, tcp_fin: 60, udp: 0 })).unwrap();
-        assert_eq!(table.snapshot_now().timeouts, Timeouts { tcp: 900, tcp_fin: 60, udp: 300 });
-        let too_long = Timeouts { tcp: 1, tcp_fin: 0, udp: i32::MAX as u32 / HZ + 1 };
-        assert_eq!(errno_of(&mut table, Op::SetTimeouts(too_long)), errno::EINVAL);
+        table
+            .execute(&Op::SetTimeouts(Timeouts {
+                tcp: 0,
+                tcp_fin: 60,
+                udp: 0,
+            }))
+            .unwrap();
+        assert_eq!(
+            table.snapshot_now().timeouts,
+            Timeouts {
+                tcp: 900,
+                tcp_fin: 60,
+                udp: 300
+            }
+        );
+        let too_long = Timeouts {
+            tcp: 1,
+            tcp_fin: 0,
+            udp: i32::MAX as u32 / HZ + 1,
+        };
+        assert_eq!(
+            errno_of(&mut table, Op::SetTimeouts(too_long)),
+            errno::EINVAL
+        );
     }
 
     #[test]
@@ -785,11 +1054,27 @@ mod tests {
         let running = &table.snapshot_now().daemons[0];
         assert_eq!(running.mcast_port, Some(9000));
         assert_eq!(running.mcast_group, Some(IpAddr::from([224, 0, 0, 81])));
-        assert_eq!((running.mcast_ttl, running.sync_maxlen), (Some(1), Some(1472)));
-        assert_eq!(errno_of(&mut table, Op::StartDaemon(backup.clone())), errno::EEXIST);
-        let elsewhere = Daemon { role: DaemonRole::Master, mcast_ifn: "eth9".into(), ..backup };
-        assert_eq!(errno_of(&mut table, Op::StartDaemon(elsewhere)), errno::ENODEV);
-        assert_eq!(errno_of(&mut table, Op::StopDaemon(DaemonRole::Master)), errno::ESRCH);
+        assert_eq!(
+            (running.mcast_ttl, running.sync_maxlen),
+            (Some(1), Some(1472))
+        );
+        assert_eq!(
+            errno_of(&mut table, Op::StartDaemon(backup.clone())),
+            errno::EEXIST
+        );
+        let elsewhere = Daemon {
+            role: DaemonRole::Master,
+            mcast_ifn: "eth9".into(),
+            ..backup
+        };
+        assert_eq!(
+            errno_of(&mut table, Op::StartDaemon(elsewhere)),
+            errno::ENODEV
+        );
+        assert_eq!(
+            errno_of(&mut table, Op::StopDaemon(DaemonRole::Master)),
+            errno::ESRCH
+        );
         table.execute(&Op::StopDaemon(DaemonRole::Backup)).unwrap();
         assert!(table.snapshot_now().daemons.is_empty());
     }
@@ -798,20 +1083,42 @@ mod tests {
     fn flush_clears_services_only_and_zero_clears_counters() {
         let mut table = web_table();
         let (web, rs) = (svc_key(WEB), dest("172.25.0.31:80", 1).key);
-        let busy = Stats { conns: 10, inpkts: 100, ..Stats::default() };
+        let busy = Stats {
+            conns: 10,
+            inpkts: 100,
+            ..Stats::default()
+        };
         table.set_service_stats(&web, busy);
         table.set_dest_stats(&web, &rs, busy);
-        table.set_conns(&web, &rs, Conns { active: 3, ..Conns::default() });
+        table.set_conns(
+            &web,
+            &rs,
+            Conns {
+                active: 3,
+                ..Conns::default()
+            },
+        );
         table.execute(&Op::Zero(Some(web))).unwrap();
         let entry = &table.snapshot_now().services[0];
-        assert_eq!((entry.stats, entry.dests[0].stats), (Stats::default(), Stats::default()));
-        assert_eq!(entry.dests[0].active_conns, 3, "zeroing leaves live connections");
+        assert_eq!(
+            (entry.stats, entry.dests[0].stats),
+            (Stats::default(), Stats::default())
+        );
+        assert_eq!(
+            entry.dests[0].active_conns, 3,
+            "zeroing leaves live connections"
+        );
 
         table.set_service_stats(&web, busy);
         table.execute(&Op::Zero(None)).unwrap();
         assert_eq!(table.snapshot_now().services[0].stats, Stats::default());
 
-        table.execute(&Op::SetTimeouts(Timeouts { tcp: 60, ..Timeouts::default() })).unwrap();
+        table
+            .execute(&Op::SetTimeouts(Timeouts {
+                tcp: 60,
+                ..Timeouts::default()
+            }))
+            .unwrap();
         table.execute(&Op::Flush).unwrap();
         let snap = table.snapshot_now();
         assert!(snap.services.is_empty());
@@ -821,17 +1128,29 @@ mod tests {
     #[test]
     fn apply_stops_at_the_first_failure() {
         let mut table = MemoryTable::new();
-        let fw = ServiceKey::Fwmark { mark: 1, family: AddressFamily::Ipv4 };
+        let fw = ServiceKey::Fwmark {
+            mark: 1,
+            family: AddressFamily::Ipv4,
+        };
         let ops = [
             Op::AddService(service(WEB, "wrr")),
             Op::AddService(service(WEB, "wrr")),
-            Op::AddService(Service { key: fw, ..service(WEB, "rr") }),
+            Op::AddService(Service {
+                key: fw,
+                ..service(WEB, "rr")
+            }),
         ];
         let err = table.apply(&ops).unwrap_err();
-        assert!(matches!(err.outcomes[..], [Outcome::Applied, Outcome::Failed(_), Outcome::NotSent]));
+        assert!(matches!(
+            err.outcomes[..],
+            [Outcome::Applied, Outcome::Failed(_), Outcome::NotSent]
+        ));
         let (index, first) = err.first_failure().unwrap();
         assert_eq!((index, first.errno()), (1, Some(errno::EEXIST)));
-        assert_eq!(first.to_string(), "adding service tcp 192.168.31.100:80: the service already exists");
+        assert_eq!(
+            first.to_string(),
+            "adding service tcp 192.168.31.100:80: the service already exists"
+        );
         assert_eq!(table.snapshot_now().services.len(), 1);
     }
 
@@ -845,7 +1164,10 @@ mod tests {
 
         table.fail_on(|op| matches!(op, Op::DelService(_)), errno::EPERM);
         for _ in 0..2 {
-            assert_eq!(errno_of(&mut table, Op::DelService(svc_key(WEB))), errno::EPERM);
+            assert_eq!(
+                errno_of(&mut table, Op::DelService(svc_key(WEB))),
+                errno::EPERM
+            );
         }
         table.clear_failures();
         table.execute(&Op::DelService(svc_key(WEB))).unwrap();
@@ -853,27 +1175,47 @@ mod tests {
         table.set_unavailable(Some("no IPVS family"));
         assert!(matches!(table.snapshot(), Err(Error::Unavailable(_))));
         let err = table.apply(&[Op::Flush]).unwrap_err();
-        assert!(matches!(err.outcomes[..], [Outcome::Failed(Error::Unavailable(_))]));
+        assert!(matches!(
+            err.outcomes[..],
+            [Outcome::Failed(Error::Unavailable(_))]
+        ));
     }
 
     #[test]
     fn snapshots_are_sorted_and_load_back() {
         let mut table = MemoryTable::new();
-        let keys = ["udp:10.0.0.2:53", "fwmark:5", "tcp:10.0.0.1:443", "tcp:10.0.0.1:80"];
+        let keys = [
+            "udp:10.0.0.2:53",
+            "fwmark:5",
+            "tcp:10.0.0.1:443",
+            "tcp:10.0.0.1:80",
+        ];
         for key in keys {
             table.execute(&Op::AddService(service(key, "rr"))).unwrap();
         }
         for rs in ["10.1.0.3:0", "10.1.0.1:0", "10.1.0.2:0"] {
-            table.execute(&Op::AddDest(svc_key("fwmark:5"), dest(rs, 1))).unwrap();
+            table
+                .execute(&Op::AddDest(svc_key("fwmark:5"), dest(rs, 1)))
+                .unwrap();
         }
         let snap = table.snapshot_now();
         let order: Vec<_> = snap.services.iter().map(|s| s.service.key).collect();
         let mut sorted = order.clone();
         sorted.sort();
         assert_eq!(order, sorted);
-        let fw = snap.services.iter().find(|s| s.service.key.is_fwmark()).unwrap();
+        let fw = snap
+            .services
+            .iter()
+            .find(|s| s.service.key.is_fwmark())
+            .unwrap();
         assert!(fw.dests.windows(2).all(|w| w[0].dest.key < w[1].dest.key));
-        assert!(matches!(order[0], ServiceKey::Addr { protocol: Protocol::Tcp, .. }));
+        assert!(matches!(
+            order[0],
+            ServiceKey::Addr {
+                protocol: Protocol::Tcp,
+                ..
+            }
+        ));
         assert_eq!(MemoryTable::from_snapshot(&snap).snapshot_now(), snap);
     }
 }

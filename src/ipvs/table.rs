@@ -4,8 +4,8 @@
 use std::collections::BTreeSet;
 
 use super::error::{BatchError, Error};
-use crate::model::ServiceKey;
 use super::types::{Daemon, Info, Op, ServiceEntry, Timeouts};
+use crate::model::ServiceKey;
 
 /// Everything a table holds, read at one moment.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -29,7 +29,9 @@ pub trait IpvsTable {
     /// without dumping everything. The default reads the whole table.
     fn snapshot_of(&mut self, keys: &BTreeSet<ServiceKey>) -> Result<Snapshot, Error> {
         let mut snapshot = self.snapshot()?;
-        snapshot.services.retain(|entry| keys.contains(&entry.service.key));
+        snapshot
+            .services
+            .retain(|entry| keys.contains(&entry.service.key));
         Ok(snapshot)
     }
 
@@ -40,6 +42,7 @@ pub trait IpvsTable {
     /// The connection entries (`ipvsadm -Lcn`). The kernel lists them in
     /// `/proc/net/ip_vs_conn` only, which the default reads.
     fn connections(&mut self) -> Result<Vec<super::conns::Connection>, Error> {
-        super::conns::read().map_err(|e| Error::Unavailable(format!("reading the connection table: {e}")))
+        super::conns::read()
+            .map_err(|e| Error::Unavailable(format!("reading the connection table: {e}")))
     }
 }

@@ -8,8 +8,8 @@
 use std::net::{IpAddr, SocketAddr};
 
 use crate::model::{
-    self, AddressFamily, DaemonRole, Forwarding, RealServer, ServiceKey, TunnelChecksum, TunnelType,
-    VirtualService,
+    self, AddressFamily, DaemonRole, Forwarding, RealServer, ServiceKey, TunnelChecksum,
+    TunnelType, VirtualService,
 };
 
 /// Service flags (`IP_VS_SVC_F_*`) that a client sets.
@@ -155,7 +155,12 @@ pub struct Info {
 
 impl Info {
     pub fn version_string(&self) -> String {
-        format!("{}.{}.{}", self.version >> 16, (self.version >> 8) & 0xff, self.version & 0xff)
+        format!(
+            "{}.{}.{}",
+            self.version >> 16,
+            (self.version >> 8) & 0xff,
+            self.version & 0xff
+        )
     }
 }
 
@@ -186,7 +191,10 @@ impl From<&VirtualService> for Service {
                 flags |= svc_flags::PERSISTENT;
                 (p.timeout, netmask_value(svc.key.family(), p.netmask))
             }
-            None => (0, netmask_value(svc.key.family(), svc.key.family().max_prefix())),
+            None => (
+                0,
+                netmask_value(svc.key.family(), svc.key.family().max_prefix()),
+            ),
         };
         if svc.one_packet {
             flags |= svc_flags::ONEPACKET;
@@ -238,7 +246,10 @@ impl From<&RealServer> for Dest {
             }
         };
         Dest {
-            key: DestKey { addr: rs.key.ip(), port: rs.key.port() },
+            key: DestKey {
+                addr: rs.key.ip(),
+                port: rs.key.port(),
+            },
             fwd_method,
             weight: rs.weight.into(),
             u_threshold: rs.upper_threshold,
@@ -266,6 +277,10 @@ impl From<&model::SyncDaemon> for Daemon {
 
 impl From<&model::Timeouts> for Timeouts {
     fn from(t: &model::Timeouts) -> Self {
-        Timeouts { tcp: t.tcp.unwrap_or(0), tcp_fin: t.tcpfin.unwrap_or(0), udp: t.udp.unwrap_or(0) }
+        Timeouts {
+            tcp: t.tcp.unwrap_or(0),
+            tcp_fin: t.tcpfin.unwrap_or(0),
+            udp: t.udp.unwrap_or(0),
+        }
     }
 }

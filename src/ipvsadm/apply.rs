@@ -67,9 +67,8 @@ impl Table {
                 let servers = &mut self.defined(&target)?.servers;
                 let key = server.key;
                 let old = servers.get_mut(&key);
-                *old.ok_or_else(|| {
-                    at.error(format!("no real server {key} in {}", target.key))
-                })? = server;
+                *old.ok_or_else(|| at.error(format!("no real server {key} in {}", target.key)))? =
+                    server;
             }
             Command::DeleteServer(target, at, key) => {
                 if self.defined(&target)?.servers.remove(&key).is_none() {

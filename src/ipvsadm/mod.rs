@@ -28,8 +28,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 pub use list::{ListOptions, ListView, list, sort_like_ipvsadm};
-pub use save::{save, save_entries, to_restore};
 pub(crate) use ports::port_of_service_name;
+pub use save::{save, save_entries, to_restore};
 
 use crate::model::{ServiceKey, Spec, ValidationError};
 

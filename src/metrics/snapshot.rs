@@ -11,7 +11,9 @@ use prometheus_client::encoding::{
 use prometheus_client::metrics::MetricType;
 
 use crate::apply::{ServerCounters, ServiceCounters, Traffic};
-use crate::core::{Core, DirectorCounters, DirectorHealth, DirectorServersHealth, DirectorView, Error};
+use crate::core::{
+    Core, DirectorCounters, DirectorHealth, DirectorServersHealth, DirectorView, Error,
+};
 use crate::health::{ServerHealthView, ServiceHealthView};
 
 type Labels = Vec<(&'static str, String)>;
@@ -78,10 +80,7 @@ impl Snapshot {
         let mut clusters = Vec::new();
         for cluster in core.list_clusters().await? {
             let directors = match core.directors(&cluster.name).await {
-                Ok(views) => views
-                    .iter()
-                    .map(DirectorNow::from)
-                    .collect(),
+                Ok(views) => views.iter().map(DirectorNow::from).collect(),
                 Err(Error::NotFound(_)) => continue, // deleted meanwhile
                 Err(err) => return Err(err),
             };
@@ -264,19 +263,22 @@ impl Collector for Snapshot {
             e,
             "real_server_healthy",
             "1 while the real server passes its health check as this director sees it, 0 while it fails",
-            self.checked_servers().map(|(l, s)| (l, i64::from(s.healthy))),
+            self.checked_servers()
+                .map(|(l, s)| (l, i64::from(s.healthy))),
         )?;
         gauge(
             e,
             "virtual_service_healthy_servers",
             "Real servers of the service passing their health checks",
-            self.checked_services().map(|(l, s)| (l, s.healthy_servers as i64)),
+            self.checked_services()
+                .map(|(l, s)| (l, s.healthy_servers as i64)),
         )?;
         gauge(
             e,
             "virtual_service_degraded",
             "1 while fewer real servers than the service's quorum are healthy",
-            self.checked_services().map(|(l, s)| (l, i64::from(s.degraded))),
+            self.checked_services()
+                .map(|(l, s)| (l, i64::from(s.degraded))),
         )?;
         traffic(e, "real_server", &|| {
             Box::new(servers().map(|(l, s)| (l, s.traffic)))
@@ -371,4 +373,3 @@ fn counter<V: EncodeCounterValue>(
     }
     Ok(())
 }
-

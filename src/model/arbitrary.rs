@@ -12,9 +12,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use proptest::prelude::*;
 
 use crate::model::{
-    AddressFamily, CheckType, DaemonRole, ForwardingMethod, HealthCheckDoc, MAX_TIMEOUT_SECS, OnFailure, PersistenceDoc,
-    PersistenceEngine, Protocol, RealServerDoc, Scheduler, ServiceKey, Spec, SpecDoc,
-    SyncDaemonDoc, Timeouts, Tunnel, TunnelChecksum, TunnelType, VirtualServiceDoc,
+    AddressFamily, CheckType, DaemonRole, ForwardingMethod, HealthCheckDoc, MAX_TIMEOUT_SECS,
+    OnFailure, PersistenceDoc, PersistenceEngine, Protocol, RealServerDoc, Scheduler, ServiceKey,
+    Spec, SpecDoc, SyncDaemonDoc, Timeouts, Tunnel, TunnelChecksum, TunnelType, VirtualServiceDoc,
 };
 
 /// Any valid spec, fullnat real servers and health checks included.
@@ -43,15 +43,32 @@ fn spec_with(fullnat: bool) -> impl Strategy<Value = Spec> {
             let services: Vec<VirtualServiceDoc> = if fullnat {
                 services
             } else {
-                services.into_iter().map(|doc| VirtualServiceDoc { health_check: None, ..doc }).collect()
+                services
+                    .into_iter()
+                    .map(|doc| VirtualServiceDoc {
+                        health_check: None,
+                        ..doc
+                    })
+                    .collect()
             };
             // The kernel's sync daemon cannot carry real servers of another family.
             let crosses_families = services.iter().any(|svc| {
                 let family = svc.key().expect("a valid key").family();
-                svc.servers.iter().any(|rs| rs.address.is_some_and(|a| AddressFamily::of(a) != family))
+                svc.servers
+                    .iter()
+                    .any(|rs| rs.address.is_some_and(|a| AddressFamily::of(a) != family))
             });
-            let sync_daemons = if crosses_families { Vec::new() } else { master.into_iter().chain(backup).collect() };
-            let doc = SpecDoc { services, timeouts, sync_daemons, ..SpecDoc::default() };
+            let sync_daemons = if crosses_families {
+                Vec::new()
+            } else {
+                master.into_iter().chain(backup).collect()
+            };
+            let doc = SpecDoc {
+                services,
+                timeouts,
+                sync_daemons,
+                ..SpecDoc::default()
+            };
             doc.validate()
                 .unwrap_or_else(|e| panic!("the strategy built an invalid spec: {e}\n{doc:#?}"))
         })
@@ -120,7 +137,16 @@ fn service_doc(fullnat: bool) -> impl Strategy<Value = VirtualServiceDoc> {
         prop::option::of(health_check()),
     )
         .prop_map(
-            |(key, scheduler, (fallback, port_flag), persistence, one_packet, sip, servers, health_check)| {
+            |(
+                key,
+                scheduler,
+                (fallback, port_flag),
+                persistence,
+                one_packet,
+                sip,
+                servers,
+                health_check,
+            )| {
                 let family = key.family();
                 // Port 0 means "all ports", which the kernel allows only with persistence.
                 let persistence = match persistence {
@@ -319,19 +345,36 @@ impl RawServer {
 
 /// A tcp or http check with its own port (fwmark services' servers may have port 0).
 fn health_check() -> impl Strategy<Value = HealthCheckDoc> {
-    (any::<bool>(), 1u16.., 100u32..=60_000, 1u32..=10, 1u32..=10, any::<bool>(), "/[a-z]{0,8}").prop_map(
-        |(http, port, interval_ms, rise, fall, remove, path)| HealthCheckDoc {
-            kind: Some(if http { CheckType::Http } else { CheckType::Tcp }),
-            port: Some(port),
-            interval_ms: Some(interval_ms),
-            timeout_ms: Some(interval_ms.min(1000)),
-            rise: Some(rise),
-            fall: Some(fall),
-            on_failure: Some(if remove { OnFailure::Remove } else { OnFailure::Quiesce }),
-            path: http.then_some(path),
-            ..HealthCheckDoc::default()
-        },
+    (
+        any::<bool>(),
+        1u16..,
+        100u32..=60_000,
+        1u32..=10,
+        1u32..=10,
+        any::<bool>(),
+        "/[a-z]{0,8}",
     )
+        .prop_map(
+            |(http, port, interval_ms, rise, fall, remove, path)| HealthCheckDoc {
+                kind: Some(if http {
+                    CheckType::Http
+                } else {
+                    CheckType::Tcp
+                }),
+                port: Some(port),
+                interval_ms: Some(interval_ms),
+                timeout_ms: Some(interval_ms.min(1000)),
+                rise: Some(rise),
+                fall: Some(fall),
+                on_failure: Some(if remove {
+                    OnFailure::Remove
+                } else {
+                    OnFailure::Quiesce
+                }),
+                path: http.then_some(path),
+                ..HealthCheckDoc::default()
+            },
+        )
 }
 
 fn timeouts() -> impl Strategy<Value = Timeouts> {

@@ -60,7 +60,12 @@ impl SpecDiff {
     }
 
     pub fn between(from: &Spec, to: &Spec) -> Self {
-        let keys: BTreeSet<_> = from.services().iter().chain(to.services()).map(|s| s.key).collect();
+        let keys: BTreeSet<_> = from
+            .services()
+            .iter()
+            .chain(to.services())
+            .map(|s| s.key)
+            .collect();
         let mut diff = SpecDiff::default();
         for key in keys {
             match (from.service(&key), to.service(&key)) {
@@ -79,7 +84,11 @@ impl SpecDiff {
             Value::Object(map)
         };
         diff.sync_daemons = field_changes(&daemons(from), &daemons(to), "");
-        diff.host = field_changes(&to_value(&from.host().to_doc()), &to_value(&to.host().to_doc()), "");
+        diff.host = field_changes(
+            &to_value(&from.host().to_doc()),
+            &to_value(&to.host().to_doc()),
+            "",
+        );
         diff
     }
 }
@@ -104,7 +113,12 @@ fn service_change(a: &VirtualService, b: &VirtualService) -> ServiceChange {
         servers_removed: Vec::new(),
         servers_changed: Vec::new(),
     };
-    let keys: BTreeSet<_> = a.servers().iter().chain(b.servers()).map(|s| s.key).collect();
+    let keys: BTreeSet<_> = a
+        .servers()
+        .iter()
+        .chain(b.servers())
+        .map(|s| s.key)
+        .collect();
     for key in keys {
         match (a.server(&key), b.server(&key)) {
             (None, Some(added)) => change.servers_added.push(added.into()),
@@ -126,16 +140,28 @@ fn field_changes(a: &Value, b: &Value, prefix: &str) -> Vec<FieldChange> {
             let keys: BTreeSet<&String> = x.keys().chain(y.keys()).collect();
             keys.into_iter()
                 .flat_map(|k| {
-                    let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    let path = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
                     match (x.get(k), y.get(k)) {
                         (Some(p), Some(q)) => field_changes(p, q, &path),
-                        (p, q) => vec![FieldChange { field: path, from: p.cloned(), to: q.cloned() }],
+                        (p, q) => vec![FieldChange {
+                            field: path,
+                            from: p.cloned(),
+                            to: q.cloned(),
+                        }],
                     }
                 })
                 .collect()
         }
         (p, q) if p == q => Vec::new(),
-        (p, q) => vec![FieldChange { field: prefix.to_string(), from: Some(p.clone()), to: Some(q.clone()) }],
+        (p, q) => vec![FieldChange {
+            field: prefix.to_string(),
+            from: Some(p.clone()),
+            to: Some(q.clone()),
+        }],
     }
 }
 
@@ -165,21 +191,36 @@ mod tests {
         let diff = SpecDiff::between(&a, &b);
         assert_eq!(diff.services_added.len(), 1);
         assert_eq!(diff.services_added[0].id.as_deref(), Some("fwmark:3"));
-        assert_eq!(diff.services_removed[0].id.as_deref(), Some("udp:10.0.0.1:53"));
+        assert_eq!(
+            diff.services_removed[0].id.as_deref(),
+            Some("udp:10.0.0.1:53")
+        );
         let changed = &diff.services_changed[0];
         let fields: Vec<_> = changed.changes.iter().map(|c| c.field.as_str()).collect();
         assert_eq!(fields, ["persistence", "scheduler"]);
         assert_eq!(changed.servers_added[0].id.as_deref(), Some("10.1.0.3:80"));
-        assert_eq!(changed.servers_removed[0].id.as_deref(), Some("10.1.0.2:80"));
+        assert_eq!(
+            changed.servers_removed[0].id.as_deref(),
+            Some("10.1.0.2:80")
+        );
         assert_eq!(changed.servers_changed[0].changes[0].field, "weight");
-        assert_eq!(changed.servers_changed[0].changes[0].to, Some(Value::from(5)));
+        assert_eq!(
+            changed.servers_changed[0].changes[0].to,
+            Some(Value::from(5))
+        );
         let timeouts: Vec<_> = diff.timeouts.iter().map(|c| c.field.as_str()).collect();
         assert_eq!(timeouts, ["tcp", "udp"]);
         assert_eq!(diff.sync_daemons[0].field, "master");
         assert!(diff.host.is_empty());
         assert!(SpecDiff::between(&b, &b).is_empty());
-        let c = spec(r#"{"host":{"snat_address":"10.0.0.9","directors":{"d2":{"vip_interface":"eth1"}}}}"#);
-        let host: Vec<_> = SpecDiff::between(&b, &c).host.iter().map(|c| c.field.clone()).collect();
+        let c = spec(
+            r#"{"host":{"snat_address":"10.0.0.9","directors":{"d2":{"vip_interface":"eth1"}}}}"#,
+        );
+        let host: Vec<_> = SpecDiff::between(&b, &c)
+            .host
+            .iter()
+            .map(|c| c.field.clone())
+            .collect();
         assert_eq!(host, ["directors", "snat_address"]);
     }
 }

@@ -87,8 +87,9 @@ mod tests {
         struct Inner {
             weight: u16,
         }
-        let err = ValidationError::from_json::<Outer>(br#"{"inner":[{"weight":1},{"weight":70000}]}"#)
-            .unwrap_err();
+        let err =
+            ValidationError::from_json::<Outer>(br#"{"inner":[{"weight":1},{"weight":70000}]}"#)
+                .unwrap_err();
         assert_eq!(err.field, "inner[1].weight");
         assert!(err.message.contains("70000"), "{}", err.message);
     }

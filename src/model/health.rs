@@ -16,7 +16,9 @@ use utoipa::ToSchema;
 use super::{ForwardingMethod, RealServer, RealServerDoc, ServerKey, ServiceKey, ValidationError};
 
 /// How a real server is probed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum CheckType {
     /// A TCP connection is accepted.
@@ -47,7 +49,20 @@ impl CheckType {
 }
 
 /// What a failed real server becomes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default, ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    Default,
+    ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum OnFailure {
     /// Weight 0: established connections finish, new ones go elsewhere.
@@ -59,7 +74,9 @@ pub enum OnFailure {
 
 /// A health check as clients send it: on a service, every field; on a real
 /// server, the fields that differ from the service's check.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema, Default)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema, Default,
+)]
 #[serde(deny_unknown_fields)]
 pub struct HealthCheckDoc {
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
@@ -135,9 +152,19 @@ pub struct HealthCheck {
 pub enum Probe {
     Tcp,
     Http(HttpProbe),
-    Udp { send: Vec<u8>, expect: Option<String> },
-    Dns { name: String, query_type: u16, rcode: u8 },
-    Exec { program: String, args: Vec<String> },
+    Udp {
+        send: Vec<u8>,
+        expect: Option<String>,
+    },
+    Dns {
+        name: String,
+        query_type: u16,
+        rcode: u8,
+    },
+    Exec {
+        program: String,
+        args: Vec<String>,
+    },
 }
 
 impl Probe {
@@ -167,7 +194,11 @@ pub struct HttpProbe {
 
 impl HttpProbe {
     pub fn status_ok(&self, status: u16) -> bool {
-        if self.expect_status.is_empty() { (200..400).contains(&status) } else { self.expect_status.contains(&status) }
+        if self.expect_status.is_empty() {
+            (200..400).contains(&status)
+        } else {
+            self.expect_status.contains(&status)
+        }
     }
 }
 
@@ -178,10 +209,25 @@ pub const DEFAULT_FALL: u32 = 3;
 const INTERVAL_MS: std::ops::RangeInclusive<u32> = 100..=3_600_000;
 
 /// DNS record types a check may ask for, with their numbers (RFC 1035, 2782, 3596).
-const QUERY_TYPES: [(&str, u16); 9] =
-    [("A", 1), ("NS", 2), ("CNAME", 5), ("SOA", 6), ("PTR", 12), ("MX", 15), ("TXT", 16), ("AAAA", 28), ("SRV", 33)];
-const RCODES: [(&str, u16); 6] =
-    [("NOERROR", 0), ("FORMERR", 1), ("SERVFAIL", 2), ("NXDOMAIN", 3), ("NOTIMP", 4), ("REFUSED", 5)];
+const QUERY_TYPES: [(&str, u16); 9] = [
+    ("A", 1),
+    ("NS", 2),
+    ("CNAME", 5),
+    ("SOA", 6),
+    ("PTR", 12),
+    ("MX", 15),
+    ("TXT", 16),
+    ("AAAA", 28),
+    ("SRV", 33),
+];
+const RCODES: [(&str, u16); 6] = [
+    ("NOERROR", 0),
+    ("FORMERR", 1),
+    ("SERVFAIL", 2),
+    ("NXDOMAIN", 3),
+    ("NOTIMP", 4),
+    ("REFUSED", 5),
+];
 
 impl HealthCheckDoc {
     /// `self` (a real server's override) over `service`'s check. Fields
@@ -220,11 +266,16 @@ impl HealthCheckDoc {
     /// Validates the check of a real server on `server_port`.
     pub fn validate(&self, server_port: u16) -> Result<HealthCheck, ValidationError> {
         let kind = self.kind.ok_or_else(|| {
-            ValidationError::new("type", "missing: a health check is tcp, http, https, udp, dns or exec")
+            ValidationError::new(
+                "type",
+                "missing: a health check is tcp, http, https, udp, dns or exec",
+            )
         })?;
         self.refuse_foreign_fields(kind)?;
         let port = match self.port.unwrap_or(server_port) {
-            0 if self.port.is_some() => return Err(ValidationError::new("port", "0 is not a port")),
+            0 if self.port.is_some() => {
+                return Err(ValidationError::new("port", "0 is not a port"));
+            }
             0 if kind != CheckType::Exec => {
                 return Err(ValidationError::new(
                     "port",
@@ -240,16 +291,23 @@ impl HealthCheckDoc {
                 format!("{interval_ms} is out of range: checks run every 100 to 3600000 ms"),
             ));
         }
-        let timeout_ms = self.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS.min(interval_ms));
+        let timeout_ms = self
+            .timeout_ms
+            .unwrap_or(DEFAULT_TIMEOUT_MS.min(interval_ms));
         if timeout_ms == 0 || timeout_ms > interval_ms {
             return Err(ValidationError::new(
                 "timeout_ms",
-                format!("{timeout_ms} is out of range: a check may take 1 ms up to its interval ({interval_ms} ms)"),
+                format!(
+                    "{timeout_ms} is out of range: a check may take 1 ms up to its interval ({interval_ms} ms)"
+                ),
             ));
         }
         let count = |value: Option<u32>, default: u32, field: &str| match value.unwrap_or(default) {
             n @ 1..=100 => Ok(n),
-            n => Err(ValidationError::new(field, format!("{n} is out of range: 1 to 100 checks in a row"))),
+            n => Err(ValidationError::new(
+                field,
+                format!("{n} is out of range: 1 to 100 checks in a row"),
+            )),
         };
         let rise = count(self.rise, DEFAULT_RISE, "rise")?;
         let fall = count(self.fall, DEFAULT_FALL, "fall")?;
@@ -263,10 +321,17 @@ impl HealthCheckDoc {
             CheckType::Dns => self.dns()?,
             CheckType::Exec => {
                 let command = self.command.as_deref().unwrap_or_default();
-                let Some((program, args)) = command.split_first().filter(|(p, _)| !p.is_empty()) else {
-                    return Err(ValidationError::new("command", "missing: an exec check needs a program to run"));
+                let Some((program, args)) = command.split_first().filter(|(p, _)| !p.is_empty())
+                else {
+                    return Err(ValidationError::new(
+                        "command",
+                        "missing: an exec check needs a program to run",
+                    ));
                 };
-                Probe::Exec { program: program.clone(), args: args.to_vec() }
+                Probe::Exec {
+                    program: program.clone(),
+                    args: args.to_vec(),
+                }
             }
         };
         Ok(HealthCheck {
@@ -285,7 +350,11 @@ impl HealthCheckDoc {
         let fields: [(&str, bool, &[CheckType]); 11] = [
             ("method", self.method.is_some(), &[Http, Https]),
             ("path", self.path.is_some(), &[Http, Https]),
-            ("expect_status", self.expect_status.is_some(), &[Http, Https]),
+            (
+                "expect_status",
+                self.expect_status.is_some(),
+                &[Http, Https],
+            ),
             ("expect", self.expect.is_some(), &[Http, Https, Udp]),
             ("host", self.host.is_some(), &[Http, Https]),
             ("verify_tls", self.verify_tls.is_some(), &[Https]),
@@ -300,7 +369,11 @@ impl HealthCheckDoc {
                 let names: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
                 return Err(ValidationError::new(
                     field,
-                    format!("only {} checks take {field}; this one is {}", names.join(" and "), kind.as_str()),
+                    format!(
+                        "only {} checks take {field}; this one is {}",
+                        names.join(" and "),
+                        kind.as_str()
+                    ),
                 ));
             }
         }
@@ -310,20 +383,39 @@ impl HealthCheckDoc {
     fn http(&self, tls: bool) -> Result<HttpProbe, ValidationError> {
         let method = self.method.clone().unwrap_or_else(|| "GET".to_string());
         if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
-            return Err(ValidationError::new("method", format!("`{method}` is not an HTTP method (GET, HEAD, ...)")));
+            return Err(ValidationError::new(
+                "method",
+                format!("`{method}` is not an HTTP method (GET, HEAD, ...)"),
+            ));
         }
         let path = self.path.clone().unwrap_or_else(|| "/".to_string());
-        if !path.starts_with('/') || path.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) {
-            return Err(ValidationError::new("path", format!("`{path}` is not a request path: it starts with / and has no spaces")));
+        if !path.starts_with('/')
+            || path
+                .bytes()
+                .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+        {
+            return Err(ValidationError::new(
+                "path",
+                format!("`{path}` is not a request path: it starts with / and has no spaces"),
+            ));
         }
         let expect_status = self.expect_status.clone().unwrap_or_default();
         if let Some(bad) = expect_status.iter().find(|s| !(100..=599).contains(*s)) {
-            return Err(ValidationError::new("expect_status", format!("{bad} is not an HTTP status (100 to 599)")));
+            return Err(ValidationError::new(
+                "expect_status",
+                format!("{bad} is not an HTTP status (100 to 599)"),
+            ));
         }
         if let Some(host) = &self.host
-            && (host.is_empty() || host.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control() || b == b'/'))
+            && (host.is_empty()
+                || host
+                    .bytes()
+                    .any(|b| b.is_ascii_whitespace() || b.is_ascii_control() || b == b'/'))
         {
-            return Err(ValidationError::new("host", format!("`{host}` is not a host name")));
+            return Err(ValidationError::new(
+                "host",
+                format!("`{host}` is not a host name"),
+            ));
         }
         Ok(HttpProbe {
             tls,
@@ -341,20 +433,36 @@ impl HealthCheckDoc {
         let name = name.trim_end_matches('.').to_string();
         let labels_ok = !name.is_empty()
             && name.len() <= 253
-            && name.split('.').all(|l| !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_graphic()));
+            && name
+                .split('.')
+                .all(|l| !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_graphic()));
         if !labels_ok {
-            return Err(ValidationError::new("query_name", format!("`{name}` is not a domain name to ask for")));
+            return Err(ValidationError::new(
+                "query_name",
+                format!("`{name}` is not a domain name to ask for"),
+            ));
         }
         let lookup = |table: &[(&str, _)], given: &Option<String>, default: &str, field: &str| {
             let given = given.as_deref().unwrap_or(default).to_ascii_uppercase();
-            table.iter().find(|(n, _)| *n == given).map(|(_, v)| *v).ok_or_else(|| {
-                let names: Vec<&str> = table.iter().map(|(n, _)| *n).collect();
-                ValidationError::new(field, format!("`{given}` is not one of {}", names.join(", ")))
-            })
+            table
+                .iter()
+                .find(|(n, _)| *n == given)
+                .map(|(_, v)| *v)
+                .ok_or_else(|| {
+                    let names: Vec<&str> = table.iter().map(|(n, _)| *n).collect();
+                    ValidationError::new(
+                        field,
+                        format!("`{given}` is not one of {}", names.join(", ")),
+                    )
+                })
         };
         let query_type = lookup(&QUERY_TYPES, &self.query_type, "A", "query_type")?;
         let rcode = lookup(&RCODES, &self.expect_rcode, "NOERROR", "expect_rcode")?;
-        Ok(Probe::Dns { name, query_type, rcode: rcode as u8 })
+        Ok(Probe::Dns {
+            name,
+            query_type,
+            rcode: rcode as u8,
+        })
     }
 }
 
@@ -406,7 +514,12 @@ impl QuorumDoc {
                 .filter(|p| *p <= 100)
                 .map(Quorum::Percent)
                 .ok_or_else(|| {
-                    ValidationError::new("", format!("`{share}` is neither a number of servers nor a share from 0% to 100%"))
+                    ValidationError::new(
+                        "",
+                        format!(
+                            "`{share}` is neither a number of servers nor a share from 0% to 100%"
+                        ),
+                    )
                 }),
         }
     }
@@ -444,13 +557,16 @@ impl ServiceHealth {
                 (Some(mine), None) => HealthCheckDoc::clone(mine),
                 (None, Some(service)) => service.clone(),
             };
-            let check = merged.validate(server.key.port()).map_err(|e| match &server.health_check {
-                // Name the field where it was written: the server's override or the service's check.
-                Some(mine) if mine_has(mine, &e.field) || doc.is_none() => {
-                    e.within("health_check").within(server_index(&server.key))
-                }
-                _ => e.within("health_check"),
-            })?;
+            let check =
+                merged
+                    .validate(server.key.port())
+                    .map_err(|e| match &server.health_check {
+                        // Name the field where it was written: the server's override or the service's check.
+                        Some(mine) if mine_has(mine, &e.field) || doc.is_none() => {
+                            e.within("health_check").within(server_index(&server.key))
+                        }
+                        _ => e.within("health_check"),
+                    })?;
             checks.insert(server.key, check);
         }
         let sorry = match sorry_server {
@@ -467,17 +583,24 @@ impl ServiceHealth {
                     lower_threshold: 0,
                     health_check: None,
                 };
-                let server = as_server.validate(service).map_err(|e| e.within("sorry_server"))?;
+                let server = as_server
+                    .validate(service)
+                    .map_err(|e| e.within("sorry_server"))?;
                 if servers.iter().any(|s| s.key == server.key) {
                     return Err(ValidationError::new(
                         "sorry_server",
-                        format!("{} is one of the service's real servers; a sorry server stands in for them", server.key),
+                        format!(
+                            "{} is one of the service's real servers; a sorry server stands in for them",
+                            server.key
+                        ),
                     ));
                 }
                 Some(server)
             }
         };
-        let quorum = quorum_doc.map(|q| q.validate().map_err(|e| e.within("quorum"))).transpose()?;
+        let quorum = quorum_doc
+            .map(|q| q.validate().map_err(|e| e.within("quorum")))
+            .transpose()?;
         Ok(ServiceHealth {
             doc: doc.cloned(),
             sorry_server_doc: sorry_server.cloned(),
@@ -493,7 +616,10 @@ impl ServiceHealth {
 fn mine_has(mine: &HealthCheckDoc, field: &str) -> bool {
     let name = field.split(['.', '[']).next().unwrap_or_default();
     let name = if name.is_empty() { "type" } else { name };
-    serde_json::to_value(mine).ok().and_then(|v| v.get(name).cloned()).is_some()
+    serde_json::to_value(mine)
+        .ok()
+        .and_then(|v| v.get(name).cloned())
+        .is_some()
 }
 
 #[cfg(test)]
@@ -509,30 +635,88 @@ mod tests {
     #[test]
     fn refusals_name_the_field() {
         let cases = [
-            (r#""health_check":{"port":80}"#, "services[0].health_check.type"),
-            (r#""health_check":{"type":"tcp","path":"/"}"#, "services[0].health_check.path"),
-            (r#""health_check":{"type":"http","path":"health"}"#, "services[0].health_check.path"),
-            (r#""health_check":{"type":"http","method":"get"}"#, "services[0].health_check.method"),
-            (r#""health_check":{"type":"http","expect_status":[99]}"#, "services[0].health_check.expect_status"),
-            (r#""health_check":{"type":"http","verify_tls":true}"#, "services[0].health_check.verify_tls"),
-            (r#""health_check":{"type":"tcp","interval_ms":50}"#, "services[0].health_check.interval_ms"),
-            (r#""health_check":{"type":"tcp","interval_ms":1000,"timeout_ms":1001}"#, "services[0].health_check.timeout_ms"),
-            (r#""health_check":{"type":"tcp","rise":0}"#, "services[0].health_check.rise"),
-            (r#""health_check":{"type":"tcp","fall":101}"#, "services[0].health_check.fall"),
-            (r#""health_check":{"type":"tcp","port":0}"#, "services[0].health_check.port"),
-            (r#""health_check":{"type":"dns"}"#, "services[0].health_check.query_name"),
-            (r#""health_check":{"type":"dns","query_name":"a.example","query_type":"BOGUS"}"#, "services[0].health_check.query_type"),
-            (r#""health_check":{"type":"dns","query_name":"a.example","expect_rcode":"NOPE"}"#, "services[0].health_check.expect_rcode"),
-            (r#""health_check":{"type":"exec","command":[]}"#, "services[0].health_check.command"),
-            (r#""health_check":{"type":"udp","query_name":"x"}"#, "services[0].health_check.query_name"),
-            (r#""health_check":{"type":"tcp","bogus":1}"#, "services[0].health_check.bogus"),
-            (r#""sorry_server":{"address":"10.1.0.1","forwarding":"nat"}"#, "services[0].sorry_server"),
-            (r#""sorry_server":{"address":"10.2.0.1","port":81}"#, "services[0].sorry_server.port"),
+            (
+                r#""health_check":{"port":80}"#,
+                "services[0].health_check.type",
+            ),
+            (
+                r#""health_check":{"type":"tcp","path":"/"}"#,
+                "services[0].health_check.path",
+            ),
+            (
+                r#""health_check":{"type":"http","path":"health"}"#,
+                "services[0].health_check.path",
+            ),
+            (
+                r#""health_check":{"type":"http","method":"get"}"#,
+                "services[0].health_check.method",
+            ),
+            (
+                r#""health_check":{"type":"http","expect_status":[99]}"#,
+                "services[0].health_check.expect_status",
+            ),
+            (
+                r#""health_check":{"type":"http","verify_tls":true}"#,
+                "services[0].health_check.verify_tls",
+            ),
+            (
+                r#""health_check":{"type":"tcp","interval_ms":50}"#,
+                "services[0].health_check.interval_ms",
+            ),
+            (
+                r#""health_check":{"type":"tcp","interval_ms":1000,"timeout_ms":1001}"#,
+                "services[0].health_check.timeout_ms",
+            ),
+            (
+                r#""health_check":{"type":"tcp","rise":0}"#,
+                "services[0].health_check.rise",
+            ),
+            (
+                r#""health_check":{"type":"tcp","fall":101}"#,
+                "services[0].health_check.fall",
+            ),
+            (
+                r#""health_check":{"type":"tcp","port":0}"#,
+                "services[0].health_check.port",
+            ),
+            (
+                r#""health_check":{"type":"dns"}"#,
+                "services[0].health_check.query_name",
+            ),
+            (
+                r#""health_check":{"type":"dns","query_name":"a.example","query_type":"BOGUS"}"#,
+                "services[0].health_check.query_type",
+            ),
+            (
+                r#""health_check":{"type":"dns","query_name":"a.example","expect_rcode":"NOPE"}"#,
+                "services[0].health_check.expect_rcode",
+            ),
+            (
+                r#""health_check":{"type":"exec","command":[]}"#,
+                "services[0].health_check.command",
+            ),
+            (
+                r#""health_check":{"type":"udp","query_name":"x"}"#,
+                "services[0].health_check.query_name",
+            ),
+            (
+                r#""health_check":{"type":"tcp","bogus":1}"#,
+                "services[0].health_check.bogus",
+            ),
+            (
+                r#""sorry_server":{"address":"10.1.0.1","forwarding":"nat"}"#,
+                "services[0].sorry_server",
+            ),
+            (
+                r#""sorry_server":{"address":"10.2.0.1","port":81}"#,
+                "services[0].sorry_server.port",
+            ),
             (r#""quorum":"150%""#, "services[0].quorum"),
             (r#""quorum":"half""#, "services[0].quorum"),
         ];
         for (fields, field) in cases {
-            let err = spec(&format!(r#"{{"id":"tcp:10.0.0.1:80",{fields},{SERVERS}}}"#)).unwrap_err();
+            let err =
+                spec(&format!(r#"{{"id":"tcp:10.0.0.1:80",{fields},{SERVERS}}}"#)).unwrap_err();
             assert_eq!(err.field, field, "{fields}: {err}");
         }
     }
@@ -540,11 +724,22 @@ mod tests {
     #[test]
     fn a_server_override_is_blamed_where_it_was_written() {
         let servers = r#""servers":[{"address":"10.1.0.1","forwarding":"nat"},{"address":"10.1.0.2","forwarding":"nat","health_check":{"path":"nope"}}]"#;
-        let err = spec(&format!(r#"{{"id":"tcp:10.0.0.1:80","health_check":{{"type":"http"}},{servers}}}"#)).unwrap_err();
-        assert_eq!(err.field, "services[0].servers[1].health_check.path", "{err}");
+        let err = spec(&format!(
+            r#"{{"id":"tcp:10.0.0.1:80","health_check":{{"type":"http"}},{servers}}}"#
+        ))
+        .unwrap_err();
+        assert_eq!(
+            err.field, "services[0].servers[1].health_check.path",
+            "{err}"
+        );
         let servers = r#""servers":[{"address":"10.1.0.1","forwarding":"nat","health_check":{"type":"tcp"}}]"#;
-        let err = spec(&format!(r#"{{"id":"tcp:10.0.0.1:80","health_check":{{"type":"http","path":"/x"}},{servers}}}"#));
-        assert!(err.is_ok(), "a change of type drops the service's http fields: {err:?}");
+        let err = spec(&format!(
+            r#"{{"id":"tcp:10.0.0.1:80","health_check":{{"type":"http","path":"/x"}},{servers}}}"#
+        ));
+        assert!(
+            err.is_ok(),
+            "a change of type drops the service's http fields: {err:?}"
+        );
     }
 
     #[test]
@@ -560,11 +755,23 @@ mod tests {
         assert_eq!((first.port, first.rise, first.fall), (80, 2, 3));
         assert_eq!(first.interval, std::time::Duration::from_millis(2000));
         assert_eq!(first.on_failure, super::OnFailure::Quiesce);
-        let super::Probe::Http(http) = &first.probe else { panic!("{first:?}") };
-        assert_eq!((http.method.as_str(), http.path.as_str(), http.expect.as_deref()), ("GET", "/health", Some("ok")));
+        let super::Probe::Http(http) = &first.probe else {
+            panic!("{first:?}")
+        };
+        assert_eq!(
+            (
+                http.method.as_str(),
+                http.path.as_str(),
+                http.expect.as_deref()
+            ),
+            ("GET", "/health", Some("ok"))
+        );
         assert!(http.status_ok(204) && http.status_ok(302) && !http.status_ok(500));
         let second = &checks[&"10.1.0.2:8080".parse().unwrap()];
-        assert_eq!((second.port, second.fall, second.on_failure), (9000, 5, super::OnFailure::Remove));
+        assert_eq!(
+            (second.port, second.fall, second.on_failure),
+            (9000, 5, super::OnFailure::Remove)
+        );
         assert_eq!(second.probe, first.probe);
     }
 
@@ -580,7 +787,16 @@ mod tests {
         assert_eq!(Spec::from_json(&json).unwrap(), spec);
         let service = &spec.services()[0];
         assert_eq!(service.health().quorum, Some(super::Quorum::Percent(50)));
-        assert_eq!(service.health().sorry_server.as_ref().unwrap().key.to_string(), "10.2.0.9:53");
+        assert_eq!(
+            service
+                .health()
+                .sorry_server
+                .as_ref()
+                .unwrap()
+                .key
+                .to_string(),
+            "10.2.0.9:53"
+        );
     }
 
     #[test]
@@ -593,7 +809,10 @@ mod tests {
         // Servers added later (the draft API) are validated against the check too.
         let service = &spec.services()[0];
         let extra = crate::model::RealServerDoc {
-            health_check: Some(super::HealthCheckDoc { port: Some(0), ..Default::default() }),
+            health_check: Some(super::HealthCheckDoc {
+                port: Some(0),
+                ..Default::default()
+            }),
             ..serde_json::from_str(r#"{"address":"10.1.0.2"}"#).unwrap()
         };
         let extra = extra.validate(&service.key).unwrap();
@@ -615,7 +834,11 @@ mod tests {
             (Quorum::Percent(100), 3, 3, true),
         ];
         for (quorum, healthy, total, met) in cases {
-            assert_eq!(quorum.met(healthy, total), met, "{quorum:?} {healthy}/{total}");
+            assert_eq!(
+                quorum.met(healthy, total),
+                met,
+                "{quorum:?} {healthy}/{total}"
+            );
         }
     }
 }

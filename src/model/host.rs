@@ -129,10 +129,17 @@ impl HostDoc {
         let mut directors = BTreeMap::new();
         for (name, doc) in &self.directors {
             check_director_name(name).map_err(|e| e.within("directors"))?;
-            let director = doc.validate().map_err(|e| e.within(format!("directors.{name}")))?;
+            let director = doc
+                .validate()
+                .map_err(|e| e.within(format!("directors.{name}")))?;
             directors.insert(name.clone(), director);
         }
-        Ok(HostSettings { vip_interface, ip_forward: self.ip_forward, snat_address: self.snat_address, directors })
+        Ok(HostSettings {
+            vip_interface,
+            ip_forward: self.ip_forward,
+            snat_address: self.snat_address,
+            directors,
+        })
     }
 }
 
@@ -144,7 +151,10 @@ impl DirectorHostDoc {
             Some(docs) => Some(
                 docs.iter()
                     .enumerate()
-                    .map(|(i, doc)| doc.validate().map_err(|e| e.within(format!("sync_daemons[{i}]"))))
+                    .map(|(i, doc)| {
+                        doc.validate()
+                            .map_err(|e| e.within(format!("sync_daemons[{i}]")))
+                    })
                     .collect::<Result<Vec<_>, _>>()?,
             ),
             None => None,
@@ -152,20 +162,32 @@ impl DirectorHostDoc {
         if let Some(timeouts) = &self.timeouts {
             timeouts.validate().map_err(|e| e.within("timeouts"))?;
         }
-        Ok(DirectorHost { vip_interface, ip_forward: self.ip_forward, snat_address: self.snat_address, sync_daemons, timeouts: self.timeouts })
+        Ok(DirectorHost {
+            vip_interface,
+            ip_forward: self.ip_forward,
+            snat_address: self.snat_address,
+            sync_daemons,
+            timeouts: self.timeouts,
+        })
     }
 }
 
 fn parse_interface(name: Option<&str>) -> Result<Option<VipInterface>, ValidationError> {
-    name.map(VipInterface::parse).transpose().map_err(|e| e.within("vip_interface"))
+    name.map(VipInterface::parse)
+        .transpose()
+        .map_err(|e| e.within("vip_interface"))
 }
 
 fn check_snat(address: Option<IpAddr>) -> Result<(), ValidationError> {
     match address {
-        Some(a) if a.is_unspecified() || a.is_multicast() || a.is_loopback() => Err(ValidationError::new(
-            "snat_address",
-            format!("{a} cannot be a source address on the wire: give one of the director's unicast addresses, or leave it out to masquerade"),
-        )),
+        Some(a) if a.is_unspecified() || a.is_multicast() || a.is_loopback() => {
+            Err(ValidationError::new(
+                "snat_address",
+                format!(
+                    "{a} cannot be a source address on the wire: give one of the director's unicast addresses, or leave it out to masquerade"
+                ),
+            ))
+        }
         _ => Ok(()),
     }
 }
@@ -176,27 +198,35 @@ pub(crate) fn check_interface_name(name: &str) -> Result<(), ValidationError> {
         && name.len() < 16
         && name != "."
         && name != ".."
-        && !name.chars().any(|c| c == '/' || c == ':' || c.is_whitespace());
+        && !name
+            .chars()
+            .any(|c| c == '/' || c == ':' || c.is_whitespace());
     if valid {
         Ok(())
     } else {
         Err(ValidationError::new(
             "",
-            format!("`{name}` is not an interface name: 1 to 15 characters, no '/', ':' or spaces (\"{NO_VIP_INTERFACE}\" binds no VIPs)"),
+            format!(
+                "`{name}` is not an interface name: 1 to 15 characters, no '/', ':' or spaces (\"{NO_VIP_INTERFACE}\" binds no VIPs)"
+            ),
         ))
     }
 }
 
 fn check_director_name(name: &str) -> Result<(), ValidationError> {
     let valid = (1..=63).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
         && name.as_bytes()[0].is_ascii_alphanumeric();
     if valid {
         Ok(())
     } else {
         Err(ValidationError::new(
             "",
-            format!("`{name}` is not a director name: 1 to 63 characters of letters, digits, '-', '_' or '.', starting with a letter or digit"),
+            format!(
+                "`{name}` is not a director name: 1 to 63 characters of letters, digits, '-', '_' or '.', starting with a letter or digit"
+            ),
         ))
     }
 }
@@ -230,7 +260,11 @@ impl HostSettings {
             vip_interface: self.vip_interface.as_ref().map(VipInterface::to_doc),
             ip_forward: self.ip_forward,
             snat_address: self.snat_address,
-            directors: self.directors.iter().map(|(name, d)| (name.clone(), d.to_doc())).collect(),
+            directors: self
+                .directors
+                .iter()
+                .map(|(name, d)| (name.clone(), d.to_doc()))
+                .collect(),
         }
     }
 }

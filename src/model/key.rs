@@ -11,7 +11,9 @@ use utoipa::ToSchema;
 
 use super::ValidationError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
     Tcp,
@@ -45,7 +47,20 @@ impl FromStr for Protocol {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default, ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    Default,
+    ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum AddressFamily {
     #[default]
@@ -80,8 +95,14 @@ impl AddressFamily {
 /// What identifies a virtual service in the kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ServiceKey {
-    Addr { protocol: Protocol, addr: SocketAddr },
-    Fwmark { mark: u32, family: AddressFamily },
+    Addr {
+        protocol: Protocol,
+        addr: SocketAddr,
+    },
+    Fwmark {
+        mark: u32,
+        family: AddressFamily,
+    },
 }
 
 impl ServiceKey {
@@ -109,8 +130,14 @@ impl fmt::Display for ServiceKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ServiceKey::Addr { protocol, addr } => write!(f, "{}:{addr}", protocol.as_str()),
-            ServiceKey::Fwmark { mark, family: AddressFamily::Ipv4 } => write!(f, "fwmark:{mark}"),
-            ServiceKey::Fwmark { mark, family: AddressFamily::Ipv6 } => write!(f, "fwmark6:{mark}"),
+            ServiceKey::Fwmark {
+                mark,
+                family: AddressFamily::Ipv4,
+            } => write!(f, "fwmark:{mark}"),
+            ServiceKey::Fwmark {
+                mark,
+                family: AddressFamily::Ipv6,
+            } => write!(f, "fwmark6:{mark}"),
         }
     }
 }
@@ -122,14 +149,20 @@ impl FromStr for ServiceKey {
         let bad = |why: &str| {
             ValidationError::new(
                 "service",
-                format!("`{s}` is not a service id ({why}); expected tcp:VIP:PORT, udp:VIP:PORT, sctp:VIP:PORT, fwmark:MARK or fwmark6:MARK"),
+                format!(
+                    "`{s}` is not a service id ({why}); expected tcp:VIP:PORT, udp:VIP:PORT, sctp:VIP:PORT, fwmark:MARK or fwmark6:MARK"
+                ),
             )
         };
         let (kind, rest) = s.split_once(':').ok_or_else(|| bad("no `:`"))?;
         match kind {
             "fwmark" | "fwmark6" => {
                 let mark = parse_fwmark(rest).map_err(|e| bad(&e.message))?;
-                let family = if kind == "fwmark" { AddressFamily::Ipv4 } else { AddressFamily::Ipv6 };
+                let family = if kind == "fwmark" {
+                    AddressFamily::Ipv4
+                } else {
+                    AddressFamily::Ipv6
+                };
                 Ok(ServiceKey::Fwmark { mark, family })
             }
             _ => {
@@ -162,7 +195,8 @@ impl Serialize for ServiceKey {
 impl<'de> Deserialize<'de> for ServiceKey {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let s = String::deserialize(deserializer)?;
-        s.parse().map_err(|e: ValidationError| serde::de::Error::custom(e.message))
+        s.parse()
+            .map_err(|e: ValidationError| serde::de::Error::custom(e.message))
     }
 }
 
@@ -219,7 +253,16 @@ mod tests {
 
     #[test]
     fn bad_service_ids_are_refused() {
-        for id in ["", "tcp", "tcp:1.2.3.4", "icmp:1.2.3.4:1", "fwmark:0", "fwmark:-1", "tcp:2001:db8::1:80", "fwmark:x"] {
+        for id in [
+            "",
+            "tcp",
+            "tcp:1.2.3.4",
+            "icmp:1.2.3.4:1",
+            "fwmark:0",
+            "fwmark:-1",
+            "tcp:2001:db8::1:80",
+            "fwmark:x",
+        ] {
             let err = id.parse::<ServiceKey>().unwrap_err();
             assert_eq!(err.field, "service", "{id}");
         }

@@ -4,12 +4,12 @@
 //! become validated types only through `validate`, so code past the edge never
 //! sees an invalid service, real server or spec.
 
-pub mod diff;
 #[cfg(any(test, feature = "testing"))]
 pub mod arbitrary;
+pub mod diff;
 mod error;
-pub mod host;
 mod health;
+pub mod host;
 mod key;
 pub mod patch;
 mod scheduler;
@@ -18,14 +18,16 @@ mod service;
 mod spec;
 
 pub use error::ValidationError;
-pub use host::{DirectorHostDoc, DirectorSettings, HostDoc, HostSettings, VipInterface};
 pub use health::{
-    CheckType, HealthCheck, HealthCheckDoc, HttpProbe, OnFailure, Probe, Quorum, QuorumDoc, ServiceHealth,
-    SorryServerDoc,
+    CheckType, HealthCheck, HealthCheckDoc, HttpProbe, OnFailure, Probe, Quorum, QuorumDoc,
+    ServiceHealth, SorryServerDoc,
 };
+pub use host::{DirectorHostDoc, DirectorSettings, HostDoc, HostSettings, VipInterface};
 pub use key::{AddressFamily, Protocol, ServerKey, ServiceKey};
 pub use scheduler::{SchedFlags, Scheduler};
-pub use server::{Forwarding, ForwardingMethod, RealServer, RealServerDoc, Tunnel, TunnelChecksum, TunnelType};
+pub use server::{
+    Forwarding, ForwardingMethod, RealServer, RealServerDoc, Tunnel, TunnelChecksum, TunnelType,
+};
 pub use service::{
     Persistence, PersistenceDoc, PersistenceEngine, VirtualService, VirtualServiceDoc,
 };

@@ -10,7 +10,20 @@ use super::ValidationError;
 ///
 /// A kernel may lack some (`twos` arrived in 6.2); which ones load is the
 /// director's business, reported by the driver, not a property of the spec.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default, ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    Default,
+    ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Scheduler {
     Rr,
@@ -90,7 +103,10 @@ impl FromStr for Scheduler {
                 let known: Vec<_> = Scheduler::ALL.iter().map(|s| s.as_str()).collect();
                 ValidationError::new(
                     "scheduler",
-                    format!("unknown scheduler `{s}`, expected one of {}", known.join(", ")),
+                    format!(
+                        "unknown scheduler `{s}`, expected one of {}",
+                        known.join(", ")
+                    ),
                 )
             })
     }
@@ -127,7 +143,10 @@ impl SchedFlags {
     }
 
     /// Parses flag names (`sh-fallback`, `mh-port`, ...) for `scheduler`.
-    pub fn parse<S: AsRef<str>>(names: &[S], scheduler: Scheduler) -> Result<Self, ValidationError> {
+    pub fn parse<S: AsRef<str>>(
+        names: &[S],
+        scheduler: Scheduler,
+    ) -> Result<Self, ValidationError> {
         let mut flags = SchedFlags::default();
         for name in names {
             let name = name.as_ref().trim();
@@ -136,13 +155,17 @@ impl SchedFlags {
             if !known {
                 return Err(ValidationError::new(
                     "sched_flags",
-                    format!("unknown scheduler flag `{name}`, expected sh-fallback, sh-port, mh-fallback or mh-port"),
+                    format!(
+                        "unknown scheduler flag `{name}`, expected sh-fallback, sh-port, mh-fallback or mh-port"
+                    ),
                 ));
             }
             if owner != scheduler.as_str() {
                 return Err(ValidationError::new(
                     "sched_flags",
-                    format!("flag `{name}` belongs to the {owner} scheduler, but the service uses {scheduler}"),
+                    format!(
+                        "flag `{name}` belongs to the {owner} scheduler, but the service uses {scheduler}"
+                    ),
                 ));
             }
             match flag {
@@ -169,7 +192,13 @@ mod tests {
     #[test]
     fn flags_must_match_the_scheduler() {
         let flags = SchedFlags::parse(&["sh-fallback", "sh-port"], Scheduler::Sh).unwrap();
-        assert_eq!(flags, SchedFlags { fallback: true, port: true });
+        assert_eq!(
+            flags,
+            SchedFlags {
+                fallback: true,
+                port: true
+            }
+        );
         assert_eq!(flags.names(Scheduler::Sh), ["sh-fallback", "sh-port"]);
         assert!(SchedFlags::parse(&["mh-port"], Scheduler::Sh).is_err());
         assert!(SchedFlags::parse(&["sh-port"], Scheduler::Wrr).is_err());

@@ -7,7 +7,20 @@ use utoipa::ToSchema;
 use super::{AddressFamily, HealthCheckDoc, ServerKey, ServiceKey, ValidationError};
 
 /// How the director hands packets to a real server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default, ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    Default,
+    ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ForwardingMethod {
     /// Masquerading (`-m`): the director rewrites the destination; replies come back through it.
@@ -21,7 +34,20 @@ pub enum ForwardingMethod {
     Fullnat,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default, ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    Default,
+    ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum TunnelType {
     #[default]
@@ -31,7 +57,20 @@ pub enum TunnelType {
 }
 
 /// Checksum handling of GUE/GRE encapsulation (`--tun-nocsum|--tun-csum|--tun-remcsum`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default, ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    Default,
+    ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum TunnelChecksum {
     #[default]
@@ -41,7 +80,20 @@ pub enum TunnelChecksum {
 }
 
 /// Tunnel details of a `tun` real server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default, ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    Default,
+    ToSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct Tunnel {
     #[serde(rename = "type", default)]
@@ -145,21 +197,35 @@ impl RealServerDoc {
     /// Validates this real server as one of `service`'s.
     pub fn validate(&self, service: &ServiceKey) -> Result<RealServer, ValidationError> {
         let from_id = match &self.id {
-            Some(id) => Some(id.parse::<ServerKey>().map_err(|e| ValidationError::new("id", e.message))?),
+            Some(id) => Some(
+                id.parse::<ServerKey>()
+                    .map_err(|e| ValidationError::new("id", e.message))?,
+            ),
             None => None,
         };
         let address = match (self.address, from_id) {
             (Some(address), Some(key)) if address != key.ip() => {
-                return Err(ValidationError::new("address", format!("{address} disagrees with id {key}")));
+                return Err(ValidationError::new(
+                    "address",
+                    format!("{address} disagrees with id {key}"),
+                ));
             }
             (Some(address), _) => address,
             (None, Some(key)) => key.ip(),
-            (None, None) => return Err(ValidationError::new("address", "missing: every real server needs an address")),
+            (None, None) => {
+                return Err(ValidationError::new(
+                    "address",
+                    "missing: every real server needs an address",
+                ));
+            }
         };
         check_unicast(address)?;
         let port = match (self.port, from_id) {
             (Some(port), Some(key)) if port != key.port() => {
-                return Err(ValidationError::new("port", format!("{port} disagrees with id {key}")));
+                return Err(ValidationError::new(
+                    "port",
+                    format!("{port} disagrees with id {key}"),
+                ));
             }
             (Some(port), _) => port,
             (None, Some(key)) => key.port(),
@@ -167,11 +233,16 @@ impl RealServerDoc {
         };
 
         let forwarding = match (self.forwarding, self.tunnel) {
-            (ForwardingMethod::Tun, tunnel) => Forwarding::Tun(validate_tunnel(tunnel.unwrap_or_default())?),
+            (ForwardingMethod::Tun, tunnel) => {
+                Forwarding::Tun(validate_tunnel(tunnel.unwrap_or_default())?)
+            }
             (method, Some(_)) => {
                 return Err(ValidationError::new(
                     "tunnel",
-                    format!("only tun real servers have tunnel settings, this one uses {}", method_name(method)),
+                    format!(
+                        "only tun real servers have tunnel settings, this one uses {}",
+                        method_name(method)
+                    ),
                 ));
             }
             (ForwardingMethod::Nat, None) => Forwarding::Nat,
@@ -179,7 +250,9 @@ impl RealServerDoc {
             (ForwardingMethod::Fullnat, None) => Forwarding::Fullnat,
         };
 
-        if AddressFamily::of(address) != service.family() && !matches!(forwarding, Forwarding::Tun(_)) {
+        if AddressFamily::of(address) != service.family()
+            && !matches!(forwarding, Forwarding::Tun(_))
+        {
             return Err(ValidationError::new(
                 "address",
                 format!(
@@ -201,11 +274,23 @@ impl RealServerDoc {
         }
 
         let weight = u16::try_from(self.weight).map_err(|_| {
-            ValidationError::new("weight", format!("{} is out of range: weights go from 0 to 65535", self.weight))
+            ValidationError::new(
+                "weight",
+                format!(
+                    "{} is out of range: weights go from 0 to 65535",
+                    self.weight
+                ),
+            )
         })?;
-        for (value, field) in [(self.upper_threshold, "upper_threshold"), (self.lower_threshold, "lower_threshold")] {
+        for (value, field) in [
+            (self.upper_threshold, "upper_threshold"),
+            (self.lower_threshold, "lower_threshold"),
+        ] {
             if value > MAX_THRESHOLD {
-                return Err(ValidationError::new(field, format!("{value} is out of range: thresholds go from 0 to {MAX_THRESHOLD}")));
+                return Err(ValidationError::new(
+                    field,
+                    format!("{value} is out of range: thresholds go from 0 to {MAX_THRESHOLD}"),
+                ));
             }
         }
         if self.lower_threshold > self.upper_threshold {
@@ -250,7 +335,10 @@ pub(crate) fn check_unicast(address: IpAddr) -> Result<(), ValidationError> {
         _ => None,
     };
     match why {
-        Some(why) => Err(ValidationError::new("address", format!("{address} is {why}; a real server needs a unicast address"))),
+        Some(why) => Err(ValidationError::new(
+            "address",
+            format!("{address} is {why}; a real server needs a unicast address"),
+        )),
         None => Ok(()),
     }
 }
@@ -258,20 +346,30 @@ pub(crate) fn check_unicast(address: IpAddr) -> Result<(), ValidationError> {
 fn validate_tunnel(tunnel: Tunnel) -> Result<Tunnel, ValidationError> {
     match (tunnel.kind, tunnel.port) {
         (TunnelType::Gue, None | Some(0)) => {
-            return Err(ValidationError::new("tunnel.port", "gue tunnels need the UDP port of the real server's decapsulation"));
+            return Err(ValidationError::new(
+                "tunnel.port",
+                "gue tunnels need the UDP port of the real server's decapsulation",
+            ));
         }
         (TunnelType::Ipip | TunnelType::Gre, Some(_)) => {
-            return Err(ValidationError::new("tunnel.port", "only gue tunnels have a port"));
+            return Err(ValidationError::new(
+                "tunnel.port",
+                "only gue tunnels have a port",
+            ));
         }
         _ => {}
     }
     match (tunnel.kind, tunnel.checksum) {
         (TunnelType::Ipip, TunnelChecksum::Csum | TunnelChecksum::Remcsum) => {
-            Err(ValidationError::new("tunnel.checksum", "ipip tunnels carry no checksum; use gue or gre"))
+            Err(ValidationError::new(
+                "tunnel.checksum",
+                "ipip tunnels carry no checksum; use gue or gre",
+            ))
         }
-        (TunnelType::Gre, TunnelChecksum::Remcsum) => {
-            Err(ValidationError::new("tunnel.checksum", "remote checksum offload (remcsum) is for gue tunnels only"))
-        }
+        (TunnelType::Gre, TunnelChecksum::Remcsum) => Err(ValidationError::new(
+            "tunnel.checksum",
+            "remote checksum offload (remcsum) is for gue tunnels only",
+        )),
         _ => Ok(tunnel),
     }
 }
@@ -298,7 +396,6 @@ impl Serialize for RealServer {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -313,7 +410,9 @@ mod tests {
 
     #[test]
     fn defaults_follow_ipvsadm() {
-        let rs = doc(r#"{"address":"172.25.0.31"}"#).validate(&tcp80()).unwrap();
+        let rs = doc(r#"{"address":"172.25.0.31"}"#)
+            .validate(&tcp80())
+            .unwrap();
         assert_eq!(rs.key.to_string(), "172.25.0.31:80");
         assert_eq!(rs.forwarding, Forwarding::Dr);
         assert_eq!(rs.weight, 1);
@@ -327,14 +426,32 @@ mod tests {
             (r#"{"address":"172.25.0.31","port":8080}"#, "port"),
             (r#"{"address":"0.0.0.0","forwarding":"nat"}"#, "address"),
             (r#"{"address":"224.0.0.1","forwarding":"nat"}"#, "address"),
-            (r#"{"address":"172.25.0.31","forwarding":"nat","tunnel":{}}"#, "tunnel"),
-            (r#"{"address":"172.25.0.31","forwarding":"tun","tunnel":{"type":"gue"}}"#, "tunnel.port"),
-            (r#"{"address":"172.25.0.31","forwarding":"tun","tunnel":{"type":"ipip","port":1}}"#, "tunnel.port"),
-            (r#"{"address":"172.25.0.31","upper_threshold":10,"lower_threshold":11}"#, "lower_threshold"),
+            (
+                r#"{"address":"172.25.0.31","forwarding":"nat","tunnel":{}}"#,
+                "tunnel",
+            ),
+            (
+                r#"{"address":"172.25.0.31","forwarding":"tun","tunnel":{"type":"gue"}}"#,
+                "tunnel.port",
+            ),
+            (
+                r#"{"address":"172.25.0.31","forwarding":"tun","tunnel":{"type":"ipip","port":1}}"#,
+                "tunnel.port",
+            ),
+            (
+                r#"{"address":"172.25.0.31","upper_threshold":10,"lower_threshold":11}"#,
+                "lower_threshold",
+            ),
             (r#"{"port":80}"#, "address"),
             (r#"{"address":"fe80::1","forwarding":"tun"}"#, "address"),
-            (r#"{"address":"172.25.0.31","upper_threshold":2147483648}"#, "upper_threshold"),
-            (r#"{"id":"172.25.0.31:80","port":81,"forwarding":"nat"}"#, "port"),
+            (
+                r#"{"address":"172.25.0.31","upper_threshold":2147483648}"#,
+                "upper_threshold",
+            ),
+            (
+                r#"{"id":"172.25.0.31:80","port":81,"forwarding":"nat"}"#,
+                "port",
+            ),
         ];
         for (json, field) in cases {
             let err = doc(json).validate(&tcp80()).unwrap_err();
@@ -361,6 +478,11 @@ mod tests {
             .validate(&tcp80())
             .unwrap();
         let json = serde_json::to_vec(&rs).unwrap();
-        assert_eq!(doc(std::str::from_utf8(&json).unwrap()).validate(&tcp80()).unwrap(), rs);
+        assert_eq!(
+            doc(std::str::from_utf8(&json).unwrap())
+                .validate(&tcp80())
+                .unwrap(),
+            rs
+        );
     }
 }

@@ -5,11 +5,14 @@ use utoipa::ToSchema;
 
 use super::key::parse_fwmark;
 use super::{
-    AddressFamily, HealthCheckDoc, Protocol, QuorumDoc, ServiceHealth, SorryServerDoc, RealServer, RealServerDoc, SchedFlags, Scheduler, ServerKey, ServiceKey,
-    ValidationError, DEFAULT_PERSISTENCE_SECS, MAX_TIMEOUT_SECS,
+    AddressFamily, DEFAULT_PERSISTENCE_SECS, HealthCheckDoc, MAX_TIMEOUT_SECS, Protocol, QuorumDoc,
+    RealServer, RealServerDoc, SchedFlags, Scheduler, ServerKey, ServiceHealth, ServiceKey,
+    SorryServerDoc, ValidationError,
 };
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum PersistenceEngine {
     /// Persistence by SIP Call-ID (`--pe sip`).
@@ -37,7 +40,11 @@ pub struct Persistence {
 impl Persistence {
     /// The IPv4 netmask of an IPv4 service, as ipvsadm writes it.
     pub fn ipv4_netmask(&self) -> Ipv4Addr {
-        let bits = if self.netmask == 0 { 0 } else { u32::MAX << (32 - u32::from(self.netmask)) };
+        let bits = if self.netmask == 0 {
+            0
+        } else {
+            u32::MAX << (32 - u32::from(self.netmask))
+        };
         Ipv4Addr::from(bits)
     }
 }
@@ -134,7 +141,10 @@ impl VirtualService {
     }
 
     pub fn server(&self, key: &ServerKey) -> Option<&RealServer> {
-        self.servers.binary_search_by(|s| s.key.cmp(key)).ok().map(|i| &self.servers[i])
+        self.servers
+            .binary_search_by(|s| s.key.cmp(key))
+            .ok()
+            .map(|i| &self.servers[i])
     }
 
     /// Its health checking: each checked real server's check, the sorry server, the quorum.
@@ -147,17 +157,30 @@ impl VirtualService {
     pub fn with_servers(&self, servers: Vec<RealServer>) -> Result<Self, ValidationError> {
         let servers = sorted_unique(servers)?;
         let health = revalidate_health(&self.health, &self.key, &servers)?;
-        Ok(Self { servers, health, ..self.clone() })
+        Ok(Self {
+            servers,
+            health,
+            ..self.clone()
+        })
     }
 
     /// The same service with its real servers at these weights, and those
     /// missing from `weights` left out: the table a health check wants.
     /// The health settings stay as they are.
-    pub fn with_weights(&self, weights: &std::collections::BTreeMap<ServerKey, u16>, extra: Option<&RealServer>) -> Self {
+    pub fn with_weights(
+        &self,
+        weights: &std::collections::BTreeMap<ServerKey, u16>,
+        extra: Option<&RealServer>,
+    ) -> Self {
         let mut servers: Vec<RealServer> = self
             .servers
             .iter()
-            .filter_map(|s| weights.get(&s.key).map(|w| RealServer { weight: *w, ..s.clone() }))
+            .filter_map(|s| {
+                weights.get(&s.key).map(|w| RealServer {
+                    weight: *w,
+                    ..s.clone()
+                })
+            })
             .collect();
         if let Some(extra) = extra
             && !servers.iter().any(|s| s.key == extra.key)
@@ -165,18 +188,34 @@ impl VirtualService {
             servers.push(extra.clone());
             servers.sort_by_key(|s| s.key);
         }
-        Self { servers, ..self.clone() }
+        Self {
+            servers,
+            ..self.clone()
+        }
     }
 
     /// The service's settings without its real servers.
     pub fn without_servers(&self) -> Self {
-        let health = ServiceHealth { checks: Default::default(), ..self.health.clone() };
-        Self { servers: Vec::new(), health, ..self.clone() }
+        let health = ServiceHealth {
+            checks: Default::default(),
+            ..self.health.clone()
+        };
+        Self {
+            servers: Vec::new(),
+            health,
+            ..self.clone()
+        }
     }
 
     pub fn to_doc(&self) -> VirtualServiceDoc {
         let (protocol, address, port, fwmark, family) = match self.key {
-            ServiceKey::Addr { protocol, addr } => (Some(protocol), Some(addr.ip()), Some(addr.port()), None, None),
+            ServiceKey::Addr { protocol, addr } => (
+                Some(protocol),
+                Some(addr.ip()),
+                Some(addr.port()),
+                None,
+                None,
+            ),
             ServiceKey::Fwmark { mark, family } => (None, None, None, Some(mark), Some(family)),
         };
         VirtualServiceDoc {
@@ -208,21 +247,36 @@ impl Serialize for VirtualService {
     }
 }
 
-fn revalidate_health(health: &ServiceHealth, key: &ServiceKey, servers: &[RealServer]) -> Result<ServiceHealth, ValidationError> {
+fn revalidate_health(
+    health: &ServiceHealth,
+    key: &ServiceKey,
+    servers: &[RealServer],
+) -> Result<ServiceHealth, ValidationError> {
     ServiceHealth::validate(
         key,
         health.doc.as_ref(),
         health.sorry_server_doc.as_ref(),
         health.quorum_doc.as_ref(),
         servers,
-        |server| format!("servers[{}]", servers.iter().position(|s| s.key == *server).unwrap_or_default()),
+        |server| {
+            format!(
+                "servers[{}]",
+                servers
+                    .iter()
+                    .position(|s| s.key == *server)
+                    .unwrap_or_default()
+            )
+        },
     )
 }
 
 fn sorted_unique(mut servers: Vec<RealServer>) -> Result<Vec<RealServer>, ValidationError> {
     servers.sort_by_key(|s| s.key);
     if let Some(pair) = servers.windows(2).find(|w| w[0].key == w[1].key) {
-        return Err(ValidationError::new("servers", format!("real server {} is listed twice", pair[0].key)));
+        return Err(ValidationError::new(
+            "servers",
+            format!("real server {} is listed twice", pair[0].key),
+        ));
     }
     Ok(servers)
 }
@@ -232,7 +286,10 @@ impl VirtualServiceDoc {
     pub fn key(&self) -> Result<ServiceKey, ValidationError> {
         let from_fields = self.key_from_fields()?;
         let from_id = match &self.id {
-            Some(id) => Some(id.parse::<ServiceKey>().map_err(|e| ValidationError::new("id", e.message))?),
+            Some(id) => Some(
+                id.parse::<ServiceKey>()
+                    .map_err(|e| ValidationError::new("id", e.message))?,
+            ),
             None => None,
         };
         match (from_id, from_fields) {
@@ -258,14 +315,24 @@ impl VirtualServiceDoc {
                 if given {
                     return Err(ValidationError::new(
                         field,
-                        format!("a firewall-mark service matches packets by mark alone, so it takes no {field}"),
+                        format!(
+                            "a firewall-mark service matches packets by mark alone, so it takes no {field}"
+                        ),
                     ));
                 }
             }
             let mark = parse_fwmark(&mark.to_string())?;
-            return Ok(Some(ServiceKey::Fwmark { mark, family: self.family.unwrap_or_default() }));
+            return Ok(Some(ServiceKey::Fwmark {
+                mark,
+                family: self.family.unwrap_or_default(),
+            }));
         }
-        let missing = |field: &str| ValidationError::new(field, format!("missing: a {field} is needed unless the service is a fwmark"));
+        let missing = |field: &str| {
+            ValidationError::new(
+                field,
+                format!("missing: a {field} is needed unless the service is a fwmark"),
+            )
+        };
         match (self.protocol, self.address, self.port) {
             (None, None, None) => Ok(None),
             (protocol, address, port) => {
@@ -273,16 +340,23 @@ impl VirtualServiceDoc {
                 let address = address.ok_or_else(|| missing("address"))?;
                 let port = port.ok_or_else(|| missing("port"))?;
                 if let Some(family) = self.family
-                    && family != AddressFamily::of(address) {
-                        return Err(ValidationError::new(
-                            "family",
-                            format!("{} disagrees with the address {address}", family.as_str()),
-                        ));
-                    }
-                if address.is_unspecified() || address.is_multicast() {
-                    return Err(ValidationError::new("address", format!("{address} cannot be a virtual address")));
+                    && family != AddressFamily::of(address)
+                {
+                    return Err(ValidationError::new(
+                        "family",
+                        format!("{} disagrees with the address {address}", family.as_str()),
+                    ));
                 }
-                Ok(Some(ServiceKey::Addr { protocol, addr: SocketAddr::new(address, port) }))
+                if address.is_unspecified() || address.is_multicast() {
+                    return Err(ValidationError::new(
+                        "address",
+                        format!("{address} cannot be a virtual address"),
+                    ));
+                }
+                Ok(Some(ServiceKey::Addr {
+                    protocol,
+                    addr: SocketAddr::new(address, port),
+                }))
             }
         }
     }
@@ -291,15 +365,30 @@ impl VirtualServiceDoc {
         let key = self.key()?;
         let scheduler = self.scheduler.unwrap_or_default();
         let sched_flags = SchedFlags::parse(&self.sched_flags, scheduler)?;
-        let persistence = self.persistence.as_ref().map(|p| validate_persistence(p, key.family())).transpose()?;
+        let persistence = self
+            .persistence
+            .as_ref()
+            .map(|p| validate_persistence(p, key.family()))
+            .transpose()?;
         if key.port() == 0 && !key.is_fwmark() && persistence.is_none() {
             return Err(ValidationError::new(
                 "port",
                 "port 0 (all ports) is only allowed for persistent services: add persistence",
             ));
         }
-        if self.one_packet && matches!(key, ServiceKey::Addr { protocol: Protocol::Tcp | Protocol::Sctp, .. }) {
-            return Err(ValidationError::new("one_packet", "one-packet scheduling is only for UDP services"));
+        if self.one_packet
+            && matches!(
+                key,
+                ServiceKey::Addr {
+                    protocol: Protocol::Tcp | Protocol::Sctp,
+                    ..
+                }
+            )
+        {
+            return Err(ValidationError::new(
+                "one_packet",
+                "one-packet scheduling is only for UDP services",
+            ));
         }
         if self.persistence_engine.is_some() && persistence.is_none() {
             return Err(ValidationError::new(
@@ -311,7 +400,10 @@ impl VirtualServiceDoc {
             .servers
             .iter()
             .enumerate()
-            .map(|(i, doc)| doc.validate(&key).map_err(|e| e.within(format!("servers[{i}]"))))
+            .map(|(i, doc)| {
+                doc.validate(&key)
+                    .map_err(|e| e.within(format!("servers[{i}]")))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let servers = sorted_unique(servers)?;
         let doc_index = |server: &ServerKey| {
@@ -342,22 +434,37 @@ impl VirtualServiceDoc {
     }
 }
 
-fn validate_persistence(doc: &PersistenceDoc, family: AddressFamily) -> Result<Persistence, ValidationError> {
+fn validate_persistence(
+    doc: &PersistenceDoc,
+    family: AddressFamily,
+) -> Result<Persistence, ValidationError> {
     if doc.timeout == 0 || doc.timeout > MAX_TIMEOUT_SECS {
         return Err(ValidationError::new(
             "persistence.timeout",
-            format!("{} is out of range: persistence lasts 1 to {MAX_TIMEOUT_SECS} seconds", doc.timeout),
+            format!(
+                "{} is out of range: persistence lasts 1 to {MAX_TIMEOUT_SECS} seconds",
+                doc.timeout
+            ),
         ));
     }
     let netmask = match (&doc.netmask, family) {
         (None, family) => family.max_prefix(),
         (Some(NetmaskDoc::Prefix(prefix)), AddressFamily::Ipv4) if *prefix <= 32 => *prefix,
-        (Some(NetmaskDoc::Prefix(prefix)), AddressFamily::Ipv6) if (1..=128).contains(prefix) => *prefix,
+        (Some(NetmaskDoc::Prefix(prefix)), AddressFamily::Ipv6) if (1..=128).contains(prefix) => {
+            *prefix
+        }
         (Some(NetmaskDoc::Prefix(prefix)), family) => {
-            let range = if family == AddressFamily::Ipv4 { "0 to 32" } else { "1 to 128" };
+            let range = if family == AddressFamily::Ipv4 {
+                "0 to 32"
+            } else {
+                "1 to 128"
+            };
             return Err(ValidationError::new(
                 "persistence.netmask",
-                format!("prefix length {prefix} is out of range: {} services take {range}", family.as_str()),
+                format!(
+                    "prefix length {prefix} is out of range: {} services take {range}",
+                    family.as_str()
+                ),
             ));
         }
         (Some(NetmaskDoc::Dotted(mask)), AddressFamily::Ipv4) => dotted_prefix(mask)?,
@@ -368,13 +475,19 @@ fn validate_persistence(doc: &PersistenceDoc, family: AddressFamily) -> Result<P
             ));
         }
     };
-    Ok(Persistence { timeout: doc.timeout, netmask })
+    Ok(Persistence {
+        timeout: doc.timeout,
+        netmask,
+    })
 }
 
 /// Prefix length of a contiguous dotted IPv4 mask such as 255.255.255.0.
 pub(crate) fn dotted_prefix(mask: &str) -> Result<u8, ValidationError> {
     let bad = |why: &str| ValidationError::new("persistence.netmask", format!("`{mask}` {why}"));
-    let bits = u32::from(mask.parse::<Ipv4Addr>().map_err(|_| bad("is not an IPv4 netmask"))?);
+    let bits = u32::from(
+        mask.parse::<Ipv4Addr>()
+            .map_err(|_| bad("is not an IPv4 netmask"))?,
+    );
     let prefix = bits.leading_ones();
     if bits.checked_shl(prefix).unwrap_or(0) != 0 {
         return Err(bad("is not a contiguous netmask"));
@@ -392,7 +505,9 @@ mod tests {
 
     #[test]
     fn accepts_every_way_to_name_a_service() {
-        let by_fields = parse(r#"{"protocol":"tcp","address":"192.168.31.100","port":80,"scheduler":"wrr"}"#).unwrap();
+        let by_fields =
+            parse(r#"{"protocol":"tcp","address":"192.168.31.100","port":80,"scheduler":"wrr"}"#)
+                .unwrap();
         let by_id = parse(r#"{"id":"tcp:192.168.31.100:80","scheduler":"wrr"}"#).unwrap();
         assert_eq!(by_fields, by_id);
         let fw = parse(r#"{"fwmark":12,"family":"ipv6"}"#).unwrap();
@@ -402,11 +517,14 @@ mod tests {
 
     #[test]
     fn persistence_netmasks() {
-        let svc = parse(r#"{"id":"tcp:10.0.0.1:0","persistence":{"netmask":"255.255.255.0"}}"#).unwrap();
+        let svc =
+            parse(r#"{"id":"tcp:10.0.0.1:0","persistence":{"netmask":"255.255.255.0"}}"#).unwrap();
         let p = svc.persistence.unwrap();
         assert_eq!((p.timeout, p.netmask), (360, 24));
         assert_eq!(p.ipv4_netmask().to_string(), "255.255.255.0");
-        let svc = parse(r#"{"id":"udp:[2001:db8::1]:53","persistence":{"timeout":60,"netmask":64}}"#).unwrap();
+        let svc =
+            parse(r#"{"id":"udp:[2001:db8::1]:53","persistence":{"timeout":60,"netmask":64}}"#)
+                .unwrap();
         assert_eq!(svc.persistence.unwrap().netmask, 64);
     }
 
@@ -416,19 +534,55 @@ mod tests {
             (r#"{"protocol":"tcp","address":"10.0.0.1"}"#, "port"),
             (r#"{"fwmark":1,"port":80}"#, "port"),
             (r#"{"fwmark":0}"#, "fwmark"),
-            (r#"{"id":"tcp:10.0.0.1:80","protocol":"udp","address":"10.0.0.1","port":80}"#, "id"),
-            (r#"{"id":"tcp:10.0.0.1:80","scheduler":"bogus"}"#, "scheduler"),
-            (r#"{"id":"tcp:10.0.0.1:80","scheduler":"wrr","sched_flags":["sh-port"]}"#, "sched_flags"),
-            (r#"{"id":"tcp:10.0.0.1:80","persistence":{"timeout":0}}"#, "persistence.timeout"),
-            (r#"{"id":"tcp:10.0.0.1:80","persistence":{"timeout":2678401}}"#, "persistence.timeout"),
-            (r#"{"id":"tcp:10.0.0.1:80","persistence":{"netmask":33}}"#, "persistence.netmask"),
-            (r#"{"id":"tcp:10.0.0.1:80","persistence":{"netmask":"255.0.255.0"}}"#, "persistence.netmask"),
-            (r#"{"id":"tcp:[::1]:80","persistence":{"netmask":0}}"#, "persistence.netmask"),
+            (
+                r#"{"id":"tcp:10.0.0.1:80","protocol":"udp","address":"10.0.0.1","port":80}"#,
+                "id",
+            ),
+            (
+                r#"{"id":"tcp:10.0.0.1:80","scheduler":"bogus"}"#,
+                "scheduler",
+            ),
+            (
+                r#"{"id":"tcp:10.0.0.1:80","scheduler":"wrr","sched_flags":["sh-port"]}"#,
+                "sched_flags",
+            ),
+            (
+                r#"{"id":"tcp:10.0.0.1:80","persistence":{"timeout":0}}"#,
+                "persistence.timeout",
+            ),
+            (
+                r#"{"id":"tcp:10.0.0.1:80","persistence":{"timeout":2678401}}"#,
+                "persistence.timeout",
+            ),
+            (
+                r#"{"id":"tcp:10.0.0.1:80","persistence":{"netmask":33}}"#,
+                "persistence.netmask",
+            ),
+            (
+                r#"{"id":"tcp:10.0.0.1:80","persistence":{"netmask":"255.0.255.0"}}"#,
+                "persistence.netmask",
+            ),
+            (
+                r#"{"id":"tcp:[::1]:80","persistence":{"netmask":0}}"#,
+                "persistence.netmask",
+            ),
             (r#"{"id":"tcp:10.0.0.1:0"}"#, "port"),
-            (r#"{"id":"tcp:10.0.0.1:80","one_packet":true}"#, "one_packet"),
-            (r#"{"id":"udp:10.0.0.1:5060","persistence_engine":"sip"}"#, "persistence_engine"),
-            (r#"{"id":"tcp:10.0.0.1:80","servers":[{"address":"10.1.0.1"},{"address":"10.1.0.1","port":80}]}"#, "servers"),
-            (r#"{"id":"tcp:10.0.0.1:80","servers":[{"address":"10.1.0.1","weight":-1}]}"#, "servers[0].weight"),
+            (
+                r#"{"id":"tcp:10.0.0.1:80","one_packet":true}"#,
+                "one_packet",
+            ),
+            (
+                r#"{"id":"udp:10.0.0.1:5060","persistence_engine":"sip"}"#,
+                "persistence_engine",
+            ),
+            (
+                r#"{"id":"tcp:10.0.0.1:80","servers":[{"address":"10.1.0.1"},{"address":"10.1.0.1","port":80}]}"#,
+                "servers",
+            ),
+            (
+                r#"{"id":"tcp:10.0.0.1:80","servers":[{"address":"10.1.0.1","weight":-1}]}"#,
+                "servers[0].weight",
+            ),
             (r#"{"id":"tcp:10.0.0.1:80","bogus":1}"#, "bogus"),
         ];
         for (json, field) in cases {

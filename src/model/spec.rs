@@ -6,7 +6,9 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use super::host::{HostDoc, HostSettings};
-use super::{AddressFamily, ServiceKey, ValidationError, VirtualService, VirtualServiceDoc, MAX_TIMEOUT_SECS};
+use super::{
+    AddressFamily, MAX_TIMEOUT_SECS, ServiceKey, ValidationError, VirtualService, VirtualServiceDoc,
+};
 
 /// IPVS connection timeouts (`--set tcp tcpfin udp`); a missing one is left
 /// as the kernel has it (the kernel reads 0 as "unchanged", so 0 is not a value).
@@ -27,20 +29,29 @@ impl Timeouts {
     }
 
     pub(crate) fn validate(&self) -> Result<(), ValidationError> {
-        for (value, field) in [(self.tcp, "tcp"), (self.tcpfin, "tcpfin"), (self.udp, "udp")] {
+        for (value, field) in [
+            (self.tcp, "tcp"),
+            (self.tcpfin, "tcpfin"),
+            (self.udp, "udp"),
+        ] {
             if let Some(secs) = value
-                && (secs == 0 || secs > MAX_TIMEOUT_SECS) {
-                    return Err(ValidationError::new(
-                        field,
-                        format!("{secs} is out of range: timeouts go from 1 to {MAX_TIMEOUT_SECS} seconds (leave it out to keep the kernel's)"),
-                    ));
-                }
+                && (secs == 0 || secs > MAX_TIMEOUT_SECS)
+            {
+                return Err(ValidationError::new(
+                    field,
+                    format!(
+                        "{secs} is out of range: timeouts go from 1 to {MAX_TIMEOUT_SECS} seconds (leave it out to keep the kernel's)"
+                    ),
+                ));
+            }
         }
         Ok(())
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum DaemonRole {
     Master,
@@ -89,26 +100,44 @@ impl SyncDaemonDoc {
             && name.len() < 16
             && name != "."
             && name != ".."
-            && !name.chars().any(|c| c == '/' || c == ':' || c.is_whitespace());
+            && !name
+                .chars()
+                .any(|c| c == '/' || c == ':' || c.is_whitespace());
         if !valid_name {
             return Err(ValidationError::new(
                 "interface",
-                format!("`{name}` is not an interface name: 1 to 15 characters, no '/', ':' or spaces"),
+                format!(
+                    "`{name}` is not an interface name: 1 to 15 characters, no '/', ':' or spaces"
+                ),
             ));
         }
         if self.syncid > 255 {
-            return Err(ValidationError::new("syncid", format!("{} is out of range: sync ids go from 0 to 255", self.syncid)));
+            return Err(ValidationError::new(
+                "syncid",
+                format!("{} is out of range: sync ids go from 0 to 255", self.syncid),
+            ));
         }
         if let Some(group) = self.mcast_group
-            && !group.is_multicast() {
-                return Err(ValidationError::new("mcast_group", format!("{group} is not a multicast address")));
-            }
+            && !group.is_multicast()
+        {
+            return Err(ValidationError::new(
+                "mcast_group",
+                format!("{group} is not a multicast address"),
+            ));
+        }
         if let Some(len) = self.sync_maxlen
-            && !(1..=65507).contains(&len) {
-                return Err(ValidationError::new("sync_maxlen", format!("{len} is out of range: 1 to 65507 bytes")));
-            }
+            && !(1..=65507).contains(&len)
+        {
+            return Err(ValidationError::new(
+                "sync_maxlen",
+                format!("{len} is out of range: 1 to 65507 bytes"),
+            ));
+        }
         if self.mcast_ttl == Some(0) {
-            return Err(ValidationError::new("mcast_ttl", "0 is out of range: ttl goes from 1 to 255"));
+            return Err(ValidationError::new(
+                "mcast_ttl",
+                "0 is out of range: ttl goes from 1 to 255",
+            ));
         }
         if self.mcast_port == Some(0) {
             return Err(ValidationError::new("mcast_port", "0 is not a port"));
@@ -148,14 +177,20 @@ impl SpecDoc {
             .services
             .iter()
             .enumerate()
-            .map(|(i, doc)| doc.validate().map_err(|e| e.within(format!("services[{i}]"))))
+            .map(|(i, doc)| {
+                doc.validate()
+                    .map_err(|e| e.within(format!("services[{i}]")))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         self.timeouts.validate().map_err(|e| e.within("timeouts"))?;
         let daemons = self
             .sync_daemons
             .iter()
             .enumerate()
-            .map(|(i, doc)| doc.validate().map_err(|e| e.within(format!("sync_daemons[{i}]"))))
+            .map(|(i, doc)| {
+                doc.validate()
+                    .map_err(|e| e.within(format!("sync_daemons[{i}]")))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let host = self.host.validate().map_err(|e| e.within("host"))?;
         Spec::new(services, self.timeouts, daemons)?.with_host(host)
@@ -170,17 +205,25 @@ impl Spec {
     ) -> Result<Self, ValidationError> {
         services.sort_by_key(|s| s.key);
         if let Some(pair) = services.windows(2).find(|w| w[0].key == w[1].key) {
-            return Err(ValidationError::new("services", format!("service {} is listed twice", pair[0].key)));
+            return Err(ValidationError::new(
+                "services",
+                format!("service {} is listed twice", pair[0].key),
+            ));
         }
         if !sync_daemons.is_empty() {
             let crossing = services.iter().find_map(|svc| {
-                svc.servers().iter().find(|rs| AddressFamily::of(rs.key.ip()) != svc.key.family()).map(|rs| (svc.key, rs.key))
+                svc.servers()
+                    .iter()
+                    .find(|rs| AddressFamily::of(rs.key.ip()) != svc.key.family())
+                    .map(|rs| (svc.key, rs.key))
             });
             if let Some((service, server)) = crossing {
                 // The kernel refuses the combination (EINVAL) in either order.
                 return Err(ValidationError::new(
                     "sync_daemons",
-                    format!("real server {server} of {service} is in another address family, which the sync daemon cannot carry: drop the daemon or that server"),
+                    format!(
+                        "real server {server} of {service} is in another address family, which the sync daemon cannot carry: drop the daemon or that server"
+                    ),
                 ));
             }
         }
@@ -188,10 +231,18 @@ impl Spec {
         if let Some(pair) = sync_daemons.windows(2).find(|w| w[0].role == w[1].role) {
             return Err(ValidationError::new(
                 "sync_daemons",
-                format!("a director runs one {} sync daemon at most", pair[0].role.as_str()),
+                format!(
+                    "a director runs one {} sync daemon at most",
+                    pair[0].role.as_str()
+                ),
             ));
         }
-        Ok(Spec { services, timeouts, sync_daemons, host: HostSettings::default() })
+        Ok(Spec {
+            services,
+            timeouts,
+            sync_daemons,
+            host: HostSettings::default(),
+        })
     }
 
     /// This spec with `host` as its host settings; refused when a director's
@@ -199,9 +250,12 @@ impl Spec {
     pub fn with_host(mut self, host: HostSettings) -> Result<Self, ValidationError> {
         for (name, director) in host.directors() {
             if let Some(daemons) = &director.sync_daemons {
-                Spec::new(self.services.clone(), Timeouts::default(), daemons.clone()).map_err(|e| {
-                        ValidationError::new("", e.message).within(format!("host.directors.{name}.sync_daemons"))
-                    })?;
+                Spec::new(self.services.clone(), Timeouts::default(), daemons.clone()).map_err(
+                    |e| {
+                        ValidationError::new("", e.message)
+                            .within(format!("host.directors.{name}.sync_daemons"))
+                    },
+                )?;
             }
         }
         self.host = host;
@@ -226,7 +280,9 @@ impl Spec {
     /// timeouts (field by field) in place of the spec's. A director the
     /// host settings do not name gets the spec unchanged.
     pub fn for_director(&self, name: &str) -> Spec {
-        let Some(own) = self.host.directors().get(name) else { return self.clone() };
+        let Some(own) = self.host.directors().get(name) else {
+            return self.clone();
+        };
         let mut spec = self.clone();
         if let Some(daemons) = &own.sync_daemons {
             let mut daemons = daemons.clone();
@@ -257,7 +313,10 @@ impl Spec {
     }
 
     pub fn service(&self, key: &ServiceKey) -> Option<&VirtualService> {
-        self.services.binary_search_by(|s| s.key.cmp(key)).ok().map(|i| &self.services[i])
+        self.services
+            .binary_search_by(|s| s.key.cmp(key))
+            .ok()
+            .map(|i| &self.services[i])
     }
 
     pub fn server_count(&self) -> usize {
@@ -332,8 +391,15 @@ mod tests {
     #[test]
     fn canonical_form_is_order_independent() {
         let spec = Spec::from_json(NAT.as_bytes()).unwrap();
-        let servers: Vec<_> = spec.services()[0].servers().iter().map(|s| s.key.to_string()).collect();
-        assert_eq!(servers, ["172.25.0.31:80", "172.25.0.32:80", "172.25.0.33:80"]);
+        let servers: Vec<_> = spec.services()[0]
+            .servers()
+            .iter()
+            .map(|s| s.key.to_string())
+            .collect();
+        assert_eq!(
+            servers,
+            ["172.25.0.31:80", "172.25.0.32:80", "172.25.0.33:80"]
+        );
         let again = Spec::from_json(spec.to_canonical_json().as_bytes()).unwrap();
         assert_eq!(again, spec);
         assert_eq!(again.content_hash(), spec.content_hash());
@@ -342,16 +408,37 @@ mod tests {
     #[test]
     fn refusals_name_the_field() {
         let cases = [
-            (r#"{"services":[{"id":"tcp:1.1.1.1:80"},{"id":"tcp:1.1.1.1:80"}]}"#, "services"),
+            (
+                r#"{"services":[{"id":"tcp:1.1.1.1:80"},{"id":"tcp:1.1.1.1:80"}]}"#,
+                "services",
+            ),
             (r#"{"timeouts":{"tcp":0}}"#, "timeouts.tcp"),
             (r#"{"timeouts":{"udp":2678401}}"#, "timeouts.udp"),
-            (r#"{"sync_daemons":[{"role":"master","interface":"eth0"},{"role":"master","interface":"eth1"}]}"#, "sync_daemons"),
-            (r#"{"sync_daemons":[{"role":"backup","interface":"a/b"}]}"#, "sync_daemons[0].interface"),
-            (r#"{"sync_daemons":[{"role":"backup","interface":"eth0","syncid":256}]}"#, "sync_daemons[0].syncid"),
-            (r#"{"sync_daemons":[{"role":"slave","interface":"eth0"}]}"#, "sync_daemons[0].role"),
-            (r#"{"services":[{"id":"tcp:1.1.1.1:80","servers":[{"address":"nope"}]}]}"#, "services[0].servers[0].address"),
+            (
+                r#"{"sync_daemons":[{"role":"master","interface":"eth0"},{"role":"master","interface":"eth1"}]}"#,
+                "sync_daemons",
+            ),
+            (
+                r#"{"sync_daemons":[{"role":"backup","interface":"a/b"}]}"#,
+                "sync_daemons[0].interface",
+            ),
+            (
+                r#"{"sync_daemons":[{"role":"backup","interface":"eth0","syncid":256}]}"#,
+                "sync_daemons[0].syncid",
+            ),
+            (
+                r#"{"sync_daemons":[{"role":"slave","interface":"eth0"}]}"#,
+                "sync_daemons[0].role",
+            ),
+            (
+                r#"{"services":[{"id":"tcp:1.1.1.1:80","servers":[{"address":"nope"}]}]}"#,
+                "services[0].servers[0].address",
+            ),
             (r#"{"services":{}}"#, "services"),
-            (r#"{"sync_daemons":[{"role":"backup","interface":"eth0","sync_maxlen":0}]}"#, "sync_daemons[0].sync_maxlen"),
+            (
+                r#"{"sync_daemons":[{"role":"backup","interface":"eth0","sync_maxlen":0}]}"#,
+                "sync_daemons[0].sync_maxlen",
+            ),
             (
                 r#"{"services":[{"id":"tcp:10.0.0.1:80","servers":[{"address":"2001:db8::1","forwarding":"tun"}]}],"sync_daemons":[{"role":"master","interface":"eth0"}]}"#,
                 "sync_daemons",
@@ -367,14 +454,29 @@ mod tests {
     fn host_refusals_name_the_field() {
         let cases = [
             (r#"{"host":{"vip_interface":"a b"}}"#, "host.vip_interface"),
-            (r#"{"host":{"vip_interface":"abcdefghijklmnop"}}"#, "host.vip_interface"),
-            (r#"{"host":{"snat_address":"0.0.0.0"}}"#, "host.snat_address"),
+            (
+                r#"{"host":{"vip_interface":"abcdefghijklmnop"}}"#,
+                "host.vip_interface",
+            ),
+            (
+                r#"{"host":{"snat_address":"0.0.0.0"}}"#,
+                "host.snat_address",
+            ),
             (r#"{"host":{"snat_address":"nope"}}"#, "host.snat_address"),
             (r#"{"host":{"mtu":1500}}"#, "host.mtu"),
             (r#"{"host":{"directors":{"-d1":{}}}}"#, "host.directors"),
-            (r#"{"host":{"directors":{"d1":{"vip_interface":"x/y"}}}}"#, "host.directors.d1.vip_interface"),
-            (r#"{"host":{"directors":{"d1":{"snat_address":"224.0.0.1"}}}}"#, "host.directors.d1.snat_address"),
-            (r#"{"host":{"directors":{"d1":{"timeouts":{"tcp":0}}}}}"#, "host.directors.d1.timeouts.tcp"),
+            (
+                r#"{"host":{"directors":{"d1":{"vip_interface":"x/y"}}}}"#,
+                "host.directors.d1.vip_interface",
+            ),
+            (
+                r#"{"host":{"directors":{"d1":{"snat_address":"224.0.0.1"}}}}"#,
+                "host.directors.d1.snat_address",
+            ),
+            (
+                r#"{"host":{"directors":{"d1":{"timeouts":{"tcp":0}}}}}"#,
+                "host.directors.d1.timeouts.tcp",
+            ),
             (
                 r#"{"host":{"directors":{"d2":{"sync_daemons":[{"role":"backup","interface":"eth0","syncid":300}]}}}}"#,
                 "host.directors.d2.sync_daemons[0].syncid",
@@ -406,20 +508,49 @@ mod tests {
             }}
         }"#;
         let spec = Spec::from_json(json.as_bytes()).unwrap();
-        let roles = |s: &Spec| s.sync_daemons().iter().map(|d| (d.role, d.interface.clone())).collect::<Vec<_>>();
+        let roles = |s: &Spec| {
+            s.sync_daemons()
+                .iter()
+                .map(|d| (d.role, d.interface.clone()))
+                .collect::<Vec<_>>()
+        };
         let d1 = spec.for_director("d1");
         assert_eq!(roles(&d1), [(DaemonRole::Master, "eth0".to_string())]);
         assert_eq!(d1.timeouts, spec.timeouts);
         let d2 = spec.for_director("d2");
         assert_eq!(roles(&d2), [(DaemonRole::Backup, "eth1".to_string())]);
-        assert_eq!(d2.timeouts, Timeouts { tcp: Some(60), tcpfin: None, udp: Some(300) });
+        assert_eq!(
+            d2.timeouts,
+            Timeouts {
+                tcp: Some(60),
+                tcpfin: None,
+                udp: Some(300)
+            }
+        );
         assert_eq!(roles(&spec.for_director("d3")), []);
         use crate::model::VipInterface;
-        assert_eq!(spec.host().for_director("d1").vip_interface, VipInterface::None);
-        assert_eq!(spec.host().for_director("d3").vip_interface, VipInterface::Interface("lvs1".into()));
-        assert_eq!(Spec::default().host().for_director("d1").vip_interface, VipInterface::Interface("lvs0".into()));
+        assert_eq!(
+            spec.host().for_director("d1").vip_interface,
+            VipInterface::None
+        );
+        assert_eq!(
+            spec.host().for_director("d3").vip_interface,
+            VipInterface::Interface("lvs1".into())
+        );
+        assert_eq!(
+            Spec::default().host().for_director("d1").vip_interface,
+            VipInterface::Interface("lvs0".into())
+        );
         // The host section survives the canonical form; a spec without one keeps its old hash.
-        assert_eq!(Spec::from_json(spec.to_canonical_json().as_bytes()).unwrap(), spec);
-        assert!(!Spec::from_json(NAT.as_bytes()).unwrap().to_canonical_json().contains("host"));
+        assert_eq!(
+            Spec::from_json(spec.to_canonical_json().as_bytes()).unwrap(),
+            spec
+        );
+        assert!(
+            !Spec::from_json(NAT.as_bytes())
+                .unwrap()
+                .to_canonical_json()
+                .contains("host")
+        );
     }
 }

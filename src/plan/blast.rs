@@ -9,7 +9,17 @@ use super::{Plan, PlanOptions};
 use crate::ipvs::Snapshot;
 
 /// What a plan takes out of service, against what lvsd manages in the table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
 pub struct BlastRadius {
     pub services_removed: usize,
     pub services_total: usize,
@@ -35,7 +45,11 @@ impl BlastRadius {
 }
 
 fn share(part: usize, whole: usize) -> f64 {
-    if whole == 0 { 0.0 } else { part as f64 / whole as f64 }
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
 }
 
 /// Counts what stops taking new connections with this plan: services
@@ -46,7 +60,10 @@ fn share(part: usize, whole: usize) -> f64 {
 ///
 /// The totals are the services `plan` was allowed to touch, as `actual` has them.
 pub fn blast_radius(plan: &Plan, actual: &Snapshot) -> BlastRadius {
-    let managed = actual.services.iter().filter(|e| plan.scope().manages(&e.service.key));
+    let managed = actual
+        .services
+        .iter()
+        .filter(|e| plan.scope().manages(&e.service.key));
     let mut radius = BlastRadius::default();
     for entry in managed {
         radius.services_total += 1;
@@ -65,8 +82,10 @@ pub fn blast_radius(plan: &Plan, actual: &Snapshot) -> BlastRadius {
             Change::DelDest { dest, .. } if dest.weight > 0 => radius.servers_removed += 1,
             Change::DrainDest { service, dest, .. } => {
                 radius.servers_removed += 1;
-                let leaves =
-                    plan.draining().iter().any(|d| d.service == *service && d.server == dest.key && d.service_leaves);
+                let leaves = plan
+                    .draining()
+                    .iter()
+                    .any(|d| d.service == *service && d.server == dest.key && d.service_leaves);
                 if leaves && !draining_services.contains(service) {
                     draining_services.push(*service);
                 }

@@ -109,15 +109,23 @@ impl Change {
     /// "real server 172.25.0.31:80 of tcp 10.0.0.1:80", "timeouts", "sync daemon master".
     pub fn object(&self) -> String {
         match self {
-            Change::AddService(s) | Change::EditService { after: s, .. } | Change::DelService { service: s, .. } => {
+            Change::AddService(s)
+            | Change::EditService { after: s, .. }
+            | Change::DelService { service: s, .. } => {
                 format!("service {}", service_name(&s.key))
             }
             Change::AddDest { service, dest }
-            | Change::EditDest { service, after: dest, .. }
+            | Change::EditDest {
+                service,
+                after: dest,
+                ..
+            }
             | Change::DrainDest { service, dest, .. }
             | Change::DelDest { service, dest } => server_name(service, &dest.key),
             Change::SetTimeouts { .. } => "timeouts".to_string(),
-            Change::StartDaemon(d) | Change::StopDaemon(d) | Change::RestartDaemon { after: d, .. } => {
+            Change::StartDaemon(d)
+            | Change::StopDaemon(d)
+            | Change::RestartDaemon { after: d, .. } => {
                 format!("sync daemon {}", d.role.as_str())
             }
         }
@@ -137,8 +145,15 @@ impl fmt::Display for Change {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let changes = || join(&self.field_changes(), ", ");
         match self {
-            Change::AddService(s) => write!(f, "+ service {} {}", service_name(&s.key), service_settings(s)),
-            Change::EditService { after, .. } => write!(f, "~ service {}: {}", service_name(&after.key), changes()),
+            Change::AddService(s) => write!(
+                f,
+                "+ service {} {}",
+                service_name(&s.key),
+                service_settings(s)
+            ),
+            Change::EditService { after, .. } => {
+                write!(f, "~ service {}: {}", service_name(&after.key), changes())
+            }
             Change::DelService { service, servers } => {
                 write!(f, "- service {}", service_name(&service.key))?;
                 match servers.len() {
@@ -148,25 +163,50 @@ impl fmt::Display for Change {
                 }
             }
             Change::AddDest { service, dest } => {
-                write!(f, "+ real server {} to {}: {}", dest.key, service_name(service), dest_settings(dest))
+                write!(
+                    f,
+                    "+ real server {} to {}: {}",
+                    dest.key,
+                    service_name(service),
+                    dest_settings(dest)
+                )
             }
             Change::EditDest { .. } => write!(f, "~ {}: {}", self.object(), changes()),
             Change::DrainDest { conns, .. } => {
-                write!(f, "~ {}: {}, draining (leaves the spec; {conns} connections)", self.object(), changes())
+                write!(
+                    f,
+                    "~ {}: {}, draining (leaves the spec; {conns} connections)",
+                    self.object(),
+                    changes()
+                )
             }
-            Change::DelDest { service, dest } => write!(f, "- real server {} from {}", dest.key, service_name(service)),
+            Change::DelDest { service, dest } => write!(
+                f,
+                "- real server {} from {}",
+                dest.key,
+                service_name(service)
+            ),
             Change::SetTimeouts { .. } => write!(f, "~ timeouts: {}", changes()),
             Change::StartDaemon(d) => write!(f, "+ sync daemon {}", daemon_settings(d)),
             Change::StopDaemon(d) => write!(f, "- sync daemon {}", daemon_settings(d)),
             Change::RestartDaemon { after, .. } => {
-                write!(f, "~ sync daemon {} (restarted): {}", after.role.as_str(), changes())
+                write!(
+                    f,
+                    "~ sync daemon {} (restarted): {}",
+                    after.role.as_str(),
+                    changes()
+                )
             }
         }
     }
 }
 
 pub(super) fn join<T: fmt::Display>(items: &[T], separator: &str) -> String {
-    items.iter().map(ToString::to_string).collect::<Vec<_>>().join(separator)
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(separator)
 }
 
 /// A service's settings in words: "wrr persistent 300s netmask 255.255.255.0 pe sip".
@@ -191,11 +231,37 @@ fn service_settings(s: &Service) -> String {
 fn service_changes(before: &Service, after: &Service) -> Vec<FieldChange> {
     let family = after.key.family();
     let mut changes = Vec::new();
-    push_if_differs(&mut changes, "scheduler", &before.scheduler, &after.scheduler, Clone::clone);
-    push_if_differs(&mut changes, "flags", &before.flags, &after.flags, |flags| flag_names(*flags, &after.scheduler));
-    push_if_differs(&mut changes, "timeout", &before.timeout, &after.timeout, |secs| format!("{secs}s"));
-    push_if_differs(&mut changes, "netmask", &before.netmask, &after.netmask, |mask| netmask(family, *mask));
-    push_if_differs(&mut changes, "pe", &before.pe_name, &after.pe_name, |pe| pe.clone().unwrap_or("none".into()));
+    push_if_differs(
+        &mut changes,
+        "scheduler",
+        &before.scheduler,
+        &after.scheduler,
+        Clone::clone,
+    );
+    push_if_differs(
+        &mut changes,
+        "flags",
+        &before.flags,
+        &after.flags,
+        |flags| flag_names(*flags, &after.scheduler),
+    );
+    push_if_differs(
+        &mut changes,
+        "timeout",
+        &before.timeout,
+        &after.timeout,
+        |secs| format!("{secs}s"),
+    );
+    push_if_differs(
+        &mut changes,
+        "netmask",
+        &before.netmask,
+        &after.netmask,
+        |mask| netmask(family, *mask),
+    );
+    push_if_differs(&mut changes, "pe", &before.pe_name, &after.pe_name, |pe| {
+        pe.clone().unwrap_or("none".into())
+    });
     changes
 }
 
@@ -207,7 +273,11 @@ fn push_if_differs<T: PartialEq>(
     show: impl Fn(&T) -> String,
 ) {
     if before != after {
-        changes.push(FieldChange { field, before: show(before), after: show(after) });
+        changes.push(FieldChange {
+            field,
+            before: show(before),
+            after: show(after),
+        });
     }
 }
 
@@ -233,7 +303,11 @@ fn flag_names(flags: u32, scheduler: &str) -> String {
     if unknown != 0 {
         names.push(format!("{unknown:#x}"));
     }
-    if names.is_empty() { "none".to_string() } else { names.join(",") }
+    if names.is_empty() {
+        "none".to_string()
+    } else {
+        names.join(",")
+    }
 }
 
 fn full_netmask(family: AddressFamily) -> u32 {
@@ -264,11 +338,33 @@ fn dest_changes(before: &Dest, after: &Dest) -> Vec<FieldChange> {
     // `forwarding` shows the tunnel details, so any of the four differing shows.
     let method = |d: &Dest| (d.fwd_method, d.tun_type, d.tun_port, d.tun_flags);
     if method(before) != method(after) {
-        changes.push(FieldChange { field: "forwarding", before: forwarding(before), after: forwarding(after) });
+        changes.push(FieldChange {
+            field: "forwarding",
+            before: forwarding(before),
+            after: forwarding(after),
+        });
     }
-    push_if_differs(&mut changes, "weight", &before.weight, &after.weight, u32::to_string);
-    push_if_differs(&mut changes, "upper threshold", &before.u_threshold, &after.u_threshold, u32::to_string);
-    push_if_differs(&mut changes, "lower threshold", &before.l_threshold, &after.l_threshold, u32::to_string);
+    push_if_differs(
+        &mut changes,
+        "weight",
+        &before.weight,
+        &after.weight,
+        u32::to_string,
+    );
+    push_if_differs(
+        &mut changes,
+        "upper threshold",
+        &before.u_threshold,
+        &after.u_threshold,
+        u32::to_string,
+    );
+    push_if_differs(
+        &mut changes,
+        "lower threshold",
+        &before.l_threshold,
+        &after.l_threshold,
+        u32::to_string,
+    );
     changes
 }
 
@@ -310,16 +406,29 @@ fn forwarding(d: &Dest) -> String {
 }
 
 fn timeout_changes(before: &Timeouts, after: &Timeouts) -> Vec<FieldChange> {
-    [("tcp", before.tcp, after.tcp), ("tcpfin", before.tcp_fin, after.tcp_fin), ("udp", before.udp, after.udp)]
-        .into_iter()
-        .filter(|&(_, was, wanted)| wanted != 0 && wanted != was)
-        .map(|(field, was, wanted)| FieldChange { field, before: format!("{was}s"), after: format!("{wanted}s") })
-        .collect()
+    [
+        ("tcp", before.tcp, after.tcp),
+        ("tcpfin", before.tcp_fin, after.tcp_fin),
+        ("udp", before.udp, after.udp),
+    ]
+    .into_iter()
+    .filter(|&(_, was, wanted)| wanted != 0 && wanted != was)
+    .map(|(field, was, wanted)| FieldChange {
+        field,
+        before: format!("{was}s"),
+        after: format!("{wanted}s"),
+    })
+    .collect()
 }
 
 /// A sync daemon in words: "master on eth0 syncid 7 port 8848".
 fn daemon_settings(d: &Daemon) -> String {
-    let mut words = vec![format!("{} on {} syncid {}", d.role.as_str(), d.mcast_ifn, d.syncid)];
+    let mut words = vec![format!(
+        "{} on {} syncid {}",
+        d.role.as_str(),
+        d.mcast_ifn,
+        d.syncid
+    )];
     if let Some(len) = d.sync_maxlen {
         words.push(format!("maxlen {len}"));
     }
@@ -338,22 +447,60 @@ fn daemon_settings(d: &Daemon) -> String {
 /// The daemon settings a restart changes: those `after` (the spec) sets.
 fn daemon_changes(before: &Daemon, after: &Daemon) -> Vec<FieldChange> {
     fn show<T: fmt::Display>(value: &Option<T>) -> String {
-        value.as_ref().map_or("default".to_string(), ToString::to_string)
+        value
+            .as_ref()
+            .map_or("default".to_string(), ToString::to_string)
     }
     let mut changes = Vec::new();
-    push_if_differs(&mut changes, "interface", &before.mcast_ifn, &after.mcast_ifn, Clone::clone);
-    push_if_differs(&mut changes, "syncid", &before.syncid, &after.syncid, u32::to_string);
+    push_if_differs(
+        &mut changes,
+        "interface",
+        &before.mcast_ifn,
+        &after.mcast_ifn,
+        Clone::clone,
+    );
+    push_if_differs(
+        &mut changes,
+        "syncid",
+        &before.syncid,
+        &after.syncid,
+        u32::to_string,
+    );
     if after.sync_maxlen.is_some_and(|v| v != 0) {
-        push_if_differs(&mut changes, "maxlen", &before.sync_maxlen, &after.sync_maxlen, show);
+        push_if_differs(
+            &mut changes,
+            "maxlen",
+            &before.sync_maxlen,
+            &after.sync_maxlen,
+            show,
+        );
     }
     if after.mcast_group.is_some() {
-        push_if_differs(&mut changes, "group", &before.mcast_group, &after.mcast_group, show);
+        push_if_differs(
+            &mut changes,
+            "group",
+            &before.mcast_group,
+            &after.mcast_group,
+            show,
+        );
     }
     if after.mcast_port.is_some_and(|v| v != 0) {
-        push_if_differs(&mut changes, "port", &before.mcast_port, &after.mcast_port, show);
+        push_if_differs(
+            &mut changes,
+            "port",
+            &before.mcast_port,
+            &after.mcast_port,
+            show,
+        );
     }
     if after.mcast_ttl.is_some_and(|v| v != 0) {
-        push_if_differs(&mut changes, "ttl", &before.mcast_ttl, &after.mcast_ttl, show);
+        push_if_differs(
+            &mut changes,
+            "ttl",
+            &before.mcast_ttl,
+            &after.mcast_ttl,
+            show,
+        );
     }
     changes
 }

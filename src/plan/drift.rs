@@ -62,7 +62,10 @@ impl Plan {
         drifts.extend(self.drains_in_progress().map(|d| Drift {
             object: server_name(&d.service, &d.server),
             kind: DriftKind::Draining,
-            details: vec![format!("{} active, {} inactive connections left", d.active_conns, d.inact_conns)],
+            details: vec![format!(
+                "{} active, {} inactive connections left",
+                d.active_conns, d.inact_conns
+            )],
         }));
         drifts.extend(self.deferred().iter().map(|d| {
             let mut drift = change_drift(&d.change);
@@ -75,7 +78,9 @@ impl Plan {
 
 fn change_drift(change: &Change) -> Drift {
     let (kind, details) = match change {
-        Change::AddService(_) | Change::AddDest { .. } | Change::StartDaemon(_) => (DriftKind::Missing, Vec::new()),
+        Change::AddService(_) | Change::AddDest { .. } | Change::StartDaemon(_) => {
+            (DriftKind::Missing, Vec::new())
+        }
         Change::DelService { servers, .. } => {
             let details = match servers.len() {
                 0 => Vec::new(),
@@ -85,9 +90,12 @@ fn change_drift(change: &Change) -> Drift {
             (DriftKind::Unexpected, details)
         }
         Change::DelDest { .. } | Change::StopDaemon(_) => (DriftKind::Unexpected, Vec::new()),
-        Change::DrainDest { conns, .. } => {
-            (DriftKind::Unexpected, vec![format!("still taking connections, {conns} open; to be drained")])
-        }
+        Change::DrainDest { conns, .. } => (
+            DriftKind::Unexpected,
+            vec![format!(
+                "still taking connections, {conns} open; to be drained"
+            )],
+        ),
         Change::EditService { .. }
         | Change::EditDest { .. }
         | Change::SetTimeouts { .. }
@@ -100,5 +108,9 @@ fn change_drift(change: &Change) -> Drift {
             (DriftKind::Differs, details)
         }
     };
-    Drift { object: change.object(), kind, details }
+    Drift {
+        object: change.object(),
+        kind,
+        details,
+    }
 }

@@ -9,9 +9,13 @@ use crate::model::{self, DaemonRole, SyncDaemon};
 pub(super) fn timeouts(actual: &Timeouts, desired: &model::Timeouts) -> Option<Change> {
     let wanted = Timeouts::from(desired);
     let differs = |want: u32, have: u32| want != 0 && want != have;
-    let any =
-        differs(wanted.tcp, actual.tcp) || differs(wanted.tcp_fin, actual.tcp_fin) || differs(wanted.udp, actual.udp);
-    any.then_some(Change::SetTimeouts { before: *actual, after: wanted })
+    let any = differs(wanted.tcp, actual.tcp)
+        || differs(wanted.tcp_fin, actual.tcp_fin)
+        || differs(wanted.udp, actual.udp);
+    any.then_some(Change::SetTimeouts {
+        before: *actual,
+        after: wanted,
+    })
 }
 
 /// Sync daemon changes, split by when they must run.
@@ -28,7 +32,11 @@ pub(super) struct DaemonChanges {
 /// Starts the roles the spec lists and the kernel does not run, and restarts
 /// those running with other settings. Roles the spec does not list are
 /// stopped only when `stop_unlisted` (lvsd owns the whole table).
-pub(super) fn daemons(actual: &[Daemon], desired: &[SyncDaemon], stop_unlisted: bool) -> DaemonChanges {
+pub(super) fn daemons(
+    actual: &[Daemon],
+    desired: &[SyncDaemon],
+    stop_unlisted: bool,
+) -> DaemonChanges {
     let mut changes = DaemonChanges::default();
     for role in [DaemonRole::Master, DaemonRole::Backup] {
         let running = actual.iter().find(|d| d.role == role);
@@ -36,9 +44,14 @@ pub(super) fn daemons(actual: &[Daemon], desired: &[SyncDaemon], stop_unlisted: 
         match (running, wanted) {
             (None, Some(wanted)) => changes.starts.push(Change::StartDaemon(wanted)),
             (Some(running), Some(wanted)) if !runs_as(running, &wanted) => {
-                changes.starts.push(Change::RestartDaemon { before: running.clone(), after: wanted });
+                changes.starts.push(Change::RestartDaemon {
+                    before: running.clone(),
+                    after: wanted,
+                });
             }
-            (Some(running), None) if stop_unlisted => changes.stops.push(Change::StopDaemon(running.clone())),
+            (Some(running), None) if stop_unlisted => {
+                changes.stops.push(Change::StopDaemon(running.clone()))
+            }
             _ => {}
         }
     }

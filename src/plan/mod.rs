@@ -68,11 +68,17 @@ pub enum Ownership {
 impl PlanOptions {
     /// Whether real servers leaving `service` are drained rather than deleted.
     pub fn drains(&self, service: &ServiceKey) -> bool {
-        self.drain_services.get(service).copied().unwrap_or(self.drain)
+        self.drain_services
+            .get(service)
+            .copied()
+            .unwrap_or(self.drain)
     }
 
     fn drain_of(&self, service: &ServiceKey) -> services::Drain<'_> {
-        services::Drain { on: self.drains(service), expired: &self.drain_expired }
+        services::Drain {
+            on: self.drains(service),
+            expired: &self.drain_expired,
+        }
     }
 }
 
@@ -89,9 +95,12 @@ impl Ownership {
     fn including(&self, desired: &Spec) -> Ownership {
         match self {
             Ownership::WholeTable => Ownership::WholeTable,
-            Ownership::Only(keys) => {
-                Ownership::Only(keys.iter().copied().chain(desired.services().iter().map(|s| s.key)).collect())
-            }
+            Ownership::Only(keys) => Ownership::Only(
+                keys.iter()
+                    .copied()
+                    .chain(desired.services().iter().map(|s| s.key))
+                    .collect(),
+            ),
         }
     }
 }
@@ -125,7 +134,10 @@ pub struct Draining {
     pub service_leaves: bool,
 }
 
-fn serialize_display<T: fmt::Display, S: serde::Serializer>(value: &T, serializer: S) -> Result<S::Ok, S::Error> {
+fn serialize_display<T: fmt::Display, S: serde::Serializer>(
+    value: &T,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     serializer.collect_str(value)
 }
 
@@ -171,7 +183,9 @@ impl fmt::Display for Deferred {
 }
 
 /// How many objects a plan adds, changes and removes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 pub struct Summary {
     pub services_added: usize,
     pub services_changed: usize,
@@ -206,7 +220,8 @@ impl fmt::Display for Summary {
             servers(self.servers_changed, "changed"),
             servers(self.servers_removed, "removed"),
             servers(self.servers_draining, "draining"),
-            self.timeouts_changed.then(|| "timeouts changed".to_string()),
+            self.timeouts_changed
+                .then(|| "timeouts changed".to_string()),
             daemons(self.daemons_started, "started"),
             daemons(self.daemons_restarted, "restarted"),
             daemons(self.daemons_stopped, "stopped"),
@@ -214,7 +229,11 @@ impl fmt::Display for Summary {
         .into_iter()
         .flatten()
         .collect();
-        if parts.is_empty() { f.write_str("no changes") } else { f.write_str(&parts.join(", ")) }
+        if parts.is_empty() {
+            f.write_str("no changes")
+        } else {
+            f.write_str(&parts.join(", "))
+        }
     }
 }
 
@@ -231,9 +250,20 @@ pub struct Plan {
 }
 
 impl Plan {
-    fn new(changes: Vec<Change>, draining: Vec<Draining>, deferred: Vec<Deferred>, scope: Ownership) -> Self {
+    fn new(
+        changes: Vec<Change>,
+        draining: Vec<Draining>,
+        deferred: Vec<Deferred>,
+        scope: Ownership,
+    ) -> Self {
         let ops = changes.iter().flat_map(Change::ops).collect();
-        Plan { changes, ops, draining, deferred, scope }
+        Plan {
+            changes,
+            ops,
+            draining,
+            deferred,
+            scope,
+        }
     }
 
     /// The kernel operations, in the order they must run.
@@ -270,7 +300,10 @@ impl Plan {
     }
 
     pub fn summary(&self) -> Summary {
-        let mut s = Summary { servers_draining: self.draining.len(), ..Summary::default() };
+        let mut s = Summary {
+            servers_draining: self.draining.len(),
+            ..Summary::default()
+        };
         for change in &self.changes {
             match change {
                 Change::AddService(_) => s.services_added += 1,
@@ -322,7 +355,8 @@ impl fmt::Display for Plan {
 /// The plan that turns `actual` into `desired`. See the module documentation for its order.
 pub fn plan(actual: &Snapshot, desired: &Spec, options: &PlanOptions) -> Plan {
     let scope = options.ownership.including(desired);
-    let by_key: BTreeMap<ServiceKey, &ServiceEntry> = actual.services.iter().map(|e| (e.service.key, e)).collect();
+    let by_key: BTreeMap<ServiceKey, &ServiceEntry> =
+        actual.services.iter().map(|e| (e.service.key, e)).collect();
 
     let mut services = services::ServiceChanges::default();
     for entry in by_key.values() {
@@ -333,17 +367,27 @@ pub fn plan(actual: &Snapshot, desired: &Spec, options: &PlanOptions) -> Plan {
     }
     for wanted in desired.services() {
         match by_key.get(&wanted.key) {
-            Some(entry) => services::update_service(entry, wanted, options.drain_of(&wanted.key), &mut services),
+            Some(entry) => services::update_service(
+                entry,
+                wanted,
+                options.drain_of(&wanted.key),
+                &mut services,
+            ),
             None => services::add_service(wanted, &mut services),
         }
     }
 
     let whole_table = scope == Ownership::WholeTable;
     let daemons = globals::daemons(&actual.daemons, desired.sync_daemons(), whole_table);
-    let (starts, deferred) = match mixed_family_server(&by_key, desired, &scope, &services.draining) {
+    let (starts, deferred) = match mixed_family_server(&by_key, desired, &scope, &services.draining)
+    {
         Some(reason) if !daemons.starts.is_empty() => {
-            let reason = format!("{reason}, and the kernel cannot sync services that mix address families");
-            let deferred = daemons.starts.into_iter().map(|change| Deferred { change, reason: reason.clone() });
+            let reason =
+                format!("{reason}, and the kernel cannot sync services that mix address families");
+            let deferred = daemons.starts.into_iter().map(|change| Deferred {
+                change,
+                reason: reason.clone(),
+            });
             (Vec::new(), deferred.collect())
         }
         _ => (daemons.starts, Vec::new()),
@@ -365,15 +409,22 @@ fn mixed_family_server(
     scope: &Ownership,
     draining: &[Draining],
 ) -> Option<String> {
-    let mixed = |service: &ServiceKey, server: &DestKey| AddressFamily::of(server.addr) != service.family();
+    let mixed =
+        |service: &ServiceKey, server: &DestKey| AddressFamily::of(server.addr) != service.family();
     let describe = |service: &ServiceKey, server: &DestKey, why: &str| {
-        let families =
-            format!("{} in an {} service", AddressFamily::of(server.addr).as_str(), service.family().as_str());
+        let families = format!(
+            "{} in an {} service",
+            AddressFamily::of(server.addr).as_str(),
+            service.family().as_str()
+        );
         format!("{} is {families} ({why})", server_name(service, server))
     };
     for service in desired.services() {
         for rs in service.servers() {
-            let dest = DestKey { addr: rs.key.ip(), port: rs.key.port() };
+            let dest = DestKey {
+                addr: rs.key.ip(),
+                port: rs.key.port(),
+            };
             if mixed(&service.key, &dest) {
                 return Some(describe(&service.key, &dest, "in the spec"));
             }
@@ -382,9 +433,15 @@ fn mixed_family_server(
     if let Some(d) = draining.iter().find(|d| mixed(&d.service, &d.server)) {
         return Some(describe(&d.service, &d.server, "draining"));
     }
-    let unmanaged = actual.values().filter(|entry| !scope.manages(&entry.service.key));
+    let unmanaged = actual
+        .values()
+        .filter(|entry| !scope.manages(&entry.service.key));
     for entry in unmanaged {
-        if let Some(d) = entry.dests.iter().find(|d| mixed(&entry.service.key, &d.dest.key)) {
+        if let Some(d) = entry
+            .dests
+            .iter()
+            .find(|d| mixed(&entry.service.key, &d.dest.key))
+        {
             let why = format!("service {} is not lvsd's", service_name(&entry.service.key));
             return Some(describe(&entry.service.key, &d.dest.key, &why));
         }

@@ -26,12 +26,16 @@ fn has_dest(snapshot: &Snapshot, service: &ServiceKey, dest: &DestKey) -> bool {
 }
 
 fn in_spec(desired: &Spec, service: &ServiceKey, dest: &DestKey) -> bool {
-    desired.service(service).is_some_and(|s| s.server(&ServerKey(dest.socket_addr())).is_some())
+    desired
+        .service(service)
+        .is_some_and(|s| s.server(&ServerKey(dest.socket_addr())).is_some())
 }
 
 /// Applies `plan` to `table`, failing the case with the plan when the kernel refuses it.
 fn apply(table: &mut MemoryTable, plan: &Plan) -> Result<(), TestCaseError> {
-    table.apply(plan.ops()).map_err(|e| TestCaseError::fail(format!("{e}\nplan:\n{plan}")))
+    table
+        .apply(plan.ops())
+        .map_err(|e| TestCaseError::fail(format!("{e}\nplan:\n{plan}")))
 }
 
 /// The spec's services hold exactly as the spec says (compared through the
@@ -41,10 +45,17 @@ fn services_conform(after: &Snapshot, desired: &Spec) -> Result<(), TestCaseErro
 }
 
 /// Same, with other real servers allowed at weight 0 when `draining`.
-fn services_conform_draining(after: &Snapshot, desired: &Spec, draining: bool) -> Result<(), TestCaseError> {
+fn services_conform_draining(
+    after: &Snapshot,
+    desired: &Spec,
+    draining: bool,
+) -> Result<(), TestCaseError> {
     for wanted in desired.services() {
         let Some(got) = entry(after, &wanted.key) else {
-            return Err(TestCaseError::fail(format!("service {} missing", wanted.key)));
+            return Err(TestCaseError::fail(format!(
+                "service {} missing",
+                wanted.key
+            )));
         };
         prop_assert_eq!(&got.service, &Service::from(wanted));
         let wanted_dests: Vec<Dest> = wanted.servers().iter().map(Dest::from).collect();
@@ -52,7 +63,9 @@ fn services_conform_draining(after: &Snapshot, desired: &Spec, draining: bool) -
             .dests
             .iter()
             .map(|d| d.dest)
-            .filter(|d| !(draining && d.weight == 0 && !wanted_dests.iter().any(|w| w.key == d.key)))
+            .filter(|d| {
+                !(draining && d.weight == 0 && !wanted_dests.iter().any(|w| w.key == d.key))
+            })
             .collect();
         prop_assert_eq!(got_dests, wanted_dests);
     }
@@ -60,10 +73,17 @@ fn services_conform_draining(after: &Snapshot, desired: &Spec, draining: bool) -
 }
 
 /// The timeouts the spec sets are the kernel's; the others are as they were.
-fn timeouts_conform(before: &Snapshot, after: &Snapshot, desired: &Spec) -> Result<(), TestCaseError> {
+fn timeouts_conform(
+    before: &Snapshot,
+    after: &Snapshot,
+    desired: &Spec,
+) -> Result<(), TestCaseError> {
     let t = &desired.timeouts;
     prop_assert_eq!(after.timeouts.tcp, t.tcp.unwrap_or(before.timeouts.tcp));
-    prop_assert_eq!(after.timeouts.tcp_fin, t.tcpfin.unwrap_or(before.timeouts.tcp_fin));
+    prop_assert_eq!(
+        after.timeouts.tcp_fin,
+        t.tcpfin.unwrap_or(before.timeouts.tcp_fin)
+    );
     prop_assert_eq!(after.timeouts.udp, t.udp.unwrap_or(before.timeouts.udp));
     Ok(())
 }
@@ -72,7 +92,12 @@ fn timeouts_conform(before: &Snapshot, after: &Snapshot, desired: &Spec) -> Resu
 fn daemons_conform(after: &Snapshot, desired: &Spec) -> Result<(), TestCaseError> {
     for wanted in desired.sync_daemons().iter().map(Daemon::from) {
         let running = after.daemons.iter().find(|d| d.role == wanted.role);
-        prop_assert!(running.is_some_and(|r| runs_as(r, &wanted)), "{:?} not running as {:?}", running, wanted);
+        prop_assert!(
+            running.is_some_and(|r| runs_as(r, &wanted)),
+            "{:?} not running as {:?}",
+            running,
+            wanted
+        );
     }
     Ok(())
 }
@@ -83,9 +108,20 @@ fn edits_in_place(actual: &Snapshot, desired: &Spec, plan: &Plan) -> Result<(), 
     for op in plan.ops() {
         match op {
             Op::AddService(s) => prop_assert!(entry(actual, &s.key).is_none(), "re-adds {}", s.key),
-            Op::DelService(key) => prop_assert!(desired.service(key).is_none(), "deletes {} of the spec", key),
-            Op::AddDest(s, d) => prop_assert!(!has_dest(actual, s, &d.key), "re-adds {} of {}", d.key, s),
-            Op::DelDest(s, d) => prop_assert!(!in_spec(desired, s, d), "deletes {} of {} in the spec", d, s),
+            Op::DelService(key) => prop_assert!(
+                desired.service(key).is_none(),
+                "deletes {} of the spec",
+                key
+            ),
+            Op::AddDest(s, d) => {
+                prop_assert!(!has_dest(actual, s, &d.key), "re-adds {} of {}", d.key, s)
+            }
+            Op::DelDest(s, d) => prop_assert!(
+                !in_spec(desired, s, d),
+                "deletes {} of {} in the spec",
+                d,
+                s
+            ),
             _ => {}
         }
     }

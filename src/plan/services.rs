@@ -41,7 +41,10 @@ pub(super) struct ServiceChanges {
 /// ones for the length of the plan.
 pub(super) fn leave_service(entry: &ServiceEntry, drain: Drain<'_>, out: &mut ServiceChanges) {
     let key = entry.service.key;
-    let delete = Change::DelService { service: entry.service.clone(), servers: dests(entry) };
+    let delete = Change::DelService {
+        service: entry.service.clone(),
+        servers: dests(entry),
+    };
     if !drain.on {
         out.removals.push(delete);
         return;
@@ -50,9 +53,16 @@ pub(super) fn leave_service(entry: &ServiceEntry, drain: Drain<'_>, out: &mut Se
     let mut quiesced = Vec::new();
     for d in &entry.dests {
         match drain_step(key, d, drain) {
-            DrainStep::Done => drained.push(Change::DelDest { service: key, dest: d.dest }),
+            DrainStep::Done => drained.push(Change::DelDest {
+                service: key,
+                dest: d.dest,
+            }),
             DrainStep::Quiesce => {
-                quiesced.push(Change::DrainDest { service: key, dest: d.dest, conns: conns(d) });
+                quiesced.push(Change::DrainDest {
+                    service: key,
+                    dest: d.dest,
+                    conns: conns(d),
+                });
                 out.draining.push(Draining::of(key, d, true));
             }
             DrainStep::Wait => out.draining.push(Draining::of(key, d, true)),
@@ -72,44 +82,77 @@ pub(super) fn leave_service(entry: &ServiceEntry, drain: Drain<'_>, out: &mut Se
 pub(super) fn add_service(desired: &VirtualService, out: &mut ServiceChanges) {
     let key = desired.key;
     out.updates.push(Change::AddService(Service::from(desired)));
-    out.updates.extend(desired.servers().iter().map(|rs| Change::AddDest { service: key, dest: Dest::from(rs) }));
+    out.updates
+        .extend(desired.servers().iter().map(|rs| Change::AddDest {
+            service: key,
+            dest: Dest::from(rs),
+        }));
 }
 
 /// A service both have: edit what differs.
 ///
 /// Real servers are added before others are removed, so that replacing
 /// servers never leaves the service with fewer than it needs.
-pub(super) fn update_service(entry: &ServiceEntry, desired: &VirtualService, drain: Drain<'_>, out: &mut ServiceChanges) {
+pub(super) fn update_service(
+    entry: &ServiceEntry,
+    desired: &VirtualService,
+    drain: Drain<'_>,
+    out: &mut ServiceChanges,
+) {
     let key = desired.key;
     let wanted = Service::from(desired);
     if entry.service != wanted {
-        out.updates.push(Change::EditService { before: entry.service.clone(), after: wanted });
+        out.updates.push(Change::EditService {
+            before: entry.service.clone(),
+            after: wanted,
+        });
     }
 
-    let actual: BTreeMap<DestKey, &DestEntry> = entry.dests.iter().map(|d| (d.dest.key, d)).collect();
+    let actual: BTreeMap<DestKey, &DestEntry> =
+        entry.dests.iter().map(|d| (d.dest.key, d)).collect();
     let mut edits = Vec::new();
     for rs in desired.servers() {
         let wanted = Dest::from(rs);
         match actual.get(&wanted.key) {
-            None => out.updates.push(Change::AddDest { service: key, dest: wanted }),
+            None => out.updates.push(Change::AddDest {
+                service: key,
+                dest: wanted,
+            }),
             Some(current) if current.dest != wanted => {
-                edits.push(Change::EditDest { service: key, before: current.dest, after: wanted });
+                edits.push(Change::EditDest {
+                    service: key,
+                    before: current.dest,
+                    after: wanted,
+                });
             }
             Some(_) => {}
         }
     }
     out.updates.extend(edits);
 
-    let leaving = entry.dests.iter().filter(|d| desired.server(&server_key(&d.dest.key)).is_none());
+    let leaving = entry
+        .dests
+        .iter()
+        .filter(|d| desired.server(&server_key(&d.dest.key)).is_none());
     for d in leaving {
         if !drain.on {
-            out.updates.push(Change::DelDest { service: key, dest: d.dest });
+            out.updates.push(Change::DelDest {
+                service: key,
+                dest: d.dest,
+            });
             continue;
         }
         match drain_step(key, d, drain) {
-            DrainStep::Done => out.updates.push(Change::DelDest { service: key, dest: d.dest }),
+            DrainStep::Done => out.updates.push(Change::DelDest {
+                service: key,
+                dest: d.dest,
+            }),
             DrainStep::Quiesce => {
-                out.updates.push(Change::DrainDest { service: key, dest: d.dest, conns: conns(d) });
+                out.updates.push(Change::DrainDest {
+                    service: key,
+                    dest: d.dest,
+                    conns: conns(d),
+                });
                 out.draining.push(Draining::of(key, d, false));
             }
             DrainStep::Wait => out.draining.push(Draining::of(key, d, false)),

@@ -9,7 +9,9 @@ use std::collections::BTreeSet;
 
 use super::*;
 use crate::ipvs::memory::Conns;
-use crate::ipvs::{Daemon, Dest, DestKey, IpvsTable, MemoryTable, Op, Service, Timeouts, fwd, svc_flags};
+use crate::ipvs::{
+    Daemon, Dest, DestKey, IpvsTable, MemoryTable, Op, Service, Timeouts, fwd, svc_flags,
+};
 use crate::model::DaemonRole;
 
 const WEB: &str = "tcp:192.168.31.100:80";
@@ -36,7 +38,10 @@ fn key(id: &str) -> ServiceKey {
 
 fn dest_key(addr: &str) -> DestKey {
     let addr: std::net::SocketAddr = addr.parse().unwrap();
-    DestKey { addr: addr.ip(), port: addr.port() }
+    DestKey {
+        addr: addr.ip(),
+        port: addr.port(),
+    }
 }
 
 /// A fresh kernel's table after `json` was applied to it.
@@ -56,7 +61,10 @@ fn whole_table() -> PlanOptions {
 }
 
 fn draining() -> PlanOptions {
-    PlanOptions { drain: true, ..PlanOptions::default() }
+    PlanOptions {
+        drain: true,
+        ..PlanOptions::default()
+    }
 }
 
 /// Plans `desired` over `table`, checks the plan reads `expected`, applies
@@ -65,7 +73,9 @@ fn check(table: &mut MemoryTable, desired: &str, options: &PlanOptions, expected
     let desired = spec(desired);
     let plan = plan(&table.snapshot_now(), &desired, options);
     assert_eq!(lines(&plan), expected, "\nplan:\n{plan}");
-    table.apply(plan.ops()).unwrap_or_else(|e| panic!("{e}\nplan:\n{plan}"));
+    table
+        .apply(plan.ops())
+        .unwrap_or_else(|e| panic!("{e}\nplan:\n{plan}"));
     if !options.drain {
         let again = super::plan(&table.snapshot_now(), &desired, options);
         assert!(again.is_empty(), "planning again gave:\n{again}");
@@ -123,7 +133,14 @@ fn services_come_before_their_servers_and_globals_last() {
         ]
     );
     // Only the timeouts the spec sets are sent; 0 leaves tcpfin as the kernel has it.
-    assert_eq!(plan.ops()[4], Op::SetTimeouts(Timeouts { tcp: 900, tcp_fin: 0, udp: 60 }));
+    assert_eq!(
+        plan.ops()[4],
+        Op::SetTimeouts(Timeouts {
+            tcp: 900,
+            tcp_fin: 0,
+            udp: 60
+        })
+    );
     assert_eq!(
         plan.summary().to_string(),
         "2 services added, 2 real servers added, timeouts changed, 1 sync daemon started"
@@ -167,14 +184,18 @@ fn servers_are_edited_in_place() {
 #[test]
 fn services_are_edited_in_place() {
     let mut table = table_with(NAT);
-    let desired =
-        NAT.replace(r#""scheduler": "wrr","#, r#""scheduler": "rr", "persistence": {"timeout": 300, "netmask": 24},"#);
+    let desired = NAT.replace(
+        r#""scheduler": "wrr","#,
+        r#""scheduler": "rr", "persistence": {"timeout": 300, "netmask": 24},"#,
+    );
     check(
         &mut table,
         &desired,
         &whole_table(),
-        &["~ service tcp 192.168.31.100:80: scheduler wrr -> rr, flags none -> persistent, timeout 0s -> 300s, \
-           netmask 255.255.255.255 -> 255.255.255.0"],
+        &[
+            "~ service tcp 192.168.31.100:80: scheduler wrr -> rr, flags none -> persistent, timeout 0s -> 300s, \
+           netmask 255.255.255.255 -> 255.255.255.0",
+        ],
     );
 }
 
@@ -189,18 +210,33 @@ fn persistence_engine_changes_in_place() {
         r#""persistence": {"timeout": 60}, "persistence_engine": "sip","#,
     );
     let mut table = table_with(plain);
-    check(&mut table, &sip, &whole_table(), &["~ service udp 10.0.0.1:5060: pe none -> sip"]);
-    check(&mut table, plain, &whole_table(), &["~ service udp 10.0.0.1:5060: pe sip -> none"]);
+    check(
+        &mut table,
+        &sip,
+        &whole_table(),
+        &["~ service udp 10.0.0.1:5060: pe none -> sip"],
+    );
+    check(
+        &mut table,
+        plain,
+        &whole_table(),
+        &["~ service udp 10.0.0.1:5060: pe sip -> none"],
+    );
 }
 
 #[test]
 fn new_servers_come_before_leaving_ones() {
     let mut table = table_with(NAT);
-    let desired = NAT.replace(r#"{"address": "172.25.0.31", "forwarding": "nat", "weight": 1},"#, "").replace(
-        r#""172.25.0.33", "forwarding": "nat", "weight": 3}"#,
-        r#""172.25.0.33", "forwarding": "nat", "weight": 3},
+    let desired = NAT
+        .replace(
+            r#"{"address": "172.25.0.31", "forwarding": "nat", "weight": 1},"#,
+            "",
+        )
+        .replace(
+            r#""172.25.0.33", "forwarding": "nat", "weight": 3}"#,
+            r#""172.25.0.33", "forwarding": "nat", "weight": 3},
             {"address": "172.25.0.34", "forwarding": "nat", "weight": 3}"#,
-    );
+        );
     check(
         &mut table,
         &desired,
@@ -248,8 +284,15 @@ fn odd_kernel_values_are_edited_to_the_spec() {
         pe_name: None,
     };
     let snapshot = table.snapshot_now();
-    let odd_dest = Dest { weight: 70_000, tun_type: 1, tun_port: 6080, ..snapshot.services[0].dests[0].dest };
-    table.apply(&[Op::EditService(odd_service), Op::EditDest(web, odd_dest)]).unwrap();
+    let odd_dest = Dest {
+        weight: 70_000,
+        tun_type: 1,
+        tun_port: 6080,
+        ..snapshot.services[0].dests[0].dest
+    };
+    table
+        .apply(&[Op::EditService(odd_service), Op::EditDest(web, odd_dest)])
+        .unwrap();
     check(
         &mut table,
         NAT,
@@ -265,24 +308,48 @@ fn odd_kernel_values_are_edited_to_the_spec() {
 fn timeouts_change_only_where_the_spec_says() {
     let mut table = MemoryTable::new();
     // The kernel has 900/120/300: setting tcp to 900 is no change.
-    check(&mut table, r#"{"timeouts": {"tcp": 900}}"#, &whole_table(), &[]);
+    check(
+        &mut table,
+        r#"{"timeouts": {"tcp": 900}}"#,
+        &whole_table(),
+        &[],
+    );
     let plan = check(
         &mut table,
         r#"{"timeouts": {"tcp": 900, "tcpfin": 30}}"#,
         &whole_table(),
         &["~ timeouts: tcpfin 120s -> 30s"],
     );
-    assert_eq!(plan.ops(), [Op::SetTimeouts(Timeouts { tcp: 900, tcp_fin: 30, udp: 0 })]);
+    assert_eq!(
+        plan.ops(),
+        [Op::SetTimeouts(Timeouts {
+            tcp: 900,
+            tcp_fin: 30,
+            udp: 0
+        })]
+    );
     // A spec without timeouts leaves the kernel's alone.
     check(&mut table, "{}", &whole_table(), &[]);
-    assert_eq!(table.snapshot_now().timeouts, Timeouts { tcp: 900, tcp_fin: 30, udp: 300 });
+    assert_eq!(
+        table.snapshot_now().timeouts,
+        Timeouts {
+            tcp: 900,
+            tcp_fin: 30,
+            udp: 300
+        }
+    );
 }
 
 #[test]
 fn daemons_start_stop_and_restart() {
     let mut table = MemoryTable::new();
     let master = r#"{"sync_daemons": [{"role": "master", "interface": "eth0", "syncid": 7}]}"#;
-    check(&mut table, master, &whole_table(), &["+ sync daemon master on eth0 syncid 7"]);
+    check(
+        &mut table,
+        master,
+        &whole_table(),
+        &["+ sync daemon master on eth0 syncid 7"],
+    );
     // The kernel reports its defaults (port 8848, ...): a spec that leaves them out matches.
     assert_eq!(table.snapshot_now().daemons[0].mcast_port, Some(8848));
     check(&mut table, master, &whole_table(), &[]);
@@ -298,7 +365,14 @@ fn daemons_start_stop_and_restart() {
             "+ sync daemon backup on eth1 syncid 7",
         ],
     );
-    assert!(matches!(plan.ops()[..], [Op::StopDaemon(DaemonRole::Master), Op::StartDaemon(_), Op::StartDaemon(_)]));
+    assert!(matches!(
+        plan.ops()[..],
+        [
+            Op::StopDaemon(DaemonRole::Master),
+            Op::StartDaemon(_),
+            Op::StartDaemon(_)
+        ]
+    ));
 
     let plan = check(
         &mut table,
@@ -366,7 +440,10 @@ fn a_daemon_waits_for_mixed_family_servers_to_drain() {
         &mut table,
         with_daemon,
         &draining(),
-        &["- real server [2001:db8::7]:80 from tcp 192.168.31.100:80", "+ sync daemon backup on eth0 syncid 0"],
+        &[
+            "- real server [2001:db8::7]:80 from tcp 192.168.31.100:80",
+            "+ sync daemon backup on eth0 syncid 0",
+        ],
     );
 }
 
@@ -381,9 +458,11 @@ fn shared_tables_keep_what_lvsd_does_not_own() {
     let before = table.snapshot_now();
     // lvsd manages :100 and fwmark 1 (which leaves the spec); :101 is someone else's.
     let owned: BTreeSet<ServiceKey> = [key(WEB), key("fwmark:1")].into();
-    let options = PlanOptions { ownership: Ownership::Only(owned), ..PlanOptions::default() };
-    let desired =
-        r#"{"services": [{"id": "tcp:192.168.31.100:80", "servers": [{"address": "172.25.0.31", "weight": 5}]}]}"#;
+    let options = PlanOptions {
+        ownership: Ownership::Only(owned),
+        ..PlanOptions::default()
+    };
+    let desired = r#"{"services": [{"id": "tcp:192.168.31.100:80", "servers": [{"address": "172.25.0.31", "weight": 5}]}]}"#;
     check(
         &mut table,
         desired,
@@ -396,15 +475,30 @@ fn shared_tables_keep_what_lvsd_does_not_own() {
     let after = table.snapshot_now();
     let other = key("tcp:192.168.31.101:80");
     let find = |s: &Snapshot| s.services.iter().find(|e| e.service.key == other).cloned();
-    assert_eq!(find(&after), find(&before), "the unmanaged service is untouched");
-    assert_eq!(after.daemons, before.daemons, "daemons the spec does not list are left alone");
+    assert_eq!(
+        find(&after),
+        find(&before),
+        "the unmanaged service is untouched"
+    );
+    assert_eq!(
+        after.daemons, before.daemons,
+        "daemons the spec does not list are left alone"
+    );
 }
 
 #[test]
 fn drained_servers_wait_for_their_connections() {
     let mut table = table_with(NAT);
     let (web, leaving) = (key(WEB), dest_key("172.25.0.33:80"));
-    table.set_conns(&web, &leaving, Conns { active: 4, inactive: 1, persistent: 0 });
+    table.set_conns(
+        &web,
+        &leaving,
+        Conns {
+            active: 4,
+            inactive: 1,
+            persistent: 0,
+        },
+    );
     let desired = NAT.replace(
         r#",
             {"address": "172.25.0.33", "forwarding": "nat", "weight": 3}"#,
@@ -419,7 +513,16 @@ fn drained_servers_wait_for_their_connections() {
             "~ real server 172.25.0.33:80 of tcp 192.168.31.100:80: weight 3 -> 0, draining (leaves the spec; 5 connections)",
         ],
     );
-    assert_eq!(plan.ops(), [Op::EditDest(web, Dest { weight: 0, ..table.snapshot_now().services[0].dests[2].dest })]);
+    assert_eq!(
+        plan.ops(),
+        [Op::EditDest(
+            web,
+            Dest {
+                weight: 0,
+                ..table.snapshot_now().services[0].dests[2].dest
+            }
+        )]
+    );
     assert_eq!(plan.draining().len(), 1);
     assert_eq!(plan.summary().servers_draining, 1);
 
@@ -428,14 +531,21 @@ fn drained_servers_wait_for_their_connections() {
         &mut table,
         &desired,
         &draining(),
-        &["= real server 172.25.0.33:80 of tcp 192.168.31.100:80 draining: 4 active, 1 inactive connections left"],
+        &[
+            "= real server 172.25.0.33:80 of tcp 192.168.31.100:80 draining: 4 active, 1 inactive connections left",
+        ],
     );
     assert!(plan.is_empty());
     assert_eq!(plan.drift()[0].kind, DriftKind::Draining);
 
     // Drained: it goes.
     table.set_conns(&web, &leaving, Conns::default());
-    check(&mut table, &desired, &draining(), &["- real server 172.25.0.33:80 from tcp 192.168.31.100:80"]);
+    check(
+        &mut table,
+        &desired,
+        &draining(),
+        &["- real server 172.25.0.33:80 from tcp 192.168.31.100:80"],
+    );
     check(&mut table, &desired, &draining(), &[]);
 }
 
@@ -446,9 +556,20 @@ fn drains_are_set_per_service_and_end_at_their_deadline() {
         {"id": "tcp:192.168.31.100:443", "servers": [{"address": "172.25.0.31"}, {"address": "172.25.0.32"}]}
     ]}"#;
     let one_each = two.replace(r#", {"address": "172.25.0.32"}"#, "");
-    let (web, tls, leaving) = (key(WEB), key("tcp:192.168.31.100:443"), dest_key("172.25.0.32:443"));
+    let (web, tls, leaving) = (
+        key(WEB),
+        key("tcp:192.168.31.100:443"),
+        dest_key("172.25.0.32:443"),
+    );
     let mut table = table_with(two);
-    table.set_conns(&tls, &leaving, Conns { active: 3, ..Conns::default() });
+    table.set_conns(
+        &tls,
+        &leaving,
+        Conns {
+            active: 3,
+            ..Conns::default()
+        },
+    );
 
     // Draining everywhere but port 80, which deletes at once.
     let mut options = draining();
@@ -465,15 +586,31 @@ fn drains_are_set_per_service_and_end_at_their_deadline() {
     );
     // The deadline passes with connections left: the server goes all the same.
     options.drain_expired.insert((tls, leaving));
-    check(&mut table, &one_each, &options, &["- real server 172.25.0.32:443 from tcp 192.168.31.100:443"]);
-    assert!(plan(&table.snapshot_now(), &spec(&one_each), &options).draining().is_empty());
+    check(
+        &mut table,
+        &one_each,
+        &options,
+        &["- real server 172.25.0.32:443 from tcp 192.168.31.100:443"],
+    );
+    assert!(
+        plan(&table.snapshot_now(), &spec(&one_each), &options)
+            .draining()
+            .is_empty()
+    );
 }
 
 #[test]
 fn a_leaving_service_is_drained_before_it_goes() {
     let mut table = table_with(NAT);
     let web = key(WEB);
-    table.set_conns(&web, &dest_key("172.25.0.32:80"), Conns { active: 2, ..Conns::default() });
+    table.set_conns(
+        &web,
+        &dest_key("172.25.0.32:80"),
+        Conns {
+            active: 2,
+            ..Conns::default()
+        },
+    );
     let plan = check(
         &mut table,
         "{}",
@@ -501,7 +638,12 @@ fn a_leaving_service_is_drained_before_it_goes() {
         ],
     );
     table.set_conns(&web, &dest_key("172.25.0.32:80"), Conns::default());
-    check(&mut table, "{}", &draining(), &["- service tcp 192.168.31.100:80 and its real server"]);
+    check(
+        &mut table,
+        "{}",
+        &draining(),
+        &["- service tcp 192.168.31.100:80 and its real server"],
+    );
     assert!(table.snapshot_now().services.is_empty());
 }
 
@@ -516,30 +658,59 @@ fn blast_radius_counts_what_stops_serving() {
     let plan = plan(&actual, &spec(one), &whole_table());
     let radius = blast_radius(&plan, &actual);
     // The weight-0 server took no new connections: deleting it removes nothing.
-    assert_eq!(radius, BlastRadius { services_removed: 1, services_total: 2, servers_removed: 2, servers_total: 4 });
-    assert_eq!((radius.services_removed_share(), radius.servers_removed_share()), (0.5, 0.5));
+    assert_eq!(
+        radius,
+        BlastRadius {
+            services_removed: 1,
+            services_total: 2,
+            servers_removed: 2,
+            servers_total: 4
+        }
+    );
+    assert_eq!(
+        (
+            radius.services_removed_share(),
+            radius.servers_removed_share()
+        ),
+        (0.5, 0.5)
+    );
 
-    let strict = PlanOptions { removal_limit: Some(0.3), ..PlanOptions::default() };
+    let strict = PlanOptions {
+        removal_limit: Some(0.3),
+        ..PlanOptions::default()
+    };
     let err = check_removal_limit(&plan, &actual, &strict).unwrap_err();
     assert_eq!(
         err.to_string(),
         "the plan takes 1 of 2 services (50%) and 2 of 4 real servers (50%) out of service, above the limit of 30%"
     );
-    let lenient = PlanOptions { removal_limit: Some(0.5), ..PlanOptions::default() };
+    let lenient = PlanOptions {
+        removal_limit: Some(0.5),
+        ..PlanOptions::default()
+    };
     assert_eq!(check_removal_limit(&plan, &actual, &lenient), Ok(radius));
-    assert_eq!(blast_radius(&plan, &Snapshot::default()).services_removed_share(), 0.0);
+    assert_eq!(
+        blast_radius(&plan, &Snapshot::default()).services_removed_share(),
+        0.0
+    );
 }
 
 #[test]
 fn drift_reads_as_differences() {
     let mut table = table_with(NAT);
-    table.execute(&Op::DelDest(key(WEB), dest_key("172.25.0.31:80"))).unwrap();
     table
-        .execute(&Op::AddService(Service::from(&spec(r#"{"services": [{"id": "fwmark:3"}]}"#).services()[0])))
+        .execute(&Op::DelDest(key(WEB), dest_key("172.25.0.31:80")))
+        .unwrap();
+    table
+        .execute(&Op::AddService(Service::from(
+            &spec(r#"{"services": [{"id": "fwmark:3"}]}"#).services()[0],
+        )))
         .unwrap();
     let desired = NAT.replace(r#""weight": 3"#, r#""weight": 4"#);
-    let drifts: Vec<String> =
-        drift(&table.snapshot_now(), &spec(&desired), &whole_table()).iter().map(ToString::to_string).collect();
+    let drifts: Vec<String> = drift(&table.snapshot_now(), &spec(&desired), &whole_table())
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     assert_eq!(
         drifts,
         [
@@ -553,7 +724,10 @@ fn drift_reads_as_differences() {
 #[test]
 fn a_failed_plan_reports_where_it_stopped() {
     let mut table = MemoryTable::new();
-    table.fail_once(|op| matches!(op, Op::AddDest(_, d) if d.weight == 2), crate::ipvs::error::errno::ENOMEM);
+    table.fail_once(
+        |op| matches!(op, Op::AddDest(_, d) if d.weight == 2),
+        crate::ipvs::error::errno::ENOMEM,
+    );
     let plan = plan(&table.snapshot_now(), &spec(NAT), &whole_table());
     let err = table.apply(plan.ops()).unwrap_err();
     assert_eq!(err.first_failure().unwrap().0, 2);
@@ -580,15 +754,31 @@ fn daemon_settings_the_spec_leaves_out_match_anything() {
         mcast_port: Some(8848),
         mcast_ttl: Some(1),
     };
-    let actual = Snapshot { daemons: vec![running], ..Snapshot::default() };
+    let actual = Snapshot {
+        daemons: vec![running],
+        ..Snapshot::default()
+    };
     for (json, restarts) in [
         (r#"{"role": "master", "interface": "eth0"}"#, false),
-        (r#"{"role": "master", "interface": "eth0", "mcast_group": "224.0.0.81", "mcast_ttl": 1}"#, false),
-        (r#"{"role": "master", "interface": "eth0", "mcast_ttl": 2}"#, true),
-        (r#"{"role": "master", "interface": "eth0", "syncid": 1}"#, true),
+        (
+            r#"{"role": "master", "interface": "eth0", "mcast_group": "224.0.0.81", "mcast_ttl": 1}"#,
+            false,
+        ),
+        (
+            r#"{"role": "master", "interface": "eth0", "mcast_ttl": 2}"#,
+            true,
+        ),
+        (
+            r#"{"role": "master", "interface": "eth0", "syncid": 1}"#,
+            true,
+        ),
     ] {
         let desired = spec(&format!(r#"{{"sync_daemons": [{json}]}}"#));
         let plan = plan(&actual, &desired, &whole_table());
-        assert_eq!(plan.summary().daemons_restarted == 1, restarts, "{json}: {plan}");
+        assert_eq!(
+            plan.summary().daemons_restarted == 1,
+            restarts,
+            "{json}: {plan}"
+        );
     }
 }

@@ -24,8 +24,14 @@ pub struct ZeroRow {
     pub requested_by: String,
 }
 
-pub async fn rollout(exec: impl AnyExecutor<'_>, cluster: &str) -> Result<Option<RolloutRow>, StoreError> {
-    Ok(sqlx::query_as("SELECT * FROM rollouts WHERE cluster = $1").bind(cluster).fetch_optional(exec).await?)
+pub async fn rollout(
+    exec: impl AnyExecutor<'_>,
+    cluster: &str,
+) -> Result<Option<RolloutRow>, StoreError> {
+    Ok(sqlx::query_as("SELECT * FROM rollouts WHERE cluster = $1")
+        .bind(cluster)
+        .fetch_optional(exec)
+        .await?)
 }
 
 pub async fn put_rollout(exec: impl AnyExecutor<'_>, row: &RolloutRow) -> Result<(), StoreError> {
@@ -46,8 +52,16 @@ pub async fn put_rollout(exec: impl AnyExecutor<'_>, row: &RolloutRow) -> Result
     Ok(())
 }
 
-pub async fn zero_request(exec: impl AnyExecutor<'_>, cluster: &str) -> Result<Option<ZeroRow>, StoreError> {
-    Ok(sqlx::query_as("SELECT * FROM zero_requests WHERE cluster = $1").bind(cluster).fetch_optional(exec).await?)
+pub async fn zero_request(
+    exec: impl AnyExecutor<'_>,
+    cluster: &str,
+) -> Result<Option<ZeroRow>, StoreError> {
+    Ok(
+        sqlx::query_as("SELECT * FROM zero_requests WHERE cluster = $1")
+            .bind(cluster)
+            .fetch_optional(exec)
+            .await?,
+    )
 }
 
 pub async fn put_zero_request(exec: impl AnyExecutor<'_>, row: &ZeroRow) -> Result<(), StoreError> {
@@ -74,11 +88,12 @@ pub async fn missing_revisions(
 ) -> Result<Vec<i64>, StoreError> {
     let mut missing = Vec::new();
     for number in numbers {
-        let found: Option<i64> = sqlx::query_scalar("SELECT number FROM revisions WHERE cluster = $1 AND number = $2")
-            .bind(cluster)
-            .bind(number)
-            .fetch_optional(exec)
-            .await?;
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT number FROM revisions WHERE cluster = $1 AND number = $2")
+                .bind(cluster)
+                .bind(number)
+                .fetch_optional(exec)
+                .await?;
         if found.is_none() {
             missing.push(number);
         }

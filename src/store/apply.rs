@@ -57,8 +57,16 @@ pub struct PendingConfirmRow {
     pub requested_at: String,
 }
 
-pub async fn settings(exec: impl AnyExecutor<'_>, cluster: &str) -> Result<Option<SettingsRow>, StoreError> {
-    Ok(sqlx::query_as("SELECT * FROM cluster_settings WHERE cluster = $1").bind(cluster).fetch_optional(exec).await?)
+pub async fn settings(
+    exec: impl AnyExecutor<'_>,
+    cluster: &str,
+) -> Result<Option<SettingsRow>, StoreError> {
+    Ok(
+        sqlx::query_as("SELECT * FROM cluster_settings WHERE cluster = $1")
+            .bind(cluster)
+            .fetch_optional(exec)
+            .await?,
+    )
 }
 
 pub async fn put_settings(exec: impl AnyExecutor<'_>, row: &SettingsRow) -> Result<(), StoreError> {
@@ -78,11 +86,16 @@ pub async fn put_settings(exec: impl AnyExecutor<'_>, row: &SettingsRow) -> Resu
 
 /// The active revision of `cluster` (`None` when there is no such cluster),
 /// without reading its draft.
-pub async fn active_revision(exec: impl AnyExecutor<'_>, cluster: &str) -> Result<Option<Option<i64>>, StoreError> {
-    Ok(sqlx::query_scalar("SELECT active_revision FROM clusters WHERE name = $1")
-        .bind(cluster)
-        .fetch_optional(exec)
-        .await?)
+pub async fn active_revision(
+    exec: impl AnyExecutor<'_>,
+    cluster: &str,
+) -> Result<Option<Option<i64>>, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT active_revision FROM clusters WHERE name = $1")
+            .bind(cluster)
+            .fetch_optional(exec)
+            .await?,
+    )
 }
 
 /// The latest revision of `cluster` without its spec (`spec` is empty): what a
@@ -101,15 +114,26 @@ pub async fn latest_revision_head(
 }
 
 /// `(name, active revision)` of every cluster, without their drafts.
-pub async fn active_revisions(exec: impl AnyExecutor<'_>) -> Result<Vec<(String, Option<i64>)>, StoreError> {
-    Ok(sqlx::query_as("SELECT name, active_revision FROM clusters ORDER BY name").fetch_all(exec).await?)
+pub async fn active_revisions(
+    exec: impl AnyExecutor<'_>,
+) -> Result<Vec<(String, Option<i64>)>, StoreError> {
+    Ok(
+        sqlx::query_as("SELECT name, active_revision FROM clusters ORDER BY name")
+            .fetch_all(exec)
+            .await?,
+    )
 }
 
-pub async fn directors(exec: impl AnyExecutor<'_>, cluster: &str) -> Result<Vec<DirectorRow>, StoreError> {
-    Ok(sqlx::query_as("SELECT * FROM director_status WHERE cluster = $1 ORDER BY director")
-        .bind(cluster)
-        .fetch_all(exec)
-        .await?)
+pub async fn directors(
+    exec: impl AnyExecutor<'_>,
+    cluster: &str,
+) -> Result<Vec<DirectorRow>, StoreError> {
+    Ok(
+        sqlx::query_as("SELECT * FROM director_status WHERE cluster = $1 ORDER BY director")
+            .bind(cluster)
+            .fetch_all(exec)
+            .await?,
+    )
 }
 
 pub async fn director(
@@ -117,11 +141,13 @@ pub async fn director(
     cluster: &str,
     director: &str,
 ) -> Result<Option<DirectorRow>, StoreError> {
-    Ok(sqlx::query_as("SELECT * FROM director_status WHERE cluster = $1 AND director = $2")
-        .bind(cluster)
-        .bind(director)
-        .fetch_optional(exec)
-        .await?)
+    Ok(
+        sqlx::query_as("SELECT * FROM director_status WHERE cluster = $1 AND director = $2")
+            .bind(cluster)
+            .bind(director)
+            .fetch_optional(exec)
+            .await?,
+    )
 }
 
 pub async fn put_director(exec: impl AnyExecutor<'_>, row: &DirectorRow) -> Result<(), StoreError> {
@@ -152,12 +178,18 @@ pub async fn put_director(exec: impl AnyExecutor<'_>, row: &DirectorRow) -> Resu
     Ok(())
 }
 
-pub async fn drains(exec: impl AnyExecutor<'_>, cluster: &str, director: &str) -> Result<Vec<DrainRow>, StoreError> {
-    Ok(sqlx::query_as("SELECT * FROM drains WHERE cluster = $1 AND director = $2 ORDER BY service, server")
-        .bind(cluster)
-        .bind(director)
-        .fetch_all(exec)
-        .await?)
+pub async fn drains(
+    exec: impl AnyExecutor<'_>,
+    cluster: &str,
+    director: &str,
+) -> Result<Vec<DrainRow>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT * FROM drains WHERE cluster = $1 AND director = $2 ORDER BY service, server",
+    )
+    .bind(cluster)
+    .bind(director)
+    .fetch_all(exec)
+    .await?)
 }
 
 pub async fn put_drain(exec: impl AnyExecutor<'_>, row: &DrainRow) -> Result<(), StoreError> {
@@ -184,13 +216,15 @@ pub async fn delete_drain(
     service: &str,
     server: &str,
 ) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM drains WHERE cluster = $1 AND director = $2 AND service = $3 AND server = $4")
-        .bind(cluster)
-        .bind(director)
-        .bind(service)
-        .bind(server)
-        .execute(exec)
-        .await?;
+    sqlx::query(
+        "DELETE FROM drains WHERE cluster = $1 AND director = $2 AND service = $3 AND server = $4",
+    )
+    .bind(cluster)
+    .bind(director)
+    .bind(service)
+    .bind(server)
+    .execute(exec)
+    .await?;
     Ok(())
 }
 
@@ -230,12 +264,14 @@ pub async fn delete_created(
     director: &str,
     service: &str,
 ) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM created_services WHERE cluster = $1 AND director = $2 AND service = $3")
-        .bind(cluster)
-        .bind(director)
-        .bind(service)
-        .execute(exec)
-        .await?;
+    sqlx::query(
+        "DELETE FROM created_services WHERE cluster = $1 AND director = $2 AND service = $3",
+    )
+    .bind(cluster)
+    .bind(director)
+    .bind(service)
+    .execute(exec)
+    .await?;
     Ok(())
 }
 
@@ -243,14 +279,28 @@ pub async fn pending_confirm(
     exec: impl AnyExecutor<'_>,
     cluster: &str,
 ) -> Result<Option<PendingConfirmRow>, StoreError> {
-    Ok(sqlx::query_as("SELECT * FROM pending_confirms WHERE cluster = $1").bind(cluster).fetch_optional(exec).await?)
+    Ok(
+        sqlx::query_as("SELECT * FROM pending_confirms WHERE cluster = $1")
+            .bind(cluster)
+            .fetch_optional(exec)
+            .await?,
+    )
 }
 
-pub async fn pending_confirms(exec: impl AnyExecutor<'_>) -> Result<Vec<PendingConfirmRow>, StoreError> {
-    Ok(sqlx::query_as("SELECT * FROM pending_confirms ORDER BY deadline").fetch_all(exec).await?)
+pub async fn pending_confirms(
+    exec: impl AnyExecutor<'_>,
+) -> Result<Vec<PendingConfirmRow>, StoreError> {
+    Ok(
+        sqlx::query_as("SELECT * FROM pending_confirms ORDER BY deadline")
+            .fetch_all(exec)
+            .await?,
+    )
 }
 
-pub async fn put_pending_confirm(exec: impl AnyExecutor<'_>, row: &PendingConfirmRow) -> Result<(), StoreError> {
+pub async fn put_pending_confirm(
+    exec: impl AnyExecutor<'_>,
+    row: &PendingConfirmRow,
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO pending_confirms (cluster, revision, fallback, deadline, requested_by, requested_at)
          VALUES ($1, $2, $3, $4, $5, $6)
@@ -267,7 +317,13 @@ pub async fn put_pending_confirm(exec: impl AnyExecutor<'_>, row: &PendingConfir
     Ok(())
 }
 
-pub async fn delete_pending_confirm(exec: impl AnyExecutor<'_>, cluster: &str) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM pending_confirms WHERE cluster = $1").bind(cluster).execute(exec).await?;
+pub async fn delete_pending_confirm(
+    exec: impl AnyExecutor<'_>,
+    cluster: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM pending_confirms WHERE cluster = $1")
+        .bind(cluster)
+        .execute(exec)
+        .await?;
     Ok(())
 }

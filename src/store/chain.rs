@@ -43,7 +43,11 @@ pub fn entry_hash(prev_hash: &str, row: &AuditRow) -> String {
 
 /// The id and hash of the last entry, if any.
 async fn head(conn: &mut AnyConnection) -> Result<Option<(i64, String)>, StoreError> {
-    Ok(sqlx::query_as("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1").fetch_optional(conn).await?)
+    Ok(
+        sqlx::query_as("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1")
+            .fetch_optional(conn)
+            .await?,
+    )
 }
 
 /// Appends `row` (its `id` is ignored) after the current head and returns the
@@ -90,7 +94,9 @@ struct ChainedRow {
 /// empty), in id order, and returns how many there were. Run after migrating.
 pub async fn chain_unhashed(store: &super::Store) -> Result<usize, StoreError> {
     let mut tx = store.begin().await?;
-    let rows: Vec<ChainedRow> = sqlx::query_as("SELECT * FROM audit_log ORDER BY id").fetch_all(&mut *tx).await?;
+    let rows: Vec<ChainedRow> = sqlx::query_as("SELECT * FROM audit_log ORDER BY id")
+        .fetch_all(&mut *tx)
+        .await?;
     let mut prev = GENESIS.to_string();
     let mut chained = 0;
     for ChainedRow { row, hash, .. } in rows {
@@ -136,10 +142,21 @@ pub struct ChainReport {
 /// a `prev_hash` that does not match the entry before (deleted, inserted),
 /// or a gap in the ids (deleted).
 pub async fn verify(pool: &AnyPool, expect: Option<&str>) -> Result<ChainReport, StoreError> {
-    let mut rows = sqlx::query_as::<_, ChainedRow>("SELECT * FROM audit_log ORDER BY id").fetch(pool);
-    let mut report = ChainReport { entries: 0, head: None, first_bad: None, expected_found: false };
+    let mut rows =
+        sqlx::query_as::<_, ChainedRow>("SELECT * FROM audit_log ORDER BY id").fetch(pool);
+    let mut report = ChainReport {
+        entries: 0,
+        head: None,
+        first_bad: None,
+        expected_found: false,
+    };
     let mut prev: Option<(i64, String)> = None;
-    while let Some(ChainedRow { row, prev_hash, hash }) = rows.next().await.transpose()? {
+    while let Some(ChainedRow {
+        row,
+        prev_hash,
+        hash,
+    }) = rows.next().await.transpose()?
+    {
         report.entries += 1;
         let bad = |reason: String| Some(BadEntry { id: row.id, reason });
         let (expected_prev, expected_id) = match &prev {

@@ -47,18 +47,28 @@ async fn columns(pool: &AnyPool, table: &str) -> Result<Vec<Column>, StoreError>
     .bind(table)
     .fetch_all(pool)
     .await?;
-    Ok(rows.into_iter().map(|(name, kind)| Column { integer: kind == "bigint", name }).collect())
+    Ok(rows
+        .into_iter()
+        .map(|(name, kind)| Column {
+            integer: kind == "bigint",
+            name,
+        })
+        .collect())
 }
 
 /// Copies every row of `from` into `to`, which must be PostgreSQL, migrated
 /// to the same version, and empty.
 pub async fn copy_database(from: &Store, to: &Store) -> Result<CopyReport, StoreError> {
     if to.backend != Backend::Postgres {
-        return Err(StoreError::Unsupported("lvsd migrate --to copies into a postgres:// database only".into()));
+        return Err(StoreError::Unsupported(
+            "lvsd migrate --to copies into a postgres:// database only".into(),
+        ));
     }
     let mut tx = to.begin().await?;
     for (table, _) in TABLES {
-        let rows: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}")).fetch_one(&mut *tx).await?;
+        let rows: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
+            .fetch_one(&mut *tx)
+            .await?;
         if rows > 0 {
             return Err(StoreError::Unsupported(format!(
                 "the target database already has {rows} row(s) in {table}: lvsd migrate --to copies into an empty database only"
@@ -68,10 +78,19 @@ pub async fn copy_database(from: &Store, to: &Store) -> Result<CopyReport, Store
     let mut report = CopyReport { tables: Vec::new() };
     for (table, order) in TABLES {
         let columns = columns(to.reader(), table).await?;
-        let names = columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ");
-        let placeholders = (1..=columns.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+        let names = columns
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let placeholders = (1..=columns.len())
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let insert = format!("INSERT INTO {table} ({names}) VALUES ({placeholders})");
-        let rows = sqlx::query(&format!("SELECT {names} FROM {table} ORDER BY {order}")).fetch_all(from.reader()).await?;
+        let rows = sqlx::query(&format!("SELECT {names} FROM {table} ORDER BY {order}"))
+            .fetch_all(from.reader())
+            .await?;
         for row in &rows {
             let mut query = sqlx::query(&insert);
             for (i, column) in columns.iter().enumerate() {

@@ -25,7 +25,10 @@ pub struct DirectorLiveRow {
 /// Keeps `row` as the latest report of its director, unless the row stored
 /// is newer (two servers, or two tasks of one, may write out of order). One
 /// statement, no transaction: it takes no lock but the row's.
-pub async fn put_director_live(exec: impl AnyExecutor<'_>, row: &DirectorLiveRow) -> Result<(), StoreError> {
+pub async fn put_director_live(
+    exec: impl AnyExecutor<'_>,
+    row: &DirectorLiveRow,
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO director_live (cluster, director, counters, health, host_errors, reported_at)
          VALUES ($1, $2, $3, $4, $5, $6)
@@ -48,11 +51,16 @@ pub async fn put_director_live(exec: impl AnyExecutor<'_>, row: &DirectorLiveRow
 }
 
 /// The latest live reports of `cluster`'s directors, by director name.
-pub async fn directors_live(exec: impl AnyExecutor<'_>, cluster: &str) -> Result<Vec<DirectorLiveRow>, StoreError> {
-    Ok(sqlx::query_as("SELECT * FROM director_live WHERE cluster = $1 ORDER BY director")
-        .bind(cluster)
-        .fetch_all(exec)
-        .await?)
+pub async fn directors_live(
+    exec: impl AnyExecutor<'_>,
+    cluster: &str,
+) -> Result<Vec<DirectorLiveRow>, StoreError> {
+    Ok(
+        sqlx::query_as("SELECT * FROM director_live WHERE cluster = $1 ORDER BY director")
+            .bind(cluster)
+            .fetch_all(exec)
+            .await?,
+    )
 }
 
 /// The latest live report of director `director` of `cluster`.
@@ -61,9 +69,11 @@ pub async fn director_live(
     cluster: &str,
     director: &str,
 ) -> Result<Option<DirectorLiveRow>, StoreError> {
-    Ok(sqlx::query_as("SELECT * FROM director_live WHERE cluster = $1 AND director = $2")
-        .bind(cluster)
-        .bind(director)
-        .fetch_optional(exec)
-        .await?)
+    Ok(
+        sqlx::query_as("SELECT * FROM director_live WHERE cluster = $1 AND director = $2")
+            .bind(cluster)
+            .bind(director)
+            .fetch_optional(exec)
+            .await?,
+    )
 }

@@ -21,8 +21,8 @@ use sha2::Digest;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyConnection, AnyExecutor, AnyPool, Executor};
 
-pub use self::chain::{entry_hash, BadEntry, ChainReport, GENESIS};
-pub use self::copy::{copy_database, CopyReport};
+pub use self::chain::{BadEntry, ChainReport, GENESIS, entry_hash};
+pub use self::copy::{CopyReport, copy_database};
 pub use self::notify::{Listener, Notice, Topic};
 pub use self::tokens::*;
 
@@ -196,15 +196,25 @@ fn install_drivers() {
 /// A plain path is percent-encoded whole, so that whatever its characters
 /// (spaces, `%`, `?`, `#`) the file opened is the one named.
 fn sqlite_url(db: &str, mode: &str) -> String {
-    let url = if db.starts_with("sqlite:") { db.to_string() } else { format!("sqlite:{}", percent_encoded(db)) };
-    if url.contains('?') || url == "sqlite::memory:" { url } else { format!("{url}?mode={mode}") }
+    let url = if db.starts_with("sqlite:") {
+        db.to_string()
+    } else {
+        format!("sqlite:{}", percent_encoded(db))
+    };
+    if url.contains('?') || url == "sqlite::memory:" {
+        url
+    } else {
+        format!("{url}?mode={mode}")
+    }
 }
 
 /// `path` with every byte but unreserved URL characters and `/` as `%XX`.
 fn percent_encoded(path: &str) -> String {
     path.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -212,7 +222,12 @@ fn percent_encoded(path: &str) -> String {
 
 /// A pool on `db`; SQLite connections get WAL and synchronous=FULL (a
 /// committed revision survives a crash) and foreign keys.
-async fn pool(db: &str, backend: Backend, max: u32, read_only: bool) -> Result<AnyPool, StoreError> {
+async fn pool(
+    db: &str,
+    backend: Backend,
+    max: u32,
+    read_only: bool,
+) -> Result<AnyPool, StoreError> {
     install_drivers();
     let url = match backend {
         Backend::Sqlite => sqlite_url(db, if read_only { "ro" } else { "rwc" }),
@@ -231,25 +246,41 @@ async fn pool(db: &str, backend: Backend, max: u32, read_only: bool) -> Result<A
             })
         });
     }
-    Ok(pool.acquire_timeout(Duration::from_secs(30)).connect_with(options).await?)
+    Ok(pool
+        .acquire_timeout(Duration::from_secs(30))
+        .connect_with(options)
+        .await?)
 }
 
 /// The versions of the migrations applied to the database of `pool`.
 async fn applied_migrations(pool: &AnyPool) -> Result<Vec<i64>, sqlx::Error> {
-    sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success").fetch_all(pool).await
+    sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+        .fetch_all(pool)
+        .await
 }
 
 impl Store {
     /// Opens (creating if needed) the database and applies pending migrations.
     pub async fn open(db: &str) -> Result<Self, StoreError> {
         let backend = Backend::of(db);
-        let writer = pool(db, backend, if backend == Backend::Sqlite { 1 } else { 8 }, false).await?;
+        let writer = pool(
+            db,
+            backend,
+            if backend == Backend::Sqlite { 1 } else { 8 },
+            false,
+        )
+        .await?;
         backend.migrator().run(&writer).await?;
         let reader = match backend {
             Backend::Sqlite => pool(db, backend, 4, true).await?,
             Backend::Postgres => writer.clone(),
         };
-        let store = Store { backend, url: db.to_string(), writer, reader };
+        let store = Store {
+            backend,
+            url: db.to_string(),
+            writer,
+            reader,
+        };
         store.finish_migrations().await?;
         Ok(store)
     }
@@ -271,9 +302,17 @@ impl Store {
         let migrator = backend.migrator();
         let applied = applied_migrations(&writer).await.unwrap_or_default();
         migrator.run(&writer).await?;
-        let store = Store { backend, url: db.to_string(), reader: writer.clone(), writer };
+        let store = Store {
+            backend,
+            url: db.to_string(),
+            reader: writer.clone(),
+            writer,
+        };
         store.finish_migrations().await?;
-        let pending = migrator.iter().filter(|m| !applied.contains(&m.version)).count();
+        let pending = migrator
+            .iter()
+            .filter(|m| !applied.contains(&m.version))
+            .count();
         store.close().await;
         Ok(pending)
     }
@@ -283,17 +322,26 @@ impl Store {
     pub async fn open_existing(db: &str) -> Result<Store, StoreError> {
         let backend = Backend::of(db);
         let pool = pool(db, backend, 2, true).await?;
-        let applied = applied_migrations(&pool)
-            .await
-            .map_err(|_| StoreError::Corrupt(format!("{} is not an lvsd database", redacted(db))))?;
-        if let Some(missing) = backend.migrator().iter().find(|m| !applied.contains(&m.version)) {
+        let applied = applied_migrations(&pool).await.map_err(|_| {
+            StoreError::Corrupt(format!("{} is not an lvsd database", redacted(db)))
+        })?;
+        if let Some(missing) = backend
+            .migrator()
+            .iter()
+            .find(|m| !applied.contains(&m.version))
+        {
             let db = redacted(db);
             return Err(StoreError::Corrupt(format!(
                 "{db} lacks migration {} ({}): run `lvsd migrate --db {db}` first",
                 missing.version, missing.description
             )));
         }
-        Ok(Store { backend, url: db.to_string(), writer: pool.clone(), reader: pool })
+        Ok(Store {
+            backend,
+            url: db.to_string(),
+            writer: pool.clone(),
+            reader: pool,
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -332,7 +380,9 @@ impl Store {
         Ok(match self.backend {
             Backend::Sqlite => self.reader.begin().await?,
             Backend::Postgres => {
-                self.reader.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY").await?
+                self.reader
+                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    .await?
             }
         })
     }
@@ -361,7 +411,9 @@ impl Store {
     pub async fn listen(&self, origin: String) -> Option<Listener> {
         match self.backend {
             Backend::Sqlite => None,
-            Backend::Postgres => Some(Listener::start(self.url.clone(), origin, self.reader.clone()).await),
+            Backend::Postgres => {
+                Some(Listener::start(self.url.clone(), origin, self.reader.clone()).await)
+            }
         }
     }
 
@@ -384,22 +436,39 @@ impl Store {
 }
 
 /// The columns of a [`ClusterRow`]: the cluster joined with its draft's head.
-const CLUSTER_COLUMNS: &str = "SELECT c.name, c.uid, c.description, c.created_at, c.created_by, c.active_revision,
+const CLUSTER_COLUMNS: &str =
+    "SELECT c.name, c.uid, c.description, c.created_at, c.created_by, c.active_revision,
             d.spec AS draft_spec_id, coalesce(s.hash, '') AS draft_hash, d.version AS draft_version,
             d.updated_at AS draft_updated_at, d.updated_by AS draft_updated_by
      FROM clusters c JOIN drafts d ON d.cluster = c.name JOIN specs s ON s.id = d.spec";
 
-pub async fn cluster(exec: impl AnyExecutor<'_>, name: &str) -> Result<Option<ClusterRow>, StoreError> {
-    Ok(sqlx::query_as(&format!("{CLUSTER_COLUMNS} WHERE c.name = $1")).bind(name).fetch_optional(exec).await?)
+pub async fn cluster(
+    exec: impl AnyExecutor<'_>,
+    name: &str,
+) -> Result<Option<ClusterRow>, StoreError> {
+    Ok(
+        sqlx::query_as(&format!("{CLUSTER_COLUMNS} WHERE c.name = $1"))
+            .bind(name)
+            .fetch_optional(exec)
+            .await?,
+    )
 }
 
 pub async fn clusters(exec: impl AnyExecutor<'_>) -> Result<Vec<ClusterRow>, StoreError> {
-    Ok(sqlx::query_as(&format!("{CLUSTER_COLUMNS} ORDER BY c.name")).fetch_all(exec).await?)
+    Ok(
+        sqlx::query_as(&format!("{CLUSTER_COLUMNS} ORDER BY c.name"))
+            .fetch_all(exec)
+            .await?,
+    )
 }
 
 /// Inserts the cluster of `row` with its draft, whose canonical JSON is
 /// `draft_json` (hashed as `row.draft_hash`); sets `row.draft_spec_id`.
-pub async fn insert_cluster(conn: &mut AnyConnection, row: &mut ClusterRow, draft_json: &str) -> Result<(), StoreError> {
+pub async fn insert_cluster(
+    conn: &mut AnyConnection,
+    row: &mut ClusterRow,
+    draft_json: &str,
+) -> Result<(), StoreError> {
     row.draft_spec_id = put_spec(&mut *conn, &row.draft_hash, draft_json).await?;
     sqlx::query(
         "INSERT INTO clusters (name, uid, description, created_at, created_by, active_revision)
@@ -425,8 +494,14 @@ pub async fn insert_cluster(conn: &mut AnyConnection, row: &mut ClusterRow, draf
 }
 
 pub async fn delete_cluster(tx: &mut Tx, name: &str) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM revisions WHERE cluster = $1").bind(name).execute(&mut **tx).await?;
-    sqlx::query("DELETE FROM clusters WHERE name = $1").bind(name).execute(&mut **tx).await?;
+    sqlx::query("DELETE FROM revisions WHERE cluster = $1")
+        .bind(name)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("DELETE FROM clusters WHERE name = $1")
+        .bind(name)
+        .execute(&mut **tx)
+        .await?;
     sqlx::query(
         "DELETE FROM specs WHERE NOT EXISTS (SELECT 1 FROM drafts d WHERE d.spec = specs.id)
                              AND NOT EXISTS (SELECT 1 FROM revisions r WHERE r.content_hash = specs.hash)",
@@ -442,16 +517,21 @@ pub async fn put_spec(conn: &mut AnyConnection, hash: &str, json: &str) -> Resul
     if let Some(id) = spec_id(&mut *conn, hash).await? {
         return Ok(id);
     }
-    Ok(sqlx::query_scalar("INSERT INTO specs (hash, json) VALUES ($1, $2) RETURNING id")
-        .bind(hash)
-        .bind(json)
-        .fetch_one(&mut *conn)
-        .await?)
+    Ok(
+        sqlx::query_scalar("INSERT INTO specs (hash, json) VALUES ($1, $2) RETURNING id")
+            .bind(hash)
+            .bind(json)
+            .fetch_one(&mut *conn)
+            .await?,
+    )
 }
 
 /// The id of the stored spec with content hash `hash`.
 pub async fn spec_id(exec: impl AnyExecutor<'_>, hash: &str) -> Result<Option<i64>, StoreError> {
-    Ok(sqlx::query_scalar("SELECT id FROM specs WHERE hash = $1").bind(hash).fetch_optional(exec).await?)
+    Ok(sqlx::query_scalar("SELECT id FROM specs WHERE hash = $1")
+        .bind(hash)
+        .fetch_optional(exec)
+        .await?)
 }
 
 /// The canonical JSON of stored spec `id`.
@@ -478,7 +558,11 @@ pub async fn release_spec(exec: impl AnyExecutor<'_>, id: i64) -> Result<(), Sto
 /// Points the draft of `row.name` at its spec and version, releasing the
 /// spec it named before (`previous_spec_id`); the caller has checked the
 /// version it replaces and stored the spec.
-pub async fn update_draft(conn: &mut AnyConnection, row: &ClusterRow, previous_spec_id: i64) -> Result<(), StoreError> {
+pub async fn update_draft(
+    conn: &mut AnyConnection,
+    row: &ClusterRow,
+    previous_spec_id: i64,
+) -> Result<(), StoreError> {
     sqlx::query("UPDATE drafts SET spec = $1, version = $2, updated_at = $3, updated_by = $4 WHERE cluster = $5")
         .bind(row.draft_spec_id)
         .bind(row.draft_version)
@@ -498,16 +582,30 @@ pub async fn update_draft(conn: &mut AnyConnection, row: &ClusterRow, previous_s
 /// the draft moves to it and the copy goes. Nothing to do after that.
 async fn hash_unhashed_specs(store: &Store) -> Result<(), StoreError> {
     let mut tx = store.begin().await?;
-    let unhashed: Vec<(i64, String)> = sqlx::query_as("SELECT id, json FROM specs WHERE hash IS NULL").fetch_all(&mut *tx).await?;
+    let unhashed: Vec<(i64, String)> =
+        sqlx::query_as("SELECT id, json FROM specs WHERE hash IS NULL")
+            .fetch_all(&mut *tx)
+            .await?;
     for (id, json) in unhashed {
         let hash = hex::encode(sha2::Sha256::digest(json.as_bytes()));
         match spec_id(&mut *tx, &hash).await? {
             Some(existing) => {
-                sqlx::query("UPDATE drafts SET spec = $1 WHERE spec = $2").bind(existing).bind(id).execute(&mut *tx).await?;
-                sqlx::query("DELETE FROM specs WHERE id = $1").bind(id).execute(&mut *tx).await?;
+                sqlx::query("UPDATE drafts SET spec = $1 WHERE spec = $2")
+                    .bind(existing)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM specs WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
             }
             None => {
-                sqlx::query("UPDATE specs SET hash = $1 WHERE id = $2").bind(&hash).bind(id).execute(&mut *tx).await?;
+                sqlx::query("UPDATE specs SET hash = $1 WHERE id = $2")
+                    .bind(&hash)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
             }
         }
     }
@@ -515,29 +613,49 @@ async fn hash_unhashed_specs(store: &Store) -> Result<(), StoreError> {
     Ok(())
 }
 
-pub async fn set_active(exec: impl AnyExecutor<'_>, name: &str, revision: Option<i64>) -> Result<(), StoreError> {
-    sqlx::query("UPDATE clusters SET active_revision = $1 WHERE name = $2").bind(revision).bind(name).execute(exec).await?;
+pub async fn set_active(
+    exec: impl AnyExecutor<'_>,
+    name: &str,
+    revision: Option<i64>,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE clusters SET active_revision = $1 WHERE name = $2")
+        .bind(revision)
+        .bind(name)
+        .execute(exec)
+        .await?;
     Ok(())
 }
 
 /// The columns of a [`RevisionRow`], its spec read from `specs`.
-const REVISION_COLUMNS: &str = "SELECT r.cluster, r.number, r.parent, r.author, r.message, r.created_at, s.json AS spec,
+const REVISION_COLUMNS: &str =
+    "SELECT r.cluster, r.number, r.parent, r.author, r.message, r.created_at, s.json AS spec,
             r.content_hash, r.kind, r.rollback_of
      FROM revisions r JOIN specs s ON s.hash = r.content_hash";
 
-pub async fn latest_revision(exec: impl AnyExecutor<'_>, cluster: &str) -> Result<Option<RevisionRow>, StoreError> {
-    Ok(sqlx::query_as(&format!("{REVISION_COLUMNS} WHERE r.cluster = $1 ORDER BY r.number DESC LIMIT 1"))
-        .bind(cluster)
-        .fetch_optional(exec)
-        .await?)
+pub async fn latest_revision(
+    exec: impl AnyExecutor<'_>,
+    cluster: &str,
+) -> Result<Option<RevisionRow>, StoreError> {
+    Ok(sqlx::query_as(&format!(
+        "{REVISION_COLUMNS} WHERE r.cluster = $1 ORDER BY r.number DESC LIMIT 1"
+    ))
+    .bind(cluster)
+    .fetch_optional(exec)
+    .await?)
 }
 
-pub async fn revision(exec: impl AnyExecutor<'_>, cluster: &str, number: i64) -> Result<Option<RevisionRow>, StoreError> {
-    Ok(sqlx::query_as(&format!("{REVISION_COLUMNS} WHERE r.cluster = $1 AND r.number = $2"))
-        .bind(cluster)
-        .bind(number)
-        .fetch_optional(exec)
-        .await?)
+pub async fn revision(
+    exec: impl AnyExecutor<'_>,
+    cluster: &str,
+    number: i64,
+) -> Result<Option<RevisionRow>, StoreError> {
+    Ok(sqlx::query_as(&format!(
+        "{REVISION_COLUMNS} WHERE r.cluster = $1 AND r.number = $2"
+    ))
+    .bind(cluster)
+    .bind(number)
+    .fetch_optional(exec)
+    .await?)
 }
 
 /// Revisions newest first, below `before` when given.
@@ -547,7 +665,9 @@ pub async fn revisions(
     before: Option<i64>,
     limit: i64,
 ) -> Result<Vec<RevisionRow>, StoreError> {
-    Ok(sqlx::query_as(&format!("{REVISION_COLUMNS} WHERE r.cluster = $1 AND r.number < $2 ORDER BY r.number DESC LIMIT $3"))
+    Ok(sqlx::query_as(&format!(
+        "{REVISION_COLUMNS} WHERE r.cluster = $1 AND r.number < $2 ORDER BY r.number DESC LIMIT $3"
+    ))
     .bind(cluster)
     .bind(before.unwrap_or(i64::MAX))
     .bind(limit)
@@ -557,7 +677,10 @@ pub async fn revisions(
 
 /// Records revision `row`. Its spec is not written here: it must be stored
 /// already ([`put_spec`]) under `row.content_hash`.
-pub async fn insert_revision(exec: impl AnyExecutor<'_>, row: &RevisionRow) -> Result<(), StoreError> {
+pub async fn insert_revision(
+    exec: impl AnyExecutor<'_>,
+    row: &RevisionRow,
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO revisions (cluster, number, parent, author, message, created_at, content_hash, kind, rollback_of)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -589,7 +712,10 @@ pub async fn verify_audit(store: &Store, expect: Option<&str>) -> Result<ChainRe
 }
 
 /// Audit entries newest first.
-pub async fn audit(exec: impl AnyExecutor<'_>, filter: &AuditFilter) -> Result<Vec<AuditRow>, StoreError> {
+pub async fn audit(
+    exec: impl AnyExecutor<'_>,
+    filter: &AuditFilter,
+) -> Result<Vec<AuditRow>, StoreError> {
     // Built by hand: sqlx's query builder writes `?` placeholders for `Any`,
     // which PostgreSQL does not take.
     let mut sql = String::from("SELECT * FROM audit_log WHERE id < $1");
@@ -621,26 +747,51 @@ mod tests {
     #[tokio::test]
     async fn a_sqlite_path_opens_the_file_it_names_whatever_its_characters() {
         let dir = tempfile::tempdir().unwrap();
-        for name in ["plain.db", "with space.db", "100%.db", "what?.db", "hash#.db", "café.db", "sub%20x.db"] {
+        for name in [
+            "plain.db",
+            "with space.db",
+            "100%.db",
+            "what?.db",
+            "hash#.db",
+            "café.db",
+            "sub%20x.db",
+        ] {
             let path = dir.path().join(name);
-            let store = Store::open(path.to_str().unwrap()).await.unwrap_or_else(|e| panic!("{name}: {e}"));
+            let store = Store::open(path.to_str().unwrap())
+                .await
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
             store.close().await;
             assert!(path.exists(), "{name} was created under its own name");
         }
         // Relative paths too: the URL has no authority to mistake them for.
         assert_eq!(sqlite_url("lvsd.db", "rwc"), "sqlite:lvsd.db?mode=rwc");
-        assert_eq!(sqlite_url("sqlite:///var/lib/lvsd.db", "ro"), "sqlite:///var/lib/lvsd.db?mode=ro");
+        assert_eq!(
+            sqlite_url("sqlite:///var/lib/lvsd.db", "ro"),
+            "sqlite:///var/lib/lvsd.db?mode=ro"
+        );
     }
 
     #[test]
     fn passwords_are_masked_wherever_a_url_holds_them() {
         for (db, shown) in [
             ("lvsd.db", "lvsd.db"),
-            ("sqlite:///var/lib/lvsd/lvsd.db", "sqlite:///var/lib/lvsd/lvsd.db"),
+            (
+                "sqlite:///var/lib/lvsd/lvsd.db",
+                "sqlite:///var/lib/lvsd/lvsd.db",
+            ),
             ("postgres://db.example/lvsd", "postgres://db.example/lvsd"),
-            ("postgres://lvsd@db.example:5432/lvsd", "postgres://lvsd@db.example:5432/lvsd"),
-            ("postgres://lvsd:s3cr%40t@db.example:5432/lvsd", "postgres://lvsd:***@db.example:5432/lvsd"),
-            ("postgresql://lvsd:a:b@c@[::1]:5432", "postgresql://lvsd:***@[::1]:5432"),
+            (
+                "postgres://lvsd@db.example:5432/lvsd",
+                "postgres://lvsd@db.example:5432/lvsd",
+            ),
+            (
+                "postgres://lvsd:s3cr%40t@db.example:5432/lvsd",
+                "postgres://lvsd:***@db.example:5432/lvsd",
+            ),
+            (
+                "postgresql://lvsd:a:b@c@[::1]:5432",
+                "postgresql://lvsd:***@[::1]:5432",
+            ),
             (
                 "postgres://db.example/lvsd?user=lvsd&password=s3cret&sslmode=require",
                 "postgres://db.example/lvsd?user=lvsd&password=***&sslmode=require",

@@ -11,8 +11,8 @@
 
 use std::time::Duration;
 
-use sqlx::postgres::PgListener;
 use sqlx::AnyPool;
+use sqlx::postgres::PgListener;
 use tokio::sync::mpsc;
 
 /// The PostgreSQL channel lvsd servers talk on.
@@ -37,7 +37,13 @@ pub enum Topic {
 }
 
 impl Topic {
-    const ALL: [Topic; 5] = [Topic::Activations, Topic::Settings, Topic::Desired, Topic::Recorded, Topic::Confirms];
+    const ALL: [Topic; 5] = [
+        Topic::Activations,
+        Topic::Settings,
+        Topic::Desired,
+        Topic::Recorded,
+        Topic::Confirms,
+    ];
 
     fn as_str(self) -> &'static str {
         match self {
@@ -117,7 +123,9 @@ impl Listener {
 /// zeroing request and director apply writes an entry; heartbeats do not,
 /// so many agents reporting do not wake every watcher every second.
 async fn last_change(pool: &AnyPool) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM audit_log").fetch_one(pool).await
+    sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM audit_log")
+        .fetch_one(pool)
+        .await
 }
 
 async fn listen(url: String, origin: String, pool: AnyPool, notices: mpsc::Sender<Notice>) {
@@ -135,7 +143,9 @@ async fn listen(url: String, origin: String, pool: AnyPool, notices: mpsc::Sende
                         return;
                     }
                 }
-                Err(err) => tracing::warn!(error = %err, "listening to the other servers; retrying"),
+                Err(err) => {
+                    tracing::warn!(error = %err, "listening to the other servers; retrying")
+                }
             }
         }
         let notice = tokio::select! {
@@ -200,7 +210,11 @@ mod tests {
         for topic in Topic::ALL {
             let text = payload("a1", topic);
             assert_eq!(parse_payload("b2", &text), Some(Ok(topic)), "{text}");
-            assert_eq!(parse_payload("a1", &text), None, "a server skips its own notices: {text}");
+            assert_eq!(
+                parse_payload("a1", &text),
+                None,
+                "a server skips its own notices: {text}"
+            );
         }
         assert_eq!(parse_payload("b2", "a1 reboot"), Some(Err("reboot")));
     }

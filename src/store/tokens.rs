@@ -40,35 +40,56 @@ pub async fn insert_token(exec: impl AnyExecutor<'_>, row: &TokenRow) -> Result<
 }
 
 pub async fn token(exec: impl AnyExecutor<'_>, id: &str) -> Result<Option<TokenRow>, StoreError> {
-    Ok(sqlx::query_as("SELECT * FROM tokens WHERE id = $1").bind(id).fetch_optional(exec).await?)
-}
-
-/// The live (not revoked) token called `name`, if any.
-pub async fn live_token_named(exec: impl AnyExecutor<'_>, name: &str) -> Result<Option<TokenRow>, StoreError> {
-    Ok(sqlx::query_as("SELECT * FROM tokens WHERE name = $1 AND revoked_at IS NULL")
-        .bind(name)
+    Ok(sqlx::query_as("SELECT * FROM tokens WHERE id = $1")
+        .bind(id)
         .fetch_optional(exec)
         .await?)
 }
 
+/// The live (not revoked) token called `name`, if any.
+pub async fn live_token_named(
+    exec: impl AnyExecutor<'_>,
+    name: &str,
+) -> Result<Option<TokenRow>, StoreError> {
+    Ok(
+        sqlx::query_as("SELECT * FROM tokens WHERE name = $1 AND revoked_at IS NULL")
+            .bind(name)
+            .fetch_optional(exec)
+            .await?,
+    )
+}
+
 /// Every token ever made, oldest first.
 pub async fn tokens(exec: impl AnyExecutor<'_>) -> Result<Vec<TokenRow>, StoreError> {
-    Ok(sqlx::query_as("SELECT * FROM tokens ORDER BY created_at, id").fetch_all(exec).await?)
+    Ok(
+        sqlx::query_as("SELECT * FROM tokens ORDER BY created_at, id")
+            .fetch_all(exec)
+            .await?,
+    )
 }
 
 /// Whether any token was ever made: if so, the API is closed.
 pub async fn any_token(exec: impl AnyExecutor<'_>) -> Result<bool, StoreError> {
-    let found: i64 = sqlx::query_scalar("SELECT count(*) FROM (SELECT 1 FROM tokens LIMIT 1) AS t").fetch_one(exec).await?;
+    let found: i64 = sqlx::query_scalar("SELECT count(*) FROM (SELECT 1 FROM tokens LIMIT 1) AS t")
+        .fetch_one(exec)
+        .await?;
     Ok(found > 0)
 }
 
 /// Marks a live token revoked; false when it was not live.
-pub async fn revoke_token(exec: impl AnyExecutor<'_>, id: &str, at: &str, by: &str) -> Result<bool, StoreError> {
-    let done = sqlx::query("UPDATE tokens SET revoked_at = $1, revoked_by = $2 WHERE id = $3 AND revoked_at IS NULL")
-        .bind(at)
-        .bind(by)
-        .bind(id)
-        .execute(exec)
-        .await?;
+pub async fn revoke_token(
+    exec: impl AnyExecutor<'_>,
+    id: &str,
+    at: &str,
+    by: &str,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE tokens SET revoked_at = $1, revoked_by = $2 WHERE id = $3 AND revoked_at IS NULL",
+    )
+    .bind(at)
+    .bind(by)
+    .bind(id)
+    .execute(exec)
+    .await?;
     Ok(done.rows_affected() == 1)
 }

@@ -9,15 +9,24 @@ use serde_json::Value;
 
 /// Runs `lvsd ARGS` and returns (success, stdout, stderr).
 pub fn lvsd(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_lvsd")).args(args).output().expect("lvsd runs");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    let out = Command::new(env!("CARGO_BIN_EXE_lvsd"))
+        .args(args)
+        .output()
+        .expect("lvsd runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// Makes a token with `lvsd token create` on `db` (a SQLite file, a
 /// `postgres://` URL or a `TestDb`) and returns it.
 pub fn make_token(db: impl AsRef<OsStr>, name: &str, role: &str, cluster: Option<&str>) -> String {
     let db = db.as_ref().to_str().expect("a UTF-8 --db value");
-    let mut args = vec!["token", "create", "--db", db, "--name", name, "--role", role];
+    let mut args = vec![
+        "token", "create", "--db", db, "--name", name, "--role", role,
+    ];
     if let Some(cluster) = cluster {
         args.extend(["--cluster", cluster]);
     }
@@ -54,18 +63,50 @@ impl Tokens {
     pub fn callers(&self) -> Vec<Caller> {
         let bearer = |t: &str| Some(format!("Bearer {t}"));
         vec![
-            Caller { actor: "unauthenticated", role: None, cluster: None, authorization: None },
             Caller {
                 actor: "unauthenticated",
                 role: None,
                 cluster: None,
-                authorization: bearer("lvsd_0123456789abcdef_0000000000000000000000000000000000000000000000000000000000000000"),
+                authorization: None,
             },
-            Caller { actor: "vera", role: Some("viewer"), cluster: None, authorization: bearer(&self.viewer) },
-            Caller { actor: "otto", role: Some("operator"), cluster: None, authorization: bearer(&self.operator) },
-            Caller { actor: "ada", role: Some("admin"), cluster: None, authorization: bearer(&self.admin) },
-            Caller { actor: "agent-web", role: Some("agent"), cluster: Some("web"), authorization: bearer(&self.agent) },
-            Caller { actor: "agent-db", role: Some("agent"), cluster: Some("db"), authorization: bearer(&self.stray_agent) },
+            Caller {
+                actor: "unauthenticated",
+                role: None,
+                cluster: None,
+                authorization: bearer(
+                    "lvsd_0123456789abcdef_0000000000000000000000000000000000000000000000000000000000000000",
+                ),
+            },
+            Caller {
+                actor: "vera",
+                role: Some("viewer"),
+                cluster: None,
+                authorization: bearer(&self.viewer),
+            },
+            Caller {
+                actor: "otto",
+                role: Some("operator"),
+                cluster: None,
+                authorization: bearer(&self.operator),
+            },
+            Caller {
+                actor: "ada",
+                role: Some("admin"),
+                cluster: None,
+                authorization: bearer(&self.admin),
+            },
+            Caller {
+                actor: "agent-web",
+                role: Some("agent"),
+                cluster: Some("web"),
+                authorization: bearer(&self.agent),
+            },
+            Caller {
+                actor: "agent-db",
+                role: Some("agent"),
+                cluster: Some("db"),
+                authorization: bearer(&self.stray_agent),
+            },
         ]
     }
 }
@@ -82,7 +123,9 @@ impl Caller {
     /// What the server should answer this caller for `access` on `cluster`:
     /// None when allowed, else the refusal (401 or 403).
     pub fn refusal(&self, access: lvsd::auth::Access, cluster: Option<&str>) -> Option<u16> {
-        let Some(role) = self.role else { return Some(401) };
+        let Some(role) = self.role else {
+            return Some(401);
+        };
         let principal = lvsd::auth::Principal {
             name: self.actor.to_string(),
             role: role.parse().expect("a role"),
@@ -108,7 +151,9 @@ pub async fn call(
         request = request.header("authorization", value);
     }
     if let Some(body) = body {
-        request = request.header("content-type", "application/json").body(body.to_string());
+        request = request
+            .header("content-type", "application/json")
+            .body(body.to_string());
     }
     let response = request.send().await.expect("lvsd answers");
     let status = response.status().as_u16();
@@ -118,7 +163,15 @@ pub async fn call(
 
 /// The audit entries of `action` (newest first), read with `token`.
 pub async fn audit(client: &reqwest::Client, base: &str, token: &str, query: &str) -> Vec<Value> {
-    let (status, body) = call(client, base, "GET", &format!("/v1/audit?limit=1000&{query}"), Some(&format!("Bearer {token}")), None).await;
+    let (status, body) = call(
+        client,
+        base,
+        "GET",
+        &format!("/v1/audit?limit=1000&{query}"),
+        Some(&format!("Bearer {token}")),
+        None,
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     body.as_array().expect("a list").clone()
 }

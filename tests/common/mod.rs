@@ -47,7 +47,14 @@ impl TestServer {
     pub fn start_with(db: impl AsRef<OsStr>, args: &[&str]) -> Self {
         let db = db.as_ref();
         let mut child = Command::new(env!("CARGO_BIN_EXE_lvsd"))
-            .args(["serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--db"])
+            .args([
+                "serve",
+                "--http",
+                "127.0.0.1:0",
+                "--grpc",
+                "127.0.0.1:0",
+                "--db",
+            ])
             .arg(db)
             .args(args)
             .env("RUST_LOG", "warn")
@@ -67,7 +74,9 @@ impl TestServer {
         let (mut http, mut grpc) = (None, None);
         let mut banner = Vec::new();
         loop {
-            let line = rx.recv_timeout(Duration::from_secs(30)).expect("lvsd prints where it listens");
+            let line = rx
+                .recv_timeout(Duration::from_secs(30))
+                .expect("lvsd prints where it listens");
             banner.push(line.clone());
             // The last line of the start-up banner.
             if line.starts_with("lvsd: applying to the kernel") {
@@ -99,7 +108,10 @@ impl TestServer {
     /// shut down cleanly.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill runs");
         self.child.wait().expect("lvsd exits")
     }
 
@@ -110,11 +122,19 @@ impl TestServer {
     }
 
     /// Sends a request and returns status, ETag and JSON body (Null when empty).
-    pub async fn call(&self, method: &str, path: &str, body: Option<Value>, if_match: Option<&str>) -> Reply {
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        if_match: Option<&str>,
+    ) -> Reply {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let mut req = self.client.request(method, self.url(path));
         if let Some(body) = body {
-            req = req.header("content-type", "application/json").body(body.to_string());
+            req = req
+                .header("content-type", "application/json")
+                .body(body.to_string());
         }
         if let Some(tag) = if_match {
             req = req.header("if-match", tag);
@@ -133,7 +153,11 @@ impl TestServer {
     /// Sends a raw body (malformed JSON, text).
     pub async fn send_raw(&self, method: &str, path: &str, body: &str) -> Reply {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let req = self.client.request(method, self.url(path)).header("content-type", "application/json").body(body.to_string());
+        let req = self
+            .client
+            .request(method, self.url(path))
+            .header("content-type", "application/json")
+            .body(body.to_string());
         Reply::from(req.send().await.expect("request reaches lvsd")).await
     }
 }
@@ -159,10 +183,18 @@ impl Reply {
 
     async fn from(response: reqwest::Response) -> Self {
         let status = response.status().as_u16();
-        let etag = response.headers().get("etag").map(|v| v.to_str().unwrap().to_string());
+        let etag = response
+            .headers()
+            .get("etag")
+            .map(|v| v.to_str().unwrap().to_string());
         let text = response.text().await.unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply { status, etag, body, text }
+        Reply {
+            status,
+            etag,
+            body,
+            text,
+        }
     }
 
     #[track_caller]
@@ -193,8 +225,16 @@ pub fn nat_example() -> Value {
 /// `TestDb` finds its data again. Dropped with the test: the directory is
 /// deleted, the PostgreSQL database dropped.
 pub enum TestDb {
-    Sqlite { dir: tempfile::TempDir, path: PathBuf, arg: String },
-    Postgres { admin: String, name: String, url: String },
+    Sqlite {
+        dir: tempfile::TempDir,
+        path: PathBuf,
+        arg: String,
+    },
+    Postgres {
+        admin: String,
+        name: String,
+        url: String,
+    },
 }
 
 /// The admin URL of the test run's PostgreSQL server, set by
@@ -274,15 +314,25 @@ impl TestDb {
                 let mut stored = Vec::new();
                 for entry in std::fs::read_dir(dir.path()).expect("the temp dir") {
                     let path = entry.expect("a dir entry").path();
-                    if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with("lvsd.db")) {
+                    if path
+                        .file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with("lvsd.db"))
+                    {
                         stored.extend(std::fs::read(&path).expect("a database file"));
                     }
                 }
                 stored
             }
             TestDb::Postgres { url, .. } => {
-                let out = Command::new("pg_dump").args(["--no-owner", "-d", url]).output().expect("pg_dump runs (Debian's postgresql-client)");
-                assert!(out.status.success(), "pg_dump failed: {}", String::from_utf8_lossy(&out.stderr));
+                let out = Command::new("pg_dump")
+                    .args(["--no-owner", "-d", url])
+                    .output()
+                    .expect("pg_dump runs (Debian's postgresql-client)");
+                assert!(
+                    out.status.success(),
+                    "pg_dump failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
                 out.stdout
             }
         }
@@ -310,7 +360,15 @@ impl Drop for TestDb {
             }
             // FORCE: a killed server's connections may not be closed yet.
             let _ = Command::new("psql")
-                .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", admin.as_str(), "-c"])
+                .args([
+                    "-X",
+                    "-q",
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    "-d",
+                    admin.as_str(),
+                    "-c",
+                ])
                 .arg(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                 .stdout(Stdio::null())
                 .status();
@@ -338,10 +396,25 @@ impl std::ops::Deref for Scratch<'_> {
 #[track_caller]
 pub fn psql(url: &str, sql: &str) -> String {
     let out = Command::new("psql")
-        .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
+        .args([
+            "-X",
+            "-q",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            url,
+            "-c",
+            sql,
+        ])
         .output()
         .unwrap_or_else(|e| panic!("psql runs ({e}): install Debian's postgresql package"));
-    assert!(out.status.success(), "psql {sql:?} on {url}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "psql {sql:?} on {url}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -351,7 +424,10 @@ fn with_database(url: &str, name: &str) -> String {
         Some((base, query)) => (base, Some(query)),
         None => (url, None),
     };
-    let rest = base.strip_prefix("postgres://").or_else(|| base.strip_prefix("postgresql://")).expect("a postgres:// URL");
+    let rest = base
+        .strip_prefix("postgres://")
+        .or_else(|| base.strip_prefix("postgresql://"))
+        .expect("a postgres:// URL");
     let authority = rest.split('/').next().unwrap_or(rest);
     let scheme = &base[..base.len() - rest.len()];
     match query {

@@ -97,7 +97,10 @@ fn counters_in(c: &pb::Counters) -> Counters {
 }
 
 pub fn director_counters(d: DirectorCounters) -> pb::DirectorCounters {
-    pb::DirectorCounters { director: d.director, counters: Some(counters_out(d.counters)) }
+    pb::DirectorCounters {
+        director: d.director,
+        counters: Some(counters_out(d.counters)),
+    }
 }
 
 pub fn desired(d: Desired) -> pb::Desired {
@@ -111,7 +114,10 @@ pub fn desired(d: Desired) -> pb::Desired {
     pb::Desired {
         spec: d.spec.as_ref().map(spec_doc_out),
         settings: Some(apply::settings(settings)),
-        zero: d.zero.map(|z: ZeroRequest| pb::ZeroRequest { seq: z.seq, service: z.service }),
+        zero: d.zero.map(|z: ZeroRequest| pb::ZeroRequest {
+            seq: z.seq,
+            service: z.service,
+        }),
         cluster: d.cluster,
         revision: d.revision,
         active_revision: d.active_revision,
@@ -119,33 +125,53 @@ pub fn desired(d: Desired) -> pb::Desired {
 }
 
 fn drift_in(d: &pb::Drift, field: &str) -> Result<Drift> {
-    let kind = pb_enum(d.kind, field, "drift kind", "missing, unexpected, differs or draining", pb::DriftKind::as_str_name, |k| {
-        match k {
+    let kind = pb_enum(
+        d.kind,
+        field,
+        "drift kind",
+        "missing, unexpected, differs or draining",
+        pb::DriftKind::as_str_name,
+        |k| match k {
             pb::DriftKind::Unspecified => None,
             pb::DriftKind::Missing => Some(DriftKind::Missing),
             pb::DriftKind::Unexpected => Some(DriftKind::Unexpected),
             pb::DriftKind::Differs => Some(DriftKind::Differs),
             pb::DriftKind::Draining => Some(DriftKind::Draining),
-        }
-    })?;
-    Ok(Drift { object: d.object.clone(), kind, details: d.details.clone() })
+        },
+    )?;
+    Ok(Drift {
+        object: d.object.clone(),
+        kind,
+        details: d.details.clone(),
+    })
 }
 
 fn drift_check_in(c: &pb::DriftCheck) -> Result<DriftCheck> {
-    let mode = pb_enum(c.mode, "drift_check.mode", "drift mode", "restore or report", pb::DriftMode::as_str_name, |m| {
-        match m {
+    let mode = pb_enum(
+        c.mode,
+        "drift_check.mode",
+        "drift mode",
+        "restore or report",
+        pb::DriftMode::as_str_name,
+        |m| match m {
             pb::DriftMode::Unspecified => None,
             pb::DriftMode::Restore => Some(DriftMode::Restore),
             pb::DriftMode::Report => Some(DriftMode::Report),
-        }
-    })?;
+        },
+    )?;
     let drift = c
         .drift
         .iter()
         .enumerate()
         .map(|(i, d)| drift_in(d, &format!("drift_check.drift[{i}].kind")))
         .collect::<Result<Vec<_>>>()?;
-    Ok(DriftCheck { at: c.at.clone(), revision: c.revision, drift, mode, hash: c.hash.clone() })
+    Ok(DriftCheck {
+        at: c.at.clone(),
+        revision: c.revision,
+        drift,
+        mode,
+        hash: c.hash.clone(),
+    })
 }
 
 /// A report as an agent sent it; enums checked, the rest left to the core.

@@ -4,11 +4,12 @@
 use super::convert::{count, pb_enum};
 use super::pb;
 use crate::apply::{
-    ApplyResult, Cause, DrainView, FailedOp, OwnershipMode, Report, RestoreReport, RestoreResult, Timings,
+    ApplyResult, Cause, DrainView, FailedOp, OwnershipMode, Report, RestoreReport, RestoreResult,
+    Timings,
 };
 use crate::core::{
-    ClusterSettings, Confirmed, DirectorHealth, DirectorView, PendingConfirm, PlanPreview, PlanTarget,
-    SettingsView,
+    ClusterSettings, Confirmed, DirectorHealth, DirectorView, PendingConfirm, PlanPreview,
+    PlanTarget, SettingsView,
 };
 use crate::model::ValidationError;
 use crate::plan::{BlastRadius, Drift, DriftKind, Summary};
@@ -189,16 +190,19 @@ pub(super) fn report_in(r: &pb::ApplyReport, field: &str) -> Result<Report, Vali
             errors: x.errors.clone(),
         }),
     };
-    let timings = r.timings.as_ref().map_or_else(Timings::default, |t| Timings {
-        read_ms: t.read_ms,
-        plan_ms: t.plan_ms,
-        apply_ms: t.apply_ms,
-        restore_ms: t.restore_ms,
-        verify_ms: t.verify_ms,
-        total_ms: t.total_ms,
-        commit_to_kernel_ms: t.commit_to_kernel_ms,
-        activation_to_kernel_ms: t.activation_to_kernel_ms,
-    });
+    let timings = r
+        .timings
+        .as_ref()
+        .map_or_else(Timings::default, |t| Timings {
+            read_ms: t.read_ms,
+            plan_ms: t.plan_ms,
+            apply_ms: t.apply_ms,
+            restore_ms: t.restore_ms,
+            verify_ms: t.verify_ms,
+            total_ms: t.total_ms,
+            commit_to_kernel_ms: t.commit_to_kernel_ms,
+            activation_to_kernel_ms: t.activation_to_kernel_ms,
+        });
     Ok(Report {
         revision: r.revision,
         cause,

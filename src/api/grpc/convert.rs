@@ -16,10 +16,10 @@ use super::pb;
 use crate::core::{AuditEntry, ClusterView, CommitOutcome, DraftView, RevisionKind, RevisionView};
 use crate::model::diff::{FieldChange, ServerChange, ServiceChange, SpecDiff};
 use crate::model::{
-    AddressFamily, DEFAULT_PERSISTENCE_SECS, DaemonRole, DirectorHostDoc, ForwardingMethod, HostDoc, PersistenceDoc,
-    PersistenceEngine, Protocol, RealServer, RealServerDoc, Scheduler, Spec, SpecDoc,
-    SyncDaemonDoc, Timeouts, Tunnel, TunnelChecksum, TunnelType, ValidationError, VirtualService,
-    VirtualServiceDoc,
+    AddressFamily, DEFAULT_PERSISTENCE_SECS, DaemonRole, DirectorHostDoc, ForwardingMethod,
+    HostDoc, PersistenceDoc, PersistenceEngine, Protocol, RealServer, RealServerDoc, Scheduler,
+    Spec, SpecDoc, SyncDaemonDoc, Timeouts, Tunnel, TunnelChecksum, TunnelType, ValidationError,
+    VirtualService, VirtualServiceDoc,
 };
 
 type Result<T> = std::result::Result<T, ValidationError>;
@@ -480,7 +480,11 @@ fn sync_daemon_doc(d: &pb::SyncDaemon) -> Result<SyncDaemonDoc> {
 }
 
 fn timeouts_doc(t: &pb::Timeouts) -> Timeouts {
-    Timeouts { tcp: t.tcp, tcpfin: t.tcpfin, udp: t.udp }
+    Timeouts {
+        tcp: t.tcp,
+        tcpfin: t.tcpfin,
+        udp: t.udp,
+    }
 }
 
 fn host_doc(h: &pb::HostSettings) -> Result<HostDoc> {
@@ -493,7 +497,9 @@ fn host_doc(h: &pb::HostSettings) -> Result<HostDoc> {
                 list.daemons
                     .iter()
                     .enumerate()
-                    .map(|(i, d)| sync_daemon_doc(d).map_err(|e| e.within(format!("sync_daemons[{i}]"))))
+                    .map(|(i, d)| {
+                        sync_daemon_doc(d).map_err(|e| e.within(format!("sync_daemons[{i}]")))
+                    })
                     .collect::<Result<Vec<_>>>()
             })
             .transpose();
@@ -501,17 +507,26 @@ fn host_doc(h: &pb::HostSettings) -> Result<HostDoc> {
             Ok(DirectorHostDoc {
                 vip_interface: d.vip_interface.clone(),
                 ip_forward: d.ip_forward,
-                snat_address: ip(d.snat_address.as_deref().unwrap_or_default(), "snat_address")?,
+                snat_address: ip(
+                    d.snat_address.as_deref().unwrap_or_default(),
+                    "snat_address",
+                )?,
                 sync_daemons,
                 timeouts: d.timeouts.as_ref().map(timeouts_doc),
             })
         });
-        directors.insert(name.clone(), doc.map_err(|e| e.within(format!("directors.{name}")))?);
+        directors.insert(
+            name.clone(),
+            doc.map_err(|e| e.within(format!("directors.{name}")))?,
+        );
     }
     Ok(HostDoc {
         vip_interface: h.vip_interface.clone(),
         ip_forward: h.ip_forward,
-        snat_address: ip(h.snat_address.as_deref().unwrap_or_default(), "snat_address")?,
+        snat_address: ip(
+            h.snat_address.as_deref().unwrap_or_default(),
+            "snat_address",
+        )?,
         directors,
     })
 }
@@ -537,7 +552,13 @@ pub fn spec_doc(s: &pb::Spec) -> Result<SpecDoc> {
             udp: t.udp,
         })
         .unwrap_or_default();
-    let host = s.host.as_ref().map(host_doc).transpose().map_err(|e| e.within("host"))?.unwrap_or_default();
+    let host = s
+        .host
+        .as_ref()
+        .map(host_doc)
+        .transpose()
+        .map_err(|e| e.within("host"))?
+        .unwrap_or_default();
     Ok(SpecDoc {
         services,
         timeouts,
@@ -638,7 +659,11 @@ pub fn spec_doc_out(doc: &SpecDoc) -> pb::Spec {
 }
 
 fn timeouts_out(t: &Timeouts) -> pb::Timeouts {
-    pb::Timeouts { tcp: t.tcp, tcpfin: t.tcpfin, udp: t.udp }
+    pb::Timeouts {
+        tcp: t.tcp,
+        tcpfin: t.tcpfin,
+        udp: t.udp,
+    }
 }
 
 fn host_out(h: &HostDoc) -> pb::HostSettings {
@@ -654,10 +679,9 @@ fn host_out(h: &HostDoc) -> pb::HostSettings {
                     vip_interface: d.vip_interface.clone(),
                     ip_forward: d.ip_forward,
                     snat_address: d.snat_address.map(|a| a.to_string()),
-                    sync_daemons: d
-                        .sync_daemons
-                        .as_ref()
-                        .map(|list| pb::SyncDaemons { daemons: list.iter().map(sync_daemon_out).collect() }),
+                    sync_daemons: d.sync_daemons.as_ref().map(|list| pb::SyncDaemons {
+                        daemons: list.iter().map(sync_daemon_out).collect(),
+                    }),
                     timeouts: d.timeouts.as_ref().map(timeouts_out),
                 };
                 (name.clone(), director)
@@ -858,7 +882,10 @@ pub fn director_health(report: &crate::core::DirectorServersHealth) -> pb::Direc
                     .iter()
                     .map(|server| pb::ServerHealth {
                         server: server.server.clone(),
-                        check: server.check.map(|c| c.as_str().to_string()).unwrap_or_default(),
+                        check: server
+                            .check
+                            .map(|c| c.as_str().to_string())
+                            .unwrap_or_default(),
                         healthy: server.healthy,
                         effective_weight: server.effective_weight.map(u32::from),
                         consecutive_successes: server.consecutive_successes,
@@ -933,17 +960,27 @@ mod tests {
         let again = super::spec(&spec_out(&spec)).unwrap();
         assert_eq!(again, spec);
         let checked = again.service(&"tcp:10.0.0.1:80".parse().unwrap()).unwrap();
-        assert_eq!(checked.health().checks.values().next().unwrap().port, 22, "the server's override came through");
+        assert_eq!(
+            checked.health().checks.values().next().unwrap().port,
+            22,
+            "the server's override came through"
+        );
     }
 
     #[test]
     fn bad_health_json_names_its_field() {
         let mut service = nat_service();
         service.health_json = r#"{"health_check": {"type": "bogus"}}"#.into();
-        assert_eq!(service_doc(&service).unwrap_err().field, "health_json.health_check.type");
+        assert_eq!(
+            service_doc(&service).unwrap_err().field,
+            "health_json.health_check.type"
+        );
         let mut service = nat_service();
         service.servers[0].health_check_json = r#"{"fall": "x"}"#.into();
-        assert_eq!(service_doc(&service).unwrap_err().field, "servers[0].health_check_json.fall");
+        assert_eq!(
+            service_doc(&service).unwrap_err().field,
+            "servers[0].health_check_json.fall"
+        );
     }
 
     type Edit = Box<dyn Fn(&mut pb::VirtualService)>;

@@ -21,7 +21,7 @@ use anyhow::Context;
 use tonic::transport::Server;
 
 use self::pb::lvs_service_server::LvsServiceServer;
-pub use self::service::{authorize, LvsApi, Scoped};
+pub use self::service::{LvsApi, Scoped, authorize};
 use super::listener::Listener;
 use crate::core::Core;
 
@@ -85,16 +85,21 @@ pub async fn serve(
         .build_v1alpha()
         .context("building the gRPC reflection service (v1alpha)")?;
 
-    let api = LvsServiceServer::new(LvsApi::new(core)).max_decoding_message_size(options.max_message_size);
+    let api = LvsServiceServer::new(LvsApi::new(core))
+        .max_decoding_message_size(options.max_message_size);
     let incoming = tokio_stream::wrappers::ReceiverStream::new(listener.incoming());
     Server::builder()
         .timeout(options.request_timeout)
         .concurrency_limit_per_connection(options.max_in_flight_per_connection)
-        .max_concurrent_streams(u32::try_from(options.max_in_flight_per_connection).unwrap_or(u32::MAX))
+        .max_concurrent_streams(
+            u32::try_from(options.max_in_flight_per_connection).unwrap_or(u32::MAX),
+        )
         // Dead peers are noticed and their connections closed.
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
-        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(options.max_in_flight))
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            options.max_in_flight,
+        ))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

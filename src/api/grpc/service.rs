@@ -14,8 +14,11 @@ use super::convert;
 use super::error::{self, REQUEST_ID_KEY};
 use super::pb;
 use super::pb::lvs_service_server::LvsService;
-use crate::auth::{policy, token, Access};
-use crate::core::{AuditQuery, Caller, CommitRequest, Core, Denied, Error, Precondition, Result, parse_confirm_within};
+use crate::auth::{Access, policy, token};
+use crate::core::{
+    AuditQuery, Caller, CommitRequest, Core, Denied, Error, Precondition, Result,
+    parse_confirm_within,
+};
 
 /// The gRPC transport over the service core.
 #[derive(Clone)]
@@ -76,10 +79,18 @@ scoped!(none: ListClustersRequest, ListAuditRequest);
 /// its role against [`policy::GRPC`] (methods missing there need admin), or
 /// refuses it, audited, with UNAUTHENTICATED / PERMISSION_DENIED. Streaming
 /// handlers call it directly; unary ones through [`handle`].
-pub async fn authorize<T>(core: &Core, method: &str, request: &Request<T>, cluster: Option<&str>) -> Result<Caller, Status> {
+pub async fn authorize<T>(
+    core: &Core,
+    method: &str,
+    request: &Request<T>,
+    cluster: Option<&str>,
+) -> Result<Caller, Status> {
     let request_id = request_id(request.metadata());
     let access = policy::grpc(method).unwrap_or(Access::Admin);
-    let credentials = request.metadata().get("authorization").map(|v| v.to_str().unwrap_or("?"));
+    let credentials = request
+        .metadata()
+        .get("authorization")
+        .map(|v| v.to_str().unwrap_or("?"));
     let outcome = match core.auth().authenticate(credentials).await {
         Ok(principal) => match principal.check(access, cluster) {
             Ok(()) => return Ok(Caller::new(principal.name, request_id)),
@@ -88,16 +99,25 @@ pub async fn authorize<T>(core: &Core, method: &str, request: &Request<T>, clust
         Err(err) => (err, None),
     };
     let (err, principal) = outcome;
-    let actor = principal.as_ref().map_or("unauthenticated", |p| p.name.as_str());
+    let actor = principal
+        .as_ref()
+        .map_or("unauthenticated", |p| p.name.as_str());
     let caller = Caller::new(actor, request_id.clone());
     let target = format!("/{SERVICE_NAME}/{method}");
     let peer = request.remote_addr().map(|addr| addr.to_string());
     let token_id = match &principal {
         Some(p) => p.token_id.clone(),
-        None => credentials.and_then(|c| c.split_whitespace().last()).and_then(token::claimed_id),
+        None => credentials
+            .and_then(|c| c.split_whitespace().last())
+            .and_then(token::claimed_id),
     };
     let cluster = cluster.filter(|c| !c.is_empty());
-    let denied = Denied { target: &target, cluster, peer: peer.as_deref(), token_id: token_id.as_deref() };
+    let denied = Denied {
+        target: &target,
+        cluster,
+        peer: peer.as_deref(),
+        token_id: token_id.as_deref(),
+    };
     core.record_denied(&caller, denied, &err).await;
     Err(error::status(&err, &request_id))
 }
@@ -122,7 +142,9 @@ where
 {
     let started = tokio::time::Instant::now();
     let answer = answer(core, method, request, call).await;
-    let code = answer.as_ref().map_or_else(Status::code, |_| tonic::Code::Ok);
+    let code = answer
+        .as_ref()
+        .map_or_else(Status::code, |_| tonic::Code::Ok);
     core.metrics().grpc_request(method, code, started.elapsed());
     answer
 }
@@ -223,26 +245,45 @@ fn non_empty(value: Option<String>) -> Option<String> {
 }
 
 /// The stream of `WatchDesired`.
-type DesiredStream = std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::Desired, Status>> + Send>>;
+type DesiredStream =
+    std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<pb::Desired, Status>> + Send>>;
 
 impl LvsApi {
     /// `WatchDesired` without its count: access control, then the stream of
     /// the director's desired state, or the call's status when the cluster or
     /// director name is bad.
-    async fn open_watch_desired(&self, request: Request<pb::WatchDesiredRequest>) -> Result<Response<DesiredStream>, Status> {
-        let caller = authorize(&self.core, "WatchDesired", &request, Some(&request.get_ref().cluster)).await?;
+    async fn open_watch_desired(
+        &self,
+        request: Request<pb::WatchDesiredRequest>,
+    ) -> Result<Response<DesiredStream>, Status> {
+        let caller = authorize(
+            &self.core,
+            "WatchDesired",
+            &request,
+            Some(&request.get_ref().cluster),
+        )
+        .await?;
         let pb::WatchDesiredRequest { cluster, director } = request.into_inner();
         let request_id = caller.request_id;
         // A bad director name or an unknown cluster is the call's status, not a message.
-        if let Err(err) = self.core.desired(&cluster, &director, None, std::time::Duration::ZERO).await {
+        if let Err(err) = self
+            .core
+            .desired(&cluster, &director, None, std::time::Duration::ZERO)
+            .await
+        {
             return Err(error::status(&err, &request_id));
         }
         let (tx, rx) = tokio::sync::mpsc::channel(4);
         let core = self.core.clone();
         tokio::spawn(async move { core.watch_desired(&cluster, &director, tx).await });
-        let stream = tokio_stream::StreamExt::map(tokio_stream::wrappers::ReceiverStream::new(rx), move |desired| {
-            desired.map(agents::desired).map_err(|err| error::status(&err, &request_id))
-        });
+        let stream = tokio_stream::StreamExt::map(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+            move |desired| {
+                desired
+                    .map(agents::desired)
+                    .map_err(|err| error::status(&err, &request_id))
+            },
+        );
         Ok(Response::new(Box::pin(stream)))
     }
 }
@@ -258,8 +299,12 @@ impl LvsService for LvsApi {
     ) -> Result<Response<Self::WatchDesiredStream>, Status> {
         let started = tokio::time::Instant::now();
         let opened = self.open_watch_desired(request).await;
-        let code = opened.as_ref().map_or_else(Status::code, |_| tonic::Code::Ok);
-        self.core.metrics().grpc_request("WatchDesired", code, started.elapsed());
+        let code = opened
+            .as_ref()
+            .map_or_else(Status::code, |_| tonic::Code::Ok);
+        self.core
+            .metrics()
+            .grpc_request("WatchDesired", code, started.elapsed());
         opened
     }
 
@@ -267,15 +312,28 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::ReportDirectorRequest>,
     ) -> Result<Response<pb::Director>, Status> {
-        handle(&self.core, "ReportDirector", request, |call, req| async move {
-            let parsed = required(&req.report, "report").and_then(|r| agents::director_report_in(r).map_err(Error::from));
-            let report = self.admit(&call, &req.cluster, parsed).await?;
-            Ok(apply::director(self.core.report_director(&call.caller, &req.cluster, &req.name, report).await?))
-        })
+        handle(
+            &self.core,
+            "ReportDirector",
+            request,
+            |call, req| async move {
+                let parsed = required(&req.report, "report")
+                    .and_then(|r| agents::director_report_in(r).map_err(Error::from));
+                let report = self.admit(&call, &req.cluster, parsed).await?;
+                Ok(apply::director(
+                    self.core
+                        .report_director(&call.caller, &req.cluster, &req.name, report)
+                        .await?,
+                ))
+            },
+        )
         .await
     }
 
-    async fn get_rollout(&self, request: Request<pb::GetRolloutRequest>) -> Result<Response<pb::Rollout>, Status> {
+    async fn get_rollout(
+        &self,
+        request: Request<pb::GetRolloutRequest>,
+    ) -> Result<Response<pb::Rollout>, Status> {
         handle(&self.core, "GetRollout", request, |_, req| async move {
             Ok(agents::rollout(self.core.rollout(&req.cluster).await?))
         })
@@ -286,9 +344,18 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::ReleaseRolloutRequest>,
     ) -> Result<Response<pb::Rollout>, Status> {
-        handle(&self.core, "ReleaseRollout", request, |call, req| async move {
-            Ok(agents::rollout(self.core.release_rollout(&call.caller, &req.cluster).await?))
-        })
+        handle(
+            &self.core,
+            "ReleaseRollout",
+            request,
+            |call, req| async move {
+                Ok(agents::rollout(
+                    self.core
+                        .release_rollout(&call.caller, &req.cluster)
+                        .await?,
+                ))
+            },
+        )
         .await
     }
 
@@ -296,9 +363,18 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::ZeroCountersRequest>,
     ) -> Result<Response<pb::ZeroCountersResponse>, Status> {
-        handle(&self.core, "ZeroCounters", request, |call, req| async move {
-            Ok(agents::zeroed(self.core.zero(&call.caller, &req.cluster, req.service).await?))
-        })
+        handle(
+            &self.core,
+            "ZeroCounters",
+            request,
+            |call, req| async move {
+                Ok(agents::zeroed(
+                    self.core
+                        .zero(&call.caller, &req.cluster, req.service)
+                        .await?,
+                ))
+            },
+        )
         .await
     }
 
@@ -308,7 +384,12 @@ impl LvsService for LvsApi {
     ) -> Result<Response<pb::GetCountersResponse>, Status> {
         handle(&self.core, "GetCounters", request, |_, req| async move {
             let counters = self.core.counters(&req.cluster).await?;
-            Ok(pb::GetCountersResponse { directors: counters.into_iter().map(agents::director_counters).collect() })
+            Ok(pb::GetCountersResponse {
+                directors: counters
+                    .into_iter()
+                    .map(agents::director_counters)
+                    .collect(),
+            })
         })
         .await
     }
@@ -317,13 +398,18 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::CreateClusterRequest>,
     ) -> Result<Response<pb::Cluster>, Status> {
-        handle(&self.core, "CreateCluster", request, |call, req| async move {
-            let view = self
-                .core
-                .create_cluster(&call.caller, &req.name, &req.description)
-                .await?;
-            Ok(convert::cluster(view))
-        })
+        handle(
+            &self.core,
+            "CreateCluster",
+            request,
+            |call, req| async move {
+                let view = self
+                    .core
+                    .create_cluster(&call.caller, &req.name, &req.description)
+                    .await?;
+                Ok(convert::cluster(view))
+            },
+        )
         .await
     }
 
@@ -354,12 +440,17 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::DeleteClusterRequest>,
     ) -> Result<Response<pb::DeleteClusterResponse>, Status> {
-        handle(&self.core, "DeleteCluster", request, |call, req| async move {
-            self.core
-                .delete_cluster(&call.caller, &req.name, req.force)
-                .await?;
-            Ok(pb::DeleteClusterResponse {})
-        })
+        handle(
+            &self.core,
+            "DeleteCluster",
+            request,
+            |call, req| async move {
+                self.core
+                    .delete_cluster(&call.caller, &req.name, req.force)
+                    .await?;
+                Ok(pb::DeleteClusterResponse {})
+            },
+        )
         .await
     }
 
@@ -380,7 +471,12 @@ impl LvsService for LvsApi {
         handle(&self.core, "ImportDraft", request, |call, req| async move {
             let view = self
                 .core
-                .import_draft(&call.caller, &req.cluster, &req.text, &precondition(&req.if_match))
+                .import_draft(
+                    &call.caller,
+                    &req.cluster,
+                    &req.text,
+                    &precondition(&req.if_match),
+                )
                 .await?;
             Ok(convert::draft(view))
         })
@@ -391,25 +487,30 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::ReplaceDraftRequest>,
     ) -> Result<Response<pb::Draft>, Status> {
-        handle(&self.core, "ReplaceDraft", request, |call, req| async move {
-            let doc = self
-                .admit(
-                    &call,
-                    &req.cluster,
-                    required(&req.spec, "spec").and_then(|s| Ok(convert::spec_doc(s)?)),
-                )
-                .await?;
-            let view = self
-                .core
-                .replace_draft(
-                    &call.caller,
-                    &req.cluster,
-                    &doc,
-                    &precondition(&req.if_match),
-                )
-                .await?;
-            Ok(convert::draft(view))
-        })
+        handle(
+            &self.core,
+            "ReplaceDraft",
+            request,
+            |call, req| async move {
+                let doc = self
+                    .admit(
+                        &call,
+                        &req.cluster,
+                        required(&req.spec, "spec").and_then(|s| Ok(convert::spec_doc(s)?)),
+                    )
+                    .await?;
+                let view = self
+                    .core
+                    .replace_draft(
+                        &call.caller,
+                        &req.cluster,
+                        &doc,
+                        &precondition(&req.if_match),
+                    )
+                    .await?;
+                Ok(convert::draft(view))
+            },
+        )
         .await
     }
 
@@ -484,25 +585,30 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::PatchServiceRequest>,
     ) -> Result<Response<pb::PatchServiceResponse>, Status> {
-        handle(&self.core, "PatchService", request, |call, req| async move {
-            let patch = self
-                .admit(&call, &req.cluster, service_patch(&req.patch))
-                .await?;
-            let edited = self
-                .core
-                .patch_service(
-                    &call.caller,
-                    &req.cluster,
-                    &req.service_id,
-                    &patch,
-                    &precondition(&req.if_match),
-                )
-                .await?;
-            Ok(pb::PatchServiceResponse {
-                service: Some(convert::service(&edited.value)),
-                etag: edited.etag,
-            })
-        })
+        handle(
+            &self.core,
+            "PatchService",
+            request,
+            |call, req| async move {
+                let patch = self
+                    .admit(&call, &req.cluster, service_patch(&req.patch))
+                    .await?;
+                let edited = self
+                    .core
+                    .patch_service(
+                        &call.caller,
+                        &req.cluster,
+                        &req.service_id,
+                        &patch,
+                        &precondition(&req.if_match),
+                    )
+                    .await?;
+                Ok(pb::PatchServiceResponse {
+                    service: Some(convert::service(&edited.value)),
+                    etag: edited.etag,
+                })
+            },
+        )
         .await
     }
 
@@ -510,18 +616,23 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::DeleteServiceRequest>,
     ) -> Result<Response<pb::DeleteServiceResponse>, Status> {
-        handle(&self.core, "DeleteService", request, |call, req| async move {
-            let edited = self
-                .core
-                .delete_service(
-                    &call.caller,
-                    &req.cluster,
-                    &req.service_id,
-                    &precondition(&req.if_match),
-                )
-                .await?;
-            Ok(pb::DeleteServiceResponse { etag: edited.etag })
-        })
+        handle(
+            &self.core,
+            "DeleteService",
+            request,
+            |call, req| async move {
+                let edited = self
+                    .core
+                    .delete_service(
+                        &call.caller,
+                        &req.cluster,
+                        &req.service_id,
+                        &precondition(&req.if_match),
+                    )
+                    .await?;
+                Ok(pb::DeleteServiceResponse { etag: edited.etag })
+            },
+        )
         .await
     }
 
@@ -571,26 +682,32 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::UpdateServerRequest>,
     ) -> Result<Response<pb::UpdateServerResponse>, Status> {
-        handle(&self.core, "UpdateServer", request, |call, req| async move {
-            let parsed = required(&req.server, "server").and_then(|s| Ok(convert::server_doc(s)?));
-            let doc = self.admit(&call, &req.cluster, parsed).await?;
-            let precondition = precondition(&req.if_match);
-            let edited = self
-                .core
-                .put_server(
-                    &call.caller,
-                    &req.cluster,
-                    &req.service_id,
-                    &req.server_id,
-                    &doc,
-                    &precondition,
-                )
-                .await?;
-            Ok(pb::UpdateServerResponse {
-                server: Some(convert::server(&edited.value)),
-                etag: edited.etag,
-            })
-        })
+        handle(
+            &self.core,
+            "UpdateServer",
+            request,
+            |call, req| async move {
+                let parsed =
+                    required(&req.server, "server").and_then(|s| Ok(convert::server_doc(s)?));
+                let doc = self.admit(&call, &req.cluster, parsed).await?;
+                let precondition = precondition(&req.if_match);
+                let edited = self
+                    .core
+                    .put_server(
+                        &call.caller,
+                        &req.cluster,
+                        &req.service_id,
+                        &req.server_id,
+                        &doc,
+                        &precondition,
+                    )
+                    .await?;
+                Ok(pb::UpdateServerResponse {
+                    server: Some(convert::server(&edited.value)),
+                    etag: edited.etag,
+                })
+            },
+        )
         .await
     }
 
@@ -626,20 +743,25 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::DeleteServerRequest>,
     ) -> Result<Response<pb::DeleteServerResponse>, Status> {
-        handle(&self.core, "DeleteServer", request, |call, req| async move {
-            let precondition = precondition(&req.if_match);
-            let edited = self
-                .core
-                .delete_server(
-                    &call.caller,
-                    &req.cluster,
-                    &req.service_id,
-                    &req.server_id,
-                    &precondition,
-                )
-                .await?;
-            Ok(pb::DeleteServerResponse { etag: edited.etag })
-        })
+        handle(
+            &self.core,
+            "DeleteServer",
+            request,
+            |call, req| async move {
+                let precondition = precondition(&req.if_match);
+                let edited = self
+                    .core
+                    .delete_server(
+                        &call.caller,
+                        &req.cluster,
+                        &req.service_id,
+                        &req.server_id,
+                        &precondition,
+                    )
+                    .await?;
+                Ok(pb::DeleteServerResponse { etag: edited.etag })
+            },
+        )
         .await
     }
 
@@ -656,7 +778,11 @@ impl LvsService for LvsApi {
                 .map(|spec| convert::spec_doc(spec).map_err(|e| e.within("spec")))
                 .transpose();
             let spec = self.admit(&call, &req.cluster, parsed).await?;
-            let within = req.confirm_within.as_deref().map(parse_confirm_within).transpose();
+            let within = req
+                .confirm_within
+                .as_deref()
+                .map(parse_confirm_within)
+                .transpose();
             let confirm_within = self.admit(&call, &req.cluster, within).await?;
             let commit = CommitRequest {
                 message: req.message,
@@ -738,7 +864,11 @@ impl LvsService for LvsApi {
     ) -> Result<Response<pb::CommitResponse>, Status> {
         handle(&self.core, "Rollback", request, |call, req| async move {
             let message = non_empty(req.message);
-            let within = req.confirm_within.as_deref().map(parse_confirm_within).transpose();
+            let within = req
+                .confirm_within
+                .as_deref()
+                .map(parse_confirm_within)
+                .transpose();
             let confirm_within = self.admit(&call, &req.cluster, within).await?;
             let outcome = self
                 .core
@@ -775,7 +905,9 @@ impl LvsService for LvsApi {
         request: Request<pb::ConfirmRequest>,
     ) -> Result<Response<pb::ConfirmResponse>, Status> {
         handle(&self.core, "Confirm", request, |call, req| async move {
-            Ok(apply::confirmed(self.core.confirm(&call.caller, &req.cluster).await?))
+            Ok(apply::confirmed(
+                self.core.confirm(&call.caller, &req.cluster).await?,
+            ))
         })
         .await
     }
@@ -785,7 +917,9 @@ impl LvsService for LvsApi {
         request: Request<pb::PlanRevisionRequest>,
     ) -> Result<Response<pb::PlanPreview>, Status> {
         handle(&self.core, "PlanRevision", request, |_, req| async move {
-            Ok(apply::plan_preview(self.core.plan_preview(&req.cluster, req.number).await?))
+            Ok(apply::plan_preview(
+                self.core.plan_preview(&req.cluster, req.number).await?,
+            ))
         })
         .await
     }
@@ -809,7 +943,12 @@ impl LvsService for LvsApi {
     ) -> Result<Response<pb::GetHealthResponse>, Status> {
         handle(&self.core, "GetHealth", request, |_, req| async move {
             let directors = self.core.health(&req.cluster).await?;
-            Ok(pb::GetHealthResponse { directors: directors.iter().map(super::convert::director_health).collect() })
+            Ok(pb::GetHealthResponse {
+                directors: directors
+                    .iter()
+                    .map(super::convert::director_health)
+                    .collect(),
+            })
         })
         .await
     }
@@ -819,7 +958,9 @@ impl LvsService for LvsApi {
         request: Request<pb::GetDirectorRequest>,
     ) -> Result<Response<pb::Director>, Status> {
         handle(&self.core, "GetDirector", request, |_, req| async move {
-            Ok(apply::director(self.core.director(&req.cluster, &req.name).await?))
+            Ok(apply::director(
+                self.core.director(&req.cluster, &req.name).await?,
+            ))
         })
         .await
     }
@@ -828,13 +969,18 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::ApplyDirectorRequest>,
     ) -> Result<Response<pb::ApplyReport>, Status> {
-        handle(&self.core, "ApplyDirector", request, |call, req| async move {
-            let report = self
-                .core
-                .apply_director(&call.caller, &req.cluster, &req.name, req.force)
-                .await?;
-            Ok(apply::report(report))
-        })
+        handle(
+            &self.core,
+            "ApplyDirector",
+            request,
+            |call, req| async move {
+                let report = self
+                    .core
+                    .apply_director(&call.caller, &req.cluster, &req.name, req.force)
+                    .await?;
+                Ok(apply::report(report))
+            },
+        )
         .await
     }
 
@@ -852,14 +998,26 @@ impl LvsService for LvsApi {
         &self,
         request: Request<pb::UpdateSettingsRequest>,
     ) -> Result<Response<pb::ClusterSettings>, Status> {
-        handle(&self.core, "UpdateSettings", request, |call, req| async move {
-            let parsed = required(&req.settings, "settings")
-                .and_then(|s| apply::settings_in(s).map_err(Error::from));
-            let settings = self.admit(&call, &req.cluster, parsed).await?;
-            Ok(apply::settings(
-                self.core.put_settings(&call.caller, &req.cluster, settings, &precondition(&req.if_match)).await?,
-            ))
-        })
+        handle(
+            &self.core,
+            "UpdateSettings",
+            request,
+            |call, req| async move {
+                let parsed = required(&req.settings, "settings")
+                    .and_then(|s| apply::settings_in(s).map_err(Error::from));
+                let settings = self.admit(&call, &req.cluster, parsed).await?;
+                Ok(apply::settings(
+                    self.core
+                        .put_settings(
+                            &call.caller,
+                            &req.cluster,
+                            settings,
+                            &precondition(&req.if_match),
+                        )
+                        .await?,
+                ))
+            },
+        )
         .await
     }
 

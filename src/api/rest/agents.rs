@@ -41,8 +41,16 @@ pub async fn desired(
     Path(cluster): Path<String>,
     Query(params): Query<DesiredParams>,
 ) -> Result<Json<Desired>, ApiError> {
-    let wait = params.wait.as_deref().map(parse_wait).transpose()?.unwrap_or(DEFAULT_WAIT);
-    Ok(Json(core.desired(&cluster, &params.director, params.after, wait).await?))
+    let wait = params
+        .wait
+        .as_deref()
+        .map(parse_wait)
+        .transpose()?
+        .unwrap_or(DEFAULT_WAIT);
+    Ok(Json(
+        core.desired(&cluster, &params.director, params.after, wait)
+            .await?,
+    ))
 }
 
 #[utoipa::path(put, path = "/v1/clusters/{cluster}/directors/{name}", tag = "agents",
@@ -59,7 +67,10 @@ pub async fn report(
     Path((cluster, name)): Path<(String, String)>,
     JsonBody(report): JsonBody<DirectorReport>,
 ) -> Result<Json<DirectorView>, ApiError> {
-    Ok(Json(core.report_director(&caller, &cluster, &name, report).await?))
+    Ok(Json(
+        core.report_director(&caller, &cluster, &name, report)
+            .await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/clusters/{cluster}/rollout", tag = "agents",
@@ -68,7 +79,10 @@ pub async fn report(
         (status = 200, description = "The rollout of the active revision: canaries first, the others once \
             the canaries ran it in sync for the soak time", body = RolloutView),
         (status = 404, body = ErrorBody)))]
-pub async fn rollout(State(core): State<Core>, Path(cluster): Path<String>) -> Result<Json<RolloutView>, ApiError> {
+pub async fn rollout(
+    State(core): State<Core>,
+    Path(cluster): Path<String>,
+) -> Result<Json<RolloutView>, ApiError> {
     Ok(Json(core.rollout(&cluster).await?))
 }
 
@@ -104,7 +118,9 @@ pub async fn zero(
             Ok(ZeroBody::default())
         } else {
             // `null` is no body too, as the OpenAPI document says.
-            ValidationError::from_json::<Option<ZeroBody>>(bytes).map(Option::unwrap_or_default).map_err(Error::from)
+            ValidationError::from_json::<Option<ZeroBody>>(bytes)
+                .map(Option::unwrap_or_default)
+                .map_err(Error::from)
         }
     })
     .await?;

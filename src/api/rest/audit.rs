@@ -1,5 +1,5 @@
-use axum::extract::State;
 use axum::Json;
+use axum::extract::State;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -27,7 +27,10 @@ pub struct AuditParams {
 
 #[utoipa::path(get, path = "/v1/audit", tag = "audit", params(AuditParams),
     responses((status = 200, body = [AuditEntry]), (status = 400, body = ErrorBody)))]
-pub async fn list(State(core): State<Core>, Query(p): Query<AuditParams>) -> Result<Json<Vec<AuditEntry>>, ApiError> {
+pub async fn list(
+    State(core): State<Core>,
+    Query(p): Query<AuditParams>,
+) -> Result<Json<Vec<AuditEntry>>, ApiError> {
     let query = AuditQuery {
         cluster: p.cluster,
         actor: p.actor,

@@ -14,17 +14,24 @@ use percent_encoding::percent_decode_str;
 
 use super::error::ApiError;
 use super::extract::request_id;
-use crate::auth::{policy, token, Access, Principal};
+use crate::auth::{Access, Principal, policy, token};
 use crate::core::{Caller, Core, Denied};
 
 /// The middleware: authenticate, check the role, or refuse with 401 / 403.
 pub async fn authorize(State(core): State<Core>, request: Request, next: Next) -> Response {
     let (mut parts, body) = request.into_parts();
-    let route = parts.extensions.get::<MatchedPath>().map(|m| m.as_str().to_string()).unwrap_or_default();
+    let route = parts
+        .extensions
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_default();
     // Routes missing from the table need admin: closed by default.
     let access = policy::rest(parts.method.as_str(), &route).unwrap_or(Access::Admin);
     let cluster = path_param(&route, parts.uri.path(), "cluster");
-    let credentials = parts.headers.get(header::AUTHORIZATION).map(|v| v.to_str().unwrap_or("?"));
+    let credentials = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or("?"));
     let outcome = match core.auth().authenticate(credentials).await {
         Ok(principal) => match principal.check(access, cluster.as_deref()) {
             Ok(()) => Ok(principal),
@@ -38,13 +45,20 @@ pub async fn authorize(State(core): State<Core>, request: Request, next: Next) -
             next.run(Request::from_parts(parts, body)).await
         }
         Err((err, principal)) => {
-            let actor = principal.as_ref().map_or("unauthenticated", |p: &Principal| p.name.as_str());
+            let actor = principal
+                .as_ref()
+                .map_or("unauthenticated", |p: &Principal| p.name.as_str());
             let caller = Caller::new(actor, request_id(&parts.headers));
             let target = format!("{} {}", parts.method, parts.uri.path());
-            let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.to_string());
+            let peer = parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(addr)| addr.to_string());
             let token_id = match &principal {
                 Some(p) => p.token_id.clone(),
-                None => credentials.and_then(|c| c.split_whitespace().last()).and_then(token::claimed_id),
+                None => credentials
+                    .and_then(|c| c.split_whitespace().last())
+                    .and_then(token::claimed_id),
             };
             let denied = Denied {
                 target: &target,
@@ -73,8 +87,19 @@ mod tests {
     #[test]
     fn finds_the_cluster_in_the_path() {
         let route = "/v1/clusters/{cluster}/draft/services/{service}";
-        assert_eq!(path_param(route, "/v1/clusters/web/draft/services/tcp:1.2.3.4:80", "cluster").as_deref(), Some("web"));
-        assert_eq!(path_param(route, "/v1/clusters/w%65b/draft/services/x", "cluster").as_deref(), Some("web"));
+        assert_eq!(
+            path_param(
+                route,
+                "/v1/clusters/web/draft/services/tcp:1.2.3.4:80",
+                "cluster"
+            )
+            .as_deref(),
+            Some("web")
+        );
+        assert_eq!(
+            path_param(route, "/v1/clusters/w%65b/draft/services/x", "cluster").as_deref(),
+            Some("web")
+        );
         assert_eq!(path_param("/v1/audit", "/v1/audit", "cluster"), None);
     }
 }

@@ -1,7 +1,7 @@
-use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
-use axum::response::IntoResponse;
 use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -35,16 +35,29 @@ pub async fn list(State(core): State<Core>) -> Result<Json<Vec<ClusterView>>, Ap
 
 #[utoipa::path(post, path = "/v1/clusters", tag = "clusters", request_body = NewCluster,
     responses((status = 201, body = ClusterView), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn create(State(core): State<Core>, caller: Caller, JsonBody(new): JsonBody<NewCluster>) -> Result<impl IntoResponse, ApiError> {
-    let view = core.create_cluster(&caller, &new.name, &new.description).await?;
+pub async fn create(
+    State(core): State<Core>,
+    caller: Caller,
+    JsonBody(new): JsonBody<NewCluster>,
+) -> Result<impl IntoResponse, ApiError> {
+    let view = core
+        .create_cluster(&caller, &new.name, &new.description)
+        .await?;
     let location = format!("/v1/clusters/{}", view.name);
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(view)))
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(view),
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/clusters/{cluster}", tag = "clusters",
     params(("cluster" = String, Path)),
     responses((status = 200, body = ClusterView), (status = 404, body = ErrorBody)))]
-pub async fn get(State(core): State<Core>, Path(cluster): Path<String>) -> Result<Json<ClusterView>, ApiError> {
+pub async fn get(
+    State(core): State<Core>,
+    Path(cluster): Path<String>,
+) -> Result<Json<ClusterView>, ApiError> {
     Ok(Json(core.get_cluster(&cluster).await?))
 }
 

@@ -10,10 +10,11 @@ use utoipa::ToSchema;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{JsonBody, etag_header, path_number};
 use crate::apply::Report;
-use crate::ipvs::conns::Connection;
 use crate::core::{
-    Caller, ClusterSettings, Confirmed, Core, DirectorCounters, DirectorView, PlanPreview, Precondition, SettingsView,
+    Caller, ClusterSettings, Confirmed, Core, DirectorCounters, DirectorView, PlanPreview,
+    Precondition, SettingsView,
 };
+use crate::ipvs::conns::Connection;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -27,7 +28,10 @@ pub struct ApplyBody {
 #[utoipa::path(get, path = "/v1/clusters/{cluster}/directors", tag = "directors",
     params(("cluster" = String, Path)),
     responses((status = 200, body = [DirectorView]), (status = 404, body = ErrorBody)))]
-pub async fn list(State(core): State<Core>, Path(cluster): Path<String>) -> Result<Json<Vec<DirectorView>>, ApiError> {
+pub async fn list(
+    State(core): State<Core>,
+    Path(cluster): Path<String>,
+) -> Result<Json<Vec<DirectorView>>, ApiError> {
     Ok(Json(core.directors(&cluster).await?))
 }
 
@@ -79,7 +83,10 @@ pub async fn apply(
     Path((cluster, name)): Path<(String, String)>,
     JsonBody(body): JsonBody<ApplyBody>,
 ) -> Result<Json<Report>, ApiError> {
-    Ok(Json(core.apply_director(&caller, &cluster, &name, body.force).await?))
+    Ok(Json(
+        core.apply_director(&caller, &cluster, &name, body.force)
+            .await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/clusters/{cluster}/revisions/{number}/plan", tag = "revisions",
@@ -131,6 +138,8 @@ pub async fn put_settings(
     precondition: Precondition,
     JsonBody(settings): JsonBody<ClusterSettings>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let view = core.put_settings(&caller, &cluster, settings, &precondition).await?;
+    let view = core
+        .put_settings(&caller, &cluster, settings, &precondition)
+        .await?;
     Ok((etag_header(&view.etag), Json(view)))
 }

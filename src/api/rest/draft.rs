@@ -1,21 +1,24 @@
 //! The draft, whole and piece by piece. Every response carries the draft's
 //! ETag; every write honours `If-Match`.
 
+use axum::Json;
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::Json;
 use serde_json::Value;
 
 use super::error::{ApiError, ErrorBody};
-use super::extract::{etag_header, read_body, JsonBody};
+use super::extract::{JsonBody, etag_header, read_body};
 use crate::core::{Caller, Core, DraftView, Precondition};
 use crate::model::{RealServerDoc, SpecDoc, ValidationError, VirtualServiceDoc};
 
 #[utoipa::path(get, path = "/v1/clusters/{cluster}/draft", tag = "draft",
     params(("cluster" = String, Path)),
     responses((status = 200, body = DraftView, headers(("ETag" = String))), (status = 404, body = ErrorBody)))]
-pub async fn get(State(core): State<Core>, Path(cluster): Path<String>) -> Result<impl IntoResponse, ApiError> {
+pub async fn get(
+    State(core): State<Core>,
+    Path(cluster): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
     let draft = core.get_draft(&cluster).await?;
     Ok((etag_header(&draft.etag), Json(draft)))
 }
@@ -31,7 +34,9 @@ pub async fn replace(
     Path(cluster): Path<String>,
     JsonBody(doc): JsonBody<SpecDoc>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let draft = core.replace_draft(&caller, &cluster, &doc, &precondition).await?;
+    let draft = core
+        .replace_draft(&caller, &cluster, &doc, &precondition)
+        .await?;
     Ok((etag_header(&draft.etag), Json(draft)))
 }
 
@@ -47,17 +52,23 @@ pub async fn import(
     req: Request,
 ) -> Result<impl IntoResponse, ApiError> {
     let text = read_body(req, &core, |bytes| {
-        String::from_utf8(bytes.to_vec()).map_err(|_| crate::core::Error::invalid("body", "not UTF-8 text"))
+        String::from_utf8(bytes.to_vec())
+            .map_err(|_| crate::core::Error::invalid("body", "not UTF-8 text"))
     })
     .await?;
-    let draft = core.import_draft(&caller, &cluster, &text, &precondition).await?;
+    let draft = core
+        .import_draft(&caller, &cluster, &text, &precondition)
+        .await?;
     Ok((etag_header(&draft.etag), Json(draft)))
 }
 
 #[utoipa::path(get, path = "/v1/clusters/{cluster}/draft/services", tag = "draft",
     params(("cluster" = String, Path)),
     responses((status = 200, body = [VirtualServiceDoc], headers(("ETag" = String))), (status = 404, body = ErrorBody)))]
-pub async fn list_services(State(core): State<Core>, Path(cluster): Path<String>) -> Result<impl IntoResponse, ApiError> {
+pub async fn list_services(
+    State(core): State<Core>,
+    Path(cluster): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
     let draft = core.get_draft(&cluster).await?;
     let services: Vec<_> = draft.spec.services().iter().map(|s| s.to_doc()).collect();
     Ok((etag_header(&draft.etag), Json(services)))
@@ -74,14 +85,23 @@ pub async fn add_service(
     Path(cluster): Path<String>,
     JsonBody(doc): JsonBody<VirtualServiceDoc>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let edited = core.add_service(&caller, &cluster, &doc, &precondition).await?;
-    Ok((StatusCode::CREATED, etag_header(&edited.etag), Json(edited.value.to_doc())))
+    let edited = core
+        .add_service(&caller, &cluster, &doc, &precondition)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        etag_header(&edited.etag),
+        Json(edited.value.to_doc()),
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/clusters/{cluster}/draft/services/{service}", tag = "draft",
     params(("cluster" = String, Path), ("service" = String, Path, description = "tcp:VIP:PORT, udp:..., sctp:..., fwmark:MARK or fwmark6:MARK")),
     responses((status = 200, body = VirtualServiceDoc, headers(("ETag" = String))), (status = 404, body = ErrorBody)))]
-pub async fn get_service(State(core): State<Core>, Path((cluster, service)): Path<(String, String)>) -> Result<impl IntoResponse, ApiError> {
+pub async fn get_service(
+    State(core): State<Core>,
+    Path((cluster, service)): Path<(String, String)>,
+) -> Result<impl IntoResponse, ApiError> {
     let found = core.get_service(&cluster, &service).await?;
     Ok((etag_header(&found.etag), Json(found.value.to_doc())))
 }
@@ -104,7 +124,16 @@ pub async fn put_service(
         Ok((doc, value.get("servers").is_none()))
     })
     .await?;
-    let edited = core.put_service(&caller, &cluster, &service, &doc, keep_servers, &precondition).await?;
+    let edited = core
+        .put_service(
+            &caller,
+            &cluster,
+            &service,
+            &doc,
+            keep_servers,
+            &precondition,
+        )
+        .await?;
     Ok((etag_header(&edited.etag), Json(edited.value.to_doc())))
 }
 
@@ -119,7 +148,9 @@ pub async fn patch_service(
     Path((cluster, service)): Path<(String, String)>,
     JsonBody(patch): JsonBody<Value>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let edited = core.patch_service(&caller, &cluster, &service, &patch, &precondition).await?;
+    let edited = core
+        .patch_service(&caller, &cluster, &service, &patch, &precondition)
+        .await?;
     Ok((etag_header(&edited.etag), Json(edited.value.to_doc())))
 }
 
@@ -132,16 +163,26 @@ pub async fn delete_service(
     precondition: Precondition,
     Path((cluster, service)): Path<(String, String)>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let edited = core.delete_service(&caller, &cluster, &service, &precondition).await?;
+    let edited = core
+        .delete_service(&caller, &cluster, &service, &precondition)
+        .await?;
     Ok((StatusCode::NO_CONTENT, etag_header(&edited.etag)))
 }
 
 #[utoipa::path(get, path = "/v1/clusters/{cluster}/draft/services/{service}/servers", tag = "draft",
     params(("cluster" = String, Path), ("service" = String, Path)),
     responses((status = 200, body = [RealServerDoc], headers(("ETag" = String))), (status = 404, body = ErrorBody)))]
-pub async fn list_servers(State(core): State<Core>, Path((cluster, service)): Path<(String, String)>) -> Result<impl IntoResponse, ApiError> {
+pub async fn list_servers(
+    State(core): State<Core>,
+    Path((cluster, service)): Path<(String, String)>,
+) -> Result<impl IntoResponse, ApiError> {
     let found = core.get_service(&cluster, &service).await?;
-    let servers: Vec<RealServerDoc> = found.value.servers().iter().map(RealServerDoc::from).collect();
+    let servers: Vec<RealServerDoc> = found
+        .value
+        .servers()
+        .iter()
+        .map(RealServerDoc::from)
+        .collect();
     Ok((etag_header(&found.etag), Json(servers)))
 }
 
@@ -156,8 +197,14 @@ pub async fn add_server(
     Path((cluster, service)): Path<(String, String)>,
     JsonBody(doc): JsonBody<RealServerDoc>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let edited = core.add_server(&caller, &cluster, &service, &doc, &precondition).await?;
-    Ok((StatusCode::CREATED, etag_header(&edited.etag), Json(RealServerDoc::from(&edited.value))))
+    let edited = core
+        .add_server(&caller, &cluster, &service, &doc, &precondition)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        etag_header(&edited.etag),
+        Json(RealServerDoc::from(&edited.value)),
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/clusters/{cluster}/draft/services/{service}/servers/{server}", tag = "draft",
@@ -168,7 +215,10 @@ pub async fn get_server(
     Path((cluster, service, server)): Path<(String, String, String)>,
 ) -> Result<impl IntoResponse, ApiError> {
     let found = core.get_server(&cluster, &service, &server).await?;
-    Ok((etag_header(&found.etag), Json(RealServerDoc::from(&found.value))))
+    Ok((
+        etag_header(&found.etag),
+        Json(RealServerDoc::from(&found.value)),
+    ))
 }
 
 #[utoipa::path(put, path = "/v1/clusters/{cluster}/draft/services/{service}/servers/{server}", tag = "draft",
@@ -182,8 +232,13 @@ pub async fn put_server(
     Path((cluster, service, server)): Path<(String, String, String)>,
     JsonBody(doc): JsonBody<RealServerDoc>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let edited = core.put_server(&caller, &cluster, &service, &server, &doc, &precondition).await?;
-    Ok((etag_header(&edited.etag), Json(RealServerDoc::from(&edited.value))))
+    let edited = core
+        .put_server(&caller, &cluster, &service, &server, &doc, &precondition)
+        .await?;
+    Ok((
+        etag_header(&edited.etag),
+        Json(RealServerDoc::from(&edited.value)),
+    ))
 }
 
 #[utoipa::path(patch, path = "/v1/clusters/{cluster}/draft/services/{service}/servers/{server}", tag = "draft",
@@ -197,8 +252,13 @@ pub async fn patch_server(
     Path((cluster, service, server)): Path<(String, String, String)>,
     JsonBody(patch): JsonBody<Value>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let edited = core.patch_server(&caller, &cluster, &service, &server, &patch, &precondition).await?;
-    Ok((etag_header(&edited.etag), Json(RealServerDoc::from(&edited.value))))
+    let edited = core
+        .patch_server(&caller, &cluster, &service, &server, &patch, &precondition)
+        .await?;
+    Ok((
+        etag_header(&edited.etag),
+        Json(RealServerDoc::from(&edited.value)),
+    ))
 }
 
 #[utoipa::path(delete, path = "/v1/clusters/{cluster}/draft/services/{service}/servers/{server}", tag = "draft",
@@ -210,6 +270,8 @@ pub async fn delete_server(
     precondition: Precondition,
     Path((cluster, service, server)): Path<(String, String, String)>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let edited = core.delete_server(&caller, &cluster, &service, &server, &precondition).await?;
+    let edited = core
+        .delete_server(&caller, &cluster, &service, &server, &precondition)
+        .await?;
     Ok((StatusCode::NO_CONTENT, etag_header(&edited.etag)))
 }

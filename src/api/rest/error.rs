@@ -1,8 +1,8 @@
 //! core errors as HTTP responses: `{"error": {"code", "message", "field"}}`.
 
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
 use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -49,12 +49,19 @@ pub struct ErrorDetail {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
-            error: ErrorDetail { code: self.0.code(), message: self.0.message(), field: self.0.field().map(str::to_string) },
+            error: ErrorDetail {
+                code: self.0.code(),
+                message: self.0.message(),
+                field: self.0.field().map(str::to_string),
+            },
         };
         let mut response = (status(self.0.code()), Json(body)).into_response();
         if self.0.code() == ErrorCode::Unauthenticated {
             // RFC 6750: tell the client which scheme to use.
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"lvsd\""));
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"lvsd\""),
+            );
         }
         response
     }

@@ -4,7 +4,7 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
@@ -20,7 +20,11 @@ impl<T: DeserializeOwned + Send> FromRequest<Core> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, core: &Core) -> Result<Self, Self::Rejection> {
-        read_body(req, core, |bytes| ValidationError::from_json(bytes).map_err(Error::from)).await.map(JsonBody)
+        read_body(req, core, |bytes| {
+            ValidationError::from_json(bytes).map_err(Error::from)
+        })
+        .await
+        .map(JsonBody)
     }
 }
 
@@ -34,23 +38,37 @@ pub(crate) async fn read_body<T: Send>(
     let (mut parts, body) = req.into_parts();
     let caller = Caller::from_request_parts(&mut parts, core).await?;
     let target = format!("{} {}", parts.method, parts.uri.path());
-    let announced = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    let announced = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
     let _reserved = match parts.extensions.get::<BodyBudget>() {
-        Some(budget) => budget.reserve(announced.unwrap_or(super::BODY_LIMIT).min(super::BODY_LIMIT)).await,
+        Some(budget) => {
+            budget
+                .reserve(
+                    announced
+                        .unwrap_or(super::BODY_LIMIT)
+                        .min(super::BODY_LIMIT),
+                )
+                .await
+        }
         None => None,
     };
     let result = match Bytes::from_request(Request::from_parts(parts, body), core).await {
         Ok(bytes) => parse(&bytes),
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(Error::TooLarge(format!(
-            "the body is larger than the {} MiB the server accepts",
-            super::BODY_LIMIT / (1024 * 1024)
-        ))),
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            Err(Error::TooLarge(format!(
+                "the body is larger than the {} MiB the server accepts",
+                super::BODY_LIMIT / (1024 * 1024)
+            )))
+        }
         Err(rejection) => Err(Error::invalid("body", rejection.body_text())),
     };
     match result {
         Ok(value) => Ok(value),
         Err(err) => {
-            core.record_rejected(&caller, cluster_of(&target), &target, &err).await;
+            core.record_rejected(&caller, cluster_of(&target), &target, &err)
+                .await;
             Err(err.into())
         }
     }
@@ -59,7 +77,10 @@ pub(crate) async fn read_body<T: Send>(
 /// The cluster named in a `/v1/clusters/{cluster}/...` path.
 fn cluster_of(target: &str) -> Option<&str> {
     let path = target.split_once(' ').map_or(target, |(_, path)| path);
-    path.strip_prefix("/v1/clusters/")?.split('/').next().filter(|name| !name.is_empty())
+    path.strip_prefix("/v1/clusters/")?
+        .split('/')
+        .next()
+        .filter(|name| !name.is_empty())
 }
 
 /// Query parameters, with a 400 naming the parameter on bad input.
@@ -92,7 +113,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
             .extensions
             .get::<Principal>()
             .ok_or_else(|| Error::Internal("this route is not under access control".to_string()))?;
-        Ok(Caller::new(principal.name.clone(), request_id(&parts.headers)))
+        Ok(Caller::new(
+            principal.name.clone(),
+            request_id(&parts.headers),
+        ))
     }
 }
 
@@ -134,7 +158,10 @@ fn is_etag_list(value: &str) -> bool {
             && value.split(',').all(|tag| {
                 let tag = tag.trim();
                 let tag = tag.strip_prefix("W/").unwrap_or(tag);
-                tag.len() >= 2 && tag.starts_with('"') && tag.ends_with('"') && !tag[1..tag.len() - 1].contains('"')
+                tag.len() >= 2
+                    && tag.starts_with('"')
+                    && tag.ends_with('"')
+                    && !tag[1..tag.len() - 1].contains('"')
             }))
 }
 
@@ -146,8 +173,11 @@ pub fn etag_header(etag: &str) -> [(header::HeaderName, HeaderValue); 1] {
 
 /// Parses a number from a path segment, naming it when it is not one.
 pub fn path_number(field: &str, text: &str) -> Result<i64, ApiError> {
-    text.parse::<i64>()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| Error::invalid(field, format!("`{text}` is not a revision number (1, 2, ...)")).into())
+    text.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+        Error::invalid(
+            field,
+            format!("`{text}` is not a revision number (1, 2, ...)"),
+        )
+        .into()
+    })
 }

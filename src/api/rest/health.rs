@@ -11,6 +11,9 @@ use crate::core::{Core, DirectorServersHealth};
     responses(
         (status = 200, description = "Per director, per service with health checks, per real server: healthy or not, since when it fails, the last error, its weight in the table now", body = [DirectorServersHealth]),
         (status = 404, body = ErrorBody)))]
-pub async fn get(State(core): State<Core>, Path(cluster): Path<String>) -> Result<Json<Vec<DirectorServersHealth>>, ApiError> {
+pub async fn get(
+    State(core): State<Core>,
+    Path(cluster): Path<String>,
+) -> Result<Json<Vec<DirectorServersHealth>>, ApiError> {
     Ok(Json(core.health(&cluster).await?))
 }

@@ -51,10 +51,15 @@ impl BodyBudget {
 /// The middleware: wait for a slot among `max_in_flight`, then run the
 /// request, all within `timeout` (which covers reading the body: a client
 /// trickling its body in is cut off too).
-pub async fn enforce(State(limits): State<Arc<RequestLimits>>, mut request: Request, next: Next) -> Response {
+pub async fn enforce(
+    State(limits): State<Arc<RequestLimits>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     request.extensions_mut().insert(limits.bodies.clone());
     let deadline = Instant::now() + limits.timeout;
-    let Ok(Ok(_permit)) = tokio::time::timeout_at(deadline, limits.in_flight.acquire()).await else {
+    let Ok(Ok(_permit)) = tokio::time::timeout_at(deadline, limits.in_flight.acquire()).await
+    else {
         let busy = format!(
             "the server is busy: {} requests in progress for {} s; retry later",
             limits.max_in_flight,

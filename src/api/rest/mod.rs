@@ -20,7 +20,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
-use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -63,7 +63,10 @@ pub struct ApiDoc;
 
 /// The OpenAPI document as checked in under `openapi/`.
 pub fn openapi_json() -> String {
-    ApiDoc::openapi().to_pretty_json().expect("the OpenAPI document serializes") + "\n"
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .expect("the OpenAPI document serializes")
+        + "\n"
 }
 
 #[derive(Debug, Clone)]
@@ -102,41 +105,92 @@ pub fn router(core: Core, options: &Options) -> Router {
     let service = "/v1/clusters/{cluster}/draft/services/{service}";
     let v1 = Router::new()
         .route("/v1/clusters", get(clusters::list).post(clusters::create))
-        .route("/v1/clusters/{cluster}", get(clusters::get).delete(clusters::delete))
+        .route(
+            "/v1/clusters/{cluster}",
+            get(clusters::get).delete(clusters::delete),
+        )
         .route(draft, get(draft::get).put(draft::replace))
         .route(&format!("{draft}/import"), post(draft::import))
-        .route(&format!("{draft}/services"), get(draft::list_services).post(draft::add_service))
+        .route(
+            &format!("{draft}/services"),
+            get(draft::list_services).post(draft::add_service),
+        )
         .route(
             service,
-            get(draft::get_service).put(draft::put_service).patch(draft::patch_service).delete(draft::delete_service),
+            get(draft::get_service)
+                .put(draft::put_service)
+                .patch(draft::patch_service)
+                .delete(draft::delete_service),
         )
-        .route(&format!("{service}/servers"), get(draft::list_servers).post(draft::add_server))
+        .route(
+            &format!("{service}/servers"),
+            get(draft::list_servers).post(draft::add_server),
+        )
         .route(
             &format!("{service}/servers/{{server}}"),
-            get(draft::get_server).put(draft::put_server).patch(draft::patch_server).delete(draft::delete_server),
+            get(draft::get_server)
+                .put(draft::put_server)
+                .patch(draft::patch_server)
+                .delete(draft::delete_server),
         )
-        .route("/v1/clusters/{cluster}/revisions", get(revisions::list).post(revisions::commit))
-        .route("/v1/clusters/{cluster}/revisions/{number}", get(revisions::get))
-        .route("/v1/clusters/{cluster}/revisions/{number}/diff", get(revisions::diff))
-        .route("/v1/clusters/{cluster}/revisions/{number}/export", get(revisions::export))
-        .route("/v1/clusters/{cluster}/revisions/{number}/activate", post(revisions::activate))
-        .route("/v1/clusters/{cluster}/revisions/{number}/plan", get(directors::plan))
+        .route(
+            "/v1/clusters/{cluster}/revisions",
+            get(revisions::list).post(revisions::commit),
+        )
+        .route(
+            "/v1/clusters/{cluster}/revisions/{number}",
+            get(revisions::get),
+        )
+        .route(
+            "/v1/clusters/{cluster}/revisions/{number}/diff",
+            get(revisions::diff),
+        )
+        .route(
+            "/v1/clusters/{cluster}/revisions/{number}/export",
+            get(revisions::export),
+        )
+        .route(
+            "/v1/clusters/{cluster}/revisions/{number}/activate",
+            post(revisions::activate),
+        )
+        .route(
+            "/v1/clusters/{cluster}/revisions/{number}/plan",
+            get(directors::plan),
+        )
         .route("/v1/clusters/{cluster}/rollback", post(revisions::rollback))
         .route("/v1/clusters/{cluster}/confirm", post(directors::confirm))
-        .route("/v1/clusters/{cluster}/settings", get(directors::get_settings).put(directors::put_settings))
+        .route(
+            "/v1/clusters/{cluster}/settings",
+            get(directors::get_settings).put(directors::put_settings),
+        )
         .route("/v1/clusters/{cluster}/directors", get(directors::list))
         .route("/v1/clusters/{cluster}/counters", get(directors::counters))
         .route("/v1/clusters/{cluster}/health", get(health::get))
-        .route("/v1/clusters/{cluster}/directors/{name}", get(directors::get).put(agents::report))
+        .route(
+            "/v1/clusters/{cluster}/directors/{name}",
+            get(directors::get).put(agents::report),
+        )
         .route("/v1/clusters/{cluster}/desired", get(agents::desired))
         .route("/v1/clusters/{cluster}/rollout", get(agents::rollout))
-        .route("/v1/clusters/{cluster}/rollout/release", post(agents::release))
+        .route(
+            "/v1/clusters/{cluster}/rollout/release",
+            post(agents::release),
+        )
         .route("/v1/clusters/{cluster}/zero", post(agents::zero))
-        .route("/v1/clusters/{cluster}/directors/{name}/apply", post(directors::apply))
-        .route("/v1/clusters/{cluster}/directors/{name}/connections", get(directors::connections))
+        .route(
+            "/v1/clusters/{cluster}/directors/{name}/apply",
+            post(directors::apply),
+        )
+        .route(
+            "/v1/clusters/{cluster}/directors/{name}/connections",
+            get(directors::connections),
+        )
         .route("/v1/audit", get(audit::list))
         .route("/metrics", get(metrics::scrape))
-        .route_layer(axum::middleware::from_fn_with_state(core.clone(), auth::authorize));
+        .route_layer(axum::middleware::from_fn_with_state(
+            core.clone(),
+            auth::authorize,
+        ));
 
     let mut router = Router::new()
         .merge(v1)
@@ -144,24 +198,54 @@ pub fn router(core: Core, options: &Options) -> Router {
         .route("/ui/{file}", get(ui::file))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
-        .route("/openapi.json", get(|| async { ([(header::CONTENT_TYPE, "application/json")], openapi_json()) }))
-        .fallback(|| async { ApiError::from(crate::core::Error::NotFound("no such endpoint".into())) })
+        .route(
+            "/openapi.json",
+            get(|| async { ([(header::CONTENT_TYPE, "application/json")], openapi_json()) }),
+        )
+        .fallback(|| async {
+            ApiError::from(crate::core::Error::NotFound("no such endpoint".into()))
+        })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(core);
     if !options.cors_origins.is_empty() {
         let cors = CorsLayer::new()
             .allow_origin(AllowOrigin::list(options.cors_origins.clone()))
-            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
-            .allow_headers([header::CONTENT_TYPE, header::IF_MATCH, header::AUTHORIZATION, HeaderName::from_static("x-request-id")])
-            .expose_headers([header::ETAG, header::LOCATION, HeaderName::from_static("x-request-id")])
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ])
+            .allow_headers([
+                header::CONTENT_TYPE,
+                header::IF_MATCH,
+                header::AUTHORIZATION,
+                HeaderName::from_static("x-request-id"),
+            ])
+            .expose_headers([
+                header::ETAG,
+                header::LOCATION,
+                HeaderName::from_static("x-request-id"),
+            ])
             .max_age(Duration::from_secs(600));
         router = router.layer(cors);
     }
-    let limits = limits::RequestLimits::new(options.request_timeout, options.max_in_flight, options.body_memory);
+    let limits = limits::RequestLimits::new(
+        options.request_timeout,
+        options.max_in_flight,
+        options.body_memory,
+    );
     router
-        .layer(axum::middleware::from_fn_with_state(limits, limits::enforce))
+        .layer(axum::middleware::from_fn_with_state(
+            limits,
+            limits::enforce,
+        ))
         // Outside the limits, so that requests they refuse are counted too.
-        .layer(axum::middleware::from_fn_with_state(counted, metrics::count))
+        .layer(axum::middleware::from_fn_with_state(
+            counted,
+            metrics::count,
+        ))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
@@ -172,7 +256,10 @@ use error::ApiError;
 async fn readyz(State(core): State<Core>) -> impl IntoResponse {
     match core.list_clusters().await {
         Ok(_) => (StatusCode::OK, Json(serde_json::json!({"ready": true}))),
-        Err(err) => (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"ready": false, "reason": err.to_string()}))),
+        Err(err) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"ready": false, "reason": err.to_string()})),
+        ),
     }
 }
 
@@ -213,15 +300,25 @@ pub async fn serve(
     Ok(())
 }
 
-async fn serve_connection(app: Router, conn: Conn, header_timeout: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+async fn serve_connection(
+    app: Router,
+    conn: Conn,
+    header_timeout: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     use tower::Layer;
     let peer = conn.peer();
     let service = axum::Extension(ConnectInfo(peer)).layer(app);
     let mut http = hyper::server::conn::http1::Builder::new();
     // Headers: read within the deadline, and no more than 64 KiB of them
     // buffered while incomplete (hyper's default is 400 KiB).
-    http.timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(header_timeout).max_header_size(64 * 1024);
-    let connection = http.serve_connection(hyper_util::rt::TokioIo::new(conn), hyper_util::service::TowerToHyperService::new(service));
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .max_header_size(64 * 1024);
+    let connection = http.serve_connection(
+        hyper_util::rt::TokioIo::new(conn),
+        hyper_util::service::TowerToHyperService::new(service),
+    );
     tokio::pin!(connection);
     tokio::select! {
         result = connection.as_mut() => {

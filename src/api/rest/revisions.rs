@@ -1,17 +1,18 @@
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ErrorBody};
-use super::extract::{path_number, JsonBody, Query};
+use super::extract::{JsonBody, Query, path_number};
 use crate::core::{
-    Caller, CommitOutcome, CommitRequest, Core, Error, Precondition, RevisionPage, RevisionView, parse_confirm_within,
+    Caller, CommitOutcome, CommitRequest, Core, Error, Precondition, RevisionPage, RevisionView,
+    parse_confirm_within,
 };
-use crate::model::diff::SpecDiff;
 use crate::model::SpecDoc;
+use crate::model::diff::SpecDiff;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -84,7 +85,11 @@ pub struct DiffView {
 }
 
 async fn committed(outcome: CommitOutcome) -> Result<Response, ApiError> {
-    let status = if outcome.created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if outcome.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     spec_json(status, outcome).await
 }
 
@@ -94,12 +99,23 @@ async fn committed(outcome: CommitOutcome) -> Result<Response, ApiError> {
 /// free for what the activation set going, first of all handing the store's
 /// writer connection back to its pool (sqlx does that in a task of its own),
 /// which the directors' next writes wait for.
-async fn spec_json<T: Serialize + Send + 'static>(status: StatusCode, value: T) -> Result<Response, ApiError> {
+async fn spec_json<T: Serialize + Send + 'static>(
+    status: StatusCode,
+    value: T,
+) -> Result<Response, ApiError> {
     let body = tokio::task::spawn_blocking(move || serde_json::to_vec(&value))
         .await
         .map_err(|e| Error::Internal(format!("serializing the response: {e}")))?
         .map_err(|e| Error::Internal(format!("serializing the response: {e}")))?;
-    Ok((status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response())
+    Ok((
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response())
 }
 
 #[utoipa::path(post, path = "/v1/clusters/{cluster}/revisions", tag = "revisions",
@@ -116,7 +132,11 @@ pub async fn commit(
     Path(cluster): Path<String>,
     JsonBody(body): JsonBody<CommitBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let confirm_within = body.confirm_within.as_deref().map(parse_confirm_within).transpose()?;
+    let confirm_within = body
+        .confirm_within
+        .as_deref()
+        .map(parse_confirm_within)
+        .transpose()?;
     let request = CommitRequest {
         message: body.message,
         author: body.author,
@@ -137,13 +157,19 @@ pub async fn list(
     Path(cluster): Path<String>,
     Query(page): Query<PageParams>,
 ) -> Result<Json<RevisionPage>, ApiError> {
-    Ok(Json(core.list_revisions(&cluster, page.before, page.limit).await?))
+    Ok(Json(
+        core.list_revisions(&cluster, page.before, page.limit)
+            .await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/clusters/{cluster}/revisions/{number}", tag = "revisions",
     params(("cluster" = String, Path), ("number" = i64, Path)),
     responses((status = 200, body = RevisionView), (status = 404, body = ErrorBody)))]
-pub async fn get(State(core): State<Core>, Path((cluster, number)): Path<(String, String)>) -> Result<Json<RevisionView>, ApiError> {
+pub async fn get(
+    State(core): State<Core>,
+    Path((cluster, number)): Path<(String, String)>,
+) -> Result<Json<RevisionView>, ApiError> {
     let number = path_number("number", &number)?;
     Ok(Json(core.get_revision(&cluster, number).await?))
 }
@@ -157,17 +183,32 @@ pub async fn diff(
     Query(params): Query<DiffParams>,
 ) -> Result<Json<DiffView>, ApiError> {
     let number = path_number("number", &number)?;
-    let (from, diff) = core.diff_revisions(&cluster, number, params.against).await?;
-    Ok(Json(DiffView { from, to: number, diff }))
+    let (from, diff) = core
+        .diff_revisions(&cluster, number, params.against)
+        .await?;
+    Ok(Json(DiffView {
+        from,
+        to: number,
+        diff,
+    }))
 }
 
 #[utoipa::path(get, path = "/v1/clusters/{cluster}/revisions/{number}/export", tag = "revisions",
     params(("cluster" = String, Path), ("number" = i64, Path)),
     responses((status = 200, description = "`ipvsadm -R` input for the revision", body = String, content_type = "text/plain"), (status = 404, body = ErrorBody)))]
-pub async fn export(State(core): State<Core>, Path((cluster, number)): Path<(String, String)>) -> Result<impl IntoResponse, ApiError> {
+pub async fn export(
+    State(core): State<Core>,
+    Path((cluster, number)): Path<(String, String)>,
+) -> Result<impl IntoResponse, ApiError> {
     let number = path_number("number", &number)?;
     let text = core.export_revision(&cluster, number).await?;
-    Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")], text))
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; charset=utf-8",
+        )],
+        text,
+    ))
 }
 
 #[utoipa::path(post, path = "/v1/clusters/{cluster}/revisions/{number}/activate", tag = "revisions",
@@ -179,7 +220,11 @@ pub async fn activate(
     Path((cluster, number)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let number = path_number("number", &number)?;
-    spec_json(StatusCode::OK, core.activate(&caller, &cluster, number).await?).await
+    spec_json(
+        StatusCode::OK,
+        core.activate(&caller, &cluster, number).await?,
+    )
+    .await
 }
 
 #[utoipa::path(post, path = "/v1/clusters/{cluster}/rollback", tag = "revisions",
@@ -195,7 +240,20 @@ pub async fn rollback(
     Path(cluster): Path<String>,
     JsonBody(body): JsonBody<RollbackBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let confirm_within = body.confirm_within.as_deref().map(parse_confirm_within).transpose()?;
-    let outcome = core.rollback(&caller, &cluster, body.to, body.expected_base, body.message, confirm_within).await?;
+    let confirm_within = body
+        .confirm_within
+        .as_deref()
+        .map(parse_confirm_within)
+        .transpose()?;
+    let outcome = core
+        .rollback(
+            &caller,
+            &cluster,
+            body.to,
+            body.expected_base,
+            body.message,
+            confirm_within,
+        )
+        .await?;
     committed(outcome).await
 }

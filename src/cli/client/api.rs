@@ -71,14 +71,22 @@ pub struct TlsFiles {
 }
 
 impl TlsFiles {
-    fn apply(&self, mut builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder, Failure> {
+    fn apply(
+        &self,
+        mut builder: reqwest::ClientBuilder,
+    ) -> Result<reqwest::ClientBuilder, Failure> {
         let read = |path: &std::path::Path, what: &str| {
-            std::fs::read(path).map_err(|err| Failure::Local(format!("{what} {}: {err}", path.display())))
+            std::fs::read(path)
+                .map_err(|err| Failure::Local(format!("{what} {}: {err}", path.display())))
         };
         if let Some(path) = &self.ca {
             let pem = read(path, "--ca")?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|err| Failure::Usage(format!("--ca {}: not PEM certificates ({err})", path.display())))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|err| {
+                Failure::Usage(format!(
+                    "--ca {}: not PEM certificates ({err})",
+                    path.display()
+                ))
+            })?;
             for cert in certs {
                 builder = builder.add_root_certificate(cert);
             }
@@ -88,12 +96,19 @@ impl TlsFiles {
                 let mut pem = read(cert, "--client-cert")?;
                 pem.push(b'\n');
                 pem.extend(read(key, "--client-key")?);
-                let identity = reqwest::Identity::from_pem(&pem)
-                    .map_err(|err| Failure::Usage(format!("--client-cert/--client-key: not a PEM certificate and key ({err})")))?;
+                let identity = reqwest::Identity::from_pem(&pem).map_err(|err| {
+                    Failure::Usage(format!(
+                        "--client-cert/--client-key: not a PEM certificate and key ({err})"
+                    ))
+                })?;
                 builder = builder.identity(identity);
             }
             (None, None) => {}
-            _ => return Err(Failure::Usage("--client-cert and --client-key go together".to_string())),
+            _ => {
+                return Err(Failure::Usage(
+                    "--client-cert and --client-key go together".to_string(),
+                ));
+            }
         }
         Ok(builder)
     }
@@ -132,11 +147,22 @@ impl Api {
             .enable_all()
             .build()
             .map_err(|err| Failure::Local(format!("cannot start the I/O runtime: {err}")))?;
-        Ok(Api { base, token, http, runtime })
+        Ok(Api {
+            base,
+            token,
+            http,
+            runtime,
+        })
     }
 
     /// Sends one request; any status from 400 up becomes a [`Failure`].
-    pub fn send(&self, method: Method, path: &str, body: Body, if_match: Option<&str>) -> Result<Reply, Failure> {
+    pub fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Body,
+        if_match: Option<&str>,
+    ) -> Result<Reply, Failure> {
         let mut request = self.http.request(method, format!("{}{path}", self.base));
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
@@ -146,8 +172,12 @@ impl Api {
         }
         request = match body {
             Body::Empty => request,
-            Body::Json(value) => request.header("content-type", "application/json").body(value.to_string()),
-            Body::Text(text) => request.header("content-type", "text/plain; charset=utf-8").body(text),
+            Body::Json(value) => request
+                .header("content-type", "application/json")
+                .body(value.to_string()),
+            Body::Text(text) => request
+                .header("content-type", "text/plain; charset=utf-8")
+                .body(text),
         };
         let base = &self.base;
         let (status, etag, text) = self
@@ -155,7 +185,11 @@ impl Api {
             .block_on(async {
                 let response = request.send().await?;
                 let status = response.status().as_u16();
-                let etag = response.headers().get("etag").and_then(|v| v.to_str().ok()).map(str::to_string);
+                let etag = response
+                    .headers()
+                    .get("etag")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
                 let text = response.text().await?;
                 Ok::<_, reqwest::Error>((status, etag, text))
             })
@@ -189,7 +223,11 @@ fn unreachable(base: &str, err: &reqwest::Error) -> Failure {
     while let Some(next) = cause.source() {
         cause = next;
     }
-    let what = if err.is_timeout() { "timed out".to_string() } else { cause.to_string() };
+    let what = if err.is_timeout() {
+        "timed out".to_string()
+    } else {
+        cause.to_string()
+    };
     Failure::Unreachable(format!(
         "cannot reach the lvsd server at {base}: {what}\n  hint: is `lvsd serve` running there? Point at another with --server URL or LVSD_SERVER"
     ))
@@ -264,6 +302,9 @@ pub struct CommitOutcome {
 
 /// A spec the server sent, validated as the model does.
 pub fn spec_of(value: &Value) -> Result<Spec, Failure> {
-    Spec::from_json(value.to_string().as_bytes())
-        .map_err(|err| Failure::Unreachable(format!("the server sent a spec lvsd cannot read ({err}): is it an lvsd server of this version?")))
+    Spec::from_json(value.to_string().as_bytes()).map_err(|err| {
+        Failure::Unreachable(format!(
+            "the server sent a spec lvsd cannot read ({err}): is it an lvsd server of this version?"
+        ))
+    })
 }

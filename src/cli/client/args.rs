@@ -18,18 +18,30 @@ pub struct HostPort {
 /// `[2001:db8::1]:443`, or a bare address (no port).
 pub fn parse_host_port(text: &str) -> Result<HostPort, String> {
     if let Some(rest) = text.strip_prefix('[') {
-        let (address, after) = rest.split_once(']').ok_or("missing `]` after the IPv6 address")?;
-        let ip = address
-            .parse::<Ipv6Addr>()
-            .map_err(|_| format!("`{address}` is not an IPv6 address (brackets are for IPv6 only)"))?;
+        let (address, after) = rest
+            .split_once(']')
+            .ok_or("missing `]` after the IPv6 address")?;
+        let ip = address.parse::<Ipv6Addr>().map_err(|_| {
+            format!("`{address}` is not an IPv6 address (brackets are for IPv6 only)")
+        })?;
         let port = match after {
             "" => None,
-            _ => Some(port(after.strip_prefix(':').ok_or("expected `:PORT` after `]`")?)?),
+            _ => Some(port(
+                after
+                    .strip_prefix(':')
+                    .ok_or("expected `:PORT` after `]`")?,
+            )?),
         };
-        return Ok(HostPort { ip: IpAddr::V6(ip), port });
+        return Ok(HostPort {
+            ip: IpAddr::V6(ip),
+            port,
+        });
     }
     if let Ok(ip) = text.parse::<Ipv6Addr>() {
-        return Ok(HostPort { ip: IpAddr::V6(ip), port: None });
+        return Ok(HostPort {
+            ip: IpAddr::V6(ip),
+            port: None,
+        });
     }
     let (host, port_text) = match text.rsplit_once(':') {
         Some((host, port)) => (host, Some(port)),
@@ -39,26 +51,35 @@ pub fn parse_host_port(text: &str) -> Result<HostPort, String> {
         if host.contains(':') {
             format!("`{text}` is not an address: write IPv6 with a port as [ADDRESS]:PORT")
         } else if host.is_empty() || host.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-            format!("`{host}` is not an IPv4 address: expected ADDRESS[:PORT] such as 192.168.31.100:80")
+            format!(
+                "`{host}` is not an IPv4 address: expected ADDRESS[:PORT] such as 192.168.31.100:80"
+            )
         } else {
             format!("`{host}` is a host name: lvsd takes numeric addresses only")
         }
     })?;
-    Ok(HostPort { ip: IpAddr::V4(ip), port: port_text.map(port).transpose()? })
+    Ok(HostPort {
+        ip: IpAddr::V4(ip),
+        port: port_text.map(port).transpose()?,
+    })
 }
 
 fn port(text: &str) -> Result<u16, String> {
     text.parse::<u16>()
         .ok()
         .or_else(|| crate::ipvsadm::port_of_service_name(text))
-        .ok_or_else(|| format!("`{text}` is not a port: expected 0 to 65535 or a well-known name such as http"))
+        .ok_or_else(|| {
+            format!("`{text}` is not a port: expected 0 to 65535 or a well-known name such as http")
+        })
 }
 
 /// A firewall mark, 1 to 4294967295.
 fn parse_mark(text: &str) -> Result<u32, String> {
     match text.parse::<u32>() {
         Ok(mark) if mark > 0 => Ok(mark),
-        _ => Err(format!("`{text}` is not a firewall mark: expected 1 to 4294967295")),
+        _ => Err(format!(
+            "`{text}` is not a firewall mark: expected 1 to 4294967295"
+        )),
     }
 }
 
@@ -67,8 +88,9 @@ pub fn parse_secs(text: &str) -> Result<u32, String> {
     if let Ok(secs) = text.parse::<u32>() {
         return Ok(secs);
     }
-    let duration = humantime::parse_duration(text)
-        .map_err(|_| format!("`{text}` is not a duration: expected seconds (900) or a duration such as 15m"))?;
+    let duration = humantime::parse_duration(text).map_err(|_| {
+        format!("`{text}` is not a duration: expected seconds (900) or a duration such as 15m")
+    })?;
     u32::try_from(duration.as_secs()).map_err(|_| format!("`{text}` is too long"))
 }
 
@@ -102,22 +124,36 @@ pub struct ServiceArg {
     #[arg(short = 'f', long = "fwmark-service", value_name = "MARK", value_parser = parse_mark, help_heading = "Virtual service")]
     fwmark: Option<u32>,
     /// The firewall-mark service is IPv6 (after -f)
-    #[arg(short = '6', long = "ipv6", requires = "fwmark", help_heading = "Virtual service")]
+    #[arg(
+        short = '6',
+        long = "ipv6",
+        requires = "fwmark",
+        help_heading = "Virtual service"
+    )]
     ipv6: bool,
 }
 
 impl ServiceArg {
     pub fn key(&self) -> ServiceKey {
-        let addr = |protocol, hp: HostPort| ServiceKey::Addr { protocol, addr: SocketAddr::new(hp.ip, hp.port.unwrap_or(0)) };
+        let addr = |protocol, hp: HostPort| ServiceKey::Addr {
+            protocol,
+            addr: SocketAddr::new(hp.ip, hp.port.unwrap_or(0)),
+        };
         match (self.tcp, self.udp, self.sctp, self.fwmark) {
             (Some(hp), ..) => addr(Protocol::Tcp, hp),
             (_, Some(hp), ..) => addr(Protocol::Udp, hp),
             (_, _, Some(hp), _) => addr(Protocol::Sctp, hp),
             (.., Some(mark)) => {
-                let family = if self.ipv6 { AddressFamily::Ipv6 } else { AddressFamily::Ipv4 };
+                let family = if self.ipv6 {
+                    AddressFamily::Ipv6
+                } else {
+                    AddressFamily::Ipv4
+                };
                 ServiceKey::Fwmark { mark, family }
             }
-            (None, None, None, None) => unreachable!("clap requires one of -t, -u, --sctp-service, -f"),
+            (None, None, None, None) => {
+                unreachable!("clap requires one of -t, -u, --sctp-service, -f")
+            }
         }
     }
 }
@@ -146,7 +182,11 @@ impl ServerArg {
 #[derive(Debug, Clone, Args)]
 pub struct IfMatch {
     /// Change the draft only if it is still this version (its ETag, from `lvsd draft show`)
-    #[arg(long = "if-match", value_name = "ETAG", help_heading = "Server options")]
+    #[arg(
+        long = "if-match",
+        value_name = "ETAG",
+        help_heading = "Server options"
+    )]
     pub if_match: Option<String>,
 }
 
@@ -173,15 +213,38 @@ mod tests {
     #[test]
     fn host_ports() {
         let hp = |text| parse_host_port(text).unwrap();
-        assert_eq!(hp("192.168.31.100:80"), HostPort { ip: "192.168.31.100".parse().unwrap(), port: Some(80) });
+        assert_eq!(
+            hp("192.168.31.100:80"),
+            HostPort {
+                ip: "192.168.31.100".parse().unwrap(),
+                port: Some(80)
+            }
+        );
         assert_eq!(hp("192.168.31.100:https").port, Some(443));
         assert_eq!(hp("172.25.0.31").port, None);
         assert_eq!(hp("[2001:db8::1]:53").port, Some(53));
-        assert_eq!(hp("2001:db8::1"), HostPort { ip: "2001:db8::1".parse().unwrap(), port: None });
-        for bad in ["192.168.31:80", "web1:80", "192.168.31.100:99999", "[10.0.0.1]:80", "2001:db8::1:80:x", ""] {
+        assert_eq!(
+            hp("2001:db8::1"),
+            HostPort {
+                ip: "2001:db8::1".parse().unwrap(),
+                port: None
+            }
+        );
+        for bad in [
+            "192.168.31:80",
+            "web1:80",
+            "192.168.31.100:99999",
+            "[10.0.0.1]:80",
+            "2001:db8::1:80:x",
+            "",
+        ] {
             assert!(parse_host_port(bad).is_err(), "{bad}");
         }
-        assert!(parse_host_port("web1:80").unwrap_err().contains("host name"));
+        assert!(
+            parse_host_port("web1:80")
+                .unwrap_err()
+                .contains("host name")
+        );
     }
 
     #[test]

@@ -55,7 +55,10 @@ pub fn run(client: &Client, command: ClusterCommand) -> Result<(), Failure> {
             } else {
                 println!("created cluster {}", args.name);
                 if client.cluster != args.name {
-                    println!("  work on it with --cluster {0} (or LVSD_CLUSTER={0})", args.name);
+                    println!(
+                        "  work on it with --cluster {0} (or LVSD_CLUSTER={0})",
+                        args.name
+                    );
                 }
             }
             Ok(())
@@ -71,7 +74,11 @@ pub fn run(client: &Client, command: ClusterCommand) -> Result<(), Failure> {
                 println!("no clusters yet: `lvsd cluster create NAME` makes one");
                 return Ok(());
             }
-            let mut rows = vec![["NAME", "ACTIVE", "LATEST", "DRAFT", "DESCRIPTION"].map(String::from).to_vec()];
+            let mut rows = vec![
+                ["NAME", "ACTIVE", "LATEST", "DRAFT", "DESCRIPTION"]
+                    .map(String::from)
+                    .to_vec(),
+            ];
             for c in clusters {
                 let number = |n: Option<i64>| n.map_or("-".to_string(), |n| n.to_string());
                 rows.push(vec![
@@ -101,7 +108,11 @@ pub fn run(client: &Client, command: ClusterCommand) -> Result<(), Failure> {
             println!("created:     {} by {}", c.created_at, c.created_by);
             println!("active:      revision {}", number(c.active_revision));
             println!("latest:      revision {}", number(c.latest_revision));
-            let state = if c.draft_dirty { "changed since the latest revision (`lvsd draft diff`)" } else { "same as the latest revision" };
+            let state = if c.draft_dirty {
+                "changed since the latest revision (`lvsd draft diff`)"
+            } else {
+                "same as the latest revision"
+            };
             println!("draft:       {state}, ETag {}", c.draft_etag);
             if let Some(pending) = &c.pending_confirm {
                 println!("confirm:     {}", pending.describe());
@@ -113,9 +124,18 @@ pub fn run(client: &Client, command: ClusterCommand) -> Result<(), Failure> {
             if args.force {
                 path.push_str("?force=true");
             }
-            client.api.send(Method::DELETE, &path, Body::Empty, None).map_err(|f| {
-                f.hint_if(|err| err.status == 409 && !args.force, format!("`lvsd cluster delete {} --force` deletes it anyway", args.name))
-            })?;
+            client
+                .api
+                .send(Method::DELETE, &path, Body::Empty, None)
+                .map_err(|f| {
+                    f.hint_if(
+                        |err| err.status == 409 && !args.force,
+                        format!(
+                            "`lvsd cluster delete {} --force` deletes it anyway",
+                            args.name
+                        ),
+                    )
+                })?;
             if client.json() {
                 print_json(&json!({"deleted": args.name}));
             } else {

@@ -37,16 +37,26 @@ impl Config {
             },
         };
         match std::fs::read_to_string(&path) {
-            Ok(text) => Config::parse(&text).map_err(|err| Failure::Usage(format!("{}:{err}", path.display()))),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound && !required => Ok(Config::default()),
-            Err(err) => Err(Failure::Usage(format!("cannot read the config file {}: {err}", path.display()))),
+            Ok(text) => Config::parse(&text)
+                .map_err(|err| Failure::Usage(format!("{}:{err}", path.display()))),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound && !required => {
+                Ok(Config::default())
+            }
+            Err(err) => Err(Failure::Usage(format!(
+                "cannot read the config file {}: {err}",
+                path.display()
+            ))),
         }
     }
 
     /// Parses the file; errors start with the line number.
     pub fn parse(text: &str) -> Result<Self, String> {
         let mut config = Config::default();
-        for (number, line) in text.lines().enumerate().map(|(i, line)| (i + 1, line.trim())) {
+        for (number, line) in text
+            .lines()
+            .enumerate()
+            .map(|(i, line)| (i + 1, line.trim()))
+        {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
@@ -55,15 +65,23 @@ impl Config {
                 .ok_or_else(|| format!("{number}: expected `key = \"value\"`"))?;
             let (key, value) = (key.trim(), value.trim());
             if key == "server" {
-                config.servers = if value.starts_with('[') { list_value(value) } else { string_value(value).map(|one| vec![one]) }
-                    .map_err(|why| format!("{number}: {why}"))?;
+                config.servers = if value.starts_with('[') {
+                    list_value(value)
+                } else {
+                    string_value(value).map(|one| vec![one])
+                }
+                .map_err(|why| format!("{number}: {why}"))?;
                 continue;
             }
             let value = string_value(value).map_err(|why| format!("{number}: {why}"))?;
             let slot = match key {
                 "token" => &mut config.token,
                 "cluster" => &mut config.cluster,
-                other => return Err(format!("{number}: unknown key `{other}`: expected server, token or cluster")),
+                other => {
+                    return Err(format!(
+                        "{number}: unknown key `{other}`: expected server, token or cluster"
+                    ));
+                }
             };
             *slot = Some(value);
         }
@@ -83,19 +101,27 @@ fn default_path() -> Option<PathBuf> {
     let base = std::env::var_os("XDG_CONFIG_HOME")
         .filter(|dir| !dir.is_empty())
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").filter(|dir| !dir.is_empty()).map(|home| Path::new(&home).join(".config")))?;
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|dir| !dir.is_empty())
+                .map(|home| Path::new(&home).join(".config"))
+        })?;
     Some(base.join("lvsd").join("config.toml"))
 }
 
 /// A one-line TOML list of quoted strings: `["a", 'b']`.
 fn list_value(text: &str) -> Result<Vec<String>, String> {
-    let mut rest = text.strip_prefix('[').ok_or("expected a list")?.trim_start();
+    let mut rest = text
+        .strip_prefix('[')
+        .ok_or("expected a list")?
+        .trim_start();
     let mut values = Vec::new();
     loop {
         if let Some(after) = rest.strip_prefix(']') {
             return trailing(after).map(|()| values);
         }
-        let (value, after) = quoted(rest)?.ok_or("expected a quoted string or `]` in the list (a list stays on one line)")?;
+        let (value, after) = quoted(rest)?
+            .ok_or("expected a quoted string or `]` in the list (a list stays on one line)")?;
         values.push(value);
         rest = after.trim_start();
         if let Some(after) = rest.strip_prefix(',') {
@@ -147,7 +173,11 @@ fn quoted(text: &str) -> Result<Option<(String, &str)>, String> {
 
 fn trailing(rest: &str) -> Result<(), String> {
     let rest = rest.trim();
-    if rest.is_empty() || rest.starts_with('#') { Ok(()) } else { Err(format!("unexpected `{rest}` after the value")) }
+    if rest.is_empty() || rest.starts_with('#') {
+        Ok(())
+    } else {
+        Err(format!("unexpected `{rest}` after the value"))
+    }
 }
 
 #[cfg(test)]
@@ -170,24 +200,60 @@ mod tests {
 
     #[test]
     fn server_may_be_a_list() {
-        let config = Config::parse("server = [\"http://a:7080\", 'http://b:7080' ,] # two\n").unwrap();
+        let config =
+            Config::parse("server = [\"http://a:7080\", 'http://b:7080' ,] # two\n").unwrap();
         assert_eq!(config.servers, ["http://a:7080", "http://b:7080"]);
         assert_eq!(config.first_server().as_deref(), Some("http://a:7080"));
         let config = Config::parse("server = \"http://a:7080, http://b:7080\"\n").unwrap();
-        assert_eq!(config.servers, ["http://a:7080, http://b:7080"], "as written: the agent splits it");
+        assert_eq!(
+            config.servers,
+            ["http://a:7080, http://b:7080"],
+            "as written: the agent splits it"
+        );
         assert_eq!(config.first_server().as_deref(), Some("http://a:7080"));
         assert_eq!(Config::parse("server = []").unwrap().first_server(), None);
-        assert!(Config::parse("server = [\"http://a:7080\"").unwrap_err().starts_with("1: expected"));
-        assert!(Config::parse("server = [\"a\" \"b\"]").unwrap_err().contains("expected `,` or `]`"));
-        assert!(Config::parse("server = [a]").unwrap_err().contains("quoted string"));
-        assert!(Config::parse("server = [\"a\"] x").unwrap_err().contains("unexpected `x`"));
+        assert!(
+            Config::parse("server = [\"http://a:7080\"")
+                .unwrap_err()
+                .starts_with("1: expected")
+        );
+        assert!(
+            Config::parse("server = [\"a\" \"b\"]")
+                .unwrap_err()
+                .contains("expected `,` or `]`")
+        );
+        assert!(
+            Config::parse("server = [a]")
+                .unwrap_err()
+                .contains("quoted string")
+        );
+        assert!(
+            Config::parse("server = [\"a\"] x")
+                .unwrap_err()
+                .contains("unexpected `x`")
+        );
     }
 
     #[test]
     fn names_the_line_at_fault() {
-        assert_eq!(Config::parse("server = \"x\"\nport = 1\n").unwrap_err(), "2: unknown key `port`: expected server, token or cluster");
-        assert!(Config::parse("server \"x\"").unwrap_err().starts_with("1: expected"));
-        assert!(Config::parse("server = \"x").unwrap_err().contains("closing"));
-        assert!(Config::parse("server = \"x\" y").unwrap_err().contains("unexpected `y`"));
+        assert_eq!(
+            Config::parse("server = \"x\"\nport = 1\n").unwrap_err(),
+            "2: unknown key `port`: expected server, token or cluster"
+        );
+        assert!(
+            Config::parse("server \"x\"")
+                .unwrap_err()
+                .starts_with("1: expected")
+        );
+        assert!(
+            Config::parse("server = \"x")
+                .unwrap_err()
+                .contains("closing")
+        );
+        assert!(
+            Config::parse("server = \"x\" y")
+                .unwrap_err()
+                .contains("unexpected `y`")
+        );
     }
 }

@@ -113,7 +113,10 @@ pub fn directors(client: &Client, args: DirectorsArgs) -> Result<(), Failure> {
         None => client.path("/directors"),
     };
     let reply = client.api.get(&path).map_err(|f| {
-        no_endpoint_hint(f).hint_if(|err| err.status == 404 && err.message.contains("has no director named"), "`lvsd directors` lists them")
+        no_endpoint_hint(f).hint_if(
+            |err| err.status == 404 && err.message.contains("has no director named"),
+            "`lvsd directors` lists them",
+        )
     })?;
     if client.json() {
         print_json(&reply.value());
@@ -126,10 +129,25 @@ pub fn directors(client: &Client, args: DirectorsArgs) -> Result<(), Failure> {
     }
     let directors: Vec<DirectorInfo> = reply.json()?;
     if directors.is_empty() {
-        println!("{} has no directors yet: `lvsd serve --apply-local` or an agent makes one", client.cluster);
+        println!(
+            "{} has no directors yet: `lvsd serve --apply-local` or an agent makes one",
+            client.cluster
+        );
         return Ok(());
     }
-    let mut rows = vec![["DIRECTOR", "MODE", "ACTIVE", "APPLIED", "STATE", "LAST APPLY", "AT"].map(String::from).to_vec()];
+    let mut rows = vec![
+        [
+            "DIRECTOR",
+            "MODE",
+            "ACTIVE",
+            "APPLIED",
+            "STATE",
+            "LAST APPLY",
+            "AT",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
     for d in &directors {
         rows.push(vec![
             d.name.clone(),
@@ -153,12 +171,20 @@ pub fn directors(client: &Client, args: DirectorsArgs) -> Result<(), Failure> {
 /// One line per director for `lvsd list`: `Director d1: revision 3 applied, in sync`;
 /// nothing when the cluster has none or the server cannot say.
 pub fn list_footer(client: &Client) -> String {
-    let Ok(reply) = client.api.get(&client.path("/directors")) else { return String::new() };
-    let Ok(directors) = reply.json::<Vec<DirectorInfo>>() else { return String::new() };
+    let Ok(reply) = client.api.get(&client.path("/directors")) else {
+        return String::new();
+    };
+    let Ok(directors) = reply.json::<Vec<DirectorInfo>>() else {
+        return String::new();
+    };
     directors
         .iter()
         .map(|d| {
-            let applied = d.applied_revision.map_or("nothing applied yet".to_string(), |n| format!("revision {n} applied"));
+            let applied = d
+                .applied_revision
+                .map_or("nothing applied yet".to_string(), |n| {
+                    format!("revision {n} applied")
+                });
             let mut line = format!("Director {}: {applied}, {}", d.name, d.state());
             if let Some(error) = d.errors.first() {
                 line.push_str(&format!(" ({error})"));
@@ -188,7 +214,11 @@ fn director_details(d: &DirectorInfo) -> String {
         let _ = writeln!(out, "error:      {error}");
     }
     for drift in &d.drift {
-        let details = if drift.details.is_empty() { String::new() } else { format!(" ({})", drift.details.join("; ")) };
+        let details = if drift.details.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", drift.details.join("; "))
+        };
         let _ = writeln!(out, "drift:      {}: {}{details}", drift.object, drift.kind);
     }
     for drain in &d.draining {
@@ -198,7 +228,11 @@ fn director_details(d: &DirectorInfo) -> String {
             drain.server, drain.service, drain.active_conns, drain.inactive_conns, drain.deadline
         );
     }
-    let plan = d.last_report.as_ref().and_then(|r| r["plan"].as_array()).filter(|plan| !plan.is_empty());
+    let plan = d
+        .last_report
+        .as_ref()
+        .and_then(|r| r["plan"].as_array())
+        .filter(|plan| !plan.is_empty());
     if let Some(plan) = plan {
         let _ = writeln!(out, "last plan:");
         for line in plan.iter().filter_map(Value::as_str) {
@@ -246,7 +280,12 @@ pub fn plan(client: &Client, args: PlanArgs) -> Result<(), Failure> {
     let reply = client
         .api
         .get(&client.path(&format!("/revisions/{}/plan", args.number)))
-        .map_err(|f| no_endpoint_hint(f).hint_if(|err| err.status == 404 && err.message.contains("has no revision"), "`lvsd log` lists the revisions"))?;
+        .map_err(|f| {
+            no_endpoint_hint(f).hint_if(
+                |err| err.status == 404 && err.message.contains("has no revision"),
+                "`lvsd log` lists the revisions",
+            )
+        })?;
     if client.json() {
         print_json(&reply.value());
         return Ok(());
@@ -256,7 +295,10 @@ pub fn plan(client: &Client, args: PlanArgs) -> Result<(), Failure> {
         (Some(director), _) => format!("director {director}'s table as it is now"),
         _ => "an empty table (this server applies to no kernel)".to_string(),
     };
-    println!("Plan of revision {} of {} against {against}:", plan.revision, client.cluster);
+    println!(
+        "Plan of revision {} of {} against {against}:",
+        plan.revision, client.cluster
+    );
     if plan.changes.is_empty() {
         println!("(no change)");
     }
@@ -292,15 +334,24 @@ struct Confirmed {
 }
 
 pub fn confirm(client: &Client, _args: ConfirmArgs) -> Result<(), Failure> {
-    let reply = client.api.send(Method::POST, &client.path("/confirm"), Body::Empty, None).map_err(|f| {
-        no_endpoint_hint(f).hint_if(|err| err.status == 409, "`lvsd commit -m MSG --confirm 5m` makes a commit that waits for confirmation")
-    })?;
+    let reply = client
+        .api
+        .send(Method::POST, &client.path("/confirm"), Body::Empty, None)
+        .map_err(|f| {
+            no_endpoint_hint(f).hint_if(
+                |err| err.status == 409,
+                "`lvsd commit -m MSG --confirm 5m` makes a commit that waits for confirmation",
+            )
+        })?;
     if client.json() {
         print_json(&reply.value());
         return Ok(());
     }
     let confirmed: Confirmed = reply.json()?;
-    println!("revision {} of {} confirmed at {}: it stays", confirmed.revision, client.cluster, confirmed.confirmed_at);
+    println!(
+        "revision {} of {} confirmed at {}: it stays",
+        confirmed.revision, client.cluster, confirmed.confirmed_at
+    );
     Ok(())
 }
 

@@ -10,7 +10,10 @@ use serde_json::{Map, Value, json};
 use super::api::{Body, Draft, seg, spec_of};
 use super::args::{IfMatch, ServerArg, ServiceArg, parse_secs, scheduler_parser};
 use super::{Client, Conn, Failure, exit_codes, print_json, render};
-use crate::model::{DaemonRole, RealServer, RealServerDoc, Scheduler, ServiceKey, ValidationError, VirtualService, VirtualServiceDoc};
+use crate::model::{
+    DaemonRole, RealServer, RealServerDoc, Scheduler, ServiceKey, ValidationError, VirtualService,
+    VirtualServiceDoc,
+};
 
 /// Which option gave each field of a service document.
 const SERVICE_OPTIONS: &[(&str, &str)] = &[
@@ -55,7 +58,11 @@ const DAEMON_OPTIONS: &[(&str, &str)] = &[
     ("sync_daemons", "--mcast-interface"),
 ];
 
-const TIMEOUT_OPTIONS: &[(&str, &str)] = &[("timeouts.tcpfin", "--tcpfin"), ("timeouts.tcp", "--tcp"), ("timeouts.udp", "--udp")];
+const TIMEOUT_OPTIONS: &[(&str, &str)] = &[
+    ("timeouts.tcpfin", "--tcpfin"),
+    ("timeouts.tcp", "--tcp"),
+    ("timeouts.udp", "--udp"),
+];
 
 // ---------------------------------------------------------------- svc
 
@@ -124,7 +131,12 @@ pub struct SvcOpts {
     #[arg(long = "pe", value_name = "ENGINE", value_parser = ["sip"])]
     pe: Option<String>,
     /// Scheduler flags, comma-separated: sh-fallback, sh-port, mh-fallback, mh-port
-    #[arg(short = 'b', long = "sched-flags", value_name = "FLAGS", value_delimiter = ',')]
+    #[arg(
+        short = 'b',
+        long = "sched-flags",
+        value_name = "FLAGS",
+        value_delimiter = ','
+    )]
     sched_flags: Option<Vec<String>>,
 }
 
@@ -209,24 +221,39 @@ fn service_doc(key: &ServiceKey, opts: &SvcOpts) -> Result<Value, Failure> {
 }
 
 fn netmask_needs_persistence(key: &ServiceKey) -> Failure {
-    Failure::Usage(format!("-M groups clients for persistence, and {key} is not persistent: add -p [TIMEOUT]"))
+    Failure::Usage(format!(
+        "-M groups clients for persistence, and {key} is not persistent: add -p [TIMEOUT]"
+    ))
 }
 
 fn flags_value(flags: &[String]) -> Value {
-    flags.iter().map(|f| f.trim()).filter(|f| !f.is_empty()).collect::<Vec<_>>().into()
+    flags
+        .iter()
+        .map(|f| f.trim())
+        .filter(|f| !f.is_empty())
+        .collect::<Vec<_>>()
+        .into()
 }
 
 /// A service document the server sent, validated.
 fn service_of(value: &Value) -> Result<VirtualService, Failure> {
     ValidationError::from_json::<VirtualServiceDoc>(value.to_string().as_bytes())
         .and_then(|doc| doc.validate())
-        .map_err(|err| Failure::Unreachable(format!("the server sent a service lvsd cannot read ({err})")))
+        .map_err(|err| {
+            Failure::Unreachable(format!(
+                "the server sent a service lvsd cannot read ({err})"
+            ))
+        })
 }
 
 fn server_of(value: &Value, service: &ServiceKey) -> Result<RealServer, Failure> {
     ValidationError::from_json::<RealServerDoc>(value.to_string().as_bytes())
         .and_then(|doc| doc.validate(service))
-        .map_err(|err| Failure::Unreachable(format!("the server sent a real server lvsd cannot read ({err})")))
+        .map_err(|err| {
+            Failure::Unreachable(format!(
+                "the server sent a real server lvsd cannot read ({err})"
+            ))
+        })
 }
 
 fn service_path(client: &Client, key: &ServiceKey) -> String {
@@ -254,15 +281,25 @@ pub fn svc(client: &Client, command: SvcCommand) -> Result<(), Failure> {
             let doc = service_doc(&key, &args.opts)?;
             let reply = client
                 .api
-                .send(Method::POST, &client.path("/draft/services"), Body::Json(doc), args.if_match.given())
+                .send(
+                    Method::POST,
+                    &client.path("/draft/services"),
+                    Body::Json(doc),
+                    args.if_match.given(),
+                )
                 .map_err(|f| {
-                    f.options(SERVICE_OPTIONS).exists_hint("change it with `lvsd svc edit`").draft_race(true)
+                    f.options(SERVICE_OPTIONS)
+                        .exists_hint("change it with `lvsd svc edit`")
+                        .draft_race(true)
                 })?;
             if client.json() {
                 print_json(&reply.value());
             } else {
                 let svc = service_of(&reply.value())?;
-                println!("added to the draft of {cluster}: {}", render::service_line(&svc));
+                println!(
+                    "added to the draft of {cluster}: {}",
+                    render::service_line(&svc)
+                );
             }
             Ok(())
         }
@@ -271,8 +308,15 @@ pub fn svc(client: &Client, command: SvcCommand) -> Result<(), Failure> {
             let key = args.service.key();
             client
                 .api
-                .send(Method::DELETE, &service_path(client, &key), Body::Empty, args.if_match.given())
-                .map_err(|f| no_such_service(f.options(SERVICE_OPTIONS), &cluster, &key).draft_race(true))?;
+                .send(
+                    Method::DELETE,
+                    &service_path(client, &key),
+                    Body::Empty,
+                    args.if_match.given(),
+                )
+                .map_err(|f| {
+                    no_such_service(f.options(SERVICE_OPTIONS), &cluster, &key).draft_race(true)
+                })?;
             if client.json() {
                 print_json(&json!({"deleted": key.to_string()}));
             } else {
@@ -287,7 +331,10 @@ fn svc_edit(client: &Client, args: SvcEditArgs) -> Result<(), Failure> {
     let cluster = &client.cluster;
     let key = args.service.key();
     let path = service_path(client, &key);
-    let current = client.api.get(&path).map_err(|f| no_such_service(f, cluster, &key))?;
+    let current = client
+        .api
+        .get(&path)
+        .map_err(|f| no_such_service(f, cluster, &key))?;
     let etag = current.etag.clone().unwrap_or_default();
     let before = service_of(&current.value())?;
     let opts = &args.opts;
@@ -334,7 +381,12 @@ fn svc_edit(client: &Client, args: SvcEditArgs) -> Result<(), Failure> {
     };
     let reply = client
         .api
-        .send(method, &path, Body::Json(body), Some(args.if_match.or(&etag)))
+        .send(
+            method,
+            &path,
+            Body::Json(body),
+            Some(args.if_match.or(&etag)),
+        )
         .map_err(|f| {
             no_such_service(f.options(SERVICE_OPTIONS), cluster, &key)
                 .hint_if(
@@ -473,7 +525,12 @@ pub struct RsOpts {
     #[arg(short = 'y', long = "l-threshold", value_name = "LOWER")]
     lower: Option<u32>,
     /// Tunnel type of -i [default: ipip]
-    #[arg(long = "tun-type", value_enum, value_name = "TYPE", help_heading = "Forwarding")]
+    #[arg(
+        long = "tun-type",
+        value_enum,
+        value_name = "TYPE",
+        help_heading = "Forwarding"
+    )]
     tun_type: Option<TunType>,
     /// Destination UDP port of gue encapsulation
     #[arg(long = "tun-port", value_name = "PORT", help_heading = "Forwarding")]
@@ -569,7 +626,11 @@ fn server_doc(ip: IpAddr, port: Option<u16>, opts: &RsOpts) -> Value {
     if let Some(tunnel) = opts.tunnel() {
         doc.insert("tunnel".into(), tunnel.into());
     }
-    for (field, value) in [("weight", opts.weight), ("upper_threshold", opts.upper), ("lower_threshold", opts.lower)] {
+    for (field, value) in [
+        ("weight", opts.weight),
+        ("upper_threshold", opts.upper),
+        ("lower_threshold", opts.lower),
+    ] {
         if let Some(value) = value {
             doc.insert(field.into(), value.into());
         }
@@ -593,16 +654,22 @@ pub fn rs(client: &Client, command: RsCommand) -> Result<(), Failure> {
             let hp = args.server.host_port();
             let doc = server_doc(hp.ip, hp.port, &args.opts);
             let path = format!("{}/servers", service_path(client, &key));
-            let reply = client.api.send(Method::POST, &path, Body::Json(doc), args.if_match.given()).map_err(|f| {
-                no_such_service(f.options(SERVER_OPTIONS), cluster, &key)
-                    .exists_hint("change it with `lvsd rs edit`")
-                    .draft_race(true)
-            })?;
+            let reply = client
+                .api
+                .send(Method::POST, &path, Body::Json(doc), args.if_match.given())
+                .map_err(|f| {
+                    no_such_service(f.options(SERVER_OPTIONS), cluster, &key)
+                        .exists_hint("change it with `lvsd rs edit`")
+                        .draft_race(true)
+                })?;
             if client.json() {
                 print_json(&reply.value());
             } else {
                 let rs = server_of(&reply.value(), &key)?;
-                println!("added to {key} in the draft of {cluster}: {}", render::server_summary(&rs));
+                println!(
+                    "added to {key} in the draft of {cluster}: {}",
+                    render::server_summary(&rs)
+                );
             }
             Ok(())
         }
@@ -615,14 +682,22 @@ pub fn rs(client: &Client, command: RsCommand) -> Result<(), Failure> {
                     "nothing to change: give what to change (-g, -m, -i, --fullnat, -w, -x, -y, --tun-type, --tun-port, ...)".into(),
                 ));
             }
-            let current = client.api.get(&path).map_err(|f| no_such_server(no_such_service(f, cluster, &key), &key, &id))?;
+            let current = client
+                .api
+                .get(&path)
+                .map_err(|f| no_such_server(no_such_service(f, cluster, &key), &key, &id))?;
             let etag = current.etag.clone().unwrap_or_default();
             let before = server_of(&current.value(), &key)?;
             let (method, body) = if args.replace {
                 let hp = args.server.host_port();
-                (Method::PUT, server_doc(hp.ip, Some(before.key.port()), &args.opts))
+                (
+                    Method::PUT,
+                    server_doc(hp.ip, Some(before.key.port()), &args.opts),
+                )
             } else {
-                let Value::Object(mut patch) = server_doc(before.key.ip(), None, &args.opts) else { unreachable!("a document") };
+                let Value::Object(mut patch) = server_doc(before.key.ip(), None, &args.opts) else {
+                    unreachable!("a document")
+                };
                 patch.remove("address");
                 // Leaving tun drops the tunnel settings with it.
                 if matches!(args.opts.forwarding.method(), Some(method) if method != "tun") {
@@ -632,8 +707,16 @@ pub fn rs(client: &Client, command: RsCommand) -> Result<(), Failure> {
             };
             let reply = client
                 .api
-                .send(method, &path, Body::Json(body), Some(args.if_match.or(&etag)))
-                .map_err(|f| no_such_server(f.options(SERVER_OPTIONS), &key, &id).draft_race(args.if_match.given().is_some()))?;
+                .send(
+                    method,
+                    &path,
+                    Body::Json(body),
+                    Some(args.if_match.or(&etag)),
+                )
+                .map_err(|f| {
+                    no_such_server(f.options(SERVER_OPTIONS), &key, &id)
+                        .draft_race(args.if_match.given().is_some())
+                })?;
             if client.json() {
                 print_json(&reply.value());
                 return Ok(());
@@ -653,8 +736,20 @@ pub fn rs(client: &Client, command: RsCommand) -> Result<(), Failure> {
             let id = args.server.id(&key);
             client
                 .api
-                .send(Method::DELETE, &server_path(client, &key, &id), Body::Empty, args.if_match.given())
-                .map_err(|f| no_such_server(no_such_service(f.options(SERVER_OPTIONS), cluster, &key), &key, &id).draft_race(true))?;
+                .send(
+                    Method::DELETE,
+                    &server_path(client, &key, &id),
+                    Body::Empty,
+                    args.if_match.given(),
+                )
+                .map_err(|f| {
+                    no_such_server(
+                        no_such_service(f.options(SERVER_OPTIONS), cluster, &key),
+                        &key,
+                        &id,
+                    )
+                    .draft_race(true)
+                })?;
             if client.json() {
                 print_json(&json!({"deleted": id, "service": key.to_string()}));
             } else {
@@ -680,7 +775,12 @@ fn edit_spec(
     edit(&mut spec)?;
     let reply = client
         .api
-        .send(Method::PUT, &client.path("/draft"), Body::Json(spec), Some(if_match.or(&draft.etag)))
+        .send(
+            Method::PUT,
+            &client.path("/draft"),
+            Body::Json(spec),
+            Some(if_match.or(&draft.etag)),
+        )
         .map_err(|f| f.options(owners).draft_race(if_match.given().is_some()))?;
     Ok(reply.value())
 }
@@ -722,8 +822,16 @@ pub struct TimeoutSetArgs {
 pub fn timeout(client: &Client, command: TimeoutCommand) -> Result<(), Failure> {
     let TimeoutCommand::Set(args) = command;
     let draft = edit_spec(client, &args.if_match, TIMEOUT_OPTIONS, |spec| {
-        let timeouts = spec.as_object_mut().expect("a spec is an object").entry("timeouts").or_insert_with(|| json!({}));
-        for (name, value) in [("tcp", args.tcp), ("tcpfin", args.tcpfin), ("udp", args.udp)] {
+        let timeouts = spec
+            .as_object_mut()
+            .expect("a spec is an object")
+            .entry("timeouts")
+            .or_insert_with(|| json!({}));
+        for (name, value) in [
+            ("tcp", args.tcp),
+            ("tcpfin", args.tcpfin),
+            ("udp", args.udp),
+        ] {
             match value {
                 Some(0) => {
                     timeouts.as_object_mut().map(|t| t.remove(name));
@@ -738,7 +846,11 @@ pub fn timeout(client: &Client, command: TimeoutCommand) -> Result<(), Failure> 
         print_json(&draft);
     } else {
         let spec = spec_of(&draft["spec"])?;
-        println!("draft of {}: {}", client.cluster, render::timeouts_line(&spec.timeouts));
+        println!(
+            "draft of {}: {}",
+            client.cluster,
+            render::timeouts_line(&spec.timeouts)
+        );
     }
     Ok(())
 }
@@ -817,7 +929,11 @@ pub struct DaemonStopArgs {
 }
 
 fn daemons(spec: &mut Value) -> &mut Vec<Value> {
-    let entry = spec.as_object_mut().expect("a spec is an object").entry("sync_daemons").or_insert_with(|| json!([]));
+    let entry = spec
+        .as_object_mut()
+        .expect("a spec is an object")
+        .entry("sync_daemons")
+        .or_insert_with(|| json!([]));
     if !entry.is_array() {
         *entry = json!([]);
     }
@@ -829,10 +945,14 @@ pub fn daemon(client: &Client, command: DaemonCommand) -> Result<(), Failure> {
     let (draft, said) = match command {
         DaemonCommand::Start(args) => {
             let role = args.role.name();
-            let mut daemon = json!({"role": role, "interface": args.interface, "syncid": args.syncid});
+            let mut daemon =
+                json!({"role": role, "interface": args.interface, "syncid": args.syncid});
             let optional = [
                 ("sync_maxlen", args.sync_maxlen.map(Value::from)),
-                ("mcast_group", args.mcast_group.map(|g| g.to_string().into())),
+                (
+                    "mcast_group",
+                    args.mcast_group.map(|g| g.to_string().into()),
+                ),
                 ("mcast_port", args.mcast_port.map(Value::from)),
                 ("mcast_ttl", args.mcast_ttl.map(Value::from)),
             ];
@@ -851,7 +971,10 @@ pub fn daemon(client: &Client, command: DaemonCommand) -> Result<(), Failure> {
                 Ok(())
             })?;
             let verb = if replaced { "replaced" } else { "added" };
-            (draft, format!("{verb} the {role} sync daemon in the draft of {cluster}"))
+            (
+                draft,
+                format!("{verb} the {role} sync daemon in the draft of {cluster}"),
+            )
         }
         DaemonCommand::Stop(args) => {
             let role = args.role.name();
@@ -860,11 +983,16 @@ pub fn daemon(client: &Client, command: DaemonCommand) -> Result<(), Failure> {
                 let before = list.len();
                 list.retain(|d| d["role"] != role);
                 if list.len() == before {
-                    return Err(Failure::Local(format!("the draft of {cluster} runs no {role} sync daemon: nothing to stop")));
+                    return Err(Failure::Local(format!(
+                        "the draft of {cluster} runs no {role} sync daemon: nothing to stop"
+                    )));
                 }
                 Ok(())
             })?;
-            (draft, format!("removed the {role} sync daemon from the draft of {cluster}"))
+            (
+                draft,
+                format!("removed the {role} sync daemon from the draft of {cluster}"),
+            )
         }
     };
     if client.json() {
@@ -909,17 +1037,29 @@ pub fn import(client: &Client, args: ImportArgs) -> Result<(), Failure> {
             .map_err(|err| Failure::Local(format!("cannot read standard input: {err}")))?;
         ("<stdin>".to_string(), text)
     } else {
-        let text = std::fs::read_to_string(&args.file).map_err(|err| Failure::Local(format!("cannot read {}: {err}", args.file)))?;
+        let text = std::fs::read_to_string(&args.file)
+            .map_err(|err| Failure::Local(format!("cannot read {}: {err}", args.file)))?;
         (args.file.clone(), text)
     };
     let reply = client
         .api
-        .send(Method::POST, &client.path("/draft/import"), Body::Text(text), args.if_match.given())
+        .send(
+            Method::POST,
+            &client.path("/draft/import"),
+            Body::Text(text),
+            args.if_match.given(),
+        )
         .map_err(|failure| match failure {
             // A bad line: name it as compilers do, FILE:LINE.
-            Failure::Server(mut err) if err.field.as_deref().is_some_and(|f| f.starts_with("line ")) => {
+            Failure::Server(mut err)
+                if err.field.as_deref().is_some_and(|f| f.starts_with("line ")) =>
+            {
                 let line = err.field.take().unwrap_or_default();
-                err.message = format!("{name}:{}: {}", line.trim_start_matches("line "), err.message);
+                err.message = format!(
+                    "{name}:{}: {}",
+                    line.trim_start_matches("line "),
+                    err.message
+                );
                 Failure::Server(err)
             }
             other => other.draft_race(true),

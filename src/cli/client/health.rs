@@ -46,7 +46,10 @@ pub fn health(client: &Client, _args: HealthArgs) -> Result<(), Failure> {
 }
 
 fn service_block(service: &ServiceHealthView) -> String {
-    let mut out = format!("  {}  {}/{} healthy", service.service, service.healthy_servers, service.servers_total);
+    let mut out = format!(
+        "  {}  {}/{} healthy",
+        service.service, service.healthy_servers, service.servers_total
+    );
     if service.degraded {
         out.push_str("  DEGRADED");
     }
@@ -54,13 +57,26 @@ fn service_block(service: &ServiceHealthView) -> String {
         out.push_str(&format!("  sorry server {sorry} in use"));
     }
     out.push('\n');
-    let mut rows = vec![["  SERVER", "CHECK", "STATE", "WEIGHT", "OK/FAIL", "FAILING SINCE", "LAST ERROR"].map(String::from).to_vec()];
+    let mut rows = vec![
+        [
+            "  SERVER",
+            "CHECK",
+            "STATE",
+            "WEIGHT",
+            "OK/FAIL",
+            "FAILING SINCE",
+            "LAST ERROR",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
     for s in &service.servers {
         rows.push(vec![
             format!("  {}", s.server),
             s.check.map_or("-", |c| c.as_str()).to_string(),
             if s.healthy { "up" } else { "down" }.to_string(),
-            s.effective_weight.map_or_else(|| "-".to_string(), |w| w.to_string()),
+            s.effective_weight
+                .map_or_else(|| "-".to_string(), |w| w.to_string()),
             format!("{}/{}", s.consecutive_successes, s.consecutive_failures),
             s.failing_since.clone().unwrap_or_else(|| "-".into()),
             s.last_error.clone().unwrap_or_else(|| "-".into()),

@@ -10,11 +10,11 @@ pub(crate) mod args;
 mod cluster;
 pub(crate) mod config;
 mod directors;
-mod settings;
-mod health;
 mod edit;
+mod health;
 pub(crate) mod render;
 mod revisions;
+mod settings;
 mod status;
 mod zero;
 
@@ -62,28 +62,66 @@ pub enum Output {
 #[derive(Debug, Clone, Args)]
 pub struct Conn {
     /// URL of the lvsd server [env: LVSD_SERVER; config: server; default: http://127.0.0.1:7080]
-    #[arg(long, global = true, value_name = "URL", help_heading = "Server options")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        help_heading = "Server options"
+    )]
     server: Option<String>,
     /// Bearer token sent with every request [env: LVSD_TOKEN; config: token]
-    #[arg(long, global = true, value_name = "TOKEN", help_heading = "Server options")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "TOKEN",
+        help_heading = "Server options"
+    )]
     token: Option<String>,
     /// Cluster to work on [env: LVSD_CLUSTER; config: cluster; default: "default"]
-    #[arg(long, global = true, value_name = "NAME", help_heading = "Server options")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME",
+        help_heading = "Server options"
+    )]
     cluster: Option<String>,
     /// Output format: text for people, json for scripts (the server's documents)
     #[arg(long, global = true, value_enum, default_value_t = Output::Text, help_heading = "Server options")]
     output: Output,
     /// Config file [env: LVSD_CONFIG; default: ~/.config/lvsd/config.toml]
-    #[arg(long, global = true, value_name = "FILE", help_heading = "Server options")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        help_heading = "Server options"
+    )]
     config: Option<PathBuf>,
     /// CA certificates (PEM) to trust for an https:// server, besides the system's
-    #[arg(long, global = true, value_name = "FILE", env = "LVSD_CA", help_heading = "Server options")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "LVSD_CA",
+        help_heading = "Server options"
+    )]
     ca: Option<PathBuf>,
     /// Client certificate (PEM) for a server that asks for one (with --client-key)
-    #[arg(long, global = true, value_name = "FILE", env = "LVSD_CLIENT_CERT", help_heading = "Server options")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "LVSD_CLIENT_CERT",
+        help_heading = "Server options"
+    )]
     client_cert: Option<PathBuf>,
     /// Key (PEM) of --client-cert
-    #[arg(long, global = true, value_name = "FILE", env = "LVSD_CLIENT_KEY", help_heading = "Server options")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "LVSD_CLIENT_KEY",
+        help_heading = "Server options"
+    )]
     client_key: Option<PathBuf>,
 }
 
@@ -102,7 +140,8 @@ impl Conn {
 
 /// `lvsd zero --cluster C`: every director of the cluster zeroes its counters.
 pub(crate) fn zero(conn: &Conn, service: Option<crate::model::ServiceKey>) -> ExitCode {
-    let outcome = Client::connect(conn).and_then(|client| finish(&client, zero::zero(&client, service)));
+    let outcome =
+        Client::connect(conn).and_then(|client| finish(&client, zero::zero(&client, service)));
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
@@ -122,22 +161,38 @@ pub struct Client {
 impl Client {
     pub(crate) fn connect(conn: &Conn) -> Result<Self, Failure> {
         let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let config = config::Config::load(conn.config.clone().or_else(|| env("LVSD_CONFIG").map(PathBuf::from)))?;
+        let config = config::Config::load(
+            conn.config
+                .clone()
+                .or_else(|| env("LVSD_CONFIG").map(PathBuf::from)),
+        )?;
         let server = conn
             .server
             .clone()
             .or_else(|| env("LVSD_SERVER"))
             .or_else(|| config.first_server())
             .unwrap_or_else(|| "http://127.0.0.1:7080".to_string());
-        let token = conn.token.clone().or_else(|| env("LVSD_TOKEN")).or(config.token);
+        let token = conn
+            .token
+            .clone()
+            .or_else(|| env("LVSD_TOKEN"))
+            .or(config.token);
         let cluster = conn
             .cluster
             .clone()
             .or_else(|| env("LVSD_CLUSTER"))
             .or(config.cluster)
             .unwrap_or_else(|| "default".to_string());
-        let tls = api::TlsFiles { ca: conn.ca.clone(), client_cert: conn.client_cert.clone(), client_key: conn.client_key.clone() };
-        Ok(Client { api: Api::new(&server, token, &tls)?, cluster, output: conn.output })
+        let tls = api::TlsFiles {
+            ca: conn.ca.clone(),
+            client_cert: conn.client_cert.clone(),
+            client_key: conn.client_key.clone(),
+        };
+        Ok(Client {
+            api: Api::new(&server, token, &tls)?,
+            cluster,
+            output: conn.output,
+        })
     }
 
     pub(crate) fn json(&self) -> bool {
@@ -152,7 +207,10 @@ impl Client {
 
 /// Prints a JSON document as the server sent it, pretty.
 fn print_json(value: &serde_json::Value) {
-    println!("{}", serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string()));
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
+    );
 }
 
 #[derive(Debug, Subcommand)]
@@ -267,10 +325,13 @@ pub enum ClientCommand {
     #[command(display_order = 33)]
     Health(health::HealthArgs),
     /// Print a shell completion script.
-    #[command(display_order = 40, after_help = "Examples:
+    #[command(
+        display_order = 40,
+        after_help = "Examples:
   lvsd completions bash > /etc/bash_completion.d/lvsd
   lvsd completions zsh > \"${fpath[1]}/_lvsd\"
-  lvsd completions fish > ~/.config/fish/completions/lvsd.fish")]
+  lvsd completions fish > ~/.config/fish/completions/lvsd.fish"
+    )]
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
@@ -422,7 +483,10 @@ impl Failure {
             && err.status == 409
             && err.code == "already_exists"
         {
-            err.message = err.message.trim_end_matches(": update it with PUT or PATCH").to_string();
+            err.message = err
+                .message
+                .trim_end_matches(": update it with PUT or PATCH")
+                .to_string();
             err.hints.push(hint.into());
         }
         self
@@ -444,7 +508,9 @@ impl Failure {
         if let Failure::Server(err) = &mut self
             && let Some(field) = &err.field
         {
-            let leaf = field.rsplit_once('.').map_or(field.as_str(), |(_, leaf)| leaf);
+            let leaf = field
+                .rsplit_once('.')
+                .map_or(field.as_str(), |(_, leaf)| leaf);
             let owner = owners
                 .iter()
                 .find(|(prefix, _)| field == prefix || field.starts_with(&format!("{prefix}.")))
@@ -508,7 +574,11 @@ mod tests {
 
     fn refusal(status: u16, field: Option<&str>) -> Failure {
         let field = field.map_or(String::new(), |f| format!(r#","field":"{f}""#));
-        Failure::from_reply("http://x", status, &format!(r#"{{"error":{{"code":"c","message":"m"{field}}}}}"#))
+        Failure::from_reply(
+            "http://x",
+            status,
+            &format!(r#"{{"error":{{"code":"c","message":"m"{field}}}}}"#),
+        )
     }
 
     #[test]
@@ -518,24 +588,54 @@ mod tests {
         assert_eq!(refusal(409, None).exit_code(), exit::CONFLICT);
         assert_eq!(refusal(412, None).exit_code(), exit::CONFLICT);
         assert_eq!(refusal(500, None).exit_code(), exit::UNREACHABLE);
-        assert_eq!(Failure::from_reply("http://x", 404, "<html>").exit_code(), exit::UNREACHABLE);
+        assert_eq!(
+            Failure::from_reply("http://x", 404, "<html>").exit_code(),
+            exit::UNREACHABLE
+        );
         assert_eq!(Failure::Usage(String::new()).exit_code(), exit::USAGE);
     }
 
     #[test]
     fn a_race_on_a_draft_this_command_read_says_run_it_again() {
         let failure = refusal(412, None).draft_race(false);
-        assert_eq!(failure.to_string(), "lvsd: error: someone changed the draft since this command read it; run the command again");
+        assert_eq!(
+            failure.to_string(),
+            "lvsd: error: someone changed the draft since this command read it; run the command again"
+        );
         let failure = refusal(412, None).draft_race(true);
-        assert!(failure.to_string().starts_with("lvsd: error: m\n  hint: see what changed"));
+        assert!(
+            failure
+                .to_string()
+                .starts_with("lvsd: error: m\n  hint: see what changed")
+        );
     }
 
     #[test]
     fn fields_are_named_by_their_options() {
-        let owners = [("tunnel.port", "--tun-port"), ("port", "-r"), ("weight", "-w")];
-        assert_eq!(refusal(400, Some("tunnel.port")).options(&owners).to_string(), "lvsd: error: --tun-port (tunnel.port): m");
-        assert_eq!(refusal(400, Some("port")).options(&owners).to_string(), "lvsd: error: -r (port): m");
-        assert_eq!(refusal(400, Some("services[0].weight")).options(&owners).to_string(), "lvsd: error: -w (services[0].weight): m");
-        assert_eq!(refusal(400, Some("other")).options(&owners).to_string(), "lvsd: error: other: m");
+        let owners = [
+            ("tunnel.port", "--tun-port"),
+            ("port", "-r"),
+            ("weight", "-w"),
+        ];
+        assert_eq!(
+            refusal(400, Some("tunnel.port"))
+                .options(&owners)
+                .to_string(),
+            "lvsd: error: --tun-port (tunnel.port): m"
+        );
+        assert_eq!(
+            refusal(400, Some("port")).options(&owners).to_string(),
+            "lvsd: error: -r (port): m"
+        );
+        assert_eq!(
+            refusal(400, Some("services[0].weight"))
+                .options(&owners)
+                .to_string(),
+            "lvsd: error: -w (services[0].weight): m"
+        );
+        assert_eq!(
+            refusal(400, Some("other")).options(&owners).to_string(),
+            "lvsd: error: other: m"
+        );
     }
 }

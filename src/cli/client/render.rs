@@ -6,7 +6,9 @@ use std::fmt::Write;
 use crate::ipvs::{Daemon, DestEntry, Info, ServiceEntry, Snapshot, Stats};
 use crate::ipvsadm::{ListOptions, ListView, list, sort_like_ipvsadm, to_restore};
 use crate::model::diff::SpecDiff;
-use crate::model::{DaemonRole, Forwarding, RealServer, ServiceKey, Spec, Timeouts, VirtualService};
+use crate::model::{
+    DaemonRole, Forwarding, RealServer, ServiceKey, Spec, Timeouts, VirtualService,
+};
 
 /// A spec as a kernel table with no traffic.
 fn snapshot(spec: &Spec) -> Snapshot {
@@ -21,7 +23,11 @@ fn snapshot(spec: &Spec) -> Snapshot {
         services: spec
             .services()
             .iter()
-            .map(|svc| ServiceEntry { service: svc.into(), stats: Stats::default(), dests: svc.servers().iter().map(dest).collect() })
+            .map(|svc| ServiceEntry {
+                service: svc.into(),
+                stats: Stats::default(),
+                dests: svc.servers().iter().map(dest).collect(),
+            })
             .collect(),
         timeouts: (&spec.timeouts).into(),
         daemons: spec.sync_daemons().iter().map(Daemon::from).collect(),
@@ -55,7 +61,9 @@ pub fn table(spec: &Spec, view: ListView, header: &str) -> String {
         _ => {}
     }
     let text = list(&snapshot(spec), ListOptions::new(no_info()).view(view));
-    let mut servers = listed_order(spec).into_iter().flat_map(|(_, servers)| servers);
+    let mut servers = listed_order(spec)
+        .into_iter()
+        .flat_map(|(_, servers)| servers);
     let mut out = String::new();
     for (i, line) in text.lines().enumerate() {
         let line = match i {
@@ -78,19 +86,32 @@ pub fn table(spec: &Spec, view: ListView, header: &str) -> String {
 }
 
 fn no_info() -> Info {
-    Info { version: 0, conn_tab_size: 0 }
+    Info {
+        version: 0,
+        conn_tab_size: 0,
+    }
 }
 
 /// `Timeout (tcp tcpfin udp): 900 120 300`; `-` for one the kernel keeps as it has it.
 pub fn timeouts_line(timeouts: &Timeouts) -> String {
     let show = |t: Option<u32>| t.map_or("-".to_string(), |t| t.to_string());
-    format!("Timeout (tcp tcpfin udp): {} {} {}", show(timeouts.tcp), show(timeouts.tcpfin), show(timeouts.udp))
+    format!(
+        "Timeout (tcp tcpfin udp): {} {} {}",
+        show(timeouts.tcp),
+        show(timeouts.tcpfin),
+        show(timeouts.udp)
+    )
 }
 
 /// A service's `ipvsadm -Ln` line: `TCP  192.168.31.100:80 wrr persistent 360`.
 pub fn service_line(svc: &VirtualService) -> String {
-    let spec = Spec::new(vec![svc.without_servers()], Timeouts::default(), Vec::new()).expect("one valid service is a valid spec");
-    table(&spec, ListView::Services, "").lines().nth(3).unwrap_or_default().to_string()
+    let spec = Spec::new(vec![svc.without_servers()], Timeouts::default(), Vec::new())
+        .expect("one valid service is a valid spec");
+    table(&spec, ListView::Services, "")
+        .lines()
+        .nth(3)
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// ipvsadm's name for a forwarding method, as `-Ln` shows it.
@@ -105,7 +126,12 @@ pub fn forwarding_name(forwarding: Forwarding) -> &'static str {
 
 /// `172.25.0.31:80 (Masq, weight 1)`.
 pub fn server_summary(rs: &RealServer) -> String {
-    let mut text = format!("{} ({}, weight {}", rs.key, forwarding_name(rs.forwarding), rs.weight);
+    let mut text = format!(
+        "{} ({}, weight {}",
+        rs.key,
+        forwarding_name(rs.forwarding),
+        rs.weight
+    );
     if rs.upper_threshold != 0 {
         let _ = write!(text, ", upper threshold {}", rs.upper_threshold);
     }
@@ -122,14 +148,18 @@ fn restore_lines(spec: &Spec) -> Vec<String> {
 
 /// The `-A` rule of a service.
 fn service_rule(svc: &VirtualService) -> String {
-    let spec = Spec::new(vec![svc.without_servers()], Timeouts::default(), Vec::new()).expect("one valid service is a valid spec");
+    let spec = Spec::new(vec![svc.without_servers()], Timeouts::default(), Vec::new())
+        .expect("one valid service is a valid spec");
     restore_lines(&spec).swap_remove(0)
 }
 
 /// The `-a` rule of one real server of `svc`.
 fn server_rule(svc: &VirtualService, rs: &RealServer) -> String {
-    let alone = svc.with_servers(vec![rs.clone()]).expect("one real server is unique");
-    let spec = Spec::new(vec![alone], Timeouts::default(), Vec::new()).expect("one valid service is a valid spec");
+    let alone = svc
+        .with_servers(vec![rs.clone()])
+        .expect("one real server is unique");
+    let spec = Spec::new(vec![alone], Timeouts::default(), Vec::new())
+        .expect("one valid service is a valid spec");
     let mut rule = restore_lines(&spec).swap_remove(1);
     if rs.forwarding == Forwarding::Fullnat {
         rule.push_str("  # fullnat");
@@ -138,13 +168,15 @@ fn server_rule(svc: &VirtualService, rs: &RealServer) -> String {
 }
 
 fn timeouts_rule(timeouts: Timeouts) -> Option<String> {
-    let spec = Spec::new(Vec::new(), timeouts, Vec::new()).expect("timeouts alone are a valid spec");
+    let spec =
+        Spec::new(Vec::new(), timeouts, Vec::new()).expect("timeouts alone are a valid spec");
     restore_lines(&spec).into_iter().next()
 }
 
 fn daemon_rule(spec: &Spec, role: DaemonRole) -> Option<String> {
     let daemon = spec.sync_daemons().iter().find(|d| d.role == role)?;
-    let alone = Spec::new(Vec::new(), Timeouts::default(), vec![daemon.clone()]).expect("one daemon is a valid spec");
+    let alone = Spec::new(Vec::new(), Timeouts::default(), vec![daemon.clone()])
+        .expect("one daemon is a valid spec");
     restore_lines(&alone).into_iter().next()
 }
 
@@ -156,18 +188,27 @@ pub fn diff_text(from: &Spec, to: &Spec) -> String {
     let mut line = |mark: char, rule: &str| {
         let _ = writeln!(out, "{mark} {rule}");
     };
-    let mut keys: Vec<ServiceKey> = from.services().iter().chain(to.services()).map(|s| s.key).collect();
+    let mut keys: Vec<ServiceKey> = from
+        .services()
+        .iter()
+        .chain(to.services())
+        .map(|s| s.key)
+        .collect();
     keys.sort_by(sort_like_ipvsadm);
     keys.dedup();
     for key in keys {
         match (from.service(&key), to.service(&key)) {
             (Some(gone), None) => {
                 line('-', &service_rule(gone));
-                gone.servers().iter().for_each(|rs| line('-', &server_rule(gone, rs)));
+                gone.servers()
+                    .iter()
+                    .for_each(|rs| line('-', &server_rule(gone, rs)));
             }
             (None, Some(new)) => {
                 line('+', &service_rule(new));
-                new.servers().iter().for_each(|rs| line('+', &server_rule(new, rs)));
+                new.servers()
+                    .iter()
+                    .for_each(|rs| line('+', &server_rule(new, rs)));
             }
             (Some(a), Some(b)) if a != b => {
                 if a.without_servers() == b.without_servers() {
@@ -176,7 +217,12 @@ pub fn diff_text(from: &Spec, to: &Spec) -> String {
                     line('-', &service_rule(a));
                     line('+', &service_rule(b));
                 }
-                let mut servers: Vec<_> = a.servers().iter().chain(b.servers()).map(|rs| rs.key).collect();
+                let mut servers: Vec<_> = a
+                    .servers()
+                    .iter()
+                    .chain(b.servers())
+                    .map(|rs| rs.key)
+                    .collect();
                 servers.sort();
                 servers.dedup();
                 for server in servers {
@@ -225,10 +271,26 @@ pub fn summary(diff: &SpecDiff) -> String {
         1 => Some(format!("1 {what} {how}")),
         n => Some(format!("{n} {what}s {how}")),
     };
-    let changed = diff.services_changed.iter().filter(|c| !c.changes.is_empty()).count();
-    let sum = |f: fn(&crate::model::diff::ServiceChange) -> usize| diff.services_changed.iter().map(f).sum::<usize>();
-    let servers_added = sum(|c| c.servers_added.len()) + diff.services_added.iter().map(|s| s.servers.len()).sum::<usize>();
-    let servers_removed = sum(|c| c.servers_removed.len()) + diff.services_removed.iter().map(|s| s.servers.len()).sum::<usize>();
+    let changed = diff
+        .services_changed
+        .iter()
+        .filter(|c| !c.changes.is_empty())
+        .count();
+    let sum = |f: fn(&crate::model::diff::ServiceChange) -> usize| {
+        diff.services_changed.iter().map(f).sum::<usize>()
+    };
+    let servers_added = sum(|c| c.servers_added.len())
+        + diff
+            .services_added
+            .iter()
+            .map(|s| s.servers.len())
+            .sum::<usize>();
+    let servers_removed = sum(|c| c.servers_removed.len())
+        + diff
+            .services_removed
+            .iter()
+            .map(|s| s.servers.len())
+            .sum::<usize>();
     let parts: Vec<String> = [
         count(diff.services_added.len(), "service", "added"),
         count(changed, "service", "changed"),
@@ -243,19 +305,33 @@ pub fn summary(diff: &SpecDiff) -> String {
     .into_iter()
     .flatten()
     .collect();
-    if parts.is_empty() { "no change".to_string() } else { parts.join(", ") }
+    if parts.is_empty() {
+        "no change".to_string()
+    } else {
+        parts.join(", ")
+    }
 }
 
 /// `1 service`, `3 services`.
 pub fn count(n: usize, what: &str) -> String {
-    if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
 }
 
 /// Rows as left-aligned columns two spaces apart.
 pub fn columns(rows: &[Vec<String>]) -> String {
     let width = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..width)
-        .map(|col| rows.iter().filter_map(|row| row.get(col)).map(|cell| cell.chars().count()).max().unwrap_or(0))
+        .map(|col| {
+            rows.iter()
+                .filter_map(|row| row.get(col))
+                .map(|cell| cell.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut out = String::new();
     for row in rows {
@@ -273,13 +349,24 @@ pub fn columns(rows: &[Vec<String>]) -> String {
 /// of the director that counted `counters`: its connection counts, counters
 /// and rates where it reported them, zero where it did not (a service or
 /// real server it has not applied yet).
-pub fn live_table(spec: &Spec, counters: &crate::apply::Counters, view: ListView, exact: bool, header: &str) -> String {
+pub fn live_table(
+    spec: &Spec,
+    counters: &crate::apply::Counters,
+    view: ListView,
+    exact: bool,
+    header: &str,
+) -> String {
     use std::collections::HashMap;
-    let services: HashMap<&str, &crate::apply::ServiceCounters> =
-        counters.services.iter().map(|s| (s.service.as_str(), s)).collect();
+    let services: HashMap<&str, &crate::apply::ServiceCounters> = counters
+        .services
+        .iter()
+        .map(|s| (s.service.as_str(), s))
+        .collect();
     let mut table = snapshot(spec);
     for entry in &mut table.services {
-        let Some(counted) = services.get(entry.service.key.to_string().as_str()) else { continue };
+        let Some(counted) = services.get(entry.service.key.to_string().as_str()) else {
+            continue;
+        };
         entry.stats = counted.traffic.into();
         for dest in &mut entry.dests {
             let server = dest.dest.key.socket_addr().to_string();
@@ -316,7 +403,11 @@ mod tests {
 
     #[test]
     fn lists_like_ipvsadm_without_counters() {
-        let text = table(&spec(NAT), ListView::Services, "Cluster web, revision 1 (active)");
+        let text = table(
+            &spec(NAT),
+            ListView::Services,
+            "Cluster web, revision 1 (active)",
+        );
         assert_eq!(
             text,
             "Cluster web, revision 1 (active)
@@ -329,8 +420,14 @@ TCP  192.168.31.100:80 wrr
 "
         );
         let thresholds = table(&spec(NAT), ListView::Thresholds, "");
-        assert_eq!(thresholds.lines().nth(1), Some("Prot LocalAddress:Port            Uthreshold Lthreshold"));
-        assert_eq!(thresholds.lines().nth(4), Some("  -> 172.25.0.31:80               0          0"));
+        assert_eq!(
+            thresholds.lines().nth(1),
+            Some("Prot LocalAddress:Port            Uthreshold Lthreshold")
+        );
+        assert_eq!(
+            thresholds.lines().nth(4),
+            Some("  -> 172.25.0.31:80               0          0")
+        );
     }
 
     #[test]
@@ -357,12 +454,18 @@ TCP  192.168.31.100:80 wrr
         );
         assert_eq!(diff_text(&b, &b), "");
         let diff = SpecDiff::between(&a, &b);
-        assert_eq!(summary(&diff), "1 service added, 1 real server added, 1 real server changed, 1 real server removed, timeouts changed");
+        assert_eq!(
+            summary(&diff),
+            "1 service added, 1 real server added, 1 real server changed, 1 real server removed, timeouts changed"
+        );
     }
 
     #[test]
     fn columns_align() {
-        let rows = vec![vec!["REV".to_string(), "MESSAGE".to_string()], vec!["12".to_string(), "x".to_string()]];
+        let rows = vec![
+            vec!["REV".to_string(), "MESSAGE".to_string()],
+            vec!["12".to_string(), "x".to_string()],
+        ];
         assert_eq!(columns(&rows), "REV  MESSAGE\n12   x\n");
     }
 }

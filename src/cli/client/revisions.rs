@@ -13,12 +13,18 @@ use crate::model::Spec;
 use crate::model::diff::SpecDiff;
 
 fn no_revision_hint(failure: Failure) -> Failure {
-    failure.hint_if(|err| err.status == 404 && err.message.contains("has no revision"), "`lvsd log` lists the revisions")
+    failure.hint_if(
+        |err| err.status == 404 && err.message.contains("has no revision"),
+        "`lvsd log` lists the revisions",
+    )
 }
 
 /// A revision as the server sent it, read, and its spec.
 fn revision_full(client: &Client, number: i64) -> Result<(Value, Revision, Spec), Failure> {
-    let reply = client.api.get(&client.path(&format!("/revisions/{number}"))).map_err(no_revision_hint)?;
+    let reply = client
+        .api
+        .get(&client.path(&format!("/revisions/{number}")))
+        .map_err(no_revision_hint)?;
     let revision: Revision = reply.json()?;
     let spec = spec_of(revision.spec.as_ref().unwrap_or(&Value::Null))?;
     Ok((reply.value(), revision, spec))
@@ -123,29 +129,50 @@ pub fn draft(client: &Client, command: DraftCommand) -> Result<(), Failure> {
             let against = args.against.or(draft.base_revision);
             let from = latest_spec(client, against)?;
             let to = spec_of(&draft.spec)?;
-            print_diff(client, &from, &to, against.map_or(json!(null), Value::from), json!("draft"), || {
-                let from = against.map_or("nothing committed".to_string(), |n| format!("revision {n}"));
-                format!("--- {from}\n+++ draft of {cluster} (version {})", draft.version)
-            });
+            print_diff(
+                client,
+                &from,
+                &to,
+                against.map_or(json!(null), Value::from),
+                json!("draft"),
+                || {
+                    let from = against
+                        .map_or("nothing committed".to_string(), |n| format!("revision {n}"));
+                    format!(
+                        "--- {from}\n+++ draft of {cluster} (version {})",
+                        draft.version
+                    )
+                },
+            );
             Ok(())
         }
         DraftCommand::Reset(args) => {
             let info = client.api.cluster(cluster)?;
             let to = args.to.or(info.latest_revision);
             let spec = match to {
-                Some(number) => revision_spec(client, number)?.0.spec.unwrap_or_else(|| json!({})),
+                Some(number) => revision_spec(client, number)?
+                    .0
+                    .spec
+                    .unwrap_or_else(|| json!({})),
                 None => json!({}),
             };
             let reply = client
                 .api
-                .send(Method::PUT, &client.path("/draft"), Body::Json(spec), Some(args.if_match.or(&info.draft_etag)))
+                .send(
+                    Method::PUT,
+                    &client.path("/draft"),
+                    Body::Json(spec),
+                    Some(args.if_match.or(&info.draft_etag)),
+                )
                 .map_err(|f| f.draft_race(args.if_match.given().is_some()))?;
             if client.json() {
                 print_json(&reply.value());
             } else {
                 match to {
                     Some(n) => println!("the draft of {cluster} is revision {n}'s spec again"),
-                    None => println!("the draft of {cluster} is empty again (nothing committed yet)"),
+                    None => {
+                        println!("the draft of {cluster} is empty again (nothing committed yet)")
+                    }
                 }
             }
             Ok(())
@@ -164,7 +191,14 @@ fn whole_table(spec: &Spec, header: &str) -> String {
     text
 }
 
-fn print_diff(client: &Client, from: &Spec, to: &Spec, from_id: Value, to_id: Value, header: impl FnOnce() -> String) {
+fn print_diff(
+    client: &Client,
+    from: &Spec,
+    to: &Spec,
+    from_id: Value,
+    to_id: Value,
+    header: impl FnOnce() -> String,
+) {
     let diff = SpecDiff::between(from, to);
     if client.json() {
         print_json(&json!({"from": from_id, "to": to_id, "diff": diff}));
@@ -237,10 +271,23 @@ pub fn commit(client: &Client, args: CommitArgs) -> Result<(), Failure> {
     }
     let reply = client
         .api
-        .send(Method::POST, &client.path("/revisions"), Body::Json(body), args.if_match.given())
+        .send(
+            Method::POST,
+            &client.path("/revisions"),
+            Body::Json(body),
+            args.if_match.given(),
+        )
         .map_err(|f| {
-            f.options(&[("confirm_within", "--confirm"), ("expected_base", "--expected-base"), ("message", "-m")]).hint_if(|err| err.status == 412 && err.message.contains("expected base"), "see what they committed with `lvsd log` and `lvsd diff`")
-                .draft_race(true)
+            f.options(&[
+                ("confirm_within", "--confirm"),
+                ("expected_base", "--expected-base"),
+                ("message", "-m"),
+            ])
+            .hint_if(
+                |err| err.status == 412 && err.message.contains("expected base"),
+                "see what they committed with `lvsd log` and `lvsd diff`",
+            )
+            .draft_race(true)
         })?;
     if client.json() {
         print_json(&reply.value());
@@ -248,9 +295,16 @@ pub fn commit(client: &Client, args: CommitArgs) -> Result<(), Failure> {
     }
     let outcome: CommitOutcome = reply.json()?;
     let revision = &outcome.revision;
-    let state = if revision.active { "active" } else { "not active" };
+    let state = if revision.active {
+        "active"
+    } else {
+        "not active"
+    };
     if !outcome.created {
-        println!("nothing to commit: the draft is revision {} ({state})", revision.number);
+        println!(
+            "nothing to commit: the draft is revision {} ({state})",
+            revision.number
+        );
         return Ok(());
     }
     let before = latest_spec(client, revision.parent)?;
@@ -293,17 +347,27 @@ pub fn log(client: &Client, args: LogArgs) -> Result<(), Failure> {
     if let Some(before) = args.before {
         path.push_str(&format!("&before={before}"));
     }
-    let reply = client.api.get(&path).map_err(|f| f.options(&[("limit", "-n"), ("before", "--before")]))?;
+    let reply = client
+        .api
+        .get(&path)
+        .map_err(|f| f.options(&[("limit", "-n"), ("before", "--before")]))?;
     if client.json() {
         print_json(&reply.value());
         return Ok(());
     }
     let page: RevisionPage = reply.json()?;
     if page.revisions.is_empty() {
-        println!("{} has no revisions yet: `lvsd commit -m MESSAGE` makes the first", client.cluster);
+        println!(
+            "{} has no revisions yet: `lvsd commit -m MESSAGE` makes the first",
+            client.cluster
+        );
         return Ok(());
     }
-    let mut rows = vec![["REV", "", "DATE", "AUTHOR", "SVC", "RS", "MESSAGE"].map(String::from).to_vec()];
+    let mut rows = vec![
+        ["REV", "", "DATE", "AUTHOR", "SVC", "RS", "MESSAGE"]
+            .map(String::from)
+            .to_vec(),
+    ];
     for r in &page.revisions {
         let mut message = r.message.clone();
         if let Some(of) = r.rollback_of.filter(|_| !message.contains("rollback")) {
@@ -311,7 +375,11 @@ pub fn log(client: &Client, args: LogArgs) -> Result<(), Failure> {
         }
         rows.push(vec![
             r.number.to_string(),
-            if r.active { "active".into() } else { String::new() },
+            if r.active {
+                "active".into()
+            } else {
+                String::new()
+            },
             r.created_at.clone(),
             r.author.clone(),
             r.services.to_string(),
@@ -365,11 +433,26 @@ pub fn diff(client: &Client, args: DiffArgs) -> Result<(), Failure> {
     };
     let (to, to_spec) = to;
     let from_id = from.as_ref().map_or(json!(null), |(n, _)| json!(n));
-    let from_name = from.as_ref().map_or("nothing (the first revision)".to_string(), |(n, _)| format!("revision {n}"));
+    let from_name = from
+        .as_ref()
+        .map_or("nothing (the first revision)".to_string(), |(n, _)| {
+            format!("revision {n}")
+        });
     let from_spec = from.map(|(_, spec)| spec).unwrap_or_default();
-    print_diff(client, &from_spec, &to_spec, from_id, json!(to.number), || {
-        format!("--- {from_name}\n+++ revision {}: {}", to.number, to.message.lines().next().unwrap_or_default())
-    });
+    print_diff(
+        client,
+        &from_spec,
+        &to_spec,
+        from_id,
+        json!(to.number),
+        || {
+            format!(
+                "--- {from_name}\n+++ revision {}: {}",
+                to.number,
+                to.message.lines().next().unwrap_or_default()
+            )
+        },
+    );
     Ok(())
 }
 
@@ -417,8 +500,19 @@ pub fn rollback(client: &Client, args: RollbackArgs) -> Result<(), Failure> {
     }
     let reply = client
         .api
-        .send(Method::POST, &client.path("/rollback"), Body::Json(body), None)
-        .map_err(|f| no_revision_hint(f.options(&[("to", "N"), ("expected_base", "--expected-base"), ("confirm_within", "--confirm")])))?;
+        .send(
+            Method::POST,
+            &client.path("/rollback"),
+            Body::Json(body),
+            None,
+        )
+        .map_err(|f| {
+            no_revision_hint(f.options(&[
+                ("to", "N"),
+                ("expected_base", "--expected-base"),
+                ("confirm_within", "--confirm"),
+            ]))
+        })?;
     if client.json() {
         print_json(&reply.value());
         return Ok(());
@@ -426,9 +520,15 @@ pub fn rollback(client: &Client, args: RollbackArgs) -> Result<(), Failure> {
     let outcome: CommitOutcome = reply.json()?;
     let number = outcome.revision.number;
     if outcome.created {
-        println!("revision {number} restores revision {}'s spec and is active", args.to);
+        println!(
+            "revision {number} restores revision {}'s spec and is active",
+            args.to
+        );
     } else {
-        println!("nothing to roll back: the latest revision {number} already has revision {}'s spec (active)", args.to);
+        println!(
+            "nothing to roll back: the latest revision {number} already has revision {}'s spec (active)",
+            args.to
+        );
     }
     if let Some(pending) = &outcome.confirm {
         println!("  {}", pending.describe());
@@ -456,7 +556,15 @@ pub fn activate(client: &Client, args: ActivateArgs) -> Result<(), Failure> {
     let reply = client
         .api
         .send(Method::POST, &path, Body::Empty, None)
-        .map_err(|f| no_revision_hint(f).hint_if(|err| err.status == 409, format!("`lvsd rollback {}` makes it active again as a new revision", args.number)))?;
+        .map_err(|f| {
+            no_revision_hint(f).hint_if(
+                |err| err.status == 409,
+                format!(
+                    "`lvsd rollback {}` makes it active again as a new revision",
+                    args.number
+                ),
+            )
+        })?;
     if client.json() {
         print_json(&reply.value());
     } else {
@@ -537,7 +645,9 @@ pub fn list(client: &Client, args: ListArgs) -> Result<(), Failure> {
                 if client.json() {
                     print_json(&Value::Null);
                 } else {
-                    eprintln!("{cluster} has no active revision yet: `lvsd draft show` shows the draft, `lvsd commit -m MESSAGE` commits it");
+                    eprintln!(
+                        "{cluster} has no active revision yet: `lvsd draft show` shows the draft, `lvsd commit -m MESSAGE` commits it"
+                    );
                 }
                 return Ok(());
             }
@@ -545,7 +655,11 @@ pub fn list(client: &Client, args: ListArgs) -> Result<(), Failure> {
     };
     let (raw, revision, spec) = revision_full(client, number)?;
     if args.stats || args.rate {
-        let view = if args.stats { ListView::Stats } else { ListView::Rate };
+        let view = if args.stats {
+            ListView::Stats
+        } else {
+            ListView::Rate
+        };
         return list_counters(client, &spec, view, &args);
     }
     if client.json() {
@@ -559,13 +673,23 @@ pub fn list(client: &Client, args: ListArgs) -> Result<(), Failure> {
         (.., true) => ListView::Daemon,
         _ => ListView::Services,
     };
-    let state = if revision.active { "active" } else { "not active" };
-    let header = format!("Cluster {cluster}, revision {} ({state}) by {} at {}", revision.number, revision.author, revision.created_at);
+    let state = if revision.active {
+        "active"
+    } else {
+        "not active"
+    };
+    let header = format!(
+        "Cluster {cluster}, revision {} ({state}) by {} at {}",
+        revision.number, revision.author, revision.created_at
+    );
     print!("{}", render::table(&spec, view, &header));
     if revision.active && matches!(view, ListView::Services) {
         print!("{}", super::directors::list_footer(client));
     }
-    if let Some(pending) = info.pending_confirm.filter(|p| p.revision == revision.number) {
+    if let Some(pending) = info
+        .pending_confirm
+        .filter(|p| p.revision == revision.number)
+    {
         eprintln!("note: {}", pending.describe());
     }
     Ok(())
@@ -579,16 +703,29 @@ fn list_connections(client: &Client, only: Option<&str>) -> Result<(), Failure> 
     }
     let names: Vec<String> = match only {
         Some(name) => vec![name.to_string()],
-        None => client.api.get_json::<Vec<Named>>(&client.path("/directors"))?.into_iter().map(|d| d.name).collect(),
+        None => client
+            .api
+            .get_json::<Vec<Named>>(&client.path("/directors"))?
+            .into_iter()
+            .map(|d| d.name)
+            .collect(),
     };
     let mut found = Vec::new();
     let mut remote = Vec::new();
     for name in names {
-        let path = client.path(&format!("/directors/{}/connections", super::api::seg(&name)));
-        match client.api.get_json::<Vec<crate::ipvs::conns::Connection>>(&path) {
+        let path = client.path(&format!(
+            "/directors/{}/connections",
+            super::api::seg(&name)
+        ));
+        match client
+            .api
+            .get_json::<Vec<crate::ipvs::conns::Connection>>(&path)
+        {
             Ok(connections) => found.push((name, connections)),
             // A remote director: say so, and list the others.
-            Err(Failure::Server(err)) if err.status == 409 && only.is_none() => remote.push((name, err.message)),
+            Err(Failure::Server(err)) if err.status == 409 && only.is_none() => {
+                remote.push((name, err.message))
+            }
             Err(err) => return Err(err),
         }
     }
@@ -613,9 +750,15 @@ fn list_connections(client: &Client, only: Option<&str>) -> Result<(), Failure> 
 
 /// `lvsd list --stats` / `--rate`: the spec laid out with each director's
 /// latest counters.
-fn list_counters(client: &Client, spec: &Spec, view: ListView, args: &ListArgs) -> Result<(), Failure> {
+fn list_counters(
+    client: &Client,
+    spec: &Spec,
+    view: ListView,
+    args: &ListArgs,
+) -> Result<(), Failure> {
     let cluster = &client.cluster;
-    let mut reported: Vec<crate::core::DirectorCounters> = client.api.get_json(&client.path("/counters"))?;
+    let mut reported: Vec<crate::core::DirectorCounters> =
+        client.api.get_json(&client.path("/counters"))?;
     if let Some(name) = &args.director {
         reported.retain(|d| &d.director == name);
         if reported.is_empty() {
@@ -637,8 +780,14 @@ fn list_counters(client: &Client, spec: &Spec, view: ListView, args: &ListArgs) 
         if i > 0 {
             println!();
         }
-        let header = format!("Director {} of {cluster}, counters at {}", director.director, director.counters.at);
-        print!("{}", render::live_table(spec, &director.counters, view, args.exact, &header));
+        let header = format!(
+            "Director {} of {cluster}, counters at {}",
+            director.director, director.counters.at
+        );
+        print!(
+            "{}",
+            render::live_table(spec, &director.counters, view, args.exact, &header)
+        );
     }
     Ok(())
 }
@@ -670,16 +819,26 @@ pub struct ExportArgs {
 pub fn export(client: &Client, args: ExportArgs) -> Result<(), Failure> {
     let number = match args.number {
         Some(n) => n,
-        None => client.api.cluster(&client.cluster)?.active_revision.ok_or_else(|| {
-            Failure::Local(format!("{} has no active revision: give a revision number (`lvsd log` lists them)", client.cluster))
-        })?,
+        None => client
+            .api
+            .cluster(&client.cluster)?
+            .active_revision
+            .ok_or_else(|| {
+                Failure::Local(format!(
+                    "{} has no active revision: give a revision number (`lvsd log` lists them)",
+                    client.cluster
+                ))
+            })?,
     };
     if args.spec {
         let (raw, _, _) = revision_full(client, number)?;
         print_json(&raw["spec"]);
         return Ok(());
     }
-    let reply = client.api.get(&client.path(&format!("/revisions/{number}/export"))).map_err(no_revision_hint)?;
+    let reply = client
+        .api
+        .get(&client.path(&format!("/revisions/{number}/export")))
+        .map_err(no_revision_hint)?;
     if client.json() {
         print_json(&json!({"revision": number, "rules": reply.text}));
     } else {
@@ -690,12 +849,22 @@ pub fn export(client: &Client, args: ExportArgs) -> Result<(), Failure> {
 
 /// The spec of revision `number`, or of the cluster's active revision, with
 /// its number (for `lvsd host apply --server`).
-pub(crate) fn revision_or_active_spec(client: &Client, number: Option<i64>) -> Result<(i64, Spec), Failure> {
+pub(crate) fn revision_or_active_spec(
+    client: &Client,
+    number: Option<i64>,
+) -> Result<(i64, Spec), Failure> {
     let number = match number {
         Some(number) => number,
-        None => client.api.cluster(&client.cluster)?.active_revision.ok_or_else(|| {
-            Failure::Local(format!("cluster {} has no active revision yet: commit one first, or give --revision N", client.cluster))
-        })?,
+        None => client
+            .api
+            .cluster(&client.cluster)?
+            .active_revision
+            .ok_or_else(|| {
+                Failure::Local(format!(
+                    "cluster {} has no active revision yet: commit one first, or give --revision N",
+                    client.cluster
+                ))
+            })?,
     };
     Ok((number, revision_spec(client, number)?.1))
 }

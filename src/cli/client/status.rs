@@ -41,7 +41,11 @@ pub fn status(client: &Client, _args: StatusArgs) -> Result<(), Failure> {
         }));
         return Ok(());
     }
-    let title = if info.description.is_empty() { String::new() } else { format!(": {}", info.description) };
+    let title = if info.description.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", info.description)
+    };
     println!("Cluster {cluster}{title}");
     match &active {
         Some(r) => println!(
@@ -62,9 +66,13 @@ pub fn status(client: &Client, _args: StatusArgs) -> Result<(), Failure> {
             info.latest_revision.unwrap_or_default()
         );
     }
-    let base = info.latest_revision.map_or("nothing committed".to_string(), |n| format!("revision {n}"));
+    let base = info
+        .latest_revision
+        .map_or("nothing committed".to_string(), |n| format!("revision {n}"));
     if info.draft_dirty {
-        println!("  draft:   changed since {base} (`lvsd draft diff`, then `lvsd commit -m MESSAGE`)");
+        println!(
+            "  draft:   changed since {base} (`lvsd draft diff`, then `lvsd commit -m MESSAGE`)"
+        );
     } else {
         println!("  draft:   as {base}");
     }
@@ -85,9 +93,16 @@ pub fn status(client: &Client, _args: StatusArgs) -> Result<(), Failure> {
 
 /// Revision `number` without its spec.
 fn revision(client: &Client, number: i64) -> Result<Revision, Failure> {
-    let page: RevisionPage = client.api.get_json(&client.path(&format!("/revisions?before={}&limit=1", number + 1)))?;
+    let page: RevisionPage = client
+        .api
+        .get_json(&client.path(&format!("/revisions?before={}&limit=1", number + 1)))?;
     page.revisions
         .into_iter()
         .find(|r| r.number == number)
-        .ok_or_else(|| Failure::Local(format!("revision {number} of {} is not listed by the server", client.cluster)))
+        .ok_or_else(|| {
+            Failure::Local(format!(
+                "revision {number} of {} is not listed by the server",
+                client.cluster
+            ))
+        })
 }

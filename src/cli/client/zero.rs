@@ -35,14 +35,22 @@ pub fn zero(client: &Client, service: Option<ServiceKey>) -> Result<(), Failure>
         return Ok(());
     }
     let view: ZeroView = reply.json()?;
-    let what = view.service.as_deref().map_or("every service".to_string(), |s| format!("service {s}"));
-    println!("zeroing request {} for {what} of cluster {}", view.seq, client.cluster);
+    let what = view
+        .service
+        .as_deref()
+        .map_or("every service".to_string(), |s| format!("service {s}"));
+    println!(
+        "zeroing request {} for {what} of cluster {}",
+        view.seq, client.cluster
+    );
     if let Some(director) = view.zeroed_by {
         println!("  {director} (this server's own director): zeroed");
     }
     if let Some(error) = view.local_error {
         println!("  this server's own director could not zero: {error}");
     }
-    println!("  agents zero when they next hear from the server; `lvsd directors` shows what each did (zeroed_seq)");
+    println!(
+        "  agents zero when they next hear from the server; `lvsd directors` shows what each did (zeroed_seq)"
+    );
     Ok(())
 }

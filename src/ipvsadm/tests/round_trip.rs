@@ -2,8 +2,8 @@
 
 use proptest::prelude::*;
 
-use crate::model::arbitrary::kernel_spec;
 use crate::ipvsadm::{parse, to_restore};
+use crate::model::arbitrary::kernel_spec;
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]

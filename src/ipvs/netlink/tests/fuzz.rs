@@ -11,7 +11,7 @@ use proptest::sample::select;
 use super::fixtures::*;
 use super::{as_kernel_sends, decode, ipvs};
 use crate::fuzz::{apply_bytes, byte_edit, fuzz};
-use crate::ipvs::netlink::connection::{parse_datagram, Reply};
+use crate::ipvs::netlink::connection::{Reply, parse_datagram};
 use crate::ipvs::netlink::message::{IpvsAttr, IpvsCmd, IpvsMessage};
 use crate::ipvs::netlink::{config, daemon, dest, info, service};
 
@@ -33,7 +33,14 @@ fn seeds() -> Vec<Vec<u8>> {
         &INFO_REPLY,
     ];
     let mut seeds: Vec<Vec<u8>> = one.iter().map(|m| m.to_vec()).collect();
-    seeds.push([&TCP_SERVICE_WITH_STATS[..], &IPV6_SH_SERVICE, &FWMARK_SERVICE].concat());
+    seeds.push(
+        [
+            &TCP_SERVICE_WITH_STATS[..],
+            &IPV6_SH_SERVICE,
+            &FWMARK_SERVICE,
+        ]
+        .concat(),
+    );
     seeds.push([&NAT_DEST_WITH_STATS[..], &GUE_TUNNEL_DEST].concat());
     seeds
 }
@@ -49,18 +56,26 @@ fn datagram() -> impl Strategy<Value = Vec<u8>> {
 fn parse_all(msg: &IpvsMessage) -> Result<bool, TestCaseError> {
     let mut parsed = false;
     if let Some(Ok((svc, stats))) = msg.service().map(service::parse_entry) {
-        let again = IpvsMessage::new(IpvsCmd::NewService, vec![IpvsAttr::Service(service::entry_attrs(&svc, &stats))]);
+        let again = IpvsMessage::new(
+            IpvsCmd::NewService,
+            vec![IpvsAttr::Service(service::entry_attrs(&svc, &stats))],
+        );
         let back = decode(&as_kernel_sends(again, 1));
-        let reparsed = service::parse_entry(ipvs(&back).service().unwrap()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let reparsed = service::parse_entry(ipvs(&back).service().unwrap())
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(reparsed, (svc, stats));
         parsed = true;
     }
     if let Some(attrs) = msg.dest() {
         for af in [AF_INET, AF_INET6] {
             if let Ok(entry) = dest::parse_entry(attrs, af) {
-                let again = IpvsMessage::new(IpvsCmd::NewDest, vec![IpvsAttr::Dest(dest::entry_attrs(&entry))]);
+                let again = IpvsMessage::new(
+                    IpvsCmd::NewDest,
+                    vec![IpvsAttr::Dest(dest::entry_attrs(&entry))],
+                );
                 let back = decode(&as_kernel_sends(again, 1));
-                let reparsed = dest::parse_entry(ipvs(&back).dest().unwrap(), af).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                let reparsed = dest::parse_entry(ipvs(&back).dest().unwrap(), af)
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
                 prop_assert_eq!(reparsed, entry);
                 parsed = true;
             }
@@ -76,14 +91,20 @@ fn parse_all(msg: &IpvsMessage) -> Result<bool, TestCaseError> {
 
 #[test]
 fn netlink_replies_never_panic_and_round_trip() {
-    fuzz("netlink parse_datagram + IPVS objects", datagram(), |bytes| {
-        let Ok(replies) = parse_datagram::<GenlMessage<IpvsMessage>>(&bytes) else { return Ok(false) };
-        let mut parsed = false;
-        for (_, reply) in &replies {
-            if let Reply::Message(genl) = reply {
-                parsed |= parse_all(&genl.payload)?;
+    fuzz(
+        "netlink parse_datagram + IPVS objects",
+        datagram(),
+        |bytes| {
+            let Ok(replies) = parse_datagram::<GenlMessage<IpvsMessage>>(&bytes) else {
+                return Ok(false);
+            };
+            let mut parsed = false;
+            for (_, reply) in &replies {
+                if let Reply::Message(genl) = reply {
+                    parsed |= parse_all(&genl.payload)?;
+                }
             }
-        }
-        Ok(parsed)
-    });
+            Ok(parsed)
+        },
+    );
 }

@@ -4,8 +4,8 @@
 //! (`datagram`). None needs a kernel.
 
 mod datagram;
-mod fuzz;
 mod fixtures;
+mod fuzz;
 mod kernel_bytes;
 mod round_trip;
 
