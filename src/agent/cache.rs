@@ -275,6 +275,7 @@ mod tests {
                 ..ClusterSettings::default()
             },
             zero: None,
+            switchover: None,
         };
         let service: ServiceKey = "tcp:192.168.31.100:80".parse().unwrap();
         let started_at = humantime::parse_rfc3339("2026-11-25T10:00:00.250Z").unwrap();

@@ -177,6 +177,7 @@ mod tests {
             health_changes: Vec::new(),
             host_errors: Vec::new(),
             report_interval_secs: 10,
+            ha: None,
         }
     }
 

@@ -39,6 +39,21 @@ pub struct Desired {
     /// its `seq` is above the one it last acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zero: Option<ZeroRequest>,
+    /// The latest controlled switchover asked through the API, if any: the
+    /// director that is master of the named VRRP instances steps down when
+    /// its `seq` is above the one it last acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub switchover: Option<SwitchoverRequest>,
+}
+
+/// A request that the VRRP master of a cluster step down (`lvsd ha switchover`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SwitchoverRequest {
+    /// Increases with every request for the cluster.
+    pub seq: u64,
+    /// The VRRP instance to move; every instance of the cluster when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
 }
 
 /// A request to zero counters (`ipvsadm -Z`), made through the API.
@@ -114,6 +129,80 @@ pub struct DirectorReport {
     /// How often this agent reports at the least; the server flags the
     /// director stale after three intervals without a report.
     pub report_interval_secs: u64,
+    /// Its high-availability state, when the spec has an `ha` section:
+    /// VRRP instances as keepalived reports them, and the sync daemon.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ha: Option<HaReport>,
+}
+
+/// A director's high-availability state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HaReport {
+    /// One entry per VRRP instance of the spec that this director takes part in.
+    #[serde(default)]
+    pub vrrp: Vec<VrrpInstanceReport>,
+    /// VRRP state changes since the previous report, oldest first; the
+    /// server audits each (`ha.transition`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transitions: Vec<VrrpTransition>,
+    /// The IPVS connection sync daemon threads running on this director.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync: Option<SyncReport>,
+    /// The last switchover request acted on (`SwitchoverRequest::seq`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub switchover_seq: Option<u64>,
+    /// Why keepalived could not be configured or run; empty when all is well.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+}
+
+/// One VRRP instance on one director.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct VrrpInstanceReport {
+    /// The instance's name in the spec.
+    pub instance: String,
+    /// Virtual router id (1-255).
+    pub vrid: u8,
+    pub state: VrrpState,
+    /// Since when, RFC 3339.
+    pub since: String,
+    /// The priority this director advertises now (after tracked health).
+    pub priority: u8,
+    /// State changes seen since the agent started.
+    pub transitions: u64,
+}
+
+/// A VRRP state change on one director.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct VrrpTransition {
+    /// When, RFC 3339.
+    pub at: String,
+    pub instance: String,
+    pub from: VrrpState,
+    pub to: VrrpState,
+}
+
+/// A VRRP instance's state, as keepalived names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum VrrpState {
+    Master,
+    Backup,
+    Fault,
+    /// keepalived is not running (or not yet reporting) for this instance.
+    Stopped,
+}
+
+/// The IPVS sync daemon on a director.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SyncReport {
+    /// The master thread (sends this director's connections) runs.
+    pub master: bool,
+    /// The backup thread (receives the other directors' connections) runs.
+    pub backup: bool,
+    /// Connection entries in the table, when known (synced ones included).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connections: Option<u64>,
 }
 
 /// A real server going down or coming back, as a director's checks saw it.

@@ -115,6 +115,7 @@ pub async fn run(
             health_changes: Vec::new(),
             host_errors: host.errors().to_vec(),
             report_interval_secs: options.report_interval.as_secs().max(1),
+            ha: None,
         });
         heartbeat = Instant::now() + options.report_interval;
     }

@@ -639,6 +639,7 @@ impl Agent {
                 .map(|h| h.errors().to_vec())
                 .unwrap_or_default(),
             report_interval_secs: self.options.report_interval.as_secs().max(1),
+            ha: None,
         };
         let dropped = self.outbox.push(report);
         if dropped > self.dropped_reports {

@@ -51,6 +51,7 @@ fn desired(revision: i64, spec: SpecDoc) -> Desired {
         spec: Some(spec),
         settings: ClusterSettings::default(),
         zero: None,
+        switchover: None,
     }
 }
 

@@ -158,6 +158,8 @@ impl Core {
             spec: None,
             settings: rollout.settings,
             zero,
+            // Set by the high-availability work (`lvsd ha switchover`).
+            switchover: None,
         })
     }
 

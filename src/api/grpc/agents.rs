@@ -197,6 +197,7 @@ pub fn director_report_in(r: &pb::DirectorReport) -> Result<DirectorReport> {
         health_changes: Vec::new(),
         host_errors: Vec::new(),
         report_interval_secs: r.report_interval_secs,
+        ha: None,
     })
 }
 
