@@ -5,6 +5,7 @@ pub mod api;
 pub mod apply;
 pub mod auth;
 pub mod cli;
+pub mod contract;
 pub mod core;
 pub mod health;
 pub mod host;

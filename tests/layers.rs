@@ -6,10 +6,11 @@
 //!
 //! ```text
 //! cli ─┬─ api ─┐
-//!      ├───────┼─► core ─► store, auth, metrics ─► contract ─► model
+//!      ├───────┼─► core ─► store, auth, metrics ─► contract
 //!      ├─ director (local) ─► core, apply
 //!      └─ agent ─► client, contract, apply, host, health
-//! apply ─► plan ─► ipvs ─► model          ipvsadm ─► ipvs
+//! contract (wire types) ─► apply ─► plan ─► ipvs ─► model
+//! ipvsadm ─► ipvs
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -19,7 +20,7 @@ use std::path::Path;
 /// top-level module must say where it sits.
 const ALLOWED: &[(&str, &[&str])] = &[
     ("model", &[]),
-    ("contract", &["model", "health"]),
+    ("contract", &["apply", "plan", "health", "model"]),
     ("ipvs", &["model", "fuzz"]),
     ("ipvsadm", &["ipvs", "model"]),
     ("plan", &["ipvs", "model"]),
@@ -74,11 +75,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
 /// Arrows that still point upward, each with the layer it should not reach.
 /// The list only shrinks: an entry that no longer occurs fails the test too.
 const KNOWN_UPWARD: &[(&str, &str)] = &[
-    ("agent", "core"),
-    ("api", "agent"),
     ("apply", "core"),
     ("auth", "core"),
-    ("core", "agent"),
     ("metrics", "apply"),
     ("metrics", "core"),
     ("metrics", "health"),

@@ -18,9 +18,9 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::protocol::Desired;
 use crate::apply::report::rfc3339;
 use crate::apply::{DirectorState, DrainRecord};
+use crate::contract::agent::Desired;
 use crate::ipvs::DestKey;
 use crate::model::{ServiceKey, Spec};
 
@@ -257,7 +257,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::core::ClusterSettings;
+    use crate::contract::ClusterSettings;
 
     fn entry() -> CacheEntry {
         let spec = serde_json::from_value(serde_json::json!({

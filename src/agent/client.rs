@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 
-use super::protocol::{Desired, DirectorReport};
 use super::servers::Servers;
+use crate::contract::agent::{Desired, DirectorReport};
 
 /// How long a report may take before it counts as failed.
 const REPORT_TIMEOUT: Duration = Duration::from_secs(15);

@@ -16,8 +16,8 @@ use tokio::time::Instant;
 use super::backoff::Backoff;
 use super::client::{ClientError, ServerClient};
 use super::outbox::Outbox;
-use super::protocol::Desired;
 use super::servers::Servers;
+use crate::contract::agent::Desired;
 
 /// What the watcher tells the director loop.
 #[derive(Debug)]

@@ -1,7 +1,7 @@
 //! Remote directors: `lvsd agent` on each director host pulls the revision
 //! it should run from a server, applies it with the apply engine, and
-//! reports back. [`protocol`] is what travels between the two, over REST
-//! and gRPC alike.
+//! reports back. What travels between the two, over REST and gRPC alike,
+//! is [`crate::contract::agent`].
 //!
 //! - [`run`]: the director loop around `apply::reconcile`;
 //! - [`link`]: the long-poll and the report sender, with [`backoff`] while
@@ -17,7 +17,6 @@ pub mod client;
 pub mod host;
 pub mod link;
 pub mod outbox;
-pub mod protocol;
 pub mod realserver;
 pub mod run;
 pub mod servers;

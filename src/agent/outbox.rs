@@ -14,7 +14,7 @@ use std::sync::Mutex;
 
 use tokio::sync::Notify;
 
-use super::protocol::DirectorReport;
+use crate::contract::agent::DirectorReport;
 
 /// How many reports wait at most.
 pub const CAPACITY: usize = 100;
@@ -159,8 +159,8 @@ impl Outbox {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agent::protocol::DriftCheck;
     use crate::apply::DriftMode;
+    use crate::contract::agent::DriftCheck;
 
     fn heartbeat(applied: i64) -> DirectorReport {
         DirectorReport {

@@ -16,7 +16,7 @@ use super::client::ServerClient;
 use super::host::HostSetup;
 use super::link::{FromServer, Reachability, send_reports, watch_desired};
 use super::outbox::{CAPACITY, Outbox};
-use super::protocol::{AgentRole, DirectorReport};
+use crate::contract::agent::{AgentRole, DirectorReport};
 use crate::model::Spec;
 
 /// How the real-server agent runs.

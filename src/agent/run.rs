@@ -30,12 +30,12 @@ use super::client::ServerClient;
 use super::host::HostSetup;
 use super::link::{FromServer, Reachability, send_reports, watch_desired};
 use super::outbox::{CAPACITY, Outbox};
-use super::protocol::{Desired, DirectorReport, DriftCheck, HealthChange};
 use crate::apply::report::rfc3339;
 use crate::apply::{
     self, Action, Actual, ApplyError, ApplyResult, Cause, Counters, DirectorState, DrainView,
     DriftMode, Engine, Event, Report, error_policy, reconcile,
 };
+use crate::contract::agent::{Desired, DirectorReport, DriftCheck, HealthChange};
 use crate::health::DirectorChecks;
 use crate::host::Role;
 use crate::ipvs::{IpvsTable, Op, Snapshot};
@@ -623,7 +623,7 @@ impl Agent {
         self.collect_health_changes();
         let report = DirectorReport {
             agent_version: env!("CARGO_PKG_VERSION").to_string(),
-            role: super::protocol::AgentRole::Director,
+            role: crate::contract::agent::AgentRole::Director,
             applied_revision: self.state.applied,
             blocked_revision: self.state.blocked,
             applies: std::mem::take(&mut self.applies),

@@ -8,10 +8,10 @@ use serde_json::json;
 
 use super::cache::Cache;
 use super::link::FromServer;
-use super::protocol::{Desired, DirectorReport, ZeroRequest};
 use super::run::{Agent, Options};
 use crate::apply::{ApplyResult, DriftMode};
-use crate::core::ClusterSettings;
+use crate::contract::ClusterSettings;
+use crate::contract::agent::{Desired, DirectorReport, ZeroRequest};
 use crate::ipvs::{IpvsTable, MemoryTable};
 use crate::model::SpecDoc;
 

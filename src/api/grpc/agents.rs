@@ -1,4 +1,4 @@
-//! Conversions of the agent protocol ([`crate::agent::protocol`]) and of
+//! Conversions of the agent protocol ([`crate::contract::agent`]) and of
 //! directors' counters between the core and protobuf. Reports come in from
 //! agents, so every enum is checked here as the REST API's JSON parser
 //! checks it; the core validates the rest.
@@ -6,8 +6,8 @@
 use super::apply::{self, drain_in, report_in};
 use super::convert::{pb_enum, spec_doc_out};
 use super::pb;
-use crate::agent::protocol::{Desired, DirectorReport, DriftCheck, ZeroRequest};
 use crate::apply::{Counters, DriftMode, ServerCounters, ServiceCounters, Traffic};
+use crate::contract::agent::{Desired, DirectorReport, DriftCheck, ZeroRequest};
 use crate::core::{DirectorCounters, RolloutState, RolloutView, SettingsView, ZeroView};
 use crate::model::ValidationError;
 use crate::plan::{Drift, DriftKind};

@@ -10,7 +10,7 @@ use utoipa::IntoParams;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{JsonBody, Query, read_body};
-use crate::agent::protocol::{Desired, DirectorReport};
+use crate::contract::agent::{Desired, DirectorReport};
 use crate::core::{Caller, Core, DirectorView, Error, RolloutView, ZeroBody, ZeroView, parse_wait};
 use crate::model::ValidationError;
 

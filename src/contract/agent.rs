@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::apply::{Counters, DrainView, DriftMode, Report};
-use crate::core::ClusterSettings;
+use crate::contract::ClusterSettings;
 use crate::health::{HealthEvent, ServiceHealthView, Transition};
 use crate::model::SpecDoc;
 use crate::plan::Drift;
