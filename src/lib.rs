@@ -7,6 +7,7 @@ pub mod auth;
 pub mod cli;
 pub mod contract;
 pub mod core;
+pub mod director;
 pub mod health;
 pub mod host;
 pub mod ipvs;

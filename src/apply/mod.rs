@@ -11,16 +11,14 @@
 //!   drains as their connections finish or their deadline passes.
 //! - [`state`]: what a director remembers per cluster (drains, services it
 //!   created, the revision it runs); [`policy`]: the cluster's rules.
-//! - [`local`]: `lvsd serve --apply-local`: the server's own kernel as the
-//!   director of its clusters, with state and reports in the store.
 //!
-//! Everything but `local` is independent of the store and the transports,
-//! so the agent of a remote director runs the same engine.
+//! It knows nothing of the store, the core or the transports: the server's
+//! own director ([`crate::director::local`]) and the agent of a remote
+//! director ([`crate::agent`]) run the same engine.
 
 pub mod counters;
 pub mod engine;
 pub mod hash;
-pub mod local;
 pub mod policy;
 pub mod reconcile;
 pub mod report;

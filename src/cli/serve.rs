@@ -217,7 +217,7 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 // A table that cannot even be listed is no table to apply to.
                 match table.info() {
                     Ok(info) => {
-                        let options = crate::apply::local::Options {
+                        let options = crate::director::local::Options {
                             name: args.director.clone().unwrap_or_else(host_name),
                             interval: args.reconcile_interval,
                             drift: args.drift,
@@ -239,7 +239,7 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
                                 .ok(),
                             TableKind::Memory => None,
                         };
-                        let (handle, thread) = crate::apply::local::start(
+                        let (handle, thread) = crate::director::local::start(
                             core.clone(),
                             table,
                             counters_table,

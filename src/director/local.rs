@@ -28,13 +28,13 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::time::Instant;
 
-use super::engine::{Engine, Preview};
-use super::policy::DriftMode;
-use super::reconcile::{
+use crate::apply::engine::{Engine, Preview};
+use crate::apply::policy::DriftMode;
+use crate::apply::reconcile::{
     Action, Actual, ApplyError, Context, Desired, Event, error_policy, reconcile,
 };
-use super::report::Report;
-use super::state::DirectorState;
+use crate::apply::report::Report;
+use crate::apply::state::DirectorState;
 use crate::core::{self, BoxFuture, Core, DirectorUpdate, LiveReport, LocalDirector};
 use crate::health::DirectorChecks;
 use crate::ipvs::conns::Connection;
@@ -358,7 +358,7 @@ async fn record_counters<'a>(
             continue;
         };
         let counters =
-            super::Counters::from_snapshot(&snapshot, at, |key| spec.service(key).is_some());
+            crate::apply::Counters::from_snapshot(&snapshot, at, |key| spec.service(key).is_some());
         core.record_live(
             cluster,
             name,
@@ -630,13 +630,14 @@ impl Runner {
             );
             for event in &mut events {
                 if let Event::Applied(report) = event
-                    && report.cause == super::report::Cause::Activation
+                    && report.cause == crate::apply::report::Cause::Activation
                 {
                     let t = &report.timings;
                     let sent = t.read_ms + t.plan_ms + t.apply_ms;
                     let since = |at: std::time::Instant| {
                         let total =
-                            super::report::ms(step_started.saturating_duration_since(at)) + sent;
+                            crate::apply::report::ms(step_started.saturating_duration_since(at))
+                                + sent;
                         Some((total * 1e3).round() / 1e3)
                     };
                     report.timings.commit_to_kernel_ms = since(commit_started);
