@@ -18,10 +18,10 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::apply::report::rfc3339;
 use crate::apply::{DirectorState, DrainRecord};
 use crate::contract::agent::Desired;
 use crate::ipvs::DestKey;
+use crate::model::time::rfc3339;
 use crate::model::{ServiceKey, Spec};
 
 /// The first line's prefix; the hex SHA-256 of everything after that line follows it.

@@ -30,7 +30,6 @@ use super::client::ServerClient;
 use super::host::HostSetup;
 use super::link::{FromServer, Reachability, send_reports, watch_desired};
 use super::outbox::{CAPACITY, Outbox};
-use crate::apply::report::rfc3339;
 use crate::apply::{
     self, Action, Actual, ApplyError, ApplyResult, Cause, Counters, DirectorState, DrainView,
     DriftMode, Engine, Event, Report, error_policy, reconcile,
@@ -39,6 +38,7 @@ use crate::contract::agent::{Desired, DirectorReport, DriftCheck, HealthChange};
 use crate::health::DirectorChecks;
 use crate::host::Role;
 use crate::ipvs::{IpvsTable, Op, Snapshot};
+use crate::model::time::rfc3339;
 use crate::model::{ServiceKey, Spec};
 
 /// How the agent runs.

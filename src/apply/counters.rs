@@ -123,7 +123,7 @@ impl Counters {
             })
             .collect();
         Counters {
-            at: super::report::rfc3339(at),
+            at: crate::model::time::rfc3339(at),
             services,
         }
     }

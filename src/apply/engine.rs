@@ -27,12 +27,12 @@ use super::policy::{OwnershipMode, Policy};
 use super::reconcile::{ApplyError, classify};
 use super::report::{
     ApplyResult, Cause, DrainView, FailedOp, PLAN_LINES, Report, RestoreReport, RestoreResult, ms,
-    rfc3339,
 };
 use super::restore::{Config, restore_ops};
 use super::state::{DirectorState, DrainRecord};
 use crate::ipvs::error::describe;
 use crate::ipvs::{DestKey, Error, IpvsTable, Op, ServiceEntry, Snapshot};
+use crate::model::time::rfc3339;
 use crate::model::{ServiceKey, Spec};
 use crate::plan::{
     BlastRadius, Change, Drift, Ownership, Plan, PlanOptions, RemovalLimitExceeded, blast_radius,

@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::model::time::rfc3339;
 use crate::plan::{BlastRadius, Summary};
 
 /// How an apply ended.
@@ -198,8 +199,4 @@ impl Report {
             timings: Timings::default(),
         }
     }
-}
-
-pub fn rfc3339(at: SystemTime) -> String {
-    humantime::format_rfc3339_millis(at).to_string()
 }

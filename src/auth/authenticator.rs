@@ -5,8 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use super::token::Token;
-use super::{Principal, Role};
-use crate::core::Error;
+use super::{AuthError, Principal, Role};
 use crate::store::{self, Store};
 
 /// Checks the tokens of requests. Every check reads the database, so a token
@@ -34,7 +33,7 @@ impl Authenticator {
     }
 
     /// Whether the server is open: no token was ever made.
-    pub async fn is_open(&self) -> Result<bool, Error> {
+    pub async fn is_open(&self) -> Result<bool, AuthError> {
         if self.closed.load(Ordering::Relaxed) {
             return Ok(false);
         }
@@ -46,24 +45,24 @@ impl Authenticator {
     }
 
     /// The principal behind `credentials`, or UNAUTHENTICATED saying why.
-    pub async fn authenticate(&self, credentials: Credentials<'_>) -> Result<Principal, Error> {
+    pub async fn authenticate(&self, credentials: Credentials<'_>) -> Result<Principal, AuthError> {
         if self.is_open().await? {
             return Ok(Principal::anonymous());
         }
         let Some(value) = credentials else {
-            return Err(Error::Unauthenticated(
+            return Err(AuthError::Unauthenticated(
                 "this server needs an access token: send `Authorization: Bearer <token>` (gRPC: `authorization` metadata)".into(),
             ));
         };
         let text = bearer(value).ok_or_else(|| {
-            Error::Unauthenticated(
+            AuthError::Unauthenticated(
                 "the credentials are not `Bearer <token>`: lvsd takes bearer tokens only".into(),
             )
         })?;
         let token = Token::parse(text).ok_or_else(|| {
-            Error::Unauthenticated("the access token is malformed: lvsd tokens read lvsd_<16 hex digits>_<64 hex digits>".into())
+            AuthError::Unauthenticated("the access token is malformed: lvsd tokens read lvsd_<16 hex digits>_<64 hex digits>".into())
         })?;
-        let invalid = || Error::Unauthenticated("the access token is not valid".into());
+        let invalid = || AuthError::Unauthenticated("the access token is not valid".into());
         let row = store::token(self.store.reader(), &token.id)
             .await?
             .ok_or_else(invalid)?;
@@ -72,7 +71,7 @@ impl Authenticator {
         }
         // Only the holder of the secret learns why a real token is refused.
         if let Some(at) = &row.revoked_at {
-            return Err(Error::Unauthenticated(format!(
+            return Err(AuthError::Unauthenticated(format!(
                 "the access token {} ({}) was revoked at {at}",
                 row.name, row.id
             )));
@@ -80,9 +79,9 @@ impl Authenticator {
         if let Some(at) = row
             .expires_at
             .as_ref()
-            .filter(|at| at.as_str() <= crate::core::now().as_str())
+            .filter(|at| at.as_str() <= crate::model::time::now_rfc3339().as_str())
         {
-            return Err(Error::Unauthenticated(format!(
+            return Err(AuthError::Unauthenticated(format!(
                 "the access token {} ({}) expired at {at}",
                 row.name, row.id
             )));
@@ -90,7 +89,7 @@ impl Authenticator {
         let role: Role = row
             .role
             .parse()
-            .map_err(|err: String| Error::Internal(format!("token {}: {err}", row.id)))?;
+            .map_err(|err: String| AuthError::Damaged(format!("token {}: {err}", row.id)))?;
         Ok(Principal {
             name: row.name,
             role,

@@ -33,7 +33,25 @@ use std::str::FromStr;
 pub use authenticator::Authenticator;
 pub use policy::Access;
 
-use crate::core::Error;
+use crate::store::StoreError;
+
+/// Why a request was refused, or could not be checked. The core turns it
+/// into its own error (UNAUTHENTICATED, PERMISSION_DENIED, or internal).
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// No credentials, or ones that name no valid token.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// A valid token whose role or cluster does not allow the request.
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// The tokens could not be read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A stored token is not one lvsd wrote (an unknown role).
+    #[error("{0}")]
+    Damaged(String),
+}
 
 /// What a token may do; see the module's table.
 #[derive(
@@ -117,9 +135,9 @@ impl Principal {
 
     /// Refuses (PERMISSION_DENIED) unless the principal may have `access`,
     /// on `cluster` when the request names one.
-    pub fn check(&self, access: Access, cluster: Option<&str>) -> Result<(), Error> {
+    pub fn check(&self, access: Access, cluster: Option<&str>) -> Result<(), AuthError> {
         if !self.role.grants(access) {
-            return Err(Error::PermissionDenied(format!(
+            return Err(AuthError::PermissionDenied(format!(
                 "{} ({}) may not do this: it needs {} access, which {} tokens have",
                 self.name,
                 self.role,
@@ -131,7 +149,7 @@ impl Principal {
             let own = self.cluster.as_deref().unwrap_or_default();
             if cluster != Some(own) {
                 let asked = cluster.map_or("no cluster".to_string(), |c| format!("cluster {c}"));
-                return Err(Error::PermissionDenied(format!(
+                return Err(AuthError::PermissionDenied(format!(
                     "{} is the agent of cluster {own} only, and this request is for {asked}",
                     self.name
                 )));
@@ -180,7 +198,7 @@ mod tests {
         assert!(agent.check(Access::Watch, Some("web")).is_ok());
         assert!(agent.check(Access::Report, Some("web")).is_ok());
         let err = agent.check(Access::Watch, Some("db")).unwrap_err();
-        assert!(matches!(err, Error::PermissionDenied(_)));
+        assert!(matches!(err, AuthError::PermissionDenied(_)));
         assert!(err.to_string().contains("cluster web only"), "{err}");
         assert!(agent.check(Access::Watch, None).is_err());
         assert!(agent.check(Access::Read, Some("web")).is_err());

@@ -228,7 +228,7 @@ impl From<&HealthEvent> for HealthChange {
             Transition::Up => (true, None),
         };
         HealthChange {
-            at: humantime::format_rfc3339_millis(event.at).to_string(),
+            at: crate::model::time::rfc3339(event.at),
             service: event.service.to_string(),
             server: event.server.to_string(),
             healthy,

@@ -185,7 +185,7 @@ impl Core {
             value
                 .map(|time| {
                     humantime::parse_rfc3339_weak(&time)
-                        .map(|t| humantime::format_rfc3339_millis(t).to_string())
+                        .map(crate::model::time::rfc3339)
                         .map_err(|_| {
                             Error::invalid(field, format!("`{time}` is not an RFC 3339 time"))
                         })

@@ -125,7 +125,7 @@ impl Core {
             )
         })?;
         let requested_at = now();
-        let deadline = humantime::format_rfc3339_millis(SystemTime::now() + within).to_string();
+        let deadline = crate::model::time::rfc3339(SystemTime::now() + within);
         let row = PendingConfirmRow {
             cluster: cluster.to_string(),
             revision,
@@ -312,7 +312,7 @@ mod tests {
         serde_json::from_str(&json).unwrap()
     }
 
-    fn commit(weight: u32, confirm_within: Option<Duration>) -> CommitRequest {
+    fn commit(weight: u32, confirm_within: Option<&str>) -> CommitRequest {
         CommitRequest {
             message: format!("weight {weight}"),
             author: None,
@@ -320,7 +320,7 @@ mod tests {
             activate: true,
             spec: Some(spec(weight)),
             precondition: Precondition::default(),
-            confirm_within,
+            confirm_within: confirm_within.map(str::to_string),
         }
     }
 
@@ -339,7 +339,7 @@ mod tests {
         core.create_cluster(&caller, "web", "").await.unwrap();
         core.commit(&caller, "web", commit(1, None)).await.unwrap();
         let outcome = core
-            .commit(&caller, "web", commit(2, Some(Duration::from_secs(300))))
+            .commit(&caller, "web", commit(2, Some("300s")))
             .await
             .unwrap();
         let pending = outcome.confirm.unwrap();
@@ -400,7 +400,7 @@ mod tests {
         assert_eq!(audited[0].detail["rollback_revision"], 3);
 
         // Confirmed in time, it stays.
-        core.commit(&caller, "web", commit(4, Some(Duration::from_secs(60))))
+        core.commit(&caller, "web", commit(4, Some("60s")))
             .await
             .unwrap();
         let confirmed = core.confirm(&caller, "web").await.unwrap();

@@ -1,6 +1,7 @@
 //! The one error type of the service core. Transports map `ErrorCode` to
 //! their status codes, each in one exhaustive match.
 
+use crate::auth::AuthError;
 use crate::model::ValidationError;
 use crate::store::StoreError;
 
@@ -84,6 +85,17 @@ impl Error {
 
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         Error::Invalid(ValidationError::new(field, message))
+    }
+}
+
+impl From<AuthError> for Error {
+    fn from(err: AuthError) -> Self {
+        match err {
+            AuthError::Unauthenticated(why) => Error::Unauthenticated(why),
+            AuthError::PermissionDenied(why) => Error::PermissionDenied(why),
+            AuthError::Store(err) => err.into(),
+            AuthError::Damaged(why) => Error::Internal(why),
+        }
     }
 }
 

@@ -86,7 +86,7 @@ impl Core {
                 "service": event.service.to_string(),
                 "server": event.server.to_string(),
                 "reason": reason,
-                "at": humantime::format_rfc3339_millis(event.at).to_string(),
+                "at": crate::model::time::rfc3339(event.at),
             });
             let change = Change {
                 cluster: Some(cluster),

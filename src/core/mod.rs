@@ -6,6 +6,7 @@
 
 mod agents;
 mod audit;
+mod authorize;
 mod clusters;
 mod confirm;
 mod directors;
@@ -26,6 +27,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 pub use agents::{AGENT_MODE, MAX_WAIT, parse_wait};
 pub use audit::{AuditQuery, Denied};
+pub use authorize::{AccessRequest, MAX_REQUEST_ID, request_id};
 pub use confirm::{Confirmed, PendingConfirm, parse_confirm_within};
 pub use directors::{
     BoxFuture, DirectorHealth, DirectorUpdate, DirectorView, LocalDirector, PlanPreview,
@@ -343,5 +345,5 @@ impl Core {
 
 /// Now, as stored: RFC 3339 UTC with milliseconds, which sorts as text.
 pub(crate) fn now() -> String {
-    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+    crate::model::time::now_rfc3339()
 }

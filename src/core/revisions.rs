@@ -7,6 +7,7 @@ use sha2::Digest;
 
 use super::audit::{Change, record};
 use super::clusters::{not_found, parse_spec};
+use super::confirm::parse_confirm_within;
 use super::{
     Caller, CommitOutcome, Core, Error, Precondition, Result, RevisionKind, RevisionView, now,
 };
@@ -28,9 +29,11 @@ pub struct CommitRequest {
     pub spec: Option<SpecDoc>,
     /// With a draft commit: commit only this version of the draft.
     pub precondition: Precondition,
-    /// Commit confirmed: unless `Core::confirm` is called within this long,
-    /// the cluster rolls back to the revision active before.
-    pub confirm_within: Option<std::time::Duration>,
+    /// Commit confirmed: unless `Core::confirm` is called within this long
+    /// (`90s`, `5m`, `1h`, as the client sent it; checked, and refused with
+    /// an audit entry, like every other field of the request), the cluster
+    /// rolls back to the revision active before.
+    pub confirm_within: Option<String>,
 }
 
 /// One page of revisions, newest first.
@@ -306,6 +309,11 @@ impl Core {
         let started = std::time::Instant::now();
         self.audited(caller, Some(cluster), "revision.commit", cluster, async {
             validate_message(&request.message)?;
+            let confirm_within = request
+                .confirm_within
+                .as_deref()
+                .map(parse_confirm_within)
+                .transpose()?;
             let mut tx = self.store().begin().await?;
             let locked = started.elapsed();
             let mut row = store::cluster(&mut *tx, cluster)
@@ -348,7 +356,7 @@ impl Core {
                 cluster,
                 previous_active,
                 &mut outcome,
-                request.confirm_within,
+                confirm_within,
             )
             .await?;
             let written = started.elapsed();
@@ -358,7 +366,7 @@ impl Core {
             }
             self.remember_outcome(cluster, &outcome, spec, started);
             self.activation_committed();
-            if request.confirm_within.is_some()
+            if confirm_within.is_some()
                 || outcome.confirm.is_some()
                 || previous_active != row.active_revision
             {
@@ -389,7 +397,7 @@ impl Core {
         to: i64,
         expected_base: Option<i64>,
         message: Option<String>,
-        confirm_within: Option<std::time::Duration>,
+        confirm_within: Option<&str>,
     ) -> Result<CommitOutcome> {
         let started = std::time::Instant::now();
         self.audited(
@@ -407,6 +415,7 @@ impl Core {
                     .ok_or_else(|| no_revision(cluster, to))?;
                 let message = message.unwrap_or_else(|| format!("rollback to revision {to}"));
                 validate_message(&message)?;
+                let confirm_within = confirm_within.map(parse_confirm_within).transpose()?;
                 let new = NewRevision {
                     spec: Arc::new(parse_spec(&target.spec)?),
                     stored_hash: Some(target.content_hash.clone()),

@@ -32,7 +32,7 @@ use super::clusters::not_found;
 use super::settings::stored_settings;
 use super::{Caller, ClusterSettings, Core, Error, Result};
 use crate::apply::Report;
-use crate::apply::report::rfc3339;
+use crate::model::time::rfc3339;
 use crate::store::{self, DirectorRow, RolloutRow, Tx};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -81,7 +81,7 @@ impl Core {
                     let at = SystemTime::now()
                         .checked_add(ttl)
                         .ok_or_else(|| Error::invalid("expires_in", "too far in the future"))?;
-                    Some(humantime::format_rfc3339_millis(at).to_string())
+                    Some(crate::model::time::rfc3339(at))
                 }
                 None => None,
             };

@@ -1,11 +1,10 @@
 //! What the API shows of health: per service, per real server.
 
-use std::time::SystemTime;
-
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::ServerState;
+use crate::model::time::rfc3339;
 use crate::model::{CheckType, Quorum, ServerKey, ServiceKey, Spec};
 
 /// The health of one service's real servers on one director.
@@ -43,10 +42,6 @@ pub struct ServerHealthView {
     pub last_error: Option<String>,
     /// Checks run since the director started checking it.
     pub checks: u64,
-}
-
-fn rfc3339(at: SystemTime) -> String {
-    humantime::format_rfc3339_millis(at).to_string()
 }
 
 /// The views of the services of `spec` that have checks or a sorry server,

@@ -16,6 +16,7 @@ mod scheduler;
 mod server;
 mod service;
 mod spec;
+pub mod time;
 
 pub use error::ValidationError;
 pub use health::{

@@ -14,10 +14,9 @@ use super::convert;
 use super::error::{self, REQUEST_ID_KEY};
 use super::pb;
 use super::pb::lvs_service_server::LvsService;
-use crate::auth::{Access, policy, token};
+use crate::auth::{Access, policy};
 use crate::core::{
-    AuditQuery, Caller, CommitRequest, Core, Denied, Error, Precondition, Result,
-    parse_confirm_within,
+    self, AccessRequest, AuditQuery, Caller, CommitRequest, Core, Error, Precondition, Result,
 };
 
 /// The gRPC transport over the service core.
@@ -32,14 +31,9 @@ impl LvsApi {
     }
 }
 
-/// The client's `x-request-id`, or a fresh one.
+/// The client's `x-request-id`, or a fresh one (one rule for both transports).
 fn request_id(metadata: &MetadataMap) -> String {
-    metadata
-        .get(REQUEST_ID_KEY)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|id| !id.is_empty() && id.len() <= 200)
-        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_string)
+    core::request_id(metadata.get(REQUEST_ID_KEY).and_then(|v| v.to_str().ok()))
 }
 
 /// The cluster a request is about, for access control: agents may only
@@ -86,40 +80,24 @@ pub async fn authorize<T>(
     cluster: Option<&str>,
 ) -> Result<Caller, Status> {
     let request_id = request_id(request.metadata());
-    let access = policy::grpc(method).unwrap_or(Access::Admin);
     let credentials = request
         .metadata()
         .get("authorization")
         .map(|v| v.to_str().unwrap_or("?"));
-    let outcome = match core.auth().authenticate(credentials).await {
-        Ok(principal) => match principal.check(access, cluster) {
-            Ok(()) => return Ok(Caller::new(principal.name, request_id)),
-            Err(err) => (err, Some(principal)),
-        },
-        Err(err) => (err, None),
-    };
-    let (err, principal) = outcome;
-    let actor = principal
-        .as_ref()
-        .map_or("unauthenticated", |p| p.name.as_str());
-    let caller = Caller::new(actor, request_id.clone());
     let target = format!("/{SERVICE_NAME}/{method}");
     let peer = request.remote_addr().map(|addr| addr.to_string());
-    let token_id = match &principal {
-        Some(p) => p.token_id.clone(),
-        None => credentials
-            .and_then(|c| c.split_whitespace().last())
-            .and_then(token::claimed_id),
-    };
-    let cluster = cluster.filter(|c| !c.is_empty());
-    let denied = Denied {
-        target: &target,
+    let access = AccessRequest {
+        credentials,
+        access: policy::grpc(method).unwrap_or(Access::Admin),
         cluster,
+        target: &target,
         peer: peer.as_deref(),
-        token_id: token_id.as_deref(),
+        request_id: &request_id,
     };
-    core.record_denied(&caller, denied, &err).await;
-    Err(error::status(&err, &request_id))
+    match core.authorize(access).await {
+        Ok((_, caller)) => Ok(caller),
+        Err(err) => Err(error::status(&err, &request_id)),
+    }
 }
 
 /// One call: who makes it, and which method (`/lvs.v1.LvsService/AddService`).
@@ -778,12 +756,6 @@ impl LvsService for LvsApi {
                 .map(|spec| convert::spec_doc(spec).map_err(|e| e.within("spec")))
                 .transpose();
             let spec = self.admit(&call, &req.cluster, parsed).await?;
-            let within = req
-                .confirm_within
-                .as_deref()
-                .map(parse_confirm_within)
-                .transpose();
-            let confirm_within = self.admit(&call, &req.cluster, within).await?;
             let commit = CommitRequest {
                 message: req.message,
                 author: non_empty(req.author),
@@ -791,7 +763,7 @@ impl LvsService for LvsApi {
                 activate: req.activate.unwrap_or(true),
                 spec,
                 precondition: precondition(&req.if_match),
-                confirm_within,
+                confirm_within: req.confirm_within,
             };
             Ok(convert::commit_outcome(
                 self.core.commit(&call.caller, &req.cluster, commit).await?,
@@ -864,12 +836,6 @@ impl LvsService for LvsApi {
     ) -> Result<Response<pb::CommitResponse>, Status> {
         handle(&self.core, "Rollback", request, |call, req| async move {
             let message = non_empty(req.message);
-            let within = req
-                .confirm_within
-                .as_deref()
-                .map(parse_confirm_within)
-                .transpose();
-            let confirm_within = self.admit(&call, &req.cluster, within).await?;
             let outcome = self
                 .core
                 .rollback(
@@ -878,7 +844,7 @@ impl LvsService for LvsApi {
                     req.to,
                     req.expected_base,
                     message,
-                    confirm_within,
+                    req.confirm_within.as_deref(),
                 )
                 .await?;
             Ok(convert::commit_outcome(outcome))

@@ -1,7 +1,7 @@
 //! Access control for `/v1`: every request is authenticated and checked
 //! against [`policy::REST`](crate::auth::policy::REST) before its handler
 //! runs (and before its body is read). The handler then sees the
-//! [`Principal`] in the request's extensions, which the `Caller` extractor
+//! [`Principal`](crate::auth::Principal) in the request's extensions, which the `Caller` extractor
 //! turns into the audit log's actor. Refusals are audited.
 
 use std::net::SocketAddr;
@@ -14,8 +14,8 @@ use percent_encoding::percent_decode_str;
 
 use super::error::ApiError;
 use super::extract::request_id;
-use crate::auth::{Access, Principal, policy, token};
-use crate::core::{Caller, Core, Denied};
+use crate::auth::{Access, policy};
+use crate::core::{AccessRequest, Core};
 
 /// The middleware: authenticate, check the role, or refuse with 401 / 403.
 pub async fn authorize(State(core): State<Core>, request: Request, next: Next) -> Response {
@@ -25,50 +25,32 @@ pub async fn authorize(State(core): State<Core>, request: Request, next: Next) -
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_string())
         .unwrap_or_default();
-    // Routes missing from the table need admin: closed by default.
-    let access = policy::rest(parts.method.as_str(), &route).unwrap_or(Access::Admin);
     let cluster = path_param(&route, parts.uri.path(), "cluster");
     let credentials = parts
         .headers
         .get(header::AUTHORIZATION)
         .map(|v| v.to_str().unwrap_or("?"));
-    let outcome = match core.auth().authenticate(credentials).await {
-        Ok(principal) => match principal.check(access, cluster.as_deref()) {
-            Ok(()) => Ok(principal),
-            Err(err) => Err((err, Some(principal))),
-        },
-        Err(err) => Err((err, None)),
+    let target = format!("{} {}", parts.method, parts.uri.path());
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.to_string());
+    let request_id = request_id(&parts.headers);
+    let request = AccessRequest {
+        credentials,
+        // Routes missing from the table need admin: closed by default.
+        access: policy::rest(parts.method.as_str(), &route).unwrap_or(Access::Admin),
+        cluster: cluster.as_deref(),
+        target: &target,
+        peer: peer.as_deref(),
+        request_id: &request_id,
     };
-    match outcome {
-        Ok(principal) => {
+    match core.authorize(request).await {
+        Ok((principal, _)) => {
             parts.extensions.insert(principal);
             next.run(Request::from_parts(parts, body)).await
         }
-        Err((err, principal)) => {
-            let actor = principal
-                .as_ref()
-                .map_or("unauthenticated", |p: &Principal| p.name.as_str());
-            let caller = Caller::new(actor, request_id(&parts.headers));
-            let target = format!("{} {}", parts.method, parts.uri.path());
-            let peer = parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(addr)| addr.to_string());
-            let token_id = match &principal {
-                Some(p) => p.token_id.clone(),
-                None => credentials
-                    .and_then(|c| c.split_whitespace().last())
-                    .and_then(token::claimed_id),
-            };
-            let denied = Denied {
-                target: &target,
-                cluster: cluster.as_deref(),
-                peer: peer.as_deref(),
-                token_id: token_id.as_deref(),
-            };
-            core.record_denied(&caller, denied, &err).await;
-            ApiError::from(err).into_response()
-        }
+        Err(err) => ApiError::from(err).into_response(),
     }
 }
 

@@ -124,12 +124,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 /// missing), as recorded in the audit log.
 /// One that is too long or not plain text is replaced, as in gRPC.
 pub(crate) fn request_id(headers: &HeaderMap) -> String {
-    headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|id| !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()))
-        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_string)
+    crate::core::request_id(headers.get("x-request-id").and_then(|v| v.to_str().ok()))
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Precondition {

@@ -9,7 +9,6 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::{JsonBody, Query, path_number};
 use crate::core::{
     Caller, CommitOutcome, CommitRequest, Core, Error, Precondition, RevisionPage, RevisionView,
-    parse_confirm_within,
 };
 use crate::model::SpecDoc;
 use crate::model::diff::SpecDiff;
@@ -132,11 +131,6 @@ pub async fn commit(
     Path(cluster): Path<String>,
     JsonBody(body): JsonBody<CommitBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let confirm_within = body
-        .confirm_within
-        .as_deref()
-        .map(parse_confirm_within)
-        .transpose()?;
     let request = CommitRequest {
         message: body.message,
         author: body.author,
@@ -144,7 +138,7 @@ pub async fn commit(
         activate: body.activate,
         spec: body.spec,
         precondition,
-        confirm_within,
+        confirm_within: body.confirm_within,
     };
     committed(core.commit(&caller, &cluster, request).await?).await
 }
@@ -240,11 +234,6 @@ pub async fn rollback(
     Path(cluster): Path<String>,
     JsonBody(body): JsonBody<RollbackBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let confirm_within = body
-        .confirm_within
-        .as_deref()
-        .map(parse_confirm_within)
-        .transpose()?;
     let outcome = core
         .rollback(
             &caller,
@@ -252,7 +241,7 @@ pub async fn rollback(
             body.to,
             body.expected_base,
             body.message,
-            confirm_within,
+            body.confirm_within.as_deref(),
         )
         .await?;
     committed(outcome).await
