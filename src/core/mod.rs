@@ -265,9 +265,10 @@ impl Core {
         started: std::time::Instant,
     ) {
         if outcome.created {
-            self.inner
-                .metrics
-                .revision_made(cluster, outcome.revision.kind);
+            match outcome.revision.kind {
+                RevisionKind::Commit => self.inner.metrics.commit_made(cluster),
+                RevisionKind::Rollback => self.inner.metrics.rollback_made(cluster),
+            }
         }
         if outcome.revision.active {
             self.remember_spec(cluster, outcome.revision.number, spec);

@@ -3,21 +3,22 @@
 //! Two kinds: what happens in this process is counted as it happens
 //! ([`Metrics`]: API requests by route and status, gRPC calls by method and
 //! code, revisions made, drift found), and what is true now is read at
-//! scrape time ([`Snapshot`]: active revisions, directors, live counters of
-//! every virtual service and real server).
-
-mod snapshot;
+//! scrape time by a collector the caller gives [`Metrics::encode`] (the
+//! `/metrics` handler's read model of the core: active revisions, directors,
+//! live counters of every virtual service and real server).
+//!
+//! A leaf: it takes plain labels and knows nothing of the core or the
+//! transports that feed it.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use prometheus_client::collector::Collector;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-
-pub use snapshot::Snapshot;
 
 /// The `Content-Type` of what [`Metrics::encode`] writes.
 pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
@@ -102,16 +103,12 @@ impl Metrics {
             .observe(took.as_secs_f64());
     }
 
-    /// One gRPC call answered: `method` as `Commit`, `code` as tonic names it.
-    pub fn grpc_request(&self, method: &str, code: tonic::Code, took: Duration) {
-        let code = if code == tonic::Code::Ok {
-            "OK".to_string()
-        } else {
-            format!("{code:?}")
-        };
+    /// One gRPC call answered: `method` as `Commit`, `code` as `OK` or
+    /// `InvalidArgument`.
+    pub fn grpc_request(&self, method: &str, code: &str, took: Duration) {
         let labels = GrpcLabels {
             method: method.to_string(),
-            code,
+            code: code.to_string(),
         };
         self.inner.grpc_requests.get_or_create(&labels).inc();
         self.inner
@@ -120,16 +117,20 @@ impl Metrics {
             .observe(took.as_secs_f64());
     }
 
-    /// A revision was made: by a commit, or by a rollback (asked for or automatic).
-    pub fn revision_made(&self, cluster: &str, kind: crate::core::RevisionKind) {
-        let labels = ClusterLabels {
-            cluster: cluster.to_string(),
-        };
-        let family = match kind {
-            crate::core::RevisionKind::Commit => &self.inner.commits,
-            crate::core::RevisionKind::Rollback => &self.inner.rollbacks,
-        };
-        family.get_or_create(&labels).inc();
+    /// A revision was made by a commit.
+    pub fn commit_made(&self, cluster: &str) {
+        self.inner
+            .commits
+            .get_or_create(&cluster_labels(cluster))
+            .inc();
+    }
+
+    /// A revision was made by a rollback (asked for or automatic).
+    pub fn rollback_made(&self, cluster: &str) {
+        self.inner
+            .rollbacks
+            .get_or_create(&cluster_labels(cluster))
+            .inc();
     }
 
     /// A director's drift check found the kernel differing from the active revision.
@@ -141,8 +142,9 @@ impl Metrics {
         self.inner.drifts.get_or_create(&labels).inc();
     }
 
-    /// Everything, as Prometheus scrapes it: these counters and `now`.
-    pub fn encode(&self, now: Snapshot) -> String {
+    /// Everything, as Prometheus scrapes it: these counters and what `now`
+    /// collects at this scrape.
+    pub fn encode(&self, now: Box<dyn Collector>) -> String {
         let i = &self.inner;
         let mut registry = Registry::with_prefix("lvsd");
         registry.register(
@@ -180,10 +182,16 @@ impl Metrics {
             "Drift checks that found a director's kernel table differing from the active revision",
             i.drifts.clone(),
         );
-        registry.register_collector(Box::new(now));
+        registry.register_collector(now);
         let mut text = String::new();
         prometheus_client::encoding::prometheus_text::encode(&mut text, &registry)
             .expect("writing to a String cannot fail");
         text
+    }
+}
+
+fn cluster_labels(cluster: &str) -> ClusterLabels {
+    ClusterLabels {
+        cluster: cluster.to_string(),
     }
 }

@@ -123,8 +123,17 @@ where
     let code = answer
         .as_ref()
         .map_or_else(Status::code, |_| tonic::Code::Ok);
-    core.metrics().grpc_request(method, code, started.elapsed());
+    core.metrics()
+        .grpc_request(method, &code_label(code), started.elapsed());
     answer
+}
+
+/// A gRPC code as the metrics name it: `OK`, `InvalidArgument`, ...
+fn code_label(code: tonic::Code) -> String {
+    match code {
+        tonic::Code::Ok => "OK".to_string(),
+        code => format!("{code:?}"),
+    }
 }
 
 async fn answer<Req: Scoped, Resp, Fut>(
@@ -282,7 +291,7 @@ impl LvsService for LvsApi {
             .map_or_else(Status::code, |_| tonic::Code::Ok);
         self.core
             .metrics()
-            .grpc_request("WatchDesired", code, started.elapsed());
+            .grpc_request("WatchDesired", &code_label(code), started.elapsed());
         opened
     }
 

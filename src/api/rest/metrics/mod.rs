@@ -1,5 +1,8 @@
 //! `GET /metrics`, and the middleware that counts every REST request by
-//! route template and status for it.
+//! route template and status for it. [`Snapshot`] is what the core says at
+//! scrape time, collected beside the process's own counters.
+
+mod snapshot;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::header;
@@ -9,7 +12,9 @@ use tokio::time::Instant;
 
 use super::error::ApiError;
 use crate::core::Core;
-use crate::metrics::{CONTENT_TYPE, Metrics, Snapshot};
+pub use snapshot::Snapshot;
+
+use crate::metrics::{CONTENT_TYPE, Metrics};
 
 /// Route label of requests that matched no route: one series for all of them.
 const UNMATCHED: &str = "unmatched";
@@ -35,6 +40,6 @@ pub async fn count(State(metrics): State<Metrics>, request: Request, next: Next)
 /// The handler: Prometheus' text format.
 pub async fn scrape(State(core): State<Core>) -> Result<Response, ApiError> {
     let now = Snapshot::gather(&core).await?;
-    let text = core.metrics().encode(now);
+    let text = core.metrics().encode(Box::new(now));
     Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response())
 }
