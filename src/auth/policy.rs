@@ -137,7 +137,7 @@ pub const REST: &[(&str, &str, Access)] = &[
     ("GET", "/v1/audit", Audit),
     // Prometheus scrapes: what a viewer may read anyway, in numbers.
     ("GET", "/metrics", Read),
-    // Applying (branch `engine`): previews and status are reads; confirming a
+    // Applying: previews and status are reads; confirming a
     // commit and forcing an apply are an operator's; the apply settings are
     // the cluster's safety policy (removal limits), an admin's.
     (
@@ -162,7 +162,7 @@ pub const REST: &[(&str, &str, Access)] = &[
         "/v1/clusters/{cluster}/directors/{name}/apply",
         Edit,
     ),
-    // Agents (DESIGN.md): follow the desired state, report a director's status.
+    // Agents: follow the desired state, report a director's status.
     ("GET", "/v1/clusters/{cluster}/desired", Watch),
     ("PUT", "/v1/clusters/{cluster}/directors/{name}", Report),
     // Canary rollouts: viewing is a read; releasing early overrides the
@@ -200,7 +200,7 @@ pub const GRPC: &[(&str, Access)] = &[
     ("Rollback", Edit),
     ("Activate", Edit),
     ("ListAudit", Audit),
-    // Applying (branch `engine`), as for REST.
+    // Applying, as for REST.
     ("PlanRevision", Read),
     ("Confirm", Edit),
     ("GetSettings", Read),
