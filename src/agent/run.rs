@@ -32,7 +32,7 @@ use super::link::{FromServer, Reachability, send_reports, watch_desired};
 use super::outbox::{CAPACITY, Outbox};
 use crate::apply::{
     self, Action, Actual, ApplyError, ApplyResult, Cause, Counters, DirectorState, DrainView,
-    DriftMode, Engine, Event, Report, error_policy, reconcile,
+    DriftMode, Engine, Event, Report, Runner, StepRequest,
 };
 use crate::contract::agent::{Desired, DirectorReport, DriftCheck, HealthChange};
 use crate::health::DirectorChecks;
@@ -118,9 +118,8 @@ pub struct Agent {
     applied_here: bool,
     /// The server could not be reached before it ever answered.
     unreachable_at_start: bool,
-    due: Option<Instant>,
-    attempt: u32,
-    checked: Option<Instant>,
+    /// When the next step is due, attempts, the drift check's schedule.
+    runner: Runner,
     applies: Vec<Report>,
     drift_check: Option<DriftCheck>,
     /// The drift last reported in `report` mode, to report a lasting one once.
@@ -148,6 +147,7 @@ impl Agent {
             .clone()
             .map(|dir| HostSetup::new(dir, Role::Director, &options.name));
         let mut agent = Agent {
+            runner: Runner::new(options.reconcile_interval, options.drift),
             host,
             checks: DirectorChecks::default(),
             checks_runtime: tokio::runtime::Handle::try_current().ok(),
@@ -164,9 +164,6 @@ impl Agent {
             last_good: None,
             applied_here: false,
             unreachable_at_start: false,
-            due: None,
-            attempt: 0,
-            checked: None,
             applies: Vec::new(),
             drift_check: None,
             last_drift: None,
@@ -210,6 +207,11 @@ impl Agent {
         self.table.as_mut()
     }
 
+    #[cfg(test)]
+    pub(crate) fn schedule(&self) -> (&Runner, &DirectorState) {
+        (&self.runner, &self.state)
+    }
+
     pub fn outbox(&self) -> Arc<Outbox> {
         self.outbox.clone()
     }
@@ -226,7 +228,7 @@ impl Agent {
                             revision,
                             "no answer from the server: applying the cached revision {revision}"
                         );
-                        self.due = Some(Instant::now());
+                        self.runner.due_by(Instant::now());
                     } else {
                         tracing::warn!(
                             "no answer from the server and no cached revision: the table stays as it is"
@@ -254,8 +256,7 @@ impl Agent {
             self.state.blocked = None;
         }
         if revision_changed || settings_changed || self.target.is_none() {
-            self.attempt = 0;
-            self.due = Some(Instant::now());
+            self.runner.wake();
         }
         self.target = Some(Target::new(desired));
         self.zero_if_asked();
@@ -263,7 +264,7 @@ impl Agent {
 
     /// When the next step is due; `None` waits for the server.
     pub fn due(&self) -> Option<Instant> {
-        self.due
+        self.runner.due()
     }
 
     /// When the next heartbeat is due.
@@ -293,7 +294,7 @@ impl Agent {
 
     /// One reconcile step, then a report if it did anything.
     pub fn step(&mut self) {
-        self.due = None;
+        self.runner.idle();
         self.refuse_invalid_spec();
         let Some((target, source)) = self.choose() else {
             return;
@@ -312,36 +313,22 @@ impl Agent {
             spec: checked.spec,
             policy: target.message.settings.policy(self.options.removal_limit),
         };
-        let drift_due = self
-            .checked
-            .is_none_or(|at| at.elapsed() >= self.options.reconcile_interval);
-        let ctx = apply::Context {
-            now: SystemTime::now(),
-            apply_now: false,
-            force: false,
-            attempt: self.attempt,
-            drift_due,
-            drift: self.options.drift,
-            interval: self.options.reconcile_interval,
-            spec_changed: checked.changed,
-        };
         // Running the cached revision in place of a blocked one must not lift the block.
         let blocked = self.state.blocked;
         let before = self.state.clone();
-        let mut events = Vec::new();
-        let result = {
-            let mut actual = Actual {
-                table: self.table.as_mut(),
-                engine: &mut self.engine,
-                state: &mut self.state,
-            };
-            reconcile(&desired, &mut actual, &ctx, &mut events)
+        let actual = Actual {
+            table: self.table.as_mut(),
+            engine: &mut self.engine,
+            state: &mut self.state,
         };
+        let request = StepRequest {
+            spec_changed: checked.changed,
+            ..StepRequest::default()
+        };
+        let step = self.runner.step(&desired, actual, request);
+        let events = step.events;
         if matches!(source, Source::Cache) && blocked.is_some_and(|b| b != revision) {
             self.state.blocked = blocked;
-        }
-        if drift_due {
-            self.checked = Some(Instant::now());
         }
         let applied_now = events
             .iter()
@@ -355,10 +342,10 @@ impl Agent {
         }
         let mut reported = self.take_events(events);
         reported |= self.follow_host(&spec, revision, applied_now);
-        if result.is_ok() {
-            self.checks.ran(desired.spec.clone());
+        match &step.result {
+            Ok(_) => self.checks.ran(desired.spec.clone()),
+            Err(err) => self.log_failure(revision, err, step.action),
         }
-        self.after_result(revision, result);
         if self.state != before || applied_now {
             self.save_cache();
         }
@@ -380,8 +367,8 @@ impl Agent {
         }
         let news = host.apply(spec);
         if host.failing() {
-            let retry = Instant::now() + self.options.reconcile_interval;
-            self.due = Some(self.due.map_or(retry, |due| due.min(retry)));
+            self.runner
+                .due_by(Instant::now() + self.options.reconcile_interval);
         }
         news
     }
@@ -492,41 +479,19 @@ impl Agent {
         reported
     }
 
-    /// The next step, by the reconcile loop's error policy.
-    fn after_result(&mut self, revision: i64, result: Result<Action, ApplyError>) {
-        let action = match result {
-            Ok(action) => {
-                self.attempt = 0;
-                action
+    /// A failed step, as the error policy took it.
+    fn log_failure(&self, revision: i64, err: &ApplyError, action: Action) {
+        match action {
+            Action::Requeue(after) => {
+                tracing::warn!(revision, error = %err, "apply failed; retrying in {after:?}");
             }
-            Err(err) => {
-                let action = error_policy(&err, self.attempt);
-                match action {
-                    Action::Requeue(after) => {
-                        self.attempt += 1;
-                        tracing::warn!(revision, error = %err, "apply failed; retrying in {after:?}");
-                    }
-                    Action::AwaitChange => {
-                        self.attempt = 0;
-                        tracing::error!(
-                            revision,
-                            error = %err,
-                            "revision {revision} failed for good; the table stays at {}, until the server sends another",
-                            describe_revision(self.state.applied)
-                        );
-                    }
-                }
-                action
-            }
-        };
-        let next = match action {
-            Action::Requeue(after) => Some(Instant::now() + after),
-            Action::AwaitChange => None,
-        };
-        self.due = match (self.due, next) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+            Action::AwaitChange => tracing::error!(
+                revision,
+                error = %err,
+                "revision {revision} failed for good; the table stays at {}, until the server sends another",
+                describe_revision(self.state.applied)
+            ),
+        }
     }
 
     fn save_cache(&mut self) {

@@ -393,3 +393,42 @@ fn a_host_settings_failure_is_reported_and_leaves_the_table_applied() {
     assert_eq!(heartbeat.host_errors, report.host_errors);
     assert_eq!(table_lines(agent.table()).len(), 3);
 }
+
+/// The agent takes each fault as the local director does
+/// (`director::local::tests::faults_are_taken_as_an_agent_takes_them`): both
+/// drive their steps through `apply::Runner`, checked against one table.
+#[tokio::test]
+async fn faults_are_taken_as_the_local_director_takes_them() {
+    use std::sync::atomic::Ordering;
+
+    use crate::apply::runner::parity::{FAULTS, FaultyTable};
+
+    for (fault, expected) in FAULTS {
+        let dir = tempfile::tempdir().unwrap();
+        let (table, armed) = FaultyTable::new(fault);
+        let mut agent = Agent::new(options(), Box::new(table), Cache::new(dir.path()));
+        step_with(&mut agent, desired(1, spec("wrr", &[1, 2])));
+        let (runner, state) = agent.schedule();
+        assert_eq!(runner.attempt(), expected.attempt, "{fault:?}");
+        assert_eq!(runner.due().is_some(), expected.retries, "{fault:?}");
+        assert_eq!(state.blocked == Some(1), expected.blocked, "{fault:?}");
+        assert_eq!(state.applied, None, "{fault:?}");
+        assert!(table_lines(agent.table()).is_empty(), "{fault:?}");
+
+        // The fault passes: the retry, or the next revision after a block, applies.
+        armed.store(false, Ordering::SeqCst);
+        let next = if expected.blocked { 2 } else { 1 };
+        if expected.blocked {
+            step_with(&mut agent, desired(2, spec("wrr", &[3, 4])));
+        } else {
+            agent.step();
+        }
+        let (runner, state) = agent.schedule();
+        assert_eq!(
+            (runner.attempt(), state.applied),
+            (0, Some(next)),
+            "{fault:?}"
+        );
+        assert_eq!(table_lines(agent.table()).len(), 3, "{fault:?}");
+    }
+}

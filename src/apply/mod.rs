@@ -9,6 +9,8 @@
 //!   actual) -> Result<Action>`, with the error policy: apply a new revision,
 //!   check for drift at an interval (and restore or only report it), end
 //!   drains as their connections finish or their deadline passes.
+//! - [`runner`]: the driver of that loop both directors share: due times,
+//!   attempts and backoff, the drift schedule, and panic isolation.
 //! - [`state`]: what a director remembers per cluster (drains, services it
 //!   created, the revision it runs); [`policy`]: the cluster's rules.
 //!
@@ -23,6 +25,7 @@ pub mod policy;
 pub mod reconcile;
 pub mod report;
 pub mod restore;
+pub mod runner;
 pub mod state;
 
 #[cfg(test)]
@@ -35,4 +38,5 @@ pub use reconcile::{Action, Actual, ApplyError, Context, Desired, Event, error_p
 pub use report::{
     ApplyResult, Cause, DrainView, FailedOp, Report, RestoreReport, RestoreResult, Timings,
 };
+pub use runner::{Runner, Step, StepRequest};
 pub use state::{DirectorState, DrainRecord};

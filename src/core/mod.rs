@@ -128,6 +128,16 @@ impl Core {
         Core::with_limits(store, Limits::default())
     }
 
+    /// A core on a fresh SQLite database at `path`, for tests of the layers
+    /// above (which do not reach the store themselves).
+    #[cfg(test)]
+    pub async fn open_for_tests(path: &std::path::Path) -> Self {
+        let store = Store::open(path.to_str().expect("a UTF-8 path"))
+            .await
+            .expect("a fresh database opens");
+        Core::new(store)
+    }
+
     pub fn with_limits(store: Store, limits: Limits) -> Self {
         let channel = || tokio::sync::watch::channel(0).0;
         let auth = Authenticator::new(store.clone());

@@ -30,10 +30,9 @@ use tokio::time::Instant;
 
 use crate::apply::engine::{Engine, Preview};
 use crate::apply::policy::DriftMode;
-use crate::apply::reconcile::{
-    Action, Actual, ApplyError, Context, Desired, Event, error_policy, reconcile,
-};
+use crate::apply::reconcile::{Action, Actual, ApplyError, Desired, Event};
 use crate::apply::report::Report;
+use crate::apply::runner::{Step, StepRequest};
 use crate::apply::state::DirectorState;
 use crate::core::{self, BoxFuture, Core, DirectorUpdate, LiveReport, LocalDirector};
 use crate::health::DirectorChecks;
@@ -212,12 +211,9 @@ struct Run {
     state: DirectorState,
     /// The revision last seen desired for this director.
     seen: Option<i64>,
-    /// When its next step is due; `None` waits for a change.
-    due: Option<Instant>,
-    /// Transient failures in a row.
-    attempt: u32,
-    /// When the whole table was last compared with the revision.
-    checked: Option<Instant>,
+    /// When its next step is due, attempts, the drift check's schedule:
+    /// the same driver as an agent's.
+    schedule: crate::apply::Runner,
     /// The drift last reported, to report a lasting drift once.
     last_drift: Option<Vec<String>>,
     /// The cluster's settings, read again when the core says they changed.
@@ -410,7 +406,7 @@ impl Runner {
             let next = self
                 .runs
                 .values()
-                .filter_map(|r| r.due)
+                .filter_map(|r| r.schedule.due())
                 .chain([counters_due])
                 .min();
             let timer = async {
@@ -489,7 +485,6 @@ impl Runner {
             desired.push((name, revision));
         }
         let clusters = desired;
-        let now = Instant::now();
         self.runs
             .retain(|name, _| clusters.iter().any(|(c, _)| c == name));
         for (name, active) in clusters {
@@ -501,8 +496,10 @@ impl Runner {
                 }
                 if run.seen != active || all {
                     run.seen = active;
-                    run.attempt = 0;
-                    run.due = active.map(|_| now);
+                    match active {
+                        Some(_) => run.schedule.wake(),
+                        None => run.schedule.idle(),
+                    }
                 }
                 continue;
             }
@@ -513,12 +510,14 @@ impl Runner {
                     continue;
                 }
             };
+            let mut schedule = crate::apply::Runner::new(self.options.interval, self.options.drift);
+            if active.is_some() {
+                schedule.wake();
+            }
             let run = Run {
                 state,
                 seen: active,
-                due: active.map(|_| now),
-                attempt: 0,
-                checked: None,
+                schedule,
                 last_drift: None,
                 settings: None,
                 health: DirectorChecks::default(),
@@ -533,13 +532,13 @@ impl Runner {
             let due = self
                 .runs
                 .iter()
-                .find(|(_, run)| run.due.is_some_and(|at| at <= now))
+                .find(|(_, run)| run.schedule.due().is_some_and(|at| at <= now))
                 .map(|(name, _)| name.clone());
             let Some(cluster) = due else { return };
             if let Err(err) = self.step(&cluster, false, false).await {
                 tracing::error!(error = %err, cluster, "local director: step");
                 if let Some(run) = self.runs.get_mut(&cluster) {
-                    run.due = Some(Instant::now() + self.options.interval);
+                    run.schedule.retry_after(self.options.interval);
                 }
             }
         }
@@ -562,7 +561,7 @@ impl Runner {
         let Some(mut desired) = desired(&self.core, &self.options, &self.runs, cluster).await?
         else {
             if let Some(run) = self.runs.get_mut(cluster) {
-                run.due = None;
+                run.schedule.idle();
                 run.health.stop();
             }
             return Ok(Vec::new());
@@ -577,45 +576,26 @@ impl Runner {
             &self.health_changed,
         );
         desired.spec = target.spec;
-        let spec_changed = target.changed;
-        let drift_due = run
-            .checked
-            .is_none_or(|at| at.elapsed() >= self.options.interval);
-        let ctx = Context {
-            now: SystemTime::now(),
+        let request = StepRequest {
             apply_now,
             force,
-            attempt: run.attempt,
-            drift_due,
-            drift: self.options.drift,
-            interval: self.options.interval,
-            spec_changed,
+            spec_changed: target.changed,
         };
         let before = run.state.clone();
         let step_started = std::time::Instant::now();
         let commit_times = self.core.activation_times(cluster, desired.revision);
         let mut state = before.clone();
-        let mut events = Vec::new();
-        let director = &mut self.director;
-        let stepped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let mut actual = Actual {
-                table: director.table.as_mut(),
-                engine: &mut director.engine,
-                state: &mut state,
-            };
-            reconcile(&desired, &mut actual, &ctx, &mut events)
-        }));
-        let result = match stepped {
-            Ok(result) => result,
-            Err(_) => {
-                // A bug, not a kernel error: start over from a full read.
-                self.director.engine.forget();
-                tracing::error!(cluster, "local director: a step panicked");
-                return Err(core::Error::Internal(
-                    "the local director failed; see the server log".to_string(),
-                ));
-            }
+        let actual = Actual {
+            table: self.director.table.as_mut(),
+            engine: &mut self.director.engine,
+            state: &mut state,
         };
+        let Step {
+            result,
+            action,
+            mut events,
+            ..
+        } = run.schedule.step(&desired, actual, request);
         if let Some((commit_started, activated)) = commit_times {
             // Where the time from a commit's durability to the step went, for
             // `RUST_LOG=lvsd::timing=debug`.
@@ -646,9 +626,6 @@ impl Runner {
             }
         }
         let run = self.runs.get_mut(cluster).expect("still there");
-        if drift_due {
-            run.checked = Some(Instant::now());
-        }
         run.state = state;
 
         // A drift only reported is recorded once, until it changes.
@@ -673,27 +650,10 @@ impl Runner {
         }
         let events = kept;
 
-        let action = match &result {
-            Ok(action) => {
-                run.attempt = 0;
-                run.health.ran(desired.spec.clone());
-                *action
-            }
-            Err(err) => {
-                let action = error_policy(err, run.attempt);
-                run.attempt = if matches!(err, ApplyError::Transient(_)) {
-                    run.attempt + 1
-                } else {
-                    0
-                };
-                log_failure(cluster, err, action);
-                action
-            }
-        };
-        run.due = match action {
-            Action::Requeue(after) => Some(Instant::now() + after),
-            Action::AwaitChange => None,
-        };
+        match &result {
+            Ok(_) => run.health.ran(desired.spec.clone()),
+            Err(err) => log_failure(cluster, err, action),
+        }
         let after = run.state.clone();
         for event in &events {
             log_event(cluster, event);
@@ -737,8 +697,8 @@ impl Runner {
             {
                 tracing::error!(error = %err, cluster, "local director: auditing health changes");
             }
-            if run.due.is_none_or(|at| at > now) && run.seen.is_some() {
-                run.due = Some(now);
+            if run.seen.is_some() {
+                run.schedule.due_by(now);
             }
         }
         self.record_health().await;
@@ -883,6 +843,103 @@ fn log_failure(cluster: &str, err: &ApplyError, action: Action) {
         }
         Action::AwaitChange => {
             tracing::error!(cluster, error = %err, "apply failed; not retried until the active revision changes")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+
+    use super::*;
+    use crate::apply::runner::parity::{FAULTS, FaultyTable};
+    use crate::core::{Caller, CommitRequest, Precondition};
+
+    fn spec(weights: &[u32]) -> crate::model::SpecDoc {
+        let servers: Vec<_> = weights
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                serde_json::json!({"address": format!("172.25.0.{}", 31 + i), "forwarding": "nat", "weight": w})
+            })
+            .collect();
+        serde_json::from_value(serde_json::json!({"services": [
+            {"id": "tcp:192.168.31.100:80", "scheduler": "wrr", "servers": servers}]}))
+        .unwrap()
+    }
+
+    async fn commit(core: &Core, weights: &[u32]) {
+        let request = CommitRequest {
+            message: "m".into(),
+            author: None,
+            expected_base: None,
+            activate: true,
+            spec: Some(spec(weights)),
+            precondition: Precondition::default(),
+            confirm_within: None,
+        };
+        core.commit(&Caller::anonymous(), "web", request)
+            .await
+            .unwrap();
+    }
+
+    /// The local director takes each fault as an agent does
+    /// (`agent::tests::faults_are_taken_as_the_local_director_takes_them`):
+    /// both drive their steps through `apply::Runner`, checked against one table.
+    #[tokio::test]
+    async fn faults_are_taken_as_an_agent_takes_them() {
+        for (fault, expected) in FAULTS {
+            let dir = tempfile::tempdir().unwrap();
+            let core = Core::open_for_tests(&dir.path().join("lvsd.db")).await;
+            core.create_cluster(&Caller::anonymous(), "web", "")
+                .await
+                .unwrap();
+            commit(&core, &[1, 2]).await;
+            let (table, armed) = FaultyTable::new(fault);
+            let mut director = Runner {
+                core: core.clone(),
+                options: Options {
+                    name: "d1".into(),
+                    interval: Duration::from_secs(10),
+                    drift: DriftMode::Restore,
+                    removal_limit: Some(0.5),
+                    counters_interval: Duration::from_secs(10),
+                },
+                director: Director {
+                    table: Box::new(table),
+                    engine: Engine::new(),
+                },
+                runs: BTreeMap::new(),
+                counters_apart: None,
+                checks_runtime: None,
+                health_changed: Arc::new(Notify::new()),
+            };
+            director.refresh_clusters(true).await;
+            director.step("web", false, false).await.unwrap();
+            let run = &director.runs["web"];
+            assert_eq!(run.schedule.attempt(), expected.attempt, "{fault:?}");
+            assert_eq!(run.schedule.due().is_some(), expected.retries, "{fault:?}");
+            assert_eq!(run.state.blocked == Some(1), expected.blocked, "{fault:?}");
+            assert_eq!(run.state.applied, None, "{fault:?}");
+            let snapshot = director.director.table.snapshot().unwrap();
+            assert!(snapshot.services.is_empty(), "{fault:?}");
+
+            // The fault passes: the retry, or the next revision after a block, applies.
+            armed.store(false, Ordering::SeqCst);
+            let next = if expected.blocked { 2 } else { 1 };
+            if expected.blocked {
+                commit(&core, &[3, 4]).await;
+                director.refresh_clusters(false).await;
+            }
+            director.step("web", false, false).await.unwrap();
+            let run = &director.runs["web"];
+            assert_eq!(
+                (run.schedule.attempt(), run.state.applied),
+                (0, Some(next)),
+                "{fault:?}"
+            );
+            let snapshot = director.director.table.snapshot().unwrap();
+            assert_eq!(snapshot.services[0].dests.len(), 2, "{fault:?}");
         }
     }
 }
