@@ -220,11 +220,15 @@ impl Core {
         if view::settled_flags(&instances, &stored, undecided) == stored {
             return Ok(());
         }
-        // Again under the writers' lock: another report (or server) may have settled them meanwhile.
+        // Looked at again under the writers' lock: reports recorded meanwhile
+        // (here or on another server) count, and the last to settle saw them all.
         let mut tx = self.store().begin().await?;
         if store::active_revision(&mut *tx, cluster).await?.is_none() {
             return Ok(()); // deleted meanwhile
         }
+        let sources = self.ha_sources(cluster).await?;
+        let instances = view::instances(&sources);
+        let undecided = !view::pending(&sources).is_empty();
         let stored = stored_flags(&store::ha_flags(&mut *tx, cluster).await?);
         let wanted = view::settled_flags(&instances, &stored, undecided);
         let caller = Caller::new("lvsd", uuid::Uuid::new_v4().to_string());
@@ -239,25 +243,15 @@ impl Core {
                 since: at.clone(),
             };
             store::add_ha_flag(&mut *tx, &row).await?;
-            record_outcome(
-                &mut tx,
-                &caller,
-                flag_change(cluster, key, &instances),
-                "ok",
-            )
-            .await?;
+            let change = flag_change(cluster, key, &instances);
+            record_outcome(&mut tx, &caller, change, "ok").await?;
         }
         for key in stored.difference(&wanted) {
             let (instance, vrid, flag) = key;
             store::delete_ha_flag(&mut *tx, cluster, instance, i64::from(*vrid), flag.as_str())
                 .await?;
-            record_outcome(
-                &mut tx,
-                &caller,
-                flag_change(cluster, key, &instances),
-                "cleared",
-            )
-            .await?;
+            let change = flag_change(cluster, key, &instances);
+            record_outcome(&mut tx, &caller, change, "cleared").await?;
         }
         tx.commit().await.map_err(store::StoreError::from)?;
         Ok(())
