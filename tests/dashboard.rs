@@ -441,6 +441,63 @@ async fn a_token_protected_server_asks_once_per_tab() {
     page.stop().await;
 }
 
+/// Two agents report VRRP master for one instance: the directors view shows
+/// each one's VRRP state and a banner for the split brain, gone once one
+/// steps down.
+#[tokio::test]
+async fn the_directors_view_shows_vrrp_states_and_flags_a_split_brain() {
+    let server = TestServer::start();
+    server
+        .post("/v1/clusters", json!({ "name": "web" }))
+        .await
+        .expect(201);
+    let seed = json!({ "message": "seed", "spec": common::nat_example() });
+    server
+        .post("/v1/clusters/web/revisions", seed)
+        .await
+        .expect(201);
+    let report = |state: &str| {
+        json!({
+            "agent_version": "lvsd 0.1.0", "applied_revision": 1, "report_interval_secs": 30,
+            "ha": { "vrrp": [{ "instance": "VI_1", "vrid": 51, "state": state,
+                "since": "2026-01-01T00:00:00.000Z", "priority": 100, "transitions": 1 }] },
+        })
+    };
+    for director in ["lb-1", "lb-2"] {
+        let path = format!("/v1/clusters/web/directors/{director}");
+        server
+            .call("PUT", &path, Some(report("master")), None)
+            .await
+            .expect(200);
+    }
+
+    let page = Browser::start(&server.http, "ha").await;
+    page.open("/#/c/web/directors").await;
+    page.wait_text(
+        "#directors .ha-flag",
+        "Split brain: VI_1 (vrid 51) has 2 masters (lb-1, lb-2)",
+    )
+    .await;
+    page.wait_text("#directors tr[data-director=\"lb-2\"] .vrrp", "VI_1 master")
+        .await;
+    page.screenshot("split-brain").await;
+
+    let path = "/v1/clusters/web/directors/lb-2";
+    server
+        .call("PUT", path, Some(report("backup")), None)
+        .await
+        .expect(200);
+    page.wait_text("#directors tr[data-director=\"lb-2\"] .vrrp", "VI_1 backup")
+        .await;
+    let banners = page
+        .client
+        .find_all(Locator::Css("#directors .ha-flag"))
+        .await
+        .unwrap();
+    assert!(banners.is_empty(), "the banner goes with the split brain");
+    page.stop().await;
+}
+
 /// The page and every module it imports are served from the binary, with
 /// their content types, a policy allowing this origin only, and caching
 /// that revalidates (304 when unchanged).

@@ -1,6 +1,7 @@
 // Directors of the cluster: the revision each applied against the one it
 // should run, and whether it is healthy. Fields only agents report (a
-// heartbeat) show when present.
+// heartbeat, VRRP state) show when present; a banner says when a VRRP
+// instance has no master or two.
 
 import { get, clusterPath } from './api.js';
 import { h, replace, badge, fmtTime, ago } from './dom.js';
@@ -9,8 +10,13 @@ export function create(ctx) {
   const root = h('section', { class: 'view', id: 'directors' });
 
   async function refresh() {
-    const directors = await get(`${clusterPath(ctx.cluster())}/directors`);
-    replace(root, render(directors));
+    const path = clusterPath(ctx.cluster());
+    // An older server has no HA view: the directors alone then.
+    const [directors, ha] = await Promise.all([
+      get(`${path}/directors`),
+      get(`${path}/ha`).catch(() => null),
+    ]);
+    replace(root, haBanners(ha), render(directors));
   }
 
   return { root, refresh, poll: refresh };
@@ -34,6 +40,27 @@ function lastSeen(d) {
   return '—';
 }
 
+const VRRP_KIND = { master: 'ok', backup: 'idle', fault: 'bad', stopped: 'warn' };
+
+/** Its VRRP instances, one badge each: `VI_1 master`. */
+function vrrp(d) {
+  const instances = (d.ha && d.ha.vrrp) || [];
+  if (!instances.length) return '—';
+  return instances.map((v) => h('span', { title: `vrid ${v.vrid}, priority ${v.priority}, since ${fmtTime(v.since)}, ${v.transitions} transitions` },
+    badge(VRRP_KIND[v.state] || 'idle', `${v.instance} ${v.state}`)));
+}
+
+/** A loud line per VRRP instance the server flags: no master, or two. */
+function haBanners(ha) {
+  if (!ha) return [];
+  return ha.instances.flatMap((i) => [
+    i.split_brain ? h('div', { class: 'notice error ha-flag', 'data-instance': i.instance },
+      `Split brain: ${i.instance} (vrid ${i.vrid}) has ${i.masters.length} masters (${i.masters.join(', ')}); each answers for its VIPs.`) : null,
+    i.no_master ? h('div', { class: 'notice error ha-flag', 'data-instance': i.instance },
+      `No master: ${i.instance} (vrid ${i.vrid}) has no director in MASTER state; its VIPs are served by none.`) : null,
+  ]).filter(Boolean);
+}
+
 function render(directors) {
   if (!directors.length) {
     return h('div', { class: 'empty' },
@@ -52,11 +79,12 @@ function render(directors) {
     h('td', { class: 'num' }, lag(d) ?? '—'),
     h('td', {}, lastSeen(d)),
     h('td', { class: 'muted' }, fmtTime(d.applied_at)),
+    h('td', { class: 'vrrp' }, vrrp(d)),
     h('td', {}, d.draining && d.draining.length ? d.draining.map((x) => `${x.server} (${x.active_conns} active)`).join(', ') : '—'),
     d.errors && d.errors.length ? h('td', { class: 'errors' }, d.errors.join('; ')) : h('td', { class: 'muted' }, '—')));
   const numeric = new Set(['Applied', 'Should run', 'Lag']);
   return h('table', { class: 'grid-table' },
-    h('thead', {}, h('tr', {}, ['Director', 'Mode', 'Health', 'Applied', 'Should run', 'Lag', 'Last seen', 'Applied at', 'Draining', 'Errors']
+    h('thead', {}, h('tr', {}, ['Director', 'Mode', 'Health', 'Applied', 'Should run', 'Lag', 'Last seen', 'Applied at', 'VRRP', 'Draining', 'Errors']
       .map((t) => h('th', { class: numeric.has(t) ? 'num' : '' }, t)))),
     h('tbody', {}, rows));
 }

@@ -171,6 +171,10 @@ pub const REST: &[(&str, &str, Access)] = &[
     ("GET", "/v1/clusters/{cluster}/rollout", Read),
     ("POST", "/v1/clusters/{cluster}/rollout/release", Edit),
     ("POST", "/v1/clusters/{cluster}/zero", Edit),
+    // High availability: the view is a read; moving the VIPs to a backup
+    // is an operator's call.
+    ("GET", "/v1/clusters/{cluster}/ha", Read),
+    ("POST", "/v1/clusters/{cluster}/ha/switchover", Edit),
 ];
 
 /// gRPC: (method of `lvs.v1.LvsService`, access).
@@ -216,6 +220,8 @@ pub const GRPC: &[(&str, Access)] = &[
     ("GetRollout", Read),
     ("ReleaseRollout", Edit),
     ("ZeroCounters", Edit),
+    ("GetHa", Read),
+    ("Switchover", Edit),
 ];
 
 /// The access a REST request needs, or `None` for a route not in the table.

@@ -158,8 +158,7 @@ impl Core {
             spec: None,
             settings: rollout.settings,
             zero,
-            // Set by the high-availability work (`lvsd ha switchover`).
-            switchover: None,
+            switchover: self.switchover_request(cluster).await?,
         })
     }
 
@@ -310,6 +309,10 @@ impl Core {
                     format!("{seq} was never requested: the latest zeroing request of cluster {cluster} is {zero_seq}"),
                 ));
             }
+            if let Some(ha) = &report.ha {
+                let requested = store::switchover_request(reader, cluster).await?.map_or(0, |s| s.seq);
+                super::ha::validate_ha_report(ha, requested, cluster)?;
+            }
             let rollout = self.rollout_now(cluster).await?;
             let desired = rollout.rollout.desired_for(&rollout.settings.canaries, name);
 
@@ -362,9 +365,15 @@ impl Core {
                 counters: report.counters,
                 health: (!report.health.is_empty()).then(|| report.health.clone()),
                 host_errors: Some(report.host_errors.clone()),
+                ha: Some(report.ha.clone().map(|mut ha| {
+                    ha.transitions.clear();
+                    ha
+                })),
             };
             self.record_live(cluster, name, live).await;
             self.record_health_events(cluster, name, &health_events).await?;
+            let transitions = report.ha.as_ref().map_or(&[][..], |ha| &ha.transitions[..]);
+            self.record_ha(cluster, name, transitions).await?;
             // A canary's report may end its rollout's soak, or halt it.
             self.rollout_now(cluster).await?;
             self.director(cluster, name).await

@@ -18,6 +18,7 @@ use super::clusters::not_found;
 use super::rollout::RolloutNow;
 use super::{Caller, Core, Error, Result, now};
 use crate::apply::{ApplyResult, DirectorState, DrainRecord, DrainView, Event, Report};
+use crate::contract::agent::HaReport;
 use crate::ipvs::DestKey;
 use crate::model::time::rfc3339;
 use crate::model::{ServiceKey, Spec};
@@ -112,6 +113,11 @@ pub struct DirectorView {
     /// last report, while its table stays applied (agents only; kept in memory).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub host_errors: Vec<String>,
+    /// Its high-availability state at its last report (agents with an `ha`
+    /// section): each VRRP instance's state, since when, priority and
+    /// transitions, and the sync daemon's threads and connections.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ha: Option<HaReport>,
 }
 
 /// A director's state in one word, for a dashboard to colour.
@@ -443,9 +449,10 @@ impl Core {
                 }
             })
             .collect();
-        let host_errors = self.host_errors(&row.cluster, &row.director).await?;
+        let (host_errors, ha) = self.live_extras(&row.cluster, &row.director).await?;
         Ok(DirectorView {
             host_errors,
+            ha,
             in_sync: active.is_some() && row.applied_revision == active && drift.is_empty(),
             health: DirectorHealth::of(stale, desired, &row, report.as_ref(), !drift.is_empty()),
             desired_revision: desired,

@@ -21,6 +21,7 @@ use super::health::DirectorServersHealth;
 use super::now;
 use super::{Core, Error, Result};
 use crate::apply::Counters;
+use crate::contract::agent::HaReport;
 use crate::health::ServiceHealthView;
 use crate::ipvs::conns::Connection;
 use crate::model::{ServiceKey, Spec};
@@ -48,6 +49,9 @@ pub struct LiveReport {
     pub counters: Option<Counters>,
     pub health: Option<Vec<ServiceHealthView>>,
     pub host_errors: Option<Vec<String>>,
+    /// Its high-availability state, transitions left out (they are audited,
+    /// not kept); `Some(None)`: the report carried none.
+    pub ha: Option<Option<HaReport>>,
 }
 
 impl Core {
@@ -86,6 +90,9 @@ impl Core {
                 .expect("health lock")
                 .insert(key(), report);
         }
+        if let Some(ha) = report.ha {
+            self.inner.ha.0.lock().expect("ha lock").insert(key(), ha);
+        }
         if let Some(errors) = report.host_errors {
             let mut live = self.inner.host_errors.0.lock().expect("host errors lock");
             match errors.is_empty() {
@@ -123,6 +130,7 @@ impl Core {
                     .as_ref()
                     .map(serde_json::to_string)
                     .transpose()?,
+                ha: report.ha.as_ref().map(serde_json::to_string).transpose()?,
                 reported_at: at.clone(),
             })
         })();
@@ -216,22 +224,66 @@ impl Core {
             .lock()
             .expect("host errors lock")
             .retain(|(c, _), _| c != cluster);
+        self.inner
+            .ha
+            .0
+            .lock()
+            .expect("ha lock")
+            .retain(|(c, _), _| c != cluster);
     }
 
-    /// Why director `director`'s host settings failed at its last report.
-    pub(super) async fn host_errors(&self, cluster: &str, director: &str) -> Result<Vec<String>> {
+    /// Why director `director`'s host settings failed at its last report,
+    /// and its high-availability state then.
+    pub(super) async fn live_extras(
+        &self,
+        cluster: &str,
+        director: &str,
+    ) -> Result<(Vec<String>, Option<HaReport>)> {
         if self.shares_live() {
             let row = store::director_live(self.store().reader(), cluster, director).await?;
-            return match row.and_then(|row| row.host_errors) {
-                Some(json) => parse_json("host errors", &json),
-                None => Ok(Vec::new()),
+            let Some(row) = row else {
+                return Ok((Vec::new(), None));
             };
+            let errors = match row.host_errors {
+                Some(json) => parse_json("host errors", &json)?,
+                None => Vec::new(),
+            };
+            let ha = match row.ha {
+                Some(json) => parse_json::<Option<HaReport>>("ha", &json)?,
+                None => None,
+            };
+            return Ok((errors, ha));
         }
-        let live = self.inner.host_errors.0.lock().expect("host errors lock");
+        let key = (cluster.to_string(), director.to_string());
+        let errors = {
+            let live = self.inner.host_errors.0.lock().expect("host errors lock");
+            live.get(&key).cloned().unwrap_or_default()
+        };
+        let ha = {
+            let live = self.inner.ha.0.lock().expect("ha lock");
+            live.get(&key).cloned().flatten()
+        };
+        Ok((errors, ha))
+    }
+
+    /// The latest high-availability state of every director of `cluster`
+    /// that reported since this server started (on SQLite; on PostgreSQL,
+    /// since its `director_live` row got the `ha` column), by director name.
+    pub(super) async fn live_ha(&self, cluster: &str) -> Result<HashMap<String, Option<HaReport>>> {
+        if self.shares_live() {
+            let rows = store::directors_live(self.store().reader(), cluster).await?;
+            return rows
+                .into_iter()
+                .filter_map(|row| Some((row.director, row.ha?)))
+                .map(|(director, json)| Ok((director, parse_json("ha", &json)?)))
+                .collect();
+        }
+        let live = self.inner.ha.0.lock().expect("ha lock");
         Ok(live
-            .get(&(cluster.to_string(), director.to_string()))
-            .cloned()
-            .unwrap_or_default())
+            .iter()
+            .filter(|((c, _), _)| c == cluster)
+            .map(|((_, director), ha)| (director.clone(), ha.clone()))
+            .collect())
     }
 }
 

@@ -12,6 +12,7 @@ mod confirm;
 mod directors;
 mod draft;
 mod error;
+mod ha;
 mod health;
 mod limits;
 mod live;
@@ -35,6 +36,9 @@ pub use directors::{
 };
 pub use draft::Precondition;
 pub use error::{Error, ErrorCode};
+pub use ha::{
+    HaFlag, HaInstance, HaMember, HaView, SwitchoverBody, SwitchoverView, VRRP_STATES, state_name,
+};
 pub use health::DirectorServersHealth;
 pub use limits::Limits;
 pub use live::{DirectorCounters, LiveReport};
@@ -119,6 +123,8 @@ struct Inner {
     health: health::LiveHealth,
     /// Agents' latest failures to apply their host settings.
     host_errors: live::LiveHostErrors,
+    /// Directors' latest high-availability state.
+    ha: ha::LiveHa,
     /// Names this server in its notices to the others on the database.
     origin: String,
 }
@@ -159,6 +165,7 @@ impl Core {
                 metrics: crate::metrics::Metrics::default(),
                 health: health::LiveHealth::default(),
                 host_errors: live::LiveHostErrors::default(),
+                ha: ha::LiveHa::default(),
                 origin: uuid::Uuid::new_v4().to_string(),
             }),
         }

@@ -24,6 +24,8 @@ const TABLES: &[(&str, &str)] = &[
     ("rollouts", "cluster"),
     ("zero_requests", "cluster"),
     ("director_live", "cluster, director"),
+    ("switchover_requests", "cluster"),
+    ("ha_flags", "cluster, instance, vrid, flag"),
 ];
 
 /// Rows copied per table, in [`TABLES`] order.

@@ -18,6 +18,8 @@ pub struct DirectorLiveRow {
     pub health: Option<String>,
     /// Why the host settings fail, a JSON array of strings.
     pub host_errors: Option<String>,
+    /// `Option<HaReport>`, JSON: `null` when the report carried no HA state.
+    pub ha: Option<String>,
     /// RFC 3339 UTC with milliseconds, so that text order is time order.
     pub reported_at: String,
 }
@@ -30,12 +32,13 @@ pub async fn put_director_live(
     row: &DirectorLiveRow,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO director_live (cluster, director, counters, health, host_errors, reported_at)
-         VALUES ($1, $2, $3, $4, $5, $6)
+        "INSERT INTO director_live (cluster, director, counters, health, host_errors, ha, reported_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT (cluster, director) DO UPDATE SET
              counters = coalesce(excluded.counters, director_live.counters),
              health = coalesce(excluded.health, director_live.health),
              host_errors = coalesce(excluded.host_errors, director_live.host_errors),
+             ha = coalesce(excluded.ha, director_live.ha),
              reported_at = excluded.reported_at
          WHERE director_live.reported_at <= excluded.reported_at",
     )
@@ -44,6 +47,7 @@ pub async fn put_director_live(
     .bind(&row.counters)
     .bind(&row.health)
     .bind(&row.host_errors)
+    .bind(&row.ha)
     .bind(&row.reported_at)
     .execute(exec)
     .await?;

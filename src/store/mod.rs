@@ -11,6 +11,7 @@ mod agents;
 mod apply;
 mod chain;
 mod copy;
+mod ha;
 mod live;
 mod notify;
 mod tokens;
@@ -28,6 +29,7 @@ pub use self::tokens::*;
 
 pub use agents::*;
 pub use apply::*;
+pub use ha::*;
 pub use live::*;
 
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;

@@ -118,6 +118,7 @@ pub fn desired(d: Desired) -> pb::Desired {
             seq: z.seq,
             service: z.service,
         }),
+        switchover: d.switchover.map(super::ha::switchover_request_out),
         cluster: d.cluster,
         revision: d.revision,
         active_revision: d.active_revision,
@@ -197,7 +198,7 @@ pub fn director_report_in(r: &pb::DirectorReport) -> Result<DirectorReport> {
         health_changes: Vec::new(),
         host_errors: Vec::new(),
         report_interval_secs: r.report_interval_secs,
-        ha: None,
+        ha: r.ha.as_ref().map(super::ha::ha_report_in).transpose()?,
     })
 }
 

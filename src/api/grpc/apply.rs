@@ -326,6 +326,7 @@ pub fn director(d: DirectorView) -> pb::Director {
         drift: d.drift.into_iter().map(drift).collect(),
         draining: d.draining.into_iter().map(drain).collect(),
         last_report: d.last_report.map(report),
+        ha: d.ha.map(super::ha::ha_report_out),
     }
 }
 

@@ -11,6 +11,7 @@ pub mod agents;
 pub mod apply;
 pub mod convert;
 pub mod error;
+pub mod ha;
 mod service;
 
 use std::future::Future;

@@ -65,7 +65,8 @@ scoped!(cluster: GetDraftRequest, ReplaceDraftRequest, AddServiceRequest, GetSer
     DeleteServerRequest, CommitRequest, ListRevisionsRequest, GetRevisionRequest, DiffRevisionsRequest, RollbackRequest,
     ActivateRequest, ConfirmRequest, PlanRevisionRequest, ListDirectorsRequest, GetDirectorRequest, GetHealthRequest,
     ApplyDirectorRequest, GetSettingsRequest, UpdateSettingsRequest, GetCountersRequest, WatchDesiredRequest,
-    ReportDirectorRequest, GetRolloutRequest, ReleaseRolloutRequest, ZeroCountersRequest);
+    ReportDirectorRequest, GetRolloutRequest, ReleaseRolloutRequest, ZeroCountersRequest, GetHaRequest,
+    StartSwitchoverRequest);
 // The audit log is not a cluster's: its `cluster` is a filter, not a scope.
 scoped!(none: ListClustersRequest, ListAuditRequest);
 
@@ -362,6 +363,30 @@ impl LvsService for LvsApi {
                 ))
             },
         )
+        .await
+    }
+
+    async fn get_ha(
+        &self,
+        request: Request<pb::GetHaRequest>,
+    ) -> Result<Response<pb::HaView>, Status> {
+        handle(&self.core, "GetHa", request, |_, req| async move {
+            Ok(super::ha::ha_view_out(self.core.ha(&req.cluster).await?))
+        })
+        .await
+    }
+
+    async fn switchover(
+        &self,
+        request: Request<pb::StartSwitchoverRequest>,
+    ) -> Result<Response<pb::Switchover>, Status> {
+        handle(&self.core, "Switchover", request, |call, req| async move {
+            Ok(super::ha::switchover_out(
+                self.core
+                    .switchover(&call.caller, &req.cluster, req.instance)
+                    .await?,
+            ))
+        })
         .await
     }
 

@@ -9,6 +9,7 @@ mod directors;
 mod draft;
 pub mod error;
 mod extract;
+mod ha;
 mod health;
 mod limits;
 mod metrics;
@@ -47,6 +48,7 @@ use security::Security;
         directors::get_settings, directors::put_settings,
         agents::desired, agents::report, agents::rollout, agents::release, agents::zero,
         health::get,
+        ha::get, ha::switchover,
         audit::list,
     ),
     modifiers(&Security),
@@ -56,6 +58,7 @@ use security::Security;
         (name = "revisions", description = "Immutable numbered specs: commit, diff, rollback"),
         (name = "directors", description = "The hosts that apply a cluster to their kernel, and what they did"),
         (name = "agents", description = "Remote directors: what each should run, their reports, canary rollouts, zeroing counters"),
+        (name = "ha", description = "Director high availability: VRRP states across directors, no master and split-brain flags, switchovers"),
         (name = "audit", description = "Every change and every refused attempt"),
     )
 )]
@@ -177,6 +180,8 @@ pub fn router(core: Core, options: &Options) -> Router {
             post(agents::release),
         )
         .route("/v1/clusters/{cluster}/zero", post(agents::zero))
+        .route("/v1/clusters/{cluster}/ha", get(ha::get))
+        .route("/v1/clusters/{cluster}/ha/switchover", post(ha::switchover))
         .route(
             "/v1/clusters/{cluster}/directors/{name}/apply",
             post(directors::apply),

@@ -7,6 +7,8 @@ use serde_json::Value;
 
 use super::api::{Body, seg};
 use super::{Client, Conn, Failure, exit_codes, print_json, render};
+use crate::contract::agent::HaReport;
+use crate::core::state_name;
 
 /// An older server without the directors API answers 404 "no such endpoint".
 fn no_endpoint_hint(failure: Failure) -> Failure {
@@ -41,6 +43,8 @@ struct DirectorInfo {
     draining: Vec<DrainInfo>,
     #[serde(default)]
     last_report: Option<Value>,
+    #[serde(default)]
+    ha: Option<HaReport>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -79,6 +83,21 @@ impl DirectorInfo {
             Some(active) if self.applied_revision != Some(active) => format!("behind {active}"),
             _ => "unknown".to_string(),
         }
+    }
+}
+
+impl DirectorInfo {
+    /// `VI_1 master`, `VI_1 backup, VI_2 master`; `-` without VRRP.
+    fn vrrp(&self) -> String {
+        let instances = self.ha.as_ref().map(|ha| &ha.vrrp[..]).unwrap_or_default();
+        if instances.is_empty() {
+            return "-".to_string();
+        }
+        instances
+            .iter()
+            .map(|v| format!("{} {}", v.instance, state_name(v.state)))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -144,6 +163,7 @@ pub fn directors(client: &Client, args: DirectorsArgs) -> Result<(), Failure> {
             "STATE",
             "LAST APPLY",
             "AT",
+            "VRRP",
         ]
         .map(String::from)
         .to_vec(),
@@ -157,6 +177,7 @@ pub fn directors(client: &Client, args: DirectorsArgs) -> Result<(), Failure> {
             d.state(),
             d.result.clone().unwrap_or_else(|| "-".into()),
             d.applied_at.clone().unwrap_or_else(|| "-".into()),
+            d.vrrp(),
         ]);
     }
     print!("{}", render::columns(&rows));
@@ -212,6 +233,35 @@ fn director_details(d: &DirectorInfo) -> String {
     }
     for error in &d.errors {
         let _ = writeln!(out, "error:      {error}");
+    }
+    if let Some(ha) = &d.ha {
+        for v in &ha.vrrp {
+            let _ = writeln!(
+                out,
+                "vrrp:       {} (vrid {}) {} since {}, priority {}, {} transitions",
+                v.instance,
+                v.vrid,
+                state_name(v.state),
+                v.since,
+                v.priority,
+                v.transitions
+            );
+        }
+        if let Some(sync) = &ha.sync {
+            let up = |running: bool| if running { "running" } else { "stopped" };
+            let connections = sync
+                .connections
+                .map_or(String::new(), |n| format!(", {n} connections"));
+            let _ = writeln!(
+                out,
+                "sync:       master thread {}, backup thread {}{connections}",
+                up(sync.master),
+                up(sync.backup)
+            );
+        }
+        for error in &ha.errors {
+            let _ = writeln!(out, "ha error:   {error}");
+        }
     }
     for drift in &d.drift {
         let details = if drift.details.is_empty() {

@@ -11,6 +11,7 @@ mod cluster;
 pub(crate) mod config;
 mod directors;
 mod edit;
+mod ha;
 mod health;
 pub(crate) mod render;
 mod revisions;
@@ -324,6 +325,9 @@ pub enum ClientCommand {
     /// Show the real servers' health as the directors check it.
     #[command(display_order = 33)]
     Health(health::HealthArgs),
+    /// Director high availability: VRRP states across the directors, and switchovers.
+    #[command(display_order = 34, subcommand)]
+    Ha(ha::HaCommand),
     /// Print a shell completion script.
     #[command(
         display_order = 40,
@@ -376,6 +380,7 @@ fn dispatch(command: ClientCommand) -> Result<(), Failure> {
         ClientCommand::Directors(args) => &args.conn,
         ClientCommand::Status(args) => &args.conn,
         ClientCommand::Health(args) => &args.conn,
+        ClientCommand::Ha(command) => command.conn(),
         ClientCommand::Completions { .. } => unreachable!("handled before connecting"),
     };
     let client = Client::connect(conn)?;
@@ -400,6 +405,7 @@ fn dispatch(command: ClientCommand) -> Result<(), Failure> {
         ClientCommand::Status(args) => status::status(&client, args),
         ClientCommand::Settings { command, .. } => settings::run(&client, command),
         ClientCommand::Health(args) => health::health(&client, args),
+        ClientCommand::Ha(command) => ha::run(&client, command),
         ClientCommand::Completions { .. } => unreachable!("handled before connecting"),
     };
     finish(&client, result)

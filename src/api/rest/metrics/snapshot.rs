@@ -12,7 +12,8 @@ use prometheus_client::metrics::MetricType;
 
 use crate::apply::{ServerCounters, ServiceCounters, Traffic};
 use crate::core::{
-    Core, DirectorCounters, DirectorHealth, DirectorServersHealth, DirectorView, Error,
+    Core, DirectorCounters, DirectorHealth, DirectorServersHealth, DirectorView, Error, HaInstance,
+    HaMember, VRRP_STATES, state_name,
 };
 use crate::health::{ServerHealthView, ServiceHealthView};
 
@@ -32,6 +33,16 @@ struct ClusterNow {
     directors: Vec<DirectorNow>,
     counters: Vec<DirectorCounters>,
     health: Vec<DirectorServersHealth>,
+    /// Its VRRP instances across directors.
+    ha: Vec<HaInstance>,
+}
+
+/// A director's IPVS sync daemon, as its agent last reported it.
+#[derive(Debug, Clone, Copy)]
+struct SyncNow {
+    master: bool,
+    backup: bool,
+    connections: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -47,6 +58,7 @@ struct DirectorNow {
     health: DirectorHealth,
     /// Seconds since its agent last reported (agents only).
     heartbeat_age: Option<u64>,
+    sync: Option<SyncNow>,
 }
 
 impl From<&DirectorView> for DirectorNow {
@@ -60,6 +72,15 @@ impl From<&DirectorView> for DirectorNow {
             stale: view.stale,
             health: view.health,
             heartbeat_age: view.heartbeat_age_secs,
+            sync: view
+                .ha
+                .as_ref()
+                .and_then(|ha| ha.sync.as_ref())
+                .map(|s| SyncNow {
+                    master: s.master,
+                    backup: s.backup,
+                    connections: s.connections,
+                }),
         }
     }
 }
@@ -89,7 +110,13 @@ impl Snapshot {
                 Err(Error::NotFound(_)) => continue, // deleted meanwhile
                 Err(err) => return Err(err),
             };
+            let ha = match core.ha(&cluster.name).await {
+                Ok(view) => view.instances,
+                Err(Error::NotFound(_)) => continue, // deleted meanwhile
+                Err(err) => return Err(err),
+            };
             clusters.push(ClusterNow {
+                ha,
                 counters: core.latest_counters(&cluster.name).await?,
                 health,
                 name: cluster.name,
@@ -108,6 +135,31 @@ impl Snapshot {
                     vec![("cluster", c.name.clone()), ("director", d.name.clone())],
                     d,
                 )
+            })
+        })
+    }
+
+    /// VRRP instances, labelled by cluster, instance and virtual router id.
+    fn vrrp_instances(&self) -> impl Iterator<Item = (Labels, &HaInstance)> {
+        self.clusters.iter().flat_map(|c| {
+            c.ha.iter().map(|i| {
+                let labels = vec![
+                    ("cluster", c.name.clone()),
+                    ("instance", i.instance.clone()),
+                    ("vrid", i.vrid.to_string()),
+                ];
+                (labels, i)
+            })
+        })
+    }
+
+    /// Each director's part in each VRRP instance.
+    fn vrrp_members(&self) -> impl Iterator<Item = (Labels, &HaMember)> {
+        self.vrrp_instances().flat_map(|(labels, instance)| {
+            instance.directors.iter().map(move |member| {
+                let mut labels = labels.clone();
+                labels.insert(1, ("director", member.director.clone()));
+                (labels, member)
             })
         })
     }
@@ -232,6 +284,58 @@ impl Collector for Snapshot {
             "director_heartbeat_age_seconds",
             "Seconds since the director's agent last reported",
             directors().filter_map(|(l, d)| Some((l, d.heartbeat_age?))),
+        )?;
+
+        let members = || self.vrrp_members();
+        gauge(
+            e,
+            "vrrp_state",
+            "1 for the VRRP state the director reports for the instance (master, backup, fault, stopped), 0 for the others",
+            members().flat_map(|(labels, m)| {
+                VRRP_STATES.map(|state| {
+                    let mut labels = labels.clone();
+                    labels.push(("state", state_name(state).to_string()));
+                    (labels, i64::from(m.state == state))
+                })
+            }),
+        )?;
+        gauge(
+            e,
+            "vrrp_priority",
+            "The VRRP priority the director advertises for the instance now",
+            members().map(|(l, m)| (l, i64::from(m.priority))),
+        )?;
+        counter(
+            e,
+            "vrrp_transitions",
+            "VRRP state changes of the instance on the director since its agent started",
+            members().map(|(l, m)| (l, m.transitions)),
+        )?;
+        gauge(
+            e,
+            "vrrp_masters",
+            "Directors (not stale) that are VRRP master of the instance: 1 is right, 0 is no master, 2 or more a split brain",
+            self.vrrp_instances()
+                .map(|(l, i)| (l, i.masters.len() as i64)),
+        )?;
+        let syncs = || directors().filter_map(|(l, d)| Some((l, d.sync?)));
+        gauge(
+            e,
+            "ipvs_sync_thread_up",
+            "1 while the director's IPVS connection sync thread (master: sends, backup: receives) runs",
+            syncs().flat_map(|(labels, s)| {
+                [("master", s.master), ("backup", s.backup)].map(|(thread, up)| {
+                    let mut labels = labels.clone();
+                    labels.push(("thread", thread.to_string()));
+                    (labels, i64::from(up))
+                })
+            }),
+        )?;
+        gauge(
+            e,
+            "ipvs_sync_connections",
+            "Connection entries in the director's table, synced ones included",
+            syncs().filter_map(|(l, s)| Some((l, s.connections?))),
         )?;
 
         let servers = || self.servers();
