@@ -370,8 +370,10 @@ impl Core {
                     ha
                 })),
             };
-            self.record_live(cluster, name, live).await;
+            // Audited before they show: whoever sees a real server down in
+            // the views finds its audit entry too.
             self.record_health_events(cluster, name, &health_events).await?;
+            self.record_live(cluster, name, live).await;
             let transitions = report.ha.as_ref().map_or(&[][..], |ha| &ha.transitions[..]);
             self.record_ha(cluster, name, transitions).await?;
             // A canary's report may end its rollout's soak, or halt it.
