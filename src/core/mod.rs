@@ -13,6 +13,7 @@ mod directors;
 mod draft;
 mod error;
 mod health;
+mod keepalived;
 mod limits;
 mod live;
 mod revisions;
@@ -36,6 +37,7 @@ pub use directors::{
 pub use draft::Precondition;
 pub use error::{Error, ErrorCode};
 pub use health::DirectorServersHealth;
+pub use keepalived::{KeepalivedImport, KeepalivedImported};
 pub use limits::Limits;
 pub use live::{DirectorCounters, LiveReport};
 pub use revisions::{CommitRequest, RevisionPage};

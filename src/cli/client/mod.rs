@@ -12,6 +12,7 @@ pub(crate) mod config;
 mod directors;
 mod edit;
 mod health;
+mod keepalived;
 pub(crate) mod render;
 mod revisions;
 mod settings;
