@@ -45,7 +45,11 @@ impl SyntaxError {
 
 impl fmt::Display for SyntaxError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.pos, self.message)
+        match self.pos.line {
+            // The file itself could not be read: the message names it.
+            0 => f.write_str(&self.message),
+            _ => write!(f, "{}: {}", self.pos, self.message),
+        }
     }
 }
 
@@ -390,6 +394,15 @@ mod tests {
         assert_eq!(
             outline(&nodes),
             "global_defs@etc/keepalived.conf:1:1{};virtual_server 10.0.0.1 80@etc/conf.d/a.conf:1:1{};virtual_server 10.0.0.2 80@etc/conf.d/b.conf:1:1{};virtual_server fwmark 1@etc/keepalived.conf:4:1{real_server 10.1.0.1 0@etc/rs/1.rs:1:1{}}"
+        );
+    }
+
+    #[test]
+    fn a_missing_main_file_is_named_once() {
+        let err = parse(&bundle(&[]), "keepalived.conf").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "keepalived.conf is not among the files sent"
         );
     }
 
