@@ -12,6 +12,7 @@ pub mod health;
 pub mod host;
 pub mod ipvs;
 pub mod ipvsadm;
+pub mod keepalived;
 pub mod metrics;
 pub mod model;
 pub mod plan;

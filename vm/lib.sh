@@ -49,9 +49,10 @@ if [ -f /etc/lvsd-vm/paths ]; then
 fi
 IP=${IP:-/usr/sbin/ip}
 IPVSADM=${IPVSADM:-/usr/sbin/ipvsadm}
+KEEPALIVED=${KEEPALIVED:-/usr/sbin/keepalived}
 NFT=${NFT:-/usr/sbin/nft}
 SS=${SS:-/usr/bin/ss}
-export IP IPVSADM NFT SS
+export IP IPVSADM NFT SS KEEPALIVED
 IPVS_SCHEDULERS=$(cat /etc/lvsd-vm/schedulers 2>/dev/null)
 KERNEL=$(uname -r)
 TEST_NAME=$(basename "$0" .sh)

@@ -45,6 +45,7 @@ REQUIRED_PKGS=(
     "zstd:zstd"
     "coreutils:timeout"
     "util-linux:flock"
+    "keepalived:keepalived"
 )
 
 # Modules put into the initramfs (with their dependencies).  Names missing
@@ -64,7 +65,7 @@ MANDATORY_MODULES=(ip_vs veth bridge dummy ipip nf_tables nft_chain_nat nft_nat 
 BOOT_MODULES=(ip_vs veth bridge)
 
 # Host binaries copied in at their real paths (plus their libraries).
-HOST_BINS=(ipvsadm ip ss nft)
+HOST_BINS=(ipvsadm ip ss nft keepalived)
 
 # ---------------------------------------------------------------------------
 
@@ -173,7 +174,7 @@ MODDIR=$KROOT/lib/modules/$KVER
 [ -n "${LVSD_VM_KERNEL_PKG:-}" ] || echo "$kernel_pkg" >"$kpkg_file"
 
 # --- 3. base initramfs --------------------------------------------------------
-pkg_versions=$(dpkg-query -W -f='${Package}=${Version}\n' busybox-static kmod ipvsadm iproute2 nftables libc6 2>/dev/null | sort)
+pkg_versions=$(dpkg-query -W -f='${Package}=${Version}\n' busybox-static kmod ipvsadm iproute2 nftables keepalived libc6 2>/dev/null | sort)
 stamp=$( {
     echo "format=1 keepsigs=${LVSD_VM_KEEP_MODULE_SIGS:-}"
     echo "kernel=$kernel_pkg"
@@ -340,6 +341,7 @@ echo "${schedulers[*]}" >"$R/etc/lvsd-vm/schedulers"
     echo "SS=${bin_path[ss]}"
     echo "NFT=${bin_path[nft]}"
     echo "IPVSADM=${bin_path[ipvsadm]}"
+    echo "KEEPALIVED=${bin_path[keepalived]}"
 } >"$R/etc/lvsd-vm/paths"
 echo "root:x:0:0:root:/root:/bin/sh" >"$R/etc/passwd"
 echo "root:x:0:" >"$R/etc/group"

@@ -63,6 +63,11 @@ pub const REST: &[(&str, &str, Access)] = &[
     ("GET", "/v1/clusters/{cluster}/draft", Read),
     ("PUT", "/v1/clusters/{cluster}/draft", Edit),
     ("POST", "/v1/clusters/{cluster}/draft/import", Edit),
+    (
+        "POST",
+        "/v1/clusters/{cluster}/draft/import/keepalived",
+        Edit,
+    ),
     ("GET", "/v1/clusters/{cluster}/draft/services", Read),
     ("POST", "/v1/clusters/{cluster}/draft/services", Edit),
     (
@@ -129,6 +134,11 @@ pub const REST: &[(&str, &str, Access)] = &[
         Read,
     ),
     (
+        "GET",
+        "/v1/clusters/{cluster}/revisions/{number}/export/keepalived",
+        Read,
+    ),
+    (
         "POST",
         "/v1/clusters/{cluster}/revisions/{number}/activate",
         Edit,
@@ -186,6 +196,7 @@ pub const GRPC: &[(&str, Access)] = &[
     ("GetDraft", Read),
     ("ReplaceDraft", Edit),
     ("ImportDraft", Edit),
+    ("ImportKeepalived", Edit),
     ("AddService", Edit),
     ("GetService", Read),
     ("UpdateService", Edit),
@@ -201,6 +212,7 @@ pub const GRPC: &[(&str, Access)] = &[
     ("GetRevision", Read),
     ("DiffRevisions", Read),
     ("ExportRevision", Read),
+    ("ExportKeepalived", Read),
     ("Rollback", Edit),
     ("Activate", Edit),
     ("ListAudit", Audit),

@@ -140,7 +140,7 @@ impl Core {
 
     /// Applies `edit` to the draft in one transaction, checking the
     /// precondition first; writes nothing when the draft would not change.
-    async fn edit_draft<T>(
+    pub(super) async fn edit_draft<T>(
         &self,
         caller: &Caller,
         cluster: &str,

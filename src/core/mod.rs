@@ -14,6 +14,7 @@ mod draft;
 mod error;
 mod ha;
 mod health;
+mod keepalived;
 mod limits;
 mod live;
 mod revisions;
@@ -40,6 +41,7 @@ pub use ha::{
     HaFlag, HaInstance, HaMember, HaView, SwitchoverBody, SwitchoverView, VRRP_STATES, state_name,
 };
 pub use health::DirectorServersHealth;
+pub use keepalived::{KeepalivedImport, KeepalivedImported};
 pub use limits::Limits;
 pub use live::{DirectorCounters, LiveReport};
 pub use revisions::{CommitRequest, RevisionPage};

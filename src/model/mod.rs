@@ -30,7 +30,7 @@ pub use server::{
     Forwarding, ForwardingMethod, RealServer, RealServerDoc, Tunnel, TunnelChecksum, TunnelType,
 };
 pub use service::{
-    Persistence, PersistenceDoc, PersistenceEngine, VirtualService, VirtualServiceDoc,
+    NetmaskDoc, Persistence, PersistenceDoc, PersistenceEngine, VirtualService, VirtualServiceDoc,
 };
 pub use spec::{DaemonRole, Spec, SpecDoc, SyncDaemon, SyncDaemonDoc, Timeouts};
 

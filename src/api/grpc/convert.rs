@@ -776,6 +776,25 @@ pub fn draft(view: DraftView) -> pb::Draft {
     }
 }
 
+pub fn keepalived_imported(
+    imported: crate::core::KeepalivedImported,
+) -> pb::ImportKeepalivedResponse {
+    pb::ImportKeepalivedResponse {
+        draft: Some(draft(imported.draft)),
+        left_out: imported
+            .left_out
+            .into_iter()
+            .map(|item| pb::LeftOut {
+                file: item.file,
+                line: u32::try_from(item.line).unwrap_or(u32::MAX),
+                field: item.field,
+                within: item.within,
+                why: item.why,
+            })
+            .collect(),
+    }
+}
+
 fn revision_kind_out(kind: RevisionKind) -> pb::RevisionKind {
     match kind {
         RevisionKind::Commit => pb::RevisionKind::Commit,

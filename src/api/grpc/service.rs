@@ -61,7 +61,7 @@ macro_rules! scoped {
 
 scoped!(name: CreateClusterRequest, GetClusterRequest, DeleteClusterRequest);
 scoped!(cluster: GetDraftRequest, ReplaceDraftRequest, AddServiceRequest, GetServiceRequest, UpdateServiceRequest,
-    PatchServiceRequest, DeleteServiceRequest, ImportDraftRequest, ExportRevisionRequest, AddServerRequest, GetServerRequest, UpdateServerRequest, PatchServerRequest,
+    PatchServiceRequest, DeleteServiceRequest, ImportDraftRequest, ImportKeepalivedRequest, ExportRevisionRequest, AddServerRequest, GetServerRequest, UpdateServerRequest, PatchServerRequest,
     DeleteServerRequest, CommitRequest, ListRevisionsRequest, GetRevisionRequest, DiffRevisionsRequest, RollbackRequest,
     ActivateRequest, ConfirmRequest, PlanRevisionRequest, ListDirectorsRequest, GetDirectorRequest, GetHealthRequest,
     ApplyDirectorRequest, GetSettingsRequest, UpdateSettingsRequest, GetCountersRequest, WatchDesiredRequest,
@@ -495,6 +495,35 @@ impl LvsService for LvsApi {
         .await
     }
 
+    async fn import_keepalived(
+        &self,
+        request: Request<pb::ImportKeepalivedRequest>,
+    ) -> Result<Response<pb::ImportKeepalivedResponse>, Status> {
+        handle(
+            &self.core,
+            "ImportKeepalived",
+            request,
+            |call, req| async move {
+                let import = crate::core::KeepalivedImport {
+                    main: req.main,
+                    files: req.files.into_iter().map(|f| (f.path, f.text)).collect(),
+                    strict: req.strict,
+                };
+                let imported = self
+                    .core
+                    .import_keepalived(
+                        &call.caller,
+                        &req.cluster,
+                        &import,
+                        &precondition(&req.if_match),
+                    )
+                    .await?;
+                Ok(convert::keepalived_imported(imported))
+            },
+        )
+        .await
+    }
+
     async fn replace_draft(
         &self,
         request: Request<pb::ReplaceDraftRequest>,
@@ -831,6 +860,25 @@ impl LvsService for LvsApi {
             let text = self.core.export_revision(&req.cluster, req.number).await?;
             Ok(pb::ExportRevisionResponse { text })
         })
+        .await
+    }
+
+    async fn export_keepalived(
+        &self,
+        request: Request<pb::ExportRevisionRequest>,
+    ) -> Result<Response<pb::ExportRevisionResponse>, Status> {
+        handle(
+            &self.core,
+            "ExportKeepalived",
+            request,
+            |_, req| async move {
+                let text = self
+                    .core
+                    .export_revision_keepalived(&req.cluster, req.number)
+                    .await?;
+                Ok(pb::ExportRevisionResponse { text })
+            },
+        )
         .await
     }
 

@@ -11,6 +11,7 @@ pub mod error;
 mod extract;
 mod ha;
 mod health;
+mod keepalived;
 mod limits;
 mod metrics;
 mod revisions;
@@ -39,10 +40,10 @@ use security::Security;
     info(title = "lvsd", description = "Control plane for Linux Virtual Server (IPVS): versioned cluster definitions."),
     paths(
         clusters::list, clusters::create, clusters::get, clusters::delete,
-        draft::get, draft::replace, draft::import,
+        draft::get, draft::replace, draft::import, keepalived::import,
         draft::list_services, draft::add_service, draft::get_service, draft::put_service, draft::patch_service, draft::delete_service,
         draft::list_servers, draft::add_server, draft::get_server, draft::put_server, draft::patch_server, draft::delete_server,
-        revisions::commit, revisions::list, revisions::get, revisions::diff, revisions::export, revisions::activate, revisions::rollback,
+        revisions::commit, revisions::list, revisions::get, revisions::diff, revisions::export, keepalived::export, revisions::activate, revisions::rollback,
         directors::plan, directors::confirm,
         directors::list, directors::get, directors::apply, directors::counters, directors::connections,
         directors::get_settings, directors::put_settings,
@@ -115,6 +116,10 @@ pub fn router(core: Core, options: &Options) -> Router {
         .route(draft, get(draft::get).put(draft::replace))
         .route(&format!("{draft}/import"), post(draft::import))
         .route(
+            &format!("{draft}/import/keepalived"),
+            post(keepalived::import),
+        )
+        .route(
             &format!("{draft}/services"),
             get(draft::list_services).post(draft::add_service),
         )
@@ -151,6 +156,10 @@ pub fn router(core: Core, options: &Options) -> Router {
         .route(
             "/v1/clusters/{cluster}/revisions/{number}/export",
             get(revisions::export),
+        )
+        .route(
+            "/v1/clusters/{cluster}/revisions/{number}/export/keepalived",
+            get(keepalived::export),
         )
         .route(
             "/v1/clusters/{cluster}/revisions/{number}/activate",

@@ -1017,12 +1017,19 @@ FILE:LINE and nothing is written.",
 "Examples:
   ipvsadm -Sn | lvsd import -
   lvsd import /etc/ipvsadm.rules && lvsd draft diff && lvsd commit -m 'from ipvsadm.rules'
+  lvsd import --format keepalived /etc/keepalived/keepalived.conf
 
 ", exit_codes!()))]
 pub struct ImportArgs {
     /// File of ipvsadm rules, or - for standard input
     #[arg(value_name = "FILE")]
     file: String,
+    /// What FILE holds; keepalived: a keepalived.conf, its includes read beside it
+    #[arg(long, value_enum, default_value_t)]
+    format: super::keepalived::Format,
+    /// keepalived: refuse the import when anything would be left out, listing it
+    #[arg(long)]
+    strict: bool,
     #[command(flatten)]
     if_match: IfMatch,
     #[command(flatten)]
@@ -1030,6 +1037,17 @@ pub struct ImportArgs {
 }
 
 pub fn import(client: &Client, args: ImportArgs) -> Result<(), Failure> {
+    match (args.format, args.strict) {
+        (super::keepalived::Format::Keepalived, strict) => {
+            return super::keepalived::import(client, &args.file, strict, args.if_match.given());
+        }
+        (_, true) => {
+            return Err(Failure::Usage(
+                "--strict is for --format keepalived: an ipvsadm import refuses every line it cannot carry".into(),
+            ));
+        }
+        _ => {}
+    }
     let (name, text) = if args.file == "-" {
         let mut text = String::new();
         std::io::stdin()

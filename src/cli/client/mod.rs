@@ -13,6 +13,7 @@ mod directors;
 mod edit;
 mod ha;
 mod health;
+mod keepalived;
 pub(crate) mod render;
 mod revisions;
 mod settings;

@@ -803,6 +803,7 @@ as JSON instead: what `lvsd apply` and the API's commits take.",
   lvsd export > web.rules
   lvsd export 3 | ssh director1 ipvsadm -R
   lvsd export 3 --spec > web-3.json
+  lvsd export --format keepalived 3 > keepalived.conf
 
 ", exit_codes!()))]
 pub struct ExportArgs {
@@ -812,6 +813,9 @@ pub struct ExportArgs {
     /// Print the revision's spec as JSON instead of ipvsadm rules
     #[arg(long)]
     spec: bool,
+    /// ipvsadm rules, or keepalived.conf virtual_server blocks with their checkers
+    #[arg(long, value_enum, default_value_t, conflicts_with = "spec")]
+    format: super::keepalived::Format,
     #[command(flatten)]
     pub conn: Conn,
 }
@@ -830,6 +834,9 @@ pub fn export(client: &Client, args: ExportArgs) -> Result<(), Failure> {
                 ))
             })?,
     };
+    if args.format == super::keepalived::Format::Keepalived {
+        return super::keepalived::export(client, number);
+    }
     if args.spec {
         let (raw, _, _) = revision_full(client, number)?;
         print_json(&raw["spec"]);
