@@ -216,8 +216,12 @@ fn show(dir: &Path) -> Result<(), String> {
             println!("  address {address}");
         }
         for changed in &records.sysctls {
+            let why = match changed.reason.as_str() {
+                "" => String::new(),
+                reason => format!(": {reason}"),
+            };
             println!(
-                "  {} = {} (was {})",
+                "  {} = {} (was {}){why}",
                 host::sysctl_name(&changed.path),
                 changed.value,
                 changed.previous

@@ -33,7 +33,7 @@ pub fn apply(plan: &HostPlan, state: &mut HostState) -> Result<HostReport, HostE
     // VIP, not even for the moment between the two.
     for wanted in &plan.sysctls {
         let current = sysctl::read(&wanted.path)?;
-        if current == wanted.value {
+        if sysctl::same_value(&current, &wanted.value) {
             continue;
         }
         // Recorded first: the previous value must survive a crash right after the write.
@@ -43,6 +43,7 @@ pub fn apply(plan: &HostPlan, state: &mut HostState) -> Result<HostReport, HostE
                 path: wanted.path.clone(),
                 previous: current.clone(),
                 value: wanted.value.clone(),
+                reason: wanted.reason.to_string(),
             });
             state.save().map_err(HostError::State)?;
         }
@@ -189,7 +190,7 @@ fn release(
     for changed in stale {
         let name = sysctl_name(&changed.path);
         match sysctl::read(&changed.path) {
-            Ok(current) if current == changed.value => {
+            Ok(current) if sysctl::same_value(&current, &changed.value) => {
                 sysctl::write(&changed.path, &changed.previous)?;
                 report.changes.push(Change::SysctlRestored { name, to: changed.previous.clone() });
             }

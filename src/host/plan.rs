@@ -8,6 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use serde::{Deserialize, Serialize};
 
 use super::nft::SnatRule;
+use crate::model::ipvs_sysctls::recommendation;
 use crate::model::{AddressFamily, Forwarding, ServiceKey, Spec, TunnelType, VipInterface};
 
 /// The ipip module's fallback tunnel, which decapsulates IPVS's ipip packets.
@@ -79,7 +80,13 @@ pub struct PlannedSysctl {
     pub value: String,
     /// Why lvsd sets it, for the report.
     pub reason: &'static str,
+    /// lvsd's recommended value, which the spec did not give
+    /// (`host.ipvs_sysctls.recommended`).
+    pub recommended: bool,
 }
+
+/// The /proc/sys directory of IPVS's settings (there once `ip_vs` is loaded).
+pub const IPVS_SYSCTLS: &str = "net/ipv4/vs";
 
 /// The dotted name of a /proc/sys path, as `sysctl` prints it.
 pub fn sysctl_name(path: &str) -> String {
@@ -187,6 +194,19 @@ impl HostPlan {
                 "fullnat: IPVS keeps conntrack entries so the source NAT applies",
             );
         }
+        // IPVS's settings exist once it is loaded, which a table with services does.
+        if !spec.services().is_empty() {
+            for entry in settings.ipvs_sysctls.entries() {
+                plan.sysctls.push(PlannedSysctl {
+                    path: format!("{IPVS_SYSCTLS}/{}", entry.name),
+                    value: entry.value,
+                    reason: recommendation(entry.name)
+                        .filter(|_| entry.recommended)
+                        .unwrap_or("host.ipvs_sysctls"),
+                    recommended: entry.recommended,
+                });
+            }
+        }
         plan.finish()
     }
 
@@ -276,6 +296,7 @@ impl HostPlan {
             path: path.to_string(),
             value: value.to_string(),
             reason,
+            recommended: false,
         });
     }
 
@@ -312,7 +333,16 @@ impl fmt::Display for HostPlan {
             writeln!(f, "address {address}")?;
         }
         for sysctl in &self.sysctls {
-            writeln!(f, "sysctl {}={}", sysctl_name(&sysctl.path), sysctl.value)?;
+            let mark = match sysctl.recommended {
+                true => " (lvsd's recommended value)",
+                false => "",
+            };
+            writeln!(
+                f,
+                "sysctl {}={}{mark}",
+                sysctl_name(&sysctl.path),
+                sysctl.value
+            )?;
         }
         for rule in &self.snat {
             writeln!(

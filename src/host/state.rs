@@ -18,6 +18,9 @@ pub struct ChangedSysctl {
     pub path: String,
     pub previous: String,
     pub value: String,
+    /// Why lvsd set it (state files of older versions have none).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
 }
 
 /// The records of one role on this host.

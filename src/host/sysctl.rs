@@ -27,3 +27,9 @@ pub fn write(path: &str, value: &str) -> Result<(), HostError> {
         source,
     })
 }
+
+/// Whether a value read from /proc/sys is `wanted`: vectors read back with
+/// tabs (`sync_threshold` is "3\t50") and are written with spaces.
+pub fn same_value(current: &str, wanted: &str) -> bool {
+    current.split_whitespace().eq(wanted.split_whitespace())
+}

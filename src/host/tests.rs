@@ -45,11 +45,14 @@ fn director_plans() {
                 "interface lvs0 up",
                 "address 172.25.0.100/32 on lvs0",
                 "address fd00:25::100/128 on lvs0",
+                RECOMMENDED[2],
+                RECOMMENDED[0],
+                RECOMMENDED[1],
             ],
         ),
         (
             "vip_interface none binds nothing",
-            r#"{"services": [{"id": "tcp:10.0.0.1:80"}], "host": {"vip_interface": "none"}}"#,
+            r#"{"services": [{"id": "tcp:10.0.0.1:80"}], "host": {"vip_interface": "none", "ipvs_sysctls": {"recommended": false}}}"#,
             "d1",
             &[],
         ),
@@ -61,7 +64,10 @@ fn director_plans() {
                 "interface lvs0 up",
                 "address 192.168.31.100/32 on lvs0",
                 "sysctl net.ipv4.ip_forward=1",
+                RECOMMENDED[2],
                 "sysctl net.ipv4.vs.conntrack=1",
+                RECOMMENDED[0],
+                RECOMMENDED[1],
                 "source nat tcp:192.168.31.100:80 -> 10.9.0.31:8080 to 10.9.0.1",
                 "source nat fwmark:7 -> 10.9.0.33 to 10.9.0.1",
                 "# firewall-mark services: lvsd binds no VIP for them (mark the packets and make their addresses local yourself)",
@@ -74,7 +80,10 @@ fn director_plans() {
             &[
                 "interface eth1 up",
                 "address 192.168.31.100/32 on eth1",
+                RECOMMENDED[2],
                 "sysctl net.ipv4.vs.conntrack=1",
+                RECOMMENDED[0],
+                RECOMMENDED[1],
                 "source nat tcp:192.168.31.100:80 -> 10.9.0.31:8080 to 10.9.0.2",
                 "source nat fwmark:7 -> 10.9.0.33 to 10.9.0.2",
                 "# firewall-mark services: lvsd binds no VIP for them (mark the packets and make their addresses local yourself)",
@@ -90,10 +99,89 @@ fn director_plans() {
     }
 }
 
+/// The plan lines of lvsd's recommended IPVS settings, in the plan's order (by path).
+const RECOMMENDED: [&str; 3] = [
+    "sysctl net.ipv4.vs.expire_nodest_conn=1 (lvsd's recommended value)",
+    "sysctl net.ipv4.vs.expire_quiescent_template=1 (lvsd's recommended value)",
+    "sysctl net.ipv4.vs.conn_reuse_mode=1 (lvsd's recommended value)",
+];
+
+#[test]
+fn ipvs_sysctls_of_a_director() {
+    let base = r#"{"services": [{"id": "udp:10.0.0.1:53"}], "host": {"vip_interface": "none", "ipvs_sysctls": IPVS}}"#;
+    let cases: [(&str, &str, &str, &[&str]); 5] = [
+        (
+            "left out: lvsd's recommended values",
+            "{}",
+            "d1",
+            &[RECOMMENDED[2], RECOMMENDED[0], RECOMMENDED[1]],
+        ),
+        (
+            "given values win, recommended fill the rest",
+            r#"{"expire_nodest_conn": false, "sloppy_tcp": true, "sync_threshold": 1, "sync_period": 10}"#,
+            "d1",
+            &[
+                RECOMMENDED[2],
+                "sysctl net.ipv4.vs.expire_nodest_conn=0",
+                RECOMMENDED[1],
+                "sysctl net.ipv4.vs.sloppy_tcp=1",
+                "sysctl net.ipv4.vs.sync_threshold=1 10",
+            ],
+        ),
+        (
+            "recommended off: only what is given",
+            r#"{"recommended": false, "schedule_icmp": true}"#,
+            "d1",
+            &["sysctl net.ipv4.vs.schedule_icmp=1"],
+        ),
+        (
+            "a director's own, field by field over the spec's",
+            r#"{"recommended": false, "schedule_icmp": true, "conn_reuse_mode": 0}"#,
+            "d2",
+            &[
+                "sysctl net.ipv4.vs.conn_reuse_mode=3",
+                "sysctl net.ipv4.vs.schedule_icmp=1",
+                "sysctl net.ipv4.vs.sloppy_tcp=1",
+            ],
+        ),
+        (
+            "a director the host settings do not name follows the spec",
+            r#"{"recommended": false, "conn_reuse_mode": 0}"#,
+            "d3",
+            &["sysctl net.ipv4.vs.conn_reuse_mode=0"],
+        ),
+    ];
+    for (what, ipvs, name, want) in cases {
+        let json = base.replace("IPVS", ipvs).replace(
+            r#""vip_interface": "none","#,
+            r#""vip_interface": "none", "directors": {"d2": {"ipvs_sysctls": {"conn_reuse_mode": 3, "sloppy_tcp": true}}},"#,
+        );
+        assert_eq!(
+            lines(&HostPlan::for_director(&spec(&json), name)),
+            want,
+            "{what}"
+        );
+    }
+    assert_eq!(
+        lines(&HostPlan::for_director(&spec("{}"), "d1")),
+        Vec::<String>::new(),
+        "no services, IPVS may not be loaded: no IPVS settings"
+    );
+}
+
+#[test]
+fn vectors_read_back_with_tabs_are_the_same_value() {
+    use super::sysctl::same_value;
+    assert!(same_value("3\t50", "3 50"));
+    assert!(same_value("1", "1"));
+    assert!(!same_value("3\t50", "3 40"));
+    assert!(!same_value("0", "1"));
+}
+
 #[test]
 fn nat_forwarding_follows_the_families_of_nat_services() {
     let json = r#"{"services": [{"id": "tcp:[fd00:31::100]:80", "servers": [{"address": "fd00:25::31", "forwarding": "nat"}]}],
-                   "host": {"vip_interface": "none"}}"#;
+                   "host": {"vip_interface": "none", "ipvs_sysctls": {"recommended": false}}}"#;
     assert_eq!(
         lines(&HostPlan::for_director(&spec(json), "d1")),
         ["sysctl net.ipv6.conf.all.forwarding=1"]
@@ -219,6 +307,7 @@ fn state_files_round_trip_and_vanish_when_empty() {
         path: "net/ipv4/conf/all/arp_ignore".into(),
         previous: "0".into(),
         value: "1".into(),
+        reason: "the VIP is the director's on the LAN".into(),
     });
     state.records.nft_tables.push(NftTable {
         family: NftFamily::Ip,

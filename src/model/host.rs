@@ -11,6 +11,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::ipvs_sysctls::IpvsSysctls;
 use super::spec::Timeouts;
 use super::{SyncDaemon, SyncDaemonDoc, ValidationError};
 
@@ -39,6 +40,10 @@ pub struct HostDoc {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>, example = "172.25.0.1")]
     pub snat_address: Option<IpAddr>,
+    /// IPVS's own settings (`net.ipv4.vs.*`) on every director. Left out:
+    /// lvsd's recommended values (see `recommended`).
+    #[serde(default, skip_serializing_if = "IpvsSysctls::is_empty")]
+    pub ipvs_sysctls: IpvsSysctls,
     /// What a director, by name, does differently from the rest.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub directors: BTreeMap<String, DirectorHostDoc>,
@@ -61,6 +66,9 @@ pub struct DirectorHostDoc {
     /// Timeouts this director sets differently, field by field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeouts: Option<Timeouts>,
+    /// IPVS settings this director sets differently, field by field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipvs_sysctls: Option<IpvsSysctls>,
 }
 
 /// Where a director binds its VIPs.
@@ -94,6 +102,7 @@ pub struct HostSettings {
     vip_interface: Option<VipInterface>,
     ip_forward: Option<bool>,
     snat_address: Option<IpAddr>,
+    ipvs_sysctls: IpvsSysctls,
     directors: BTreeMap<String, DirectorHost>,
 }
 
@@ -105,6 +114,7 @@ pub struct DirectorHost {
     snat_address: Option<IpAddr>,
     pub sync_daemons: Option<Vec<SyncDaemon>>,
     pub timeouts: Option<Timeouts>,
+    ipvs_sysctls: Option<IpvsSysctls>,
 }
 
 /// The host settings one director applies: the spec's with its own on top.
@@ -114,6 +124,8 @@ pub struct DirectorSettings {
     /// `None`: on when the spec has nat or fullnat real servers.
     pub ip_forward: Option<bool>,
     pub snat_address: Option<IpAddr>,
+    /// The spec's IPVS settings with the director's own on top.
+    pub ipvs_sysctls: IpvsSysctls,
 }
 
 impl HostDoc {
@@ -126,6 +138,9 @@ impl HostDoc {
     pub fn validate(&self) -> Result<HostSettings, ValidationError> {
         let vip_interface = parse_interface(self.vip_interface.as_deref())?;
         check_snat(self.snat_address)?;
+        self.ipvs_sysctls
+            .validate()
+            .map_err(|e| e.within("ipvs_sysctls"))?;
         let mut directors = BTreeMap::new();
         for (name, doc) in &self.directors {
             check_director_name(name).map_err(|e| e.within("directors"))?;
@@ -138,6 +153,7 @@ impl HostDoc {
             vip_interface,
             ip_forward: self.ip_forward,
             snat_address: self.snat_address,
+            ipvs_sysctls: self.ipvs_sysctls,
             directors,
         })
     }
@@ -162,12 +178,16 @@ impl DirectorHostDoc {
         if let Some(timeouts) = &self.timeouts {
             timeouts.validate().map_err(|e| e.within("timeouts"))?;
         }
+        if let Some(sysctls) = &self.ipvs_sysctls {
+            sysctls.validate().map_err(|e| e.within("ipvs_sysctls"))?;
+        }
         Ok(DirectorHost {
             vip_interface,
             ip_forward: self.ip_forward,
             snat_address: self.snat_address,
             sync_daemons,
             timeouts: self.timeouts,
+            ipvs_sysctls: self.ipvs_sysctls,
         })
     }
 }
@@ -236,6 +256,11 @@ impl HostSettings {
         *self == HostSettings::default()
     }
 
+    /// The spec's IPVS settings (a director's own come from [`Self::for_director`]).
+    pub fn ipvs_sysctls(&self) -> &IpvsSysctls {
+        &self.ipvs_sysctls
+    }
+
     pub fn directors(&self) -> &BTreeMap<String, DirectorHost> {
         &self.directors
     }
@@ -252,6 +277,10 @@ impl HostSettings {
             vip_interface,
             ip_forward: own.and_then(|d| d.ip_forward).or(self.ip_forward),
             snat_address: own.and_then(|d| d.snat_address).or(self.snat_address),
+            ipvs_sysctls: match own.and_then(|d| d.ipvs_sysctls.as_ref()) {
+                Some(own) => self.ipvs_sysctls.overlaid(own),
+                None => self.ipvs_sysctls,
+            },
         }
     }
 
@@ -260,6 +289,7 @@ impl HostSettings {
             vip_interface: self.vip_interface.as_ref().map(VipInterface::to_doc),
             ip_forward: self.ip_forward,
             snat_address: self.snat_address,
+            ipvs_sysctls: self.ipvs_sysctls,
             directors: self
                 .directors
                 .iter()
@@ -277,6 +307,7 @@ impl DirectorHost {
             snat_address: self.snat_address,
             sync_daemons: self.sync_daemons.clone(),
             timeouts: self.timeouts,
+            ipvs_sysctls: self.ipvs_sysctls,
         }
     }
 }

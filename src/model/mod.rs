@@ -10,6 +10,7 @@ pub mod diff;
 mod error;
 mod health;
 pub mod host;
+pub mod ipvs_sysctls;
 mod key;
 pub mod patch;
 mod scheduler;
@@ -24,6 +25,7 @@ pub use health::{
     ServiceHealth, SorryServerDoc,
 };
 pub use host::{DirectorHostDoc, DirectorSettings, HostDoc, HostSettings, VipInterface};
+pub use ipvs_sysctls::{IpvsSysctl, IpvsSysctls};
 pub use key::{AddressFamily, Protocol, ServerKey, ServiceKey};
 pub use scheduler::{SchedFlags, Scheduler};
 pub use server::{

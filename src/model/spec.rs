@@ -258,6 +258,27 @@ impl Spec {
                 )?;
             }
         }
+        let fullnat = self
+            .services
+            .iter()
+            .flat_map(|s| s.servers())
+            .any(|rs| rs.forwarding == super::Forwarding::Fullnat);
+        if fullnat {
+            let refused = |field: String| {
+                Err(ValidationError::new(
+                    field,
+                    "false, but fullnat real servers need it on: IPVS must keep conntrack entries for the source NAT to apply",
+                ))
+            };
+            if host.ipvs_sysctls().conntrack == Some(false) {
+                return refused("host.ipvs_sysctls.conntrack".to_string());
+            }
+            for name in host.directors().keys() {
+                if host.for_director(name).ipvs_sysctls.conntrack == Some(false) {
+                    return refused(format!("host.directors.{name}.ipvs_sysctls.conntrack"));
+                }
+            }
+        }
         self.host = host;
         Ok(self)
     }
@@ -465,6 +486,26 @@ mod tests {
             (r#"{"host":{"snat_address":"nope"}}"#, "host.snat_address"),
             (r#"{"host":{"mtu":1500}}"#, "host.mtu"),
             (r#"{"host":{"directors":{"-d1":{}}}}"#, "host.directors"),
+            (
+                r#"{"host":{"ipvs_sysctls":{"conn_reuse_mode":9}}}"#,
+                "host.ipvs_sysctls.conn_reuse_mode",
+            ),
+            (
+                r#"{"host":{"ipvs_sysctls":{"expire_nodest_conn":2}}}"#,
+                "host.ipvs_sysctls.expire_nodest_conn",
+            ),
+            (
+                r#"{"host":{"directors":{"d1":{"ipvs_sysctls":{"sync_ports":6}}}}}"#,
+                "host.directors.d1.ipvs_sysctls.sync_ports",
+            ),
+            (
+                r#"{"services":[{"id":"tcp:10.0.0.1:80","servers":[{"address":"10.1.0.1","forwarding":"fullnat"}]}],"host":{"ipvs_sysctls":{"conntrack":false}}}"#,
+                "host.ipvs_sysctls.conntrack",
+            ),
+            (
+                r#"{"services":[{"id":"tcp:10.0.0.1:80","servers":[{"address":"10.1.0.1","forwarding":"fullnat"}]}],"host":{"directors":{"d2":{"ipvs_sysctls":{"conntrack":false}}}}}"#,
+                "host.directors.d2.ipvs_sysctls.conntrack",
+            ),
             (
                 r#"{"host":{"directors":{"d1":{"vip_interface":"x/y"}}}}"#,
                 "host.directors.d1.vip_interface",

@@ -17,9 +17,9 @@ use crate::core::{AuditEntry, ClusterView, CommitOutcome, DraftView, RevisionKin
 use crate::model::diff::{FieldChange, ServerChange, ServiceChange, SpecDiff};
 use crate::model::{
     AddressFamily, DEFAULT_PERSISTENCE_SECS, DaemonRole, DirectorHostDoc, ForwardingMethod,
-    HostDoc, PersistenceDoc, PersistenceEngine, Protocol, RealServer, RealServerDoc, Scheduler,
-    Spec, SpecDoc, SyncDaemonDoc, Timeouts, Tunnel, TunnelChecksum, TunnelType, ValidationError,
-    VirtualService, VirtualServiceDoc,
+    HostDoc, IpvsSysctls, PersistenceDoc, PersistenceEngine, Protocol, RealServer, RealServerDoc,
+    Scheduler, Spec, SpecDoc, SyncDaemonDoc, Timeouts, Tunnel, TunnelChecksum, TunnelType,
+    ValidationError, VirtualService, VirtualServiceDoc,
 };
 
 type Result<T> = std::result::Result<T, ValidationError>;
@@ -513,6 +513,12 @@ fn host_doc(h: &pb::HostSettings) -> Result<HostDoc> {
                 )?,
                 sync_daemons,
                 timeouts: d.timeouts.as_ref().map(timeouts_doc),
+                ipvs_sysctls: d
+                    .ipvs_sysctls
+                    .as_ref()
+                    .map(ipvs_sysctls_doc)
+                    .transpose()
+                    .map_err(|e| e.within("ipvs_sysctls"))?,
             })
         });
         directors.insert(
@@ -527,8 +533,68 @@ fn host_doc(h: &pb::HostSettings) -> Result<HostDoc> {
             h.snat_address.as_deref().unwrap_or_default(),
             "snat_address",
         )?,
+        ipvs_sysctls: h
+            .ipvs_sysctls
+            .as_ref()
+            .map(ipvs_sysctls_doc)
+            .transpose()
+            .map_err(|e| e.within("ipvs_sysctls"))?
+            .unwrap_or_default(),
         directors,
     })
+}
+
+fn ipvs_sysctls_doc(s: &pb::IpvsSysctls) -> Result<IpvsSysctls> {
+    let small = |value: Option<u32>, field: &str| {
+        value
+            .map(|v| {
+                u8::try_from(v).map_err(|_| {
+                    ValidationError::new(field, format!("{v} is out of range (at most 255)"))
+                })
+            })
+            .transpose()
+    };
+    Ok(IpvsSysctls {
+        recommended: s.recommended,
+        expire_nodest_conn: s.expire_nodest_conn,
+        expire_quiescent_template: s.expire_quiescent_template,
+        conn_reuse_mode: small(s.conn_reuse_mode, "conn_reuse_mode")?,
+        sloppy_tcp: s.sloppy_tcp,
+        sloppy_sctp: s.sloppy_sctp,
+        schedule_icmp: s.schedule_icmp,
+        ignore_tunneled: s.ignore_tunneled,
+        conntrack: s.conntrack,
+        nat_icmp_send: s.nat_icmp_send,
+        snat_reroute: s.snat_reroute,
+        backup_only: s.backup_only,
+        sync_threshold: s.sync_threshold,
+        sync_period: s.sync_period,
+        sync_version: small(s.sync_version, "sync_version")?,
+        sync_ports: s.sync_ports,
+        sync_sock_size: s.sync_sock_size,
+    })
+}
+
+fn ipvs_sysctls_out(s: &IpvsSysctls) -> pb::IpvsSysctls {
+    pb::IpvsSysctls {
+        recommended: s.recommended,
+        expire_nodest_conn: s.expire_nodest_conn,
+        expire_quiescent_template: s.expire_quiescent_template,
+        conn_reuse_mode: s.conn_reuse_mode.map(u32::from),
+        sloppy_tcp: s.sloppy_tcp,
+        sloppy_sctp: s.sloppy_sctp,
+        schedule_icmp: s.schedule_icmp,
+        ignore_tunneled: s.ignore_tunneled,
+        conntrack: s.conntrack,
+        nat_icmp_send: s.nat_icmp_send,
+        snat_reroute: s.snat_reroute,
+        backup_only: s.backup_only,
+        sync_threshold: s.sync_threshold,
+        sync_period: s.sync_period,
+        sync_version: s.sync_version.map(u32::from),
+        sync_ports: s.sync_ports,
+        sync_sock_size: s.sync_sock_size,
+    }
 }
 
 pub fn spec_doc(s: &pb::Spec) -> Result<SpecDoc> {
@@ -671,6 +737,7 @@ fn host_out(h: &HostDoc) -> pb::HostSettings {
         vip_interface: h.vip_interface.clone(),
         ip_forward: h.ip_forward,
         snat_address: h.snat_address.map(|a| a.to_string()),
+        ipvs_sysctls: (!h.ipvs_sysctls.is_empty()).then(|| ipvs_sysctls_out(&h.ipvs_sysctls)),
         directors: h
             .directors
             .iter()
@@ -683,6 +750,7 @@ fn host_out(h: &HostDoc) -> pb::HostSettings {
                         daemons: list.iter().map(sync_daemon_out).collect(),
                     }),
                     timeouts: d.timeouts.as_ref().map(timeouts_out),
+                    ipvs_sysctls: d.ipvs_sysctls.as_ref().map(ipvs_sysctls_out),
                 };
                 (name.clone(), director)
             })
@@ -971,7 +1039,12 @@ mod tests {
             "sync_daemons": [{"role": "backup", "interface": "eth1", "syncid": 9, "sync_maxlen": 1400,
                               "mcast_group": "224.0.0.82", "mcast_port": 8849, "mcast_ttl": 2}],
             "host": {"vip_interface": "none", "ip_forward": false, "snat_address": "10.0.0.9",
-                     "directors": {"d1": {"sync_daemons": []},
+                     "ipvs_sysctls": {"recommended": false, "expire_nodest_conn": true, "expire_quiescent_template": false,
+                                      "conn_reuse_mode": 3, "sloppy_tcp": true, "sloppy_sctp": false, "schedule_icmp": true,
+                                      "ignore_tunneled": true, "conntrack": true, "nat_icmp_send": true, "snat_reroute": false,
+                                      "backup_only": true, "sync_threshold": 2, "sync_period": 40, "sync_version": 0,
+                                      "sync_ports": 8, "sync_sock_size": 65536},
+                     "directors": {"d1": {"sync_daemons": [], "ipvs_sysctls": {"sloppy_tcp": false}},
                                    "d2": {"vip_interface": "eth1", "ip_forward": true, "snat_address": "2001:db8::9",
                                           "sync_daemons": [{"role": "master", "interface": "eth2"}], "timeouts": {"tcpfin": 5}}}}
         }"#;
