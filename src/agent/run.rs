@@ -341,7 +341,7 @@ impl Agent {
             }
         }
         let mut reported = self.take_events(events);
-        reported |= self.follow_host(&spec, revision, applied_now);
+        reported |= self.follow_host(&spec, revision, applied_now || drift_due);
         match &step.result {
             Ok(_) => self.checks.ran(desired.spec.clone()),
             Err(err) => self.log_failure(revision, err, step.action),
@@ -355,14 +355,15 @@ impl Agent {
     }
 
     /// Brings the host settings in line with the revision in the table:
-    /// after every apply that succeeded, and at every step while they fail
-    /// (the step after a failure comes within the reconcile interval).
-    /// Returns whether the outcome is worth a report.
-    fn follow_host(&mut self, spec: &Spec, revision: i64, applied_now: bool) -> bool {
+    /// after every apply that succeeded and at every drift check (`due`;
+    /// a setting changed behind lvsd's back is put back), and at every step
+    /// while they fail (the step after a failure comes within the reconcile
+    /// interval). Returns whether the outcome is worth a report.
+    fn follow_host(&mut self, spec: &Spec, revision: i64, due: bool) -> bool {
         let Some(host) = &mut self.host else {
             return false;
         };
-        if self.state.applied != Some(revision) || !(applied_now || host.failing()) {
+        if self.state.applied != Some(revision) || !(due || host.failing()) {
             return false;
         }
         let news = host.apply(spec);

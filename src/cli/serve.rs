@@ -58,6 +58,11 @@ pub struct ServeArgs {
     /// a cluster's settings may set their own. 1 for no limit.
     #[arg(long, value_name = "SHARE", default_value_t = 0.5, value_parser = parse_share)]
     pub removal_limit: f64,
+    /// With --apply-local: where the records of the IPVS settings
+    /// (`net.ipv4.vs.*`) the director sets are kept, beside `lvsd host`'s,
+    /// so that `lvsd host clean` restores them.
+    #[arg(long, value_name = "DIR", default_value = crate::host::DEFAULT_STATE_DIR)]
+    pub host_state_dir: std::path::PathBuf,
     /// The table to apply to: the kernel's, or an in-memory one (tests).
     #[arg(long, value_enum, default_value_t = TableKind::Kernel, hide = true)]
     pub table: TableKind,
@@ -223,6 +228,8 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
                             drift: args.drift,
                             removal_limit: (args.removal_limit < 1.0).then_some(args.removal_limit),
                             counters_interval: args.counters_interval,
+                            host_state_dir: (args.table == TableKind::Kernel)
+                                .then(|| args.host_state_dir.clone()),
                         };
                         println!(
                             "lvsd: applying to the kernel of this host (IPVS {}) as director {}: drift check every {}, drift {}, removal limit {:.0}%",

@@ -36,6 +36,7 @@ use crate::apply::runner::{Step, StepRequest};
 use crate::apply::state::DirectorState;
 use crate::core::{self, BoxFuture, Core, DirectorUpdate, LiveReport, LocalDirector};
 use crate::health::DirectorChecks;
+use crate::host::{self, HostError, HostPlan, HostState, Role};
 use crate::ipvs::conns::Connection;
 use crate::ipvs::{IpvsTable, Op};
 use crate::model::{ServiceKey, Spec};
@@ -52,6 +53,9 @@ pub struct Options {
     pub removal_limit: Option<f64>,
     /// How often the table's counters are read for the API.
     pub counters_interval: Duration,
+    /// Where the records of the IPVS settings it sets are kept (`lvsd host`'s
+    /// directory); `None`: it leaves them alone (an in-memory table).
+    pub host_state_dir: Option<std::path::PathBuf>,
 }
 
 /// The desired state of `cluster`: the revision this director should run
@@ -625,6 +629,12 @@ impl Runner {
                 }
             }
         }
+        let applied_now = events
+            .iter()
+            .any(|e| matches!(e, Event::Applied(r) if r.result.is_ok()));
+        if result.is_ok() && (applied_now || drift_due) {
+            self.follow_ipvs_sysctls(cluster, &desired.spec);
+        }
         let run = self.runs.get_mut(cluster).expect("still there");
         run.state = state;
 
@@ -674,6 +684,42 @@ impl Runner {
                 _ => None,
             })
             .collect())
+    }
+
+    /// Keeps the IPVS settings (`net.ipv4.vs.*`, one set per network
+    /// namespace) as `cluster`'s spec asks, after each apply and at each
+    /// drift check; a setting changed behind lvsd's back is put back. With
+    /// several clusters, the first by name that runs a revision decides.
+    fn follow_ipvs_sysctls(&self, cluster: &str, spec: &Spec) {
+        let Some(dir) = &self.options.host_state_dir else {
+            return;
+        };
+        let decides = self
+            .runs
+            .iter()
+            .find(|(_, run)| run.state.applied.is_some())
+            .is_none_or(|(name, _)| name == cluster);
+        if !decides {
+            return;
+        }
+        let plan = HostPlan::for_director(spec, &self.options.name);
+        // Loaded afresh: `lvsd host` may have written the same file since.
+        let result = HostState::load(dir, Role::Director)
+            .map_err(HostError::State)
+            .and_then(|mut state| host::apply_ipvs_sysctls(&plan, &mut state));
+        match result {
+            Ok(report) => {
+                for change in &report.changes {
+                    tracing::info!(cluster, "host: {change}");
+                }
+            }
+            Err(err) => {
+                tracing::error!(
+                    cluster,
+                    "host: IPVS settings: {err}; retrying at the next drift check"
+                )
+            }
+        }
     }
 
     /// Reads the table's counters and hands each cluster those of its

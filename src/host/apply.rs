@@ -9,7 +9,9 @@ use std::net::IpAddr;
 use sha2::{Digest, Sha256};
 
 use super::nft::{self, NftFamily};
-use super::plan::{HostPlan, PlannedAddress, PlannedLink, sysctl_name};
+use super::plan::{
+    HostPlan, IPVS_SYSCTLS, PlannedAddress, PlannedLink, PlannedSysctl, sysctl_name,
+};
 use super::rtnl::{Link, LinkKind, Rtnl};
 use super::state::{ChangedSysctl, HostState, NftTable};
 use super::{Change, HostError, HostReport, sysctl};
@@ -31,36 +33,7 @@ pub fn apply(plan: &HostPlan, state: &mut HostState) -> Result<HostReport, HostE
     }
     // Settings before addresses: a real server must never answer ARP for a
     // VIP, not even for the moment between the two.
-    for wanted in &plan.sysctls {
-        let current = sysctl::read(&wanted.path)?;
-        if sysctl::same_value(&current, &wanted.value) {
-            continue;
-        }
-        // Recorded first: the previous value must survive a crash right after the write.
-        let first_change = !state.records.sysctls.iter().any(|s| s.path == wanted.path);
-        if first_change {
-            state.records.sysctls.push(ChangedSysctl {
-                path: wanted.path.clone(),
-                previous: current.clone(),
-                value: wanted.value.clone(),
-                reason: wanted.reason.to_string(),
-            });
-            state.save().map_err(HostError::State)?;
-        }
-        if let Err(e) = sysctl::write(&wanted.path, &wanted.value) {
-            if first_change {
-                state.records.sysctls.retain(|s| s.path != wanted.path);
-                state.save().map_err(HostError::State)?;
-            }
-            return Err(e);
-        }
-        report.changes.push(Change::Sysctl {
-            name: sysctl_name(&wanted.path),
-            from: current,
-            to: wanted.value.clone(),
-            reason: wanted.reason,
-        });
-    }
+    ensure_sysctls(&plan.sysctls, state, &mut report)?;
     ensure_addresses(&mut rtnl, state, &plan.addresses, &mut report)?;
     for family in [NftFamily::Ip, NftFamily::Ip6] {
         let rules = plan
@@ -99,6 +72,64 @@ pub fn apply(plan: &HostPlan, state: &mut HostState) -> Result<HostReport, HostE
         });
     }
     Ok(report)
+}
+
+/// Applies only the IPVS settings of `plan` (`net.ipv4.vs.*`), and restores
+/// those lvsd set before that the plan no longer has; everything else the
+/// records hold stays as it is (the local director, beside `lvsd host`).
+pub fn apply_ipvs_sysctls(plan: &HostPlan, state: &mut HostState) -> Result<HostReport, HostError> {
+    let ipvs = |path: &str| path.starts_with(IPVS_SYSCTLS);
+    let wanted: Vec<PlannedSysctl> = plan
+        .sysctls
+        .iter()
+        .filter(|s| ipvs(&s.path))
+        .cloned()
+        .collect();
+    let mut report = HostReport::default();
+    release_sysctls(state, &wanted, ipvs, &mut report)?;
+    ensure_sysctls(&wanted, state, &mut report)?;
+    Ok(report)
+}
+
+/// Sets each setting that differs, recording the value it had before the
+/// first time lvsd changes it. A setting changed behind lvsd's back since
+/// is put back (its record keeps the value from before lvsd).
+fn ensure_sysctls(
+    wanted: &[PlannedSysctl],
+    state: &mut HostState,
+    report: &mut HostReport,
+) -> Result<(), HostError> {
+    for wanted in wanted {
+        let current = sysctl::read(&wanted.path)?;
+        if sysctl::same_value(&current, &wanted.value) {
+            continue;
+        }
+        // Recorded first: the previous value must survive a crash right after the write.
+        let first_change = !state.records.sysctls.iter().any(|s| s.path == wanted.path);
+        if first_change {
+            state.records.sysctls.push(ChangedSysctl {
+                path: wanted.path.clone(),
+                previous: current.clone(),
+                value: wanted.value.clone(),
+                reason: wanted.reason.to_string(),
+            });
+            state.save().map_err(HostError::State)?;
+        }
+        if let Err(e) = sysctl::write(&wanted.path, &wanted.value) {
+            if first_change {
+                state.records.sysctls.retain(|s| s.path != wanted.path);
+                state.save().map_err(HostError::State)?;
+            }
+            return Err(e);
+        }
+        report.changes.push(Change::Sysctl {
+            name: sysctl_name(&wanted.path),
+            from: current,
+            to: wanted.value.clone(),
+            reason: wanted.reason,
+        });
+    }
+    Ok(())
 }
 
 /// Removes everything lvsd added and restores the settings it changed.
@@ -180,29 +211,7 @@ fn release(
         state.save().map_err(HostError::State)?;
     }
 
-    let stale: Vec<ChangedSysctl> = state
-        .records
-        .sysctls
-        .iter()
-        .filter(|s| !plan.sysctls.iter().any(|p| p.path == s.path))
-        .cloned()
-        .collect();
-    for changed in stale {
-        let name = sysctl_name(&changed.path);
-        match sysctl::read(&changed.path) {
-            Ok(current) if sysctl::same_value(&current, &changed.value) => {
-                sysctl::write(&changed.path, &changed.previous)?;
-                report.changes.push(Change::SysctlRestored { name, to: changed.previous.clone() });
-            }
-            Ok(current) => report.notes.push(format!(
-                "{name} is {current}, not the {} lvsd set: someone changed it since, so lvsd leaves it",
-                changed.value
-            )),
-            Err(_) => {}
-        }
-        state.records.sysctls.retain(|s| s.path != changed.path);
-        state.save().map_err(HostError::State)?;
-    }
+    release_sysctls(state, &plan.sysctls, |_| true, report)?;
 
     let wanted = |name: &str| plan.links.iter().any(|l| l.name == name);
     let raised: Vec<String> = state
@@ -240,6 +249,41 @@ fn release(
             state.save().map_err(HostError::State)?;
         }
     }
+    Ok(())
+}
+
+/// Restores the settings lvsd changed (those `scope` takes) that `wanted`
+/// no longer has, unless someone changed them since.
+fn release_sysctls(
+    state: &mut HostState,
+    wanted: &[PlannedSysctl],
+    scope: impl Fn(&str) -> bool,
+    report: &mut HostReport,
+) -> Result<(), HostError> {
+    let stale: Vec<ChangedSysctl> = state
+        .records
+        .sysctls
+        .iter()
+        .filter(|s| scope(&s.path) && !wanted.iter().any(|p| p.path == s.path))
+        .cloned()
+        .collect();
+    for changed in stale {
+        let name = sysctl_name(&changed.path);
+        match sysctl::read(&changed.path) {
+            Ok(current) if sysctl::same_value(&current, &changed.value) => {
+                sysctl::write(&changed.path, &changed.previous)?;
+                report.changes.push(Change::SysctlRestored { name, to: changed.previous.clone() });
+            }
+            Ok(current) => report.notes.push(format!(
+                "{name} is {current}, not the {} lvsd set: someone changed it since, so lvsd leaves it",
+                changed.value
+            )),
+            Err(_) => {}
+        }
+        state.records.sysctls.retain(|s| s.path != changed.path);
+        state.save().map_err(HostError::State)?;
+    }
+
     Ok(())
 }
 

@@ -37,10 +37,11 @@ mod tests;
 use std::fmt;
 use std::io;
 
-pub use apply::{apply, clean, local_addresses};
+pub use apply::{apply, apply_ipvs_sysctls, clean, local_addresses};
 pub use nft::{NftFamily, SnatRule};
 pub use plan::{
-    HostPlan, IPIP_TUNNEL, PlannedAddress, PlannedLink, PlannedSysctl, Role, Selector, sysctl_name,
+    HostPlan, IPIP_TUNNEL, IPVS_SYSCTLS, PlannedAddress, PlannedLink, PlannedSysctl, Role,
+    Selector, sysctl_name,
 };
 pub use state::{ChangedSysctl, DEFAULT_STATE_DIR, HostState, NftTable, Records};
 
