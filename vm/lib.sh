@@ -2,7 +2,7 @@
 # Source it from a test (busybox sh):   . /vm/lib.sh
 #
 # Variables
-#   IP IPVSADM NFT SS   full paths of the host tools (iproute2's ip: busybox
+#   IP IPVSADM NFT SS SOCAT  full paths of the host tools (iproute2's ip: busybox
 #                       sh prefers its own applets, so call tools by path;
 #                       the functions ip() and modprobe() below do that)
 #   IPVS_SCHEDULERS     schedulers the running kernel offers ("rr wrr ...")
@@ -52,7 +52,8 @@ IPVSADM=${IPVSADM:-/usr/sbin/ipvsadm}
 KEEPALIVED=${KEEPALIVED:-/usr/sbin/keepalived}
 NFT=${NFT:-/usr/sbin/nft}
 SS=${SS:-/usr/bin/ss}
-export IP IPVSADM NFT SS KEEPALIVED
+SOCAT=${SOCAT:-/usr/bin/socat}
+export IP IPVSADM NFT SS KEEPALIVED SOCAT
 IPVS_SCHEDULERS=$(cat /etc/lvsd-vm/schedulers 2>/dev/null)
 KERNEL=$(uname -r)
 TEST_NAME=$(basename "$0" .sh)

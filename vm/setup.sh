@@ -46,6 +46,7 @@ REQUIRED_PKGS=(
     "coreutils:timeout"
     "util-linux:flock"
     "keepalived:keepalived"
+    "socat:socat"
 )
 
 # Modules put into the initramfs (with their dependencies).  Names missing
@@ -65,7 +66,7 @@ MANDATORY_MODULES=(ip_vs veth bridge dummy ipip nf_tables nft_chain_nat nft_nat 
 BOOT_MODULES=(ip_vs veth bridge)
 
 # Host binaries copied in at their real paths (plus their libraries).
-HOST_BINS=(ipvsadm ip ss nft keepalived)
+HOST_BINS=(ipvsadm ip ss nft keepalived socat)
 
 # ---------------------------------------------------------------------------
 
@@ -174,7 +175,7 @@ MODDIR=$KROOT/lib/modules/$KVER
 [ -n "${LVSD_VM_KERNEL_PKG:-}" ] || echo "$kernel_pkg" >"$kpkg_file"
 
 # --- 3. base initramfs --------------------------------------------------------
-pkg_versions=$(dpkg-query -W -f='${Package}=${Version}\n' busybox-static kmod ipvsadm iproute2 nftables keepalived libc6 2>/dev/null | sort)
+pkg_versions=$(dpkg-query -W -f='${Package}=${Version}\n' busybox-static kmod ipvsadm iproute2 nftables keepalived socat libc6 2>/dev/null | sort)
 stamp=$( {
     echo "format=1 keepsigs=${LVSD_VM_KEEP_MODULE_SIGS:-}"
     echo "kernel=$kernel_pkg"
@@ -342,6 +343,7 @@ echo "${schedulers[*]}" >"$R/etc/lvsd-vm/schedulers"
     echo "NFT=${bin_path[nft]}"
     echo "IPVSADM=${bin_path[ipvsadm]}"
     echo "KEEPALIVED=${bin_path[keepalived]}"
+    echo "SOCAT=${bin_path[socat]}"
 } >"$R/etc/lvsd-vm/paths"
 echo "root:x:0:0:root:/root:/bin/sh" >"$R/etc/passwd"
 echo "root:x:0:" >"$R/etc/group"
