@@ -421,3 +421,93 @@ impl PendingConfirm {
         )
     }
 }
+
+#[derive(Debug, Args)]
+#[command(
+    long_about = "List the real servers the cluster's directors are draining: a revision\n\
+removed them (with drains on, `lvsd settings set --drain on`), so they stay\n\
+in the kernel at weight 0 until their active connections end or the drain's\n\
+deadline passes, and are then removed. With --wait, follow them until every\n\
+drain is over, printing each change.",
+    after_help = concat!(
+"Examples:
+  lvsd drain
+  lvsd drain --wait
+  lvsd drain --wait --real-server 172.25.0.31:80 --timeout 10m
+
+", exit_codes!()))]
+pub struct DrainArgs {
+    /// Only the drains of this real server (ADDR:PORT, as `lvsd directors` lists it).
+    #[arg(short = 'r', long = "real-server", value_name = "ADDR:PORT")]
+    real_server: Option<String>,
+    /// Only the drains of this service (its id: tcp:VIP:PORT, udp:..., fwmark:N).
+    #[arg(long, value_name = "ID")]
+    service: Option<String>,
+    /// Wait until the drains are over: each server's connections ended or its
+    /// deadline passed, and every director removed it.
+    #[arg(long)]
+    wait: bool,
+    /// With --wait: give up after this long (exit status 1).
+    #[arg(long, value_name = "DURATION", value_parser = super::args::parse_secs)]
+    timeout: Option<u32>,
+    #[command(flatten)]
+    pub conn: Conn,
+}
+
+/// One drain on one director, as printed.
+fn drain_lines(directors: &[DirectorInfo], args: &DrainArgs) -> Vec<String> {
+    let mut lines = Vec::new();
+    for d in directors {
+        for drain in &d.draining {
+            let wanted = args.real_server.as_ref().is_none_or(|s| *s == drain.server)
+                && args.service.as_ref().is_none_or(|s| *s == drain.service);
+            if wanted {
+                lines.push(format!(
+                    "{}: {} of {}: {} active, {} inactive connections, until {}",
+                    d.name,
+                    drain.server,
+                    drain.service,
+                    drain.active_conns,
+                    drain.inactive_conns,
+                    drain.deadline
+                ));
+            }
+        }
+    }
+    lines
+}
+
+pub fn drain(client: &Client, args: DrainArgs) -> Result<(), Failure> {
+    let started = std::time::Instant::now();
+    let path = client.path("/directors");
+    let mut shown: Option<Vec<String>> = None;
+    loop {
+        let directors: Vec<DirectorInfo> =
+            client.api.get(&path).map_err(no_endpoint_hint)?.json()?;
+        let lines = drain_lines(&directors, &args);
+        if shown.as_ref() != Some(&lines) {
+            for line in &lines {
+                println!("{line}");
+            }
+            if lines.is_empty() {
+                match shown {
+                    Some(_) => println!("drains over: the servers are removed"),
+                    None => println!("no real server is draining"),
+                }
+            }
+        }
+        if !args.wait || lines.is_empty() {
+            return Ok(());
+        }
+        if let Some(limit) = args.timeout
+            && started.elapsed().as_secs() >= u64::from(limit)
+        {
+            return Err(Failure::Local(format!(
+                "still draining after {limit} s: {} server(s) left",
+                lines.len()
+            )));
+        }
+        shown = Some(lines);
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+}

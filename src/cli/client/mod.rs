@@ -305,6 +305,9 @@ pub enum ClientCommand {
     /// Show the cluster's directors: applied revision, state, last apply, drift.
     #[command(display_order = 30)]
     Directors(directors::DirectorsArgs),
+    /// List the real servers being drained, or wait until their drains are over.
+    #[command(display_order = 30)]
+    Drain(directors::DrainArgs),
     /// Where the cluster stands: active revision, uncommitted draft changes,
     /// a commit waiting for confirmation, and what each director runs.
     #[command(display_order = 31)]
@@ -379,6 +382,7 @@ fn dispatch(command: ClientCommand) -> Result<(), Failure> {
         ClientCommand::Plan(args) => &args.conn,
         ClientCommand::Confirm(args) => &args.conn,
         ClientCommand::Directors(args) => &args.conn,
+        ClientCommand::Drain(args) => &args.conn,
         ClientCommand::Status(args) => &args.conn,
         ClientCommand::Health(args) => &args.conn,
         ClientCommand::Ha(command) => command.conn(),
@@ -403,6 +407,7 @@ fn dispatch(command: ClientCommand) -> Result<(), Failure> {
         ClientCommand::Plan(args) => directors::plan(&client, args),
         ClientCommand::Confirm(args) => directors::confirm(&client, args),
         ClientCommand::Directors(args) => directors::directors(&client, args),
+        ClientCommand::Drain(args) => directors::drain(&client, args),
         ClientCommand::Status(args) => status::status(&client, args),
         ClientCommand::Settings { command, .. } => settings::run(&client, command),
         ClientCommand::Health(args) => health::health(&client, args),
