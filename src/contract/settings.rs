@@ -35,7 +35,8 @@ pub struct ClusterSettings {
     pub ownership: OwnershipMode,
     /// Drain real servers that leave the spec (weight 0 until their active
     /// and inactive connections reach 0, or `drain_timeout_secs` passes)
-    /// instead of deleting them at once.
+    /// instead of deleting them at once. UDP services drain only when
+    /// `drain_services` names them: their clients move at once.
     #[serde(default)]
     pub drain: bool,
     /// Per-service exceptions to `drain`, by service id (`tcp:192.168.31.100:80`).

@@ -51,7 +51,7 @@ pub use drift::{Drift, DriftKind, drift};
 
 use crate::ipvs::error::service_name;
 use crate::ipvs::{DestEntry, DestKey, Op, ServiceEntry, Snapshot};
-use crate::model::{AddressFamily, ServiceKey, Spec};
+use crate::model::{AddressFamily, Protocol, ServiceKey, Spec};
 
 /// Which services of the kernel's table lvsd may change.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -66,12 +66,23 @@ pub enum Ownership {
 }
 
 impl PlanOptions {
-    /// Whether real servers leaving `service` are drained rather than deleted.
+    /// Whether real servers leaving `service` are drained rather than
+    /// deleted: the service's own setting, else the cluster's, but UDP
+    /// services drain only when named. A UDP entry never ends while its
+    /// client keeps sending, so a drain would only hold clients on a server
+    /// that is going; deleted (with `expire_nodest_conn`), they move at once.
     pub fn drains(&self, service: &ServiceKey) -> bool {
+        let udp = matches!(
+            service,
+            ServiceKey::Addr {
+                protocol: Protocol::Udp,
+                ..
+            }
+        );
         self.drain_services
             .get(service)
             .copied()
-            .unwrap_or(self.drain)
+            .unwrap_or(self.drain && !udp)
     }
 
     fn drain_of(&self, service: &ServiceKey) -> services::Drain<'_> {

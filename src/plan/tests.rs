@@ -575,6 +575,11 @@ fn drains_are_set_per_service_and_end_at_their_deadline() {
     let mut options = draining();
     options.drain_services.insert(web, false);
     assert!(!options.drains(&web) && options.drains(&tls));
+    // UDP deletes at once unless named.
+    let dns = key("udp:192.168.31.100:53");
+    assert!(!options.drains(&dns), "udp drains only when named");
+    options.drain_services.insert(dns, true);
+    assert!(options.drains(&dns));
     check(
         &mut table,
         &one_each,

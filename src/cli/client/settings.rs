@@ -24,6 +24,7 @@ pub enum SettingsCommand {
 pub struct SetArgs {
     /// Drain real servers that leave the spec (weight 0 until their
     /// connections end, or --drain-timeout passes) instead of deleting them
+    /// (UDP services only when named with --drain-service)
     #[arg(long, value_name = "on|off", value_parser = on_off)]
     drain: Option<bool>,
     /// Longest a real server drains before it is deleted with connections left
