@@ -341,7 +341,7 @@ impl Agent {
             }
         }
         let mut reported = self.take_events(events);
-        reported |= self.follow_host(&spec, revision, applied_now || drift_due);
+        reported |= self.follow_host(&spec, revision, applied_now || step.drift_checked);
         match &step.result {
             Ok(_) => self.checks.ran(desired.spec.clone()),
             Err(err) => self.log_failure(revision, err, step.action),

@@ -598,6 +598,7 @@ impl Runner {
             result,
             action,
             mut events,
+            drift_checked,
             ..
         } = run.schedule.step(&desired, actual, request);
         if let Some((commit_started, activated)) = commit_times {
@@ -632,7 +633,7 @@ impl Runner {
         let applied_now = events
             .iter()
             .any(|e| matches!(e, Event::Applied(r) if r.result.is_ok()));
-        if result.is_ok() && (applied_now || drift_due) {
+        if result.is_ok() && (applied_now || drift_checked) {
             self.follow_ipvs_sysctls(cluster, &desired.spec);
         }
         let run = self.runs.get_mut(cluster).expect("still there");
@@ -950,6 +951,7 @@ mod tests {
                     drift: DriftMode::Restore,
                     removal_limit: Some(0.5),
                     counters_interval: Duration::from_secs(10),
+                    host_state_dir: None,
                 },
                 director: Director {
                     table: Box::new(table),
