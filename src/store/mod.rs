@@ -11,6 +11,7 @@ mod agents;
 mod apply;
 mod chain;
 mod copy;
+mod faults;
 mod ha;
 mod live;
 mod notify;
@@ -24,6 +25,7 @@ use sqlx::{AnyConnection, AnyExecutor, AnyPool, Executor};
 
 pub use self::chain::{BadEntry, ChainReport, GENESIS, entry_hash};
 pub use self::copy::{CopyReport, copy_database};
+pub use self::faults::{FREE_SPACE_RESERVE, StorageFault};
 pub use self::notify::{Listener, Notice, Topic};
 pub use self::tokens::*;
 
@@ -44,6 +46,8 @@ pub enum StoreError {
     Corrupt(String),
     #[error("{0}")]
     Unsupported(String),
+    #[error("{0}")]
+    Fault(#[from] StorageFault),
 }
 
 impl StoreError {
@@ -94,6 +98,8 @@ pub struct Store {
     url: String,
     writer: AnyPool,
     reader: AnyPool,
+    /// The SQLite file opened, to notice its deletion or replacement.
+    file: Option<faults::FileIdentity>,
 }
 
 /// A cluster with the head of its draft (the draft's spec itself is read
@@ -236,7 +242,16 @@ async fn pool(
         Backend::Postgres => db.to_string(),
     };
     let options: AnyConnectOptions = url.parse()?;
-    let mut pool = AnyPoolOptions::new().max_connections(max);
+    // A connection still in a transaction when it is handed out again is
+    // one whose ROLLBACK failed: SQLite rolls a transaction back by itself
+    // on some errors (a full disk), and sqlx, whose own ROLLBACK then fails,
+    // keeps counting it open; every later `BEGIN` on it would fail. Closed
+    // instead, it is replaced by a fresh connection.
+    let mut pool = AnyPoolOptions::new()
+        .max_connections(max)
+        .before_acquire(|conn, _| {
+            Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) })
+        });
     if backend == Backend::Sqlite {
         pool = pool.after_connect(move |conn, _| {
             Box::pin(async move {
@@ -252,6 +267,21 @@ async fn pool(
         .acquire_timeout(Duration::from_secs(30))
         .connect_with(options)
         .await?)
+}
+
+/// The identity of the SQLite file `db` names, once opened.
+fn identity_of(db: &str, backend: Backend) -> Result<Option<faults::FileIdentity>, StoreError> {
+    if backend != Backend::Sqlite {
+        return Ok(None);
+    }
+    match faults::sqlite_file(db) {
+        Some(path) => {
+            Ok(Some(faults::FileIdentity::of(&path).map_err(|e| {
+                StoreError::Corrupt(format!("{}: {e}", path.display()))
+            })?))
+        }
+        None => Ok(None),
+    }
 }
 
 /// The versions of the migrations applied to the database of `pool`.
@@ -282,6 +312,7 @@ impl Store {
             url: db.to_string(),
             writer,
             reader,
+            file: identity_of(db, backend)?,
         };
         store.finish_migrations().await?;
         Ok(store)
@@ -309,6 +340,7 @@ impl Store {
             url: db.to_string(),
             reader: writer.clone(),
             writer,
+            file: None,
         };
         store.finish_migrations().await?;
         let pending = migrator
@@ -343,6 +375,7 @@ impl Store {
             url: db.to_string(),
             writer: pool.clone(),
             reader: pool,
+            file: identity_of(db, backend)?,
         })
     }
 
@@ -363,6 +396,9 @@ impl Store {
     /// advisory lock does the same across servers, and is released by the
     /// commit or rollback.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
+        if let Some(file) = &self.file {
+            file.check()?;
+        }
         match self.backend {
             Backend::Sqlite => Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?),
             Backend::Postgres => {
@@ -375,6 +411,36 @@ impl Store {
                 Ok(tx)
             }
         }
+    }
+
+    /// Whether a write could be made now: the SQLite file is still the one
+    /// opened, its file system has [`FREE_SPACE_RESERVE`] free, and the
+    /// writers' lock can be taken on a database that is not read-only.
+    /// Nothing is written.
+    pub async fn check_writable(&self) -> Result<(), StoreError> {
+        if let Some(file) = &self.file {
+            file.check()?;
+            file.check_space()?;
+        }
+        match self.backend {
+            Backend::Sqlite => {
+                let tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+                tx.rollback().await?;
+            }
+            Backend::Postgres => {
+                let read_only: String =
+                    sqlx::query_scalar("SELECT current_setting('transaction_read_only')")
+                        .fetch_one(&self.writer)
+                        .await?;
+                if read_only == "on" {
+                    return Err(StorageFault::ReadOnly(
+                        "the PostgreSQL server takes no writes (transaction_read_only)".into(),
+                    )
+                    .into());
+                }
+            }
+        }
+        Ok(())
     }
 
     /// A read transaction: its reads come from one snapshot.

@@ -268,8 +268,8 @@ pub fn router(core: Core, options: &Options) -> Router {
 use error::ApiError;
 
 async fn readyz(State(core): State<Core>) -> impl IntoResponse {
-    match core.list_clusters().await {
-        Ok(_) => (StatusCode::OK, Json(serde_json::json!({"ready": true}))),
+    match core.readiness().await {
+        Ok(()) => (StatusCode::OK, Json(serde_json::json!({"ready": true}))),
         Err(err) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(serde_json::json!({"ready": false, "reason": err.to_string()})),
