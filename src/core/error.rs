@@ -116,6 +116,11 @@ impl From<StoreError> for Error {
                 }
             };
         }
+        // Damage is named: what is damaged is the operator's to restore.
+        if let StoreError::Damaged(found) = &err {
+            tracing::error!(error = %err, "damaged data refused");
+            return Error::Internal(found.clone());
+        }
         // The cause goes to the log; clients get no database internals.
         tracing::error!(error = %err, "store failure");
         Error::Internal("the database failed; see the server log".to_string())

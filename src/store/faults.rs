@@ -59,20 +59,18 @@ impl StoreError {
 /// (primary code in the low byte of an extended one) or PostgreSQL's
 /// SQLSTATE.
 fn fault_of_code(code: &str, message: String) -> Option<StorageFault> {
-    if let Ok(number) = code.parse::<u32>() {
-        return match number & 0xff {
-            // SQLITE_FULL
-            13 => Some(StorageFault::Full(message)),
-            // SQLITE_READONLY (and its extended codes, e.g. DBMOVED)
-            8 => Some(StorageFault::ReadOnly(message)),
-            _ => None,
-        };
-    }
     match code {
         // disk_full, insufficient_resources
-        "53100" | "53000" => Some(StorageFault::Full(message)),
+        "53100" | "53000" => return Some(StorageFault::Full(message)),
         // read_only_sql_transaction
-        "25006" => Some(StorageFault::ReadOnly(message)),
+        "25006" => return Some(StorageFault::ReadOnly(message)),
+        _ => {}
+    }
+    match code.parse::<u32>().ok()? & 0xff {
+        // SQLITE_FULL
+        13 => Some(StorageFault::Full(message)),
+        // SQLITE_READONLY (and its extended codes, e.g. DBMOVED)
+        8 => Some(StorageFault::ReadOnly(message)),
         _ => None,
     }
 }

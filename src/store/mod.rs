@@ -15,6 +15,7 @@ mod faults;
 mod ha;
 mod live;
 mod notify;
+mod start;
 mod tokens;
 
 use std::time::Duration;
@@ -27,6 +28,7 @@ pub use self::chain::{BadEntry, ChainReport, GENESIS, entry_hash};
 pub use self::copy::{CopyReport, copy_database};
 pub use self::faults::{FREE_SPACE_RESERVE, StorageFault};
 pub use self::notify::{Listener, Notice, Topic};
+pub use self::start::{IntegrityCheck, StartChecks};
 pub use self::tokens::*;
 
 pub use agents::*;
@@ -48,6 +50,13 @@ pub enum StoreError {
     Unsupported(String),
     #[error("{0}")]
     Fault(#[from] StorageFault),
+    /// The database cannot be used as it is (missing, not a database,
+    /// failing its integrity check); the message says what to do.
+    #[error("{0}")]
+    NotUsable(String),
+    /// A stored spec whose content no longer matches its content hash.
+    #[error("{0}")]
+    Damaged(String),
 }
 
 impl StoreError {
@@ -316,6 +325,19 @@ impl Store {
         };
         store.finish_migrations().await?;
         Ok(store)
+    }
+
+    /// [`Store::open`] after the start-up checks of `checks` (SQLite only):
+    /// a missing or empty file is refused unless `checks.create`; an
+    /// existing one must be a writable SQLite database that passes its
+    /// integrity check. Each refusal says why at once.
+    pub async fn open_checked(db: &str, checks: StartChecks) -> Result<Self, StoreError> {
+        if Backend::of(db) == Backend::Sqlite
+            && let Some(path) = faults::sqlite_file(db)
+        {
+            start::check_sqlite(&sqlite_url(db, "rw"), &path, checks).await?;
+        }
+        Store::open(db).await
     }
 
     /// What SQL cannot do after SQLite's migrations: hashing (no SHA-256 in
@@ -602,13 +624,74 @@ pub async fn spec_id(exec: impl AnyExecutor<'_>, hash: &str) -> Result<Option<i6
         .await?)
 }
 
-/// The canonical JSON of stored spec `id`.
+/// The canonical JSON of stored spec `id`, checked against its content hash.
 pub async fn spec_json(exec: impl AnyExecutor<'_>, id: i64) -> Result<String, StoreError> {
-    sqlx::query_scalar("SELECT json FROM specs WHERE id = $1")
+    let (hash, json): (String, String) =
+        sqlx::query_as("SELECT coalesce(hash, ''), json FROM specs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(exec)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("spec {id} is missing")))?;
+    if !hash.is_empty() && !spec_intact(&hash, &json) {
+        return Err(StoreError::Damaged(format!(
+            "stored spec {hash} (a draft) is damaged: its content no longer matches its hash"
+        )));
+    }
+    Ok(json)
+}
+
+/// Whether `json` still hashes to `hash`, the content hash it was stored
+/// under: a spec changed in the database by anything but lvsd is not.
+fn spec_intact(hash: &str, json: &str) -> bool {
+    hex::encode(sha2::Sha256::digest(json.as_bytes())) == hash
+}
+
+/// `row` if its spec is intact; what was found otherwise.
+fn intact_revision(row: RevisionRow) -> Result<RevisionRow, StoreError> {
+    if spec_intact(&row.content_hash, &row.spec) {
+        return Ok(row);
+    }
+    Err(StoreError::Damaged(format!(
+        "stored spec of revision {} of cluster {} is damaged: its content no longer matches its hash {}",
+        row.number, row.cluster, row.content_hash
+    )))
+}
+
+/// Every stored spec whose content no longer matches its hash, each named
+/// with the revisions and drafts that use it.
+pub async fn damaged_specs(pool: &AnyPool) -> Result<Vec<String>, StoreError> {
+    use tokio_stream::StreamExt;
+    let mut damaged = Vec::new();
+    let mut rows = sqlx::query_as::<_, (i64, String, String)>(
+        "SELECT id, hash, json FROM specs WHERE hash IS NOT NULL ORDER BY id",
+    )
+    .fetch(pool);
+    while let Some((id, hash, json)) = rows.next().await.transpose()? {
+        if !spec_intact(&hash, &json) {
+            damaged.push((id, hash));
+        }
+    }
+    drop(rows);
+    let mut found = Vec::new();
+    for (id, hash) in damaged {
+        let users: Vec<String> = sqlx::query_scalar(
+            "SELECT 'revision ' || number || ' of cluster ' || cluster FROM revisions WHERE content_hash = $1
+             UNION ALL SELECT 'the draft of cluster ' || cluster FROM drafts WHERE spec = $2",
+        )
+        .bind(&hash)
         .bind(id)
-        .fetch_optional(exec)
-        .await?
-        .ok_or_else(|| StoreError::Corrupt(format!("spec {id} is missing")))
+        .fetch_all(pool)
+        .await?;
+        found.push(format!(
+            "stored spec {hash} is damaged: its content no longer matches its hash (used by {})",
+            if users.is_empty() {
+                "nothing".to_string()
+            } else {
+                users.join(", ")
+            }
+        ));
+    }
+    Ok(found)
 }
 
 /// Deletes stored spec `id` unless a draft or a revision still names it.
@@ -717,13 +800,14 @@ pub async fn revision(
     cluster: &str,
     number: i64,
 ) -> Result<Option<RevisionRow>, StoreError> {
-    Ok(sqlx::query_as(&format!(
+    let row: Option<RevisionRow> = sqlx::query_as(&format!(
         "{REVISION_COLUMNS} WHERE r.cluster = $1 AND r.number = $2"
     ))
     .bind(cluster)
     .bind(number)
     .fetch_optional(exec)
-    .await?)
+    .await?;
+    row.map(intact_revision).transpose()
 }
 
 /// Revisions newest first, below `before` when given.

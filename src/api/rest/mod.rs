@@ -14,6 +14,7 @@ mod health;
 mod keepalived;
 mod limits;
 mod metrics;
+mod redact;
 mod revisions;
 mod security;
 mod ui;
@@ -261,7 +262,16 @@ pub fn router(core: Core, options: &Options) -> Router {
             metrics::count,
         ))
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(TraceLayer::new_for_http())
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+                tracing::debug_span!(
+                    "request",
+                    method = %request.method(),
+                    uri = %redact::redacted_uri(request.uri()),
+                    version = ?request.version(),
+                )
+            }),
+        )
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
 
