@@ -8,6 +8,8 @@
 #
 #   bench/soak.sh [--no-build] [SECONDS] [AGENTS] [WRITERS]   (60 600 4)
 #
+# LVSD_BIN=path runs another build (with --no-build), e.g. a debug one.
+#
 # Prints per run: p50/p99 of GET /healthz and of commits, the server's peak
 # RSS, revisions acknowledged (201) vs present afterwards (lost must be 0),
 # then the hostile run's p99s as multiples of the baseline's.
@@ -25,7 +27,7 @@ writers=${3:-4}
 if [ "$build" = 1 ]; then
     cargo build --release --bin lvsd
 fi
-bin=$root/target/release/lvsd
+bin=${LVSD_BIN:-$root/target/release/lvsd}
 ulimit -n 65536
 work=$(mktemp -d)
 server=
