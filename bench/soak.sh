@@ -28,7 +28,8 @@ if [ "$build" = 1 ]; then
     cargo build --release --bin lvsd
 fi
 bin=${LVSD_BIN:-$root/target/release/lvsd}
-ulimit -n 65536
+# Agents, hostile connections and the server: more descriptors than the usual 1024.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 work=$(mktemp -d)
 server=
 cleanup() {
