@@ -36,7 +36,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$bin" serve --db "$work/lvsd.db" --http 127.0.0.1:0 --grpc 127.0.0.1:0 >"$work/serve.out" 2>"$work/serve.log" &
+"$bin" serve --init --db "$work/lvsd.db" --http 127.0.0.1:0 --grpc 127.0.0.1:0 >"$work/serve.out" 2>"$work/serve.log" &
 pids+=($!)
 for _ in $(seq 100); do
     api=$(sed -n 's/^lvsd: REST API on //p' "$work/serve.out")

@@ -49,7 +49,7 @@ cleanup() {
 trap cleanup EXIT
 
 token=$("$bin" token create --db "$dir/lvsd.db" --name schemathesis --role admin 2>/dev/null)
-RUST_LOG=warn "$bin" serve --db "$dir/lvsd.db" --http 127.0.0.1:0 --grpc 127.0.0.1:0 >"$dir/out" 2>"$dir/log" &
+RUST_LOG=warn "$bin" serve --init --db "$dir/lvsd.db" --http 127.0.0.1:0 --grpc 127.0.0.1:0 >"$dir/out" 2>"$dir/log" &
 pid=$!
 url=
 for _ in $(seq 100); do

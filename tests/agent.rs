@@ -35,7 +35,7 @@ fn free_port() -> u16 {
 impl Server {
     fn start(db: impl AsRef<std::ffi::OsStr>, port: u16) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_lvsd"))
-            .args(["serve", "--grpc", "127.0.0.1:0", "--http"])
+            .args(["serve", "--init", "--grpc", "127.0.0.1:0", "--http"])
             .arg(format!("127.0.0.1:{port}"))
             .arg("--db")
             .arg(db)

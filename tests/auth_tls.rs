@@ -221,6 +221,7 @@ fn bad_tls_files_stop_the_server_with_a_clear_error() {
             &[
                 &[
                     "serve",
+                    "--init",
                     "--db",
                     db.to_str().unwrap(),
                     "--http",

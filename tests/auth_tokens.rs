@@ -103,7 +103,7 @@ async fn secrets_stay_out_of_logs_audit_and_database(db: TestDb) {
     let log_path = dir.join("lvsd.log");
     let log = std::fs::File::create(&log_path).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_lvsd"))
-        .args(["serve", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--db"])
+        .args(["serve", "--init", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0", "--db"])
         .arg(&db)
         .env("RUST_LOG", "trace")
         .stdout(Stdio::piped())
@@ -154,7 +154,7 @@ async fn secrets_stay_out_of_logs_audit_and_database(db: TestDb) {
 both_backends! {
 async fn an_open_server_keeps_to_loopback_unless_allowed(db: TestDb) {
     let db = db.arg();
-    let (ok, stdout, stderr) = lvsd(&["serve", "--db", db, "--http", "0.0.0.0:0", "--grpc", "127.0.0.1:0"]);
+    let (ok, stdout, stderr) = lvsd(&["serve", "--init", "--db", db, "--http", "0.0.0.0:0", "--grpc", "127.0.0.1:0"]);
     assert!(!ok, "{stdout}");
     assert!(stderr.contains("refusing to serve an OPEN API on 0.0.0.0:0"), "{stderr}");
     assert!(stderr.contains("--allow-open"), "{stderr}");
@@ -176,7 +176,7 @@ async fn an_open_server_keeps_to_loopback_unless_allowed(db: TestDb) {
 /// The start-up banner of `lvsd serve` with `args`, then the server is stopped.
 fn banner(db: &str, args: &[&str]) -> String {
     let mut child = Command::new(env!("CARGO_BIN_EXE_lvsd"))
-        .args(["serve", "--db", db, "--grpc", "127.0.0.1:0"])
+        .args(["serve", "--init", "--db", db, "--grpc", "127.0.0.1:0"])
         .args(args)
         .env("RUST_LOG", "error")
         .stdout(Stdio::piped())

@@ -432,7 +432,7 @@ LVSD_CLUSTER=${LVSD_CLUSTER:-web}
 LVSD_PID=
 lvsd_start() {
     mkdir -p "$LVSD_DIR"
-    lvsd serve --db "$LVSD_DIR/lvsd.db" --http 127.0.0.1:7080 --grpc 127.0.0.1:7081 \
+    lvsd serve --init --db "$LVSD_DIR/lvsd.db" --http 127.0.0.1:7080 --grpc 127.0.0.1:7081 \
         --apply-local --director "$LVSD_DIRECTOR" "$@" >>"$LVSD_DIR/stdout" 2>>"$LVSD_DIR/log" &
     LVSD_PID=$!
     wait_until 60 api_get /readyz || { cat "$LVSD_DIR/log" "$LVSD_DIR/stdout"; fail "lvsd serve does not answer"; }

@@ -176,6 +176,7 @@ mod tests {
             health: Vec::new(),
             health_changes: Vec::new(),
             host_errors: Vec::new(),
+            agent_errors: Vec::new(),
             report_interval_secs: 10,
             ha: None,
         }

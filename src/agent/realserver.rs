@@ -114,6 +114,7 @@ pub async fn run(
             health: Vec::new(),
             health_changes: Vec::new(),
             host_errors: host.errors().to_vec(),
+            agent_errors: Vec::new(),
             report_interval_secs: options.report_interval.as_secs().max(1),
             ha: None,
         });

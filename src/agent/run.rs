@@ -120,6 +120,8 @@ pub struct Agent {
     unreachable_at_start: bool,
     /// When the next step is due, attempts, the drift check's schedule.
     runner: Runner,
+    /// Why the cache could not be written last time it was, if it could not.
+    cache_error: Option<String>,
     applies: Vec<Report>,
     drift_check: Option<DriftCheck>,
     /// The drift last reported in `report` mode, to report a lasting one once.
@@ -164,6 +166,7 @@ impl Agent {
             last_good: None,
             applied_here: false,
             unreachable_at_start: false,
+            cache_error: None,
             applies: Vec::new(),
             drift_check: None,
             last_drift: None,
@@ -502,9 +505,16 @@ impl Agent {
             state: self.state.clone(),
             zeroed_seq: self.zeroed_seq,
         };
-        if let Err(err) = self.cache.save(&entry) {
-            tracing::error!(error = %err, "cannot write the cache: a reboot without the server would leave the table empty");
-        }
+        self.cache_error = match self.cache.save(&entry) {
+            Ok(()) => None,
+            Err(err) => {
+                tracing::error!(error = %err, "cannot write the cache: a reboot without the server would leave the table empty");
+                Some(format!(
+                    "cannot write the cache {}: {err}; a reboot without the server would leave the table empty",
+                    self.cache.path(&self.options.cluster).display()
+                ))
+            }
+        };
     }
 
     /// Zeroes counters when the server asks, once per request.
@@ -604,6 +614,7 @@ impl Agent {
                 .as_ref()
                 .map(|h| h.errors().to_vec())
                 .unwrap_or_default(),
+            agent_errors: self.cache_error.iter().cloned().collect(),
             report_interval_secs: self.options.report_interval.as_secs().max(1),
             ha: None,
         };

@@ -39,7 +39,8 @@ pub struct ConnLimits {
     pub max_connections: usize,
     /// Open connections from one client address.
     pub max_per_client: usize,
-    /// Time a client has to finish its TLS handshake.
+    /// Time a client has to finish its TLS handshake, or, without TLS, to
+    /// send its first bytes.
     pub handshake_timeout: Duration,
 }
 
@@ -180,7 +181,21 @@ async fn accept_loop(listener: Listener, tx: mpsc::Sender<io::Result<Conn>>) {
         let tx = tx.clone();
         tokio::spawn(async move {
             let io = match tls {
-                None => Io::Plain(stream),
+                // A client has as long to start talking as it would have to
+                // finish a TLS handshake: a connection that stays silent
+                // (no HTTP/2 preface, no request line) is closed instead of
+                // holding one of the places forever.
+                None => {
+                    match tokio::time::timeout(limits.handshake_timeout, stream.peek(&mut [0u8; 1]))
+                        .await
+                    {
+                        Ok(Ok(1..)) => Io::Plain(stream),
+                        _ => {
+                            tracing::debug!(%peer, "nothing sent in time: closing the connection");
+                            return;
+                        }
+                    }
+                }
                 Some(acceptor) => {
                     match tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream))
                         .await

@@ -189,18 +189,22 @@ async fn verify(args: VerifyArgs) -> ExitCode {
     let report = match Store::open_existing(&args.db).await {
         Ok(store) => {
             let report = store::verify_audit(&store, args.expect.as_deref()).await;
+            let damaged = store::damaged_specs(store.reader()).await;
             store.close().await;
-            report
+            report.and_then(|report| Ok((report, damaged?)))
         }
         Err(err) => Err(err),
     };
-    let report = match report {
-        Ok(report) => report,
+    let (report, damaged) = match report {
+        Ok(found) => found,
         Err(err) => {
             eprintln!("lvsd audit verify: {db}: {err}");
             return ExitCode::from(2);
         }
     };
+    for damage in &damaged {
+        println!("lvsd audit verify: {db}: {damage}");
+    }
     if let Some(bad) = &report.first_bad {
         let held = report.entries - 1;
         println!(
@@ -216,6 +220,9 @@ async fn verify(args: VerifyArgs) -> ExitCode {
             report.entries
         ),
         None => println!("lvsd audit verify: {db}: the audit log is empty"),
+    }
+    if !damaged.is_empty() {
+        return ExitCode::FAILURE;
     }
     if let Some(expect) = &args.expect {
         if !report.expected_found {

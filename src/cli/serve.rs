@@ -15,12 +15,27 @@ use crate::core::Core;
 use crate::ipvs::IpvsTable;
 use crate::store::{self, Store};
 
+/// The database `lvsd serve` uses without `--db`.
+const DEFAULT_DB: &str = "lvsd.db";
+
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Database: a SQLite file path or sqlite:// URL (one server), or a
-    /// postgres:// URL shared by several servers; created or migrated if needed.
-    #[arg(long, default_value = "lvsd.db", env = "LVSD_DB")]
+    /// postgres:// URL shared by several servers; migrated if needed. A
+    /// missing (or empty) SQLite file is created only with --init, or when
+    /// it is the default lvsd.db.
+    #[arg(long, default_value = DEFAULT_DB, env = "LVSD_DB")]
     pub db: String,
+    /// Create the SQLite database if its file does not exist or is empty.
+    /// Without it such a file is refused: a server whose database was
+    /// deleted must not start anew, empty and open, on its own.
+    #[arg(long, env = "LVSD_INIT")]
+    pub init: bool,
+    /// How the SQLite database is checked at start: `quick` (PRAGMA
+    /// quick_check), `full` (integrity_check, slower) or `off`. A database
+    /// failing it is refused.
+    #[arg(long, value_enum, default_value_t = IntegrityArg::Quick, value_name = "CHECK")]
+    pub integrity_check: IntegrityArg,
     /// Address of the REST API (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:7080", env = "LVSD_HTTP")]
     pub http: SocketAddr,
@@ -66,6 +81,26 @@ pub struct ServeArgs {
     /// The table to apply to: the kernel's, or an in-memory one (tests).
     #[arg(long, value_enum, default_value_t = TableKind::Kernel, hide = true)]
     pub table: TableKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IntegrityArg {
+    Quick,
+    Full,
+    Off,
+}
+
+impl ServeArgs {
+    fn start_checks(&self) -> store::StartChecks {
+        store::StartChecks {
+            create: self.init || self.db == DEFAULT_DB,
+            integrity: match self.integrity_check {
+                IntegrityArg::Quick => store::IntegrityCheck::Quick,
+                IntegrityArg::Full => store::IntegrityCheck::Full,
+                IntegrityArg::Off => store::IntegrityCheck::Off,
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -165,10 +200,12 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let shown = store::redacted(&args.db);
-    let store = Store::open(&args.db)
+    let store = Store::open_checked(&args.db, args.start_checks())
         .await
         .with_context(|| format!("opening database {shown}"))?;
-    let core = Core::with_limits(store.clone(), args.hardening.spec_limits());
+    let limits = args.hardening.spec_limits();
+    crate::model::set_parse_limits(limits.max_services, limits.max_servers);
+    let core = Core::with_limits(store.clone(), limits);
     let open = core.auth().is_open().await?;
     let warnings = args
         .hardening

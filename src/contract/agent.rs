@@ -126,6 +126,12 @@ pub struct DirectorReport {
     /// table stays applied; the agent tries again at its next step.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub host_errors: Vec<String>,
+    /// The agent's own faults on its director, apart from the host
+    /// settings: its cache cannot be written (a reboot without the server
+    /// would leave the table empty), ... Empty when there are none. The
+    /// server shows them with the host errors, each marked `agent:`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub agent_errors: Vec<String>,
     /// How often this agent reports at the least; the server flags the
     /// director stale after three intervals without a report.
     pub report_interval_secs: u64,

@@ -364,7 +364,15 @@ impl Core {
             let live = LiveReport {
                 counters: report.counters,
                 health: (!report.health.is_empty()).then(|| report.health.clone()),
-                host_errors: Some(report.host_errors.clone()),
+                // The agent's own faults are shown with its host's, marked.
+                host_errors: Some(
+                    report
+                        .host_errors
+                        .iter()
+                        .cloned()
+                        .chain(report.agent_errors.iter().map(|e| format!("agent: {e}")))
+                        .collect(),
+                ),
                 ha: Some(report.ha.clone().map(|mut ha| {
                     ha.transitions.clear();
                     ha
@@ -460,6 +468,7 @@ fn validate_report(
     bounded("applies", report.applies.len(), MAX_APPLIES)?;
     bounded("draining", report.draining.len(), MAX_DRAINS)?;
     bounded("host_errors", report.host_errors.len(), MAX_HOST_ERRORS)?;
+    bounded("agent_errors", report.agent_errors.len(), MAX_HOST_ERRORS)?;
     bounded(
         "health_changes",
         report.health_changes.len(),

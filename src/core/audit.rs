@@ -165,6 +165,13 @@ impl Core {
         }
     }
 
+    /// Records a refusal the server itself made (no request refused).
+    pub(crate) async fn audit_refusal(&self, caller: &Caller, change: &Change<'_>) {
+        if let Err(log_err) = self.append_refusal(caller, change).await {
+            tracing::error!(error = %log_err, action = change.action, "could not audit a refusal");
+        }
+    }
+
     async fn append_refusal(&self, caller: &Caller, change: &Change<'_>) -> Result<()> {
         let mut tx = self.store().begin().await?;
         store::append_audit(&mut tx, &row(caller, change, "refused")).await?;

@@ -5,7 +5,7 @@ use sha2::Digest;
 
 use super::audit::{Change, record};
 use super::{Caller, ClusterView, Core, Error, Result, now};
-use crate::model::Spec;
+use crate::model::{Spec, text};
 use crate::store::{self, ClusterRow};
 
 /// Cluster names go into URLs, file names and metric labels: keep them plain.
@@ -67,9 +67,7 @@ impl Core {
     ) -> Result<ClusterView> {
         self.audited(caller, Some(name), "cluster.create", name, async {
             validate_name(name)?;
-            if description.len() > 1024 {
-                return Err(Error::invalid("description", "longer than 1024 bytes"));
-            }
+            text::bounded("description", description, text::DESCRIPTION_MAX)?;
             let at = now();
             let empty = Spec::default().to_canonical_json();
             let mut row = ClusterRow {

@@ -3,7 +3,7 @@
 
 use crate::auth::AuthError;
 use crate::model::ValidationError;
-use crate::store::StoreError;
+use crate::store::{StorageFault, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -28,6 +28,9 @@ pub enum Error {
     /// The request is larger than the server accepts.
     #[error("{0}")]
     TooLarge(String),
+    /// The database's storage is full: writes are refused until space is freed.
+    #[error("{0}")]
+    InsufficientStorage(String),
     /// The server cannot answer now (overloaded, or the request took too long); retry later.
     #[error("{0}")]
     Unavailable(String),
@@ -47,6 +50,7 @@ pub enum ErrorCode {
     Unauthenticated,
     PermissionDenied,
     PayloadTooLarge,
+    InsufficientStorage,
     Unavailable,
     Internal,
 }
@@ -62,6 +66,7 @@ impl Error {
             Error::Unauthenticated(_) => ErrorCode::Unauthenticated,
             Error::PermissionDenied(_) => ErrorCode::PermissionDenied,
             Error::TooLarge(_) => ErrorCode::PayloadTooLarge,
+            Error::InsufficientStorage(_) => ErrorCode::InsufficientStorage,
             Error::Unavailable(_) => ErrorCode::Unavailable,
             Error::Internal(_) => ErrorCode::Internal,
         }
@@ -101,6 +106,21 @@ impl From<AuthError> for Error {
 
 impl From<StoreError> for Error {
     fn from(err: StoreError) -> Self {
+        // Storage faults are states a client can act on (or wait out): named.
+        if let Some(fault) = err.storage_fault() {
+            tracing::warn!(error = %err, "storage fault");
+            return match fault {
+                StorageFault::Full(_) => Error::InsufficientStorage(fault.to_string()),
+                StorageFault::ReadOnly(_) | StorageFault::Gone(_) => {
+                    Error::Unavailable(fault.to_string())
+                }
+            };
+        }
+        // Damage is named: what is damaged is the operator's to restore.
+        if let StoreError::Damaged(found) = &err {
+            tracing::error!(error = %err, "damaged data refused");
+            return Error::Internal(found.clone());
+        }
         // The cause goes to the log; clients get no database internals.
         tracing::error!(error = %err, "store failure");
         Error::Internal("the database failed; see the server log".to_string())

@@ -173,6 +173,15 @@ impl Core {
         }
     }
 
+    /// Whether the server can serve its API now: the database answers reads
+    /// and could take a write (see [`Store::check_writable`]); the error
+    /// names what stops it.
+    pub async fn readiness(&self) -> Result<()> {
+        self.list_clusters().await?;
+        self.store().check_writable().await?;
+        Ok(())
+    }
+
     /// Makes `director` this server's own: plan previews and forced applies go to it.
     pub fn set_local_director(&self, director: Arc<dyn LocalDirector>) {
         if self.inner.local.set(director).is_err() {

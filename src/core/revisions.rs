@@ -12,7 +12,7 @@ use super::{
     Caller, CommitOutcome, Core, Error, Precondition, Result, RevisionKind, RevisionView, now,
 };
 use crate::model::diff::SpecDiff;
-use crate::model::{Spec, SpecDoc};
+use crate::model::{Spec, SpecDoc, text};
 use crate::store::{self, ClusterRow, RevisionRow, Tx};
 
 /// A commit: of the draft, or of a whole spec given in the request.
@@ -123,9 +123,7 @@ fn validate_message(message: &str) -> Result<()> {
             "missing: say why, it goes into the history",
         ));
     }
-    if message.len() > 4096 {
-        return Err(Error::invalid("message", "longer than 4096 bytes"));
-    }
+    text::bounded("message", message, text::MESSAGE_MAX)?;
     Ok(())
 }
 
@@ -336,7 +334,10 @@ impl Core {
                     (spec, Some(row.draft_hash.clone()))
                 }
             };
-            let author = request.author.as_deref().unwrap_or(&caller.actor);
+            let author = match request.author.as_deref() {
+                Some(author) => text::bounded("author", author, text::AUTHOR_MAX)?,
+                None => &caller.actor,
+            };
             let new = NewRevision {
                 spec,
                 stored_hash,
@@ -533,10 +534,31 @@ impl Core {
         let cluster_row = store::cluster(reader, cluster)
             .await?
             .ok_or_else(|| not_found(cluster))?;
-        let row = store::revision(reader, cluster, number)
-            .await?
-            .ok_or_else(|| no_revision(cluster, number))?;
+        let row = match store::revision(reader, cluster, number).await {
+            Err(damaged @ store::StoreError::Damaged(_)) => {
+                return Err(self.refuse_damaged(cluster, number, damaged).await);
+            }
+            row => row?.ok_or_else(|| no_revision(cluster, number))?,
+        };
         view(row, cluster_row.active_revision, true)
+    }
+
+    /// Audits a damaged stored spec found on a read, and the error refusing it.
+    async fn refuse_damaged(
+        &self,
+        cluster: &str,
+        number: i64,
+        damaged: store::StoreError,
+    ) -> Error {
+        let err = Error::from(damaged);
+        let change = Change {
+            cluster: Some(cluster),
+            action: "spec.damaged",
+            target: format!("revisions/{number}"),
+            detail: json!({ "code": err.code(), "reason": err.message() }),
+        };
+        self.audit_refusal(&Caller::new("lvsd", ""), &change).await;
+        err
     }
 
     /// What changed from revision `against` (its parent by default) to `number`.

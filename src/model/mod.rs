@@ -6,6 +6,7 @@
 
 #[cfg(any(test, feature = "testing"))]
 pub mod arbitrary;
+mod capped;
 pub mod diff;
 mod error;
 mod health;
@@ -17,8 +18,10 @@ mod scheduler;
 mod server;
 mod service;
 mod spec;
+pub mod text;
 pub mod time;
 
+pub use capped::set_parse_limits;
 pub use error::ValidationError;
 pub use health::{
     CheckType, HealthCheck, HealthCheckDoc, HttpProbe, OnFailure, Probe, Quorum, QuorumDoc,

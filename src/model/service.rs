@@ -108,7 +108,7 @@ pub struct VirtualServiceDoc {
     pub one_packet: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub persistence_engine: Option<PersistenceEngine>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::capped::servers")]
     pub servers: Vec<RealServerDoc>,
     /// How the real servers are checked; each may override any field in its own `health_check`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

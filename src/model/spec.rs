@@ -150,7 +150,7 @@ impl SyncDaemonDoc {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct SpecDoc {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::capped::services")]
     pub services: Vec<VirtualServiceDoc>,
     #[serde(default, skip_serializing_if = "Timeouts::is_empty")]
     pub timeouts: Timeouts,

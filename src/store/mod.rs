@@ -11,9 +11,11 @@ mod agents;
 mod apply;
 mod chain;
 mod copy;
+mod faults;
 mod ha;
 mod live;
 mod notify;
+mod start;
 mod tokens;
 
 use std::time::Duration;
@@ -24,7 +26,9 @@ use sqlx::{AnyConnection, AnyExecutor, AnyPool, Executor};
 
 pub use self::chain::{BadEntry, ChainReport, GENESIS, entry_hash};
 pub use self::copy::{CopyReport, copy_database};
+pub use self::faults::{FREE_SPACE_RESERVE, StorageFault};
 pub use self::notify::{Listener, Notice, Topic};
+pub use self::start::{IntegrityCheck, StartChecks};
 pub use self::tokens::*;
 
 pub use agents::*;
@@ -44,6 +48,15 @@ pub enum StoreError {
     Corrupt(String),
     #[error("{0}")]
     Unsupported(String),
+    #[error("{0}")]
+    Fault(#[from] StorageFault),
+    /// The database cannot be used as it is (missing, not a database,
+    /// failing its integrity check); the message says what to do.
+    #[error("{0}")]
+    NotUsable(String),
+    /// A stored spec whose content no longer matches its content hash.
+    #[error("{0}")]
+    Damaged(String),
 }
 
 impl StoreError {
@@ -94,6 +107,8 @@ pub struct Store {
     url: String,
     writer: AnyPool,
     reader: AnyPool,
+    /// The SQLite file opened, to notice its deletion or replacement.
+    file: Option<faults::FileIdentity>,
 }
 
 /// A cluster with the head of its draft (the draft's spec itself is read
@@ -236,7 +251,16 @@ async fn pool(
         Backend::Postgres => db.to_string(),
     };
     let options: AnyConnectOptions = url.parse()?;
-    let mut pool = AnyPoolOptions::new().max_connections(max);
+    // A connection still in a transaction when it is handed out again is
+    // one whose ROLLBACK failed: SQLite rolls a transaction back by itself
+    // on some errors (a full disk), and sqlx, whose own ROLLBACK then fails,
+    // keeps counting it open; every later `BEGIN` on it would fail. Closed
+    // instead, it is replaced by a fresh connection.
+    let mut pool = AnyPoolOptions::new()
+        .max_connections(max)
+        .before_acquire(|conn, _| {
+            Box::pin(async move { Ok(!sqlx::Connection::is_in_transaction(conn)) })
+        });
     if backend == Backend::Sqlite {
         pool = pool.after_connect(move |conn, _| {
             Box::pin(async move {
@@ -252,6 +276,21 @@ async fn pool(
         .acquire_timeout(Duration::from_secs(30))
         .connect_with(options)
         .await?)
+}
+
+/// The identity of the SQLite file `db` names, once opened.
+fn identity_of(db: &str, backend: Backend) -> Result<Option<faults::FileIdentity>, StoreError> {
+    if backend != Backend::Sqlite {
+        return Ok(None);
+    }
+    match faults::sqlite_file(db) {
+        Some(path) => {
+            Ok(Some(faults::FileIdentity::of(&path).map_err(|e| {
+                StoreError::Corrupt(format!("{}: {e}", path.display()))
+            })?))
+        }
+        None => Ok(None),
+    }
 }
 
 /// The versions of the migrations applied to the database of `pool`.
@@ -282,9 +321,23 @@ impl Store {
             url: db.to_string(),
             writer,
             reader,
+            file: identity_of(db, backend)?,
         };
         store.finish_migrations().await?;
         Ok(store)
+    }
+
+    /// [`Store::open`] after the start-up checks of `checks` (SQLite only):
+    /// a missing or empty file is refused unless `checks.create`; an
+    /// existing one must be a writable SQLite database that passes its
+    /// integrity check. Each refusal says why at once.
+    pub async fn open_checked(db: &str, checks: StartChecks) -> Result<Self, StoreError> {
+        if Backend::of(db) == Backend::Sqlite
+            && let Some(path) = faults::sqlite_file(db)
+        {
+            start::check_sqlite(&sqlite_url(db, "rw"), &path, checks).await?;
+        }
+        Store::open(db).await
     }
 
     /// What SQL cannot do after SQLite's migrations: hashing (no SHA-256 in
@@ -309,6 +362,7 @@ impl Store {
             url: db.to_string(),
             reader: writer.clone(),
             writer,
+            file: None,
         };
         store.finish_migrations().await?;
         let pending = migrator
@@ -343,6 +397,7 @@ impl Store {
             url: db.to_string(),
             writer: pool.clone(),
             reader: pool,
+            file: identity_of(db, backend)?,
         })
     }
 
@@ -363,6 +418,9 @@ impl Store {
     /// advisory lock does the same across servers, and is released by the
     /// commit or rollback.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
+        if let Some(file) = &self.file {
+            file.check()?;
+        }
         match self.backend {
             Backend::Sqlite => Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?),
             Backend::Postgres => {
@@ -375,6 +433,36 @@ impl Store {
                 Ok(tx)
             }
         }
+    }
+
+    /// Whether a write could be made now: the SQLite file is still the one
+    /// opened, its file system has [`FREE_SPACE_RESERVE`] free, and the
+    /// writers' lock can be taken on a database that is not read-only.
+    /// Nothing is written.
+    pub async fn check_writable(&self) -> Result<(), StoreError> {
+        if let Some(file) = &self.file {
+            file.check()?;
+            file.check_space()?;
+        }
+        match self.backend {
+            Backend::Sqlite => {
+                let tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+                tx.rollback().await?;
+            }
+            Backend::Postgres => {
+                let read_only: String =
+                    sqlx::query_scalar("SELECT current_setting('transaction_read_only')")
+                        .fetch_one(&self.writer)
+                        .await?;
+                if read_only == "on" {
+                    return Err(StorageFault::ReadOnly(
+                        "the PostgreSQL server takes no writes (transaction_read_only)".into(),
+                    )
+                    .into());
+                }
+            }
+        }
+        Ok(())
     }
 
     /// A read transaction: its reads come from one snapshot.
@@ -536,13 +624,74 @@ pub async fn spec_id(exec: impl AnyExecutor<'_>, hash: &str) -> Result<Option<i6
         .await?)
 }
 
-/// The canonical JSON of stored spec `id`.
+/// The canonical JSON of stored spec `id`, checked against its content hash.
 pub async fn spec_json(exec: impl AnyExecutor<'_>, id: i64) -> Result<String, StoreError> {
-    sqlx::query_scalar("SELECT json FROM specs WHERE id = $1")
+    let (hash, json): (String, String) =
+        sqlx::query_as("SELECT coalesce(hash, ''), json FROM specs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(exec)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("spec {id} is missing")))?;
+    if !hash.is_empty() && !spec_intact(&hash, &json) {
+        return Err(StoreError::Damaged(format!(
+            "stored spec {hash} (a draft) is damaged: its content no longer matches its hash"
+        )));
+    }
+    Ok(json)
+}
+
+/// Whether `json` still hashes to `hash`, the content hash it was stored
+/// under: a spec changed in the database by anything but lvsd is not.
+fn spec_intact(hash: &str, json: &str) -> bool {
+    hex::encode(sha2::Sha256::digest(json.as_bytes())) == hash
+}
+
+/// `row` if its spec is intact; what was found otherwise.
+fn intact_revision(row: RevisionRow) -> Result<RevisionRow, StoreError> {
+    if spec_intact(&row.content_hash, &row.spec) {
+        return Ok(row);
+    }
+    Err(StoreError::Damaged(format!(
+        "stored spec of revision {} of cluster {} is damaged: its content no longer matches its hash {}",
+        row.number, row.cluster, row.content_hash
+    )))
+}
+
+/// Every stored spec whose content no longer matches its hash, each named
+/// with the revisions and drafts that use it.
+pub async fn damaged_specs(pool: &AnyPool) -> Result<Vec<String>, StoreError> {
+    use tokio_stream::StreamExt;
+    let mut damaged = Vec::new();
+    let mut rows = sqlx::query_as::<_, (i64, String, String)>(
+        "SELECT id, hash, json FROM specs WHERE hash IS NOT NULL ORDER BY id",
+    )
+    .fetch(pool);
+    while let Some((id, hash, json)) = rows.next().await.transpose()? {
+        if !spec_intact(&hash, &json) {
+            damaged.push((id, hash));
+        }
+    }
+    drop(rows);
+    let mut found = Vec::new();
+    for (id, hash) in damaged {
+        let users: Vec<String> = sqlx::query_scalar(
+            "SELECT 'revision ' || number || ' of cluster ' || cluster FROM revisions WHERE content_hash = $1
+             UNION ALL SELECT 'the draft of cluster ' || cluster FROM drafts WHERE spec = $2",
+        )
+        .bind(&hash)
         .bind(id)
-        .fetch_optional(exec)
-        .await?
-        .ok_or_else(|| StoreError::Corrupt(format!("spec {id} is missing")))
+        .fetch_all(pool)
+        .await?;
+        found.push(format!(
+            "stored spec {hash} is damaged: its content no longer matches its hash (used by {})",
+            if users.is_empty() {
+                "nothing".to_string()
+            } else {
+                users.join(", ")
+            }
+        ));
+    }
+    Ok(found)
 }
 
 /// Deletes stored spec `id` unless a draft or a revision still names it.
@@ -651,13 +800,14 @@ pub async fn revision(
     cluster: &str,
     number: i64,
 ) -> Result<Option<RevisionRow>, StoreError> {
-    Ok(sqlx::query_as(&format!(
+    let row: Option<RevisionRow> = sqlx::query_as(&format!(
         "{REVISION_COLUMNS} WHERE r.cluster = $1 AND r.number = $2"
     ))
     .bind(cluster)
     .bind(number)
     .fetch_optional(exec)
-    .await?)
+    .await?;
+    row.map(intact_revision).transpose()
 }
 
 /// Revisions newest first, below `before` when given.

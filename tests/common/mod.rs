@@ -46,6 +46,8 @@ impl TestServer {
     /// Starts a server on `db` with more `lvsd serve` flags.
     pub fn start_with(db: impl AsRef<OsStr>, args: &[&str]) -> Self {
         let db = db.as_ref();
+        // A fresh SQLite file is created only when asked (`--init`).
+        let fresh = !db.to_string_lossy().starts_with("postgres") && !Path::new(db).exists();
         let mut child = Command::new(env!("CARGO_BIN_EXE_lvsd"))
             .args([
                 "serve",
@@ -56,6 +58,7 @@ impl TestServer {
                 "--db",
             ])
             .arg(db)
+            .args(if fresh { &["--init"][..] } else { &[] })
             .args(args)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
@@ -98,6 +101,11 @@ impl TestServer {
             banner,
             _db: None,
         }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -17,7 +17,7 @@ ip route add 192.168.10.0/24 dev lo
 ip -6 route add 2001:db8::/32 dev lo
 
 step "lvsd serve"
-lvsd serve --db "$HOME/lvsd.db" >"$HOME/serve.log" 2>&1 &
+lvsd serve --init --db "$HOME/lvsd.db" >"$HOME/serve.log" 2>&1 &
 wait_until 30 lvsd cluster list || { cat "$HOME/serve.log"; fail "lvsd serve did not answer"; }
 lvsd cluster create web
 

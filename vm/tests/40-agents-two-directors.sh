@@ -29,7 +29,7 @@ EOF2
 done
 
 step "lvsd serve in the root namespace, reachable from both"
-lvsd serve --db "$LVSD_DIR/lvsd.db" --http 0.0.0.0:7080 --grpc 127.0.0.1:7081 --allow-open \
+lvsd serve --init --db "$LVSD_DIR/lvsd.db" --http 0.0.0.0:7080 --grpc 127.0.0.1:7081 --allow-open \
     >>"$LVSD_DIR/stdout" 2>>"$LVSD_DIR/log" &
 LVSD_PID=$!
 wait_until 60 api_get /readyz || { cat "$LVSD_DIR/log" "$LVSD_DIR/stdout"; fail "lvsd serve does not answer"; }
@@ -113,7 +113,7 @@ wait_until 20 grep -q "restored revision 2 from cache" "$STATE/d1.log" \
 pass "the agent logs: restored revision 2 from cache"
 
 step "the server comes back: both agents follow it again"
-lvsd serve --db "$LVSD_DIR/lvsd.db" --http 0.0.0.0:7080 --grpc 127.0.0.1:7081 --allow-open \
+lvsd serve --init --db "$LVSD_DIR/lvsd.db" --http 0.0.0.0:7080 --grpc 127.0.0.1:7081 --allow-open \
     >>"$LVSD_DIR/stdout" 2>>"$LVSD_DIR/log" &
 LVSD_PID=$!
 wait_until 60 api_get /readyz || fail "lvsd serve does not answer again"

@@ -39,7 +39,7 @@ ipvsadm -Z
 
 step "lvsd serve on the director holds the spec as cluster web's revision 1"
 mkdir -p /tmp/lvsd
-lvsd serve --db /tmp/lvsd/lvsd.db --http 0.0.0.0:7080 --grpc 127.0.0.1:7081 --allow-open >/tmp/lvsd/stdout 2>/tmp/lvsd/log &
+lvsd serve --init --db /tmp/lvsd/lvsd.db --http 0.0.0.0:7080 --grpc 127.0.0.1:7081 --allow-open >/tmp/lvsd/stdout 2>/tmp/lvsd/log &
 serve_pid=$!
 wait_until 20 api_get /readyz || { cat /tmp/lvsd/log; fail "lvsd serve does not answer"; }
 api_post /v1/clusters '{"name": "web"}' >/dev/null

@@ -15,7 +15,7 @@ STATE=/tmp/agents
 mkdir -p "$STATE" "$LVSD_DIR"
 
 step "lvsd serve on the director, reachable from the real servers at $DIP"
-lvsd serve --db "$LVSD_DIR/lvsd.db" --http 0.0.0.0:7080 --grpc 127.0.0.1:7081 --allow-open \
+lvsd serve --init --db "$LVSD_DIR/lvsd.db" --http 0.0.0.0:7080 --grpc 127.0.0.1:7081 --allow-open \
     >>"$LVSD_DIR/stdout" 2>>"$LVSD_DIR/log" &
 LVSD_PID=$!
 wait_until 60 api_get /readyz || { cat "$LVSD_DIR/log" "$LVSD_DIR/stdout"; fail "lvsd serve does not answer"; }

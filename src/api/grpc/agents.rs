@@ -197,6 +197,7 @@ pub fn director_report_in(r: &pb::DirectorReport) -> Result<DirectorReport> {
         health: Vec::new(),
         health_changes: Vec::new(),
         host_errors: Vec::new(),
+        agent_errors: Vec::new(),
         report_interval_secs: r.report_interval_secs,
         ha: r.ha.as_ref().map(super::ha::ha_report_in).transpose()?,
     })

@@ -43,6 +43,7 @@ pub fn grpc_code(code: ErrorCode) -> Code {
         ErrorCode::Unauthenticated => Code::Unauthenticated,
         ErrorCode::PermissionDenied => Code::PermissionDenied,
         ErrorCode::PayloadTooLarge => Code::ResourceExhausted,
+        ErrorCode::InsufficientStorage => Code::ResourceExhausted,
         ErrorCode::Unavailable => Code::Unavailable,
         ErrorCode::Internal => Code::Internal,
     }

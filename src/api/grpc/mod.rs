@@ -11,6 +11,7 @@ pub mod agents;
 pub mod apply;
 pub mod convert;
 pub mod error;
+mod gate;
 pub mod ha;
 mod service;
 
@@ -86,6 +87,7 @@ pub async fn serve(
         .build_v1alpha()
         .context("building the gRPC reflection service (v1alpha)")?;
 
+    let gate = gate::AuthFirstLayer::new(core.clone());
     let api = LvsServiceServer::new(LvsApi::new(core))
         .max_decoding_message_size(options.max_message_size);
     let incoming = tokio_stream::wrappers::ReceiverStream::new(listener.incoming());
@@ -98,6 +100,8 @@ pub async fn serve(
         // Dead peers are noticed and their connections closed.
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+        // Outside the limit: a call without valid credentials takes no place.
+        .layer(gate)
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
             options.max_in_flight,
         ))

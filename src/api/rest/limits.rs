@@ -18,8 +18,15 @@ pub struct RequestLimits {
     timeout: Duration,
     in_flight: Semaphore,
     max_in_flight: usize,
+    /// Long polls wait (up to a minute) for a change, holding next to
+    /// nothing: they have slots of their own, so that however many agents
+    /// (or hostile viewers) wait, health checks and commits are served.
+    long_polls: Semaphore,
     bodies: BodyBudget,
 }
+
+/// Long polls waiting at once; more wait for a place, then get a 503.
+pub const MAX_LONG_POLLS: usize = 4096;
 
 impl RequestLimits {
     pub fn new(timeout: Duration, max_in_flight: usize, body_memory: usize) -> Arc<Self> {
@@ -27,9 +34,19 @@ impl RequestLimits {
             timeout,
             in_flight: Semaphore::new(max_in_flight),
             max_in_flight,
+            long_polls: Semaphore::new(MAX_LONG_POLLS),
             bodies: BodyBudget(Arc::new(Semaphore::new(body_memory.div_ceil(KIB)))),
         })
     }
+}
+
+/// Whether `request` is an agent's long poll: `GET .../desired` with `after`.
+fn is_long_poll(request: &Request) -> bool {
+    request.uri().path().ends_with("/desired")
+        && request
+            .uri()
+            .query()
+            .is_some_and(|q| q.split('&').any(|p| p.starts_with("after=")))
 }
 
 const KIB: usize = 1024;
@@ -58,11 +75,13 @@ pub async fn enforce(
 ) -> Response {
     request.extensions_mut().insert(limits.bodies.clone());
     let deadline = Instant::now() + limits.timeout;
-    let Ok(Ok(_permit)) = tokio::time::timeout_at(deadline, limits.in_flight.acquire()).await
-    else {
+    let (slots, max) = match is_long_poll(&request) {
+        true => (&limits.long_polls, MAX_LONG_POLLS),
+        false => (&limits.in_flight, limits.max_in_flight),
+    };
+    let Ok(Ok(_permit)) = tokio::time::timeout_at(deadline, slots.acquire()).await else {
         let busy = format!(
-            "the server is busy: {} requests in progress for {} s; retry later",
-            limits.max_in_flight,
+            "the server is busy: {max} requests in progress for {} s; retry later",
             limits.timeout.as_secs()
         );
         return ApiError::from(Error::Unavailable(busy)).into_response();

@@ -14,6 +14,7 @@ mod health;
 mod keepalived;
 mod limits;
 mod metrics;
+mod redact;
 mod revisions;
 mod security;
 mod ui;
@@ -261,15 +262,24 @@ pub fn router(core: Core, options: &Options) -> Router {
             metrics::count,
         ))
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(TraceLayer::new_for_http())
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+                tracing::debug_span!(
+                    "request",
+                    method = %request.method(),
+                    uri = %redact::redacted_uri(request.uri()),
+                    version = ?request.version(),
+                )
+            }),
+        )
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
 
 use error::ApiError;
 
 async fn readyz(State(core): State<Core>) -> impl IntoResponse {
-    match core.list_clusters().await {
-        Ok(_) => (StatusCode::OK, Json(serde_json::json!({"ready": true}))),
+    match core.readiness().await {
+        Ok(()) => (StatusCode::OK, Json(serde_json::json!({"ready": true}))),
         Err(err) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(serde_json::json!({"ready": false, "reason": err.to_string()})),

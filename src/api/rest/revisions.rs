@@ -21,6 +21,7 @@ pub struct CommitBody {
     pub message: String,
     /// Recorded as the author; the caller by default.
     #[serde(default)]
+    #[schema(max_length = 256)]
     pub author: Option<String>,
     /// Commit only if the cluster's latest revision is this one (0: none yet).
     /// A retry of a commit that already succeeded returns that revision.

@@ -59,6 +59,8 @@ struct DirectorNow {
     /// Seconds since its agent last reported (agents only).
     heartbeat_age: Option<u64>,
     sync: Option<SyncNow>,
+    /// Errors it reported: host settings not applied, its agent's own faults.
+    errors: usize,
 }
 
 impl From<&DirectorView> for DirectorNow {
@@ -70,6 +72,7 @@ impl From<&DirectorView> for DirectorNow {
             lag: view.lag_revisions,
             in_sync: view.in_sync,
             stale: view.stale,
+            errors: view.host_errors.len(),
             health: view.health,
             heartbeat_age: view.heartbeat_age_secs,
             sync: view
@@ -254,6 +257,12 @@ impl Collector for Snapshot {
             "director_revision_lag",
             "Revisions between the cluster's active revision and the one the director applied",
             directors().filter_map(|(l, d)| Some((l, d.lag?))),
+        )?;
+        gauge(
+            e,
+            "director_errors",
+            "Errors the director reported at its last report: host settings not applied, its agent's own faults (cache not writable)",
+            directors().map(|(l, d)| (l, i64::try_from(d.errors).unwrap_or(i64::MAX))),
         )?;
         gauge(
             e,
