@@ -8,6 +8,7 @@
 pub mod arbitrary;
 pub mod diff;
 mod error;
+pub mod ha;
 mod health;
 pub mod host;
 mod key;
@@ -19,6 +20,7 @@ mod spec;
 pub mod time;
 
 pub use error::ValidationError;
+pub use ha::{GarpDoc, HaDoc, HaSettings, HaSyncDoc, InternalVipDoc, SyncMode, VrrpInstanceDoc};
 pub use health::{
     CheckType, HealthCheck, HealthCheckDoc, HttpProbe, OnFailure, Probe, Quorum, QuorumDoc,
     ServiceHealth, SorryServerDoc,
