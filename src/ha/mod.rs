@@ -7,3 +7,4 @@
 //! table: the configuration has no `virtual_server` block.
 
 pub mod keepalived;
+pub mod supervisor;

@@ -460,6 +460,23 @@ impl HaSettings {
             .unwrap_or_else(|| cluster_vips.to_vec())
     }
 
+    /// Every address keepalived binds on a master: (interface, address,
+    /// prefix length), the internal VIPs included.
+    pub fn bound_addresses(&self, cluster_vips: &[IpAddr]) -> Vec<(String, IpAddr, u8)> {
+        let full = |a: &IpAddr| if a.is_ipv4() { 32 } else { 128 };
+        let mut out = Vec::new();
+        for instance in &self.doc.vrrp {
+            for vip in Self::vips_of(instance, cluster_vips) {
+                out.push((instance.interface.clone(), vip, full(&vip)));
+            }
+            if let Some(internal) = &instance.internal_vip {
+                let prefix = internal.prefix_len.unwrap_or(full(&internal.address));
+                out.push((internal.interface.clone(), internal.address, prefix));
+            }
+        }
+        out
+    }
+
     /// The peers director `name` sends adverts to; empty means multicast.
     pub fn peers_of(&self, instance: &VrrpInstanceDoc, name: &str) -> Vec<IpAddr> {
         if instance.multicast {

@@ -5,6 +5,7 @@
 
 pub mod notify;
 pub mod render;
+pub mod runner;
 
 use std::path::{Path, PathBuf};
 
