@@ -8,6 +8,7 @@ pub mod cli;
 pub mod contract;
 pub mod core;
 pub mod director;
+pub mod ha;
 pub mod health;
 pub mod host;
 pub mod ipvs;

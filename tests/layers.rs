@@ -8,9 +8,10 @@
 //! cli ─┬─ api ─┐
 //!      ├───────┼─► core ─► store, auth, metrics ─► contract
 //!      ├─ director (local) ─► core, apply
-//!      └─ agent ─► client, contract, apply, host, health
+//!      └─ agent ─► client, contract, apply, host, health, ha
 //! contract (wire types) ─► apply ─► plan ─► ipvs ─► model
 //! ipvsadm ─► ipvs
+//! ha ─► host, ipvs, health, model
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -27,6 +28,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("plan", &["ipvs", "model"]),
     ("health", &["model"]),
     ("host", &["model"]),
+    // keepalived's configuration, its supervision and its notify FIFO.
+    ("ha", &["model", "host", "ipvs", "health"]),
     ("store", &["model"]),
     ("metrics", &[]),
     ("auth", &["store", "model"]),
@@ -55,7 +58,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "agent",
         &[
-            "client", "contract", "apply", "plan", "ipvs", "host", "health", "model",
+            "client", "contract", "apply", "plan", "ipvs", "host", "health", "ha", "model",
         ],
     ),
     (
@@ -100,6 +103,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "ipvsadm",
             "keepalived",
             "health",
+            "ha",
             "host",
             "model",
         ],

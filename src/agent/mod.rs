@@ -9,11 +9,13 @@
 //! - [`client`]: the REST calls, to the current one of the [`servers`];
 //! - [`cache`]: the fail-static cache of the last revision applied;
 //! - [`host`]: the host settings that go with the table;
+//! - [`ha`]: keepalived for VRRP when the spec has an `ha` section;
 //! - [`realserver`]: `--role realserver`, host settings only.
 
 pub mod backoff;
 pub mod cache;
 pub mod client;
+pub mod ha;
 pub mod host;
 pub mod link;
 pub mod outbox;

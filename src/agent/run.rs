@@ -27,6 +27,7 @@ use tokio::time::Instant;
 
 use super::cache::{Cache, CacheEntry};
 use super::client::ServerClient;
+use super::ha::HaRunner;
 use super::host::HostSetup;
 use super::link::{FromServer, Reachability, send_reports, watch_desired};
 use super::outbox::{CAPACITY, Outbox};
@@ -35,11 +36,12 @@ use crate::apply::{
     DriftMode, Engine, Event, Report, Runner, StepRequest,
 };
 use crate::contract::agent::{Desired, DirectorReport, DriftCheck, HealthChange};
+use crate::ha::keepalived::runner as ha_runner;
 use crate::health::DirectorChecks;
 use crate::host::Role;
 use crate::ipvs::{IpvsTable, Op, Snapshot};
 use crate::model::time::rfc3339;
-use crate::model::{ServiceKey, Spec};
+use crate::model::{ServiceKey, Spec, SyncMode};
 
 /// How the agent runs.
 #[derive(Debug, Clone)]
@@ -60,6 +62,10 @@ pub struct Options {
     /// it leaves the host alone (`--no-host`, and always on a memory table).
     pub host_state_dir: Option<PathBuf>,
 }
+
+/// How long a director that was asked to switch over stays in FAULT, so
+/// that another takes the VIPs and keeps them (nopreempt).
+const SWITCHOVER_HOLD: Duration = Duration::from_secs(5);
 
 /// Applies kept for the next report at most (the oldest go first).
 const MAX_PENDING_APPLIES: usize = 50;
@@ -138,6 +144,12 @@ pub struct Agent {
     health_notify: Arc<Notify>,
     /// Health changes for the next report, oldest first.
     health_changes: Vec<HealthChange>,
+    /// keepalived, once a revision with an `ha` section runs.
+    ha: Option<HaRunner>,
+    /// Where the keepalived task sends its events (set by [`run`]).
+    ha_events: Option<mpsc::UnboundedSender<ha_runner::Event>>,
+    /// A switchover in progress: the fault file stays set until then.
+    stepping_down_until: Option<Instant>,
 }
 
 impl Agent {
@@ -155,6 +167,9 @@ impl Agent {
             checks_runtime: tokio::runtime::Handle::try_current().ok(),
             health_notify: Arc::new(Notify::new()),
             health_changes: Vec::new(),
+            ha: None,
+            ha_events: None,
+            stepping_down_until: None,
             options,
             table,
             engine: Engine::new(),
@@ -306,7 +321,14 @@ impl Agent {
             return;
         };
         // This director's own sync daemons and timeouts (host.directors), if any.
-        let spec = Spec::shared_for_director(spec, &self.options.name);
+        let mut spec = Spec::shared_for_director(spec, &self.options.name);
+        let follows_vrrp = spec
+            .ha()
+            .and_then(|ha| ha.sync())
+            .is_some_and(|sync| sync.mode == SyncMode::FollowVrrp);
+        if follows_vrrp && self.ha.as_ref().is_some_and(HaRunner::is_master) {
+            spec = Arc::new(spec.with_ha_sync_role(true));
+        }
         // Failed real servers out of the table (or at weight 0), as the local director does.
         let checked = self
             .checks
@@ -343,8 +365,10 @@ impl Agent {
                 tracing::info!(revision, "restored revision {revision} from cache");
             }
         }
+        let failed = step.result.is_err();
         let mut reported = self.take_events(events);
         reported |= self.follow_host(&spec, revision, applied_now || step.drift_checked);
+        self.follow_ha(&spec, &target.message, failed);
         match &step.result {
             Ok(_) => self.checks.ran(desired.spec.clone()),
             Err(err) => self.log_failure(revision, err, step.action),
@@ -375,6 +399,56 @@ impl Agent {
                 .due_by(Instant::now() + self.options.reconcile_interval);
         }
         news
+    }
+
+    /// Runs keepalived for a spec with an `ha` section (stops it without
+    /// one), lowers this director while its revision failed to apply, and
+    /// steps down when the server asks for a switchover.
+    fn follow_ha(&mut self, spec: &Spec, message: &Desired, failed: bool) {
+        if self.ha.is_none() && spec.ha().is_some() {
+            let (Some(dir), Some(runtime), Some(events)) = (
+                &self.options.host_state_dir,
+                &self.checks_runtime,
+                &self.ha_events,
+            ) else {
+                return;
+            };
+            let dir = dir.join("keepalived").join(&self.options.cluster);
+            self.ha = Some(HaRunner::start(runtime, dir, events.clone()));
+        }
+        let Some(ha) = &mut self.ha else { return };
+        ha.follow(spec, &self.options.name);
+        if let Some(request) = &message.switchover
+            && ha.switchover_seq.is_none_or(|seen| request.seq > seen)
+        {
+            if ha.is_master() {
+                tracing::warn!(seq = request.seq, "switchover asked: stepping down");
+                let until = Instant::now() + SWITCHOVER_HOLD;
+                self.stepping_down_until = Some(until);
+                self.runner.due_by(until);
+            }
+            ha.switchover_seq = Some(request.seq);
+        }
+        if self
+            .stepping_down_until
+            .is_some_and(|until| Instant::now() >= until)
+        {
+            self.stepping_down_until = None;
+        }
+        ha.set_fault(failed || self.stepping_down_until.is_some());
+    }
+
+    /// An event of the keepalived task.
+    pub fn on_ha_event(&mut self, event: ha_runner::Event) {
+        let Some(ha) = &mut self.ha else { return };
+        let was_master = ha.is_master();
+        if ha.on_event(event) {
+            if ha.is_master() != was_master {
+                // The sync daemon may follow the role; the step decides.
+                self.runner.wake();
+            }
+            self.report();
+        }
     }
 
     /// What the run loop waits on for health changes.
@@ -616,7 +690,7 @@ impl Agent {
                 .unwrap_or_default(),
             agent_errors: self.cache_error.iter().cloned().collect(),
             report_interval_secs: self.options.report_interval.as_secs().max(1),
-            ha: None,
+            ha: self.ha.as_mut().map(|ha| ha.report(spec.as_deref())),
         };
         let dropped = self.outbox.push(report);
         if dropped > self.dropped_reports {
@@ -697,6 +771,8 @@ pub async fn run(
     ));
     let sender = tokio::spawn(send_reports(client, outbox.clone(), link));
     let health_notify = agent.health_notify();
+    let (ha_events, mut from_keepalived) = mpsc::unbounded_channel();
+    agent.ha_events = Some(ha_events);
     tokio::pin!(shutdown);
     loop {
         let due = agent.due();
@@ -715,10 +791,16 @@ pub async fn run(
             },
             () = step => tokio::task::block_in_place(|| agent.step()),
             () = health_notify.notified() => tokio::task::block_in_place(|| agent.on_health_change()),
+            Some(event) = from_keepalived.recv() => tokio::task::block_in_place(|| agent.on_ha_event(event)),
             () = tokio::time::sleep_until(agent.heartbeat_due()) => tokio::task::block_in_place(|| agent.report()),
         }
     }
     watcher.abort();
+    // keepalived goes first: it releases the VIPs so a backup takes over now.
+    if let Some(ha) = agent.ha.take() {
+        ha.stop().await;
+        agent.report();
+    }
     // Reports still waiting get a moment to go out.
     let _ = tokio::time::timeout(Duration::from_secs(2), async {
         while !outbox.is_empty() {

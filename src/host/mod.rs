@@ -28,7 +28,7 @@
 mod apply;
 pub mod nft;
 mod plan;
-mod rtnl;
+pub mod rtnl;
 mod state;
 mod sysctl;
 #[cfg(test)]

@@ -119,10 +119,20 @@ impl HostPlan {
             snat_address: settings.snat_address,
             ..HostPlan::default()
         };
+        // VIPs that VRRP moves are keepalived's to bind, on the master only.
+        let carried: Vec<_> = spec
+            .ha()
+            .map(|ha| ha.bound_addresses(&spec.vips()))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(_, address, _)| address)
+            .collect();
         match &settings.vip_interface {
             VipInterface::Interface(interface) => {
                 for svc in spec.services() {
-                    if let ServiceKey::Addr { addr, .. } = svc.key {
+                    if let ServiceKey::Addr { addr, .. } = svc.key
+                        && !carried.contains(&addr.ip())
+                    {
                         plan.addresses.push(PlannedAddress {
                             interface: interface.clone(),
                             address: addr.ip(),

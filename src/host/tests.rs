@@ -34,6 +34,29 @@ const FULLNAT: &str = r#"{"services": [
     "host": {"snat_address": "10.9.0.1", "directors": {"d2": {"vip_interface": "eth1", "snat_address": "10.9.0.2", "ip_forward": false}}}}"#;
 
 #[test]
+fn vrrp_vips_are_left_to_keepalived() {
+    let with_ha = |vips: &str| {
+        spec(&DR.replace(
+            "]}]}",
+            &format!(
+                r#"]}}], "ha": {{"vrrp": [{{"name": "VI_1", "virtual_router_id": 51, "interface": "br0"{vips}}}]}}}}"#
+            ),
+        ))
+    };
+    assert_eq!(
+        lines(&HostPlan::for_director(&with_ha(""), "d1")),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        lines(&HostPlan::for_director(
+            &with_ha(r#", "vips": ["172.25.0.100"]"#),
+            "d1"
+        )),
+        ["interface lvs0 up", "address fd00:25::100/128 on lvs0"]
+    );
+}
+
+#[test]
 fn director_plans() {
     let cases: [(&str, &str, &str, &[&str]); 5] = [
         ("no services: nothing", "{}", "d1", &[]),

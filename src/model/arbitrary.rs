@@ -6,15 +6,16 @@
 //! and finally validated by the model itself, so a strategy that drifts from
 //! the model's rules fails loudly instead of testing less.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use proptest::prelude::*;
 
 use crate::model::{
-    AddressFamily, CheckType, DaemonRole, ForwardingMethod, HealthCheckDoc, MAX_TIMEOUT_SECS,
-    OnFailure, PersistenceDoc, PersistenceEngine, Protocol, RealServerDoc, Scheduler, ServiceKey,
-    Spec, SpecDoc, SyncDaemonDoc, Timeouts, Tunnel, TunnelChecksum, TunnelType, VirtualServiceDoc,
+    AddressFamily, CheckType, DaemonRole, ForwardingMethod, GarpDoc, HaDoc, HaSyncDoc,
+    HealthCheckDoc, InternalVipDoc, MAX_TIMEOUT_SECS, OnFailure, PersistenceDoc, PersistenceEngine,
+    Protocol, RealServerDoc, Scheduler, ServiceKey, Spec, SpecDoc, SyncDaemonDoc, SyncMode,
+    Timeouts, Tunnel, TunnelChecksum, TunnelType, VirtualServiceDoc, VrrpInstanceDoc,
 };
 
 /// Any valid spec, fullnat real servers and health checks included.
@@ -33,8 +34,9 @@ fn spec_with(fullnat: bool) -> impl Strategy<Value = Spec> {
         timeouts(),
         prop::option::of(daemon(DaemonRole::Master)),
         prop::option::of(daemon(DaemonRole::Backup)),
+        prop::option::weighted(0.3, ha()),
     )
-        .prop_map(move |(services, timeouts, master, backup)| {
+        .prop_map(move |(services, timeouts, master, backup, mut ha)| {
             let mut seen = BTreeSet::new();
             let services = services
                 .into_iter()
@@ -63,10 +65,21 @@ fn spec_with(fullnat: bool) -> impl Strategy<Value = Spec> {
             } else {
                 master.into_iter().chain(backup).collect()
             };
+            // ipvsadm cannot express the `ha` section.
+            if !fullnat {
+                ha = None;
+            }
+            // One sync daemon configuration at a time, and one the kernel can run.
+            if let Some(ha) = &mut ha
+                && (crosses_families || !sync_daemons.is_empty())
+            {
+                ha.sync = None;
+            }
             let doc = SpecDoc {
                 services,
                 timeouts,
                 sync_daemons,
+                ha,
                 ..SpecDoc::default()
             };
             doc.validate()
@@ -412,4 +425,106 @@ fn daemon(role: DaemonRole) -> impl Strategy<Value = SyncDaemonDoc> {
                 }
             },
         )
+}
+
+/// A unicast IPv4 address a VIP can be (no loopback).
+fn vip4() -> impl Strategy<Value = Ipv4Addr> {
+    ipv4().prop_map(|a| match a.is_loopback() {
+        true => Ipv4Addr::new(10, 127, a.octets()[2], a.octets()[3]),
+        false => a,
+    })
+}
+
+/// A valid `ha` section: two or three directors, one or two instances.
+fn ha() -> impl Strategy<Value = HaDoc> {
+    let instance = |vrid: u32| {
+        (
+            prop::option::of((1u32..=4095).prop_map(|cs| cs * 10)),
+            prop::option::of(prop::collection::vec(vip4(), 1..3)),
+            prop::collection::btree_map(
+                prop::sample::select(vec!["d1", "d2", "d3"]),
+                1u32..=254,
+                0..3,
+            ),
+            any::<(bool, bool)>(),
+            prop::option::of(0u32..=1000),
+            prop::option::of(vip4()),
+            prop::option::of((0u32..=10, 0u32..=10, 0u32..=600)),
+        )
+            .prop_map(
+                move |(advert, vips, priority, (multicast, preempt), delay, internal, garp)| {
+                    let mut vips = vips;
+                    if let Some(list) = &mut vips {
+                        list.dedup();
+                    }
+                    VrrpInstanceDoc {
+                        name: format!("VI_{vrid}"),
+                        virtual_router_id: vrid,
+                        interface: "eth0".into(),
+                        advert_interval_ms: advert,
+                        vips: vips.map(|l| {
+                            let set: BTreeSet<_> = l.into_iter().map(IpAddr::V4).collect();
+                            set.into_iter().collect()
+                        }),
+                        priority: priority
+                            .into_iter()
+                            .map(|(d, p)| (d.to_string(), p))
+                            .collect(),
+                        unicast_peers: None,
+                        multicast,
+                        preempt,
+                        preempt_delay_secs: delay.filter(|_| preempt),
+                        track_interfaces: if multicast {
+                            vec!["eth1".into()]
+                        } else {
+                            Vec::new()
+                        },
+                        internal_vip: internal.map(|a| InternalVipDoc {
+                            address: IpAddr::V4(a),
+                            prefix_len: Some(24),
+                            interface: "eth1".into(),
+                            virtual_router_id: vrid,
+                        }),
+                        garp: garp.map(|(d, r, f)| GarpDoc {
+                            master_delay_secs: Some(d),
+                            master_repeat: Some(r),
+                            master_refresh_secs: Some(f),
+                        }),
+                    }
+                },
+            )
+    };
+    (
+        prop::collection::vec(instance(51), 1..2),
+        prop::option::of(instance(52)),
+        any::<bool>(),
+        prop::option::of(any::<bool>()),
+    )
+        .prop_map(|(first, second, three, sync)| {
+            let mut directors = BTreeMap::new();
+            directors.insert("d1".to_string(), IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)));
+            directors.insert("d2".to_string(), IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)));
+            if three {
+                directors.insert("d3".to_string(), IpAddr::V4(Ipv4Addr::new(10, 0, 0, 3)));
+            }
+            let mut vrrp = first;
+            vrrp.extend(second);
+            for instance in &mut vrrp {
+                instance.priority.retain(|d, _| directors.contains_key(d));
+            }
+            HaDoc {
+                directors,
+                vrrp,
+                sync: sync.map(|follow| HaSyncDoc {
+                    mode: if follow {
+                        SyncMode::FollowVrrp
+                    } else {
+                        SyncMode::Both
+                    },
+                    interface: "eth0".into(),
+                    syncid: 7,
+                    mcast_group: None,
+                }),
+            }
+        })
 }

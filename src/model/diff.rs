@@ -47,6 +47,10 @@ pub struct SpecDiff {
     /// Host settings that differ, by dotted path (`directors.d2.snat_address`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub host: Vec<FieldChange>,
+    /// High-availability settings that differ, by dotted path, VRRP
+    /// instances by name (`vrrp.VI_1.priority.d1`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ha: Vec<FieldChange>,
 }
 
 impl SpecDiff {
@@ -57,6 +61,7 @@ impl SpecDiff {
             && self.timeouts.is_empty()
             && self.sync_daemons.is_empty()
             && self.host.is_empty()
+            && self.ha.is_empty()
     }
 
     pub fn between(from: &Spec, to: &Spec) -> Self {
@@ -89,8 +94,27 @@ impl SpecDiff {
             &to_value(&to.host().to_doc()),
             "",
         );
+        diff.ha = field_changes(&ha_value(from), &ha_value(to), "");
         diff
     }
+}
+
+/// The `ha` section with its instances keyed by name, so that a change
+/// names the instance rather than its position.
+fn ha_value(spec: &Spec) -> Value {
+    let Some(ha) = spec.ha() else {
+        return Value::Object(Map::new());
+    };
+    let mut value = to_value(&ha.to_doc());
+    if let Value::Object(map) = &mut value {
+        let instances = ha
+            .instances()
+            .iter()
+            .map(|i| (i.name.clone(), to_value(i)))
+            .collect();
+        map.insert("vrrp".into(), Value::Object(instances));
+    }
+    value
 }
 
 fn to_value<T: Serialize>(value: &T) -> Value {
@@ -222,5 +246,36 @@ mod tests {
             .map(|c| c.field.clone())
             .collect();
         assert_eq!(host, ["directors", "snat_address"]);
+        assert!(SpecDiff::between(&b, &c).ha.is_empty());
+    }
+
+    #[test]
+    fn names_ha_changes_by_instance() {
+        let ha = |vi2: &str, sync: &str| {
+            spec(&format!(
+                r#"{{"ha":{{"directors":{{"d1":"10.0.0.1"}},"vrrp":[
+                    {{"name":"VI_1","virtual_router_id":1,"interface":"eth0"}},
+                    {{"name":"VI_2","virtual_router_id":2,"interface":"eth0"{vi2}}}]{sync}}}}}"#
+            ))
+        };
+        let a = ha("", "");
+        let b = ha(
+            r#","priority":{"d1":150},"preempt":true"#,
+            r#","sync":{"interface":"eth0"}"#,
+        );
+        let fields: Vec<_> = SpecDiff::between(&a, &b)
+            .ha
+            .iter()
+            .map(|c| c.field.clone())
+            .collect();
+        assert_eq!(fields, ["sync", "vrrp.VI_2.preempt", "vrrp.VI_2.priority"]);
+        let none = spec("{}");
+        let whole: Vec<_> = SpecDiff::between(&none, &a)
+            .ha
+            .iter()
+            .map(|c| c.field.clone())
+            .collect();
+        assert_eq!(whole, ["directors", "vrrp"]);
+        assert!(SpecDiff::between(&b, &b).is_empty());
     }
 }

@@ -233,7 +233,7 @@ pub(crate) fn check_interface_name(name: &str) -> Result<(), ValidationError> {
     }
 }
 
-fn check_director_name(name: &str) -> Result<(), ValidationError> {
+pub(crate) fn check_director_name(name: &str) -> Result<(), ValidationError> {
     let valid = (1..=63).contains(&name.len())
         && name
             .bytes()

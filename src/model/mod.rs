@@ -9,6 +9,7 @@ pub mod arbitrary;
 mod capped;
 pub mod diff;
 mod error;
+pub mod ha;
 mod health;
 pub mod host;
 pub mod ipvs_sysctls;
@@ -23,6 +24,7 @@ pub mod time;
 
 pub use capped::set_parse_limits;
 pub use error::ValidationError;
+pub use ha::{GarpDoc, HaDoc, HaSettings, HaSyncDoc, InternalVipDoc, SyncMode, VrrpInstanceDoc};
 pub use health::{
     CheckType, HealthCheck, HealthCheckDoc, HttpProbe, OnFailure, Probe, Quorum, QuorumDoc,
     ServiceHealth, SorryServerDoc,

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
+use super::ha::{HaDoc, HaSettings, SyncMode};
 use super::host::{HostDoc, HostSettings};
 use super::{
     AddressFamily, MAX_TIMEOUT_SECS, ServiceKey, ValidationError, VirtualService, VirtualServiceDoc,
@@ -160,6 +161,10 @@ pub struct SpecDoc {
     /// table does not depend on them, and ipvsadm import/export leave them out.
     #[serde(default, skip_serializing_if = "HostDoc::is_empty")]
     pub host: HostDoc,
+    /// Director high availability: VRRP through keepalived, and the sync
+    /// daemon that goes with it. Left out: directors bind every VIP themselves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ha: Option<HaDoc>,
 }
 
 /// A validated spec: services sorted by id and unique, every value in range.
@@ -169,6 +174,7 @@ pub struct Spec {
     pub timeouts: Timeouts,
     sync_daemons: Vec<SyncDaemon>,
     host: HostSettings,
+    ha: Option<HaSettings>,
 }
 
 impl SpecDoc {
@@ -193,7 +199,14 @@ impl SpecDoc {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let host = self.host.validate().map_err(|e| e.within("host"))?;
-        Spec::new(services, self.timeouts, daemons)?.with_host(host)
+        let ha = self
+            .ha
+            .as_ref()
+            .map(|doc| doc.validate().map_err(|e| e.within("ha")))
+            .transpose()?;
+        Spec::new(services, self.timeouts, daemons)?
+            .with_host(host)?
+            .with_ha(ha)
     }
 }
 
@@ -242,6 +255,7 @@ impl Spec {
             timeouts,
             sync_daemons,
             host: HostSettings::default(),
+            ha: None,
         })
     }
 
@@ -287,11 +301,91 @@ impl Spec {
         &self.host
     }
 
+    /// This spec with `ha` as its high-availability section; refused when
+    /// its sync daemon would run beside the spec's own or cannot carry the
+    /// services.
+    pub fn with_ha(mut self, ha: Option<HaSettings>) -> Result<Self, ValidationError> {
+        if ha.as_ref().and_then(HaSettings::sync).is_some() {
+            let own = !self.sync_daemons.is_empty()
+                || self
+                    .host
+                    .directors()
+                    .values()
+                    .any(|d| d.sync_daemons.is_some());
+            if own {
+                return Err(ValidationError::new(
+                    "ha.sync",
+                    "the spec already sets sync daemons (`sync_daemons` or a director's own): keep one of the two",
+                ));
+            }
+            let daemons = Self::ha_daemons(ha.as_ref(), true, true);
+            Spec::new(self.services.clone(), Timeouts::default(), daemons)
+                .map_err(|e| ValidationError::new("ha.sync", e.message))?;
+        }
+        self.ha = ha;
+        Ok(self)
+    }
+
+    pub fn ha(&self) -> Option<&HaSettings> {
+        self.ha.as_ref()
+    }
+
+    /// The VIPs of the services (firewall marks have none), each once.
+    pub fn vips(&self) -> Vec<IpAddr> {
+        let mut vips: Vec<IpAddr> = Vec::new();
+        for service in &self.services {
+            if let ServiceKey::Addr { addr, .. } = service.key
+                && !vips.contains(&addr.ip())
+            {
+                vips.push(addr.ip());
+            }
+        }
+        vips
+    }
+
+    /// The sync daemons of the `ha` section with the threads asked for.
+    fn ha_daemons(ha: Option<&HaSettings>, master: bool, backup: bool) -> Vec<SyncDaemon> {
+        let Some(sync) = ha.and_then(HaSettings::sync) else {
+            return Vec::new();
+        };
+        [(master, DaemonRole::Master), (backup, DaemonRole::Backup)]
+            .into_iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, role)| SyncDaemon {
+                role,
+                interface: sync.interface.clone(),
+                syncid: sync.syncid,
+                sync_maxlen: None,
+                mcast_group: sync.mcast_group,
+                mcast_port: None,
+                mcast_ttl: None,
+            })
+            .collect()
+    }
+
+    /// This spec with the `ha` sync daemon's threads as a director in VRRP
+    /// state `master` runs them: both always in `both` mode; in
+    /// `follow_vrrp` the master thread on the master, the backup thread
+    /// elsewhere. A spec without `ha.sync` is returned unchanged.
+    pub fn with_ha_sync_role(&self, master: bool) -> Spec {
+        let Some(sync) = self.ha.as_ref().and_then(HaSettings::sync) else {
+            return self.clone();
+        };
+        let (m, b) = match sync.mode {
+            SyncMode::Both => (true, true),
+            SyncMode::FollowVrrp => (master, !master),
+        };
+        let mut spec = self.clone();
+        spec.sync_daemons = Self::ha_daemons(self.ha.as_ref(), m, b);
+        spec
+    }
+
     /// [`Spec::for_director`] of a shared spec: the same `Arc` when the host
     /// settings do not name `name` (most directors), so that comparing it
     /// with the spec last run stays cheap.
     pub fn shared_for_director(spec: Arc<Spec>, name: &str) -> Arc<Spec> {
-        match spec.host.directors().contains_key(name) {
+        let ha_sync = spec.ha.as_ref().and_then(HaSettings::sync).is_some();
+        match ha_sync || spec.host.directors().contains_key(name) {
             true => Arc::new(spec.for_director(name)),
             false => spec,
         }
@@ -299,10 +393,11 @@ impl Spec {
 
     /// The spec as director `name` applies it: its own sync daemons and
     /// timeouts (field by field) in place of the spec's. A director the
-    /// host settings do not name gets the spec unchanged.
+    /// host settings do not name gets the spec unchanged. The `ha` sync
+    /// daemon's threads are those of a director not (yet) VRRP master.
     pub fn for_director(&self, name: &str) -> Spec {
         let Some(own) = self.host.directors().get(name) else {
-            return self.clone();
+            return self.with_ha_sync_role(false);
         };
         let mut spec = self.clone();
         if let Some(daemons) = &own.sync_daemons {
@@ -363,7 +458,9 @@ impl Spec {
     }
 
     pub fn with_sync_daemons(&self, daemons: Vec<SyncDaemon>) -> Result<Self, ValidationError> {
-        Spec::new(self.services.clone(), self.timeouts, daemons)?.with_host(self.host.clone())
+        Spec::new(self.services.clone(), self.timeouts, daemons)?
+            .with_host(self.host.clone())?
+            .with_ha(self.ha.clone())
     }
 
     pub fn to_doc(&self) -> SpecDoc {
@@ -372,6 +469,7 @@ impl Spec {
             timeouts: self.timeouts,
             sync_daemons: self.sync_daemons.clone(),
             host: self.host.to_doc(),
+            ha: self.ha.as_ref().map(HaSettings::to_doc),
         }
     }
 
@@ -469,6 +567,46 @@ mod tests {
             let err = Spec::from_json(json.as_bytes()).unwrap_err();
             assert_eq!(err.field, field, "{json}: {err}");
         }
+    }
+
+    #[test]
+    fn ha_sync_daemon_runs_both_threads_unless_it_follows_vrrp() {
+        let spec = |mode: &str, extra: &str| {
+            Spec::from_json(
+                format!(
+                    r#"{{"services":[{{"id":"tcp:10.0.0.1:80"}},{{"id":"udp:10.0.0.1:53"}},{{"fwmark":3}}]{extra},
+                        "ha":{{"vrrp":[{{"name":"VI_1","virtual_router_id":1,"interface":"eth0"}}],
+                               "sync":{{"mode":"{mode}","interface":"eth0","syncid":4}}}}}}"#
+                )
+                .as_bytes(),
+            )
+        };
+        let roles = |spec: &Spec| -> Vec<&str> {
+            spec.sync_daemons()
+                .iter()
+                .map(|d| d.role.as_str())
+                .collect()
+        };
+        let both = spec("both", "").unwrap();
+        assert_eq!(both.vips(), ["10.0.0.1".parse::<IpAddr>().unwrap()]);
+        assert!(
+            both.sync_daemons().is_empty(),
+            "the revision keeps its own form"
+        );
+        assert_eq!(roles(&both.for_director("d1")), ["master", "backup"]);
+        assert_eq!(roles(&both.with_ha_sync_role(true)), ["master", "backup"]);
+        let follow = spec("follow_vrrp", "").unwrap();
+        assert_eq!(roles(&follow.for_director("d1")), ["backup"]);
+        assert_eq!(roles(&follow.with_ha_sync_role(true)), ["master"]);
+        let twice = spec(
+            "both",
+            r#","sync_daemons":[{"role":"master","interface":"eth0"}]"#,
+        );
+        assert_eq!(twice.unwrap_err().field, "ha.sync");
+        assert_eq!(
+            Spec::from_json(both.to_canonical_json().as_bytes()).unwrap(),
+            both
+        );
     }
 
     #[test]

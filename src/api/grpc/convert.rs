@@ -17,9 +17,10 @@ use crate::core::{AuditEntry, ClusterView, CommitOutcome, DraftView, RevisionKin
 use crate::model::diff::{FieldChange, ServerChange, ServiceChange, SpecDiff};
 use crate::model::{
     AddressFamily, DEFAULT_PERSISTENCE_SECS, DaemonRole, DirectorHostDoc, ForwardingMethod,
-    HostDoc, IpvsSysctls, PersistenceDoc, PersistenceEngine, Protocol, RealServer, RealServerDoc,
-    Scheduler, Spec, SpecDoc, SyncDaemonDoc, Timeouts, Tunnel, TunnelChecksum, TunnelType,
-    ValidationError, VirtualService, VirtualServiceDoc,
+    GarpDoc, HaDoc, HaSyncDoc, HostDoc, InternalVipDoc, IpvsSysctls, PersistenceDoc,
+    PersistenceEngine, Protocol, RealServer, RealServerDoc, Scheduler, Spec, SpecDoc,
+    SyncDaemonDoc, SyncMode, Timeouts, Tunnel, TunnelChecksum, TunnelType, ValidationError,
+    VirtualService, VirtualServiceDoc, VrrpInstanceDoc,
 };
 
 type Result<T> = std::result::Result<T, ValidationError>;
@@ -597,6 +598,153 @@ fn ipvs_sysctls_out(s: &IpvsSysctls) -> pb::IpvsSysctls {
     }
 }
 
+fn required_ip(value: &str, field: &str) -> Result<IpAddr> {
+    ip(value, field)?.ok_or_else(|| ValidationError::new(field, "an address is required"))
+}
+
+fn ip_list(list: &pb::VipList, field: &str) -> Result<Vec<IpAddr>> {
+    list.addresses
+        .iter()
+        .enumerate()
+        .map(|(i, a)| required_ip(a, &format!("{field}[{i}]")))
+        .collect()
+}
+
+fn ha_doc(h: &pb::HaSettings) -> Result<HaDoc> {
+    let directors = h
+        .directors
+        .iter()
+        .map(|(name, a)| Ok((name.clone(), required_ip(a, &format!("directors.{name}"))?)))
+        .collect::<Result<_>>()?;
+    let vrrp = h
+        .vrrp
+        .iter()
+        .enumerate()
+        .map(|(i, v)| vrrp_doc(v).map_err(|e| e.within(format!("vrrp[{i}]"))))
+        .collect::<Result<_>>()?;
+    let sync = h
+        .sync
+        .as_ref()
+        .map(|s| {
+            let mode = match s.mode.as_str() {
+                "" | "both" => SyncMode::Both,
+                "follow_vrrp" => SyncMode::FollowVrrp,
+                other => {
+                    return Err(ValidationError::new(
+                        "mode",
+                        format!("`{other}` is not a sync mode: both or follow_vrrp"),
+                    ));
+                }
+            };
+            Ok(HaSyncDoc {
+                mode,
+                interface: s.interface.clone(),
+                syncid: s.syncid,
+                mcast_group: ip(&s.mcast_group, "mcast_group")?,
+            })
+        })
+        .transpose()
+        .map_err(|e| e.within("sync"))?;
+    Ok(HaDoc {
+        directors,
+        vrrp,
+        sync,
+    })
+}
+
+fn vrrp_doc(v: &pb::VrrpInstance) -> Result<VrrpInstanceDoc> {
+    let internal_vip = v
+        .internal_vip
+        .as_ref()
+        .map(|i| -> Result<InternalVipDoc> {
+            Ok(InternalVipDoc {
+                address: required_ip(&i.address, "address")?,
+                prefix_len: i
+                    .prefix_len
+                    .map(|p| narrow(p, "prefix_len", 128, "prefix lengths"))
+                    .transpose()?,
+                interface: i.interface.clone(),
+                virtual_router_id: i.virtual_router_id,
+            })
+        })
+        .transpose()
+        .map_err(|e| e.within("internal_vip"))?;
+    Ok(VrrpInstanceDoc {
+        name: v.name.clone(),
+        virtual_router_id: v.virtual_router_id,
+        interface: v.interface.clone(),
+        advert_interval_ms: v.advert_interval_ms,
+        vips: v.vips.as_ref().map(|l| ip_list(l, "vips")).transpose()?,
+        priority: v.priority.clone().into_iter().collect(),
+        unicast_peers: v
+            .unicast_peers
+            .as_ref()
+            .map(|l| ip_list(l, "unicast_peers"))
+            .transpose()?,
+        multicast: v.multicast,
+        preempt: v.preempt,
+        preempt_delay_secs: v.preempt_delay_secs,
+        track_interfaces: v.track_interfaces.clone(),
+        internal_vip,
+        garp: v.garp.map(|g| GarpDoc {
+            master_delay_secs: g.master_delay_secs,
+            master_repeat: g.master_repeat,
+            master_refresh_secs: g.master_refresh_secs,
+        }),
+    })
+}
+
+fn ha_out(h: &HaDoc) -> pb::HaSettings {
+    let list = |l: &Vec<IpAddr>| pb::VipList {
+        addresses: l.iter().map(IpAddr::to_string).collect(),
+    };
+    pb::HaSettings {
+        directors: h
+            .directors
+            .iter()
+            .map(|(n, a)| (n.clone(), a.to_string()))
+            .collect(),
+        vrrp: h
+            .vrrp
+            .iter()
+            .map(|v| pb::VrrpInstance {
+                name: v.name.clone(),
+                virtual_router_id: v.virtual_router_id,
+                interface: v.interface.clone(),
+                advert_interval_ms: v.advert_interval_ms,
+                vips: v.vips.as_ref().map(list),
+                priority: v.priority.clone().into_iter().collect(),
+                unicast_peers: v.unicast_peers.as_ref().map(list),
+                multicast: v.multicast,
+                preempt: v.preempt,
+                preempt_delay_secs: v.preempt_delay_secs,
+                track_interfaces: v.track_interfaces.clone(),
+                internal_vip: v.internal_vip.as_ref().map(|i| pb::InternalVip {
+                    address: i.address.to_string(),
+                    prefix_len: i.prefix_len.map(u32::from),
+                    interface: i.interface.clone(),
+                    virtual_router_id: i.virtual_router_id,
+                }),
+                garp: v.garp.map(|g| pb::Garp {
+                    master_delay_secs: g.master_delay_secs,
+                    master_repeat: g.master_repeat,
+                    master_refresh_secs: g.master_refresh_secs,
+                }),
+            })
+            .collect(),
+        sync: h.sync.as_ref().map(|s| pb::HaSync {
+            mode: match s.mode {
+                SyncMode::Both => "both",
+                SyncMode::FollowVrrp => "follow_vrrp",
+            }
+            .to_string(),
+            interface: s.interface.clone(),
+            syncid: s.syncid,
+            mcast_group: s.mcast_group.map(|a| a.to_string()).unwrap_or_default(),
+        }),
+    }
+}
+
 pub fn spec_doc(s: &pb::Spec) -> Result<SpecDoc> {
     let services = s
         .services
@@ -625,11 +773,17 @@ pub fn spec_doc(s: &pb::Spec) -> Result<SpecDoc> {
         .transpose()
         .map_err(|e| e.within("host"))?
         .unwrap_or_default();
+    let ha =
+        s.ha.as_ref()
+            .map(ha_doc)
+            .transpose()
+            .map_err(|e| e.within("ha"))?;
     Ok(SpecDoc {
         services,
         timeouts,
         sync_daemons,
         host,
+        ha,
     })
 }
 
@@ -721,6 +875,7 @@ pub fn spec_doc_out(doc: &SpecDoc) -> pb::Spec {
         }),
         sync_daemons: doc.sync_daemons.iter().map(sync_daemon_out).collect(),
         host: (!doc.host.is_empty()).then(|| host_out(&doc.host)),
+        ha: doc.ha.as_ref().map(ha_out),
     }
 }
 
@@ -933,6 +1088,7 @@ pub fn spec_diff(diff: &SpecDiff) -> pb::SpecDiff {
         timeouts: diff.timeouts.iter().map(field_change).collect(),
         sync_daemons: diff.sync_daemons.iter().map(field_change).collect(),
         host: diff.host.iter().map(field_change).collect(),
+        ha: diff.ha.iter().map(field_change).collect(),
     }
 }
 
@@ -1057,6 +1213,35 @@ mod tests {
             22,
             "the server's override came through"
         );
+    }
+
+    #[test]
+    fn the_ha_section_survives_a_round_trip() {
+        let spec_json = r#"{
+            "services": [{"id": "tcp:172.25.0.100:80"}],
+            "ha": {"directors": {"d1": "172.25.0.1", "d2": "172.25.0.2"},
+                   "vrrp": [{"name": "VI_1", "virtual_router_id": 51, "interface": "br0",
+                             "advert_interval_ms": 200, "priority": {"d1": 150}, "preempt": true,
+                             "preempt_delay_secs": 5, "track_interfaces": ["eth1"],
+                             "internal_vip": {"address": "10.0.0.254", "prefix_len": 24, "interface": "eth1", "virtual_router_id": 52},
+                             "garp": {"master_delay_secs": 1, "master_repeat": 3, "master_refresh_secs": 30}},
+                            {"name": "VI_2", "virtual_router_id": 53, "interface": "br0", "vips": ["172.25.0.101"],
+                             "unicast_peers": ["172.25.0.9"]},
+                            {"name": "VI_3", "virtual_router_id": 54, "interface": "br0", "vips": [], "multicast": true}],
+                   "sync": {"mode": "follow_vrrp", "interface": "br0", "syncid": 3, "mcast_group": "224.0.0.82"}}
+        }"#;
+        let spec = Spec::from_json(spec_json.as_bytes()).unwrap();
+        let again = super::spec(&spec_out(&spec)).unwrap();
+        assert_eq!(again, spec);
+        assert_eq!(again.ha().unwrap().instances()[2].vips, Some(Vec::new()));
+        let mut bad = spec_out(&spec);
+        bad.ha.as_mut().unwrap().vrrp[1].virtual_router_id = 300;
+        assert_eq!(
+            super::spec(&bad).unwrap_err().field,
+            "ha.vrrp[1].virtual_router_id"
+        );
+        bad.ha.as_mut().unwrap().sync.as_mut().unwrap().mode = "sometimes".into();
+        assert_eq!(super::spec(&bad).unwrap_err().field, "ha.sync.mode");
     }
 
     #[test]
