@@ -161,6 +161,8 @@ fn expressible(spec: &Spec) -> Spec {
     let mut doc: SpecDoc = spec.to_doc();
     doc.sync_daemons = Vec::<SyncDaemonDoc>::new();
     doc.host = Default::default();
+    // VRRP is not imported from keepalived.conf yet: reported as left out.
+    doc.ha = None;
     for (service, svc) in spec.services().iter().zip(doc.services.iter_mut()) {
         for server in &mut svc.servers {
             if server.forwarding == ForwardingMethod::Fullnat {

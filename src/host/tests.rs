@@ -43,16 +43,23 @@ fn vrrp_vips_are_left_to_keepalived() {
             ),
         ))
     };
+    // Only IPVS's own settings: every VIP is keepalived's.
     assert_eq!(
         lines(&HostPlan::for_director(&with_ha(""), "d1")),
-        Vec::<String>::new()
+        [RECOMMENDED[2], RECOMMENDED[0], RECOMMENDED[1]]
     );
     assert_eq!(
         lines(&HostPlan::for_director(
             &with_ha(r#", "vips": ["172.25.0.100"]"#),
             "d1"
         )),
-        ["interface lvs0 up", "address fd00:25::100/128 on lvs0"]
+        [
+            "interface lvs0 up",
+            "address fd00:25::100/128 on lvs0",
+            RECOMMENDED[2],
+            RECOMMENDED[0],
+            RECOMMENDED[1]
+        ]
     );
 }
 

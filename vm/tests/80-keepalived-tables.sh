@@ -164,7 +164,7 @@ virtual_server 172.25.0.100 8080 {
 EOF
 
 step "lvsd serve (no kernel access: only the API)"
-lvsd serve --db "$HOME/lvsd.db" --http 127.0.0.1:7080 --grpc 127.0.0.1:7081 >"$HOME/serve.log" 2>&1 &
+lvsd serve --init --db "$HOME/lvsd.db" --http 127.0.0.1:7080 --grpc 127.0.0.1:7081 >"$HOME/serve.log" 2>&1 &
 SERVE=$!
 wait_until 60 lvsd cluster list || { cat "$HOME/serve.log"; fail "lvsd serve did not answer"; }
 lvsd cluster create ka
